@@ -31,7 +31,7 @@
  * Servers: MySQL/MariaDB from TEST_MYSQL_URL (default mysql://root@127.0.0.1:3306), Redis from
  * TEST_REDIS_URL (default redis://127.0.0.1:6379), php from PATH (or PHP_BINARY).
  *
- * Also here: LEGACY_DEMO_USERS / LEGACY_DEMO_PASSWORD (what seed.php creates), legacyKnex(php)
+ * Also here: describeOrSkip(name, reason, fn) (loud skips), LEGACY_DEMO_USERS / LEGACY_DEMO_PASSWORD (what seed.php creates), legacyKnex(php)
  * (a knex on the instance's database), legacySessionData(id, login) (the session format a
  * bridge writes) and LegacyBrowser (cookie-keeping client that knows the login form).
  */
@@ -46,6 +46,7 @@ import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
+import { describe, test } from 'node:test';
 
 const execFileAsync = promisify(execFile);
 
@@ -174,7 +175,7 @@ export function phpAvailable(): boolean {
 
 /**
  * Why startLegacyPhp(options) cannot work here (php, an extension, MySQL or Redis missing),
- * or null when it can. Meant for `describe(name, { skip: reason ?? false })`.
+ * or null when it can. Meant for describeOrSkip(name, reason, fn).
  */
 export async function legacyPhpUnavailableReason(options: Pick<LegacyPhpOptions, 'db' | 'sessionStore'>): Promise<string | null> {
   const modules = phpModules();
@@ -206,6 +207,21 @@ export async function legacyPhpUnavailableReason(options: Pick<LegacyPhpOptions,
     }
   }
   return null;
+}
+
+/**
+ * describe(name, fn) when `reason` is null; otherwise a loud skip: a console.warn and one test
+ * that calls t.skip(reason), so the run's summary counts it as skipped rather than hiding it.
+ */
+export function describeOrSkip(name: string, reason: string | null, fn: () => void): void {
+  if (reason === null) {
+    describe(name, fn);
+    return;
+  }
+  console.warn(`SKIPPING ${name}: ${reason}`);
+  test(name, (t) => {
+    t.skip(reason);
+  });
 }
 
 async function freePort(): Promise<number> {
