@@ -1,0 +1,40 @@
+import { hash } from 'node:crypto';
+import { constantTimeEqual } from '../bytes.ts';
+import { UnverifiableHashError } from '../errors.ts';
+import type { PasswordScheme } from '../types.ts';
+
+type Compute = (password: Buffer, salt: Buffer) => Buffer;
+
+const digest = (algorithm: 'md5' | 'sha1' | 'sha256') => (data: Buffer) => hash(algorithm, data, 'buffer');
+const md5 = digest('md5');
+const sha1 = digest('sha1');
+const sha256 = digest('sha256');
+
+function hexScheme(name: string, hexLength: number, salted: boolean, compute: Compute): PasswordScheme {
+  // PHP's md5()/sha1() print lowercase, but rows edited by hand or by other tools may be upper.
+  const shape = new RegExp(`^[0-9a-fA-F]{${hexLength}}$`);
+  return {
+    name,
+    kind: 'bare-hex',
+    salted,
+    identify: (stored) => shape.test(stored),
+    async verify(password, stored, context = {}) {
+      if (!shape.test(stored)) throw new UnverifiableHashError('malformed', name, `expected ${hexLength} hex digits`);
+      const salt = context.salt;
+      if (salted && salt == null) throw new UnverifiableHashError('missing-salt', name, 'the row has no salt');
+      return constantTimeEqual(compute(Buffer.from(password), Buffer.from(salt ?? [])), Buffer.from(stored, 'hex'));
+    },
+  };
+}
+
+/** Names follow the PHP expression that produced them; "." is PHP's string concatenation. */
+export const hexSchemes: readonly PasswordScheme[] = [
+  hexScheme('md5', 32, false, (pw) => md5(pw)),
+  hexScheme('sha1', 40, false, (pw) => sha1(pw)),
+  hexScheme('sha256', 64, false, (pw) => sha256(pw)),
+  hexScheme('md5(salt.password)', 32, true, (pw, salt) => md5(Buffer.concat([salt, pw]))),
+  hexScheme('md5(password.salt)', 32, true, (pw, salt) => md5(Buffer.concat([pw, salt]))),
+  hexScheme('sha1(salt.password)', 40, true, (pw, salt) => sha1(Buffer.concat([salt, pw]))),
+  // The inner md5() returns lowercase hex text, and that text is what gets hashed again.
+  hexScheme('md5(md5(password))', 32, false, (pw) => md5(Buffer.from(md5(pw).toString('hex'), 'latin1'))),
+];
