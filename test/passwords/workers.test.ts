@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { closePasswordWorkers, verifyPassword } from '../../lib/passwords/index.ts';
+import { WorkerPool, workerUrlBeside } from '../../lib/passwords/workers/pool.ts';
+import { legacyVectors } from './support/fixtures.ts';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+// 2^16 md5 rounds: long enough to watch the event loop while it runs.
+const SLOW_PHPASS = '$P$Fabcdefgh' + 'a'.repeat(22);
+
+test('the worker entry keeps the extension of the module that starts it', () => {
+  assert.equal(workerUrlBeside('file:///app/lib/passwords/workers/pool.ts').href, 'file:///app/lib/passwords/workers/worker.ts');
+  assert.equal(workerUrlBeside('file:///app/dist/lib/passwords/workers/pool.js').href, 'file:///app/dist/lib/passwords/workers/worker.js');
+});
+
+test('hand-written slow hashes leave the event loop free', async () => {
+  let turns = 0;
+  let done = false;
+  const spin = (): void => {
+    turns++;
+    if (!done) setImmediate(spin);
+  };
+  setImmediate(spin);
+  const result = await verifyPassword('pw', { hash: SLOW_PHPASS });
+  done = true;
+  assert.equal(result.reason, 'mismatch');
+  // Computed on this thread, the hash would finish before a single setImmediate callback ran.
+  assert.ok(turns > 10, `only ${turns} event-loop turns while hashing`);
+});
+
+test('more jobs than threads queue up and each gets its own answer', async () => {
+  const slow = legacyVectors.filter((v) => /^(crypt-md5|crypt-sha|phpass)/.test(v.scheme));
+  const results = await Promise.all(
+    slow.flatMap((v) => [verifyPassword(v.password, v), verifyPassword(`${v.password}!`, { hash: v.hash })]),
+  );
+  results.forEach((r, i) => assert.equal(r.ok, i % 2 === 0, `${slow[Math.floor(i / 2)]?.hash}`));
+});
+
+test('closePasswordWorkers rejects work in flight, and the pool starts again afterwards', async () => {
+  const inFlight = assert.rejects(verifyPassword('pw', { hash: SLOW_PHPASS }), /closed/);
+  await closePasswordWorkers();
+  await inFlight;
+  const vector = legacyVectors.find((v) => v.scheme === 'crypt-md5') ?? assert.fail('no crypt-md5 fixture');
+  assert.equal((await verifyPassword(vector.password, vector)).ok, true);
+});
+
+test('a failing job rejects without killing its thread, and a missing worker file rejects', async () => {
+  const pool = new WorkerPool(1, workerUrlBeside(new URL('../../lib/passwords/workers/pool.ts', import.meta.url).href));
+  await assert.rejects(pool.run({ algorithm: 'phpass', password: Buffer.from('pw'), setting: 'nonsense' }), /not a valid phpass setting/);
+  assert.match(await pool.run({ algorithm: 'md5-crypt', password: Buffer.from('pw'), setting: '$1$salt$' }), /^\$1\$salt\$/);
+  await pool.close();
+
+  const broken = new WorkerPool(1, new URL('./no-such-worker.ts', import.meta.url));
+  await assert.rejects(broken.run({ algorithm: 'md5-crypt', password: Buffer.from('pw'), setting: '$1$salt$' }));
+  await broken.close();
+});
+
+test('compiled to JavaScript (as in dist/), the registry finds worker.js and verifies', async () => {
+  mkdirSync(join(repoRoot, 'test-artifacts'), { recursive: true });
+  const dir = mkdtempSync(join(repoRoot, 'test-artifacts', 'passwords-dist-'));
+  try {
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        extends: '../../tsconfig.json',
+        compilerOptions: { noEmit: false, outDir: 'out', rootDir: '../..' },
+        include: [],
+        // worker.ts is loaded by URL, not imported, so a build must name it (tsconfig.build.json
+        // does, by including all of lib/).
+        files: ['../../lib/passwords/index.ts', '../../lib/passwords/workers/worker.ts'],
+      }),
+    );
+    execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')]);
+    const vector = legacyVectors.find((v) => v.scheme === 'crypt-sha512') ?? assert.fail('no crypt-sha512 fixture');
+    const script = `import { verifyPassword } from './out/lib/passwords/index.js';
+      const result = await verifyPassword(${JSON.stringify(vector.password)}, { hash: ${JSON.stringify(vector.hash)} });
+      process.stdout.write(JSON.stringify(result));`;
+    writeFileSync(join(dir, 'check.mjs'), script);
+    const output = execFileSync(process.execPath, [join(dir, 'check.mjs')], { cwd: dir, encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(output), { ok: true, scheme: 'crypt-sha512', needsRehash: true, encoding: 'utf8' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
