@@ -1,0 +1,24 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+
+// Comparing HMACs of both sides makes the comparison constant-time whatever the lengths.
+const comparisonKey = randomBytes(32);
+const digest = (value: string) => createHmac('sha256', comparisonKey).update(value).digest();
+
+export function secretsEqual(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+/** True when the request carries exactly `secret` as its bearer token. */
+export function hasBearerSecret(req: IncomingMessage, secret: string): boolean {
+  const token = bearerToken(req);
+  return token !== undefined && secretsEqual(token, secret);
+}

@@ -1,0 +1,87 @@
+import { z } from 'zod';
+
+/** Thrown when the environment does not describe a runnable service; lists every problem at once. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export const nodeEnv = z.enum(['development', 'test', 'production']).default('development');
+export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+export const host = z.string().min(1).default('127.0.0.1');
+export const milliseconds = (fallback: number) => z.coerce.number().int().min(0).max(3_600_000).default(fallback);
+export const boolFlag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+export const httpUrl = z.url({ protocol: /^https?$/ });
+export const databaseUrl = z
+  .string()
+  .refine((v) => /^(sqlite:|mysql:\/\/|mariadb:\/\/)/.test(v), 'must start with sqlite:, mysql:// or mariadb://');
+export const redisUrl = z
+  .string()
+  .refine((v) => /^rediss?:\/\//.test(v), 'must start with redis:// or rediss://')
+  .optional()
+  .transform((v) => v || undefined);
+
+/** Variables every service reads. */
+export const commonEnv = {
+  NODE_ENV: nodeEnv,
+  LOG_LEVEL: logLevel,
+  HOST: host,
+  SHUTDOWN_GRACE_MS: milliseconds(10_000),
+  SHUTDOWN_DELAY_MS: milliseconds(0),
+  TRUST_PROXY: z.string().default('loopback'),
+};
+
+const secrets = z.registry<{ devDefault: string; minLength: number }>();
+
+/**
+ * A secret that has a development default. In production the default (or anything short)
+ * is refused, so a forgotten variable can never ship a value that is in the repository.
+ */
+export function secret(devDefault: string, minLength = 32) {
+  const schema = z.string().default(devDefault);
+  schema.register(secrets, { devDefault, minLength });
+  return schema;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string | undefined>): string {
+  const name = issue.path.join('.') || '(environment)';
+  const raw = issue.path.length === 1 ? env[String(issue.path[0])] : undefined;
+  const shown = raw === undefined ? 'it is not set' : /SECRET|PASSWORD|TOKEN|KEY/.test(name) ? 'got a value of length ' + raw.length : `got ${JSON.stringify(raw)}`;
+  return `${name}: ${issue.message} (${shown})`;
+}
+
+/** Parses the environment with `shape`; throws ConfigError naming each bad variable. */
+export function loadConfig<S extends z.ZodRawShape>(
+  shape: S,
+  env: Record<string, string | undefined> = process.env,
+): z.infer<z.ZodObject<S>> {
+  // Empty strings mean "unset": that is how compose files and shells usually say it.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const result = z.object(shape).safeParse(cleaned);
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => describeIssue(i, env)));
+  const config = result.data as Record<string, unknown>;
+  if (config.NODE_ENV === 'production') {
+    const problems: string[] = [];
+    for (const [name, schema] of Object.entries(shape)) {
+      const meta = secrets.get(schema as z.ZodType);
+      if (!meta) continue;
+      const value = String(config[name] ?? '');
+      if (value === meta.devDefault) problems.push(`${name}: the development default cannot be used in production; set a random value (openssl rand -base64 32)`);
+      else if (value.length < meta.minLength) problems.push(`${name}: must be at least ${meta.minLength} characters in production (got ${value.length})`);
+    }
+    if (problems.length) throw new ConfigError(problems);
+  }
+  return config as z.infer<z.ZodObject<S>>;
+}
+
+/** The bearer secret the idp presents to the legacy-adapter's internal API (both read the same variable). */
+export const legacyAdapterSecret = secret('dev-only-legacy-adapter-secret-change-me');

@@ -1,0 +1,100 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+
+export type { Knex };
+
+export type DatabaseKind = 'sqlite' | 'mysql';
+
+/** A named, ordered migration; the list is code so the same set runs from sources and from dist/. */
+export interface Migration {
+  name: string;
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+export function databaseKind(url: string): DatabaseKind {
+  if (url.startsWith('sqlite:')) return 'sqlite';
+  if (url.startsWith('mysql://') || url.startsWith('mariadb://')) return 'mysql';
+  throw new Error(`unsupported database URL scheme: ${url.split(':')[0]}: (use sqlite:<file>, sqlite::memory:, or mysql://user:pass@host:port/db)`);
+}
+
+/**
+ * One URL picks the engine: `sqlite:./data/idp.sqlite` (the embedded default),
+ * `sqlite::memory:`, or `mysql://user:pass@host:3306/db` (production; MariaDB too).
+ */
+export function createDatabase(url: string, options: { pool?: { min: number; max: number } } = {}): Knex {
+  if (databaseKind(url) === 'sqlite') {
+    const file = url.slice('sqlite:'.length);
+    const filename = file === ':memory:' ? ':memory:' : resolve(file);
+    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+    return knexFactory({
+      client: 'better-sqlite3',
+      connection: { filename },
+      useNullAsDefault: true,
+      // SQLite has one writer; one connection avoids SQLITE_BUSY between our own queries.
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('foreign_keys = ON');
+          conn.pragma('busy_timeout = 5000');
+          done(null, conn);
+        },
+      },
+    });
+  }
+  const parsed = new URL(url.replace(/^mariadb:/, 'mysql:'));
+  return knexFactory({
+    client: 'mysql2',
+    connection: {
+      host: parsed.hostname,
+      port: Number(parsed.port || 3306),
+      user: decodeURIComponent(parsed.username),
+      password: decodeURIComponent(parsed.password),
+      database: decodeURIComponent(parsed.pathname.slice(1)),
+      charset: 'utf8mb4',
+      timezone: 'Z',
+      supportBigNumbers: true,
+      connectTimeout: 5_000,
+    },
+    pool: options.pool ?? { min: 0, max: 10 },
+    acquireConnectionTimeout: 10_000,
+  });
+}
+
+/** Errors that mean another replica is creating knex's bookkeeping tables or holds its lock right now. */
+function isConcurrentMigration(error: unknown): boolean {
+  const e = error as { name?: string; code?: string; message?: string };
+  return (
+    e.name === 'MigrationLocked' ||
+    e.code === 'ER_TABLE_EXISTS_ERROR' ||
+    e.code === 'ER_DUP_ENTRY' ||
+    e.code === 'SQLITE_BUSY' ||
+    (e.code === 'SQLITE_ERROR' && /already exists/.test(e.message ?? ''))
+  );
+}
+
+/** Runs `migrations` in order, each once; safe to call from several replicas at start (knex locks). */
+export async function migrate(knex: Knex, migrations: Migration[], tableName = 'knex_migrations'): Promise<string[]> {
+  const source: Knex.MigrationSource<Migration> = {
+    getMigrations: async () => migrations,
+    getMigrationName: (m) => m.name,
+    getMigration: async (m) => ({ up: m.up, down: m.down }),
+  };
+  // Another replica holding the migration lock is migrating the same list: wait for it.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const [, applied] = (await knex.migrate.latest({ migrationSource: source, tableName })) as [number, string[]];
+      return applied;
+    } catch (error) {
+      if (!isConcurrentMigration(error) || attempt >= 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 100));
+    }
+  }
+}
+
+export function databaseCheck(knex: Knex) {
+  return { name: 'database', check: () => knex.raw('select 1') };
+}

@@ -1,0 +1,166 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { ConfigError } from './config.ts';
+import { healthHandler, type ReadinessCheck } from './health.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createMetrics, type HttpMetrics } from './metrics.ts';
+import { REQUEST_ID_HEADER, requestIdOf, runInRequestContext } from './request-context.ts';
+import { serve, type RunningServer } from './http-server.ts';
+
+export interface CommonConfig {
+  NODE_ENV: 'development' | 'test' | 'production';
+  LOG_LEVEL: string;
+  HOST: string;
+  SHUTDOWN_GRACE_MS: number;
+  SHUTDOWN_DELAY_MS: number;
+}
+
+export interface ServiceContext {
+  logger: Logger;
+  metrics: HttpMetrics;
+}
+
+export interface ServiceParts {
+  /** Handles everything but /healthz, /readyz and /metrics. */
+  handler: RequestListener;
+  checks: ReadinessCheck[];
+  /** Releases pools and connections after the last request has finished. */
+  close?(): Promise<void>;
+}
+
+export interface RunningService extends RunningServer {
+  logger: Logger;
+  metrics: HttpMetrics;
+  /** Drains, then closes what the service opened. */
+  stop(): Promise<boolean>;
+}
+
+const routeLabels = new WeakMap<ServerResponse, string>();
+
+/** Names the route a response belongs to, for metrics (never the raw path: that would explode cardinality). */
+export function setRouteLabel(res: ServerResponse, route: string): void {
+  routeLabels.set(res, route);
+}
+
+function routeLabelOf(req: IncomingMessage, res: ServerResponse): string {
+  const named = routeLabels.get(res);
+  if (named) return named;
+  // Express leaves the matched route on the request.
+  const matched = (req as IncomingMessage & { route?: { path?: unknown }; baseUrl?: string }).route;
+  if (matched && typeof matched.path === 'string') return `${(req as { baseUrl?: string }).baseUrl ?? ''}${matched.path}`;
+  return res.statusCode === 404 ? 'not_found' : 'other';
+}
+
+export async function startService(
+  name: string,
+  config: CommonConfig,
+  port: number,
+  build: (ctx: ServiceContext) => Promise<ServiceParts>,
+): Promise<RunningService> {
+  const logger = createLogger(name, config.LOG_LEVEL);
+  const metrics = createMetrics(name);
+  const parts = await build({ logger, metrics });
+  const lifecycle: { server?: RunningServer } = {};
+  const health = healthHandler(parts.checks, () => lifecycle.server?.draining ?? false);
+
+  const handler: RequestListener = (req, res) => {
+    const started = performance.now();
+    const requestId = requestIdOf(req);
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    const log = logger.child({ reqId: requestId });
+    res.once('finish', () => {
+      const seconds = (performance.now() - started) / 1000;
+      const route = routeLabelOf(req, res);
+      metrics.observe(req, res, route, seconds);
+      if (route !== '/healthz' && route !== '/readyz' && route !== '/metrics') {
+        log.info({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+      }
+    });
+    runInRequestContext({ requestId, log }, () => {
+      const path = req.url?.split('?')[0];
+      if (path === '/metrics' && req.method === 'GET') {
+        setRouteLabel(res, '/metrics');
+        metrics.registry.metrics().then(
+          (body) => {
+            res.setHeader('content-type', metrics.registry.contentType);
+            res.end(body);
+          },
+          (error: unknown) => {
+            log.error({ err: error }, 'metrics collection failed');
+            res.statusCode = 500;
+            res.end();
+          },
+        );
+        return;
+      }
+      if (path === '/healthz' || path === '/readyz') {
+        setRouteLabel(res, path);
+        void health(req, res);
+        return;
+      }
+      parts.handler(req, res);
+    });
+  };
+
+  const server = await serve(handler, {
+    host: config.HOST,
+    port,
+    logger,
+    graceMs: config.SHUTDOWN_GRACE_MS,
+    delayMs: config.SHUTDOWN_DELAY_MS,
+  });
+  lifecycle.server = server;
+  let stopped: Promise<boolean> | undefined;
+  return {
+    server: server.server,
+    url: server.url,
+    get draining() {
+      return server.draining;
+    },
+    drain: () => server.drain(),
+    logger,
+    metrics,
+    stop() {
+      stopped ??= (async () => {
+        const clean = await server.drain();
+        await parts.close?.();
+        return clean;
+      })();
+      return stopped;
+    },
+  };
+}
+
+/**
+ * The body of every `main.ts`: reads the configuration (a bad one exits 78, EX_CONFIG, with
+ * each problem named), starts, and on SIGTERM or SIGINT drains and exits.
+ */
+export async function runMain(name: string, start: () => Promise<RunningService>): Promise<void> {
+  let service: RunningService;
+  try {
+    service = await start();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`${name}: ${error.message}`);
+      process.exit(78);
+    }
+    console.error(`${name}: failed to start:`, error instanceof Error ? error.message : error);
+    process.exit(1);
+  }
+  service.logger.info({ url: service.url }, `${name} listening`);
+  const shutdown = (signal: string) => {
+    service.logger.info({ signal }, 'draining');
+    service.stop().then(
+      (clean) => {
+        service.logger.info({ clean }, 'stopped');
+        process.exit(clean ? 0 : 1);
+      },
+      (error: unknown) => {
+        service.logger.error({ err: error }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
