@@ -1,0 +1,117 @@
+// `npm start`: the whole system on one machine with nothing to set up. Each service runs in
+// its own process, exactly as in production; SQLite files under ./data and in-process stores
+// stand in for MariaDB and Redis. The sample legacy PHP site runs too when `php` is installed.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const data = resolve(root, process.env.DATA_DIR ?? 'data');
+mkdirSync(data, { recursive: true });
+
+const ports = {
+  gateway: Number(process.env.GATEWAY_PORT ?? 3000),
+  idp: Number(process.env.IDP_PORT ?? 3001),
+  adapter: Number(process.env.LEGACY_ADAPTER_PORT ?? 3002),
+  php: Number(process.env.LEGACY_PHP_PORT ?? 8080),
+};
+const legacySqlite = resolve(data, 'legacy.sqlite');
+const env: Record<string, string> = {
+  ...(process.env as Record<string, string>),
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  GATEWAY_PORT: String(ports.gateway),
+  IDP_PORT: String(ports.idp),
+  LEGACY_ADAPTER_PORT: String(ports.adapter),
+  DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${resolve(data, 'idp.sqlite')}`,
+  LEGACY_DATABASE_URL: process.env.LEGACY_DATABASE_URL ?? `sqlite:${legacySqlite}`,
+  LEGACY_UPSTREAM_URL: process.env.LEGACY_UPSTREAM_URL ?? `http://127.0.0.1:${ports.php}`,
+  LEGACY_HEALTH_PATH: process.env.LEGACY_HEALTH_PATH ?? '/api/health.php',
+  IDP_UPSTREAM_URL: `http://127.0.0.1:${ports.idp}`,
+  LEGACY_ADAPTER_URL: `http://127.0.0.1:${ports.adapter}`,
+  IDP_ISSUER: process.env.IDP_ISSUER ?? `http://localhost:${ports.gateway}`,
+  LEGACY_DB_DSN: `sqlite:${legacySqlite}`,
+};
+
+const children: { name: string; child: ChildProcess }[] = [];
+let stopping = false;
+
+function run(name: string, command: string, args: string[]): ChildProcess {
+  const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  children.push({ name, child });
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    console.error(`${name} exited (${signal ?? code}); stopping the others`);
+    void stopAll(1);
+  });
+  return child;
+}
+
+async function stopAll(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await Promise.all(
+    children.map(
+      ({ child }) =>
+        new Promise<void>((done) => {
+          if (child.exitCode !== null || child.signalCode !== null) return done();
+          child.once('exit', () => done());
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+  process.exit(code);
+}
+
+async function waitFor(url: string, name: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await res.body?.cancel();
+      return;
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error(`${name} did not come up at ${url}`);
+}
+
+process.once('SIGINT', () => void stopAll(0));
+process.once('SIGTERM', () => void stopAll(0));
+
+const hasPhp = spawnSync('php', ['--version'], { stdio: 'ignore' }).status === 0;
+if (hasPhp) {
+  const seeded = spawnSync('php', ['legacy-php/seed.php'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (seeded.status !== 0) throw new Error('seeding the sample legacy database failed');
+  run('legacy-php', 'php', ['-S', `127.0.0.1:${ports.php}`, '-t', 'legacy-php/public', 'legacy-php/public/router.php']);
+} else {
+  console.warn('php is not installed: the sample legacy PHP site will not run (apt-get install php-cli php-sqlite3)');
+}
+run('legacy-adapter', process.execPath, ['legacy-adapter/main.ts']);
+run('idp', process.execPath, ['idp/main.ts']);
+run('gateway', process.execPath, ['gateway/main.ts']);
+
+try {
+  await Promise.all([
+    waitFor(`http://127.0.0.1:${ports.adapter}/healthz`, 'legacy-adapter'),
+    waitFor(`http://127.0.0.1:${ports.idp}/healthz`, 'idp'),
+    waitFor(`http://127.0.0.1:${ports.gateway}/healthz`, 'gateway'),
+    ...(hasPhp ? [waitFor(`http://127.0.0.1:${ports.php}/api/health.php`, 'legacy-php')] : []),
+  ]);
+} catch (error) {
+  console.error((error as Error).message);
+  await stopAll(1);
+}
+
+console.log(`
+Identity migration, embedded mode: running.
+
+  gateway (the front door)   http://localhost:${ports.gateway}/
+  idp                        http://localhost:${ports.idp}/
+  legacy-adapter (internal)  http://localhost:${ports.adapter}/
+${hasPhp ? `  legacy PHP site            http://localhost:${ports.php}/   (log in as alice / correct horse battery staple)\n` : ''}
+  health: /healthz  readiness: /readyz  metrics: /metrics  on each service
+  data: ${data}
+
+Ctrl-C stops everything.`);
