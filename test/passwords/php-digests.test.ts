@@ -13,6 +13,7 @@ const PHP_EXPRESSIONS: Record<string, string> = {
   'md5(salt.password)': 'md5($s . $p)',
   'md5(password.salt)': 'md5($p . $s)',
   'sha1(salt.password)': 'sha1($s . $p)',
+  'sha256(salt.password)': 'hash("sha256", $s . $p)',
   'md5(md5(password))': 'md5(md5($p))',
 };
 

@@ -35,6 +35,8 @@ export const hexSchemes: readonly PasswordScheme[] = [
   hexScheme('md5(salt.password)', 32, true, (pw, salt) => md5(Buffer.concat([salt, pw]))),
   hexScheme('md5(password.salt)', 32, true, (pw, salt) => md5(Buffer.concat([pw, salt]))),
   hexScheme('sha1(salt.password)', 40, true, (pw, salt) => sha1(Buffer.concat([salt, pw]))),
+  // The sample monolith's salted partner-SSO rows: hash('sha256', $salt . $pw).
+  hexScheme('sha256(salt.password)', 64, true, (pw, salt) => sha256(Buffer.concat([salt, pw]))),
   // The inner md5() returns lowercase hex text, and that text is what gets hashed again.
   hexScheme('md5(md5(password))', 32, false, (pw) => md5(Buffer.from(md5(pw).toString('hex'), 'latin1'))),
 ];
