@@ -1,0 +1,78 @@
+// The Redis throttle: replicas share the counts. Each subject is decided by one Lua script
+// (check the block, INCR, PEXPIRE, set the next block) so the check and the count are one
+// atomic step. A script touches only its own subject's two keys, which share a hash tag, so
+// it also runs on Redis Cluster.
+import type { Redis } from 'ioredis';
+import { validatePolicy, type LoginThrottle, type ThrottlePolicy, type ThrottleSubjects } from './types.ts';
+
+// KEYS: count, block. ARGV: windowMs, freeAttempts, baseDelayMs, maxDelayMs.
+// Returns {1, penaltyMs} when counted, {0, retryAfterMs} when blocked.
+const ATTEMPT = `
+local blocked = redis.call('PTTL', KEYS[2])
+if blocked > 0 then return {0, blocked} end
+local n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+local free = tonumber(ARGV[2])
+if n <= free then return {1, 0} end
+local exponent = math.min(n - free - 1, 40)
+local penalty = math.min(tonumber(ARGV[3]) * (2 ^ exponent), tonumber(ARGV[4]))
+penalty = math.floor(penalty)
+if penalty > 0 then redis.call('SET', KEYS[2], '1', 'PX', penalty) end
+return {1, penalty}
+`;
+
+// KEYS: count. Gives back one counted attempt.
+const REFUND = `
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then redis.call('DECR', KEYS[1]) end
+return n
+`;
+
+interface ThrottleCommands {
+  idmThrottleAttempt(count: string, block: string, windowMs: number, free: number, base: number, max: number): Promise<[number, number]>;
+  idmThrottleRefund(count: string): Promise<number>;
+}
+
+export interface RedisThrottleOptions {
+  /** Namespace under the connection's own keyPrefix. Default `throttle:`. */
+  prefix?: string;
+}
+
+export function createRedisThrottle(redis: Redis, policy: ThrottlePolicy, options: RedisThrottleOptions = {}): LoginThrottle {
+  validatePolicy(policy);
+  const prefix = options.prefix ?? 'throttle:';
+  const commands = redis as unknown as Redis & ThrottleCommands;
+  if (typeof commands.idmThrottleAttempt !== 'function') {
+    redis.defineCommand('idmThrottleAttempt', { numberOfKeys: 2, lua: ATTEMPT });
+    redis.defineCommand('idmThrottleRefund', { numberOfKeys: 1, lua: REFUND });
+  }
+  const keys = (kind: 'acct' | 'addr', id: string) => {
+    const tagged = `${prefix}{${kind}:${id}}`;
+    return { count: `${tagged}:n`, block: `${tagged}:block` };
+  };
+  const attemptOne = async (kind: 'acct' | 'addr', id: string, free: number) => {
+    const k = keys(kind, id);
+    const [counted, ms] = await commands.idmThrottleAttempt(k.count, k.block, policy.windowMs, free, policy.baseDelayMs, policy.maxDelayMs);
+    return { counted: counted === 1, ms };
+  };
+
+  return {
+    async attempt(subjects: ThrottleSubjects) {
+      const address = await attemptOne('addr', subjects.address, policy.addressFreeAttempts);
+      if (!address.counted) return { allowed: false, retryAfterMs: address.ms, subject: 'address' };
+      const account = await attemptOne('acct', subjects.account, policy.accountFreeAttempts);
+      if (!account.counted) {
+        // The attempt is not made, so the address is not charged for it.
+        await commands.idmThrottleRefund(keys('addr', subjects.address).count);
+        return { allowed: false, retryAfterMs: account.ms, subject: 'account' };
+      }
+      return { allowed: true, penaltyMs: Math.max(address.ms, account.ms) };
+    },
+    async succeeded(subjects: ThrottleSubjects) {
+      const account = keys('acct', subjects.account);
+      await redis.del(account.count, account.block);
+      await commands.idmThrottleRefund(keys('addr', subjects.address).count);
+    },
+  };
+}
+
