@@ -1,11 +1,24 @@
+import { z } from 'zod';
 import { commonEnv, databaseUrl, legacyAdapterSecret, loadConfig, port } from '../lib/config.ts';
 
 export const legacyAdapterEnv = {
   ...commonEnv,
   LEGACY_ADAPTER_PORT: port(3002),
   LEGACY_ADAPTER_SECRET: legacyAdapterSecret,
-  /** The legacy monolith's database; kept out of the mapping file because it carries a password. */
-  LEGACY_DATABASE_URL: databaseUrl.default('sqlite:./data/legacy.sqlite'),
+  /**
+   * The legacy monolith's database. Overrides the mapping file's `database.url`, because URLs
+   * carry passwords and secrets belong in the environment; unset, the mapping's URL is used, else
+   * sqlite:./data/legacy.sqlite.
+   */
+  LEGACY_DATABASE_URL: databaseUrl.optional(),
+  /** The legacy schema mapping (YAML or JSON), see legacy-adapter/mappings/README.md. */
+  LEGACY_MAPPING_FILE: z.string().min(1).default('legacy-adapter/mappings/legacy-php.yaml'),
+  /**
+   * Key of the legacy-hash fingerprints the idp stores at import (legacy/fingerprint.ts). Unset,
+   * it is derived from LEGACY_ADAPTER_SECRET; set it explicitly before ever rotating that secret,
+   * since a new key makes every stored fingerprint look changed.
+   */
+  LEGACY_FINGERPRINT_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
 };
 
 export type LegacyAdapterConfig = ReturnType<typeof loadLegacyAdapterConfig>;

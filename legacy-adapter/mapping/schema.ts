@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { BARE_HEX_SCHEMES } from '../../lib/passwords/index.ts';
+
+// Column and table names end up in SQL (quoted by knex), so only plain identifiers are allowed:
+// a typo fails at load time instead of as a confusing database error at the first login.
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_$]{0,63}$/, 'must be a plain SQL identifier (letters, digits, _ and $)');
+const tableName = z
+  .string()
+  .regex(/^([A-Za-z_][A-Za-z0-9_$]{0,63}\.)?[A-Za-z_][A-Za-z0-9_$]{0,63}$/, 'must be a table name, optionally schema-qualified (db.table)');
+
+const databaseUrl = z
+  .string()
+  .regex(/^(sqlite:|mysql:\/\/|mariadb:\/\/)/, 'must start with sqlite:, mysql:// or mariadb://')
+  .refine((url) => {
+    if (url.startsWith('sqlite:')) return true;
+    try {
+      return new URL(url.replace(/^mariadb:/, 'mysql:')).password === '';
+    } catch {
+      return false;
+    }
+  }, 'must not carry a password (mapping files end up in git); set LEGACY_DATABASE_URL instead');
+
+const activeRule = z.union([
+  z.strictObject({
+    column: identifier,
+    /** The row is active when the column holds one of these (compared as strings: 1 and "1" are the same). */
+    activeValues: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1),
+  }),
+  z.strictObject({
+    column: identifier,
+    /** The row is active when the column IS NULL (a `deleted_at` or `banned_at` column). */
+    activeWhenNull: z.literal(true),
+  }),
+]);
+
+const encoding = z.enum(['utf8', 'latin1']);
+
+export const mappingSchema = z
+  .strictObject({
+    /** Bumped if the file format ever changes incompatibly. */
+    version: z.literal(1),
+    database: z.strictObject({ url: databaseUrl.optional() }).optional(),
+    table: tableName,
+    columns: z.strictObject({
+      id: identifier,
+      username: identifier.optional(),
+      email: identifier.optional(),
+      hash: identifier,
+      salt: identifier.optional(),
+      name: identifier.optional(),
+    }),
+    active: activeRule.optional(),
+    passwords: z.strictObject({
+      /** Bare hex digest schemes, tried in this order for a hash without a prefix. */
+      hexCandidates: z
+        .array(z.string().refine((name) => BARE_HEX_SCHEMES.includes(name), { message: `must be one of: ${BARE_HEX_SCHEMES.join(', ')}` }))
+        .default([]),
+      /** How the legacy site turned passwords into bytes; several are tried in order. */
+      encodings: z.union([encoding.transform((e) => [e]), z.array(encoding).min(1)]).default(['utf8']),
+      /**
+       * 'empty': code like PHP's `md5($salt . $pw)` treated a NULL salt as '', so salted
+       * candidates also apply to rows without a salt. 'absent': salted candidates are skipped.
+       */
+      nullSalt: z.enum(['empty', 'absent']).default('absent'),
+    }).prefault({}),
+    lookup: z
+      .strictObject({
+        /**
+         * 'collation': the columns already compare case-insensitively (MySQL *_ci, SQLite
+         * NOCASE), so plain `=` keeps the indexes. 'lower': compare LOWER(column) = lower(input).
+         */
+        caseInsensitive: z.enum(['collation', 'lower']).default('lower'),
+      })
+      .prefault({}),
+  })
+  .refine((m) => m.columns.username !== undefined || m.columns.email !== undefined, {
+    message: 'needs at least one of columns.username and columns.email (what users log in with)',
+    path: ['columns'],
+  })
+  .refine((m) => m.passwords.hexCandidates.every((name) => !name.includes('salt') || m.columns.salt !== undefined), {
+    message: 'salted hexCandidates need columns.salt',
+    path: ['passwords', 'hexCandidates'],
+  });
+
+/** A validated legacy schema mapping (see legacy-adapter/mappings/README.md). */
+export type LegacyMapping = z.output<typeof mappingSchema>;

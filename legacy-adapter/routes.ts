@@ -1,0 +1,71 @@
+import express, { type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { Logger } from '../lib/logger.ts';
+import { currentLogger } from '../lib/request-context.ts';
+import { LegacyUnavailableError, profileOf, type LegacyDirectory } from './legacy/directory.ts';
+import type { AdapterMetrics } from './metrics.ts';
+
+const login = z.string().trim().min(1, 'must not be empty').max(320, 'is too long');
+const authenticateBody = z.strictObject({ login, password: z.string().max(4096, 'is too long') });
+const lookupBody = z.union([z.strictObject({ login }), z.strictObject({ email: login })]);
+
+function badRequest(res: Response, error: z.ZodError): void {
+  // Issue messages name the field, never echo the value (it may be a password).
+  const message = error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+  res.status(400).json({ error: 'invalid_request', message });
+}
+
+/**
+ * The internal API the idp calls (mounted under /internal/v1 behind the bearer secret). Answers
+ * never carry a hash or a salt; failures of authenticate are one generic `{ok:false}`.
+ */
+export function internalRoutes(directory: LegacyDirectory, metrics: AdapterMetrics, logger: Logger): express.Router {
+  const router = express.Router();
+  router.use(express.json({ limit: '16kb' }));
+
+  const unavailable = (res: Response, error: unknown) => {
+    currentLogger(logger).error({ err: error instanceof LegacyUnavailableError ? error.cause : error }, 'legacy database unavailable');
+    res.status(503).set('retry-after', '5').json({ error: 'legacy_unavailable' });
+  };
+
+  router.post('/authenticate', async (req: Request, res: Response) => {
+    const body = authenticateBody.safeParse(req.body);
+    if (!body.success) return badRequest(res, body.error);
+    try {
+      const result = await directory.authenticate(body.data.login, body.data.password);
+      if (!result.ok) return void res.json({ ok: false });
+      res.json({ ok: true, user: result.user, scheme: result.scheme, fingerprint: result.fingerprint });
+    } catch (error) {
+      if (!(error instanceof LegacyUnavailableError)) throw error;
+      metrics.authentications.inc({ result: 'unavailable', scheme: 'unknown' });
+      unavailable(res, error);
+    }
+  });
+
+  router.post('/users/lookup', async (req: Request, res: Response) => {
+    const body = lookupBody.safeParse(req.body);
+    if (!body.success) return badRequest(res, body.error);
+    const kind = 'email' in body.data ? 'email' : 'login';
+    try {
+      const rows = 'email' in body.data ? await directory.findByEmail(body.data.email) : [await directory.findForLogin(body.data.login)].filter((r) => r !== undefined);
+      metrics.lookups.inc({ kind, result: rows.length ? 'found' : 'not_found' });
+      res.json({ users: rows.map(profileOf) });
+    } catch (error) {
+      if (!(error instanceof LegacyUnavailableError)) throw error;
+      metrics.lookups.inc({ kind, result: 'unavailable' });
+      unavailable(res, error);
+    }
+  });
+
+  router.use((error: unknown, _req: Request, res: Response, next: (error?: unknown) => void) => {
+    if (res.headersSent) return next(error);
+    const status = (error as { status?: number }).status;
+    if (status === 400 || status === 413 || status === 415) {
+      // body-parser's messages can quote the body, which holds a password: answer in our own words.
+      return void res.status(status).json({ error: 'invalid_request', message: status === 413 ? 'body too large' : 'body must be a JSON object' });
+    }
+    currentLogger(logger).error({ err: error }, 'internal API error');
+    res.status(500).json({ error: 'internal_error' });
+  });
+  return router;
+}
