@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { boolFlag, commonEnv, databaseUrl, httpUrl, legacyAdapterSecret, loadConfig, port, redisUrl } from '../lib/config.ts';
+import { boolFlag, commonEnv, databaseUrl, httpUrl, legacyAdapterSecret, loadConfig, milliseconds, port, redisUrl, secret } from '../lib/config.ts';
 
 export const idpEnv = {
   ...commonEnv,
@@ -11,6 +11,14 @@ export const idpEnv = {
   REDIS_KEY_PREFIX: z.string().default('idm:'),
   LEGACY_ADAPTER_URL: httpUrl.default('http://127.0.0.1:3002'),
   LEGACY_ADAPTER_SECRET: legacyAdapterSecret,
+  // Login pages (idp/interactions) and failed-login throttling (idp/throttle).
+  IDP_INTERACTION_SECRET: secret('dev-only-idp-interaction-secret-change-me'),
+  IDP_FORGOT_PASSWORD_URL: httpUrl.optional(),
+  IDP_LOGIN_THROTTLE_WINDOW_MS: milliseconds(900_000),
+  IDP_LOGIN_THROTTLE_ACCOUNT_FREE_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(5),
+  IDP_LOGIN_THROTTLE_ADDRESS_FREE_ATTEMPTS: z.coerce.number().int().min(1).max(100_000).default(20),
+  IDP_LOGIN_THROTTLE_BASE_DELAY_MS: milliseconds(1_000),
+  IDP_LOGIN_THROTTLE_MAX_DELAY_MS: milliseconds(900_000),
 };
 
 export type IdpConfig = ReturnType<typeof loadIdpConfig>;

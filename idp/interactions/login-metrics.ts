@@ -1,0 +1,25 @@
+import { Counter, type Registry } from 'prom-client';
+
+export type LoginResult = 'success' | 'failure' | 'throttled' | 'invalid_form';
+
+export interface LoginMetrics {
+  login(result: LoginResult): void;
+  throttled(subject: 'account' | 'address'): void;
+}
+
+function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
+  // mountInteractions may run more than once on one registry (tests); reuse what exists.
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Counter<L>;
+  return new Counter({ name, help, labelNames, registers: [registry] });
+}
+
+export function createLoginMetrics(registry?: Registry): LoginMetrics {
+  if (!registry) return { login: () => undefined, throttled: () => undefined };
+  const logins = counter(registry, 'idp_logins_total', 'Password logins on the login page, by result', ['result'] as const);
+  const throttled = counter(registry, 'idp_login_throttled_total', 'Login attempts refused by the throttle, by the subject that was over its limit', ['subject'] as const);
+  return {
+    login: (result) => logins.inc({ result }),
+    throttled: (subject) => throttled.inc({ subject }),
+  };
+}
