@@ -3,15 +3,28 @@ import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
 import { createRedis, redisCheck } from '../lib/redis.ts';
 import { startService, type RunningService } from '../lib/service.ts';
 import type { IdpConfig } from './config.ts';
+import { createLegacyAdapterClient } from './legacy/client.ts';
+import { createLoginMetrics, createLoginService } from './login/index.ts';
+import { loginCheckRouter } from './login/login-check-route.ts';
 import { idpMigrations } from './store/migrations/index.ts';
+import { createUserStore } from './users/store.ts';
 
 export async function startIdp(config: IdpConfig): Promise<RunningService> {
-  return startService('idp', config, config.IDP_PORT, async ({ logger }) => {
+  return startService('idp', config, config.IDP_PORT, async ({ logger, metrics }) => {
     const knex = createDatabase(config.DATABASE_URL);
     if (config.DB_MIGRATE_ON_START) {
       const applied = await migrate(knex, idpMigrations);
       if (applied.length) logger.info({ applied }, 'database migrated');
     }
+    // Just-in-time login: the login pages and the internal login-check share this one service.
+    const users = createUserStore(knex, { logger });
+    const loginService = createLoginService({
+      users,
+      legacy: createLegacyAdapterClient({ baseUrl: config.LEGACY_ADAPTER_URL, secret: config.LEGACY_ADAPTER_SECRET, timeoutMs: config.LEGACY_ADAPTER_TIMEOUT_MS }),
+      policy: { iterations: config.PBKDF2_ITERATIONS, keyLength: 32, saltLength: 16 },
+      metrics: createLoginMetrics(metrics.registry, { countByScheme: () => users.countByPasswordScheme(), logger }),
+      logger,
+    });
     const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, { keyPrefix: config.REDIS_KEY_PREFIX, name: 'idp' }) : undefined;
     const app = express();
     app.disable('x-powered-by');
@@ -19,6 +32,7 @@ export async function startIdp(config: IdpConfig): Promise<RunningService> {
     app.get('/', (_req, res) => {
       res.json({ service: 'idp', issuer: config.IDP_ISSUER });
     });
+    app.use('/internal/v1', loginCheckRouter(loginService, config.IDP_INTERNAL_SECRET, logger));
     return {
       handler: app,
       checks: [databaseCheck(knex), ...(redis ? [redisCheck(redis)] : [])],

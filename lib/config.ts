@@ -85,3 +85,6 @@ export function loadConfig<S extends z.ZodRawShape>(
 
 /** The bearer secret the idp presents to the legacy-adapter's internal API (both read the same variable). */
 export const legacyAdapterSecret = secret('dev-only-legacy-adapter-secret-change-me');
+
+/** The bearer secret of the idp's internal endpoints (the gateway's shadow login checks present it). */
+export const idpInternalSecret = secret('dev-only-idp-internal-secret-change-me');

@@ -19,7 +19,11 @@ export interface IdpUser {
 export type LoginOutcome = { ok: true; user: IdpUser } | { ok: false };
 
 export interface LoginService {
-  /** `identifier` is a username or an email address. */
+  /**
+   * `identifier` is a username or an email address. `dryRun`: verify only, write nothing (no
+   * upgrade, no import); for a legacy user not yet imported the outcome's `user.id` is ''
+   * because no idp subject exists yet. Implemented by createLoginService (./index.ts).
+   */
   login(identifier: string, password: string, options?: { dryRun?: boolean }): Promise<LoginOutcome>;
 }
 

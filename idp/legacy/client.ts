@@ -1,0 +1,89 @@
+import { propagationHeaders } from '../../lib/request-context.ts';
+
+/** A legacy user as the legacy-adapter describes it: never a hash. */
+export interface LegacyUserProfile {
+  legacyId: string;
+  username: string | null;
+  email: string | null;
+  name: string | null;
+  active: boolean;
+}
+
+export type LegacyAuthentication =
+  | { status: 'ok'; user: LegacyUserProfile; scheme: string; fingerprint: string }
+  /** Unknown login, wrong password, inactive or unreadable legacy row: the adapter does not say which. */
+  | { status: 'rejected' }
+  /** The adapter or the legacy database did not answer properly; `reason` is for logs and metrics. */
+  | { status: 'unavailable'; reason: string };
+
+export type LegacyLookup = { status: 'ok'; users: LegacyUserProfile[] } | { status: 'unavailable'; reason: string };
+
+export interface LegacyAdapterClient {
+  authenticate(login: string, password: string): Promise<LegacyAuthentication>;
+  /** By login (username, then e-mail, as the legacy login does) or by e-mail only; for password reset. */
+  lookup(query: { login: string } | { email: string }): Promise<LegacyLookup>;
+}
+
+export interface LegacyAdapterClientOptions {
+  baseUrl: string;
+  secret: string;
+  timeoutMs: number;
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isNullableString = (v: unknown): v is string | null => v === null || typeof v === 'string';
+
+function isProfile(value: unknown): value is LegacyUserProfile {
+  const p = value as Record<string, unknown> | null;
+  return (
+    typeof p === 'object' && p !== null && isString(p.legacyId) && p.legacyId !== '' &&
+    isNullableString(p.username) && isNullableString(p.email) && isNullableString(p.name) && typeof p.active === 'boolean'
+  );
+}
+
+/** The idp's side of the legacy-adapter's internal API (bearer secret, timeout, request id passed on). */
+export function createLegacyAdapterClient(options: LegacyAdapterClientOptions): LegacyAdapterClient {
+  const base = options.baseUrl.replace(/\/+$/, '');
+
+  async function post(path: string, body: unknown): Promise<{ status: number; json: unknown } | { error: string }> {
+    try {
+      const response = await fetch(`${base}/internal/v1${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${options.secret}`, ...propagationHeaders() },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
+      let json: unknown = null;
+      try {
+        json = await response.json();
+      } catch {
+        // A non-JSON answer (a proxy's error page) is judged by its status below.
+      }
+      return { status: response.status, json };
+    } catch (error) {
+      const name = (error as Error).name;
+      return { error: name === 'TimeoutError' ? 'timeout' : 'unreachable' };
+    }
+  }
+
+  return {
+    async authenticate(login, password) {
+      const answer = await post('/authenticate', { login, password });
+      if ('error' in answer) return { status: 'unavailable', reason: answer.error };
+      const body = answer.json as Record<string, unknown> | null;
+      if (answer.status !== 200 || typeof body !== 'object' || body === null) return { status: 'unavailable', reason: `http_${answer.status}` };
+      if (body.ok === false) return { status: 'rejected' };
+      if (body.ok === true && isProfile(body.user) && isString(body.scheme) && isString(body.fingerprint)) {
+        return { status: 'ok', user: body.user, scheme: body.scheme, fingerprint: body.fingerprint };
+      }
+      return { status: 'unavailable', reason: 'bad_answer' };
+    },
+    async lookup(query) {
+      const answer = await post('/users/lookup', query);
+      if ('error' in answer) return { status: 'unavailable', reason: answer.error };
+      const users = (answer.json as { users?: unknown } | null)?.users;
+      if (answer.status !== 200 || !Array.isArray(users) || !users.every(isProfile)) return { status: 'unavailable', reason: `http_${answer.status}` };
+      return { status: 'ok', users };
+    },
+  };
+}

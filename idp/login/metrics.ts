@@ -1,0 +1,85 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Logger } from '../../lib/logger.ts';
+
+export type LoginResult =
+  | 'success'
+  | 'wrong_password'
+  | 'unknown_user'
+  | 'inactive'
+  | 'unreadable_hash'
+  | 'legacy_unavailable'
+  | 'invalid_input'
+  | 'error';
+
+export interface LoginMetrics {
+  logins: Counter<'result' | 'scheme' | 'source' | 'dry_run'>;
+  upgrades: Counter<'from_scheme' | 'result'>;
+  legacyLookups: Counter<'result'>;
+  verifyDuration: Histogram<'scheme'>;
+  unreadableHashes: Counter<'code'>;
+}
+
+export interface LoginMetricsOptions {
+  /** Users per stored scheme; read on scrape, at most every `cacheMs`. */
+  countByScheme(): Promise<Map<string, number>>;
+  cacheMs?: number;
+  logger?: Logger;
+}
+
+/** The idp's login metrics, on the service registry (GET /metrics). */
+export function createLoginMetrics(registry: Registry, options: LoginMetricsOptions): LoginMetrics {
+  const cacheMs = options.cacheMs ?? 15_000;
+  let cached: { at: number; counts: Map<string, number> } | undefined;
+  new Gauge({
+    name: 'idp_users_by_password_scheme',
+    help: 'Users in the idp store per stored password scheme: every scheme but pbkdf2-sha256 is a user still to migrate',
+    labelNames: ['scheme'] as const,
+    registers: [registry],
+    async collect() {
+      if (!cached || Date.now() - cached.at >= cacheMs) {
+        try {
+          cached = { at: Date.now(), counts: await options.countByScheme() };
+        } catch (error) {
+          // A scrape must not fail because the database hiccupped: keep the last figures.
+          options.logger?.warn({ err: error }, 'cannot count users by password scheme');
+          if (!cached) return;
+        }
+      }
+      this.reset();
+      for (const [scheme, count] of cached.counts) this.set({ scheme }, count);
+    },
+  });
+  return {
+    logins: new Counter({
+      name: 'idp_logins_total',
+      help: 'Password logins, by result, stored scheme, source (idp store or legacy) and dry_run (shadow checks)',
+      labelNames: ['result', 'scheme', 'source', 'dry_run'] as const,
+      registers: [registry],
+    }),
+    upgrades: new Counter({
+      name: 'idp_password_upgrades_total',
+      help: 'Hashes moved to PBKDF2 at login, by the scheme they came from and result (upgraded, imported, lost_race, failed)',
+      labelNames: ['from_scheme', 'result'] as const,
+      registers: [registry],
+    }),
+    legacyLookups: new Counter({
+      name: 'idp_legacy_lookups_total',
+      help: 'Logins the idp asked the legacy-adapter about, by result (found, rejected, unavailable)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    verifyDuration: new Histogram({
+      name: 'idp_password_verify_duration_seconds',
+      help: 'Time to verify one stored password hash, by scheme',
+      labelNames: ['scheme'] as const,
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    unreadableHashes: new Counter({
+      name: 'idp_unreadable_hashes_total',
+      help: 'Stored hashes no scheme can verify (empty, unrecognised, malformed, cost-limit, missing-salt, unsupported)',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from '../../lib/db.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { PasswordEncoding } from '../../lib/passwords/index.ts';
+import { normalizeLogin } from './normalize.ts';
+import type { NewLegacyUser, PasswordReplacement, StoredUser, UpgradeHooks, UserStore } from './types.ts';
+
+export type { NewLegacyUser, PasswordReplacement, StoredUser, UpgradeHooks, UserStore } from './types.ts';
+
+type Row = Record<string, unknown>;
+
+const list = (value: unknown): string[] => (typeof value === 'string' && value !== '' ? value.split(',') : []);
+
+// SQLite hands back CURRENT_TIMESTAMP text ("YYYY-MM-DD HH:MM:SS", UTC) or epoch milliseconds,
+// MySQL a Date.
+function toDate(value: unknown): Date | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value;
+  if (typeof value === 'number') return new Date(value);
+  const text = String(value);
+  return new Date(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?$/.test(text) ? `${text.replace(' ', 'T')}Z` : text);
+}
+
+function toUser(row: Row): StoredUser {
+  const encodings = list(row.password_encodings) as PasswordEncoding[];
+  return {
+    id: String(row.id),
+    username: (row.username as string | null) ?? null,
+    email: (row.email as string | null) ?? null,
+    emailVerified: Boolean(Number(row.email_verified)),
+    name: (row.name as string | null) ?? null,
+    active: Boolean(Number(row.active)),
+    updatedAt: toDate(row.updated_at) ?? new Date(0),
+    legacyId: (row.legacy_id as string | null) ?? null,
+    passwordHash: (row.password_hash as string | null) ?? null,
+    passwordSalt: (row.password_salt as string | null) ?? null,
+    passwordScheme: (row.password_scheme as string | null) ?? null,
+    passwordCandidates: list(row.password_candidates),
+    passwordEncodings: encodings.length ? encodings : ['utf8'],
+    legacyFingerprint: (row.legacy_fingerprint as string | null) ?? null,
+    passwordChangedAt: toDate(row.password_changed_at),
+  };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+// InnoDB may pick one of several concurrent inserts of the same unique key as a deadlock victim.
+const isDeadlock = (error: unknown): boolean => (error as { code?: string }).code === 'ER_LOCK_DEADLOCK';
+
+export interface UserStoreOptions {
+  logger?: Logger;
+  hooks?: UpgradeHooks;
+}
+
+/** The idp's users table (knex, SQLite or MySQL/MariaDB). */
+export function createUserStore(knex: Knex, options: UserStoreOptions = {}): UserStore {
+  const { logger, hooks = {} } = options;
+  const users = () => knex('users');
+
+  async function findBy(column: string, value: string): Promise<StoredUser | undefined> {
+    const row = (await users().where(column, value).first()) as Row | undefined;
+    return row ? toUser(row) : undefined;
+  }
+
+  /** Login keys another row already holds: they are left off the new row rather than failing the import. */
+  async function takenKeys(row: Row): Promise<string[]> {
+    const taken: string[] = [];
+    for (const column of ['username_normalized', 'email_normalized']) {
+      const value = row[column];
+      if (typeof value === 'string' && (await users().where(column, value).first('id'))) taken.push(column);
+    }
+    return taken;
+  }
+
+  return {
+    async findByLogin(identifier) {
+      const key = normalizeLogin(identifier);
+      if (key === '') return undefined;
+      const rows = (await users().where('username_normalized', key).orWhere('email_normalized', key).limit(2)) as Row[];
+      const row = rows.find((r) => r.username_normalized === key) ?? rows[0];
+      return row ? toUser(row) : undefined;
+    },
+    findById: (id) => findBy('id', id),
+    findByLegacyId: (legacyId) => findBy('legacy_id', legacyId),
+
+    async insertFromLegacy(user) {
+      const row: Row = {
+        id: randomUUID(),
+        legacy_id: user.legacyId,
+        username: user.username,
+        username_normalized: user.username ? normalizeLogin(user.username) || null : null,
+        email: user.email,
+        email_normalized: user.email ? normalizeLogin(user.email) || null : null,
+        email_verified: false,
+        name: user.name,
+        password_hash: user.passwordHash,
+        password_salt: user.passwordSalt ?? null,
+        password_scheme: user.passwordScheme,
+        password_candidates: user.passwordCandidates?.length ? user.passwordCandidates.join(',') : null,
+        password_encodings: user.passwordEncodings?.length ? user.passwordEncodings.join(',') : null,
+        legacy_fingerprint: user.legacyFingerprint,
+        active: true,
+      };
+      let lastError: unknown;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const existing = await findBy('legacy_id', user.legacyId);
+        if (existing) return { user: existing, created: false };
+        try {
+          await knex.transaction(async (trx) => {
+            await trx('users').insert(row);
+            await hooks.afterWrite?.('import');
+            await hooks.beforeCommit?.('import');
+          });
+          const created = await findBy('id', String(row.id));
+          if (!created) throw new Error('inserted user row is not readable');
+          return { user: created, created: true };
+        } catch (error) {
+          if (!isUniqueViolation(error) && !isDeadlock(error)) throw error;
+          lastError = error;
+          // Another login imported the same legacy user first: that row is the answer.
+          if (await findBy('legacy_id', user.legacyId)) continue;
+          // Otherwise an unrelated user holds this username or e-mail (legacy sign-ups could share
+          // an e-mail): import without that login key rather than lock the user out.
+          for (const column of await takenKeys(row)) {
+            logger?.warn({ legacyId: user.legacyId, key: column }, 'login key already taken in the idp; imported without it');
+            row[column] = null;
+          }
+        }
+      }
+      throw lastError;
+    },
+
+    async replacePasswordHash({ userId, expectedHash, newHash, newScheme }) {
+      return knex.transaction(async (trx) => {
+        // The old hash is replaced in the same statement that writes the new one, and only if it
+        // is still the one that was verified: a crash leaves one or the other, never neither.
+        const changed = await trx('users').where({ id: userId, password_hash: expectedHash }).update({
+          password_hash: newHash,
+          password_scheme: newScheme,
+          password_salt: null,
+          password_candidates: null,
+          password_encodings: null,
+          password_rehashed_at: new Date(),
+        });
+        if (changed === 0) return false;
+        await hooks.afterWrite?.('upgrade');
+        await hooks.beforeCommit?.('upgrade');
+        return true;
+      });
+    },
+
+    async countByPasswordScheme() {
+      const rows = (await users().select('password_scheme').count({ n: '*' }).whereNotNull('password_hash').groupBy('password_scheme')) as Row[];
+      return new Map(rows.map((r) => [(r.password_scheme as string | null) ?? 'unknown', Number(r.n)]));
+    },
+  };
+}
