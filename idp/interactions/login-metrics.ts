@@ -16,7 +16,7 @@ function counter<L extends string>(registry: Registry, name: string, help: strin
 
 export function createLoginMetrics(registry?: Registry): LoginMetrics {
   if (!registry) return { login: () => undefined, throttled: () => undefined };
-  const logins = counter(registry, 'idp_logins_total', 'Password logins on the login page, by result', ['result'] as const);
+  const logins = counter(registry, 'idp_login_page_submissions_total', 'Login form submissions, by result (success, failure, throttled: refused before the password was checked, invalid_form)', ['result'] as const);
   const throttled = counter(registry, 'idp_login_throttled_total', 'Login attempts refused by the throttle, by the subject that was over its limit', ['subject'] as const);
   return {
     login: (result) => logins.inc({ result }),

@@ -85,7 +85,7 @@ async function behaviour(t: TestContext, throttle: LoginThrottle) {
 
     await t.test('throttled attempts are counted in the metrics', async () => {
       const text = await h.registry.metrics();
-      assert.match(text, /idp_logins_total\{result="throttled"\} [1-9]/);
+      assert.match(text, /idp_login_page_submissions_total\{result="throttled"\} [1-9]/);
       assert.match(text, /idp_login_throttled_total\{subject="account"\} [1-9]/);
       assert.match(text, /idp_login_throttled_total\{subject="address"\} [1-9]/);
     });

@@ -123,8 +123,8 @@ describe('login page', () => {
 
   test('a wrong login is counted in the metrics by result', async () => {
     const text = await h.registry.metrics();
-    assert.match(text, /idp_logins_total\{result="failure"\} [1-9]/);
-    assert.match(text, /idp_logins_total\{result="invalid_form"\} [1-9]/);
+    assert.match(text, /idp_login_page_submissions_total\{result="failure"\} [1-9]/);
+    assert.match(text, /idp_login_page_submissions_total\{result="invalid_form"\} [1-9]/);
   });
 });
 
