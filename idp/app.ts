@@ -2,14 +2,24 @@ import express from 'express';
 import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
 import { createRedis, redisCheck } from '../lib/redis.ts';
 import { startService, type RunningService } from '../lib/service.ts';
+import type { Express } from 'express';
+import type Provider from 'oidc-provider';
 import type { IdpConfig } from './config.ts';
 import { createLegacyAdapterClient } from './legacy/client.ts';
 import { createLoginMetrics, createLoginService } from './login/index.ts';
 import { loginCheckRouter } from './login/login-check-route.ts';
+import { logoutSource, postLogoutSuccessSource, renderError } from './interactions/index.ts';
+import { createOidc, mountProvider, type Oidc } from './oidc/index.ts';
 import { idpMigrations } from './store/migrations/index.ts';
 import { createUserStore } from './users/store.ts';
 
-export async function startIdp(config: IdpConfig): Promise<RunningService> {
+/** Test seams: replace the interaction routes, or get hold of the provider in-process. */
+export interface IdpHooks {
+  mountInteractions?(app: Express, provider: Provider): void;
+  onOidc?(oidc: Oidc): void;
+}
+
+export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise<RunningService> {
   return startService('idp', config, config.IDP_PORT, async ({ logger, metrics }) => {
     const knex = createDatabase(config.DATABASE_URL);
     if (config.DB_MIGRATE_ON_START) {
@@ -33,10 +43,24 @@ export async function startIdp(config: IdpConfig): Promise<RunningService> {
       res.json({ service: 'idp', issuer: config.IDP_ISSUER });
     });
     app.use('/internal/v1', loginCheckRouter(loginService, config.IDP_INTERNAL_SECRET, logger));
+    const oidc = await createOidc({
+      config,
+      knex,
+      ...(redis ? { redis } : {}),
+      users: loginService,
+      logger,
+      registry: metrics.registry,
+      pages: { renderError, logoutSource, postLogoutSuccessSource },
+    });
+    hooks.onOidc?.(oidc);
+    // The interaction routes (/interaction/:uid) go before the provider, which answers the rest.
+    hooks.mountInteractions?.(app, oidc.provider);
+    mountProvider(app, oidc.provider, config.IDP_ISSUER);
     return {
       handler: app,
       checks: [databaseCheck(knex), ...(redis ? [redisCheck(redis)] : [])],
       async close() {
+        oidc.close();
         await knex.destroy();
         redis?.disconnect();
       },

@@ -24,7 +24,34 @@ export const idpEnv = {
   IDP_LOGIN_THROTTLE_ADDRESS_FREE_ATTEMPTS: z.coerce.number().int().min(1).max(100_000).default(20),
   IDP_LOGIN_THROTTLE_BASE_DELAY_MS: milliseconds(1_000),
   IDP_LOGIN_THROTTLE_MAX_DELAY_MS: milliseconds(900_000),
+  // OpenID Connect provider (idp/oidc).
+  IDP_CLIENTS_FILE: z.string().min(1).default('idp/clients.yaml'),
+  IDP_RESOURCES_FILE: z.string().min(1).default('idp/resources.yaml'),
+  IDP_REGISTRATION_ENABLED: boolFlag(true),
+  /** Initial access token of dynamic client registration (RFC 7591): the bearer token to POST /reg. */
+  IDP_REGISTRATION_ACCESS_TOKEN: secret('dev-only-idp-registration-access-token'),
+  IDP_REGISTRATION_SCOPES: z.string().regex(/^[^\s]+( [^\s]+)*$/, 'space-separated scopes').default('openid profile email offline_access'),
+  /** HMAC key of stored client secrets; changing it invalidates every client secret. */
+  IDP_CLIENT_SECRET_KEY: secret('dev-only-idp-client-secret-hmac-key-change-me'),
+  /** Comma-separated; the first signs cookies, all verify (rotate by prepending). */
+  IDP_COOKIE_KEYS: secret('dev-only-idp-cookie-key-change-me-please'),
+  IDP_PKCE_REQUIRED_FOR_CONFIDENTIAL: boolFlag(true),
+  /** Development only: web clients may use http://localhost redirect URIs. Refused in production. */
+  IDP_ALLOW_HTTP_LOOPBACK_WEB_REDIRECTS: boolFlag(false),
+  IDP_KEYS_POLL_SECONDS: seconds(10, 1, 3600),
+  IDP_TTL_ACCESS_TOKEN: seconds(600, 30, 86_400),
+  IDP_TTL_CLIENT_CREDENTIALS: seconds(600, 30, 86_400),
+  IDP_TTL_AUTHORIZATION_CODE: seconds(60, 10, 600),
+  IDP_TTL_ID_TOKEN: seconds(3600, 60, 86_400),
+  IDP_TTL_REFRESH_TOKEN: seconds(14 * 86_400, 60, 365 * 86_400),
+  IDP_TTL_SESSION: seconds(14 * 86_400, 60, 365 * 86_400),
+  IDP_TTL_GRANT: seconds(14 * 86_400, 60, 365 * 86_400),
+  IDP_TTL_INTERACTION: seconds(3600, 60, 86_400),
 };
+
+function seconds(fallback: number, min: number, max: number) {
+  return z.coerce.number().int().min(min).max(max).default(fallback);
+}
 
 export type IdpConfig = ReturnType<typeof loadIdpConfig>;
 
@@ -33,6 +60,9 @@ export function loadIdpConfig(env: Record<string, string | undefined> = process.
   // Tests lower the cost to stay fast; production must not ship that by accident.
   if (config.NODE_ENV === 'production' && config.PBKDF2_ITERATIONS < 100_000) {
     throw new ConfigError([`PBKDF2_ITERATIONS: must be at least 100000 in production (got ${config.PBKDF2_ITERATIONS}); OWASP recommends 600000`]);
+  }
+  if (config.NODE_ENV === 'production' && config.IDP_ALLOW_HTTP_LOOPBACK_WEB_REDIRECTS) {
+    throw new ConfigError(['IDP_ALLOW_HTTP_LOOPBACK_WEB_REDIRECTS: web clients must use https redirect URIs in production (RFC 9700); unset it']);
   }
   return config;
 }
