@@ -1,41 +1,104 @@
 import type { IncomingMessage } from 'node:http';
-import { createProxyMiddleware } from 'http-proxy-middleware';
-import { currentRequest, REQUEST_ID_HEADER } from '../lib/request-context.ts';
-import { startService, setRouteLabel, type RunningService } from '../lib/service.ts';
+import type { Duplex } from 'node:stream';
+import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
+import { startService, type RunningService } from '../lib/service.ts';
 import { upstreamCheck } from '../lib/upstream-check.ts';
+import { createAdminApp } from './admin/app.ts';
+import { GATEWAY_MIGRATIONS_TABLE, gatewayMigrations } from './audit/migrations.ts';
+import { createAuditLog } from './audit/store.ts';
 import type { GatewayConfig } from './config.ts';
+import { createDispatcher, type LiveRoute } from './dispatch.ts';
+import { createMemoryFlagStore } from './flags/memory-store.ts';
+import { createRedisFlagStore } from './flags/redis-store.ts';
+import { FlagTable } from './flags/table.ts';
+import { createFlipper } from './flips.ts';
+import { createGatewayMetrics } from './metrics.ts';
+import { compileTrust } from './proxy/trust.ts';
+import { createUpstream, type Upstream } from './proxy/upstream.ts';
+import { createAutoRollback, RollbackWatch } from './rollback.ts';
+import { loadRouteTable } from './routes/file.ts';
+import { Shadow } from './shadow/shadow.ts';
 
 export async function startGateway(config: GatewayConfig): Promise<RunningService> {
-  return startService('gateway', config, config.GATEWAY_PORT, async ({ logger }) => {
-    const toLegacy = createProxyMiddleware<IncomingMessage>({
-      target: config.LEGACY_UPSTREAM_URL,
-      xfwd: true,
-      proxyTimeout: config.UPSTREAM_TIMEOUT_MS,
-      on: {
-        proxyReq(proxyReq) {
-          const ctx = currentRequest();
-          if (ctx) proxyReq.setHeader(REQUEST_ID_HEADER, ctx.requestId);
-        },
-        error(error, _req, res) {
-          logger.warn({ err: { message: error.message, code: (error as NodeJS.ErrnoException).code } }, 'upstream failed');
-          if ('writeHead' in res && !res.headersSent) {
-            res.writeHead(502, { 'content-type': 'application/json' });
-            res.end(JSON.stringify({ error: 'bad_gateway', request_id: currentRequest()?.requestId }));
-          } else {
-            res.destroy();
-          }
-        },
+  // Checked before anything opens: a bad route file or TRUST_PROXY stops the start with its message.
+  const table = loadRouteTable(config.GATEWAY_ROUTES_FILE, { legacy: config.LEGACY_UPSTREAM_URL, idp: config.IDP_UPSTREAM_URL });
+  const trusted = compileTrust(config.TRUST_PROXY);
+  let upgrades: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
+  let closeUpgrades = () => {};
+
+  const service = await startService('gateway', config, config.GATEWAY_PORT, async ({ logger, metrics: http }) => {
+    const metrics = createGatewayMetrics(http.registry);
+    const knex = createDatabase(config.DATABASE_URL);
+    const applied = await migrate(knex, gatewayMigrations, GATEWAY_MIGRATIONS_TABLE);
+    if (applied.length) logger.info({ applied }, 'gateway database migrated');
+    const store = config.REDIS_URL ? await createRedisFlagStore(config.REDIS_URL, config.REDIS_KEY_PREFIX, logger) : createMemoryFlagStore();
+
+    const upstreams = new Map<string, Upstream>(Object.entries(table.upstreams).map(([name, url]) => [name, createUpstream(name, url)]));
+    const routes: LiveRoute[] = table.routes.map((definition) => {
+      const route: LiveRoute = {
+        name: definition.name,
+        definition,
+        defaultState: definition.default,
+        flag: { state: definition.default, source: 'default' },
+        legacy: upstreams.get(definition.legacy)!,
+        next: upstreams.get(definition.new)!,
+        rollback: undefined,
+        traffic: { legacy: 0, new: 0, legacy5xx: 0, new5xx: 0 },
+      };
+      if (definition.autoRollback) route.rollback = new RollbackWatch(route, definition.autoRollback);
+      return route;
+    });
+
+    const flags = new FlagTable(routes, store, logger, metrics);
+    await flags.reload();
+    flags.startPeriodicReload(config.GATEWAY_FLAG_RELOAD_MS);
+    flags.onApplied((route) => (route as LiveRoute).rollback?.reset());
+
+    const audit = createAuditLog(knex);
+    const flip = createFlipper({ knex, store, table: flags, audit, metrics, logger });
+    const rollBack = createAutoRollback({ flip, metrics, logger });
+    const shadow = new Shadow({
+      timeoutMs: config.GATEWAY_SHADOW_TIMEOUT_MS,
+      maxInFlight: config.GATEWAY_SHADOW_MAX_IN_FLIGHT,
+      maxBodyBytes: config.GATEWAY_SHADOW_MAX_BODY_BYTES,
+      internalSecret: config.IDP_INTERNAL_SECRET,
+      metrics,
+      logger,
+    });
+    const admin = createAdminApp({ token: config.GATEWAY_ADMIN_TOKEN, routes, flip, audit, trusted });
+    const dispatcher = createDispatcher({
+      routes,
+      timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+      trusted,
+      metrics,
+      shadow,
+      logger,
+      admin,
+      onRollback(route, reason) {
+        rollBack(route, reason).catch(() => route.rollback?.reset());
       },
     });
+    upgrades = dispatcher.onUpgrade;
+    closeUpgrades = dispatcher.closeUpgrades;
+
     return {
-      handler(req, res) {
-        setRouteLabel(res, 'legacy');
-        void toLegacy(req, res, () => undefined);
-      },
+      handler: dispatcher.handler,
       checks: [
+        databaseCheck(knex),
+        ...store.checks,
         upstreamCheck('legacy', new URL(config.LEGACY_HEALTH_PATH, config.LEGACY_UPSTREAM_URL).href),
         upstreamCheck('idp', new URL('/healthz', config.IDP_UPSTREAM_URL).href),
       ],
+      async close() {
+        flags.stop();
+        closeUpgrades();
+        shadow.close();
+        for (const upstream of upstreams.values()) upstream.agent.destroy();
+        await store.close();
+        await knex.destroy();
+      },
     };
   });
+  service.server.on('upgrade', (req, socket, head) => upgrades?.(req, socket, head));
+  return service;
 }

@@ -12,6 +12,16 @@ export const gatewayEnv = {
   DATABASE_URL: databaseUrl.default('sqlite:./data/gateway.sqlite'),
   REDIS_URL: redisUrl,
   REDIS_KEY_PREFIX: z.string().default('idm:'),
+  /** The route table (YAML); relative paths are resolved against the working directory. */
+  GATEWAY_ROUTES_FILE: z.string().min(1).default('gateway/routes.yaml'),
+  /** Safety net under pub/sub: every replica re-reads all flags this often. */
+  GATEWAY_FLAG_RELOAD_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(30_000),
+  GATEWAY_SHADOW_TIMEOUT_MS: milliseconds(2_000),
+  GATEWAY_SHADOW_MAX_IN_FLIGHT: z.coerce.number().int().min(0).max(10_000).default(64),
+  /** Largest request body copied to the shadow side (login forms are far smaller). */
+  GATEWAY_SHADOW_MAX_BODY_BYTES: z.coerce.number().int().min(0).max(1_048_576).default(16_384),
+  /** Bearer secret for the idp's internal API (login-check in shadow mode); the idp reads the same variable. */
+  IDP_INTERNAL_SECRET: secret('dev-only-idp-internal-secret-change-me'),
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;

@@ -1,0 +1,205 @@
+// `npm run bench:gateway`: the gateway against calling the upstream directly and against nginx
+// configured as the same reverse proxy, in one run on loopback. Needs Debian's nginx and wrk
+// (apt-get install nginx wrk). Reported, not asserted; the figures go in docs/PERFORMANCE.md.
+//
+//   npm run bench:gateway                       # defaults below
+//   BENCH_SECONDS=20 BENCH_CONNECTIONS=128 npm run bench:gateway
+//
+// The upstream is an nginx that answers a small fixed body, so it is never the bottleneck:
+// what differs between the three runs is only the proxy in the middle (none, nginx, gateway),
+// each with one worker process and keep-alive connections to the upstream.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, repoRoot } from '../test/support/processes.ts';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const latencySeconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 5);
+const gatewayLogLevel = process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'warn';
+
+for (const tool of ['nginx', 'wrk']) {
+  if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
+    console.error(`bench:gateway needs ${tool} (Debian: apt-get install -y ${tool})`);
+    process.exit(2);
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'bench-gateway-'));
+const children: ChildProcess[] = [];
+
+function start(name: string, command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  child.once('exit', (code) => {
+    if (!stopping) console.error(`${name} exited early (${code}): ${err.slice(-2000)}`);
+  });
+  children.push(child);
+  return child;
+}
+
+let stopping = false;
+async function stopAll() {
+  stopping = true;
+  await Promise.all(children.map((c) => new Promise<void>((done) => {
+    if (c.exitCode !== null || c.signalCode !== null) return done();
+    c.once('exit', () => done());
+    c.kill('SIGTERM');
+    setTimeout(() => c.kill('SIGKILL'), 5_000).unref();
+  })));
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function nginxConfig(name: string, server: string): string {
+  const base = join(dir, name);
+  mkdirSync(base, { recursive: true });
+  const file = join(base, 'nginx.conf');
+  writeFileSync(file, `
+worker_processes 1;
+pid ${base}/nginx.pid;
+error_log ${base}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${base}/body; proxy_temp_path ${base}/proxy; fastcgi_temp_path ${base}/fastcgi;
+  uwsgi_temp_path ${base}/uwsgi; scgi_temp_path ${base}/scgi;
+  keepalive_requests 100000;
+  ${server}
+}
+`);
+  return file;
+}
+
+async function waitFor(url: string) {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      await res.text();
+      if (res.status === 200) return;
+    } catch {
+      // not yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+interface WrkResult {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  errors: number;
+  non2xx: number;
+}
+
+function toMs(text: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
+  if (!m) return Number.NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
+}
+
+function wrk(url: string, conns: number, secs: number): WrkResult {
+  const run = spawnSync('wrk', ['-t1', `-c${conns}`, `-d${secs}s`, '--latency', url], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`wrk failed: ${run.stderr}`);
+  const out = run.stdout;
+  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    p50ms: toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ''),
+    p99ms: toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
+    errors: errs ? errs.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0,
+    non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
+  };
+}
+
+try {
+  const [upstreamPort, nginxPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const body = 'x'.repeat(256);
+  const upstreamConf = nginxConfig('upstream', `server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "${body}"; } }`);
+  const proxyConf = nginxConfig('proxy', `
+  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 128; }
+  server {
+    listen 127.0.0.1:${nginxPort};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Request-Id $request_id;
+      proxy_read_timeout 30s;
+    }
+  }`);
+  for (const [name, conf] of [['upstream', upstreamConf], ['nginx', proxyConf]] as const) {
+    start(name, 'nginx', ['-p', dir, '-e', join(dir, `${name}-startup-error.log`), '-c', conf, '-g', 'daemon off;']);
+  }
+  const routes = join(dir, 'routes.yaml');
+  writeFileSync(routes, 'routes:\n  - name: all\n    paths: ["/*"]\n    default: legacy\n');
+  start('gateway', process.execPath, ['gateway/main.ts'], {
+    NODE_ENV: 'production',
+    GATEWAY_PORT: String(gatewayPort),
+    GATEWAY_ROUTES_FILE: routes,
+    GATEWAY_ADMIN_TOKEN: 'bench-admin-token-that-is-long-enough-0123456789',
+    IDP_INTERNAL_SECRET: 'bench-internal-secret-that-is-long-enough-012345',
+    LEGACY_UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}`,
+    IDP_UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}`,
+    DATABASE_URL: `sqlite:${join(dir, 'gateway.sqlite')}`,
+    LOG_LEVEL: gatewayLogLevel,
+    REDIS_URL: '',
+  });
+  const targets = {
+    direct: `http://127.0.0.1:${upstreamPort}/bench`,
+    nginx: `http://127.0.0.1:${nginxPort}/bench`,
+    gateway: `http://127.0.0.1:${gatewayPort}/bench`,
+  };
+  await Promise.all(Object.values(targets).map(waitFor));
+
+  const results: Record<string, { throughput: WrkResult; latency: WrkResult }> = {};
+  for (const [name, url] of Object.entries(targets)) {
+    wrk(url, connections, 2); // warm-up: JIT, keep-alive pools
+    const throughput = wrk(url, connections, seconds);
+    const latency = wrk(url, 1, latencySeconds);
+    results[name] = { throughput, latency };
+    console.error(`${name}: ${throughput.rps.toFixed(0)} req/s at ${connections} connections; p50 ${latency.p50ms} ms, p99 ${latency.p99ms} ms at 1 connection`);
+  }
+  const direct = results.direct!;
+  const nginx = results.nginx!;
+  const gateway = results.gateway!;
+  const added = (r: { latency: WrkResult }) => ({ p50: r.latency.p50ms - direct.latency.p50ms, p99: r.latency.p99ms - direct.latency.p99ms });
+  const nginxAdded = added(nginx);
+  const gatewayAdded = added(gateway);
+  const rpsRatio = gateway.throughput.rps / nginx.throughput.rps;
+  const fmt = (n: number) => n.toFixed(3);
+  const summary = {
+    when: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+    settings: { seconds, connections, latencySeconds, gatewayLogLevel, wrkThreads: 1 },
+    results,
+    addedLatencyMs: { nginx: nginxAdded, gateway: gatewayAdded },
+    targets: {
+      throughput: { wanted: '>= 50% of nginx', got: `${(rpsRatio * 100).toFixed(1)}%`, met: rpsRatio >= 0.5 },
+      addedP50: { wanted: '<= 2x nginx', got: nginxAdded.p50 > 0 ? `${(gatewayAdded.p50 / nginxAdded.p50).toFixed(2)}x` : 'n/a', met: gatewayAdded.p50 <= 2 * Math.max(nginxAdded.p50, 0.001) },
+    },
+  };
+  console.log(`
+| path | req/s (${connections} conns) | p50 ms (1 conn) | p99 ms (1 conn) | added p50 ms | added p99 ms | errors |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+| upstream directly | ${direct.throughput.rps.toFixed(0)} | ${fmt(direct.latency.p50ms)} | ${fmt(direct.latency.p99ms)} | - | - | ${direct.throughput.errors + direct.throughput.non2xx} |
+| nginx | ${nginx.throughput.rps.toFixed(0)} | ${fmt(nginx.latency.p50ms)} | ${fmt(nginx.latency.p99ms)} | ${fmt(nginxAdded.p50)} | ${fmt(nginxAdded.p99)} | ${nginx.throughput.errors + nginx.throughput.non2xx} |
+| gateway | ${gateway.throughput.rps.toFixed(0)} | ${fmt(gateway.latency.p50ms)} | ${fmt(gateway.latency.p99ms)} | ${fmt(gatewayAdded.p50)} | ${fmt(gatewayAdded.p99)} | ${gateway.throughput.errors + gateway.throughput.non2xx} |
+
+gateway throughput: ${summary.targets.throughput.got} of nginx (target >= 50%: ${summary.targets.throughput.met ? 'met' : 'NOT met'})
+gateway added p50: ${summary.targets.addedP50.got} nginx's (target <= 2x: ${summary.targets.addedP50.met ? 'met' : 'NOT met'})
+`);
+  mkdirSync(join(repoRoot, 'bench/out'), { recursive: true });
+  writeFileSync(join(repoRoot, 'bench/out/gateway.json'), JSON.stringify(summary, null, 2));
+} finally {
+  await stopAll();
+}

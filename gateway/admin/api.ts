@@ -1,0 +1,70 @@
+import express, { type Request, type Response } from 'express';
+import { z } from 'zod';
+import { hasBearerSecret } from '../../lib/bearer-auth.ts';
+import { currentRequest } from '../../lib/request-context.ts';
+import type { AuditLog } from '../audit/store.ts';
+import type { LiveRoute } from '../dispatch.ts';
+import { FlagStoreUnavailable, type Flipper } from '../flips.ts';
+import { parseFlip, routeView } from './view.ts';
+
+const auditQuery = z.object({
+  route: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  before: z.coerce.number().int().min(1).optional(),
+});
+
+function fail(res: Response, status: number, error: string, extra: Record<string, unknown> = {}) {
+  res.status(status).json({ error, ...extra, request_id: currentRequest()?.requestId });
+}
+
+/** The admin JSON API under /admin/api: bearer GATEWAY_ADMIN_TOKEN on every call. */
+export function adminApi(deps: { token: string; routes: Map<string, LiveRoute>; flip: Flipper; audit: AuditLog }) {
+  const router = express.Router();
+  router.use((req, res, next) => {
+    if (hasBearerSecret(req, deps.token)) return next();
+    res.setHeader('www-authenticate', 'Bearer realm="gateway-admin"');
+    fail(res, 401, 'unauthorized');
+  });
+  router.use(express.json({ limit: '16kb' }));
+
+  router.get('/routes', (_req, res) => {
+    res.json({ routes: [...deps.routes.values()].map(routeView) });
+  });
+  router.get('/routes/:name', (req, res) => {
+    const route = deps.routes.get(String(req.params.name));
+    if (!route) return fail(res, 404, 'unknown_route');
+    res.json(routeView(route));
+  });
+
+  const flip = async (req: Request, res: Response) => {
+    const name = String(req.params.name);
+    if (!deps.routes.has(name)) return fail(res, 404, 'unknown_route');
+    const parsed = parseFlip(req.body);
+    if (!parsed.ok) return fail(res, 400, 'invalid_request', { problems: parsed.problems });
+    try {
+      const result = await deps.flip({ route: name, to: parsed.to, reason: parsed.reason, actor: parsed.actor ?? 'admin-api', via: 'api' });
+      if (!result.ok) return fail(res, result.problem === 'unknown_route' ? 404 : 409, result.problem);
+      res.json({ route: result.route, from: result.from, to: result.to });
+    } catch (error) {
+      if (error instanceof FlagStoreUnavailable) return fail(res, 503, 'flag_store_unavailable');
+      return fail(res, 500, 'flip_failed');
+    }
+  };
+  router.put('/routes/:name/flag', flip);
+  router.post('/routes/:name/flip', flip);
+
+  router.get('/audit', async (req, res) => {
+    const query = auditQuery.safeParse(req.query);
+    if (!query.success) return fail(res, 400, 'invalid_request', { problems: query.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+    res.json({ entries: await deps.audit.list({ route: query.data.route, limit: query.data.limit, beforeId: query.data.before }) });
+  });
+
+  router.use((_req: Request, res: Response) => fail(res, 404, 'not_found'));
+  // express.json's errors (bad JSON, too large) and anything unexpected: a clear status, no internals.
+  router.use((error: { status?: number; type?: string }, _req: Request, res: Response, _next: express.NextFunction) => {
+    if (error.type === 'entity.parse.failed') return fail(res, 400, 'invalid_json');
+    if (error.status === 413) return fail(res, 413, 'body_too_large');
+    fail(res, error.status && error.status < 500 ? error.status : 500, 'server_error');
+  });
+  return router;
+}

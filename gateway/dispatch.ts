@@ -1,0 +1,150 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../lib/logger.ts';
+import { currentRequest, requestIdOf } from '../lib/request-context.ts';
+import { setRouteLabel } from '../lib/service.ts';
+import { bucketCookie, bucketOf, bucketSetCookie, goesToNewSide, newBucketId } from './canary.ts';
+import type { FlaggedRoute } from './flags/table.ts';
+import type { GatewayMetrics, Side } from './metrics.ts';
+import { forward, sendGatewayError, type ForwardOutcome } from './proxy/forward.ts';
+import { upstreamRequestHeaders } from './proxy/headers.ts';
+import { forwardUpgrade, rejectUpgrade } from './proxy/upgrade.ts';
+import type { Upstream } from './proxy/upstream.ts';
+import type { RouteDefinition } from './routes/file.ts';
+import { compileMatcher } from './routes/matcher.ts';
+import type { RollbackWatch } from './rollback.ts';
+import type { Shadow } from './shadow/shadow.ts';
+
+/** A route as the request path sees it: its definition, live flag, upstreams and counters. */
+export interface LiveRoute extends FlaggedRoute {
+  readonly definition: RouteDefinition;
+  readonly legacy: Upstream;
+  readonly next: Upstream;
+  rollback: RollbackWatch | undefined;
+  /** Requests served by this replica since it started, per side. */
+  readonly traffic: { legacy: number; new: number; legacy5xx: number; new5xx: number };
+}
+
+export interface DispatchOptions {
+  routes: LiveRoute[];
+  timeoutMs: number;
+  trusted: (address: string | undefined) => boolean;
+  metrics: GatewayMetrics;
+  shadow: Shadow;
+  logger: Logger;
+  /** Everything under /admin (express: the API and the page). */
+  admin: RequestListener;
+  onRollback(route: LiveRoute, reason: string): void;
+}
+
+interface SideChoice {
+  side: Side;
+  setCookie?: string;
+}
+
+function isAdminPath(url: string): boolean {
+  return url.startsWith('/admin') && (url.length === 6 || url[6] === '/' || url[6] === '?');
+}
+
+/**
+ * The raw request handler in front of everything: route match (precompiled), side choice from
+ * the in-memory flag, and the lean forwarder. No middleware stack on this path; express only
+ * serves /admin.
+ */
+export function createDispatcher(options: DispatchOptions) {
+  const { metrics, shadow, timeoutMs, trusted } = options;
+  const match = compileMatcher(options.routes, (r) => r.definition);
+
+  function chooseSide(route: LiveRoute, req: IncomingMessage, secure: boolean): SideChoice {
+    const state = route.flag.state;
+    switch (state.mode) {
+      case 'legacy':
+      case 'shadow':
+        return { side: 'legacy' };
+      case 'idp':
+        return { side: 'new' };
+      case 'canary': {
+        if (state.percent <= 0) return { side: 'legacy' };
+        if (state.percent >= 100) return { side: 'new' };
+        let id = bucketCookie(req);
+        let setCookie: string | undefined;
+        if (!id) {
+          // First visit: the decision and the cookie come from the same new id, so it sticks from now on.
+          id = newBucketId();
+          setCookie = bucketSetCookie(id, secure);
+        }
+        return { side: goesToNewSide(bucketOf(id), state.percent) ? 'new' : 'legacy', setCookie };
+      }
+    }
+  }
+
+  function observe(route: LiveRoute, side: Side, outcome: ForwardOutcome) {
+    metrics.proxied(route.name, side, outcome.status, outcome.upstreamSeconds);
+    const failed = outcome.status >= 500;
+    if (side === 'legacy') {
+      route.traffic.legacy++;
+      if (failed) route.traffic.legacy5xx++;
+      return;
+    }
+    route.traffic.new++;
+    if (failed) route.traffic.new5xx++;
+    if (route.rollback && route.flag.state.mode === 'canary' && outcome.status !== 499) {
+      const reason = route.rollback.observe(outcome.status, Date.now());
+      if (reason) options.onRollback(route, reason);
+    }
+  }
+
+  const handler: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
+    if (isAdminPath(url)) {
+      setRouteLabel(res, 'admin');
+      options.admin(req, res);
+      return;
+    }
+    const requestId = currentRequest()?.requestId ?? requestIdOf(req);
+    const found = match(req.method ?? 'GET', url);
+    if (!found.ok) {
+      setRouteLabel(res, found.reason);
+      sendGatewayError(res, found.reason === 'bad_path' ? 400 : 404, found.reason, requestId);
+      return;
+    }
+    const route = found.route;
+    setRouteLabel(res, route.name);
+    const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
+    const choice = chooseSide(route, req, secure);
+    if (choice.setCookie) res.appendHeader('set-cookie', choice.setCookie);
+    const headers = upstreamRequestHeaders(req, { requestId, trusted });
+    const target = choice.side === 'legacy' ? route.legacy : route.next;
+    const compare = route.flag.state.mode === 'shadow' ? shadow.begin(route.name, route.definition.shadow, req, route.next, headers, requestId) : undefined;
+    forward(req, res, target, headers, requestId, timeoutMs, (outcome) => {
+      observe(route, choice.side, outcome);
+      compare?.(outcome);
+    });
+  };
+
+  /** WebSocket and other upgrades: same route and side choice, then a byte pipe. */
+  const upgrades = new Set<Duplex>();
+  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
+    const requestId = requestIdOf(req);
+    const found = match(req.method ?? 'GET', req.url ?? '/');
+    if (!found.ok) return rejectUpgrade(socket, found.reason === 'bad_path' ? 400 : 404, found.reason, requestId);
+    const route = found.route;
+    // No response object to set a cookie on: a visitor without one stays on legacy for upgrades.
+    const state = route.flag.state;
+    const id = bucketCookie(req);
+    const side: Side = state.mode === 'idp' || (state.mode === 'canary' && id !== undefined && goesToNewSide(bucketOf(id), state.percent)) || (state.mode === 'canary' && state.percent >= 100) ? 'new' : 'legacy';
+    const headers = upstreamRequestHeaders(req, { requestId, trusted, upgrade: true }) as Record<string, string | string[] | number | undefined>;
+    forwardUpgrade(req, socket, head, side === 'legacy' ? route.legacy : route.next, headers, requestId, timeoutMs, (s) => {
+      upgrades.add(s);
+      s.once('close', () => upgrades.delete(s));
+    });
+  }
+
+  return {
+    handler,
+    onUpgrade,
+    closeUpgrades() {
+      for (const socket of upgrades) socket.destroy();
+    },
+  };
+}

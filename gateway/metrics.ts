@@ -1,0 +1,122 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { MODES, type FlagState } from './flags/state.ts';
+
+export type Side = 'legacy' | 'new';
+export type ShadowResult = 'agreed' | 'disagreed' | 'error' | 'skipped' | 'dropped';
+
+/** The gateway's own metrics, on the service registry (so /metrics shows them with the HTTP ones). */
+export function createGatewayMetrics(registry: Registry) {
+  const registers = [registry];
+  const proxied = new Counter({
+    name: 'gateway_proxy_requests_total',
+    help: 'Requests proxied, by route, side (legacy or new) and status (499: the client went away first)',
+    labelNames: ['route', 'side', 'status'] as const,
+    registers,
+  });
+  const upstreamLatency = new Histogram({
+    name: 'gateway_upstream_response_seconds',
+    help: 'Time from sending a request upstream to its response headers, by route and side',
+    labelNames: ['route', 'side'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  const mode = new Gauge({
+    name: 'gateway_route_mode',
+    help: 'The mode each route is in: 1 for the current mode, 0 for the others',
+    labelNames: ['route', 'mode'] as const,
+    registers,
+  });
+  const canaryPercent = new Gauge({
+    name: 'gateway_route_canary_percent',
+    help: 'Share of users a canary route sends to the new side (0 unless the route is in canary mode)',
+    labelNames: ['route'] as const,
+    registers,
+  });
+  const onDefault = new Gauge({
+    name: 'gateway_route_flag_fallback',
+    help: '1 while a route runs on its configured default because its flag is missing, unreadable or the flag store is unavailable',
+    labelNames: ['route'] as const,
+    registers,
+  });
+  const fallbacks = new Counter({
+    name: 'gateway_flag_fallbacks_total',
+    help: 'Times a route fell back to its configured default, by reason (missing, unreadable, unavailable)',
+    labelNames: ['route', 'reason'] as const,
+    registers,
+  });
+  const reloads = new Counter({
+    name: 'gateway_flag_reloads_total',
+    help: 'Full reloads of the flag store (periodic safety net), by result',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const flips = new Counter({
+    name: 'gateway_flips_total',
+    help: 'Route flips made through this replica, by route, new mode and channel (api, page, auto-rollback)',
+    labelNames: ['route', 'mode', 'via'] as const,
+    registers,
+  });
+  const shadow = new Counter({
+    name: 'gateway_shadow_comparisons_total',
+    help: 'Shadow copies by route and result: agreed / disagreed with the legacy answer, error (shadow failed or timed out), skipped (nothing to compare), dropped (concurrency cap reached)',
+    labelNames: ['route', 'result'] as const,
+    registers,
+  });
+  const shadowInFlight = new Gauge({
+    name: 'gateway_shadow_in_flight',
+    help: 'Shadow requests waiting for the new side right now',
+    registers,
+  });
+  const rollbacks = new Counter({
+    name: 'gateway_auto_rollbacks_total',
+    help: 'Automatic rollbacks of canary routes to legacy, by route',
+    labelNames: ['route'] as const,
+    registers,
+  });
+  const auditFailures = new Counter({
+    name: 'gateway_audit_failures_total',
+    help: 'Flips refused because the audit log could not be written',
+    registers,
+  });
+
+  // Label children are cached: looking them up by object on every request costs more than the proxying logic.
+  const proxiedChildren = new Map<string, Counter.Internal>();
+  const latencyChildren = new Map<string, Histogram.Internal<'route' | 'side'>>();
+
+  return {
+    shadowInFlight,
+    reloads,
+    auditFailures,
+    proxied(route: string, side: Side, status: number, upstreamSeconds: number | undefined) {
+      const key = `${route}\u0000${side}\u0000${status}`;
+      let counter = proxiedChildren.get(key);
+      if (!counter) proxiedChildren.set(key, (counter = proxied.labels(route, side, String(status))));
+      counter.inc();
+      if (upstreamSeconds !== undefined) {
+        const lkey = `${route}\u0000${side}`;
+        let histogram = latencyChildren.get(lkey);
+        if (!histogram) latencyChildren.set(lkey, (histogram = upstreamLatency.labels(route, side)));
+        histogram.observe(upstreamSeconds);
+      }
+    },
+    flagState(route: string, state: FlagState, fallback: boolean) {
+      for (const m of MODES) mode.set({ route, mode: m }, m === state.mode ? 1 : 0);
+      canaryPercent.set({ route }, state.mode === 'canary' ? state.percent : 0);
+      onDefault.set({ route }, fallback ? 1 : 0);
+    },
+    fellBack(route: string, reason: 'missing' | 'unreadable' | 'unavailable') {
+      fallbacks.inc({ route, reason });
+    },
+    flipped(route: string, state: FlagState, via: string) {
+      flips.inc({ route, mode: state.mode, via });
+    },
+    shadowed(route: string, result: ShadowResult) {
+      shadow.inc({ route, result });
+    },
+    rolledBack(route: string) {
+      rollbacks.inc({ route });
+    },
+  };
+}
+
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

@@ -1,0 +1,119 @@
+import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { performance } from 'node:perf_hooks';
+import { clientResponseHeaders } from './headers.ts';
+import type { Upstream } from './upstream.ts';
+
+export interface ForwardOutcome {
+  /** The status the client got (499: it went away before an answer). */
+  status: number;
+  /** Seconds until the upstream's response headers; undefined when there were none. */
+  upstreamSeconds: number | undefined;
+  /** `timeout` (504) or `unreachable` (502), when the gateway answered instead of the upstream. */
+  failure?: 'timeout' | 'unreachable';
+  /** The upstream's Location header (the login shadow reads the legacy decision from it). */
+  location?: string;
+}
+
+const TIMED_OUT = 'GATEWAY_UPSTREAM_TIMEOUT';
+
+/** The gateway's own error answer: a code and the request id, nothing about the upstream. */
+export function sendGatewayError(res: ServerResponse, status: number, error: string, requestId: string): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error, request_id: requestId });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * Streams one request to `upstream` and its answer back, on the upstream's keep-alive pool.
+ * Kept to plain node:http on purpose: this is the hot path, and a middleware stack in it costs
+ * most of the throughput (see docs/PERFORMANCE.md). `done` is called once, when the client's
+ * status is known.
+ */
+export function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  upstream: Upstream,
+  headers: OutgoingHttpHeaders,
+  requestId: string,
+  timeoutMs: number,
+  done: (outcome: ForwardOutcome) => void,
+): void {
+  const started = performance.now();
+  let reported = false;
+  const report = (outcome: ForwardOutcome) => {
+    if (reported) return;
+    reported = true;
+    done(outcome);
+  };
+  const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
+  const bodyless = !hasBody(req);
+
+  const attempt = (mayRetry: boolean) => {
+    const upstreamReq = send({
+      agent: upstream.agent,
+      protocol: upstream.protocol,
+      hostname: upstream.hostname,
+      port: upstream.port,
+      method: req.method,
+      path: req.url,
+      headers,
+      // The client's Host goes upstream as it came (in `headers`), as a front door should.
+      setHost: false,
+    });
+    // Idle time, not total time: a slow but steady download is fine, a silent upstream is not.
+    upstreamReq.setTimeout(timeoutMs, () => {
+      const error = new Error('upstream timed out') as NodeJS.ErrnoException;
+      error.code = TIMED_OUT;
+      upstreamReq.destroy(error);
+    });
+    const onClientGone = () => {
+      if (!res.writableFinished) upstreamReq.destroy();
+    };
+    res.once('close', onClientGone);
+
+    upstreamReq.once('response', (upstreamRes) => {
+      const status = upstreamRes.statusCode ?? 502;
+      res.writeHead(status, upstreamRes.statusMessage, clientResponseHeaders(upstreamRes.headers));
+      const location = upstreamRes.headers.location;
+      report({ status, upstreamSeconds: (performance.now() - started) / 1000, location });
+      upstreamRes.on('error', () => res.destroy());
+      upstreamRes.pipe(res);
+    });
+
+    upstreamReq.once('error', (error: NodeJS.ErrnoException) => {
+      res.off('close', onClientGone);
+      if (res.destroyed || req.destroyed) {
+        report({ status: 499, upstreamSeconds: undefined });
+        return;
+      }
+      if (res.headersSent) {
+        // The answer broke halfway: all that is left is to cut the client's connection too.
+        res.destroy();
+        return;
+      }
+      // A pooled connection the upstream closed just as we reused it: safe to retry once when
+      // nothing of the request body can have been consumed.
+      if (mayRetry && bodyless && upstreamReq.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
+        attempt(false);
+        return;
+      }
+      const timedOut = error.code === TIMED_OUT;
+      sendGatewayError(res, timedOut ? 504 : 502, timedOut ? 'gateway_timeout' : 'bad_gateway', requestId);
+      report({ status: timedOut ? 504 : 502, upstreamSeconds: undefined, failure: timedOut ? 'timeout' : 'unreachable' });
+    });
+
+    if (bodyless) upstreamReq.end();
+    else req.pipe(upstreamReq);
+  };
+  attempt(true);
+}

@@ -1,0 +1,26 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+
+export interface Upstream {
+  name: string;
+  url: URL;
+  protocol: 'http:' | 'https:';
+  hostname: string;
+  port: number;
+  /** Keep-alive pool: a new TCP (and TLS) handshake per request would cost more than the proxying. */
+  agent: HttpAgent;
+}
+
+export function createUpstream(name: string, href: string, maxSockets = 512): Upstream {
+  const url = new URL(href);
+  const protocol = url.protocol === 'https:' ? 'https:' : 'http:';
+  const options = { keepAlive: true, keepAliveMsecs: 1_000, maxSockets, maxFreeSockets: 256, scheduling: 'lifo' as const };
+  return {
+    name,
+    url,
+    protocol,
+    hostname: url.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(url.port || (protocol === 'https:' ? 443 : 80)),
+    agent: protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options),
+  };
+}

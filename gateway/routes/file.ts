@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../../lib/config.ts';
+import { flagStateSchema, MODES, type FlagState } from '../flags/state.ts';
+
+/** Upstreams every route file can name without declaring them: they come from the environment. */
+export const BUILT_IN_UPSTREAMS = ['legacy', 'idp'] as const;
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 characters of a-z, 0-9, "-" or "_", starting with a letter or digit');
+
+const pathPattern = z
+  .string()
+  .refine((p) => p.startsWith('/'), 'must start with "/"')
+  .refine((p) => !/[\s?#]/.test(p), 'must not contain spaces, "?" or "#"')
+  .refine((p) => !p.slice(0, -2).includes('*') && (!p.includes('*') || p.endsWith('/*')), 'may only use "*" as its last segment ("/prefix/*")');
+
+const method = z
+  .string()
+  .regex(/^[A-Za-z]+$/, 'must be an HTTP method name')
+  .transform((m) => m.toUpperCase());
+
+const defaultMode = z.preprocess(
+  (v) => (typeof v === 'string' ? { mode: v } : v),
+  flagStateSchema,
+);
+
+export const autoRollbackSchema = z.strictObject({
+  /** Fraction of the new side's answers that are 5xx, over the window, that triggers the rollback. */
+  errorRate: z.number().gt(0, 'must be above 0').max(1, 'must be at most 1 (a fraction: 0.2 is 20%)'),
+  windowSeconds: z.number().int().min(5).max(3600).default(60),
+  /** Below this many new-side answers in the window nothing is decided (a single 500 is no trend). */
+  minRequests: z.number().int().min(1).default(20),
+});
+export type AutoRollback = z.infer<typeof autoRollbackSchema>;
+
+const routeSchema = z.strictObject({
+  name,
+  paths: z.array(pathPattern).min(1, 'needs at least one path pattern'),
+  methods: z.array(method).min(1).optional(),
+  legacy: name.default('legacy'),
+  new: name.default('idp'),
+  default: defaultMode.default({ mode: 'legacy' }),
+  /** What shadow mode compares: the status class of both answers, or (login forms) the login decision. */
+  shadow: z.enum(['status', 'login-decision']).default('status'),
+  autoRollback: autoRollbackSchema.optional(),
+});
+
+const fileSchema = z.strictObject({
+  upstreams: z.record(name, z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })).default({}),
+  routes: z.array(routeSchema).min(1, 'the route table needs at least one route'),
+});
+
+export type RouteDefinition = z.infer<typeof routeSchema>;
+export interface RouteTable {
+  /** Every upstream by name, the built-in ones included. */
+  upstreams: Record<string, string>;
+  routes: RouteDefinition[];
+}
+
+function where(path: PropertyKey[], raw: unknown): string {
+  if (path[0] === 'routes' && typeof path[1] === 'number') {
+    const entry = (raw as { routes?: unknown[] }).routes?.[path[1]] as { name?: unknown } | undefined;
+    const label = typeof entry?.name === 'string' ? `route "${entry.name}" (routes[${path[1]}])` : `routes[${path[1]}]`;
+    const rest = path.slice(2).map(String).join('.');
+    return rest ? `${label}: ${rest}` : label;
+  }
+  return path.map(String).join('.') || '(file)';
+}
+
+/**
+ * Validates a route table. Every problem is reported at once, each naming the route it is in,
+ * so a bad file stops the gateway with a message ops can act on.
+ */
+export function parseRouteTable(raw: unknown, builtIns: Record<(typeof BUILT_IN_UPSTREAMS)[number], string>, source = 'route file'): RouteTable {
+  const parsed = fileSchema.safeParse(raw ?? {});
+  const fail = (problems: string[]) => new ConfigError(problems.map((p) => `${source}: ${p}`));
+  if (!parsed.success) {
+    throw fail(parsed.error.issues.map((i) => {
+      let message = i.message;
+      if (i.code === 'invalid_union' && i.path.at(-1) === 'default') message = `mode must be one of ${MODES.join(', ')}`;
+      return `${where(i.path, raw)}: ${message}`;
+    }));
+  }
+  const file = parsed.data;
+  const problems: string[] = [];
+  for (const builtIn of BUILT_IN_UPSTREAMS) {
+    if (builtIn in file.upstreams) problems.push(`upstreams.${builtIn}: is built in (set by ${builtIn === 'legacy' ? 'LEGACY_UPSTREAM_URL' : 'IDP_UPSTREAM_URL'}); pick another name`);
+  }
+  const upstreams: Record<string, string> = { ...file.upstreams, ...builtIns };
+  const seen = new Set<string>();
+  file.routes.forEach((route, index) => {
+    const label = `route "${route.name}" (routes[${index}])`;
+    if (seen.has(route.name)) problems.push(`${label}: name: is used by an earlier route`);
+    seen.add(route.name);
+    for (const side of ['legacy', 'new'] as const) {
+      if (!(route[side] in upstreams)) problems.push(`${label}: ${side}: no upstream named "${route[side]}" (known: ${Object.keys(upstreams).join(', ')})`);
+    }
+    if (route.shadow === 'login-decision' && route.methods && !route.methods.includes('POST')) {
+      problems.push(`${label}: shadow: login-decision compares form POSTs, but the route does not match POST`);
+    }
+  });
+  if (problems.length) throw fail(problems);
+  return { upstreams, routes: file.routes };
+}
+
+export function loadRouteTable(file: string, builtIns: Record<(typeof BUILT_IN_UPSTREAMS)[number], string>): RouteTable {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`GATEWAY_ROUTES_FILE: cannot read ${path}: ${(error as Error).message}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError([`${path}: not valid YAML: ${(error as Error).message}`]);
+  }
+  return parseRouteTable(raw, builtIns, path);
+}
+
+export type { FlagState };
