@@ -60,6 +60,7 @@ before(async (t) => {
       scope: 'openid profile email',
     },
   ]);
+  t.diagnostic(`idp under test: ${idp.mode} (${idp.mode === 'process' ? 'idp/main.ts' : idp.mode === 'in-process' ? 'startIdp from idp/app.ts with the pages mounted through its hook' : 'a provider built in the test'})`);
   Object.assign(spa.config, { issuer: idp.issuer, clientId: 'browser-spa', redirectUri: `${spa.origin}/callback.html`, scope: 'openid profile email' });
 
   browser = await launchChromium(t as never, [`--host-resolver-rules=MAP ${SPA_HOST} 127.0.0.1`, '--ignore-certificate-errors']);
@@ -140,7 +141,7 @@ test('a person signs in through the login page with the keyboard (code + PKCE), 
     assert.ok(claims?.sub);
     const userinfo = await oidc.fetchUserInfo(flow.config, tokens.access_token, claims.sub);
     assert.equal(userinfo.email, 'alice@example.test');
-    if (process.env.TEST_IDP_BROWSER_TARGET !== 'harness') {
+    if (idp!.mode !== 'harness') {
       assert.match((await idp!.storedScheme()) ?? '', /pbkdf2/, 'the legacy hash was upgraded on the way');
     }
     assert.deepEqual(cspViolations, [], 'no CSP violation on the way (form-action allowed the redirect chain)');

@@ -13,8 +13,9 @@ import { stringify } from 'yaml';
 import { createDatabase, migrate } from '../../lib/db.ts';
 import { identifyScheme } from '../../lib/passwords/index.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
+import type { UserDirectory } from '../../idp/login/types.ts';
 import { createUserStore } from '../../idp/users/store.ts';
-import { skipLoudly } from '../support/databases.ts';
+import { createMariaDbDatabase, mariadbProblem, skipLoudly } from '../support/databases.ts';
 import { freePort, repoRoot, spawnScript, waitForHttp } from '../support/processes.ts';
 
 export const CHROMIUM_PATH = process.env.TEST_CHROMIUM ?? '/usr/bin/chromium';
@@ -117,6 +118,8 @@ function legacyUser(): SeededUser {
 }
 
 export interface RealIdp {
+  /** How the idp runs: its own process (idp/main.ts), or startIdp in this process with the pages mounted through its hook. */
+  mode: 'process' | 'in-process' | 'harness';
   issuer: string;
   databaseUrl: string;
   user: SeededUser;
@@ -130,11 +133,15 @@ export interface RealIdp {
  * idp/main.ts in its own process, as production runs it: a throwaway SQLite database holding
  * one legacy user, and a clients file written for this test.
  */
-export async function startRealIdp(clients: Record<string, unknown>[], env: Record<string, string> = {}): Promise<RealIdp> {
-  const dir = mkdtempSync(join(tmpdir(), 'idm-browser-'));
-  const databaseUrl = `sqlite:${join(dir, 'idp.sqlite')}`;
+/**
+ * The idp's database with one legacy user: a throwaway MariaDB database when MariaDB answers
+ * (as in production), else a SQLite file in `dir`.
+ */
+async function seedDatabase(dir: string): Promise<{ databaseUrl: string; user: SeededUser; drop(): Promise<void> }> {
+  const mariadb = (await mariadbProblem()) === undefined ? await createMariaDbDatabase('idm_browser') : undefined;
+  const databaseUrl = mariadb?.url ?? `sqlite:${join(dir, 'idp.sqlite')}`;
   const user = legacyUser();
-  const knex = createDatabase(databaseUrl);
+  const knex = mariadb?.knex ?? createDatabase(databaseUrl);
   try {
     await migrate(knex, idpMigrations);
     await createUserStore(knex).insertFromLegacy({
@@ -147,13 +154,44 @@ export async function startRealIdp(clients: Record<string, unknown>[], env: Reco
       legacyFingerprint: null,
     });
   } finally {
-    await knex.destroy();
+    if (!mariadb) await knex.destroy();
   }
+  return { databaseUrl, user, drop: async () => (mariadb ? mariadb.drop() : undefined) };
+}
+
+function storedSchemeReader(databaseUrl: string, username: string) {
+  return async () => {
+    const db = createDatabase(databaseUrl);
+    try {
+      const row = (await db('users').where({ username }).first('password_scheme')) as { password_scheme: string | null } | undefined;
+      return row?.password_scheme ?? null;
+    } finally {
+      await db.destroy();
+    }
+  };
+}
+
+async function servesPages(issuer: string): Promise<boolean> {
+  const res = await fetch(`${issuer}/interaction/static/idp.css`);
+  await res.body?.cancel();
+  return res.status === 200;
+}
+
+/**
+ * The real idp on a throwaway SQLite database holding one legacy user, with a clients file
+ * written for this test: idp/main.ts in its own process, as production runs it. When that
+ * process does not serve the login pages (idp/app.ts does not mount them by default yet), the
+ * same startIdp runs in this process with the pages mounted through its mountInteractions
+ * hook, on the real just-in-time login service it hands over.
+ */
+export async function startRealIdp(clients: Record<string, unknown>[], env: Record<string, string> = {}): Promise<RealIdp> {
+  const dir = mkdtempSync(join(tmpdir(), 'idm-browser-'));
+  const { databaseUrl, user, drop } = await seedDatabase(dir);
   const clientsFile = join(dir, 'clients.yaml');
   writeFileSync(clientsFile, stringify({ clients }));
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const proc = spawnScript('idp/main.ts', {
+  const idpEnv: Record<string, string> = {
     NODE_ENV: 'test',
     LOG_LEVEL: 'warn',
     IDP_PORT: String(port),
@@ -163,33 +201,62 @@ export async function startRealIdp(clients: Record<string, unknown>[], env: Reco
     // Never asked: the user is already in the idp's store.
     LEGACY_ADAPTER_URL: 'http://127.0.0.1:9',
     ...env,
-  });
-  const close = async () => {
+  };
+  const proc = spawnScript('idp/main.ts', idpEnv);
+  const stopProcess = async () => {
     if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGTERM');
     await proc.exited;
-    rmSync(dir, { recursive: true, force: true });
   };
   try {
     await waitForHttp(`${issuer}/healthz`, proc.exited, 30_000);
   } catch (error) {
-    await close();
+    await stopProcess();
+    await drop();
+    rmSync(dir, { recursive: true, force: true });
     throw new Error(`${(error as Error).message}\n${proc.output()}`, { cause: error });
   }
-  return {
-    issuer,
-    databaseUrl,
-    user,
-    output: proc.output,
-    async storedScheme() {
-      const db = createDatabase(databaseUrl);
-      try {
-        const row = (await db('users').where({ username: user.username }).first('password_scheme')) as { password_scheme: string | null } | undefined;
-        return row?.password_scheme ?? null;
-      } finally {
-        await db.destroy();
-      }
+  const common = { issuer, databaseUrl, user, storedScheme: storedSchemeReader(databaseUrl, user.username) };
+  if (await servesPages(issuer)) {
+    return {
+      ...common,
+      mode: 'process',
+      output: proc.output,
+      async close() {
+        await stopProcess();
+        await drop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  await stopProcess();
+
+  const { startIdp } = await import('../../idp/app.ts');
+  const { loadIdpConfig } = await import('../../idp/config.ts');
+  const { mountInteractions } = await import('../../idp/interactions/index.ts');
+  const { createMemoryThrottle, throttlePolicyFromConfig } = await import('../../idp/throttle/index.ts');
+  const { pino } = await import('pino');
+  const config = loadIdpConfig({ PATH: process.env.PATH, ...idpEnv });
+  const service = await startIdp(config, {
+    mountInteractions(app, provider, deps) {
+      mountInteractions(app, provider, {
+        login: deps.login,
+        users: deps.login as typeof deps.login & UserDirectory,
+        throttle: createMemoryThrottle(throttlePolicyFromConfig(config)),
+        logger: pino({ level: 'warn' }),
+        csrfSecret: config.IDP_INTERACTION_SECRET,
+        forgotPasswordUrl: config.IDP_FORGOT_PASSWORD_URL,
+      });
     },
-    close,
+  });
+  return {
+    ...common,
+    mode: 'in-process',
+    output: () => '',
+    async close() {
+      await service.stop();
+      await drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -209,6 +276,7 @@ export async function startHarnessIdp(clients: Record<string, unknown>[]): Promi
   const user = legacyUser();
   harness.users.add(user.username, user.password, 'Alice Example');
   return {
+    mode: 'harness',
     issuer: harness.issuer,
     databaseUrl: '',
     user,
