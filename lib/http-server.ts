@@ -57,8 +57,11 @@ export async function serve(handler: RequestListener, options: ServeOptions): Pr
       server.closeIdleConnections();
       // A socket that finishes a response while draining is idle again: close it then.
       const sweep = setInterval(() => server.closeIdleConnections(), 100);
-      const timer = sleep(options.graceMs, 'timeout' as const);
+      // Cancelled once drained: a pending grace timer would keep the process alive for graceMs.
+      const grace = new AbortController();
+      const timer = sleep(options.graceMs, 'timeout' as const, { signal: grace.signal }).catch(() => 'closed' as const);
       const outcome = await Promise.race([closed.then(() => 'closed' as const), timer]);
+      grace.abort();
       clearInterval(sweep);
       if (outcome === 'timeout') {
         options.logger.warn({ graceMs: options.graceMs }, 'grace period over: closing connections still in flight');
