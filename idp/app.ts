@@ -6,7 +6,7 @@ import type { Express } from 'express';
 import type Provider from 'oidc-provider';
 import type { IdpConfig } from './config.ts';
 import { createLegacyAdapterClient } from './legacy/client.ts';
-import { createLoginMetrics, createLoginService } from './login/index.ts';
+import { createLoginMetrics, createLoginService, type LoginService } from './login/index.ts';
 import { loginCheckRouter } from './login/login-check-route.ts';
 import { logoutSource, postLogoutSuccessSource, renderError } from './interactions/index.ts';
 import { createOidc, mountProvider, type Oidc } from './oidc/index.ts';
@@ -15,7 +15,7 @@ import { createUserStore } from './users/store.ts';
 
 /** Test seams: replace the interaction routes, or get hold of the provider in-process. */
 export interface IdpHooks {
-  mountInteractions?(app: Express, provider: Provider): void;
+  mountInteractions?(app: Express, provider: Provider, deps: { login: LoginService }): void;
   onOidc?(oidc: Oidc): void;
 }
 
@@ -54,7 +54,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     });
     hooks.onOidc?.(oidc);
     // The interaction routes (/interaction/:uid) go before the provider, which answers the rest.
-    hooks.mountInteractions?.(app, oidc.provider);
+    hooks.mountInteractions?.(app, oidc.provider, { login: loginService });
     mountProvider(app, oidc.provider, config.IDP_ISSUER);
     return {
       handler: app,

@@ -99,8 +99,18 @@ export function createProvider(deps: ProviderDeps): Provider {
     };
   }
 
+  // oidc-provider refuses outgoing requests to private and loopback addresses (SSRF). The
+  // back-channel logout endpoints ops declared in the clients file are trusted (often internal
+  // services); anything a dynamically registered client names stays protected.
+  const trustedOutbound = new Set(deps.clients.map((c) => c.backchannel_logout_uri).filter((u): u is string => typeof u === 'string').map((u) => new URL(u).href));
+  const outboundFetch = (url: string | URL, options: RequestInit & { dispatcher?: unknown }) => {
+    if (trustedOutbound.has(new URL(url).href)) delete options.dispatcher;
+    return globalThis.fetch(url, options);
+  };
+
   const configuration = {
     adapter: deps.adapter,
+    fetch: outboundFetch,
     clients: deps.clients,
     jwks: deps.jwks,
     findAccount,
