@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
+import { requestIdOf } from '../lib/request-context.ts';
 import { startService, type RunningService } from '../lib/service.ts';
 import { upstreamCheck } from '../lib/upstream-check.ts';
 import { createAdminApp } from './admin/app.ts';
@@ -14,6 +15,7 @@ import { FlagTable } from './flags/table.ts';
 import { createFlipper } from './flips.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { compileTrust } from './proxy/trust.ts';
+import { rejectUpgrade } from './proxy/upgrade.ts';
 import { createUpstream, type Upstream } from './proxy/upstream.ts';
 import { createAutoRollback, RollbackWatch } from './rollback.ts';
 import { loadRouteTable } from './routes/file.ts';
@@ -99,6 +101,22 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       },
     };
   });
-  service.server.on('upgrade', (req, socket, head) => upgrades?.(req, socket, head));
-  return service;
+  service.server.on('upgrade', (req, socket, head) => {
+    if (service.draining) return rejectUpgrade(socket, 503, 'draining', requestIdOf(req));
+    upgrades?.(req, socket, head);
+  });
+  // Upgraded connections are no longer HTTP: the drain cannot wait for them (server.close would
+  // wait forever), so they are closed when the drain starts; WebSocket clients reconnect.
+  const stop = service.stop.bind(service);
+  const drain = service.drain.bind(service);
+  return Object.assign(service, {
+    stop() {
+      closeUpgrades();
+      return stop();
+    },
+    drain() {
+      closeUpgrades();
+      return drain();
+    },
+  });
 }

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../../lib/config.ts';
-import { flagStateSchema, MODES, type FlagState } from '../flags/state.ts';
+import { flagStateSchema, type FlagState } from '../flags/state.ts';
 
 /** Upstreams every route file can name without declaring them: they come from the environment. */
 export const BUILT_IN_UPSTREAMS = ['legacy', 'idp'] as const;
@@ -77,11 +77,7 @@ export function parseRouteTable(raw: unknown, builtIns: Record<(typeof BUILT_IN_
   const parsed = fileSchema.safeParse(raw ?? {});
   const fail = (problems: string[]) => new ConfigError(problems.map((p) => `${source}: ${p}`));
   if (!parsed.success) {
-    throw fail(parsed.error.issues.map((i) => {
-      let message = i.message;
-      if (i.code === 'invalid_union' && i.path.at(-1) === 'default') message = `mode must be one of ${MODES.join(', ')}`;
-      return `${where(i.path, raw)}: ${message}`;
-    }));
+    throw fail(parsed.error.issues.map((i) => `${where(i.path, raw)}: ${i.message}`));
   }
   const file = parsed.data;
   const problems: string[] = [];

@@ -1,0 +1,127 @@
+// Ops command for the gateway's routes, over the admin API (see README, "Gateway: ops").
+//
+//   GATEWAY_ADMIN_TOKEN=... node gateway/cli/routes.ts list
+//   GATEWAY_ADMIN_TOKEN=... node gateway/cli/routes.ts flip <route> <legacy|idp|canary|shadow> [--percent N] --reason "..."
+//   GATEWAY_ADMIN_TOKEN=... node gateway/cli/routes.ts audit [--route NAME] [--limit N]
+//
+// GATEWAY_ADMIN_URL picks the gateway (default http://127.0.0.1:3000). Exit codes: 0 done,
+// 1 refused or failed (the reason is printed), 2 wrong usage.
+import { hostname, userInfo } from 'node:os';
+import { parseArgs } from 'node:util';
+
+const usage = `usage:
+  node gateway/cli/routes.ts list [--json]
+  node gateway/cli/routes.ts flip <route> <legacy|idp|canary|shadow> [--percent N] --reason "why" [--actor NAME]
+  node gateway/cli/routes.ts audit [--route NAME] [--limit N] [--json]
+environment: GATEWAY_ADMIN_TOKEN (required), GATEWAY_ADMIN_URL (default http://127.0.0.1:3000)`;
+
+function die(message: string, code: number): never {
+  console.error(message);
+  process.exit(code);
+}
+
+interface RouteView {
+  name: string;
+  paths: string[];
+  mode: string;
+  percent: number | null;
+  source: string;
+  fallbackReason: string | null;
+  traffic: { legacy: number; new: number; legacy5xx: number; new5xx: number };
+}
+interface AuditView {
+  id: number;
+  at: string;
+  actor: string;
+  via: string;
+  route: string;
+  from: { mode: string; percent?: number } | null;
+  to: { mode: string; percent?: number } | null;
+  reason: string;
+}
+
+const state = (s: { mode: string; percent?: number | null } | null) => (s ? (s.mode === 'canary' ? `canary ${s.percent}%` : s.mode) : '?');
+
+async function main() {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      percent: { type: 'string' },
+      reason: { type: 'string' },
+      actor: { type: 'string' },
+      route: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) die(usage, 0);
+  const token = process.env.GATEWAY_ADMIN_TOKEN;
+  if (!token) die(`GATEWAY_ADMIN_TOKEN is not set\n${usage}`, 2);
+  const base = (process.env.GATEWAY_ADMIN_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
+
+  const call = async (method: string, path: string, body?: unknown) => {
+    let res: Response;
+    try {
+      res = await fetch(`${base}/admin/api${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (error) {
+      die(`cannot reach the gateway at ${base}: ${(error as Error).message}`, 1);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      die(`the gateway answered ${res.status} with something that is not JSON`, 1);
+    }
+    if (!res.ok) {
+      const e = json as { error?: string; problems?: string[] };
+      die(`refused (${res.status} ${e.error ?? ''})${e.problems ? `:\n  ${e.problems.join('\n  ')}` : ''}`, 1);
+    }
+    return json;
+  };
+
+  const [command, ...rest] = positionals;
+  switch (command) {
+    case 'list': {
+      const { routes } = (await call('GET', '/routes')) as { routes: RouteView[] };
+      if (values.json) return console.log(JSON.stringify(routes, null, 2));
+      for (const r of routes) {
+        const source = r.source === 'default' ? ` (default: flag ${r.fallbackReason ?? 'not set'})` : '';
+        console.log(`${r.name.padEnd(16)} ${state(r).padEnd(12)} legacy ${r.traffic.legacy}, new ${r.traffic.new}${source}  ${r.paths.join(' ')}`);
+      }
+      return;
+    }
+    case 'flip': {
+      const [route, mode] = rest;
+      if (!route || !mode || rest.length > 2) die(usage, 2);
+      if (!values.reason) die('--reason is required: it goes into the audit log', 2);
+      const body: Record<string, unknown> = { mode, reason: values.reason, actor: values.actor ?? `${userInfo().username}@${hostname()} (cli)` };
+      if (values.percent !== undefined) {
+        if (!/^\d+$/.test(values.percent)) die('--percent must be a whole number from 0 to 100', 2);
+        body.percent = Number(values.percent);
+      }
+      const result = (await call('PUT', `/routes/${encodeURIComponent(route)}/flag`, body)) as { route: string; from: RouteView; to: RouteView };
+      console.log(`${result.route}: ${state(result.from)} -> ${state(result.to)}`);
+      return;
+    }
+    case 'audit': {
+      const query = new URLSearchParams();
+      if (values.route) query.set('route', values.route);
+      if (values.limit) query.set('limit', values.limit);
+      const { entries } = (await call('GET', `/audit${query.size ? `?${query}` : ''}`)) as { entries: AuditView[] };
+      if (values.json) return console.log(JSON.stringify(entries, null, 2));
+      for (const e of entries) console.log(`${e.at}  ${e.route.padEnd(12)} ${state(e.from)} -> ${state(e.to)}  by ${e.actor} (${e.via}): ${e.reason}`);
+      return;
+    }
+    default:
+      die(usage, 2);
+  }
+}
+
+await main();

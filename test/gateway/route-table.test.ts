@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { bucketOf, goesToNewSide } from '../../gateway/canary.ts';
+import { flagStateSchema, parseStoredFlag } from '../../gateway/flags/state.ts';
+import { loadRouteTable, parseRouteTable } from '../../gateway/routes/file.ts';
+import { compileMatcher } from '../../gateway/routes/matcher.ts';
+import { ConfigError } from '../../lib/config.ts';
+import { spawnScript, repoRoot } from '../support/processes.ts';
+
+const builtIns = { legacy: 'http://127.0.0.1:8080', idp: 'http://127.0.0.1:3001' };
+
+function problems(yamlText: string): string[] {
+  try {
+    parseRouteTable(parse(yamlText), builtIns, 'routes.yaml');
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return error.problems;
+  }
+  assert.fail('the route table was accepted');
+}
+
+test('the shipped route file is valid and sends the OIDC endpoints to the idp and the rest to legacy', () => {
+  const table = loadRouteTable(join(repoRoot, 'gateway/routes.yaml'), builtIns);
+  const match = compileMatcher(table.routes, (r) => r);
+  const routeOf = (method: string, url: string) => {
+    const m = match(method, url);
+    return m.ok ? `${m.route.name}:${m.route.default.mode}` : m.reason;
+  };
+  assert.equal(routeOf('POST', '/login.php'), 'login:legacy');
+  assert.equal(routeOf('GET', '/account.php'), 'account:legacy');
+  assert.equal(routeOf('GET', '/api/me.php'), 'api:legacy');
+  assert.equal(routeOf('GET', '/'), 'site:legacy');
+  assert.equal(routeOf('GET', '/index.php?x=1'), 'site:legacy');
+  for (const path of ['/.well-known/openid-configuration', '/auth?client_id=x', '/token', '/jwks', '/me', '/interaction/abc', '/session/end', '/reg']) {
+    assert.equal(routeOf(path === '/token' ? 'POST' : 'GET', path), 'oidc:idp', path);
+  }
+  assert.equal(table.routes.find((r) => r.name === 'login')?.shadow, 'login-decision');
+});
+
+test('a bad route file names the route and each problem', () => {
+  const found = problems(`
+upstreams:
+  legacy: http://elsewhere
+  reports: ftp://nope
+routes:
+  - name: login
+    paths: [login.php]
+    default: { mode: canary, percent: 140 }
+  - name: Bad Name
+    paths: ['/a*b']
+  - name: api
+    paths: [/api/*]
+    default: sideways
+    extra: 1
+`);
+  const text = found.join('\n');
+  assert.match(text, /upstreams\.reports: must be an http:\/\/ or https:\/\/ URL/);
+  assert.match(text, /route "login" \(routes\[0\]\): paths\.0: must start with "\/"/);
+  assert.match(text, /route "login" \(routes\[0\]\): default\.percent: must be at most 100/);
+  assert.match(text, /route "Bad Name" \(routes\[1\]\): name: must be 1-63 characters/);
+  assert.match(text, /route "Bad Name" \(routes\[1\]\): paths\.0: may only use "\*" as its last segment/);
+  assert.match(text, /route "api" \(routes\[2\]\): default\.mode: mode must be one of legacy, idp, canary, shadow/);
+  assert.match(text, /route "api" \(routes\[2\]\).*extra/);
+  for (const line of found) assert.match(line, /^routes\.yaml: /);
+
+  const second = problems(`
+upstreams: { legacy: 'http://x' }
+routes:
+  - { name: a, paths: [/a], new: nowhere }
+  - { name: a, paths: [/b] }
+  - { name: c, paths: [/c], methods: [GET], shadow: login-decision }
+`).join('\n');
+  assert.match(second, /upstreams\.legacy: is built in/);
+  assert.match(second, /route "a" \(routes\[0\]\): new: no upstream named "nowhere"/);
+  assert.match(second, /route "a" \(routes\[1\]\): name: is used by an earlier route/);
+  assert.match(second, /route "c" \(routes\[2\]\): shadow: login-decision compares form POSTs/);
+  assert.deepEqual(problems('routes: []'), ['routes.yaml: routes: the route table needs at least one route']);
+});
+
+test('the gateway process refuses to start on a bad route file: exit 78 and the message names the route', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-badroutes-'));
+  try {
+    const file = join(dir, 'routes.yaml');
+    writeFileSync(file, 'routes:\n  - name: login\n    paths: [/login.php]\n    default: { mode: canary }\n');
+    const proc = spawnScript('gateway/main.ts', { GATEWAY_ROUTES_FILE: file, GATEWAY_PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'g.sqlite')}` });
+    assert.equal(await proc.exited, 78);
+    assert.match(proc.output(), /route "login" \(routes\[0\]\): default\.percent: must be a whole number from 0 to 100/);
+
+    writeFileSync(file, 'routes: [ {name: x');
+    const broken = spawnScript('gateway/main.ts', { GATEWAY_ROUTES_FILE: file, GATEWAY_PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'g.sqlite')}` });
+    assert.equal(await broken.exited, 78);
+    assert.match(broken.output(), /not valid YAML/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the matcher: exact paths, prefixes that own their root, methods, first match wins, dot segments refused', () => {
+  const routes = [
+    { name: 'post-only', paths: ['/form'], methods: ['POST'] },
+    { name: 'api', paths: ['/api/*'] },
+    { name: 'exact', paths: ['/form', '/x.php'] },
+    { name: 'all', paths: ['/*'] },
+  ];
+  const match = compileMatcher(routes, (r) => r);
+  const name = (method: string, url: string) => {
+    const m = match(method, url);
+    return m.ok ? m.route.name : m.reason;
+  };
+  assert.equal(name('POST', '/form'), 'post-only');
+  assert.equal(name('GET', '/form'), 'exact');
+  assert.equal(name('GET', '/api'), 'api');
+  assert.equal(name('GET', '/api/'), 'api');
+  assert.equal(name('GET', '/api/v1/x?y=/z'), 'api');
+  assert.equal(name('GET', '/apix'), 'all');
+  assert.equal(name('GET', '/x.php?a=b'), 'exact');
+  assert.equal(name('GET', '/x.php/'), 'all');
+  for (const bad of ['/api/../admin', '/api/%2e%2e/secret', '/./x', '/a/..', 'http://evil/x', '*']) assert.equal(name('GET', bad), 'bad_path', bad);
+  assert.equal(compileMatcher([{ name: 'only', paths: ['/only'] }], (r) => r)('GET', '/other').ok, false);
+});
+
+test('flag values: the schema refuses nonsense with a clear message', () => {
+  assert.deepEqual(parseStoredFlag('{"mode":"canary","percent":25}'), { ok: true, state: { mode: 'canary', percent: 25 } });
+  assert.deepEqual(parseStoredFlag('{"mode":"shadow"}'), { ok: true, state: { mode: 'shadow' } });
+  const refused: Array<[string, RegExp]> = [
+    ['nope', /not JSON/],
+    ['{"mode":"sideways"}', /mode must be one of legacy, idp, canary, shadow/],
+    ['{"mode":"canary","percent":101}', /percent: must be at most 100/],
+    ['{"mode":"canary","percent":-1}', /percent: must be at least 0/],
+    ['{"mode":"canary","percent":2.5}', /percent: must be a whole number/],
+    ['{"mode":"canary","percent":"10"}', /percent: must be a whole number/],
+    ['{"mode":"canary"}', /percent/],
+    ['{"mode":"idp","percent":10}', /percent/],
+  ];
+  for (const [raw, message] of refused) {
+    const parsed = parseStoredFlag(raw);
+    assert.equal(parsed.ok, false, raw);
+    if (!parsed.ok) assert.match(parsed.problem, message, raw);
+  }
+  assert.equal(flagStateSchema.safeParse({ mode: 'legacy' }).success, true);
+});
+
+test('canary buckets are stable and monotone: raising the percentage only moves users to the new side', () => {
+  const keys = Array.from({ length: 2000 }, (_, i) => `visitor-${i}`);
+  for (const key of keys.slice(0, 50)) assert.equal(bucketOf(key), bucketOf(key));
+  for (const key of keys) {
+    const b = bucketOf(key);
+    assert.ok(b >= 0 && b < 10_000);
+    let wasNew = false;
+    for (let p = 0; p <= 100; p++) {
+      const isNew = goesToNewSide(b, p);
+      assert.ok(!(wasNew && !isNew), `bucket ${b} went back to legacy at ${p}%`);
+      wasNew = isNew;
+    }
+    assert.equal(goesToNewSide(b, 0), false);
+    assert.equal(goesToNewSide(b, 100), true);
+  }
+});
