@@ -8,9 +8,10 @@ import type { IdpConfig } from './config.ts';
 import { createLegacyAdapterClient } from './legacy/client.ts';
 import { createLoginMetrics, createLoginService, type LoginService } from './login/index.ts';
 import { loginCheckRouter } from './login/login-check-route.ts';
-import { logoutSource, postLogoutSuccessSource, renderError } from './interactions/index.ts';
+import { logoutSource, mountInteractions, postLogoutSuccessSource, renderError } from './interactions/index.ts';
 import { createOidc, mountProvider, type Oidc } from './oidc/index.ts';
 import { idpMigrations } from './store/migrations/index.ts';
+import { createLoginThrottle, throttlePolicyFromConfig } from './throttle/index.ts';
 import { createUserStore } from './users/store.ts';
 
 /** Test seams: replace the interaction routes, or get hold of the provider in-process. */
@@ -54,7 +55,18 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     });
     hooks.onOidc?.(oidc);
     // The interaction routes (/interaction/:uid) go before the provider, which answers the rest.
-    hooks.mountInteractions?.(app, oidc.provider, { login: loginService });
+    if (hooks.mountInteractions) hooks.mountInteractions(app, oidc.provider, { login: loginService });
+    else {
+      mountInteractions(app, oidc.provider, {
+        login: loginService,
+        users: loginService,
+        throttle: createLoginThrottle(throttlePolicyFromConfig(config), redis),
+        logger,
+        csrfSecret: config.IDP_INTERACTION_SECRET,
+        metrics,
+        ...(config.IDP_FORGOT_PASSWORD_URL ? { forgotPasswordUrl: config.IDP_FORGOT_PASSWORD_URL } : {}),
+      });
+    }
     mountProvider(app, oidc.provider, config.IDP_ISSUER);
     return {
       handler: app,
