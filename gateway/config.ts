@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, databaseUrl, httpUrl, loadConfig, milliseconds, port, redisUrl, secret } from '../lib/config.ts';
+import { commonEnv, databaseUrl, httpUrl, idpInternalSecret, loadConfig, milliseconds, port, redisUrl, secret } from '../lib/config.ts';
 
 export const gatewayEnv = {
   ...commonEnv,
@@ -21,7 +21,7 @@ export const gatewayEnv = {
   /** Largest request body copied to the shadow side (login forms are far smaller). */
   GATEWAY_SHADOW_MAX_BODY_BYTES: z.coerce.number().int().min(0).max(1_048_576).default(16_384),
   /** Bearer secret for the idp's internal API (login-check in shadow mode); the idp reads the same variable. */
-  IDP_INTERNAL_SECRET: secret('dev-only-idp-internal-secret-change-me'),
+  IDP_INTERNAL_SECRET: idpInternalSecret,
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;

@@ -214,10 +214,11 @@ export class Shadow {
   async #loginCheck(target: Upstream, body: Buffer, requestId: string): Promise<Pending | 'skipped'> {
     const form = new URLSearchParams(body.toString('utf8'));
     // As login.php reads them: the login trimmed, the password as typed.
-    const identifier = (form.get('login') ?? '').trim();
+    const login = (form.get('login') ?? '').trim();
     const password = form.get('password') ?? '';
-    if (identifier === '' || password === '') return 'skipped';
-    const payload = Buffer.from(JSON.stringify({ identifier, password }));
+    if (login === '' || password === '') return 'skipped';
+    // The idp's contract (idp/login/login-check-route.ts): {login, password} -> {ok}.
+    const payload = Buffer.from(JSON.stringify({ login, password }));
     const answer = await this.#send(target, 'POST', LOGIN_CHECK_PATH, {
       host: target.url.host,
       'content-type': 'application/json',

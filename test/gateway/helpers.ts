@@ -58,11 +58,15 @@ export async function startUpstream(side: string, handle?: (req: IncomingMessage
   };
 }
 
+// Admin API answers as tests read them: any shape, checked by the assertions themselves.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ApiJson = any;
+
 export interface TestGateway {
   service: RunningService;
   url: string;
   dir: string;
-  admin(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: any }>;
+  admin(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: ApiJson }>;
   flip(route: string, state: { mode: string; percent?: number }, reason?: string): Promise<void>;
   metrics(): Promise<string>;
   stop(): Promise<void>;
@@ -105,7 +109,7 @@ export async function startTestGateway(routesYaml: string, env: Record<string, s
     } catch {
       json = text;
     }
-    return { status: res.status, json: json as any };
+    return { status: res.status, json: json as ApiJson };
   };
   return {
     service,
