@@ -21,7 +21,8 @@ function toDate(value: unknown): Date | null {
   return new Date(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?$/.test(text) ? `${text.replace(' ', 'T')}Z` : text);
 }
 
-function toUser(row: Row): StoredUser {
+/** A users row as the store and the batch import (./batch.ts) read it. */
+export function toUser(row: Row): StoredUser {
   const encodings = list(row.password_encodings) as PasswordEncoding[];
   return {
     id: String(row.id),
@@ -39,6 +40,46 @@ function toUser(row: Row): StoredUser {
     passwordEncodings: encodings.length ? encodings : ['utf8'],
     legacyFingerprint: (row.legacy_fingerprint as string | null) ?? null,
     passwordChangedAt: toDate(row.password_changed_at),
+  };
+}
+
+/**
+ * The columns of a user imported from the legacy table, for the fields given (an update from
+ * the batch migration passes only what changed). One place spells the row, so the just-in-time
+ * import and the batch import write the same thing.
+ */
+export function legacyUserColumns(user: Partial<NewLegacyUser>): Row {
+  const row: Row = {};
+  if (user.legacyId !== undefined) row.legacy_id = user.legacyId;
+  if (user.username !== undefined) {
+    row.username = user.username;
+    row.username_normalized = user.username ? normalizeLogin(user.username) || null : null;
+  }
+  if (user.email !== undefined) {
+    row.email = user.email;
+    row.email_normalized = user.email ? normalizeLogin(user.email) || null : null;
+  }
+  if (user.name !== undefined) row.name = user.name;
+  if (user.passwordHash !== undefined) row.password_hash = user.passwordHash;
+  if (user.passwordSalt !== undefined) row.password_salt = user.passwordSalt;
+  if (user.passwordScheme !== undefined) row.password_scheme = user.passwordScheme;
+  if (user.passwordCandidates !== undefined) row.password_candidates = user.passwordCandidates.length ? user.passwordCandidates.join(',') : null;
+  if (user.passwordEncodings !== undefined) row.password_encodings = user.passwordEncodings.length ? user.passwordEncodings.join(',') : null;
+  if (user.legacyFingerprint !== undefined) row.legacy_fingerprint = user.legacyFingerprint;
+  if (user.active !== undefined) row.active = user.active;
+  return row;
+}
+
+/** A complete new row: a fresh random subject, e-mail unverified, active unless the legacy row says otherwise. */
+export function newLegacyUserRow(user: NewLegacyUser): Row {
+  return {
+    id: randomUUID(),
+    email_verified: false,
+    password_salt: null,
+    password_candidates: null,
+    password_encodings: null,
+    active: true,
+    ...legacyUserColumns(user),
   };
 }
 
@@ -87,23 +128,7 @@ export function createUserStore(knex: Knex, options: UserStoreOptions = {}): Use
     findByLegacyId: (legacyId) => findBy('legacy_id', legacyId),
 
     async insertFromLegacy(user) {
-      const row: Row = {
-        id: randomUUID(),
-        legacy_id: user.legacyId,
-        username: user.username,
-        username_normalized: user.username ? normalizeLogin(user.username) || null : null,
-        email: user.email,
-        email_normalized: user.email ? normalizeLogin(user.email) || null : null,
-        email_verified: false,
-        name: user.name,
-        password_hash: user.passwordHash,
-        password_salt: user.passwordSalt ?? null,
-        password_scheme: user.passwordScheme,
-        password_candidates: user.passwordCandidates?.length ? user.passwordCandidates.join(',') : null,
-        password_encodings: user.passwordEncodings?.length ? user.passwordEncodings.join(',') : null,
-        legacy_fingerprint: user.legacyFingerprint,
-        active: true,
-      };
+      const row = newLegacyUserRow(user);
       let lastError: unknown;
       for (let attempt = 0; attempt < 5; attempt++) {
         const existing = await findBy('legacy_id', user.legacyId);

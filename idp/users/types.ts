@@ -29,6 +29,8 @@ export interface NewLegacyUser {
   passwordCandidates?: readonly string[];
   passwordEncodings?: readonly PasswordEncoding[];
   legacyFingerprint: string | null;
+  /** The legacy row's active flag (the batch ETL copies it); the JIT import only meets active users. Default true. */
+  active?: boolean;
 }
 
 export interface PasswordReplacement {

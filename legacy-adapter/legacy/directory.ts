@@ -63,8 +63,8 @@ export interface LegacyDirectory {
   check(): Promise<void>;
 }
 
-export function createLegacyDirectory(knex: Knex, options: LegacyDirectoryOptions): LegacyDirectory {
-  const { mapping, fingerprintKey, metrics, logger } = options;
+/** The mapped columns, aliased to LegacyRow's names: what every read of the legacy table selects. */
+export function legacySelection(mapping: LegacyMapping): Record<string, string> {
   const { columns } = mapping;
   const selection: Record<string, string> = { id: columns.id, hash: columns.hash };
   for (const key of ['username', 'email', 'salt', 'name'] as const) {
@@ -72,24 +72,39 @@ export function createLegacyDirectory(knex: Knex, options: LegacyDirectoryOption
     if (column) selection[key] = column;
   }
   if (mapping.active) selection.active = mapping.active.column;
+  return selection;
+}
+
+/** A raw row selected with legacySelection, read through the mapping. */
+export function toLegacyRow(mapping: LegacyMapping, raw: Record<string, unknown>): LegacyRow {
+  let active = true;
+  const rule = mapping.active;
+  if (rule) {
+    active = 'activeWhenNull' in rule ? raw.active === null || raw.active === undefined : rule.activeValues.map(comparable).includes(comparable(raw.active));
+  }
+  return {
+    legacyId: String(raw.id),
+    username: text(raw.username) || null,
+    email: text(raw.email) || null,
+    name: text(raw.name) || null,
+    active,
+    hash: text(raw.hash),
+    salt: text(raw.salt),
+  };
+}
+
+/** The salt to verify a row's hash with: a NULL salt is '' where the legacy code concatenated it so. */
+export function verificationSalt(mapping: LegacyMapping, row: Pick<LegacyRow, 'salt'>): string | null {
+  return row.salt ?? (mapping.passwords.nullSalt === 'empty' ? '' : null);
+}
+
+export function createLegacyDirectory(knex: Knex, options: LegacyDirectoryOptions): LegacyDirectory {
+  const { mapping, fingerprintKey, metrics, logger } = options;
+  const { columns } = mapping;
+  const selection = legacySelection(mapping);
   const lower = mapping.lookup.caseInsensitive === 'lower';
 
-  const toRow = (raw: Record<string, unknown>): LegacyRow => {
-    let active = true;
-    const rule = mapping.active;
-    if (rule) {
-      active = 'activeWhenNull' in rule ? raw.active === null || raw.active === undefined : rule.activeValues.map(comparable).includes(comparable(raw.active));
-    }
-    return {
-      legacyId: String(raw.id),
-      username: text(raw.username) || null,
-      email: text(raw.email) || null,
-      name: text(raw.name) || null,
-      active,
-      hash: text(raw.hash),
-      salt: text(raw.salt),
-    };
-  };
+  const toRow = (raw: Record<string, unknown>): LegacyRow => toLegacyRow(mapping, raw);
 
   const matches = (column: string, value: string) =>
     lower ? knex.raw('LOWER(??) = ?', [column, value.toLowerCase()]) : knex.raw('?? = ?', [column, value]);
@@ -127,7 +142,7 @@ export function createLegacyDirectory(knex: Knex, options: LegacyDirectoryOption
   }
 
   async function verify(row: LegacyRow, password: string): Promise<VerifyResult> {
-    const salt = row.salt ?? (mapping.passwords.nullSalt === 'empty' ? '' : null);
+    const salt = verificationSalt(mapping, row);
     const started = performance.now();
     const result = await verifyPassword(password, { hash: row.hash, salt }, { candidates: mapping.passwords.hexCandidates, encodings: mapping.passwords.encodings });
     metrics?.verifyDuration.observe({ scheme: result.scheme ?? 'unknown' }, (performance.now() - started) / 1000);

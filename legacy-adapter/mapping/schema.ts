@@ -52,6 +52,11 @@ export const mappingSchema = z
       name: identifier.optional(),
     }),
     active: activeRule.optional(),
+    /**
+     * A DATETIME/TIMESTAMP column (UTC) the legacy site sets whenever the row changes: the batch
+     * migration's delta mode (`--changed-since`) reads only rows changed since a given time.
+     */
+    updatedAt: identifier.optional(),
     passwords: z.strictObject({
       /** Bare hex digest schemes, tried in this order for a hash without a prefix. */
       hexCandidates: z

@@ -2,9 +2,11 @@ import type { Migration } from '../../../lib/db.ts';
 import { users } from './001-users.ts';
 import { passwordMetadata } from './002-password-metadata.ts';
 import { signingKeys } from './010-signing-keys.ts';
+import { legacyMigrationDeadLetters } from './020-legacy-migration-dead-letters.ts';
+import { legacyMigrationCheckpoints } from './021-legacy-migration-checkpoints.ts';
 
 /**
  * Every schema change of the idp's store, in order. Each must be backward compatible
  * (expand now, contract in a later release) so old and new replicas can run side by side.
  */
-export const idpMigrations: Migration[] = [users, passwordMetadata, signingKeys];
+export const idpMigrations: Migration[] = [users, passwordMetadata, signingKeys, legacyMigrationDeadLetters, legacyMigrationCheckpoints];
