@@ -40,7 +40,7 @@ const clientSchema = z
     const needsSecret = SECRET_AUTH_METHODS.has(c.token_endpoint_auth_method);
     const given = [c.client_secret_hash, c.client_secret_env].filter((v) => v !== undefined).length;
     if (needsSecret && given !== 1) problem('client_secret_hash', `${c.token_endpoint_auth_method} needs exactly one of client_secret_hash or client_secret_env`);
-    if (!needsSecret && given) problem('client_secret_hash', `${c.token_endpoint_auth_method} clients have no secret; remove client_secret_hash/client_secret_env`);
+    if (!needsSecret && given && c.token_endpoint_auth_method !== 'client_secret_jwt') problem('client_secret_hash', `${c.token_endpoint_auth_method} clients have no secret; remove client_secret_hash/client_secret_env`);
     if (c.client_secret_hash !== undefined && !isHashedClientSecret(c.client_secret_hash)) {
       problem('client_secret_hash', 'must be a $hmac-sha256$ hash from `node idp/cli/clients.ts new-secret`, never the secret itself');
     }
@@ -59,7 +59,8 @@ const clientSchema = z
     if (c.response_types.length && !c.redirect_uris.length) problem('redirect_uris', 'a client that uses the authorization endpoint needs at least one redirect URI');
   });
 
-const fileSchema = z.strictObject({ clients: z.array(clientSchema).default([]) });
+// Entries are validated one by one, so one broken client does not hide the others' problems.
+const fileSchema = z.strictObject({ clients: z.array(z.unknown()).default([]) });
 
 export type ClientDeclaration = z.infer<typeof clientSchema>;
 
@@ -103,6 +104,21 @@ export function toClientMetadata(file: string, declarations: ClientDeclaration[]
 }
 
 export function loadClientsFile(file: string, options: ClientsFileOptions): ClientMetadata[] {
-  const parsed = readYamlFile(file, fileSchema, describeEntryPath('clients', 'client', 'client_id'));
-  return toClientMetadata(file, parsed.clients, options);
+  const describe = describeEntryPath('clients', 'client', 'client_id');
+  const parsed = readYamlFile(file, fileSchema, describe);
+  const valid: ClientDeclaration[] = [];
+  const problems: string[] = [];
+  parsed.clients.forEach((entry, i) => {
+    const result = clientSchema.safeParse(entry);
+    if (result.success) valid.push(result.data);
+    else for (const issue of result.error.issues) problems.push(`${describe(['clients', i, ...issue.path], parsed)}: ${issue.message}`);
+  });
+  try {
+    const clients = toClientMetadata(file, valid, options);
+    if (problems.length) throw new DeclarationFileError(file, problems);
+    return clients;
+  } catch (error) {
+    if (error instanceof DeclarationFileError && problems.length && error.problems !== problems) throw new DeclarationFileError(file, [...problems, ...error.problems]);
+    throw error;
+  }
 }
