@@ -1,0 +1,171 @@
+// Shared set-up of the just-in-time login tests: the sample monolith's users table (or the
+// forum schema) on a real database, the legacy-adapter as a real HTTP service, the idp store.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Registry } from 'prom-client';
+import { migrate, type Knex } from '../../lib/db.ts';
+import { createLogger } from '../../lib/logger.ts';
+import type { RunningService } from '../../lib/service.ts';
+import { startLegacyAdapter } from '../../legacy-adapter/app.ts';
+import { loadLegacyAdapterConfig } from '../../legacy-adapter/config.ts';
+import { createLegacyAdapterClient } from '../../idp/legacy/client.ts';
+import { createLoginMetrics, createLoginService } from '../../idp/login/index.ts';
+import { idpMigrations } from '../../idp/store/migrations/index.ts';
+import { createUserStore } from '../../idp/users/store.ts';
+import type { UpgradeHooks } from '../../idp/users/types.ts';
+import { createMariaDbDatabase, createSqliteDatabase, type TestDatabase } from '../support/databases.ts';
+import { repoRoot } from '../support/processes.ts';
+
+// better-sqlite3 12 under Node 24 aborts the process at exit ("RemoveEnvironmentCleanupHook:
+// Assertion (env) != nullptr") when closed Database objects are finalised during teardown, which
+// happens about half the time once the napi password libraries (argon2, bcrypt) are loaded.
+// Collecting them before the process ends avoids it. Services are unaffected: runMain exits
+// with process.exit, which skips that teardown.
+after(() => {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+});
+
+export const PASSWORD = 'correct horse battery staple';
+export const LEGACY_PHP_MAPPING = join(repoRoot, 'legacy-adapter/mappings/legacy-php.yaml');
+export const FORUM_MAPPING = join(repoRoot, 'legacy-adapter/mappings/forum-members.yaml');
+export const ADAPTER_SECRET = 'test-legacy-adapter-secret-0123456789abcdef';
+/** Low on purpose (tests only); one test runs the production default. */
+export const TEST_ITERATIONS = 1000;
+
+interface Vector {
+  scheme: string;
+  password: string;
+  hash: string;
+  salt: string | null;
+}
+export const vectors: Vector[] = JSON.parse(readFileSync(join(repoRoot, 'test/fixtures/legacy-hashes.json'), 'utf8'));
+
+export function vector(scheme: string, password = PASSWORD): Vector {
+  const found = vectors.find((v) => v.scheme === scheme && v.password === password);
+  if (!found) throw new Error(`no fixture for ${scheme} / ${password}`);
+  return found;
+}
+
+export interface LegacyRow {
+  user_login: string;
+  user_email: string;
+  user_pass: string;
+  user_salt: string | null;
+  is_active: number;
+  display_name: string;
+}
+
+// Every scheme the sample monolith's includes/password.php accepts, as PHP wrote it (fixtures).
+// Bare hex rows have a NULL salt, which the monolith concatenates as ''.
+const SCHEME_USERS: [string, string][] = [
+  ['u_md5', 'md5'],
+  ['u_md5salt', 'md5(salt.password)'],
+  ['u_sha1', 'sha1'],
+  ['u_sha1salt', 'sha1(salt.password)'],
+  ['u_sha256', 'sha256'],
+  ['u_des', 'crypt-des'],
+  ['u_md5crypt', 'crypt-md5'],
+  ['u_sha256crypt', 'crypt-sha256'],
+  ['u_sha512crypt', 'crypt-sha512'],
+  ['u_sha512rounds', 'crypt-sha512-rounds'],
+  ['u_bcrypt2y', 'bcrypt-2y'],
+  ['u_bcrypt2a', 'bcrypt-2a'],
+  ['u_argon2id', 'argon2id'],
+  ['u_argon2i', 'argon2i'],
+  ['u_phpassP', 'phpass-portable-P'],
+  ['u_phpassH', 'phpass-portable-H'],
+];
+
+export const schemeUsers: LegacyRow[] = SCHEME_USERS.map(([login, scheme]) => {
+  const v = vector(scheme);
+  return { user_login: login, user_email: `${login}@example.com`, user_pass: v.hash, user_salt: v.salt, is_active: 1, display_name: `User ${scheme}` };
+});
+
+export function legacyRow(login: string, hash: string, extra: Partial<LegacyRow> = {}): LegacyRow {
+  return { user_login: login, user_email: `${login}@example.com`, user_pass: hash, user_salt: null, is_active: 1, display_name: login, ...extra };
+}
+
+/** The sample monolith's schema (legacy-php/schema/*.sql), as the monolith itself creates it. */
+export async function createLegacyPhpSchema(db: TestDatabase): Promise<void> {
+  const sql = readFileSync(join(repoRoot, `legacy-php/schema/${db.kind === 'mysql' ? 'mysql' : 'sqlite'}.sql`), 'utf8');
+  const statements = sql
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('--'))
+    .join('\n')
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const statement of statements) await db.knex.raw(statement);
+}
+
+export async function insertLegacyRows(knex: Knex, rows: LegacyRow[]): Promise<void> {
+  for (const row of rows) await knex('users').insert(row);
+}
+
+export async function legacyIdOf(knex: Knex, login: string): Promise<string> {
+  const row = (await knex('users').where('user_login', login).first('user_id')) as { user_id: number } | undefined;
+  if (!row) throw new Error(`no legacy row ${login}`);
+  return String(row.user_id);
+}
+
+export function createDatabaseOfKind(kind: 'sqlite' | 'mysql'): Promise<TestDatabase> {
+  return kind === 'mysql' ? createMariaDbDatabase('idm_jit') : createSqliteDatabase();
+}
+
+/** The legacy-adapter as a real HTTP service on a free port, in this process. */
+export async function startAdapter(databaseUrl: string, mappingFile = LEGACY_PHP_MAPPING, env: Record<string, string> = {}): Promise<RunningService> {
+  return startLegacyAdapter(
+    loadLegacyAdapterConfig({
+      LOG_LEVEL: 'silent',
+      LEGACY_ADAPTER_PORT: '0',
+      LEGACY_ADAPTER_SECRET: ADAPTER_SECRET,
+      LEGACY_DATABASE_URL: databaseUrl,
+      LEGACY_MAPPING_FILE: mappingFile,
+      ...env,
+    }),
+  );
+}
+
+export interface LoginRig {
+  login: ReturnType<typeof createLoginService>;
+  users: ReturnType<typeof createUserStore>;
+  registry: Registry;
+  metricsText(): Promise<string>;
+}
+
+/** The idp's login service over a migrated idp database and an adapter URL, as idp/app.ts builds it. */
+export async function createLoginRig(
+  idpDb: TestDatabase,
+  adapterUrl: string,
+  options: { iterations?: number; hooks?: UpgradeHooks; timeoutMs?: number } = {},
+): Promise<LoginRig> {
+  await migrate(idpDb.knex, idpMigrations);
+  const logger = createLogger('idp-test', 'silent');
+  const registry = new Registry();
+  const users = createUserStore(idpDb.knex, { logger, hooks: options.hooks });
+  const login = createLoginService({
+    users,
+    legacy: createLegacyAdapterClient({ baseUrl: adapterUrl, secret: ADAPTER_SECRET, timeoutMs: options.timeoutMs ?? 5000 }),
+    policy: { iterations: options.iterations ?? TEST_ITERATIONS, keyLength: 32, saltLength: 16 },
+    metrics: createLoginMetrics(registry, { countByScheme: () => users.countByPasswordScheme(), cacheMs: 0, logger }),
+    logger,
+    hooks: options.hooks,
+  });
+  return { login, users, registry, metricsText: () => registry.metrics() };
+}
+
+/** The sum of the samples of `name` whose labels include `labels`, in Prometheus text. */
+export function sample(text: string, name: string, labels: Record<string, string>): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const inner = line.slice(name.length + 1, line.lastIndexOf('}'));
+    const got = Object.fromEntries([...inner.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => got[k] === v)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
