@@ -40,6 +40,16 @@ interface AuditView {
   reason: string;
 }
 
+// $USER first: userInfo() throws in containers whose uid has no passwd entry.
+function whoami(): string {
+  if (process.env.USER) return process.env.USER;
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
 const state = (s: { mode: string; percent?: number | null } | null) => (s ? (s.mode === 'canary' ? `canary ${s.percent}%` : s.mode) : '?');
 
 async function main() {
@@ -101,7 +111,7 @@ async function main() {
       const [route, mode] = rest;
       if (!route || !mode || rest.length > 2) die(usage, 2);
       if (!values.reason) die('--reason is required: it goes into the audit log', 2);
-      const body: Record<string, unknown> = { mode, reason: values.reason, actor: values.actor ?? `${userInfo().username}@${hostname()} (cli)` };
+      const body: Record<string, unknown> = { mode, reason: values.reason, actor: values.actor ?? `${whoami()}@${hostname()} (cli)` };
       if (values.percent !== undefined) {
         if (!/^\d+$/.test(values.percent)) die('--percent must be a whole number from 0 to 100', 2);
         body.percent = Number(values.percent);
