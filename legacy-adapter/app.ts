@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { hasBearerSecret } from '../lib/bearer-auth.ts';
-import { createDatabase } from '../lib/db.ts';
+import { createDatabase, databaseCheck } from '../lib/db.ts';
 import { startService, type RunningService } from '../lib/service.ts';
 import type { LegacyAdapterConfig } from './config.ts';
 import { createLegacyDirectory } from './legacy/directory.ts';
@@ -24,6 +24,10 @@ export async function startLegacyAdapter(config: LegacyAdapterConfig): Promise<R
     const legacyDb = createDatabase(legacyDatabaseUrl(config.LEGACY_DATABASE_URL, mapping), { pool: { min: 0, max: 5 } });
     const adapterMetrics = createAdapterMetrics(metrics.registry);
     const directory = createLegacyDirectory(legacyDb, { mapping, fingerprintKey: fingerprintKey(config), metrics: adapterMetrics, logger });
+    directory.check().then(
+      () => logger.info({ table: mapping.table }, 'legacy mapping fits the legacy table'),
+      (error: unknown) => logger.error({ err: (error as Error).cause ?? error, table: mapping.table }, 'legacy mapping does not fit the legacy table (or the database is down); logins of users unknown to the idp will fail'),
+    );
     const app = express();
     app.disable('x-powered-by');
     const internal = express.Router();
@@ -35,8 +39,9 @@ export async function startLegacyAdapter(config: LegacyAdapterConfig): Promise<R
     app.use('/internal/v1', internal);
     return {
       handler: app,
-      // Reads the mapped columns, so a mapping that does not fit the table shows as not ready.
-      checks: [{ name: 'legacy-database', check: () => directory.check() }],
+      // Readiness is the database answering; whether the mapping fits the table is logged at
+      // start below and reported in full by cli/check-mapping.ts.
+      checks: [{ ...databaseCheck(legacyDb), name: 'legacy-database' }],
       // Password worker threads are not closed here: they hold the process open only while
       // working, and other services may share them when run in one process (tests, bench).
       close: () => legacyDb.destroy(),
