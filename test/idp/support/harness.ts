@@ -43,6 +43,9 @@ export const LEGACY_PHPASS = '$P$BnKIIqConek1Kc2flv6caY7hm6Ud/J0';
 
 export interface TestIdp {
   url: string;
+  redis: { prefix: string; cleanup(): Promise<void> } | undefined;
+  /** The clients and resources files, and the environment the idp was configured with. */
+  env: Record<string, string>;
   issuer: string;
   db: TestDatabase;
   oidc: Oidc;
@@ -121,6 +124,8 @@ resources:
 
 interface StartOptions {
   storage: Storage;
+  /** A second replica: the same database and Redis prefix as this idp (left for it to clean). */
+  replicaOf?: TestIdp;
   env?: Record<string, string>;
   clients?: string;
   resources?: string;
@@ -178,8 +183,9 @@ function testInteractions(login: (u: string, p: string) => Promise<{ ok: true; u
 
 export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
   const dir = mkdtempSync(join(tmpdir(), 'idp-oidc-test-'));
-  const db = options.storage.db === 'mysql' ? await createMariaDbDatabase('idm_oidc') : await createSqliteDatabase();
-  const redis = options.storage.redis ? await createTestRedis() : undefined;
+  const primary = options.replicaOf;
+  const db = primary ? primary.db : options.storage.db === 'mysql' ? await createMariaDbDatabase('idm_oidc') : await createSqliteDatabase();
+  const redis = primary ? primary.redis : options.storage.redis ? await createTestRedis() : undefined;
   const logoutTokens: string[] = [];
   // The RP's back-channel logout endpoint (a separate server, as a real RP would be).
   const rp = express();
@@ -195,7 +201,7 @@ export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
   writeFileSync(join(dir, 'resources.yaml'), options.resources ?? RESOURCES_YAML);
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const config = loadIdpConfig({
+  const env: Record<string, string> = {
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     IDP_PORT: String(port),
@@ -211,7 +217,8 @@ export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
     LEGACY_ADAPTER_URL: 'http://127.0.0.1:9',
     LEGACY_ADAPTER_TIMEOUT_MS: '500',
     ...options.env,
-  });
+  };
+  const config = loadIdpConfig(env);
   // startIdp reads TEST_SERVICE_CLIENT_SECRET from process.env (client_secret_env).
   process.env.TEST_SERVICE_CLIENT_SECRET = SERVICE_SECRET;
   let oidc: Oidc | undefined;
@@ -223,6 +230,8 @@ export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
   const ready = oidc;
   return {
     url: service.url,
+    redis,
+    env,
     issuer,
     db,
     oidc: ready,
@@ -233,8 +242,10 @@ export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
     async stop() {
       await service.stop();
       await new Promise((resolve) => rpServer.close(resolve));
-      await db.drop();
-      await redis?.cleanup();
+      if (!primary) {
+        await db.drop();
+        await redis?.cleanup();
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
