@@ -86,7 +86,11 @@ export function createLoginService(options: LoginServiceOptions): LoginService &
   async function loginStored(user: StoredUser, password: string, dryRun: boolean, source: 'idp' | 'legacy'): Promise<LoginOutcome> {
     const stored = user.passwordScheme;
     if (!user.active) return fail('inactive', stored, source, dryRun);
-    if (!user.passwordHash) return fail('unreadable_hash', stored, source, dryRun);
+    if (!user.passwordHash) {
+      metrics?.unreadableHashes.inc({ code: 'empty' });
+      currentLogger(logger).warn({ userId: user.id, problem: 'empty' }, 'stored password hash is empty');
+      return fail('unreadable_hash', stored, source, dryRun);
+    }
     // Only a policy-strength PBKDF2 verification costs what the dummy does.
     const spent = !needsRehash(user.passwordHash, policy);
     const result = await timedVerify(password, user);
