@@ -34,6 +34,9 @@ const env: Record<string, string> = {
   LEGACY_DB_DSN: `sqlite:${legacySqlite}`,
 };
 
+// The idp's development default unless overridden (idp/config.ts); printed so anyone can register a client.
+const registrationToken = env.IDP_REGISTRATION_ACCESS_TOKEN || 'dev-only-idp-registration-access-token';
+
 const children: { name: string; child: ChildProcess }[] = [];
 let stopping = false;
 
@@ -111,6 +114,13 @@ Identity migration, embedded mode: running.
   idp                        http://localhost:${ports.idp}/
   legacy-adapter (internal)  http://localhost:${ports.adapter}/
 ${hasPhp ? `  legacy PHP site            http://localhost:${ports.php}/   (log in as alice / correct horse battery staple)\n` : ''}
+  OpenID Connect, issuer ${env.IDP_ISSUER}
+    discovery        ${env.IDP_ISSUER}/.well-known/openid-configuration
+${hasPhp ? `    demo user        alice / correct horse battery staple   (a legacy user: signs in just in time, hash upgraded)\n` : '    demo user        none: install php to seed the sample legacy users (alice / correct horse battery staple)\n'}    demo client      demo-app (public, native: redirect http://127.0.0.1:<any port>/callback, PKCE S256)
+    register one     registration access token: ${registrationToken}
+      curl -s ${env.IDP_ISSUER}/reg -H 'authorization: Bearer ${registrationToken}' -H 'content-type: application/json' \\
+        -d '{"application_type":"native","token_endpoint_auth_method":"none","redirect_uris":["http://127.0.0.1:8765/callback"]}'
+
   health: /healthz  readiness: /readyz  metrics: /metrics  on each service
   data: ${data}
 
