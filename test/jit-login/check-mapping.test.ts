@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { forEachDatabase } from '../support/databases.ts';
+import { repoRoot } from '../support/processes.ts';
+import { createLegacyPhpSchema, insertLegacyRows, legacyIdOf, legacyRow, schemeUsers, vector } from './support.ts';
+
+async function run(args: string[], env: Record<string, string>): Promise<{ code: number | string; output: string }> {
+  const child = spawn(process.execPath, ['legacy-adapter/cli/check-mapping.ts', ...args], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? '', LEGACY_MAPPING_FILE: 'legacy-adapter/mappings/legacy-php.yaml', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const code = await new Promise<number | string>((resolve) => child.once('exit', (c, s) => resolve(c ?? s ?? -1)));
+  return { code, output };
+}
+
+test('check-mapping reports schemes, unrecognised rows, broken rows and duplicates, by id, never a hash', async (t) => {
+  await forEachDatabase(t, async (_t, db) => {
+    await createLegacyPhpSchema(db);
+    await insertLegacyRows(db.knex, [
+      ...schemeUsers,
+      legacyRow('garbage', 'not a hash'),
+      legacyRow('nine', '$9$abcdefghijklmnop'),
+      legacyRow('empty', ''),
+      legacyRow('twin1', vector('md5').hash, { user_email: 'twin@example.com' }),
+      legacyRow('twin2', vector('sha1').hash, { user_email: 'TWIN@example.com', is_active: 0 }),
+    ]);
+    const env = { LEGACY_DATABASE_URL: db.url };
+    const json = await run(['--json'], env);
+    assert.equal(json.code, 1, json.output);
+    const report = JSON.parse(json.output);
+    const ids = async (...logins: string[]) => Promise.all(logins.map((l) => legacyIdOf(db.knex, l)));
+    assert.equal(report.rows, schemeUsers.length + 5);
+    assert.equal(report.inactive, 1);
+    assert.equal(report.schemes['bcrypt-2y'], 1);
+    assert.equal(report.schemes['crypt-des'], 1);
+    assert.equal(report.schemes['md5(salt.password)'], 3);
+    assert.deepEqual(report.unrecognised, { count: 2, ids: await ids('garbage', 'nine') });
+    assert.deepEqual(report.emptyHash, { count: 1, ids: await ids('empty') });
+    assert.deepEqual(report.duplicateEmails, { groups: 1, rows: 2, ids: [await ids('twin1', 'twin2')] });
+    assert.equal(report.ready, false);
+    for (const row of schemeUsers) assert.ok(!json.output.includes(row.user_pass));
+    assert.ok(!json.output.includes('twin@example.com'), 'no e-mail addresses in the report');
+
+    const human = await run([], env);
+    assert.equal(human.code, 1);
+    assert.match(human.output, /legacy table users: 21 rows \(20 active, 1 inactive\)/);
+    assert.match(human.output, new RegExp(`hash no scheme recognises: 2 \\(ids: ${(await ids('garbage', 'nine')).join(', ')}\\)`));
+    assert.match(human.output, /NOT READY/);
+
+    await db.knex('users').whereIn('user_login', ['garbage', 'nine', 'empty', 'twin2']).delete();
+    const clean = await run([], env);
+    assert.equal(clean.code, 0, clean.output);
+    assert.match(clean.output, /READY: every row can migrate/);
+  });
+});
+
+test('check-mapping with a mapping that does not fit, or a bad argument, exits 2 with a clear message', async (t) => {
+  await forEachDatabase(t, async (_t, db) => {
+    await createLegacyPhpSchema(db);
+    const wrong = await run(['--mapping', 'legacy-adapter/mappings/forum-members.yaml'], { LEGACY_DATABASE_URL: db.url });
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.output, /cannot read forum_members through the mapping/);
+  });
+  const bad = await run(['--nope'], {});
+  assert.equal(bad.code, 2);
+  assert.match(bad.output, /usage: node legacy-adapter\/cli\/check-mapping\.ts/);
+});
