@@ -3,7 +3,7 @@ import type { Knex } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { PasswordEncoding } from '../../lib/passwords/index.ts';
 import { normalizeLogin } from './normalize.ts';
-import type { NewLegacyUser, PasswordReplacement, StoredUser, UpgradeHooks, UserStore } from './types.ts';
+import type { NewLegacyUser, StoredUser, UpgradeHooks, UserStore } from './types.ts';
 
 export type { NewLegacyUser, PasswordReplacement, StoredUser, UpgradeHooks, UserStore } from './types.ts';
 

@@ -1,0 +1,180 @@
+/**
+ * The batch migration ops command: copies every legacy user into the idp's store through the
+ * legacy schema mapping (legacy-adapter/etl). Exact invocation and flags: README.md, "Batch
+ * migration"; `--help` prints them.
+ *
+ * Exit status: 0 done, nothing dead-lettered; 3 done, some rows dead-lettered (see the
+ * legacy_migration_dead_letters table); 1 failed (run again: it resumes); 2 bad arguments;
+ * 78 bad configuration or mapping; 130/143 stopped by SIGINT/SIGTERM after the batch in flight.
+ */
+import { parseArgs } from 'node:util';
+import { idpMigrations } from '../../idp/store/migrations/index.ts';
+import { ConfigError } from '../../lib/config.ts';
+import { createDatabase, migrate, type Knex } from '../../lib/db.ts';
+import {
+  createProgressReporter,
+  DEFAULT_BATCH_SIZE,
+  formatReport,
+  loadMigrateConfig,
+  MAX_BATCH_SIZE,
+  runMigration,
+  totalDeadLettered,
+  type MigrateOptions,
+} from '../etl/index.ts';
+import { describeDatabaseError } from '../etl/writer.ts';
+import { fingerprintKey } from '../legacy/fingerprint.ts';
+import { legacyDatabaseUrl, loadMapping } from '../mapping/index.ts';
+
+const USAGE = `usage: npm run migrate:users -- [options]
+       node legacy-adapter/cli/migrate.ts [options]
+
+Copies the legacy user table into the idp's store (DATABASE_URL) through the legacy schema
+mapping. Resumes from its checkpoint after a kill; safe to run again at any time.
+
+  --mapping <file>        legacy schema mapping (default: LEGACY_MAPPING_FILE, else
+                          legacy-adapter/mappings/legacy-php.yaml); the legacy database is
+                          LEGACY_DATABASE_URL, else the mapping's database.url
+  --dry-run               read and validate everything, write nothing
+  --batch-size <n>        rows per batch and per transaction (default ${DEFAULT_BATCH_SIZE}, at most ${MAX_BATCH_SIZE})
+  --from-id <id>          start at this legacy id (inclusive) instead of the checkpoint
+  --limit <n>             read at most n rows in this run (the next run goes on)
+  --changed-since <time>  delta pass: only rows whose updatedAt column (the mapping's) is at or
+                          after this ISO 8601 time, e.g. 2024-05-01T00:00:00Z
+  --json                  print the final report as JSON on stdout
+  -h, --help              this text
+
+Exit status: 0 done; 3 done but rows were dead-lettered; 1 failed (run again to resume);
+2 bad arguments; 78 bad configuration or mapping; 130/143 stopped by a signal.`;
+
+class UsageError extends Error {}
+
+function positiveInteger(name: string, value: string | undefined, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) throw new UsageError(`--${name} must be an integer from 1 to ${max} (got ${JSON.stringify(value)})`);
+  return Number(value);
+}
+
+function parseTime(value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  // A date alone is midnight UTC; a time without a zone would depend on this machine's, so it is refused.
+  const ok = /^\d{4}-\d\d-\d\d$/.test(value) || /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(value);
+  const time = new Date(value);
+  if (!ok || Number.isNaN(time.getTime())) throw new UsageError(`--changed-since must be an ISO 8601 date or UTC/offset time, e.g. 2024-05-01 or 2024-05-01T12:00:00Z (got ${JSON.stringify(value)})`);
+  return time;
+}
+
+function parseCommandLine(argv: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        mapping: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        'batch-size': { type: 'string' },
+        'from-id': { type: 'string' },
+        limit: { type: 'string' },
+        'changed-since': { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values } = parsed;
+  const fromId = values['from-id'];
+  if (fromId !== undefined && (fromId === '' || fromId.length > 64)) throw new UsageError('--from-id must be a legacy id (1 to 64 characters)');
+  return {
+    help: values.help,
+    mapping: values.mapping,
+    dryRun: values['dry-run'],
+    batchSize: positiveInteger('batch-size', values['batch-size'], MAX_BATCH_SIZE) ?? DEFAULT_BATCH_SIZE,
+    fromId,
+    limit: positiveInteger('limit', values.limit),
+    changedSince: parseTime(values['changed-since']),
+    json: values.json,
+  };
+}
+
+async function main(): Promise<number> {
+  let args: ReturnType<typeof parseCommandLine>;
+  try {
+    args = parseCommandLine(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`migrate: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+
+  let config: ReturnType<typeof loadMigrateConfig>;
+  let mapping: ReturnType<typeof loadMapping>;
+  try {
+    config = loadMigrateConfig();
+    mapping = loadMapping(args.mapping ?? config.LEGACY_MAPPING_FILE);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`migrate: ${error.message}`);
+    return 78;
+  }
+  if (args.changedSince && !mapping.updatedAt) {
+    console.error('migrate: --changed-since needs the mapping to name its updatedAt column (see legacy-adapter/mappings/)');
+    return 2;
+  }
+
+  const log = (level: 'info' | 'warn', message: string) => process.stderr.write(`migrate: ${level === 'warn' ? 'warning: ' : ''}${message}\n`);
+  const abort = new AbortController();
+  let signalCode = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (abort.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143);
+    signalCode = signal === 'SIGINT' ? 130 : 143;
+    log('info', `${signal}: stopping after the batch in flight (send it again to stop at once; the checkpoint makes either safe)`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let idp: Knex | undefined;
+  let legacy: Knex | undefined;
+  try {
+    idp = createDatabase(config.DATABASE_URL, { pool: { min: 0, max: 4 } });
+    legacy = createDatabase(legacyDatabaseUrl(config.LEGACY_DATABASE_URL, mapping), { pool: { min: 0, max: 2 } });
+    // The ETL's own tables are idp migrations (expand-only, safe beside running replicas); a dry
+    // run writes nothing, so it needs an idp store that is already migrated.
+    if (!args.dryRun) await migrate(idp, idpMigrations);
+    const options: MigrateOptions = {
+      legacy,
+      idp,
+      mapping,
+      fingerprintKey: fingerprintKey(config),
+      batchSize: args.batchSize,
+      dryRun: args.dryRun,
+      fromId: args.fromId,
+      limit: args.limit,
+      changedSince: args.changedSince,
+      signal: abort.signal,
+      log,
+      progress: createProgressReporter({ tty: process.stdout.isTTY === true, terminal: process.stdout, log: process.stderr }),
+    };
+    log('info', `${args.dryRun ? 'dry run of ' : ''}${args.changedSince ? `a delta pass (changed since ${args.changedSince.toISOString()})` : 'a full pass'} of ${mapping.table}, batches of ${args.batchSize}`);
+    const report = await runMigration(options);
+    process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    if (report.stopped) return signalCode || 143;
+    return totalDeadLettered(report.counts) > 0 ? 3 : 0;
+  } catch (error) {
+    // knex puts the statement with its values (hashes) into its messages: only the driver's part is shown.
+    console.error(`migrate: failed: ${describeDatabaseError(error)}`);
+    console.error('migrate: everything up to the last checkpoint is kept; run the same command again to resume');
+    return 1;
+  } finally {
+    await Promise.allSettled([idp?.destroy(), legacy?.destroy()]);
+  }
+}
+
+process.exitCode = await main();
