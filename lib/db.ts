@@ -19,27 +19,6 @@ export function databaseKind(url: string): DatabaseKind {
   throw new Error(`unsupported database URL scheme: ${url.split(':')[0]}: (use sqlite:<file>, sqlite::memory:, or mysql://user:pass@host:port/db)`);
 }
 
-// better-sqlite3 12 on Node 24 aborts the whole process ("RemoveEnvironmentCleanupHook ...
-// Assertion failed: (env) != nullptr") when the garbage collector finalizes a Statement outside
-// a JavaScript context, which happens at random in a long-running process. knex prepares a new
-// Statement per query, so the idp died within seconds of `npm start`. Statements are therefore
-// prepared once per distinct SQL text and kept for the life of the process: never collected,
-// never finalized by the GC. The set of SQL texts a service issues is small and fixed.
-const keptStatements = new Map<unknown, Map<string, unknown>>();
-function keepStatements(conn: { prepare(sql: string): unknown }): void {
-  const prepare = conn.prepare.bind(conn);
-  const cache = new Map<string, unknown>();
-  keptStatements.set(conn, cache);
-  conn.prepare = (sql: string) => {
-    let statement = cache.get(sql);
-    if (statement === undefined) {
-      statement = prepare(sql);
-      cache.set(sql, statement);
-    }
-    return statement;
-  };
-}
-
 /**
  * One URL picks the engine: `sqlite:./data/idp.sqlite` (the embedded default),
  * `sqlite::memory:`, or `mysql://user:pass@host:3306/db` (production; MariaDB too).
@@ -57,8 +36,7 @@ export function createDatabase(url: string, options: { pool?: { min: number; max
       pool: {
         min: 1,
         max: 1,
-        afterCreate(conn: { pragma(sql: string): unknown; prepare(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
-          keepStatements(conn);
+        afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
           conn.pragma('journal_mode = WAL');
           conn.pragma('foreign_keys = ON');
           conn.pragma('busy_timeout = 5000');
