@@ -136,7 +136,7 @@ interface StartOptions {
  * signs in through the real login service; POST /interaction/:uid/test-consent grants exactly
  * what the prompt says is missing (what the consent page shows).
  */
-function testInteractions(login: (u: string, p: string) => Promise<{ ok: true; user: { id: string } } | { ok: false }>) {
+export function testInteractions(login: (u: string, p: string) => Promise<{ ok: true; user: { id: string } } | { ok: false }>) {
   return (app: Express, provider: Provider) => {
     app.get('/interaction/:uid/test-prompt', async (req, res, next) => {
       try {
