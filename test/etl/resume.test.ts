@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadCheckpoint, runMigration, type MigrationReport } from '../../legacy-adapter/etl/index.ts';
+import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../support/databases.ts';
+import { createDatabaseOfKind, createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, idpState, insertLegacyUsers, mapping, spawnMigrate } from './support.ts';
+
+test('killed with SIGKILL mid-run and run again: the same final state as an uninterrupted run, no duplicates, counts for the whole pass', async (t) => {
+  const problem = await mariadbProblem();
+  if (problem) return skipLoudly(t, `MariaDB at ${MARIADB_ADMIN_URL}`, problem);
+  const legacy = await createDatabaseOfKind('mysql', 'idm_etl_legacy');
+  const uninterrupted = await createIdpStore();
+  const killed = await createIdpStore();
+  try {
+    await createLegacySchema(legacy);
+    const generated = generateUsers(10_000);
+    await insertLegacyUsers(legacy.knex, generated);
+    const good = generated.filter((u) => !u.deadLetter).length;
+    const env = { DATABASE_URL: killed.url, LEGACY_DATABASE_URL: legacy.url };
+
+    await runMigration({ legacy: legacy.knex, idp: uninterrupted.knex, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 100 });
+
+    // Small batches so the run lasts long enough to be killed between checkpoints.
+    const first = spawnMigrate(['--batch-size', '50', '--json'], env);
+    let exited = false;
+    void first.done.then(() => (exited = true));
+    for (;;) {
+      const checkpoint = await loadCheckpoint(killed.knex, 'users').catch(() => undefined);
+      if (checkpoint && Number(checkpoint.lastId) >= 1_000) break;
+      if (exited) assert.fail(`the migrate command ended before it could be killed:\n${(await first.done).stderr}`);
+      await sleep(10);
+    }
+    first.child.kill('SIGKILL');
+    assert.equal((await first.done).code, 'SIGKILL');
+    const atKill = await loadCheckpoint(killed.knex, 'users');
+    assert.ok(atKill && atKill.state === 'running', 'the pass was under way');
+    const doneAtKill = Number(atKill.lastId);
+    assert.ok(doneAtKill >= 1_000 && doneAtKill < 10_000, `killed mid-run (checkpoint at ${doneAtKill})`);
+    const landedAtKill = Number((await killed.knex('users').count({ n: '*' }))[0]?.n);
+    assert.ok(landedAtKill > 0 && landedAtKill < good, `some users landed before the kill (${landedAtKill})`);
+
+    // Resuming with another batch size is fine: the checkpoint is an id, not a batch number.
+    const second = await spawnMigrate(['--batch-size', '250', '--json'], env).done;
+    assert.equal(second.code, 3, `dead letters make the exit status 3\n${second.stderr}`);
+    const report = JSON.parse(second.stdout) as MigrationReport;
+    assert.equal(report.resumedAfter, String(doneAtKill));
+    assert.equal(report.complete, true);
+    // The pass's counts cover the killed run's committed batches and this one, each row once.
+    assert.equal(report.counts.read, 10_000);
+    assert.equal(report.counts.inserted, good);
+    assert.equal(report.deadLetteredTotal, 10_000 - good);
+    assert.equal(report.thisRun.read, 10_000 - doneAtKill);
+    assert.match(second.stderr, /resuming the pass started .* after legacy id \d+/);
+    assert.match(second.stderr, /rows read, [\d,]+ rows\/s, ETA/, 'plain progress lines when stdout is not a terminal');
+
+    assert.deepEqual(await idpState(killed.knex), await idpState(uninterrupted.knex));
+
+    // A finished pass is not resumed: the next run is a new full pass, which changes nothing.
+    const third = await spawnMigrate(['--json'], env).done;
+    assert.equal(third.code, 3);
+    const again = JSON.parse(third.stdout) as MigrationReport;
+    assert.equal(again.resumedAfter, null);
+    assert.equal(again.counts.read, 10_000);
+    assert.equal(again.counts.inserted, 0);
+    assert.equal(again.counts.unchanged, good);
+    assert.deepEqual(await idpState(killed.knex), await idpState(uninterrupted.knex));
+  } finally {
+    await Promise.all([legacy.drop(), uninterrupted.drop(), killed.drop()]);
+  }
+});
