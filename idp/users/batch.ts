@@ -16,6 +16,9 @@ export interface ImportKeys {
 
 // Keeps each statement's parameter list well inside SQLite's limit (32766) and MySQL's packet.
 const IN_CHUNK = 5_000;
+// knex inserts several rows into SQLite as INSERT ... SELECT ... UNION ALL ..., and SQLite allows
+// at most 500 terms in a compound SELECT.
+const MAX_INSERT_ROWS = 500;
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -49,7 +52,7 @@ export async function insertLegacyUsers(trx: Db, users: readonly NewLegacyUser[]
   if (users.length === 0) return;
   const rows = users.map(newLegacyUserRow);
   const columns = Object.keys(rows[0] ?? {}).length || 1;
-  for (const part of chunks(rows, Math.max(1, Math.floor(30_000 / columns)))) await trx('users').insert(part);
+  for (const part of chunks(rows, Math.max(1, Math.min(MAX_INSERT_ROWS, Math.floor(30_000 / columns))))) await trx('users').insert(part);
 }
 
 /** What the batch migration changes on a user it imported before; only the fields given are written. */

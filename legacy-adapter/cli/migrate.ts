@@ -8,22 +8,9 @@
  * 78 bad configuration or mapping; 130/143 stopped by SIGINT/SIGTERM after the batch in flight.
  */
 import { parseArgs } from 'node:util';
-import { idpMigrations } from '../../idp/store/migrations/index.ts';
-import { ConfigError } from '../../lib/config.ts';
-import { createDatabase, migrate, type Knex } from '../../lib/db.ts';
-import {
-  createProgressReporter,
-  DEFAULT_BATCH_SIZE,
-  formatReport,
-  loadMigrateConfig,
-  MAX_BATCH_SIZE,
-  runMigration,
-  totalDeadLettered,
-  type MigrateOptions,
-} from '../etl/index.ts';
-import { describeDatabaseError } from '../etl/writer.ts';
-import { fingerprintKey } from '../legacy/fingerprint.ts';
-import { legacyDatabaseUrl, loadMapping } from '../mapping/index.ts';
+// Only what parsing the command line needs is loaded up front: a typo is answered at once,
+// and the database drivers load after (see main()).
+import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../etl/types.ts';
 
 const USAGE = `usage: npm run migrate:users -- [options]
        node legacy-adapter/cli/migrate.ts [options]
@@ -113,6 +100,16 @@ async function main(): Promise<number> {
     return 0;
   }
 
+  const [{ idpMigrations }, { ConfigError }, { createDatabase, migrate }, etl, { describeDatabaseError }, { fingerprintKey }, { legacyDatabaseUrl, loadMapping }] = await Promise.all([
+    import('../../idp/store/migrations/index.ts'),
+    import('../../lib/config.ts'),
+    import('../../lib/db.ts'),
+    import('../etl/index.ts'),
+    import('../etl/writer.ts'),
+    import('../legacy/fingerprint.ts'),
+    import('../mapping/index.ts'),
+  ]);
+  const { createProgressReporter, formatReport, loadMigrateConfig, runMigration, totalDeadLettered } = etl;
   let config: ReturnType<typeof loadMigrateConfig>;
   let mapping: ReturnType<typeof loadMapping>;
   try {
@@ -140,15 +137,15 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  let idp: Knex | undefined;
-  let legacy: Knex | undefined;
+  let idp: ReturnType<typeof createDatabase> | undefined;
+  let legacy: ReturnType<typeof createDatabase> | undefined;
   try {
     idp = createDatabase(config.DATABASE_URL, { pool: { min: 0, max: 4 } });
     legacy = createDatabase(legacyDatabaseUrl(config.LEGACY_DATABASE_URL, mapping), { pool: { min: 0, max: 2 } });
     // The ETL's own tables are idp migrations (expand-only, safe beside running replicas); a dry
     // run writes nothing, so it needs an idp store that is already migrated.
     if (!args.dryRun) await migrate(idp, idpMigrations);
-    const options: MigrateOptions = {
+    const options: Parameters<typeof runMigration>[0] = {
       legacy,
       idp,
       mapping,

@@ -5,7 +5,8 @@ import type { DeadLetter } from './types.ts';
 
 type Db = Knex | Knex.Transaction;
 const TABLE = 'legacy_migration_dead_letters';
-const CHUNK = 1_000;
+// At most 500 rows per multi-row INSERT: knex writes them as a compound SELECT on SQLite, which allows 500 terms.
+const CHUNK = 500;
 
 /** Records (or refreshes) the dead letters; first_seen_at survives a refresh. */
 export async function recordDeadLetters(db: Db, source: string, letters: readonly DeadLetter[], now = Date.now()): Promise<void> {

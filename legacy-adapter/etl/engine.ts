@@ -9,11 +9,9 @@ import { countDeadLetters, recordDeadLetters } from './dead-letters.ts';
 import { importKeysOf, planBatch, prepareRow, type BatchPlan, type PlanContext, type Prepared } from './plan.ts';
 import type { ProgressReporter } from './progress.ts';
 import { createLegacyReader, type KeysetStart, type LegacyBatch } from './reader.ts';
-import { addCounts, emptyCounts, totalDeadLettered, type MigrationCounts } from './types.ts';
+import { addCounts, DEFAULT_BATCH_SIZE, emptyCounts, MAX_BATCH_SIZE, totalDeadLettered, type MigrationCounts } from './types.ts';
 import { ConcurrentChangeError, describeDatabaseError, isRowError, writePlan } from './writer.ts';
 
-export const DEFAULT_BATCH_SIZE = 1000;
-export const MAX_BATCH_SIZE = 10_000;
 /** Attempts at a row whose idp user keeps changing under us (logins) before it is dead-lettered. */
 const CONCURRENT_ATTEMPTS = 3;
 

@@ -1,9 +1,9 @@
 // The batch migration (issue 4): copy the legacy user table into the idp's store.
 // The ops entry point is legacy-adapter/cli/migrate.ts (`npm run migrate:users`).
-export { runMigration, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, type MigrateOptions, type MigrationReport } from './engine.ts';
+export { runMigration, type MigrateOptions, type MigrationReport } from './engine.ts';
 export { formatReport } from './report.ts';
 export { createProgressReporter, type ProgressReporter } from './progress.ts';
 export { listDeadLetters, countDeadLetters, type StoredDeadLetter } from './dead-letters.ts';
 export { loadCheckpoint, checkpointName, type Checkpoint } from './checkpoint.ts';
 export { loadMigrateConfig, type MigrateConfig } from './config.ts';
-export { DEAD_LETTER_REASONS, totalDeadLettered, type DeadLetterReason, type MigrationCounts } from './types.ts';
+export { DEAD_LETTER_REASONS, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, totalDeadLettered, type DeadLetterReason, type MigrationCounts } from './types.ts';

@@ -1,3 +1,6 @@
+export const DEFAULT_BATCH_SIZE = 1000;
+export const MAX_BATCH_SIZE = 10_000;
+
 /** Why a legacy row was not copied. The first four are the row's own fault; the rest the target's. */
 export const DEAD_LETTER_REASONS = [
   'no_login',
