@@ -2,9 +2,6 @@
 // forum schema) on a real database, the legacy-adapter as a real HTTP service, the idp store.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Registry } from 'prom-client';
 import { migrate, type Knex } from '../../lib/db.ts';
 import { createLogger } from '../../lib/logger.ts';
@@ -18,16 +15,6 @@ import { createUserStore } from '../../idp/users/store.ts';
 import type { UpgradeHooks } from '../../idp/users/types.ts';
 import { createMariaDbDatabase, createSqliteDatabase, type TestDatabase } from '../support/databases.ts';
 import { repoRoot } from '../support/processes.ts';
-
-// better-sqlite3 12 under Node 24 aborts the process at exit ("RemoveEnvironmentCleanupHook:
-// Assertion (env) != nullptr") when closed Database objects are finalised during teardown, which
-// happens about half the time once the napi password libraries (argon2, bcrypt) are loaded.
-// Collecting them before the process ends avoids it. Services are unaffected: runMain exits
-// with process.exit, which skips that teardown.
-after(() => {
-  setFlagsFromString('--expose-gc');
-  (runInNewContext('gc') as () => void)();
-});
 
 export const PASSWORD = 'correct horse battery staple';
 export const LEGACY_PHP_MAPPING = join(repoRoot, 'legacy-adapter/mappings/legacy-php.yaml');
