@@ -95,7 +95,10 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
         flags.stop();
         closeUpgrades();
         shadow.close();
-        for (const upstream of upstreams.values()) upstream.agent.destroy();
+        for (const upstream of upstreams.values()) {
+          upstream.agent.destroy();
+          upstream.pool?.close();
+        }
         await store.close();
         await knex.destroy();
       },

@@ -2,6 +2,10 @@ import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders,
 import { request as httpsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { clientResponseHeaders } from './headers.ts';
+import { sendGatewayError } from './gateway-error.ts';
+import { forwardLean } from './lean-forward.ts';
+
+export { sendGatewayError };
 import type { Upstream } from './upstream.ts';
 
 export interface ForwardOutcome {
@@ -17,27 +21,16 @@ export interface ForwardOutcome {
 
 const TIMED_OUT = 'GATEWAY_UPSTREAM_TIMEOUT';
 
-/** The gateway's own error answer: a code and the request id, nothing about the upstream. */
-export function sendGatewayError(res: ServerResponse, status: number, error: string, requestId: string): void {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  const body = JSON.stringify({ error, request_id: requestId });
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-  res.end(body);
-}
-
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /**
- * Streams one request to `upstream` and its answer back, on the upstream's keep-alive pool.
- * Kept to plain node:http on purpose: this is the hot path, and a middleware stack in it costs
- * most of the throughput (see docs/PERFORMANCE.md). `done` is called once, when the client's
- * status is known.
+ * Streams one request to `upstream` and its answer back, on the upstream's keep-alive pool:
+ * plain-HTTP upstreams through the lean forwarder (lean-forward.ts), https ones through node's
+ * client. No middleware stack on this path (see docs/PERFORMANCE.md). `done` is called once,
+ * when the client's status is known.
  */
 export function forward(
   req: IncomingMessage,
@@ -48,6 +41,7 @@ export function forward(
   timeoutMs: number,
   done: (outcome: ForwardOutcome) => void,
 ): void {
+  if (upstream.pool) return forwardLean(req, res, upstream.pool, headers, requestId, timeoutMs, done);
   const started = performance.now();
   let reported = false;
   const report = (outcome: ForwardOutcome) => {
@@ -92,7 +86,7 @@ export function forward(
 
     upstreamReq.once('error', (error: NodeJS.ErrnoException) => {
       res.off('close', onClientGone);
-      if (res.destroyed || req.destroyed) {
+      if (res.destroyed || req.socket.destroyed) {
         report({ status: 499, upstreamSeconds: undefined });
         return;
       }

@@ -30,6 +30,14 @@ function connectionListed(value: string | string[] | undefined): Set<string> | u
   return names.size ? names : undefined;
 }
 
+// A connection's peer does not change: decide trust once per connection, not per request.
+const trustBySocket = new WeakMap<object, boolean>();
+function trustedPeer(socket: object, peer: string, trusted: (address: string | undefined) => boolean): boolean {
+  let known = trustBySocket.get(socket);
+  if (known === undefined) trustBySocket.set(socket, (known = trusted(peer)));
+  return known;
+}
+
 function peerAddress(req: IncomingMessage): string {
   const address = req.socket.remoteAddress ?? '';
   return address.startsWith('::ffff:') ? address.slice(7) : address;
@@ -52,7 +60,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, options: Forwarding
     out[name] = incoming[name];
   }
   const peer = peerAddress(req);
-  const trusted = options.trusted(peer);
+  const trusted = trustedPeer(req.socket, peer, options.trusted);
   const priorFor = trusted ? incoming['x-forwarded-for'] : undefined;
   out['x-forwarded-for'] = priorFor ? `${priorFor}, ${peer}` : peer;
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;

@@ -1,5 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { ConnectionPool } from './pool.ts';
 
 export interface Upstream {
   name: string;
@@ -7,8 +8,10 @@ export interface Upstream {
   protocol: 'http:' | 'https:';
   hostname: string;
   port: number;
-  /** Keep-alive pool: a new TCP (and TLS) handshake per request would cost more than the proxying. */
+  /** Keep-alive pool of node's http client (https upstreams, upgrades' fallbacks, shadow copies). */
   agent: HttpAgent;
+  /** The lean forwarder's keep-alive connections (plain-HTTP upstreams: the hot path). */
+  pool: ConnectionPool | undefined;
 }
 
 export function createUpstream(name: string, href: string, maxSockets = 512): Upstream {
@@ -22,5 +25,6 @@ export function createUpstream(name: string, href: string, maxSockets = 512): Up
     hostname: url.hostname.replace(/^\[|\]$/g, ''),
     port: Number(url.port || (protocol === 'https:' ? 443 : 80)),
     agent: protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options),
+    pool: protocol === 'http:' ? new ConnectionPool(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || 80)) : undefined,
   };
 }

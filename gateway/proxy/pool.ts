@@ -1,0 +1,106 @@
+import { connect, type Socket } from 'node:net';
+
+export interface ConnectionUser {
+  onData(chunk: Buffer): void;
+  /** The upstream closed its side (or the socket closed). */
+  onEnd(): void;
+  onError(error: Error): void;
+  onTimeout(): void;
+}
+
+/** One upstream TCP connection: serves one request at a time, then goes back to its pool. */
+export class Connection {
+  readonly socket: Socket;
+  /** True when this connection served a request before (a stale keep-alive may fail at once). */
+  reused = false;
+  user: ConnectionUser | undefined;
+
+  constructor(socket: Socket) {
+    this.socket = socket;
+  }
+}
+
+/**
+ * Keep-alive connections to one upstream, for the lean forwarder. Idle connections are paused so
+ * nothing they receive is lost or misread: one that has unread bytes, or has closed, is never
+ * handed out again.
+ */
+export class ConnectionPool {
+  readonly #host: string;
+  readonly #port: number;
+  readonly #maxIdle: number;
+  readonly #idleMs: number;
+  readonly #idle: Connection[] = [];
+  #closed = false;
+
+  constructor(host: string, port: number, options: { maxIdle?: number; idleMs?: number } = {}) {
+    this.#host = host;
+    this.#port = port;
+    this.#maxIdle = options.maxIdle ?? 256;
+    // Below the 5 s keep-alive timeout of node's and many other servers, so we close first.
+    this.#idleMs = options.idleMs ?? 4_000;
+  }
+
+  acquire(user: ConnectionUser, timeoutMs: number): Connection {
+    let conn: Connection | undefined;
+    while ((conn = this.#idle.pop())) {
+      const s = conn.socket;
+      if (!s.destroyed && s.readyState === 'open' && s.readableLength === 0) break;
+      s.destroy();
+    }
+    if (!conn) conn = this.#open();
+    else conn.reused = true;
+    conn.user = user;
+    conn.socket.setTimeout(timeoutMs);
+    conn.socket.resume();
+    return conn;
+  }
+
+  /** Back to the pool after a complete exchange; `reusable` false closes it instead. */
+  release(conn: Connection, reusable: boolean): void {
+    conn.user = undefined;
+    if (!reusable || this.#closed || this.#idle.length >= this.#maxIdle || conn.socket.destroyed) {
+      conn.socket.destroy();
+      return;
+    }
+    conn.socket.pause();
+    conn.socket.setTimeout(this.#idleMs);
+    this.#idle.push(conn);
+  }
+
+  discard(conn: Connection): void {
+    conn.user = undefined;
+    conn.socket.destroy();
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const conn of this.#idle.splice(0)) conn.socket.destroy();
+  }
+
+  #open(): Connection {
+    const socket = connect({ host: this.#host, port: this.#port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 });
+    const conn = new Connection(socket);
+    socket.on('data', (chunk: Buffer) => {
+      if (conn.user) conn.user.onData(chunk);
+      else socket.destroy(); // bytes nobody asked for: the connection is out of step
+    });
+    socket.on('end', () => {
+      if (conn.user) conn.user.onEnd();
+      socket.destroy();
+    });
+    socket.on('close', () => {
+      const user = conn.user;
+      conn.user = undefined;
+      const at = this.#idle.indexOf(conn);
+      if (at !== -1) this.#idle.splice(at, 1);
+      user?.onEnd();
+    });
+    socket.on('error', (error: Error) => conn.user?.onError(error));
+    socket.on('timeout', () => {
+      if (conn.user) conn.user.onTimeout();
+      else socket.destroy();
+    });
+    return conn;
+  }
+}

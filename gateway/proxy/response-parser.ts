@@ -1,0 +1,211 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * An incremental HTTP/1.1 response parser for the lean forwarder: status line, headers, and the
+ * body framing of RFC 9112 section 6.3 (no body, Content-Length, chunked, or until close). It
+ * only frames: body bytes are handed on as they come, chunk framing removed.
+ */
+
+export class ResponseParseError extends Error {}
+
+export interface ResponseHead {
+  status: number;
+  statusMessage: string;
+  headers: IncomingHttpHeaders;
+  /** The upstream will keep the connection open after this response. */
+  keepAlive: boolean;
+}
+
+export interface ParserEvents {
+  onHead(head: ResponseHead): void;
+  /** A piece of body; its buffer may be a view of the socket's chunk (use it before returning). */
+  onBody(chunk: Buffer): void;
+  /** The response is complete; `unusable` when the connection cannot serve another (bytes followed, or the body ran to its close). */
+  onComplete(unusable: boolean): void;
+}
+
+// node's own default limit (--max-http-header-size), so whatever we relay a node client can read.
+const MAX_HEAD = 16 * 1024;
+const MAX_CHUNK_LINE = 4096;
+const statusLine = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
+const CRLF = Buffer.from('\r\n');
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+type State = 'head' | 'fixed' | 'chunk-size' | 'chunk-data' | 'chunk-data-end' | 'trailers' | 'until-close' | 'done';
+
+export class ResponseParser {
+  #state: State = 'head';
+  #pending: Buffer | undefined;
+  #remaining = 0;
+  readonly #noBody: boolean;
+  readonly #events: ParserEvents;
+
+  /** `headRequest`: the request was HEAD, so no response has a body whatever its headers say. */
+  constructor(headRequest: boolean, events: ParserEvents) {
+    this.#noBody = headRequest;
+    this.#events = events;
+  }
+
+  get done(): boolean {
+    return this.#state === 'done';
+  }
+
+  /** True while reading a body whose end is the connection's end. */
+  get readsUntilClose(): boolean {
+    return this.#state === 'until-close';
+  }
+
+  /** The upstream closed the connection: completes a body read until close, else it is an error. */
+  end(): void {
+    if (this.#state === 'until-close') {
+      this.#state = 'done';
+      this.#events.onComplete(true);
+      return;
+    }
+    if (this.#state !== 'done') throw new ResponseParseError('the upstream closed the connection before the response was complete');
+  }
+
+  push(data: Buffer): void {
+    let chunk = this.#pending ? Buffer.concat([this.#pending, data]) : data;
+    this.#pending = undefined;
+    while (chunk.length > 0) {
+      switch (this.#state) {
+        case 'head': {
+          const end = chunk.indexOf(HEAD_END);
+          if (end > MAX_HEAD || (end === -1 && chunk.length > MAX_HEAD)) throw new ResponseParseError('response head too large');
+          if (end === -1) {
+            this.#pending = chunk;
+            return;
+          }
+          const rest = chunk.subarray(end + 4);
+          const informational = this.#head(chunk.toString('latin1', 0, end));
+          chunk = rest;
+          if (informational) continue;
+          if ((this.#state as State) === 'done') return this.#complete(chunk);
+          break;
+        }
+        case 'fixed': {
+          const take = Math.min(this.#remaining, chunk.length);
+          this.#events.onBody(chunk.subarray(0, take));
+          this.#remaining -= take;
+          chunk = chunk.subarray(take);
+          if (this.#remaining === 0) return this.#complete(chunk);
+          break;
+        }
+        case 'until-close':
+          this.#events.onBody(chunk);
+          return;
+        case 'chunk-size': {
+          const eol = chunk.indexOf(CRLF);
+          if (eol === -1) {
+            if (chunk.length > MAX_CHUNK_LINE) throw new ResponseParseError('chunk size line too long');
+            this.#pending = chunk;
+            return;
+          }
+          const line = chunk.toString('latin1', 0, eol);
+          const sizeText = (line.split(';', 1)[0] ?? '').trim();
+          if (!/^[0-9a-fA-F]{1,12}$/.test(sizeText)) throw new ResponseParseError('bad chunk size');
+          const size = parseInt(sizeText, 16);
+          chunk = chunk.subarray(eol + 2);
+          if (size === 0) this.#state = 'trailers';
+          else {
+            this.#remaining = size;
+            this.#state = 'chunk-data';
+          }
+          break;
+        }
+        case 'chunk-data': {
+          const take = Math.min(this.#remaining, chunk.length);
+          this.#events.onBody(chunk.subarray(0, take));
+          this.#remaining -= take;
+          chunk = chunk.subarray(take);
+          if (this.#remaining === 0) this.#state = 'chunk-data-end';
+          break;
+        }
+        case 'chunk-data-end': {
+          if (chunk.length < 2) {
+            this.#pending = chunk;
+            return;
+          }
+          if (chunk[0] !== 13 || chunk[1] !== 10) throw new ResponseParseError('chunk not followed by CRLF');
+          chunk = chunk.subarray(2);
+          this.#state = 'chunk-size';
+          break;
+        }
+        case 'trailers': {
+          // Trailer fields are dropped (as node's own proxying does); read up to the empty line.
+          const eol = chunk.indexOf(CRLF);
+          if (eol === -1) {
+            if (chunk.length > MAX_HEAD) throw new ResponseParseError('trailers too large');
+            this.#pending = chunk;
+            return;
+          }
+          const empty = eol === 0;
+          chunk = chunk.subarray(eol + 2);
+          if (empty) return this.#complete(chunk);
+          break;
+        }
+        case 'done':
+          throw new ResponseParseError('the upstream sent bytes after the response');
+      }
+    }
+  }
+
+  #complete(leftover: Buffer): void {
+    this.#state = 'done';
+    this.#events.onComplete(leftover.length > 0);
+  }
+
+  /** Parses one response head; returns true for a 1xx that another head follows. */
+  #head(text: string): boolean {
+    const lines = text.split('\r\n');
+    const match = statusLine.exec(lines[0] ?? '');
+    if (!match) throw new ResponseParseError('bad status line');
+    const minor = match[1];
+    const status = Number(match[2]);
+    if (status < 100) throw new ResponseParseError('bad status code');
+    const headers: IncomingHttpHeaders = {};
+    let contentLength: string | undefined;
+    let transferEncoding: string | undefined;
+    let connection = '';
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      const colon = line.indexOf(':');
+      if (colon <= 0) throw new ResponseParseError('bad header line');
+      const name = line.slice(0, colon).toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      // Names and values are checked where they are written (res.writeHead refuses what is not
+      // a token or holds a control character, and that becomes a 502); only framing is checked here.
+      // Obsolete line folding makes the name start with a space, so writeHead refuses that too.
+      if (name === 'content-length') {
+        if (!/^\d{1,15}$/.test(value) || (contentLength !== undefined && contentLength !== value)) throw new ResponseParseError('bad content-length');
+        contentLength = value;
+      } else if (name === 'transfer-encoding') transferEncoding = transferEncoding ? `${transferEncoding}, ${value}` : value;
+      else if (name === 'connection') connection = connection ? `${connection}, ${value.toLowerCase()}` : value.toLowerCase();
+      const prior = headers[name];
+      if (prior === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
+      else if (Array.isArray(prior)) prior.push(value);
+      else if (name !== 'content-length') headers[name] = `${prior}, ${value}`;
+    }
+    if (status >= 100 && status < 200) {
+      if (status === 101) throw new ResponseParseError('unexpected 101 on a non-upgrade request');
+      return true; // 100 Continue, 103 Early Hints: not relayed; the final answer follows
+    }
+    const keepAlive = minor === '1' ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
+    this.#events.onHead({ status, statusMessage: match[3] ?? '', headers, keepAlive });
+    if (this.#noBody || status === 204 || status === 304) {
+      this.#state = 'done';
+      return false;
+    }
+    if (transferEncoding !== undefined) {
+      // With Transfer-Encoding, Content-Length is ignored (RFC 9112 6.3); only chunked is framed.
+      if (/(?:^|,)\s*chunked\s*$/i.test(transferEncoding)) this.#state = 'chunk-size';
+      else this.#state = 'until-close';
+      delete headers['content-length'];
+    } else if (contentLength !== undefined) {
+      this.#remaining = Number(contentLength);
+      this.#state = this.#remaining === 0 ? 'done' : 'fixed';
+    } else this.#state = 'until-close';
+    return false;
+  }
+}
