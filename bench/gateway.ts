@@ -9,8 +9,8 @@
 // what differs between the three runs is only the proxy in the middle (none, nginx, gateway),
 // each with one worker process and keep-alive connections to the upstream.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, repoRoot } from '../test/support/processes.ts';
@@ -87,8 +87,30 @@ async function waitFor(url: string) {
   throw new Error(`${url} did not come up`);
 }
 
+/**
+ * CPU time (user + system, in clock ticks of 10 ms) used so far by a process and its children
+ * (nginx's workers). On a shared machine, requests/s depend on what else runs; CPU time per
+ * request does much less, so it is reported too.
+ */
+function cpuTicks(pid: number): number {
+  const pids = [pid];
+  const children = `/proc/${pid}/task/${pid}/children`;
+  if (existsSync(children)) pids.push(...readFileSync(children, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  let ticks = 0;
+  for (const p of pids) {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks;
+}
+
 interface WrkResult {
   rps: number;
+  requests: number;
   p50ms: number;
   p99ms: number;
   errors: number;
@@ -110,6 +132,7 @@ function wrk(url: string, conns: number, secs: number): WrkResult {
   const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   return {
     rps: num(/Requests\/sec:\s+([\d.]+)/),
+    requests: num(/(\d+) requests in/),
     p50ms: toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ''),
     p99ms: toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
     errors: errs ? errs.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0,
@@ -118,7 +141,7 @@ function wrk(url: string, conns: number, secs: number): WrkResult {
 }
 
 try {
-  const [upstreamPort, nginxPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const [upstreamPort, nginxPort, gatewayPort, expressPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const body = 'x'.repeat(256);
   const upstreamConf = nginxConfig('upstream', `server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "${body}"; } }`);
   const proxyConf = nginxConfig('proxy', `
@@ -137,12 +160,13 @@ try {
       proxy_read_timeout 30s;
     }
   }`);
-  for (const [name, conf] of [['upstream', upstreamConf], ['nginx', proxyConf]] as const) {
-    start(name, 'nginx', ['-p', dir, '-e', join(dir, `${name}-startup-error.log`), '-c', conf, '-g', 'daemon off;']);
+  const pids: Record<string, number> = {};
+  for (const [name, conf] of [['direct', upstreamConf], ['nginx', proxyConf]] as const) {
+    pids[name] = start(name, 'nginx', ['-p', dir, '-e', join(dir, `${name}-startup-error.log`), '-c', conf, '-g', 'daemon off;']).pid!;
   }
   const routes = join(dir, 'routes.yaml');
   writeFileSync(routes, 'routes:\n  - name: all\n    paths: ["/*"]\n    default: legacy\n');
-  start('gateway', process.execPath, ['gateway/main.ts'], {
+  pids.gateway = start('gateway', process.execPath, ['gateway/main.ts'], {
     NODE_ENV: 'production',
     GATEWAY_PORT: String(gatewayPort),
     GATEWAY_ROUTES_FILE: routes,
@@ -153,25 +177,33 @@ try {
     DATABASE_URL: `sqlite:${join(dir, 'gateway.sqlite')}`,
     LOG_LEVEL: gatewayLogLevel,
     REDIS_URL: '',
-  });
+  }).pid!;
+  pids.express = start('express', process.execPath, ['bench/express-proxy.ts'], { BENCH_PORT: String(expressPort), BENCH_TARGET: `http://127.0.0.1:${upstreamPort}` }).pid!;
   const targets = {
     direct: `http://127.0.0.1:${upstreamPort}/bench`,
     nginx: `http://127.0.0.1:${nginxPort}/bench`,
     gateway: `http://127.0.0.1:${gatewayPort}/bench`,
+    express: `http://127.0.0.1:${expressPort}/bench`,
   };
   await Promise.all(Object.values(targets).map(waitFor));
 
-  const results: Record<string, { throughput: WrkResult; latency: WrkResult }> = {};
+  const loadBefore = loadavg();
+  const results: Record<string, { throughput: WrkResult; latency: WrkResult; cpuMicrosPerRequest: number }> = {};
   for (const [name, url] of Object.entries(targets)) {
     wrk(url, connections, 2); // warm-up: JIT, keep-alive pools
+    // The proxy's own CPU (for "direct", the upstream's: what every path pays anyway).
+    const before = cpuTicks(pids[name]!);
     const throughput = wrk(url, connections, seconds);
+    const cpuMicrosPerRequest = ((cpuTicks(pids[name]!) - before) * 10_000) / Math.max(1, throughput.requests);
     const latency = wrk(url, 1, latencySeconds);
-    results[name] = { throughput, latency };
-    console.error(`${name}: ${throughput.rps.toFixed(0)} req/s at ${connections} connections; p50 ${latency.p50ms} ms, p99 ${latency.p99ms} ms at 1 connection`);
+    results[name] = { throughput, latency, cpuMicrosPerRequest };
+    console.error(`${name}: ${throughput.rps.toFixed(0)} req/s at ${connections} connections (${cpuMicrosPerRequest.toFixed(1)} us CPU per request); p50 ${latency.p50ms} ms, p99 ${latency.p99ms} ms at 1 connection`);
   }
+  const loadAfter = loadavg();
   const direct = results.direct!;
   const nginx = results.nginx!;
   const gateway = results.gateway!;
+  const expressHpm = results.express!;
   const added = (r: { latency: WrkResult }) => ({ p50: r.latency.p50ms - direct.latency.p50ms, p99: r.latency.p99ms - direct.latency.p99ms });
   const nginxAdded = added(nginx);
   const gatewayAdded = added(gateway);
@@ -179,7 +211,7 @@ try {
   const fmt = (n: number) => n.toFixed(3);
   const summary = {
     when: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadBefore, loadAfter },
     settings: { seconds, connections, latencySeconds, gatewayLogLevel, wrkThreads: 1 },
     results,
     addedLatencyMs: { nginx: nginxAdded, gateway: gatewayAdded },
@@ -189,14 +221,18 @@ try {
     },
   };
   console.log(`
-| path | req/s (${connections} conns) | p50 ms (1 conn) | p99 ms (1 conn) | added p50 ms | added p99 ms | errors |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: |
-| upstream directly | ${direct.throughput.rps.toFixed(0)} | ${fmt(direct.latency.p50ms)} | ${fmt(direct.latency.p99ms)} | - | - | ${direct.throughput.errors + direct.throughput.non2xx} |
-| nginx | ${nginx.throughput.rps.toFixed(0)} | ${fmt(nginx.latency.p50ms)} | ${fmt(nginx.latency.p99ms)} | ${fmt(nginxAdded.p50)} | ${fmt(nginxAdded.p99)} | ${nginx.throughput.errors + nginx.throughput.non2xx} |
-| gateway | ${gateway.throughput.rps.toFixed(0)} | ${fmt(gateway.latency.p50ms)} | ${fmt(gateway.latency.p99ms)} | ${fmt(gatewayAdded.p50)} | ${fmt(gatewayAdded.p99)} | ${gateway.throughput.errors + gateway.throughput.non2xx} |
+load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after, on ${cpus().length} CPUs
+
+| path | req/s (${connections} conns) | CPU us/request (proxy) | p50 ms (1 conn) | p99 ms (1 conn) | added p50 ms | added p99 ms | errors |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| upstream directly | ${direct.throughput.rps.toFixed(0)} | ${direct.cpuMicrosPerRequest.toFixed(1)} (upstream) | ${fmt(direct.latency.p50ms)} | ${fmt(direct.latency.p99ms)} | - | - | ${direct.throughput.errors + direct.throughput.non2xx} |
+| nginx | ${nginx.throughput.rps.toFixed(0)} | ${nginx.cpuMicrosPerRequest.toFixed(1)} | ${fmt(nginx.latency.p50ms)} | ${fmt(nginx.latency.p99ms)} | ${fmt(nginxAdded.p50)} | ${fmt(nginxAdded.p99)} | ${nginx.throughput.errors + nginx.throughput.non2xx} |
+| gateway | ${gateway.throughput.rps.toFixed(0)} | ${gateway.cpuMicrosPerRequest.toFixed(1)} | ${fmt(gateway.latency.p50ms)} | ${fmt(gateway.latency.p99ms)} | ${fmt(gatewayAdded.p50)} | ${fmt(gatewayAdded.p99)} | ${gateway.throughput.errors + gateway.throughput.non2xx} |
+| express + http-proxy-middleware (not used) | ${expressHpm.throughput.rps.toFixed(0)} | ${expressHpm.cpuMicrosPerRequest.toFixed(1)} | ${fmt(expressHpm.latency.p50ms)} | ${fmt(expressHpm.latency.p99ms)} | ${fmt(added(expressHpm).p50)} | ${fmt(added(expressHpm).p99)} | ${expressHpm.throughput.errors + expressHpm.throughput.non2xx} |
 
 gateway throughput: ${summary.targets.throughput.got} of nginx (target >= 50%: ${summary.targets.throughput.met ? 'met' : 'NOT met'})
 gateway added p50: ${summary.targets.addedP50.got} nginx's (target <= 2x: ${summary.targets.addedP50.met ? 'met' : 'NOT met'})
+gateway CPU per request: ${(gateway.cpuMicrosPerRequest / nginx.cpuMicrosPerRequest).toFixed(2)}x nginx's; express + http-proxy-middleware: ${(expressHpm.cpuMicrosPerRequest / nginx.cpuMicrosPerRequest).toFixed(2)}x
 `);
   mkdirSync(join(repoRoot, 'bench/out'), { recursive: true });
   writeFileSync(join(repoRoot, 'bench/out/gateway.json'), JSON.stringify(summary, null, 2));

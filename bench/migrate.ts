@@ -9,7 +9,7 @@
 // Needs MariaDB at TEST_MARIADB_URL (default mysql://root@127.0.0.1:3306/) with the SEQUENCE
 // engine (seq_1_to_N tables, on by default). Each size uses two throwaway databases, dropped at
 // the end. The migration runs as a child process, as ops run it, so its peak memory (maxRSS,
-// in its JSON report) is its own.
+// in its JSON report) is its own: `npm run migrate:users`, so with the script's V8 heap flags.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -85,7 +85,8 @@ async function seedLegacy(knex: Knex, rows: number): Promise<void> {
 
 function runMigrate(env: Record<string, string>): Promise<MigrationReport> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['legacy-adapter/cli/migrate.ts', '--json', '--batch-size', String(batchSize)], {
+    // Exactly as ops run it: the npm script, with its V8 heap flags.
+    const child = spawn('npm', ['run', '--silent', 'migrate:users', '--', '--json', '--batch-size', String(batchSize)], {
       cwd: repoRoot,
       env: { PATH: process.env.PATH ?? '', LEGACY_ADAPTER_SECRET: SECRET, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
