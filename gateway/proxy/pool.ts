@@ -21,9 +21,9 @@ export class Connection {
 }
 
 /**
- * Keep-alive connections to one upstream, for the lean forwarder. Idle connections are paused so
- * nothing they receive is lost or misread: one that has unread bytes, or has closed, is never
- * handed out again.
+ * Keep-alive connections to one upstream, for the lean forwarder. Idle connections keep reading,
+ * so an upstream that closes one is noticed at once (it leaves the pool) instead of when the next
+ * request is written to it; one that sends bytes nobody asked for is closed.
  */
 export class ConnectionPool {
   readonly #host: string;
@@ -52,6 +52,7 @@ export class ConnectionPool {
     else conn.reused = true;
     conn.user = user;
     conn.socket.setTimeout(timeoutMs);
+    // A response that ended while its client applied backpressure may have left it paused.
     conn.socket.resume();
     return conn;
   }
@@ -63,8 +64,8 @@ export class ConnectionPool {
       conn.socket.destroy();
       return;
     }
-    conn.socket.pause();
     conn.socket.setTimeout(this.#idleMs);
+    conn.socket.resume();
     this.#idle.push(conn);
   }
 

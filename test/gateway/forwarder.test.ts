@@ -163,3 +163,18 @@ test('a large answer streams through intact (backpressure), and bytes after an a
   const next = await get('/after-extra');
   assert.equal(next.body.toString(), 'clean', 'the out-of-step connection was not reused');
 });
+
+test('an idle pooled connection the upstream closes leaves the pool at once, so even a POST after it succeeds', async () => {
+  script['/close-soon'] = (socket) => {
+    socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    setTimeout(() => socket.end(), 30);
+  };
+  script['/post-ok'] = 'HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\ndone';
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await get('/close-soon')).status, 200);
+    await new Promise((r) => setTimeout(r, 150));
+    const post = await get('/post-ok', 'POST', 'payload');
+    assert.equal(post.status, 200, 'the POST did not land on the closed connection');
+    assert.equal(post.body.toString(), 'done');
+  }
+});
