@@ -33,7 +33,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
     const knex = createDatabase(config.DATABASE_URL);
     const applied = await migrate(knex, gatewayMigrations, GATEWAY_MIGRATIONS_TABLE);
     if (applied.length) logger.info({ applied }, 'gateway database migrated');
-    const store = config.REDIS_URL ? await createRedisFlagStore(config.REDIS_URL, config.REDIS_KEY_PREFIX, logger) : createMemoryFlagStore();
+    const store = config.REDIS_URL ? createRedisFlagStore(config.REDIS_URL, config.REDIS_KEY_PREFIX, logger) : createMemoryFlagStore();
 
     const upstreams = new Map<string, Upstream>(Object.entries(table.upstreams).map(([name, url]) => [name, createUpstream(name, url)]));
     const routes: LiveRoute[] = table.routes.map((definition) => {

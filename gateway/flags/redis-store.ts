@@ -1,5 +1,5 @@
 import type { Logger } from '../../lib/logger.ts';
-import { createRedis, redisCheck, type Redis } from '../../lib/redis.ts';
+import { createRedis, type Redis } from '../../lib/redis.ts';
 import type { FlagStore } from './store.ts';
 
 const HASH = 'gateway:flags';
@@ -22,7 +22,7 @@ return {1, current}
  * subscribes on its own connection and re-reads the route at once. The channel carries only the
  * route name, so a replica always applies what the hash holds, whatever order notices arrive in.
  */
-export async function createRedisFlagStore(url: string, keyPrefix: string, logger: Logger): Promise<FlagStore> {
+export function createRedisFlagStore(url: string, keyPrefix: string, logger: Logger): FlagStore {
   const redis = createRedis(url, { keyPrefix, name: 'gateway-flags' });
   // Pub/sub channels are not keys: ioredis does not prefix them, so the prefix is added by hand.
   const channel = `${keyPrefix}gateway:flags:changed`;
@@ -46,7 +46,9 @@ export async function createRedisFlagStore(url: string, keyPrefix: string, logge
     lastError = '';
     for (const listener of listeners) listener('*');
   });
-  await subscriber.subscribe(channel);
+  // Not awaited: with Redis down at start the gateway still starts, on its defaults, and ioredis
+  // subscribes (and re-subscribes after every reconnect) as soon as it can.
+  subscriber.subscribe(channel).catch((error: Error) => logger.warn({ err: { message: error.message } }, 'flag channel subscription failed; ioredis retries on reconnect'));
 
   return {
     kind: 'redis',
@@ -63,7 +65,9 @@ export async function createRedisFlagStore(url: string, keyPrefix: string, logge
     onChange(listener) {
       listeners.push(listener);
     },
-    checks: [redisCheck(redis)],
+    // No readiness check on Redis: flags are served from memory, so a Redis outage must not take
+    // the front door out of the load balancer (flips are refused meanwhile; reloads retry).
+    checks: [],
     async close() {
       subscriber.disconnect();
       redis.disconnect();

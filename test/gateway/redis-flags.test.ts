@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createTestRedis, redisProblem, REDIS_TEST_URL, skipLoudly } from '../support/databases.ts';
-import { startServiceProcess, type SpawnedService } from '../support/processes.ts';
+import { freePort, startServiceProcess, type SpawnedService } from '../support/processes.ts';
 import { ADMIN_TOKEN, eventually, metric, startUpstream } from './helpers.ts';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -93,5 +93,37 @@ test('two gateway processes share flags in Redis: a flip on one reaches the othe
       return s.source === 'default' && s.fallbackReason === reason && s.mode === 'legacy';
     }, 2_000, 20);
     assert.ok(ok, `the gateway did not fall back to the default (${reason}): ${JSON.stringify(await routeState(g, 'app'))}`);
+  }
+});
+
+test('with Redis unreachable the gateway still starts and serves each route on its default; flips are refused with 503', async () => {
+  const legacy = await startUpstream('legacy');
+  const deadRedisPort = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-noredis-'));
+  const routes = join(dir, 'routes.yaml');
+  writeFileSync(routes, 'routes:\n  - { name: app, paths: ["/*"], default: legacy }\n');
+  const gateway = await startServiceProcess('gateway/main.ts', 'GATEWAY_PORT', {
+    GATEWAY_ROUTES_FILE: routes,
+    GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
+    LEGACY_UPSTREAM_URL: legacy.url,
+    IDP_UPSTREAM_URL: legacy.url,
+    DATABASE_URL: `sqlite:${join(dir, 'gateway.sqlite')}`,
+    REDIS_URL: `redis://127.0.0.1:${deadRedisPort}`,
+  });
+  try {
+    const res = await fetch(`${gateway.url}/page`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-served-by'), 'legacy');
+    await res.text();
+    const state = await routeState(gateway, 'app');
+    assert.deepEqual([state.mode, state.source, state.fallbackReason], ['legacy', 'default', 'unavailable']);
+    const flip = await fetch(`${gateway.url}/admin/api/routes/app/flag`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ mode: 'idp', reason: 'redis is down' }) });
+    assert.equal(flip.status, 503);
+    assert.equal(((await flip.json()) as { error: string }).error, 'flag_store_unavailable');
+    assert.deepEqual((await (await fetch(`${gateway.url}/admin/api/audit`, { headers: auth })).json()), { entries: [] }, 'a refused flip leaves no audit row');
+  } finally {
+    await gateway.stop();
+    await legacy.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
