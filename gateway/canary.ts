@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 export const BUCKET_COOKIE = 'gw_bucket';
 const BUCKET_COOKIE_MAX_AGE = 400 * 24 * 3600; // the longest browsers keep a cookie
 const wellFormed = /^[A-Za-z0-9_-]{16,64}$/;
-export const BUCKETS = 10_000;
+const BUCKETS = 10_000;
 
 /**
  * A stable bucket in 0..9999 for a stickiness key. The same key lands in the same bucket on

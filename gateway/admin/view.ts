@@ -24,7 +24,7 @@ const actor = z.string().trim().min(1).max(100).refine((v) => !/\p{Cc}/u.test(v)
 const reason = z.string({ error: 'a reason is required' }).trim().min(3, 'a reason is required (at least 3 characters)').max(1000, 'must be at most 1000 characters');
 
 /** A flip as the API and the page accept it: the flag, why, and (API) who. */
-export const flipInput = z.object({
+const flipInput = z.object({
   mode: z.unknown(),
   percent: z.unknown().optional(),
   reason,

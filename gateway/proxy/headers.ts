@@ -90,7 +90,3 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders): OutgoingHtt
   }
   return out;
 }
-
-export function isHopByHop(name: string): boolean {
-  return HOP_BY_HOP.has(name);
-}

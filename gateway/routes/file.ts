@@ -26,7 +26,7 @@ const defaultMode = z.preprocess(
   flagStateSchema,
 );
 
-export const autoRollbackSchema = z.strictObject({
+const autoRollbackSchema = z.strictObject({
   /** Fraction of the new side's answers that are 5xx, over the window, that triggers the rollback. */
   errorRate: z.number().gt(0, 'must be above 0').max(1, 'must be at most 1 (a fraction: 0.2 is 20%)'),
   windowSeconds: z.number().int().min(5).max(3600).default(60),

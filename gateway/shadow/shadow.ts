@@ -26,7 +26,7 @@ export function legacyLoginDecision(outcome: ForwardOutcome): boolean | undefine
 }
 
 const loginCheckAnswer = z.object({ ok: z.boolean() });
-export const LOGIN_CHECK_PATH = '/internal/v1/login-check';
+const LOGIN_CHECK_PATH = '/internal/v1/login-check';
 
 type Pending = { kind: 'status'; status: number } | { kind: 'login'; ok: boolean };
 
