@@ -117,7 +117,7 @@ test('X-Forwarded-*, the request id and the client Host go upstream; client-sent
   const seen = legacy.seen.at(-1)!.headers;
   assert.equal(seen['x-request-id'], 'trace-42');
   assert.equal(seen.host, 'public.example');
-  // The test client is not a trusted proxy... but it is on loopback, which TRUST_PROXY trusts by default.
+  // The test client is on loopback, which TRUST_PROXY trusts by default: its X-Forwarded-* are kept and appended to.
   assert.equal(seen['x-forwarded-for'], '6.6.6.6, 127.0.0.1');
   assert.equal(seen['x-forwarded-host'], 'evil.example');
   assert.equal(seen['x-forwarded-proto'], 'http');
