@@ -2,3 +2,9 @@
 export { mountInteractions, type InteractionDeps } from './routes.ts';
 export { renderError, logoutSource, postLogoutSuccessSource } from './provider-pages.ts';
 export type { InteractionProvider } from './provider-types.ts';
+// The building blocks other idp pages (idp/account/) render with, so every page looks and is protected alike.
+export { createCsrfTokens, type CsrfTokens } from './csrf.ts';
+export { html, type Html } from './html.ts';
+export { counter } from './login-metrics.ts';
+export { pageHeaders } from './security-headers.ts';
+export { errorSummary, fieldError, hidden, layout, messagePage, type FieldError } from './views.ts';

@@ -7,7 +7,7 @@ export interface LoginMetrics {
   throttled(subject: 'account' | 'address'): void;
 }
 
-function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
+export function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
   // mountInteractions may run more than once on one registry (tests); reuse what exists.
   const existing = registry.getSingleMetric(name);
   if (existing) return existing as Counter<L>;

@@ -8,7 +8,7 @@ export const STYLESHEET_PATH = '/interaction/static/idp.css';
 export const INCORRECT_LOGIN = 'Incorrect login or password';
 export const TRY_AGAIN_LATER = 'Too many attempts. Please wait a moment and try again.';
 
-function layout(title: string, body: Html): string {
+export function layout(title: string, body: Html): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -27,13 +27,13 @@ ${body}
 `.value;
 }
 
-interface FieldError {
+export interface FieldError {
   field: string;
   message: string;
 }
 
 /** The summary at the top of a form: focused on load, announced, each entry a link to its field. */
-function errorSummary(errors: readonly FieldError[]): Html {
+export function errorSummary(errors: readonly FieldError[]): Html {
   if (!errors.length) return html``;
   return html`<div class="error-summary" id="error-summary" role="alert" aria-live="assertive" aria-labelledby="error-summary-title" tabindex="-1" autofocus>
 <h2 id="error-summary-title">There is a problem</h2>
@@ -41,7 +41,7 @@ function errorSummary(errors: readonly FieldError[]): Html {
 </div>`;
 }
 
-function hidden(name: string, value: string): Html {
+export function hidden(name: string, value: string): Html {
   return html`<input type="hidden" name="${name}" value="${value}">`;
 }
 
@@ -76,7 +76,7 @@ function loginErrors(problem: LoginProblem | undefined): FieldError[] {
   }
 }
 
-function fieldError(errors: readonly FieldError[], field: string): { message?: string; attrs: Html } {
+export function fieldError(errors: readonly FieldError[], field: string): { message?: string; attrs: Html } {
   const error = errors.find((e) => e.field === field);
   if (!error) return { attrs: html`` };
   return { message: error.message, attrs: html` aria-invalid="true" aria-describedby="${field}-error"` };

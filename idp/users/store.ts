@@ -3,7 +3,7 @@ import type { Knex } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { PasswordEncoding } from '../../lib/passwords/index.ts';
 import { normalizeLogin } from './normalize.ts';
-import type { NewLegacyUser, StoredUser, UpgradeHooks, UserStore } from './types.ts';
+import type { NewLegacyUser, PasswordReplacement, StoredUser, UpgradeHooks, UserStore } from './types.ts';
 
 export type { NewLegacyUser, PasswordReplacement, StoredUser, UpgradeHooks, UserStore } from './types.ts';
 
@@ -91,13 +91,24 @@ function isUniqueViolation(error: unknown): boolean {
 // InnoDB may pick one of several concurrent inserts of the same unique key as a deadlock victim.
 const isDeadlock = (error: unknown): boolean => (error as { code?: string }).code === 'ER_LOCK_DEADLOCK';
 
+/** The columns a freshly written hash replaces: nothing of the legacy format survives it. */
+function newHashColumns(newHash: string, newScheme: string): Row {
+  return { password_hash: newHash, password_scheme: newScheme, password_salt: null, password_candidates: null, password_encodings: null };
+}
+
+/** The store as the idp itself uses it: also the self-service password change (idp/account/). */
+export interface IdpUserStore extends UserStore {
+  /** Compare-and-set like replacePasswordHash, stamping password_changed_at: the user chose a new password. */
+  changePassword(change: PasswordReplacement): Promise<boolean>;
+}
+
 export interface UserStoreOptions {
   logger?: Logger;
   hooks?: UpgradeHooks;
 }
 
 /** The idp's users table (knex, SQLite or MySQL/MariaDB). */
-export function createUserStore(knex: Knex, options: UserStoreOptions = {}): UserStore {
+export function createUserStore(knex: Knex, options: UserStoreOptions = {}): IdpUserStore {
   const { logger, hooks = {} } = options;
   const users = () => knex('users');
 
@@ -163,11 +174,7 @@ export function createUserStore(knex: Knex, options: UserStoreOptions = {}): Use
         // The old hash is replaced in the same statement that writes the new one, and only if it
         // is still the one that was verified: a crash leaves one or the other, never neither.
         const changed = await trx('users').where({ id: userId, password_hash: expectedHash }).update({
-          password_hash: newHash,
-          password_scheme: newScheme,
-          password_salt: null,
-          password_candidates: null,
-          password_encodings: null,
+          ...newHashColumns(newHash, newScheme),
           password_rehashed_at: new Date(),
         });
         if (changed === 0) return false;
@@ -175,6 +182,15 @@ export function createUserStore(knex: Knex, options: UserStoreOptions = {}): Use
         await hooks.beforeCommit?.('upgrade');
         return true;
       });
+    },
+
+    async changePassword({ userId, expectedHash, newHash, newScheme }) {
+      // One statement: the old password stops working exactly when the new one starts.
+      const changed = await users().where({ id: userId, password_hash: expectedHash }).update({
+        ...newHashColumns(newHash, newScheme),
+        password_changed_at: new Date(),
+      });
+      return changed > 0;
     },
 
     async countByPasswordScheme() {
