@@ -5,6 +5,7 @@ import { startService, type RunningService } from '../lib/service.ts';
 import type { Express } from 'express';
 import type Provider from 'oidc-provider';
 import type { IdpConfig } from './config.ts';
+import { mountAccount } from './account/index.ts';
 import { createLegacyAdapterClient } from './legacy/client.ts';
 import { createLoginMetrics, createLoginService, type LoginService } from './login/index.ts';
 import { loginCheckRouter } from './login/login-check-route.ts';
@@ -29,14 +30,17 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     }
     // Just-in-time login: the login pages and the internal login-check share this one service.
     const users = createUserStore(knex, { logger });
+    const passwordPolicy = { iterations: config.PBKDF2_ITERATIONS, keyLength: 32, saltLength: 16 };
     const loginService = createLoginService({
       users,
       legacy: createLegacyAdapterClient({ baseUrl: config.LEGACY_ADAPTER_URL, secret: config.LEGACY_ADAPTER_SECRET, timeoutMs: config.LEGACY_ADAPTER_TIMEOUT_MS }),
-      policy: { iterations: config.PBKDF2_ITERATIONS, keyLength: 32, saltLength: 16 },
+      policy: passwordPolicy,
       metrics: createLoginMetrics(metrics.registry, { countByScheme: () => users.countByPasswordScheme(), logger }),
       logger,
     });
     const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, { keyPrefix: config.REDIS_KEY_PREFIX, name: 'idp' }) : undefined;
+    // One throttle for the login form and the password change: both check a password.
+    const throttle = createLoginThrottle(throttlePolicyFromConfig(config), redis);
     const app = express();
     app.disable('x-powered-by');
     app.set('trust proxy', config.TRUST_PROXY);
@@ -60,13 +64,23 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
       mountInteractions(app, oidc.provider, {
         login: loginService,
         users: loginService,
-        throttle: createLoginThrottle(throttlePolicyFromConfig(config), redis),
+        throttle,
         logger,
         csrfSecret: config.IDP_INTERACTION_SECRET,
         metrics,
         ...(config.IDP_FORGOT_PASSWORD_URL ? { forgotPasswordUrl: config.IDP_FORGOT_PASSWORD_URL } : {}),
       });
     }
+    mountAccount(app, {
+      provider: oidc.provider,
+      users,
+      throttle,
+      policy: passwordPolicy,
+      revokeUserGrants: oidc.revokeUserGrants,
+      csrfSecret: config.IDP_INTERACTION_SECRET,
+      logger,
+      registry: metrics.registry,
+    });
     mountProvider(app, oidc.provider, config.IDP_ISSUER);
     return {
       handler: app,

@@ -1,0 +1,156 @@
+// GET/POST /account/password: a signed-in user changes their password; every other grant and
+// browser session of the account is revoked, the one in use stays signed in.
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type Provider from 'oidc-provider';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../../lib/logger.ts';
+import { hashPassword, pbkdf2Scheme, verifyPassword, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
+import { createCsrfTokens, messagePage, pageHeaders } from '../interactions/index.ts';
+import type { RevokeUserGrants } from '../oidc/index.ts';
+import { throttleSubjects, type LoginThrottle } from '../throttle/index.ts';
+import type { IdpUserStore, StoredUser } from '../users/store.ts';
+import { createPasswordChangeMetrics } from './metrics.ts';
+import { formProblem, MAX_PASSWORD_LENGTH, type PasswordForm, type PasswordFormProblem } from './password-rules.ts';
+import { signedInSession, type SignedInSession } from './session.ts';
+import { PASSWORD_PATH, passwordChangePage } from './views.ts';
+
+export interface AccountDeps {
+  provider: Provider;
+  users: IdpUserStore;
+  /** The login throttle: guesses at the current password count as failed logins. */
+  throttle: LoginThrottle;
+  /** What new hashes are written with (the login service's policy). */
+  policy: Pbkdf2Policy;
+  revokeUserGrants: RevokeUserGrants;
+  /** IDP_INTERACTION_SECRET: the key of the interaction pages' CSRF tokens. */
+  csrfSecret: string;
+  logger: Logger;
+  registry?: Registry;
+}
+
+const NEW_SCHEME = pbkdf2Scheme.name;
+
+function send(res: Response, status: number, body: string): void {
+  res.status(status).set(pageHeaders()).send(body);
+}
+
+function field(body: unknown, name: string): string {
+  const value = (body as Record<string, unknown> | undefined)?.[name];
+  // One character over the limit is enough for the length rule to see the input is too long.
+  return typeof value === 'string' ? value.slice(0, MAX_PASSWORD_LENGTH * 2 + 1) : '';
+}
+
+const displayName = (user: StoredUser) => user.name ?? user.username ?? user.email ?? undefined;
+
+export function mountAccount(app: Express, deps: AccountDeps): void {
+  const csrf = createCsrfTokens(deps.csrfSecret);
+  // A namespace of its own: an interaction uid never contains ':', so no token is valid for both.
+  const csrfSubject = (session: SignedInSession) => `account-password:${session.id}`;
+  const metrics = createPasswordChangeMetrics(deps.registry);
+  const log = deps.logger.child({ component: 'account' });
+  const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 10 });
+
+  const notSignedIn = (res: Response) =>
+    send(res, 401, messagePage({ title: 'Sign in first', message: 'You are not signed in. Sign in through one of your applications, then come back to this page to change your password.' }));
+
+  /** The signed-in, active user of this request; answers the request itself when there is none. */
+  async function signedInUser(req: Request, res: Response): Promise<{ session: SignedInSession; user: StoredUser } | undefined> {
+    const session = await signedInSession(deps.provider, req, res);
+    const user = session ? await deps.users.findById(session.accountId) : undefined;
+    if (!session || !user?.active) {
+      notSignedIn(res);
+      return undefined;
+    }
+    return { session, user };
+  }
+
+  function renderForm(res: Response, status: number, session: SignedInSession, user: StoredUser, problem?: PasswordFormProblem) {
+    send(res, status, passwordChangePage({ csrf: csrf.issue(csrfSubject(session)), accountName: displayName(user), ...(problem ? { problem } : {}) }));
+  }
+
+  app.get(PASSWORD_PATH, async (req, res) => {
+    const found = await signedInUser(req, res);
+    if (found) renderForm(res, 200, found.session, found.user);
+  });
+
+  app.post(PASSWORD_PATH, form, async (req, res) => {
+    const found = await signedInUser(req, res);
+    if (!found) return;
+    const { session, user } = found;
+    if (!csrf.verify(csrfSubject(session), req.body?.csrf)) {
+      metrics.change('forged');
+      log.warn({ sub: user.id }, 'password change refused: missing or wrong CSRF token');
+      return send(res, 403, messagePage({ title: 'This form has expired', message: 'Open the password change page again and retry.' }));
+    }
+    const input: PasswordForm = { current: field(req.body, 'current-password'), next: field(req.body, 'new-password'), confirm: field(req.body, 'confirm-password') };
+    const problem = formProblem(input);
+    if (problem) {
+      metrics.change('invalid_form');
+      return renderForm(res, 400, session, user, problem);
+    }
+
+    // The same counts as the login form: this page must not be a way around the login throttle.
+    const subjects = throttleSubjects(user.username ?? user.email ?? user.id, req.ip);
+    const decision = await deps.throttle.attempt(subjects);
+    if (!decision.allowed) {
+      metrics.change('throttled');
+      log.warn({ sub: user.id, subject: decision.subject, retryAfterMs: decision.retryAfterMs }, 'password change throttled');
+      res.set('retry-after', String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000))));
+      return renderForm(res, 429, session, user, 'throttled');
+    }
+    const verified = user.passwordHash
+      ? await verifyPassword(
+          input.current,
+          { hash: user.passwordHash, salt: user.passwordSalt },
+          { candidates: user.passwordCandidates, encodings: user.passwordEncodings, policy: deps.policy },
+        )
+      : undefined;
+    if (!verified?.ok || !user.passwordHash) {
+      metrics.change('incorrect_current');
+      // An unreadable stored hash looks the same to the user; the log says which it was.
+      log.info({ sub: user.id, reason: verified?.reason ?? 'empty' }, 'password change refused: current password not verified');
+      return renderForm(res, 400, session, user, 'incorrect-current');
+    }
+    await deps.throttle.succeeded(subjects);
+
+    const newHash = await hashPassword(input.next, deps.policy);
+    if (!(await deps.users.changePassword({ userId: user.id, expectedHash: user.passwordHash, newHash, newScheme: NEW_SCHEME }))) {
+      metrics.change('changed_meanwhile');
+      log.info({ sub: user.id }, 'password change lost a race: the stored password changed since it was verified');
+      return renderForm(res, 409, session, user, 'changed-meanwhile');
+    }
+
+    // This browser keeps one of its grants (the revoker keeps the session holding it); every
+    // other grant and session of the account goes, whatever client or device it belongs to.
+    const keep = session.grantIds[0];
+    try {
+      const revoked = await deps.revokeUserGrants(user.id, keep);
+      // A session without any grant (signed in, consent never given) is not spared by the
+      // revoker: store it again so this browser stays signed in.
+      if (!keep) await session.persist();
+      metrics.change('success');
+      metrics.revoked(revoked.grants, revoked.sessions);
+      log.info({ sub: user.id, grantsRevoked: revoked.grants, sessionsEnded: revoked.sessions }, 'password changed; other grants and sessions revoked');
+    } catch (error) {
+      metrics.change('revoke_failed');
+      log.error({ err: error, sub: user.id }, 'password changed but revoking the other grants and sessions failed');
+      return send(
+        res,
+        500,
+        messagePage({ title: 'Your password was changed', message: 'But we could not sign you out of your other devices and applications. Please try again later or contact support.' }),
+      );
+    }
+    send(res, 200, messagePage({ title: 'Your password was changed', message: 'Use your new password from now on. Every other device and application signed in to your account has been signed out.' }));
+  });
+
+  // Errors of these routes only: a page without internals.
+  app.use('/account', (error: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(error);
+    const status = (error as { status?: unknown }).status;
+    if (status === 413 || status === 400) {
+      return send(res, 400, messagePage({ title: 'Your password was not changed', message: 'The form could not be read. Go back and try again.' }));
+    }
+    log.error({ err: error, path: req.path }, 'account page failed');
+    send(res, 500, messagePage({ title: 'Your password was not changed', message: 'Something went wrong on our side. Please try again later.' }));
+  });
+}
