@@ -5,6 +5,7 @@ import { requestIdOf } from '../lib/request-context.ts';
 import { startService, type RunningService } from '../lib/service.ts';
 import { upstreamCheck } from '../lib/upstream-check.ts';
 import { createAdminApp } from './admin/app.ts';
+import { createAccessTokenVerifier } from './auth/access-token.ts';
 import { GATEWAY_MIGRATIONS_TABLE, gatewayMigrations } from './audit/migrations.ts';
 import { createAuditLog } from './audit/store.ts';
 import type { GatewayConfig } from './config.ts';
@@ -67,7 +68,21 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       metrics,
       logger,
     });
-    const admin = createAdminApp({ token: config.GATEWAY_ADMIN_TOKEN, routes, flip, audit, trusted });
+    // One verifier (one cached key set) for the admin API and canary stickiness; the keys come
+    // from the idp directly, not through the gateway's own /jwks route.
+    const accessTokens = createAccessTokenVerifier({
+      jwksUrl: `${config.IDP_UPSTREAM_URL.replace(/\/+$/, '')}/jwks`,
+      issuer: config.GATEWAY_TOKEN_ISSUER,
+      clockToleranceSeconds: config.GATEWAY_TOKEN_CLOCK_TOLERANCE_S,
+    });
+    const admin = createAdminApp({
+      token: config.GATEWAY_ADMIN_TOKEN,
+      accessTokens: { verifier: accessTokens, audience: config.GATEWAY_ADMIN_AUDIENCE, scope: config.GATEWAY_ADMIN_SCOPE },
+      routes,
+      flip,
+      audit,
+      trusted,
+    });
     const dispatcher = createDispatcher({
       routes,
       timeoutMs: config.UPSTREAM_TIMEOUT_MS,
@@ -76,6 +91,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       shadow,
       logger,
       admin,
+      accessTokens,
       onRollback(route, reason) {
         rollBack(route, reason).catch(() => route.rollback?.reset());
       },

@@ -16,6 +16,11 @@ export function bucketOf(key: string): number {
   return createHash('sha256').update(key).digest().readUInt32BE(0) % BUCKETS;
 }
 
+/** The stickiness key of a signed-in user: kept apart from cookie ids, which are random anyway. */
+export function subjectKey(sub: string): string {
+  return `sub:${sub}`;
+}
+
 export function goesToNewSide(bucket: number, percent: number): boolean {
   return bucket < percent * 100;
 }

@@ -22,10 +22,20 @@ export const gatewayEnv = {
   GATEWAY_SHADOW_MAX_BODY_BYTES: z.coerce.number().int().min(0).max(1_048_576).default(16_384),
   /** Bearer secret for the idp's internal API (login-check in shadow mode); the idp reads the same variable. */
   IDP_INTERNAL_SECRET: idpInternalSecret,
+  /** The idp's public issuer (the gateway's own URL); the idp reads the same variable. */
+  IDP_ISSUER: httpUrl.default('http://localhost:3000'),
+  /** `iss` of the access tokens the gateway accepts; unset means IDP_ISSUER. */
+  GATEWAY_TOKEN_ISSUER: httpUrl.optional(),
+  /** `aud` of admin access tokens: the gateway admin resource in the idp's resources file. */
+  GATEWAY_ADMIN_AUDIENCE: httpUrl.default('http://localhost:3000/admin'),
+  GATEWAY_ADMIN_SCOPE: z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'one scope: printable ASCII without spaces').default('gateway:admin'),
+  /** Allowed clock skew, in seconds, on access tokens' exp/nbf. */
+  GATEWAY_TOKEN_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(30),
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env) {
-  return loadConfig(gatewayEnv, env);
+  const config = loadConfig(gatewayEnv, env);
+  return { ...config, GATEWAY_TOKEN_ISSUER: config.GATEWAY_TOKEN_ISSUER ?? config.IDP_ISSUER };
 }

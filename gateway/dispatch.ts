@@ -2,8 +2,10 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../lib/logger.ts';
 import { currentRequest, requestIdOf } from '../lib/request-context.ts';
+import { bearerToken } from '../lib/bearer-auth.ts';
 import { setRouteLabel } from '../lib/service.ts';
-import { bucketCookie, bucketOf, bucketSetCookie, goesToNewSide, newBucketId } from './canary.ts';
+import type { AccessTokenVerifier } from './auth/access-token.ts';
+import { bucketCookie, bucketOf, bucketSetCookie, goesToNewSide, newBucketId, subjectKey } from './canary.ts';
 import type { FlaggedRoute } from './flags/table.ts';
 import type { GatewayMetrics, Side } from './metrics.ts';
 import { forward, sendGatewayError, type ForwardOutcome } from './proxy/forward.ts';
@@ -34,6 +36,8 @@ export interface DispatchOptions {
   logger: Logger;
   /** Everything under /admin (express: the API and the page). */
   admin: RequestListener;
+  /** Verifies a request's bearer access token, whose `sub` then picks its canary bucket. */
+  accessTokens: AccessTokenVerifier;
   onRollback(route: LiveRoute, reason: string): void;
 }
 
@@ -55,7 +59,25 @@ export function createDispatcher(options: DispatchOptions) {
   const { metrics, shadow, timeoutMs, trusted } = options;
   const match = compileMatcher(options.routes, (r) => r.definition);
 
-  function chooseSide(route: LiveRoute, req: IncomingMessage, secure: boolean): SideChoice {
+  /** Only a canary that splits traffic needs a stickiness key; everything else skips token verification. */
+  function splits(route: LiveRoute): boolean {
+    const state = route.flag.state;
+    return state.mode === 'canary' && state.percent > 0 && state.percent < 100;
+  }
+
+  /**
+   * The token's subject when the request carries a valid access token (any audience of ours:
+   * it only picks a bucket, it authorizes nothing), else undefined: a bad or expired token, or
+   * the idp's keys out of reach, falls back to the cookie and never fails the request.
+   */
+  async function subjectOf(token: string): Promise<string | undefined> {
+    const result = await options.accessTokens.verify(token);
+    if (result.ok) return result.claims.sub;
+    metrics.canaryTokenRejected(result.reason);
+    return undefined;
+  }
+
+  function chooseSide(route: LiveRoute, req: IncomingMessage, secure: boolean, subject: string | undefined): SideChoice {
     const state = route.flag.state;
     switch (state.mode) {
       case 'legacy':
@@ -66,6 +88,8 @@ export function createDispatcher(options: DispatchOptions) {
       case 'canary': {
         if (state.percent <= 0) return { side: 'legacy' };
         if (state.percent >= 100) return { side: 'new' };
+        // A signed-in user lands on the same side on every device: the bucket follows the user.
+        if (subject !== undefined) return { side: goesToNewSide(bucketOf(subjectKey(subject)), state.percent) ? 'new' : 'legacy' };
         let id = bucketCookie(req);
         let setCookie: string | undefined;
         if (!id) {
@@ -110,8 +134,19 @@ export function createDispatcher(options: DispatchOptions) {
     }
     const route = found.route;
     setRouteLabel(res, route.name);
+    // Without a bearer token (or outside a split canary) the request stays synchronous.
+    const token = splits(route) ? bearerToken(req) : undefined;
+    if (token === undefined) return proxy(route, req, res, requestId, undefined);
+    void subjectOf(token).then((subject) => {
+      // The client may have left while the token was checked: nothing to answer.
+      if (res.destroyed || req.socket.destroyed) return;
+      proxy(route, req, res, requestId, subject);
+    });
+  };
+
+  function proxy(route: LiveRoute, req: IncomingMessage, res: ServerResponse, requestId: string, subject: string | undefined) {
     const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
-    const choice = chooseSide(route, req, secure);
+    const choice = chooseSide(route, req, secure, subject);
     if (choice.setCookie) res.appendHeader('set-cookie', choice.setCookie);
     const headers = upstreamRequestHeaders(req, { requestId, trusted });
     const target = choice.side === 'legacy' ? route.legacy : route.next;
@@ -120,7 +155,7 @@ export function createDispatcher(options: DispatchOptions) {
       observe(route, choice.side, outcome);
       compare?.(outcome);
     });
-  };
+  }
 
   /** WebSocket and other upgrades: same route and side choice, then a byte pipe. */
   const upgrades = new Set<Duplex>();

@@ -79,6 +79,13 @@ export function createGatewayMetrics(registry: Registry) {
     registers,
   });
 
+  const canaryTokens = new Counter({
+    name: 'gateway_canary_token_rejected_total',
+    help: 'Bearer tokens on canary routes that did not verify (the cookie picked the side instead), by reason: invalid, or unavailable (the idp keys could not be fetched)',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+
   // Label children are cached: looking them up by object on every request costs more than the proxying logic.
   const proxiedChildren = new Map<string, Counter.Internal>();
   const latencyChildren = new Map<string, Histogram.Internal<'route' | 'side'>>();
@@ -115,6 +122,9 @@ export function createGatewayMetrics(registry: Registry) {
     },
     rolledBack(route: string) {
       rollbacks.inc({ route });
+    },
+    canaryTokenRejected(reason: 'invalid' | 'unavailable') {
+      canaryTokens.inc({ reason });
     },
   };
 }

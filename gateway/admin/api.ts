@@ -1,8 +1,9 @@
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
-import { hasBearerSecret } from '../../lib/bearer-auth.ts';
+import { bearerToken, hasBearerSecret } from '../../lib/bearer-auth.ts';
 import { currentRequest } from '../../lib/request-context.ts';
 import type { AuditLog } from '../audit/store.ts';
+import type { AccessTokenClaims, AccessTokenVerifier } from '../auth/access-token.ts';
 import type { LiveRoute } from '../dispatch.ts';
 import { FlagStoreUnavailable, type Flipper } from '../flips.ts';
 import { parseFlip, routeView } from './view.ts';
@@ -17,12 +18,38 @@ function fail(res: Response, status: number, error: string, extra: Record<string
   res.status(status).json({ error, ...extra, request_id: currentRequest()?.requestId });
 }
 
-/** The admin JSON API under /admin/api: bearer GATEWAY_ADMIN_TOKEN on every call. */
-export function adminApi(deps: { token: string; routes: Map<string, LiveRoute>; flip: Flipper; audit: AuditLog }) {
+export interface AdminTokenPolicy {
+  verifier: AccessTokenVerifier;
+  audience: string;
+  scope: string;
+}
+
+/** Who a token-authenticated call is, for the audit log: the token says it, not the request body. */
+export function tokenActor(claims: AccessTokenClaims): string {
+  return claims.clientId === undefined || claims.clientId === claims.sub ? claims.sub : `${claims.sub} via ${claims.clientId}`;
+}
+
+/**
+ * The admin JSON API under /admin/api. Every call carries `Authorization: Bearer` with either
+ * GATEWAY_ADMIN_TOKEN or an idp access token for the admin audience with the admin scope.
+ */
+export function adminApi(deps: { token: string; accessTokens: AdminTokenPolicy; routes: Map<string, LiveRoute>; flip: Flipper; audit: AuditLog }) {
   const router = express.Router();
-  router.use((req, res, next) => {
+  const { accessTokens } = deps;
+  router.use(async (req, res, next) => {
     if (hasBearerSecret(req, deps.token)) return next();
-    res.setHeader('www-authenticate', 'Bearer realm="gateway-admin"');
+    const token = bearerToken(req);
+    const result = token === undefined ? undefined : await accessTokens.verifier.verify(token, accessTokens.audience);
+    if (result?.ok) {
+      if (result.claims.scopes.has(accessTokens.scope)) {
+        res.locals.actor = tokenActor(result.claims);
+        return next();
+      }
+      res.setHeader('www-authenticate', `Bearer realm="gateway-admin", error="insufficient_scope", scope="${accessTokens.scope}"`);
+      return fail(res, 403, 'insufficient_scope', { scope: accessTokens.scope });
+    }
+    if (result?.reason === 'unavailable') return fail(res, 503, 'token_verification_unavailable');
+    res.setHeader('www-authenticate', `Bearer realm="gateway-admin"${result ? ', error="invalid_token"' : ''}`);
     fail(res, 401, 'unauthorized');
   });
   router.use(express.json({ limit: '16kb' }));
@@ -42,7 +69,7 @@ export function adminApi(deps: { token: string; routes: Map<string, LiveRoute>; 
     const parsed = parseFlip(req.body);
     if (!parsed.ok) return fail(res, 400, 'invalid_request', { problems: parsed.problems });
     try {
-      const result = await deps.flip({ route: name, to: parsed.to, reason: parsed.reason, actor: parsed.actor ?? 'admin-api', via: 'api' });
+      const result = await deps.flip({ route: name, to: parsed.to, reason: parsed.reason, actor: (res.locals.actor as string | undefined) ?? parsed.actor ?? 'admin-api', via: 'api' });
       if (!result.ok) return fail(res, result.problem === 'unknown_route' ? 404 : 409, result.problem);
       res.json({ route: result.route, from: result.from, to: result.to });
     } catch (error) {
