@@ -4,6 +4,9 @@
 //   GATEWAY_ADMIN_TOKEN=... node gateway/cli/routes.ts flip <route> <legacy|idp|canary|shadow> [--percent N] --reason "..."
 //   GATEWAY_ADMIN_TOKEN=... node gateway/cli/routes.ts audit [--route NAME] [--limit N]
 //
+// Instead of the shared admin token, GATEWAY_ADMIN_ACCESS_TOKEN may hold an idp access token for
+// the gateway admin audience with the admin scope; the audit log then names its subject.
+//
 // GATEWAY_ADMIN_URL picks the gateway (default http://127.0.0.1:3000). Exit codes: 0 done,
 // 1 refused or failed (the reason is printed), 2 wrong usage.
 import { hostname, userInfo } from 'node:os';
@@ -13,7 +16,8 @@ const usage = `usage:
   node gateway/cli/routes.ts list [--json]
   node gateway/cli/routes.ts flip <route> <legacy|idp|canary|shadow> [--percent N] --reason "why" [--actor NAME]
   node gateway/cli/routes.ts audit [--route NAME] [--limit N] [--json]
-environment: GATEWAY_ADMIN_TOKEN (required), GATEWAY_ADMIN_URL (default http://127.0.0.1:3000)`;
+environment: GATEWAY_ADMIN_ACCESS_TOKEN (an idp access token with the admin scope) or GATEWAY_ADMIN_TOKEN,
+  GATEWAY_ADMIN_URL (default http://127.0.0.1:3000)`;
 
 function die(message: string, code: number): never {
   console.error(message);
@@ -66,8 +70,9 @@ async function main() {
     },
   });
   if (values.help) die(usage, 0);
-  const token = process.env.GATEWAY_ADMIN_TOKEN;
-  if (!token) die(`GATEWAY_ADMIN_TOKEN is not set\n${usage}`, 2);
+  // The access token wins: it names who flips, where the shared token cannot.
+  const token = process.env.GATEWAY_ADMIN_ACCESS_TOKEN || process.env.GATEWAY_ADMIN_TOKEN;
+  if (!token) die(`neither GATEWAY_ADMIN_ACCESS_TOKEN nor GATEWAY_ADMIN_TOKEN is set\n${usage}`, 2);
   const base = (process.env.GATEWAY_ADMIN_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
 
   const call = async (method: string, path: string, body?: unknown) => {

@@ -32,7 +32,7 @@ const client = (id: string, secret: string, scope: string) => `
     scope: ${scope}`;
 
 const CLIENTS = `
-clients:${client('gateway-ops', OPS_SECRET, 'gateway:admin gateway:status')}${client('gateway-viewer', VIEWER_SECRET, 'gateway:status')}${client('orders', ORDERS_SECRET, 'orders:read gateway:admin')}
+clients:${client('gateway-ops', OPS_SECRET, 'gateway:admin gateway:status')}${client('gateway-viewer', VIEWER_SECRET, 'gateway:status')}${client('orders', ORDERS_SECRET, 'orders:read')}
 `;
 
 export function startTokenIdp(options: { clients?: string; resources?: string; env?: Record<string, string> } = {}): Promise<TestIdp> {
