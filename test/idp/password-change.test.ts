@@ -179,3 +179,28 @@ test('embedded: guesses at the current password are throttled like logins, and a
     { env },
   );
 });
+
+test('embedded: a browser signed in without any grant yet (consent not given) stays signed in after its change', async (t) => {
+  await withIdp(t, { db: 'sqlite', redis: false }, async (idp) => {
+    await seedLegacyUser(idp, 'erin');
+    const other = await signIn(idp, 'native-app', oidc.None(), NATIVE_REDIRECT);
+    // Sign in, then stop at the consent step: the session exists, no grant does.
+    const config = await oidc.discovery(new URL(idp.issuer), 'web-app', {}, oidc.ClientSecretBasic(CONFIDENTIAL_SECRET), insecure);
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: CONFIDENTIAL_REDIRECT, scope: 'openid', state: 's', code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256' });
+    const agent = new UserAgent();
+    const toLogin = await agent.request(url);
+    const interaction = new URL(toLogin.headers.get('location')!, idp.issuer);
+    const loggedIn = await agent.request(`${interaction.href}/test-login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'erin', password: PASSWORD }) });
+    const resumed = await agent.request(new URL(loggedIn.headers.get('location')!, idp.issuer));
+    await Promise.all([toLogin, loggedIn, resumed].map((r) => r.body?.cancel()));
+    assert.match(resumed.headers.get('location') ?? '', /^\/interaction\//, 'the consent step is next');
+
+    const { csrf } = await openPage(idp, agent);
+    assert.ok(csrf, 'signed in without a grant');
+    const done = await submit(idp, agent, { 'current-password': PASSWORD, 'new-password': NEW_PASSWORD, 'confirm-password': NEW_PASSWORD, csrf });
+    assert.equal(done.status, 200);
+    assert.equal((await openPage(idp, agent)).status, 200, 'this browser stays signed in');
+    assert.equal((await openPage(idp, other.agent)).status, 401, 'the other browser is signed out');
+    await expectInvalidGrant(oidc.refreshTokenGrant(other.config, other.tokens.refresh_token!));
+  });
+});
