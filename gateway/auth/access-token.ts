@@ -28,6 +28,7 @@ export interface AccessTokenVerifierOptions {
 // knows closes the algorithm-confusion family of attacks.
 const ALGORITHMS = ['RS256'];
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
+const FETCH_BACKOFF_MS = 5_000;
 
 function claimsOf(payload: JWTPayload): AccessTokenClaims | undefined {
   const scope = payload.scope;
@@ -53,6 +54,10 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions) {
     cacheMaxAge: 10 * 60_000,
   });
   const clockTolerance = options.clockToleranceSeconds ?? 30;
+  // After a failed fetch, tokens that would need one fail fast for a while: an idp that does not
+  // answer must not add the fetch timeout to every bearer request on a canary route.
+  let fetchFailedAt = -Infinity;
+  const needsFetch = () => keys.jwks() === undefined || !keys.fresh;
 
   return {
     /**
@@ -61,6 +66,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions) {
      */
     async verify(token: string, audience?: string): Promise<Verification> {
       if (!JWT_SHAPE.test(token)) return { ok: false, reason: 'invalid', detail: 'not a JWT' };
+      if (performance.now() - fetchFailedAt < FETCH_BACKOFF_MS && needsFetch()) return { ok: false, reason: 'unavailable', detail: 'JWKS fetch failed recently' };
       try {
         const { payload } = await jwtVerify(token, keys, {
           issuer: options.issuer,
@@ -77,7 +83,10 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions) {
         // The key set could not be had: a timeout, a non-200 or non-JWKS answer (jose's generic
         // error), or a network error (not a JOSEError at all). Everything else is the token's fault.
         const keysMissing = !(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error.code === 'ERR_JOSE_GENERIC';
-        if (keysMissing) return { ok: false, reason: 'unavailable', detail: `JWKS fetch failed: ${(error as Error).message}` };
+        if (keysMissing) {
+          fetchFailedAt = performance.now();
+          return { ok: false, reason: 'unavailable', detail: `JWKS fetch failed: ${(error as Error).message}` };
+        }
         return { ok: false, reason: 'invalid', detail: error.code };
       }
     },
