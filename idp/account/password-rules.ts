@@ -24,10 +24,11 @@ export interface PasswordForm {
 /** The first problem of the form as typed, before any password is checked; undefined if none. */
 export function formProblem(form: PasswordForm): PasswordFormProblem | undefined {
   if (!form.current) return 'missing-current';
-  // Length in code points, as a person counts characters.
-  const length = [...form.next].length;
-  if (length < MIN_PASSWORD_LENGTH) return 'too-short';
-  if (length > MAX_PASSWORD_LENGTH) return 'too-long';
+  // The minimum in code points, as a person counts characters; the maximum in UTF-16 units,
+  // as the login form cuts its fields (idp/interactions/routes.ts): a longer password could be
+  // set here and never typed in there again.
+  if ([...form.next].length < MIN_PASSWORD_LENGTH) return 'too-short';
+  if (form.next.length > MAX_PASSWORD_LENGTH) return 'too-long';
   if (form.next !== form.confirm) return 'mismatch';
   if (form.next === form.current) return 'same-as-current';
   return undefined;

@@ -36,8 +36,8 @@ function send(res: Response, status: number, body: string): void {
 
 function field(body: unknown, name: string): string {
   const value = (body as Record<string, unknown> | undefined)?.[name];
-  // One character over the limit is enough for the length rule to see the input is too long.
-  return typeof value === 'string' ? value.slice(0, MAX_PASSWORD_LENGTH * 2 + 1) : '';
+  // One unit over the limit is enough for the length rule to see the input is too long.
+  return typeof value === 'string' ? value.slice(0, MAX_PASSWORD_LENGTH + 1) : '';
 }
 
 const displayName = (user: StoredUser) => user.name ?? user.username ?? user.email ?? undefined;
@@ -48,7 +48,8 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
   const csrfSubject = (session: SignedInSession) => `account-password:${session.id}`;
   const metrics = createPasswordChangeMetrics(deps.registry);
   const log = deps.logger.child({ component: 'account' });
-  const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 10 });
+  // Room for three fields of 1024 characters percent-encoded from up to 3 UTF-8 bytes each.
+  const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 10 });
 
   const notSignedIn = (res: Response) =>
     send(res, 401, messagePage({ title: 'Sign in first', message: 'You are not signed in. Sign in through one of your applications, then come back to this page to change your password.' }));

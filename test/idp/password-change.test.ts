@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import * as oidc from 'openid-client';
+import { formProblem } from '../../idp/account/password-rules.ts';
 import { authorize, UserAgent } from './support/browser.ts';
 import {
   API_SECRET,
@@ -203,4 +204,17 @@ test('embedded: a browser signed in without any grant yet (consent not given) st
     assert.equal((await openPage(idp, other.agent)).status, 401, 'the other browser is signed out');
     await expectInvalidGrant(oidc.refreshTokenGrant(other.config, other.tokens.refresh_token!));
   });
+});
+
+test('new password rules: 8 characters as a person counts them, at most what the login form reads', () => {
+  const form = (next: string, confirm = next, current = 'old password') => formProblem({ current, next, confirm });
+  assert.equal(form('1234567'), 'too-short');
+  assert.equal(form('12345678'), undefined);
+  assert.equal(form('😀😀😀😀😀😀😀'), 'too-short', 'seven emoji are seven characters');
+  assert.equal(form('x'.repeat(1024)), undefined);
+  assert.equal(form('x'.repeat(1025)), 'too-long');
+  assert.equal(form('😀'.repeat(513)), 'too-long', 'the login form cuts at 1024 UTF-16 units');
+  assert.equal(form('12345678', '12345679'), 'mismatch');
+  assert.equal(form('old password'), 'same-as-current');
+  assert.equal(form('12345678', '12345678', ''), 'missing-current');
 });
