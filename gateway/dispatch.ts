@@ -137,11 +137,18 @@ export function createDispatcher(options: DispatchOptions) {
     // Without a bearer token (or outside a split canary) the request stays synchronous.
     const token = splits(route) ? bearerToken(req) : undefined;
     if (token === undefined) return proxy(route, req, res, requestId, undefined);
-    void subjectOf(token).then((subject) => {
-      // The client may have left while the token was checked: nothing to answer.
-      if (res.destroyed || req.socket.destroyed) return;
-      proxy(route, req, res, requestId, subject);
-    });
+    subjectOf(token)
+      .then((subject) => {
+        // The client may have left while the token was checked: nothing to answer.
+        if (res.destroyed || req.socket.destroyed) return;
+        proxy(route, req, res, requestId, subject);
+      })
+      .catch((error: unknown) => {
+        // Not expected (verify never throws), but a bug here must cost one request, not the process.
+        options.logger.error({ route: route.name, err: { message: (error as Error).message } }, 'canary token path failed');
+        if (!res.headersSent) sendGatewayError(res, 502, 'bad_gateway', requestId);
+        else res.destroy();
+      });
   };
 
   function proxy(route: LiveRoute, req: IncomingMessage, res: ServerResponse, requestId: string, subject: string | undefined) {
