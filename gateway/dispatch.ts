@@ -171,9 +171,20 @@ export function createDispatcher(options: DispatchOptions) {
     const found = match(req.method ?? 'GET', req.url ?? '/');
     if (!found.ok) return rejectUpgrade(socket, found.reason === 'bad_path' ? 400 : 404, found.reason, requestId);
     const route = found.route;
+    // Non-browser clients (apps) can send a bearer token with the upgrade: bucketed by user as on HTTP.
+    const token = splits(route) ? bearerToken(req) : undefined;
+    if (token === undefined) return tunnel(route, req, socket, head, requestId, undefined);
+    subjectOf(token)
+      .then((subject) => {
+        if (!socket.destroyed) tunnel(route, req, socket, head, requestId, subject);
+      })
+      .catch(() => socket.destroy());
+  }
+
+  function tunnel(route: LiveRoute, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, subject: string | undefined) {
     // No response object to set a cookie on: a visitor without one stays on legacy for upgrades.
     const state = route.flag.state;
-    const id = bucketCookie(req);
+    const id = subject === undefined ? bucketCookie(req) : subjectKey(subject);
     const side: Side = state.mode === 'idp' || (state.mode === 'canary' && id !== undefined && goesToNewSide(bucketOf(id), state.percent)) || (state.mode === 'canary' && state.percent >= 100) ? 'new' : 'legacy';
     const headers = upstreamRequestHeaders(req, { requestId, trusted, upgrade: true }) as Record<string, string | string[] | number | undefined>;
     forwardUpgrade(req, socket, head, side === 'legacy' ? route.legacy : route.next, headers, requestId, timeoutMs, (s) => {

@@ -3,6 +3,8 @@
 // back to the cookie and never fails the request. Tokens come from a real idp.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import type { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { BUCKET_COOKIE } from '../../gateway/canary.ts';
 import { closeSharedResources, type TestIdp } from '../idp/support/harness.ts';
@@ -25,6 +27,10 @@ before(async () => {
   idp = await startTokenIdp();
   legacy = await startUpstream('legacy');
   next = await startUpstream('new');
+  // Both sides also accept WebSocket upgrades and say who they are in the 101.
+  for (const [upstream, tag] of [[legacy, 'legacy'], [next, 'new']] as const) {
+    upstream.server.on('upgrade', (_req, socket: Socket) => socket.end(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-served-by: ${tag}\r\n\r\n`));
+  }
   gateway = await startTestGateway(routes(next.url), { LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: idp.url, GATEWAY_TOKEN_ISSUER: idp.issuer });
 });
 
@@ -142,4 +148,31 @@ test('canary by user: with the idp out of reach for its keys, a valid token fall
   } finally {
     await dark.stop();
   }
+});
+
+function upgradeSide(target: TestGateway, headers: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${target.url}/ws`, { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers } });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve(String(res.headers['x-served-by']));
+    });
+    req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('canary by user: a WebSocket upgrade with a bearer token goes to the same side as that user\'s requests', async () => {
+  await gateway.flip('app', { mode: 'canary', percent: 50 });
+  const sides = new Set<string>();
+  for (let i = 0; i < 20; i++) {
+    const token = await userAccessToken(idp, `ws-user-${i}`);
+    const http = (await visit(gateway, { token, cookie: freshCookie() })).side;
+    assert.equal(await upgradeSide(gateway, { authorization: `Bearer ${token}`, cookie: freshCookie() }), http, `ws-user-${i}`);
+    sides.add(http);
+  }
+  assert.equal(sides.size, 2, 'the users are on both sides, so agreeing means something');
+  // A bad token on an upgrade: the cookie decides (no cookie: legacy), and the tunnel still opens.
+  assert.equal(await upgradeSide(gateway, { authorization: 'Bearer garbage' }), 'legacy');
 });
