@@ -77,7 +77,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
     });
     const admin = createAdminApp({
       token: config.GATEWAY_ADMIN_TOKEN,
-      accessTokens: { verifier: accessTokens, audience: config.GATEWAY_ADMIN_AUDIENCE, scope: config.GATEWAY_ADMIN_SCOPE },
+      accessTokens: { verifier: accessTokens, audience: config.GATEWAY_ADMIN_AUDIENCE, scope: config.GATEWAY_ADMIN_SCOPE, logger },
       routes,
       flip,
       audit,

@@ -1,6 +1,7 @@
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { bearerToken, hasBearerSecret } from '../../lib/bearer-auth.ts';
+import type { Logger } from '../../lib/logger.ts';
 import { currentRequest } from '../../lib/request-context.ts';
 import type { AuditLog } from '../audit/store.ts';
 import type { AccessTokenClaims, AccessTokenVerifier } from '../auth/access-token.ts';
@@ -22,6 +23,7 @@ export interface AdminTokenPolicy {
   verifier: AccessTokenVerifier;
   audience: string;
   scope: string;
+  logger: Logger;
 }
 
 /** Who a token-authenticated call is, for the audit log: the token says it, not the request body. */
@@ -45,10 +47,16 @@ export function adminApi(deps: { token: string; accessTokens: AdminTokenPolicy; 
         res.locals.actor = tokenActor(result.claims);
         return next();
       }
+      accessTokens.logger.warn({ sub: result.claims.sub, clientId: result.claims.clientId }, 'admin API: access token without the admin scope');
       res.setHeader('www-authenticate', `Bearer realm="gateway-admin", error="insufficient_scope", scope="${accessTokens.scope}"`);
       return fail(res, 403, 'insufficient_scope', { scope: accessTokens.scope });
     }
-    if (result?.reason === 'unavailable') return fail(res, 503, 'token_verification_unavailable');
+    if (result?.reason === 'unavailable') {
+      accessTokens.logger.error({ detail: result.detail }, 'admin API: the idp keys could not be fetched to check an access token');
+      return fail(res, 503, 'token_verification_unavailable');
+    }
+    // The reason goes to the log for ops; the caller gets no hint (and the token is never logged).
+    if (result) accessTokens.logger.warn({ detail: result.detail }, 'admin API: access token refused');
     res.setHeader('www-authenticate', `Bearer realm="gateway-admin"${result ? ', error="invalid_token"' : ''}`);
     fail(res, 401, 'unauthorized');
   });
