@@ -1,4 +1,5 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { createPasswordVerifyMetrics } from '../lib/password-metrics.ts';
 
 export interface AdapterMetrics {
   authentications: Counter<'result' | 'scheme'>;
@@ -22,18 +23,6 @@ export function createAdapterMetrics(registry: Registry): AdapterMetrics {
       labelNames: ['kind', 'result'] as const,
       registers: [registry],
     }),
-    verifyDuration: new Histogram({
-      name: 'legacy_adapter_verify_duration_seconds',
-      help: 'Time to verify one legacy password hash, by scheme',
-      labelNames: ['scheme'] as const,
-      buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [registry],
-    }),
-    unreadableHashes: new Counter({
-      name: 'legacy_adapter_unreadable_hashes_total',
-      help: 'Legacy rows whose hash no scheme can verify (empty, unrecognised, malformed, cost-limit, missing-salt, unsupported)',
-      labelNames: ['code'] as const,
-      registers: [registry],
-    }),
+    ...createPasswordVerifyMetrics(registry, { verifyDuration: 'legacy_adapter_verify_duration_seconds', unreadableHashes: 'legacy_adapter_unreadable_hashes_total', where: 'legacy' }),
   };
 }

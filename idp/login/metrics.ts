@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
+import { createPasswordVerifyMetrics } from '../../lib/password-metrics.ts';
 
 export type LoginResult =
   | 'success'
@@ -68,18 +69,6 @@ export function createLoginMetrics(registry: Registry, options: LoginMetricsOpti
       labelNames: ['result'] as const,
       registers: [registry],
     }),
-    verifyDuration: new Histogram({
-      name: 'idp_password_verify_duration_seconds',
-      help: 'Time to verify one stored password hash, by scheme',
-      labelNames: ['scheme'] as const,
-      buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [registry],
-    }),
-    unreadableHashes: new Counter({
-      name: 'idp_unreadable_hashes_total',
-      help: 'Stored hashes no scheme can verify (empty, unrecognised, malformed, cost-limit, missing-salt, unsupported)',
-      labelNames: ['code'] as const,
-      registers: [registry],
-    }),
+    ...createPasswordVerifyMetrics(registry, { verifyDuration: 'idp_password_verify_duration_seconds', unreadableHashes: 'idp_unreadable_hashes_total', where: 'stored' }),
   };
 }
