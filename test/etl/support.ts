@@ -17,6 +17,7 @@ import { migrate, type Knex } from '../../lib/db.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createMariaDbDatabase, createSqliteDatabase, type TestDatabase } from '../support/databases.ts';
 import { repoRoot } from '../support/processes.ts';
+export { createLegacyPhpSchema as createLegacySchema } from '../support/legacy-php.ts';
 
 export const MAPPING_FILE = join(repoRoot, 'legacy-adapter/mappings/legacy-php.yaml');
 export const mapping = loadMapping(MAPPING_FILE);
@@ -155,18 +156,6 @@ export function generateUsers(count: number): GeneratedUser[] {
   return users;
 }
 
-/** The sample monolith's schema (legacy-php/schema/*.sql), as the monolith creates it. */
-export async function createLegacySchema(db: TestDatabase): Promise<void> {
-  const sql = readFileSync(join(repoRoot, `legacy-php/schema/${db.kind === 'mysql' ? 'mysql' : 'sqlite'}.sql`), 'utf8');
-  const statements = sql
-    .split('\n')
-    .filter((line) => !line.trimStart().startsWith('--'))
-    .join('\n')
-    .split(';')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const statement of statements) await db.knex.raw(statement);
-}
 
 export async function insertLegacyUsers(knex: Knex, users: readonly GeneratedUser[]): Promise<void> {
   // 500: SQLite's limit on the terms of the compound SELECT knex inserts several rows with.

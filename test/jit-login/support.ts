@@ -15,6 +15,7 @@ import { createUserStore } from '../../idp/users/store.ts';
 import type { UpgradeHooks } from '../../idp/users/types.ts';
 import { createMariaDbDatabase, createSqliteDatabase, type TestDatabase } from '../support/databases.ts';
 import { repoRoot } from '../support/processes.ts';
+export { createLegacyPhpSchema } from '../support/legacy-php.ts';
 
 export const PASSWORD = 'correct horse battery staple';
 export const LEGACY_PHP_MAPPING = join(repoRoot, 'legacy-adapter/mappings/legacy-php.yaml');
@@ -76,18 +77,6 @@ export function legacyRow(login: string, hash: string, extra: Partial<LegacyRow>
   return { user_login: login, user_email: `${login}@example.com`, user_pass: hash, user_salt: null, is_active: 1, display_name: login, ...extra };
 }
 
-/** The sample monolith's schema (legacy-php/schema/*.sql), as the monolith itself creates it. */
-export async function createLegacyPhpSchema(db: TestDatabase): Promise<void> {
-  const sql = readFileSync(join(repoRoot, `legacy-php/schema/${db.kind === 'mysql' ? 'mysql' : 'sqlite'}.sql`), 'utf8');
-  const statements = sql
-    .split('\n')
-    .filter((line) => !line.trimStart().startsWith('--'))
-    .join('\n')
-    .split(';')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const statement of statements) await db.knex.raw(statement);
-}
 
 export async function insertLegacyRows(knex: Knex, rows: LegacyRow[]): Promise<void> {
   for (const row of rows) await knex('users').insert(row);
