@@ -1,0 +1,82 @@
+// Docker has no engine on the build machines, so this runs what docker-compose.yml and the
+// Kubernetes manifests run, outside a container: the compiled services in production mode on
+// MariaDB + Redis, with the one-off steps an operator does first (migrate, create a signing key).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createMariaDbDatabase, mariadbProblem, MARIADB_ADMIN_URL, REDIS_TEST_URL, redisProblem, skipLoudly } from '../support/databases.ts';
+import { freePort, repoRoot, spawnScript, startServiceProcess, type SpawnedService } from '../support/processes.ts';
+
+const secret = () => randomBytes(30).toString('base64url');
+
+test('production mode from dist/ on MariaDB + Redis, as compose and Kubernetes run it', async (t) => {
+  if (!existsSync(join(repoRoot, 'dist/idp/main.js'))) {
+    console.warn('\n*** SKIPPED: dist/ is not built; run `npm run build` first (CI does) ***\n');
+    return t.skip('dist/ not built');
+  }
+  const problem = (await mariadbProblem()) ?? (await redisProblem());
+  if (problem) return skipLoudly(t, `MariaDB (${MARIADB_ADMIN_URL}) or Redis (${REDIS_TEST_URL})`, problem);
+
+  const db = await createMariaDbDatabase('idm_prod');
+  const dir = mkdtempSync(join(tmpdir(), 'idm-prod-'));
+  const legacy = createServer((_req, res) => res.end('legacy'));
+  const legacyPort = await freePort();
+  await new Promise<void>((resolve) => legacy.listen(legacyPort, '127.0.0.1', resolve));
+    const env: Record<string, string> = {
+    NODE_ENV: 'production',
+    DATABASE_URL: db.url,
+    REDIS_URL: REDIS_TEST_URL,
+    REDIS_KEY_PREFIX: `test:${randomBytes(6).toString('hex')}:`,
+    IDP_ISSUER: 'https://login.example.test',
+    LEGACY_ADAPTER_SECRET: secret(),
+    IDP_INTERNAL_SECRET: secret(),
+    IDP_INTERACTION_SECRET: secret(),
+    IDP_REGISTRATION_ACCESS_TOKEN: secret(),
+    IDP_CLIENT_SECRET_KEY: secret(),
+    IDP_COOKIE_KEYS: secret(),
+    GATEWAY_ADMIN_TOKEN: secret(),
+    LEGACY_DATABASE_URL: `sqlite:${join(dir, 'legacy.sqlite')}`,
+    LEGACY_UPSTREAM_URL: `http://127.0.0.1:${legacyPort}`,
+  };
+  const services: SpawnedService[] = [];
+  try {
+    // Without a signing key of its own, production refuses to start.
+    const keyless = spawnScript('dist/idp/main.js', { ...env, IDP_PORT: String(await freePort()) });
+    assert.notEqual(await keyless.exited, 0, 'the idp must refuse to start without a real signing key');
+
+    // The operator's one-off steps: the migration Job, then a signing key.
+    for (const args of [['dist/idp/store/migrate-cli.js'], ['dist/idp/cli/keys.js', 'add-next'], ['dist/idp/cli/keys.js', 'promote']]) {
+      const run = spawnSync(process.execPath, args, { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+      assert.equal(run.status, 0, `${args.join(' ')}: ${run.stdout}${run.stderr}`);
+    }
+
+    const adapter = await startServiceProcess('dist/legacy-adapter/main.js', 'LEGACY_ADAPTER_PORT', env);
+    services.push(adapter);
+    const idp = await startServiceProcess('dist/idp/main.js', 'IDP_PORT', { ...env, LEGACY_ADAPTER_URL: adapter.url });
+    services.push(idp);
+    const gateway = await startServiceProcess('dist/gateway/main.js', 'GATEWAY_PORT', { ...env, IDP_UPSTREAM_URL: idp.url });
+    services.push(gateway);
+
+    for (const service of [idp, gateway]) {
+      const ready = await fetch(`${service.url}/readyz`);
+      assert.equal(ready.status, 200, `${service.url}: ${await ready.text()}`);
+    }
+    const discovery = await fetch(`${gateway.url}/.well-known/openid-configuration`, { headers: { 'x-forwarded-proto': 'https' } });
+    assert.equal(discovery.status, 200);
+    const metadata = (await discovery.json()) as { issuer: string; code_challenge_methods_supported: string[] };
+    assert.equal(metadata.issuer, env.IDP_ISSUER);
+    assert.deepEqual(metadata.code_challenge_methods_supported, ['S256']);
+    assert.equal(await (await fetch(`${gateway.url}/index.php`)).text(), 'legacy');
+  } finally {
+    const codes = await Promise.all(services.reverse().map((s) => s.stop()));
+    legacy.close();
+    await db.drop();
+    rmSync(dir, { recursive: true, force: true });
+    assert.deepEqual(codes, services.map(() => 0), services.map((s) => s.output()).join('\n'));
+  }
+});
