@@ -1,12 +1,11 @@
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { clientResponseHeaders } from './headers.ts';
 import { sendGatewayError } from './gateway-error.ts';
 import { forwardLean } from './lean-forward.ts';
 
 export { sendGatewayError };
-import type { Upstream } from './upstream.ts';
+import { requestUpstream, UPSTREAM_TIMED_OUT, type Upstream } from './upstream.ts';
 
 export interface ForwardOutcome {
   /** The status the client got (499: it went away before an answer). */
@@ -18,8 +17,6 @@ export interface ForwardOutcome {
   /** The upstream's Location header (the login shadow reads the legacy decision from it). */
   location?: string;
 }
-
-const TIMED_OUT = 'GATEWAY_UPSTREAM_TIMEOUT';
 
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
@@ -49,27 +46,10 @@ export function forward(
     reported = true;
     done(outcome);
   };
-  const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
   const bodyless = !hasBody(req);
 
   const attempt = (mayRetry: boolean) => {
-    const upstreamReq = send({
-      agent: upstream.agent,
-      protocol: upstream.protocol,
-      hostname: upstream.hostname,
-      port: upstream.port,
-      method: req.method,
-      path: req.url,
-      headers,
-      // The client's Host goes upstream as it came (in `headers`), as a front door should.
-      setHost: false,
-    });
-    // Idle time, not total time: a slow but steady download is fine, a silent upstream is not.
-    upstreamReq.setTimeout(timeoutMs, () => {
-      const error = new Error('upstream timed out') as NodeJS.ErrnoException;
-      error.code = TIMED_OUT;
-      upstreamReq.destroy(error);
-    });
+    const upstreamReq = requestUpstream(upstream, req, headers, timeoutMs, upstream.agent);
     const onClientGone = () => {
       if (!res.writableFinished) upstreamReq.destroy();
     };
@@ -101,7 +81,7 @@ export function forward(
         attempt(false);
         return;
       }
-      const timedOut = error.code === TIMED_OUT;
+      const timedOut = error.code === UPSTREAM_TIMED_OUT;
       sendGatewayError(res, timedOut ? 504 : 502, timedOut ? 'gateway_timeout' : 'bad_gateway', requestId);
       report({ status: timedOut ? 504 : 502, upstreamSeconds: undefined, failure: timedOut ? 'timeout' : 'unreachable' });
     });

@@ -1,8 +1,7 @@
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { clientResponseHeaders } from './headers.ts';
-import type { Upstream } from './upstream.ts';
+import { requestUpstream, UPSTREAM_TIMED_OUT, type Upstream } from './upstream.ts';
 
 function head(statusLine: string, headers: IncomingHttpHeaders | Record<string, string | string[] | number | undefined>): string {
   let text = `${statusLine}\r\n`;
@@ -36,18 +35,8 @@ export function forwardUpgrade(
   timeoutMs: number,
   track: (socket: Duplex) => void,
 ): void {
-  const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
-  const upstreamReq = send({
-    protocol: upstream.protocol,
-    hostname: upstream.hostname,
-    port: upstream.port,
-    method: req.method,
-    path: req.url,
-    headers,
-    setHost: false,
-    agent: false,
-  });
-  upstreamReq.setTimeout(timeoutMs, () => upstreamReq.destroy(Object.assign(new Error('upstream timed out'), { code: 'TIMEOUT' })));
+  // An upgraded socket leaves the pool for good: give it a connection of its own.
+  const upstreamReq = requestUpstream(upstream, req, headers, timeoutMs, false);
   socket.on('error', () => upstreamReq.destroy());
 
   upstreamReq.once('upgrade', (upstreamRes, upstreamSocket, upstreamHead) => {
@@ -79,7 +68,7 @@ export function forwardUpgrade(
   });
 
   upstreamReq.once('error', (error: NodeJS.ErrnoException) => {
-    const timedOut = error.code === 'TIMEOUT';
+    const timedOut = error.code === UPSTREAM_TIMED_OUT;
     rejectUpgrade(socket, timedOut ? 504 : 502, timedOut ? 'gateway_timeout' : 'bad_gateway', requestId);
   });
   upstreamReq.end();

@@ -1,5 +1,5 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { ConnectionPool } from './pool.ts';
 
 export interface Upstream {
@@ -18,13 +18,47 @@ export function createUpstream(name: string, href: string, maxSockets = 512): Up
   const url = new URL(href);
   const protocol = url.protocol === 'https:' ? 'https:' : 'http:';
   const options = { keepAlive: true, keepAliveMsecs: 1_000, maxSockets, maxFreeSockets: 256, scheduling: 'lifo' as const };
+  const hostname = url.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(url.port || (protocol === 'https:' ? 443 : 80));
   return {
     name,
     url,
     protocol,
-    hostname: url.hostname.replace(/^\[|\]$/g, ''),
-    port: Number(url.port || (protocol === 'https:' ? 443 : 80)),
+    hostname,
+    port,
     agent: protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options),
-    pool: protocol === 'http:' ? new ConnectionPool(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || 80)) : undefined,
+    pool: protocol === 'http:' ? new ConnectionPool(hostname, port) : undefined,
   };
+}
+
+/** The error code a request made by `requestUpstream` fails with when the upstream goes silent. */
+export const UPSTREAM_TIMED_OUT = 'GATEWAY_UPSTREAM_TIMEOUT';
+
+/**
+ * One request to `upstream` through node's client, as the client sent it (its Host included),
+ * failing with UPSTREAM_TIMED_OUT after `timeoutMs` of silence: idle time, not total time, so a
+ * slow but steady download is fine and a silent upstream is not.
+ */
+export function requestUpstream(
+  upstream: Upstream,
+  req: IncomingMessage,
+  headers: OutgoingHttpHeaders,
+  timeoutMs: number,
+  agent: HttpAgent | false,
+): ClientRequest {
+  const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
+  const upstreamReq = send({
+    agent,
+    protocol: upstream.protocol,
+    hostname: upstream.hostname,
+    port: upstream.port,
+    method: req.method,
+    path: req.url,
+    headers,
+    setHost: false,
+  });
+  upstreamReq.setTimeout(timeoutMs, () => {
+    upstreamReq.destroy(Object.assign(new Error('upstream timed out'), { code: UPSTREAM_TIMED_OUT }));
+  });
+  return upstreamReq;
 }
