@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../../lib/config.ts';
 import { flagStateSchema, type FlagState } from '../flags/state.ts';
+import { readYamlDocument, YamlFileError } from '../../lib/yaml-file.ts';
 
 /** Upstreams every route file can name without declaring them: they come from the environment. */
 export const BUILT_IN_UPSTREAMS = ['legacy', 'idp'] as const;
@@ -103,17 +102,14 @@ export function parseRouteTable(raw: unknown, builtIns: Record<(typeof BUILT_IN_
 
 export function loadRouteTable(file: string, builtIns: Record<(typeof BUILT_IN_UPSTREAMS)[number], string>): RouteTable {
   const path = resolve(file);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError([`GATEWAY_ROUTES_FILE: cannot read ${path}: ${(error as Error).message}`]);
-  }
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = readYamlDocument(path);
   } catch (error) {
-    throw new ConfigError([`${path}: not valid YAML: ${(error as Error).message}`]);
+    if (!(error instanceof YamlFileError)) throw error;
+    throw new ConfigError([
+      error.reason === 'unreadable' ? `GATEWAY_ROUTES_FILE: cannot read ${path}: ${error.detail}` : `${path}: not valid YAML: ${error.detail}`,
+    ]);
   }
   return parseRouteTable(raw, builtIns, path);
 }

@@ -1,8 +1,7 @@
 // Reads one of the idp's declarative files (clients, resources) and validates it with zod, so
 // a mistake stops the start with a message naming the file, the entry and the field.
-import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
 import type { z } from 'zod';
+import { readYamlDocument, YamlFileError } from '../../lib/yaml-file.ts';
 
 export class DeclarationFileError extends Error {
   readonly problems: string[];
@@ -22,17 +21,12 @@ export function readYamlFile<T extends z.ZodType>(
   schema: T,
   describe: (path: PropertyKey[], raw: unknown) => string,
 ): z.infer<T> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new DeclarationFileError(file, [`cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
-  }
   let raw: unknown;
   try {
-    raw = parse(text, { prettyErrors: true });
+    raw = readYamlDocument(file);
   } catch (error) {
-    throw new DeclarationFileError(file, [`is not valid YAML: ${(error as Error).message.split('\n')[0]}`]);
+    if (error instanceof YamlFileError) throw new DeclarationFileError(file, [error.message]);
+    throw error;
   }
   const result = schema.safeParse(raw ?? {});
   if (!result.success) {

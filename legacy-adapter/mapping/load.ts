@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../../lib/config.ts';
 import { mappingSchema, type LegacyMapping } from './schema.ts';
+import { readYamlDocument, YamlFileError } from '../../lib/yaml-file.ts';
 
 export type { LegacyMapping } from './schema.ts';
 
@@ -29,17 +28,14 @@ export function parseMapping(document: unknown, file = '(mapping)'): LegacyMappi
 /** Reads a `.yaml`/`.yml` or `.json` mapping file (YAML is a superset of JSON, so one parser reads both). */
 export function loadMapping(file: string): LegacyMapping {
   const path = resolve(file);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new MappingError(file, [`cannot read the mapping file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`]);
-  }
   let document: unknown;
   try {
-    document = parseYaml(text, { prettyErrors: true });
+    document = readYamlDocument(path);
   } catch (error) {
-    throw new MappingError(file, [`not valid YAML/JSON: ${(error as Error).message.split('\n')[0]}`]);
+    if (!(error instanceof YamlFileError)) throw error;
+    throw new MappingError(file, [
+      error.reason === 'unreadable' ? `cannot read the mapping file (${error.detail})` : `not valid YAML/JSON: ${error.detail}`,
+    ]);
   }
   return parseMapping(document, file);
 }
