@@ -1,6 +1,7 @@
 // A per-interaction CSRF token: an HMAC of the interaction uid. It needs no storage, is the
 // same on every replica that shares the secret, and is worthless for any other interaction.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { secretsEqual } from '../../lib/bearer-auth.ts';
 
 export interface CsrfTokens {
   issue(uid: string): string;
@@ -13,10 +14,7 @@ export function createCsrfTokens(secret: string): CsrfTokens {
   return {
     issue,
     verify(uid, token) {
-      if (typeof token !== 'string' || !token) return false;
-      const expected = Buffer.from(issue(uid));
-      const given = Buffer.from(token);
-      return given.length === expected.length && timingSafeEqual(given, expected);
+      return typeof token === 'string' && token !== '' && secretsEqual(token, issue(uid));
     },
   };
 }
