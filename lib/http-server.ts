@@ -1,7 +1,10 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from './logger.ts';
+
+const kLatest = Symbol('latest response');
+type TrackedSocket = Socket & { [kLatest]?: ServerResponse };
 
 export interface ServeOptions {
   host: string;
@@ -28,12 +31,18 @@ export interface RunningServer {
  */
 export async function serve(handler: RequestListener, options: ServeOptions): Promise<RunningServer> {
   let draining = false;
-  const inFlight = new Set<ServerResponse>();
+  // The latest response of each open connection, so a drain can tell the ones in flight to close
+  // their connection. Tracked per connection (a listener each) rather than per request: a 'close'
+  // listener on every response cost the gateway's proxy path ~2 us a request (docs/PERFORMANCE.md).
+  const connections = new Set<Socket>();
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 120_000 }, (req: IncomingMessage, res: ServerResponse) => {
     if (draining) res.shouldKeepAlive = false;
-    inFlight.add(res);
-    res.once('close', () => inFlight.delete(res));
+    (req.socket as TrackedSocket)[kLatest] = res;
     handler(req, res);
+  });
+  server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
   });
   server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
@@ -51,7 +60,10 @@ export async function serve(handler: RequestListener, options: ServeOptions): Pr
     drained ??= (async () => {
       draining = true;
       // Responses already being handled are told `Connection: close` too, so their sockets end with them.
-      for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+      for (const socket of connections) {
+        const res = (socket as TrackedSocket)[kLatest];
+        if (res && !res.headersSent) res.shouldKeepAlive = false;
+      }
       if (options.delayMs) await sleep(options.delayMs);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

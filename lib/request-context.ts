@@ -15,7 +15,11 @@ const storage = new AsyncLocalStorage<RequestContext>();
 
 /** Keeps a well-formed incoming request id (so a login can be followed across services) or makes one. */
 export function requestIdOf(req: IncomingMessage): string {
-  const given = req.headers[REQUEST_ID_HEADER];
+  return requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+}
+
+/** The same rule for a header value already at hand (the gateway's proxy path reads raw headers). */
+export function requestIdFrom(given: string | string[] | undefined): string {
   return typeof given === 'string' && acceptable.test(given) ? given : randomUUID();
 }
 
