@@ -29,7 +29,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
   let upgrades: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
   let closeUpgrades = () => {};
 
-  const service = await startService('gateway', config, config.GATEWAY_PORT, async ({ logger, metrics: http }) => {
+  const service = await startService('gateway', config, config.GATEWAY_PORT, async ({ logger, metrics: http, finished }) => {
     const metrics = createGatewayMetrics(http.registry);
     const knex = createDatabase(config.DATABASE_URL);
     const applied = await migrate(knex, gatewayMigrations, GATEWAY_MIGRATIONS_TABLE);
@@ -95,12 +95,14 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       onRollback(route, reason) {
         rollBack(route, reason).catch(() => route.rollback?.reset());
       },
+      finished,
     });
     upgrades = dispatcher.onUpgrade;
     closeUpgrades = dispatcher.closeUpgrades;
 
     return {
       handler: dispatcher.handler,
+      hotPath: dispatcher.hotPath,
       checks: [
         databaseCheck(knex),
         ...store.checks,

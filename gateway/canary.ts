@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 
 /** Long-lived cookie that keeps an anonymous browser on the same side of every canary. */
 export const BUCKET_COOKIE = 'gw_bucket';
@@ -25,9 +24,8 @@ export function goesToNewSide(bucket: number, percent: number): boolean {
   return bucket < percent * 100;
 }
 
-/** The gw_bucket cookie's value, when the request carries a well-formed one. */
-export function bucketCookie(req: IncomingMessage): string | undefined {
-  const header = req.headers.cookie;
+/** The gw_bucket cookie's value, when the request's Cookie header carries a well-formed one. */
+export function bucketCookie(header: string | undefined): string | undefined {
   if (!header) return undefined;
   let from = 0;
   while (from < header.length) {

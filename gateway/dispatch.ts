@@ -1,15 +1,17 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../lib/logger.ts';
-import { currentRequest, requestIdOf } from '../lib/request-context.ts';
+import { performance } from 'node:perf_hooks';
+import { currentRequest, REQUEST_ID_HEADER, requestIdOf } from '../lib/request-context.ts';
 import { bearerToken } from '../lib/bearer-auth.ts';
-import { setRouteLabel } from '../lib/service.ts';
+import { setRouteLabel, type ServiceContext } from '../lib/service.ts';
 import type { AccessTokenVerifier } from './auth/access-token.ts';
 import { bucketCookie, bucketOf, bucketSetCookie, goesToNewSide, newBucketId, subjectKey } from './canary.ts';
 import type { FlaggedRoute } from './flags/table.ts';
 import type { GatewayMetrics, Side } from './metrics.ts';
 import { forward, sendGatewayError, type ForwardOutcome } from './proxy/forward.ts';
-import { upstreamRequestHeaders } from './proxy/headers.ts';
+import { upstreamRequestHead, upstreamRequestHeaders } from './proxy/headers.ts';
+import { forwardLean } from './proxy/lean-forward.ts';
 import { forwardUpgrade, rejectUpgrade } from './proxy/upgrade.ts';
 import type { Upstream } from './proxy/upstream.ts';
 import type { RouteDefinition } from './routes/file.ts';
@@ -39,11 +41,17 @@ export interface DispatchOptions {
   /** Verifies a request's bearer access token, whose `sub` then picks its canary bucket. */
   accessTokens: AccessTokenVerifier;
   onRollback(route: LiveRoute, reason: string): void;
+  /** lib/service's recorder for a request the hot path answered (HTTP metrics, access log). */
+  finished: ServiceContext['finished'];
 }
 
 interface SideChoice {
   side: Side;
   setCookie?: string;
+}
+
+function isSecure(req: IncomingMessage): boolean {
+  return (req.socket as { encrypted?: boolean }).encrypted === true;
 }
 
 function isAdminPath(url: string): boolean {
@@ -77,7 +85,7 @@ export function createDispatcher(options: DispatchOptions) {
     return undefined;
   }
 
-  function chooseSide(route: LiveRoute, req: IncomingMessage, secure: boolean, subject: string | undefined): SideChoice {
+  function chooseSide(route: LiveRoute, cookie: string | undefined, secure: boolean, subject: string | undefined): SideChoice {
     const state = route.flag.state;
     switch (state.mode) {
       case 'legacy':
@@ -90,7 +98,7 @@ export function createDispatcher(options: DispatchOptions) {
         if (state.percent >= 100) return { side: 'new' };
         // A signed-in user lands on the same side on every device: the bucket follows the user.
         if (subject !== undefined) return { side: goesToNewSide(bucketOf(subjectKey(subject)), state.percent) ? 'new' : 'legacy' };
-        let id = bucketCookie(req);
+        let id = bucketCookie(cookie);
         let setCookie: string | undefined;
         if (!id) {
           // First visit: the decision and the cookie come from the same new id, so it sticks from now on.
@@ -151,17 +159,51 @@ export function createDispatcher(options: DispatchOptions) {
       });
   };
 
+  /**
+   * The ordinary path: shadow copies, canaries keyed by a verified token, https upstreams.
+   * lib/service has set the request id on `res` already.
+   */
   function proxy(route: LiveRoute, req: IncomingMessage, res: ServerResponse, requestId: string, subject: string | undefined) {
-    const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
-    const choice = chooseSide(route, req, secure, subject);
-    if (choice.setCookie) res.appendHeader('set-cookie', choice.setCookie);
+    const choice = chooseSide(route, req.headers.cookie, isSecure(req), subject);
     const headers = upstreamRequestHeaders(req, { requestId, trusted });
     const target = choice.side === 'legacy' ? route.legacy : route.next;
     const compare = route.flag.state.mode === 'shadow' ? shadow.begin(route.name, route.definition.shadow, req, route.next, headers, requestId) : undefined;
-    forward(req, res, target, headers, requestId, timeoutMs, (outcome) => {
+    forward(req, res, target, headers, requestId, timeoutMs, choice.setCookie ? ['set-cookie', choice.setCookie] : undefined, (outcome) => {
       observe(route, choice.side, outcome);
       compare?.(outcome);
     });
+  }
+
+  /**
+   * The hot path (lib/service's `hotPath`): a matched route in legacy, idp or canary mode whose
+   * side is known without waiting for anything, to a plain-HTTP upstream. It skips the ordinary
+   * path's per-request bookkeeping and node's header object, which together cost more CPU than
+   * the proxying itself (docs/PERFORMANCE.md), and does what they did: the request id on the
+   * answer, the HTTP metrics and the access log (through `finished`). Everything else returns
+   * false and goes the ordinary way.
+   */
+  function hotPath(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = req.url ?? '/';
+    if (isAdminPath(url)) return false;
+    const method = req.method ?? 'GET';
+    const found = match(method, url);
+    if (!found.ok) return false;
+    const route = found.route;
+    if (route.flag.state.mode === 'shadow') return false;
+    const upstream = upstreamRequestHead(req, trusted);
+    // A token on a split canary picks the bucket: it needs a verification first.
+    if (upstream.bearer && splits(route)) return false;
+    const choice = chooseSide(route, upstream.cookie, isSecure(req), undefined);
+    const target = choice.side === 'legacy' ? route.legacy : route.next;
+    if (!target.pool) return false;
+    const started = performance.now();
+    const requestId = upstream.requestId;
+    const extraHeaders = choice.setCookie ? [REQUEST_ID_HEADER, requestId, 'set-cookie', choice.setCookie] : [REQUEST_ID_HEADER, requestId];
+    forwardLean(req, res, target.pool, { head: upstream.head, method, bodyless: upstream.bodyless, chunked: upstream.chunked, requestId, extraHeaders }, timeoutMs, {
+      answered: (outcome) => observe(route, choice.side, outcome),
+      ended: (status) => options.finished(requestId, method, route.name, status, (performance.now() - started) / 1000),
+    });
+    return true;
   }
 
   /** WebSocket and other upgrades: same route and side choice, then a byte pipe. */
@@ -184,7 +226,7 @@ export function createDispatcher(options: DispatchOptions) {
   function tunnel(route: LiveRoute, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, subject: string | undefined) {
     // No response object to set a cookie on: a visitor without one stays on legacy for upgrades.
     const state = route.flag.state;
-    const id = subject === undefined ? bucketCookie(req) : subjectKey(subject);
+    const id = subject === undefined ? bucketCookie(req.headers.cookie) : subjectKey(subject);
     const side: Side = state.mode === 'idp' || (state.mode === 'canary' && id !== undefined && goesToNewSide(bucketOf(id), state.percent)) || (state.mode === 'canary' && state.percent >= 100) ? 'new' : 'legacy';
     const headers = upstreamRequestHeaders(req, { requestId, trusted, upgrade: true }) as Record<string, string | string[] | number | undefined>;
     forwardUpgrade(req, socket, head, side === 'legacy' ? route.legacy : route.next, headers, requestId, timeoutMs, (s) => {
@@ -195,6 +237,7 @@ export function createDispatcher(options: DispatchOptions) {
 
   return {
     handler,
+    hotPath,
     onUpgrade,
     closeUpgrades() {
       for (const socket of upgrades) socket.destroy();

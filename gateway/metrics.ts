@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { MetricBatch, type CounterHandle, type HistogramHandle } from '../lib/metric-batch.ts';
 import { MODES, type FlagState } from './flags/state.ts';
 
 export type Side = 'legacy' | 'new';
@@ -7,13 +8,16 @@ export type ShadowResult = 'agreed' | 'disagreed' | 'error' | 'skipped' | 'dropp
 /** The gateway's own metrics, on the service registry (so /metrics shows them with the HTTP ones). */
 export function createGatewayMetrics(registry: Registry) {
   const registers = [registry];
+  const batch = new MetricBatch();
   const proxied = new Counter({
+    collect: () => batch.flush(),
     name: 'gateway_proxy_requests_total',
     help: 'Requests proxied, by route, side (legacy or new) and status (499: the client went away first)',
     labelNames: ['route', 'side', 'status'] as const,
     registers,
   });
   const upstreamLatency = new Histogram({
+    collect: () => batch.flush(),
     name: 'gateway_upstream_response_seconds',
     help: 'Time from sending a request upstream to its response headers, by route and side',
     labelNames: ['route', 'side'] as const,
@@ -86,25 +90,22 @@ export function createGatewayMetrics(registry: Registry) {
     registers,
   });
 
-  // Label children are cached: looking them up by object on every request costs more than the proxying logic.
-  const proxiedChildren = new Map<string, Counter.Internal>();
-  const latencyChildren = new Map<string, Histogram.Internal<'route' | 'side'>>();
+  // Handles per route, side and status (see lib/metric-batch.ts): the proxy path's only metric cost.
+  const children = new Map<string, Record<Side, { latency: HistogramHandle; statuses: Map<number, CounterHandle> }>>();
+  const forSide = (route: string, side: Side) => ({ latency: batch.histogram(upstreamLatency.labels(route, side)), statuses: new Map<number, CounterHandle>() });
 
   return {
     shadowInFlight,
     reloads,
     auditFailures,
     proxied(route: string, side: Side, status: number, upstreamSeconds: number | undefined) {
-      const key = `${route}\u0000${side}\u0000${status}`;
-      let counter = proxiedChildren.get(key);
-      if (!counter) proxiedChildren.set(key, (counter = proxied.labels(route, side, String(status))));
+      let sides = children.get(route);
+      if (!sides) children.set(route, (sides = { legacy: forSide(route, 'legacy'), new: forSide(route, 'new') }));
+      const child = sides[side];
+      let counter = child.statuses.get(status);
+      if (!counter) child.statuses.set(status, (counter = batch.counter(proxied.labels(route, side, String(status)))));
       counter.inc();
-      if (upstreamSeconds !== undefined) {
-        const lkey = `${route}\u0000${side}`;
-        let histogram = latencyChildren.get(lkey);
-        if (!histogram) latencyChildren.set(lkey, (histogram = upstreamLatency.labels(route, side)));
-        histogram.observe(upstreamSeconds);
-      }
+      if (upstreamSeconds !== undefined) child.latency.observe(upstreamSeconds);
     },
     flagState(route: string, state: FlagState, fallback: boolean) {
       for (const m of MODES) mode.set({ route, mode: m }, m === state.mode ? 1 : 0);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { clientResponseHeaders } from './headers.ts';
+import { clientResponseHeaderList, requestHeadFrom } from './headers.ts';
 import { sendGatewayError } from './gateway-error.ts';
 import { forwardLean } from './lean-forward.ts';
 
@@ -16,6 +16,10 @@ export interface ForwardOutcome {
   failure?: 'timeout' | 'unreachable';
   /** The upstream's Location header (the login shadow reads the legacy decision from it). */
   location?: string;
+}
+
+function joinedConnection(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function hasBody(req: IncomingMessage): boolean {
@@ -36,9 +40,15 @@ export function forward(
   headers: OutgoingHttpHeaders,
   requestId: string,
   timeoutMs: number,
+  extraHeaders: readonly string[] | undefined,
   done: (outcome: ForwardOutcome) => void,
 ): void {
-  if (upstream.pool) return forwardLean(req, res, upstream.pool, headers, requestId, timeoutMs, done);
+  if (upstream.pool) {
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    const method = req.method ?? 'GET';
+    const head = requestHeadFrom(method, req.url ?? '/', headers, chunked);
+    return forwardLean(req, res, upstream.pool, { head, method, bodyless: !hasBody(req), chunked, requestId, extraHeaders }, timeoutMs, { answered: done });
+  }
   const started = performance.now();
   let reported = false;
   const report = (outcome: ForwardOutcome) => {
@@ -57,7 +67,7 @@ export function forward(
 
     upstreamReq.once('response', (upstreamRes) => {
       const status = upstreamRes.statusCode ?? 502;
-      res.writeHead(status, upstreamRes.statusMessage, clientResponseHeaders(upstreamRes.headers));
+      res.writeHead(status, upstreamRes.statusMessage, clientResponseHeaderList(upstreamRes.rawHeaders, joinedConnection(upstreamRes.headers.connection), extraHeaders));
       const location = upstreamRes.headers.location;
       report({ status, upstreamSeconds: (performance.now() - started) / 1000, location });
       upstreamRes.on('error', () => res.destroy());

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { REQUEST_ID_HEADER } from '../../lib/request-context.ts';
+import { REQUEST_ID_HEADER, requestIdFrom } from '../../lib/request-context.ts';
 
 /** RFC 9110 7.6.1: meaningful for one connection only, never forwarded. */
 const HOP_BY_HOP = new Set([
@@ -30,6 +30,16 @@ function connectionListed(value: string | string[] | undefined): Set<string> | u
   return names.size ? names : undefined;
 }
 
+/** The one rule for a client's request header (lowercase name): true when it never reaches an upstream. */
+function requestHeaderDropped(name: string, listed: Set<string> | undefined): boolean {
+  return HOP_BY_HOP.has(name) || name === 'expect' || name === REQUEST_ID_HEADER || name.startsWith('x-forwarded-') || name.startsWith(GATEWAY_HEADER_PREFIX) || isIdentityHeader(name) || listed?.has(name) === true;
+}
+
+/** The one rule for an upstream's response header (lowercase name): true when the client does not get it. */
+function responseHeaderDropped(name: string, listed: Set<string> | undefined): boolean {
+  return HOP_BY_HOP.has(name) || listed?.has(name) === true;
+}
+
 // A connection's peer does not change: decide trust once per connection, not per request.
 const trustBySocket = new WeakMap<object, boolean>();
 function trustedPeer(socket: object, peer: string, trusted: (address: string | undefined) => boolean): boolean {
@@ -41,6 +51,27 @@ function trustedPeer(socket: object, peer: string, trusted: (address: string | u
 function peerAddress(req: IncomingMessage): string {
   const address = req.socket.remoteAddress ?? '';
   return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+interface Forwarded {
+  for: string;
+  proto: string;
+  host: string | undefined;
+}
+
+/**
+ * X-Forwarded-For/-Proto/-Host for a request: a trusted peer's values are kept (For appended
+ * to), anybody else's are replaced by what the gateway itself sees.
+ */
+function forwardedValues(req: IncomingMessage, trust: (address: string | undefined) => boolean, priorFor: string | undefined, priorProto: string | undefined, priorHost: string | undefined, host: string | undefined): Forwarded {
+  const peer = peerAddress(req);
+  const trusted = trustedPeer(req.socket, peer, trust);
+  const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
+  return {
+    for: trusted && priorFor ? `${priorFor}, ${peer}` : peer,
+    proto: (trusted && firstValue(priorProto)) || (encrypted ? 'https' : 'http'),
+    host: (trusted && firstValue(priorHost)) || host,
+  };
 }
 
 export interface ForwardingOptions {
@@ -56,17 +87,13 @@ export function upstreamRequestHeaders(req: IncomingMessage, options: Forwarding
   const listed = connectionListed(incoming.connection);
   const out: OutgoingHttpHeaders = {};
   for (const name in incoming) {
-    if (HOP_BY_HOP.has(name) || name === 'expect' || name === REQUEST_ID_HEADER || name.startsWith('x-forwarded-') || name.startsWith(GATEWAY_HEADER_PREFIX) || isIdentityHeader(name) || listed?.has(name)) continue;
+    if (requestHeaderDropped(name, listed)) continue;
     out[name] = incoming[name];
   }
-  const peer = peerAddress(req);
-  const trusted = trustedPeer(req.socket, peer, options.trusted);
-  const priorFor = trusted ? incoming['x-forwarded-for'] : undefined;
-  out['x-forwarded-for'] = priorFor ? `${priorFor}, ${peer}` : peer;
-  const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
-  out['x-forwarded-proto'] = (trusted && firstValue(incoming['x-forwarded-proto'])) || (encrypted ? 'https' : 'http');
-  const host = (trusted && firstValue(incoming['x-forwarded-host'])) || incoming.host;
-  if (host) out['x-forwarded-host'] = host;
+  const forwarded = forwardedValues(req, options.trusted, joined(incoming['x-forwarded-for']), joined(incoming['x-forwarded-proto']), joined(incoming['x-forwarded-host']), incoming.host);
+  out['x-forwarded-for'] = forwarded.for;
+  out['x-forwarded-proto'] = forwarded.proto;
+  if (forwarded.host) out['x-forwarded-host'] = forwarded.host;
   out[REQUEST_ID_HEADER] = options.requestId;
   if (options.upgrade) {
     out.connection = 'upgrade';
@@ -75,9 +102,122 @@ export function upstreamRequestHeaders(req: IncomingMessage, options: Forwarding
   return out;
 }
 
-function firstValue(value: string | string[] | undefined): string | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  return v ? v.split(',')[0]?.trim() || undefined : undefined;
+/** A request as the proxy path reads it from the client's raw headers, in one pass. */
+export interface UpstreamHead {
+  /** The request head for the upstream, up to and including its blank line. */
+  head: string;
+  requestId: string;
+  /** The Cookie header(s), for the canary bucket. */
+  cookie: string | undefined;
+  /** The request carries a bearer token (a split canary then checks it on the ordinary path). */
+  bearer: boolean;
+  /** The body is chunked (it is re-chunked upstream); false with Content-Length or no body. */
+  chunked: boolean;
+  bodyless: boolean;
+}
+
+const BEARER = /^bearer /i;
+
+/**
+ * The head an upstream gets, written straight from `req.rawHeaders` (names keep the client's
+ * case) under the same rules as upstreamRequestHeaders: the proxy path never builds node's
+ * header object, which cost more than the rest of the head. Values are written as the client
+ * sent them; node's parser has already refused anything that could break a header line.
+ */
+export function upstreamRequestHead(req: IncomingMessage, trust: (address: string | undefined) => boolean, listed?: Set<string>): UpstreamHead {
+  const raw = req.rawHeaders;
+  let lines = '';
+  let id: string | undefined;
+  let cookie: string | undefined;
+  let connection: string | undefined;
+  let priorFor: string | undefined;
+  let priorProto: string | undefined;
+  let priorHost: string | undefined;
+  let host: string | undefined;
+  let bearer = false;
+  let chunked = false;
+  let length: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    switch (lower) {
+      case 'host':
+        // One Host only (node's header object keeps the first too): two could route differently.
+        if (host !== undefined) continue;
+        host = value;
+        break;
+      case 'cookie':
+        cookie = cookie === undefined ? value : `${cookie}; ${value}`;
+        break;
+      case 'authorization':
+        bearer ||= BEARER.test(value);
+        break;
+      case 'content-length':
+        length ??= value;
+        break;
+      case 'transfer-encoding':
+        chunked = true;
+        continue;
+      case 'connection':
+        connection = connection === undefined ? value : `${connection}, ${value}`;
+        continue;
+      case REQUEST_ID_HEADER:
+        id ??= value;
+        continue;
+      case 'x-forwarded-for':
+        priorFor = priorFor === undefined ? value : `${priorFor}, ${value}`;
+        continue;
+      case 'x-forwarded-proto':
+        priorProto ??= value;
+        continue;
+      case 'x-forwarded-host':
+        priorHost ??= value;
+        continue;
+    }
+    if (requestHeaderDropped(lower, listed)) continue;
+    lines += `${name}: ${value}\r\n`;
+  }
+  // Names the Connection header lists are hop-by-hop too; rare, so only then a second pass.
+  if (listed === undefined && connection !== undefined) {
+    const names = connectionListed(connection);
+    if (names) return upstreamRequestHead(req, trust, names);
+  }
+  const requestId = requestIdFrom(id);
+  const forwarded = forwardedValues(req, trust, priorFor, priorProto, priorHost, host);
+  lines += `x-forwarded-for: ${forwarded.for}\r\nx-forwarded-proto: ${forwarded.proto}\r\n`;
+  if (forwarded.host) lines += `x-forwarded-host: ${forwarded.host}\r\n`;
+  lines += `${REQUEST_ID_HEADER}: ${requestId}\r\n`;
+  if (chunked) lines += 'transfer-encoding: chunked\r\n';
+  return {
+    head: `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n${lines}\r\n`,
+    requestId,
+    cookie,
+    bearer,
+    chunked,
+    bodyless: !chunked && (length === undefined || length === '0'),
+  };
+}
+
+/** The same head from a header object (the ordinary path, whose headers are already an object). */
+export function requestHeadFrom(method: string, path: string, headers: OutgoingHttpHeaders, chunked: boolean): string {
+  let head = `${method} ${path} HTTP/1.1\r\n`;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) head += `${name}: ${v}\r\n`;
+    else head += `${name}: ${value}\r\n`;
+  }
+  if (chunked) head += 'transfer-encoding: chunked\r\n';
+  return `${head}\r\n`;
+}
+
+function joined(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function firstValue(value: string | undefined): string | undefined {
+  return value ? value.split(',')[0]?.trim() || undefined : undefined;
 }
 
 /** The upstream's response headers minus hop-by-hop ones (node frames the body for the client itself). */
@@ -85,8 +225,25 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders): OutgoingHtt
   const listed = connectionListed(headers.connection);
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    if (responseHeaderDropped(name, listed)) continue;
     out[name] = headers[name];
   }
+  return out;
+}
+
+/**
+ * The same from a raw list (`[name, value, ...]`, as node's rawHeaders), as the flat list
+ * `res.writeHead` takes: duplicates and the upstream's name case are kept, `extra` (the
+ * gateway's own: request id, a canary cookie) is added after them.
+ */
+export function clientResponseHeaderList(raw: string[], connection: string | undefined, extra: readonly string[] | undefined): string[] {
+  const listed = connectionListed(connection);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (responseHeaderDropped(name.toLowerCase(), listed)) continue;
+    out.push(name, raw[i + 1]!);
+  }
+  if (extra) for (const item of extra) out.push(item);
   return out;
 }

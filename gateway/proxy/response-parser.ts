@@ -1,5 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http';
-
 /**
  * An incremental HTTP/1.1 response parser for the lean forwarder: status line, headers, and the
  * body framing of RFC 9112 section 6.3 (no body, Content-Length, chunked, or until close). It
@@ -11,7 +9,11 @@ export class ResponseParseError extends Error {}
 export interface ResponseHead {
   status: number;
   statusMessage: string;
-  headers: IncomingHttpHeaders;
+  /** `[name, value, ...]` as received (node's rawHeaders shape), minus Content-Length when Transfer-Encoding overrides it. */
+  rawHeaders: string[];
+  /** The Connection header's values, lowercased and joined (undefined without one). */
+  connection: string | undefined;
+  location: string | undefined;
   /** The upstream will keep the connection open after this response. */
   keepAlive: boolean;
 }
@@ -164,35 +166,49 @@ export class ResponseParser {
     const minor = match[1];
     const status = Number(match[2]);
     if (status < 100) throw new ResponseParseError('bad status code');
-    const headers: IncomingHttpHeaders = {};
+    const rawHeaders: string[] = [];
     let contentLength: string | undefined;
     let transferEncoding: string | undefined;
-    let connection = '';
+    let connection: string | undefined;
+    let location: string | undefined;
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
       const colon = line.indexOf(':');
       if (colon <= 0) throw new ResponseParseError('bad header line');
-      const name = line.slice(0, colon).toLowerCase();
+      const name = line.slice(0, colon);
       const value = line.slice(colon + 1).trim();
       // Names and values are checked where they are written (res.writeHead refuses what is not
       // a token or holds a control character, and that becomes a 502); only framing is checked here.
       // Obsolete line folding makes the name start with a space, so writeHead refuses that too.
-      if (name === 'content-length') {
-        if (!/^\d{1,15}$/.test(value) || (contentLength !== undefined && contentLength !== value)) throw new ResponseParseError('bad content-length');
-        contentLength = value;
-      } else if (name === 'transfer-encoding') transferEncoding = transferEncoding ? `${transferEncoding}, ${value}` : value;
-      else if (name === 'connection') connection = connection ? `${connection}, ${value.toLowerCase()}` : value.toLowerCase();
-      const prior = headers[name];
-      if (prior === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
-      else if (Array.isArray(prior)) prior.push(value);
-      else if (name !== 'content-length') headers[name] = `${prior}, ${value}`;
+      switch (name.toLowerCase()) {
+        case 'content-length':
+          if (!/^\d{1,15}$/.test(value) || (contentLength !== undefined && contentLength !== value)) throw new ResponseParseError('bad content-length');
+          // Repeats of the same length are one header to the client.
+          if (contentLength !== undefined) continue;
+          contentLength = value;
+          break;
+        case 'transfer-encoding':
+          transferEncoding = transferEncoding ? `${transferEncoding}, ${value}` : value;
+          break;
+        case 'connection':
+          connection = connection ? `${connection}, ${value.toLowerCase()}` : value.toLowerCase();
+          break;
+        case 'location':
+          location ??= value;
+          break;
+      }
+      rawHeaders.push(name, value);
     }
     if (status >= 100 && status < 200) {
       if (status === 101) throw new ResponseParseError('unexpected 101 on a non-upgrade request');
       return true; // 100 Continue, 103 Early Hints: not relayed; the final answer follows
     }
-    const keepAlive = minor === '1' ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
-    this.#events.onHead({ status, statusMessage: match[3] ?? '', headers, keepAlive });
+    const keepAlive = minor === '1' ? !/\bclose\b/.test(connection ?? '') : /\bkeep-alive\b/.test(connection ?? '');
+    // With Transfer-Encoding, Content-Length is ignored (RFC 9112 6.3) and must not reach the client.
+    if (transferEncoding !== undefined && contentLength !== undefined && !this.#noBody && status !== 204 && status !== 304) {
+      for (let i = rawHeaders.length - 2; i >= 0; i -= 2) if (rawHeaders[i]!.toLowerCase() === 'content-length') rawHeaders.splice(i, 2);
+    }
+    this.#events.onHead({ status, statusMessage: match[3] ?? '', rawHeaders, connection, location, keepAlive });
     if (this.#noBody || status === 204 || status === 304) {
       this.#state = 'done';
       return false;
@@ -201,7 +217,6 @@ export class ResponseParser {
       // With Transfer-Encoding, Content-Length is ignored (RFC 9112 6.3); only chunked is framed.
       if (/(?:^|,)\s*chunked\s*$/i.test(transferEncoding)) this.#state = 'chunk-size';
       else this.#state = 'until-close';
-      delete headers['content-length'];
     } else if (contentLength !== undefined) {
       this.#remaining = Number(contentLength);
       this.#state = this.#remaining === 0 ? 'done' : 'fixed';
