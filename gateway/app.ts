@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { clusterMetricsSource, isClusterWorker } from '../lib/cluster.ts';
 import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
 import { requestIdOf } from '../lib/request-context.ts';
 import { startService, type RunningService } from '../lib/service.ts';
@@ -103,6 +104,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
     return {
       handler: dispatcher.handler,
       hotPath: dispatcher.hotPath,
+      metricsText: isClusterWorker() ? clusterMetricsSource(http.registry) : undefined,
       checks: [
         databaseCheck(knex),
         ...store.checks,

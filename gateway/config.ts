@@ -1,5 +1,6 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { commonEnv, databaseUrl, httpUrl, idpInternalSecret, loadConfig, milliseconds, port, redisUrl, secret } from '../lib/config.ts';
+import { ConfigError, commonEnv, databaseUrl, httpUrl, idpInternalSecret, loadConfig, milliseconds, port, redisUrl, secret } from '../lib/config.ts';
 
 export const gatewayEnv = {
   ...commonEnv,
@@ -29,6 +30,11 @@ export const gatewayEnv = {
   /** `aud` of admin access tokens: the gateway admin resource in the idp's resources file. */
   GATEWAY_ADMIN_AUDIENCE: httpUrl.default('http://localhost:3000/admin'),
   GATEWAY_ADMIN_SCOPE: z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'one scope: printable ASCII without spaces').default('gateway:admin'),
+  /**
+   * Gateway processes on this machine, sharing its port (node:cluster): a number, or `auto` for
+   * one per CPU. More than one needs REDIS_URL, so that every process sees the same flags.
+   */
+  GATEWAY_WORKERS: z.string().trim().regex(/^(auto|[1-9][0-9]?)$/, 'a number of processes from 1 to 99, or auto (one per CPU)').default('1'),
   /** Allowed clock skew, in seconds, on access tokens' exp/nbf. */
   GATEWAY_TOKEN_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(30),
 };
@@ -37,5 +43,9 @@ export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env) {
   const config = loadConfig(gatewayEnv, env);
-  return { ...config, GATEWAY_TOKEN_ISSUER: config.GATEWAY_TOKEN_ISSUER ?? config.IDP_ISSUER };
+  const workers = config.GATEWAY_WORKERS === 'auto' ? availableParallelism() : Number(config.GATEWAY_WORKERS);
+  if (workers > 1 && !config.REDIS_URL) {
+    throw new ConfigError([`GATEWAY_WORKERS=${config.GATEWAY_WORKERS} needs REDIS_URL: each worker would otherwise keep its own flags, and a flip would reach only one of them`]);
+  }
+  return { ...config, GATEWAY_WORKERS: workers, GATEWAY_TOKEN_ISSUER: config.GATEWAY_TOKEN_ISSUER ?? config.IDP_ISSUER };
 }

@@ -18,6 +18,7 @@ import type { RouteDefinition } from './routes/file.ts';
 import { compileMatcher } from './routes/matcher.ts';
 import type { RollbackWatch } from './rollback.ts';
 import type { Shadow } from './shadow/shadow.ts';
+import type { Traffic } from './traffic.ts';
 
 /** A route as the request path sees it: its definition, live flag, upstreams and counters. */
 export interface LiveRoute extends FlaggedRoute {
@@ -26,7 +27,7 @@ export interface LiveRoute extends FlaggedRoute {
   readonly next: Upstream;
   rollback: RollbackWatch | undefined;
   /** Requests served by this replica since it started, per side. */
-  readonly traffic: { legacy: number; new: number; legacy5xx: number; new5xx: number };
+  readonly traffic: Traffic;
 }
 
 export interface DispatchOptions {

@@ -26,18 +26,22 @@ export function createGatewayMetrics(registry: Registry) {
   });
   const mode = new Gauge({
     name: 'gateway_route_mode',
+    // Every worker of a cluster reports the same flag: summed, they would read N times too high.
+    aggregator: 'max',
     help: 'The mode each route is in: 1 for the current mode, 0 for the others',
     labelNames: ['route', 'mode'] as const,
     registers,
   });
   const canaryPercent = new Gauge({
     name: 'gateway_route_canary_percent',
+    aggregator: 'max',
     help: 'Share of users a canary route sends to the new side (0 unless the route is in canary mode)',
     labelNames: ['route'] as const,
     registers,
   });
   const onDefault = new Gauge({
     name: 'gateway_route_flag_fallback',
+    aggregator: 'max',
     help: '1 while a route runs on its configured default because its flag is missing, unreadable or the flag store is unavailable',
     labelNames: ['route'] as const,
     registers,

@@ -32,6 +32,8 @@ export interface ServiceParts {
    * is one: there that bookkeeping cost a third of the request (docs/PERFORMANCE.md).
    */
   hotPath?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** What /metrics serves, when not this process's registry alone (a cluster worker: all workers' sum). */
+  metricsText?: () => Promise<string>;
   checks: ReadinessCheck[];
   /** Releases pools and connections after the last request has finished. */
   close?(): Promise<void>;
@@ -109,7 +111,7 @@ export async function startService(
     runInRequestContext(context, () => {
       if (reserved === '/metrics' && req.method === 'GET') {
         setRouteLabel(res, '/metrics');
-        metrics.registry.metrics().then(
+        (parts.metricsText ?? (() => metrics.registry.metrics()))().then(
           (body) => {
             res.setHeader('content-type', metrics.registry.contentType);
             res.end(body);
@@ -158,6 +160,19 @@ export async function startService(
       return stopped;
     },
   };
+}
+
+/** Reads a configuration, or exits 78 (EX_CONFIG) naming each problem, as runMain does. */
+export function configOrExit<T>(name: string, load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`${name}: ${error.message}`);
+      process.exit(78);
+    }
+    throw error;
+  }
 }
 
 /**

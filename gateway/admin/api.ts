@@ -8,6 +8,7 @@ import type { AccessTokenClaims, AccessTokenVerifier } from '../auth/access-toke
 import type { LiveRoute } from '../dispatch.ts';
 import { FlagStoreUnavailable, type Flipper } from '../flips.ts';
 import { parseFlip, routeView } from './view.ts';
+import { trafficOf, type TrafficSource } from '../traffic.ts';
 
 const auditQuery = z.object({
   route: z.string().max(64).optional(),
@@ -35,7 +36,7 @@ export function tokenActor(claims: AccessTokenClaims): string {
  * The admin JSON API under /admin/api. Every call carries `Authorization: Bearer` with either
  * GATEWAY_ADMIN_TOKEN or an idp access token for the admin audience with the admin scope.
  */
-export function adminApi(deps: { token: string; accessTokens: AdminTokenPolicy; routes: Map<string, LiveRoute>; flip: Flipper; audit: AuditLog }) {
+export function adminApi(deps: { token: string; accessTokens: AdminTokenPolicy; routes: Map<string, LiveRoute>; flip: Flipper; audit: AuditLog; traffic: TrafficSource }) {
   const router = express.Router();
   const { accessTokens } = deps;
   router.use(async (req, res, next) => {
@@ -62,13 +63,14 @@ export function adminApi(deps: { token: string; accessTokens: AdminTokenPolicy; 
   });
   router.use(express.json({ limit: '16kb' }));
 
-  router.get('/routes', (_req, res) => {
-    res.json({ routes: [...deps.routes.values()].map(routeView) });
+  router.get('/routes', async (_req, res) => {
+    const traffic = await deps.traffic();
+    res.json({ routes: [...deps.routes.values()].map((route) => routeView(route, trafficOf(traffic, route.name))) });
   });
-  router.get('/routes/:name', (req, res) => {
+  router.get('/routes/:name', async (req, res) => {
     const route = deps.routes.get(String(req.params.name));
     if (!route) return fail(res, 404, 'unknown_route');
-    res.json(routeView(route));
+    res.json(routeView(route, trafficOf(await deps.traffic(), route.name)));
   });
 
   const flip = async (req: Request, res: Response) => {

@@ -6,6 +6,7 @@ import { describeFlag, MODES, type FlagState } from '../flags/state.ts';
 import { FlagStoreUnavailable, type Flipper } from '../flips.ts';
 import { LOGIN_COOKIE, SESSION_COOKIE, readCookie, type AdminSession, type AdminSessions } from './session.ts';
 import { parseFlip, routeView } from './view.ts';
+import { trafficOf, type TrafficSource } from '../traffic.ts';
 
 const STYLESHEET = `
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d2329}
@@ -40,7 +41,7 @@ function auditTable(entries: AuditEntry[]): string {
 }
 
 /** The admin page: server-rendered, no scripts at all (the CSP forbids them), CSRF tokens on every form. */
-export function adminPage(deps: { token: string; sessions: AdminSessions; routes: Map<string, LiveRoute>; flip: Flipper; audit: AuditLog; isSecure(req: Request): boolean }) {
+export function adminPage(deps: { token: string; sessions: AdminSessions; routes: Map<string, LiveRoute>; flip: Flipper; audit: AuditLog; traffic: TrafficSource; isSecure(req: Request): boolean }) {
   const { sessions } = deps;
   const router = express.Router();
   router.use((_req, res, next) => {
@@ -90,8 +91,9 @@ ${problem ? `<p class="error" id="login-error">${escape(problem)}</p>` : ''}
 
   const dashboard = async (req: Request, res: Response, who: AdminSession, notice?: string, problem?: string, status = 200) => {
     const csrf = escape(sessions.csrfToken(who));
+    const traffic = await deps.traffic();
     const rows = [...deps.routes.values()].map((route) => {
-      const v = routeView(route);
+      const v = routeView(route, trafficOf(traffic, route.name));
       const options = MODES.map((m) => `<option value="${m}"${m === v.mode ? ' selected' : ''}>${m}</option>`).join('');
       return `<tr id="route-${escape(v.name)}"><td><strong>${escape(v.name)}</strong><br><code>${escape(v.paths.join(' '))}</code>${v.methods ? `<br><code>${escape(v.methods.join(' '))}</code>` : ''}</td>
 <td class="mode">${escape(describeFlag(route.flag.state))}${v.source === 'default' ? `<br><span class="fallback">default (${escape(v.fallbackReason ?? 'not set')})</span>` : ''}</td>

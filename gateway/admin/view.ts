@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import type { LiveRoute } from '../dispatch.ts';
+import type { Traffic } from '../traffic.ts';
 import { flagStateSchema, formatIssues, type FlagState } from '../flags/state.ts';
 
-export function routeView(route: LiveRoute) {
+export function routeView(route: LiveRoute, traffic: Traffic) {
   const d = route.definition;
   return {
     name: route.name,
@@ -16,7 +17,7 @@ export function routeView(route: LiveRoute) {
     upstreams: { legacy: d.legacy, new: d.new },
     shadow: d.shadow,
     autoRollback: d.autoRollback ?? null,
-    traffic: { ...route.traffic },
+    traffic,
   };
 }
 
