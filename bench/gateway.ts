@@ -10,7 +10,7 @@
 // each with one worker process and keep-alive connections to the upstream.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, repoRoot } from '../test/support/processes.ts';
@@ -19,6 +19,10 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const latencySeconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 5);
 const gatewayLogLevel = process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'warn';
+// The multi-process comparison: nginx with N worker processes against the gateway with
+// GATEWAY_WORKERS=N (which needs Redis for its flags). 1 skips it.
+const workers = Number(process.env.BENCH_WORKERS ?? availableParallelism());
+const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 for (const tool of ['nginx', 'wrk']) {
   if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
@@ -53,12 +57,12 @@ async function stopAll() {
   rmSync(dir, { recursive: true, force: true });
 }
 
-function nginxConfig(name: string, server: string): string {
+function nginxConfig(name: string, server: string, workers = 1): string {
   const base = join(dir, name);
   mkdirSync(base, { recursive: true });
   const file = join(base, 'nginx.conf');
   writeFileSync(file, `
-worker_processes 1;
+worker_processes ${workers};
 pid ${base}/nginx.pid;
 error_log ${base}/error.log warn;
 events { worker_connections 4096; }
@@ -141,13 +145,13 @@ function wrk(url: string, conns: number, secs: number): WrkResult {
 }
 
 try {
-  const [upstreamPort, nginxPort, gatewayPort, expressPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [upstreamPort, nginxPort, gatewayPort, expressPort, nginxNPort, gatewayNPort, floorPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   const body = 'x'.repeat(256);
   const upstreamConf = nginxConfig('upstream', `server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "${body}"; } }`);
-  const proxyConf = nginxConfig('proxy', `
+  const proxyServer = (port: number) => `
   upstream app { server 127.0.0.1:${upstreamPort}; keepalive 128; }
   server {
-    listen 127.0.0.1:${nginxPort};
+    listen 127.0.0.1:${port};
     location / {
       proxy_pass http://app;
       proxy_http_version 1.1;
@@ -159,37 +163,52 @@ try {
       proxy_set_header X-Request-Id $request_id;
       proxy_read_timeout 30s;
     }
-  }`);
+  }`;
   const pids: Record<string, number> = {};
-  for (const [name, conf] of [['direct', upstreamConf], ['nginx', proxyConf]] as const) {
+  const nginxConfs: Array<[string, string]> = [['direct', upstreamConf], ['nginx', nginxConfig('proxy', proxyServer(nginxPort))]];
+  if (workers > 1) nginxConfs.push(['nginxN', nginxConfig('proxyN', proxyServer(nginxNPort), workers)]);
+  for (const [name, conf] of nginxConfs) {
     pids[name] = start(name, 'nginx', ['-p', dir, '-e', join(dir, `${name}-startup-error.log`), '-c', conf, '-g', 'daemon off;']).pid!;
   }
   const routes = join(dir, 'routes.yaml');
   writeFileSync(routes, 'routes:\n  - name: all\n    paths: ["/*"]\n    default: legacy\n');
-  pids.gateway = start('gateway', process.execPath, ['gateway/main.ts'], {
+  const gatewayEnv = (port: number, database: string) => ({
     NODE_ENV: 'production',
-    GATEWAY_PORT: String(gatewayPort),
+    GATEWAY_PORT: String(port),
     GATEWAY_ROUTES_FILE: routes,
     GATEWAY_ADMIN_TOKEN: 'bench-admin-token-that-is-long-enough-0123456789',
     IDP_INTERNAL_SECRET: 'bench-internal-secret-that-is-long-enough-012345',
     LEGACY_UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}`,
     IDP_UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}`,
-    DATABASE_URL: `sqlite:${join(dir, 'gateway.sqlite')}`,
+    DATABASE_URL: `sqlite:${join(dir, database)}`,
     LOG_LEVEL: gatewayLogLevel,
     REDIS_URL: '',
-  }).pid!;
+  });
+  pids.gateway = start('gateway', process.execPath, ['gateway/main.ts'], gatewayEnv(gatewayPort, 'gateway.sqlite')).pid!;
+  if (workers > 1) {
+    // Several workers need their flags in Redis (the configuration refuses otherwise).
+    pids.gatewayN = start('gatewayN', process.execPath, ['gateway/main.ts'], {
+      ...gatewayEnv(gatewayNPort, 'gateway-n.sqlite'),
+      GATEWAY_WORKERS: String(workers),
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: `bench:${process.pid}:`,
+    }).pid!;
+  }
+  pids.floor = start('floor', process.execPath, ['bench/floor-proxy.ts'], { BENCH_PORT: String(floorPort), BENCH_TARGET: `http://127.0.0.1:${upstreamPort}` }).pid!;
   pids.express = start('express', process.execPath, ['bench/express-proxy.ts'], { BENCH_PORT: String(expressPort), BENCH_TARGET: `http://127.0.0.1:${upstreamPort}` }).pid!;
-  const targets = {
+  const urls: Record<string, string> = {
     direct: `http://127.0.0.1:${upstreamPort}/bench`,
     nginx: `http://127.0.0.1:${nginxPort}/bench`,
     gateway: `http://127.0.0.1:${gatewayPort}/bench`,
+    ...(workers > 1 ? { nginxN: `http://127.0.0.1:${nginxNPort}/bench`, gatewayN: `http://127.0.0.1:${gatewayNPort}/bench` } : {}),
+    floor: `http://127.0.0.1:${floorPort}/bench`,
     express: `http://127.0.0.1:${expressPort}/bench`,
   };
-  await Promise.all(Object.values(targets).map(waitFor));
+  await Promise.all(Object.values(urls).map(waitFor));
 
   const loadBefore = loadavg();
   const results: Record<string, { throughput: WrkResult; latency: WrkResult; cpuMicrosPerRequest: number }> = {};
-  for (const [name, url] of Object.entries(targets)) {
+  for (const [name, url] of Object.entries(urls)) {
     wrk(url, connections, 2); // warm-up: JIT, keep-alive pools
     // The proxy's own CPU (for "direct", the upstream's: what every path pays anyway).
     const before = cpuTicks(pids[name]!);
@@ -201,38 +220,54 @@ try {
   }
   const loadAfter = loadavg();
   const direct = results.direct!;
-  const nginx = results.nginx!;
-  const gateway = results.gateway!;
-  const expressHpm = results.express!;
   const added = (r: { latency: WrkResult }) => ({ p50: r.latency.p50ms - direct.latency.p50ms, p99: r.latency.p99ms - direct.latency.p99ms });
-  const nginxAdded = added(nginx);
-  const gatewayAdded = added(gateway);
-  const rpsRatio = gateway.throughput.rps / nginx.throughput.rps;
   const fmt = (n: number) => n.toFixed(3);
+  /** The issue's two targets for one gateway configuration against nginx with as many processes. */
+  const compare = (gatewayName: string, nginxName: string) => {
+    const g = results[gatewayName]!;
+    const n = results[nginxName]!;
+    const ratio = g.throughput.rps / n.throughput.rps;
+    const gAdded = added(g).p50;
+    const nAdded = added(n).p50;
+    return {
+      throughput: { wanted: '>= 50% of nginx', got: `${(ratio * 100).toFixed(1)}%`, met: ratio >= 0.5 },
+      addedP50: { wanted: '<= 2x nginx', got: nAdded > 0 ? `${(gAdded / nAdded).toFixed(2)}x` : 'n/a', met: gAdded <= 2 * Math.max(nAdded, 0.001) },
+      cpuPerRequest: `${(g.cpuMicrosPerRequest / n.cpuMicrosPerRequest).toFixed(2)}x nginx's`,
+    };
+  };
+  const targets: Record<string, ReturnType<typeof compare>> = { 'one process each': compare('gateway', 'nginx') };
+  if (workers > 1) targets[`${workers} processes each`] = compare('gatewayN', 'nginxN');
+  const labels: Record<string, string> = {
+    direct: 'upstream directly',
+    nginx: 'nginx, 1 worker',
+    gateway: '**gateway, 1 process**',
+    nginxN: `nginx, ${workers} workers`,
+    gatewayN: `**gateway, ${workers} workers** (GATEWAY_WORKERS=${workers})`,
+    floor: 'the floor: the same forwarder, no features, 1 process (bench/floor-proxy.ts)',
+    express: 'express + http-proxy-middleware (not used)',
+  };
+  const rows = Object.entries(results).map(([name, r]) => {
+    const a = name === 'direct' ? undefined : added(r);
+    return `| ${labels[name]} | ${r.throughput.rps.toFixed(0)} | ${r.cpuMicrosPerRequest.toFixed(1)}${name === 'direct' ? ' (upstream)' : ''} | ${fmt(r.latency.p50ms)} | ${fmt(r.latency.p99ms)} | ${a ? fmt(a.p50) : '-'} | ${a ? fmt(a.p99) : '-'} | ${r.throughput.errors + r.throughput.non2xx} |`;
+  });
   const summary = {
     when: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadBefore, loadAfter },
-    settings: { seconds, connections, latencySeconds, gatewayLogLevel, wrkThreads: 1 },
+    settings: { seconds, connections, latencySeconds, gatewayLogLevel, wrkThreads: 1, workers },
     results,
-    addedLatencyMs: { nginx: nginxAdded, gateway: gatewayAdded },
-    targets: {
-      throughput: { wanted: '>= 50% of nginx', got: `${(rpsRatio * 100).toFixed(1)}%`, met: rpsRatio >= 0.5 },
-      addedP50: { wanted: '<= 2x nginx', got: nginxAdded.p50 > 0 ? `${(gatewayAdded.p50 / nginxAdded.p50).toFixed(2)}x` : 'n/a', met: gatewayAdded.p50 <= 2 * Math.max(nginxAdded.p50, 0.001) },
-    },
+    targets,
   };
+  const verdicts = Object.entries(targets).map(([pair, t]) =>
+    `${pair}: throughput ${t.throughput.got} of nginx (target >= 50%: ${t.throughput.met ? 'met' : 'NOT met'}); added p50 ${t.addedP50.got} nginx's (target <= 2x: ${t.addedP50.met ? 'met' : 'NOT met'}); CPU per request ${t.cpuPerRequest}`,
+  );
   console.log(`
 load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after, on ${cpus().length} CPUs
 
 | path | req/s (${connections} conns) | CPU us/request (proxy) | p50 ms (1 conn) | p99 ms (1 conn) | added p50 ms | added p99 ms | errors |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-| upstream directly | ${direct.throughput.rps.toFixed(0)} | ${direct.cpuMicrosPerRequest.toFixed(1)} (upstream) | ${fmt(direct.latency.p50ms)} | ${fmt(direct.latency.p99ms)} | - | - | ${direct.throughput.errors + direct.throughput.non2xx} |
-| nginx | ${nginx.throughput.rps.toFixed(0)} | ${nginx.cpuMicrosPerRequest.toFixed(1)} | ${fmt(nginx.latency.p50ms)} | ${fmt(nginx.latency.p99ms)} | ${fmt(nginxAdded.p50)} | ${fmt(nginxAdded.p99)} | ${nginx.throughput.errors + nginx.throughput.non2xx} |
-| gateway | ${gateway.throughput.rps.toFixed(0)} | ${gateway.cpuMicrosPerRequest.toFixed(1)} | ${fmt(gateway.latency.p50ms)} | ${fmt(gateway.latency.p99ms)} | ${fmt(gatewayAdded.p50)} | ${fmt(gatewayAdded.p99)} | ${gateway.throughput.errors + gateway.throughput.non2xx} |
-| express + http-proxy-middleware (not used) | ${expressHpm.throughput.rps.toFixed(0)} | ${expressHpm.cpuMicrosPerRequest.toFixed(1)} | ${fmt(expressHpm.latency.p50ms)} | ${fmt(expressHpm.latency.p99ms)} | ${fmt(added(expressHpm).p50)} | ${fmt(added(expressHpm).p99)} | ${expressHpm.throughput.errors + expressHpm.throughput.non2xx} |
+${rows.join('\n')}
 
-gateway throughput: ${summary.targets.throughput.got} of nginx (target >= 50%: ${summary.targets.throughput.met ? 'met' : 'NOT met'})
-gateway added p50: ${summary.targets.addedP50.got} nginx's (target <= 2x: ${summary.targets.addedP50.met ? 'met' : 'NOT met'})
-gateway CPU per request: ${(gateway.cpuMicrosPerRequest / nginx.cpuMicrosPerRequest).toFixed(2)}x nginx's; express + http-proxy-middleware: ${(expressHpm.cpuMicrosPerRequest / nginx.cpuMicrosPerRequest).toFixed(2)}x
+${verdicts.join('\n')}
 `);
   mkdirSync(join(repoRoot, 'bench/out'), { recursive: true });
   writeFileSync(join(repoRoot, 'bench/out/gateway.json'), JSON.stringify(summary, null, 2));
