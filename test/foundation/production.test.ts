@@ -59,7 +59,8 @@ test('production mode from dist/ on MariaDB + Redis, as compose and Kubernetes r
     services.push(adapter);
     const idp = await startServiceProcess('dist/idp/main.js', 'IDP_PORT', { ...env, LEGACY_ADAPTER_URL: adapter.url });
     services.push(idp);
-    const gateway = await startServiceProcess('dist/gateway/main.js', 'GATEWAY_PORT', { ...env, IDP_UPSTREAM_URL: idp.url });
+    // As compose runs it: one worker process per CPU.
+    const gateway = await startServiceProcess('dist/gateway/main.js', 'GATEWAY_PORT', { ...env, IDP_UPSTREAM_URL: idp.url, GATEWAY_WORKERS: 'auto' });
     services.push(gateway);
 
     for (const service of [idp, gateway]) {
