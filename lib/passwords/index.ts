@@ -10,6 +10,7 @@ export { UnverifiableHashError, type UnverifiableCode } from './errors.ts';
 export { DEFAULT_COST_LIMITS } from './limits.ts';
 export { BARE_HEX_SCHEMES, PASSWORD_SCHEMES, SCHEME_NAMES, getScheme, identifyScheme } from './registry.ts';
 export { DEFAULT_PBKDF2_POLICY, pbkdf2Scheme } from './schemes/pbkdf2.ts';
+export { hashPhpBcrypt, PHP_BCRYPT_DEFAULT_COST } from './schemes/bcrypt.ts';
 export { verifyPassword, type StoredPassword, type VerifyFailureReason, type VerifyOptions, type VerifyResult } from './verify.ts';
 export { closePasswordWorkers } from './workers/pool.ts';
 

@@ -1,4 +1,4 @@
-import { verify as bcryptVerify } from '@node-rs/bcrypt';
+import { genSalt, hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt';
 import { cString } from '../bytes.ts';
 import { UnverifiableHashError } from '../errors.ts';
 import { DEFAULT_COST_LIMITS } from '../limits.ts';
@@ -64,3 +64,22 @@ function bcryptScheme(version: '2a' | '2b' | '2y'): PasswordScheme {
 }
 
 export const bcryptSchemes: readonly PasswordScheme[] = [bcryptScheme('2y'), bcryptScheme('2b'), bcryptScheme('2a')];
+
+/** PHP's PASSWORD_BCRYPT default cost (before PHP 8.4 raised it to 12). */
+export const PHP_BCRYPT_DEFAULT_COST = 10;
+
+/**
+ * A `$2y$` hash of the password as PHP's `password_verify` reads it: UTF-8 bytes cut at the
+ * first NUL and at 72 bytes, exactly what the verifier above keys Blowfish with. For writing a
+ * password back to a legacy PHP site (dual-write); the idp itself never stores bcrypt.
+ */
+export async function hashPhpBcrypt(password: string, cost: number = PHP_BCRYPT_DEFAULT_COST): Promise<string> {
+  if (!Number.isInteger(cost) || cost < 4 || cost > DEFAULT_COST_LIMITS.bcryptCost) {
+    throw new RangeError(`bcrypt cost must be an integer from 4 to ${DEFAULT_COST_LIMITS.bcryptCost}`);
+  }
+  const key = cString(Buffer.from(password, 'utf8')).subarray(0, BCRYPT_MAX_PASSWORD_BYTES);
+  const hashed = await bcryptHash(key, cost, await genSalt(cost, '2y'));
+  // The library's version argument is trusted nowhere else either: PHP must see $2y$.
+  if (!hashed.startsWith('$2y$')) throw new Error('bcrypt library did not produce a $2y$ hash');
+  return hashed;
+}
