@@ -6,6 +6,7 @@ export interface AdapterMetrics {
   lookups: Counter<'kind' | 'result'>;
   verifyDuration: Histogram<'scheme'>;
   unreadableHashes: Counter<'code'>;
+  passwordWrites: Counter<'result'>;
 }
 
 /** The legacy-adapter's own metrics, on the service registry (GET /metrics). */
@@ -21,6 +22,12 @@ export function createAdapterMetrics(registry: Registry): AdapterMetrics {
       name: 'legacy_adapter_lookups_total',
       help: 'Legacy user look-ups (for password reset), by kind (login, email) and result (found, not_found, unavailable)',
       labelNames: ['kind', 'result'] as const,
+      registers: [registry],
+    }),
+    passwordWrites: new Counter({
+      name: 'legacy_adapter_password_writes_total',
+      help: 'Dual-write password writes into the legacy table, by result (applied; duplicate, stale: no-ops; not_found, cannot_write, unavailable)',
+      labelNames: ['result'] as const,
       registers: [registry],
     }),
     ...createPasswordVerifyMetrics(registry, { verifyDuration: 'legacy_adapter_verify_duration_seconds', unreadableHashes: 'legacy_adapter_unreadable_hashes_total', where: 'legacy' }),

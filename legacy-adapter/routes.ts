@@ -2,12 +2,18 @@ import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../lib/logger.ts';
 import { currentLogger } from '../lib/request-context.ts';
-import { LegacyUnavailableError, profileOf, type LegacyDirectory } from './legacy/directory.ts';
+import { LEGACY_WRITE_HASH, LegacyCannotWriteError, LegacyUnavailableError, profileOf, type LegacyDirectory } from './legacy/directory.ts';
 import type { AdapterMetrics } from './metrics.ts';
 
 const login = z.string().trim().min(1, 'must not be empty').max(320, 'is too long');
 const authenticateBody = z.strictObject({ login, password: z.string().max(4096, 'is too long') });
 const lookupBody = z.union([z.strictObject({ login }), z.strictObject({ email: login })]);
+const passwordBody = z.strictObject({
+  eventId: z.uuid(),
+  sequence: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  legacyId: z.string().min(1).max(64),
+  hash: z.string().regex(LEGACY_WRITE_HASH, 'must be a $2y$ bcrypt hash'),
+});
 
 function badRequest(res: Response, error: z.ZodError): void {
   // Issue messages name the field, never echo the value (it may be a password).
@@ -53,6 +59,34 @@ export function internalRoutes(directory: LegacyDirectory, metrics: AdapterMetri
     } catch (error) {
       if (!(error instanceof LegacyUnavailableError)) throw error;
       metrics.lookups.inc({ kind, result: 'unavailable' });
+      unavailable(res, error);
+    }
+  });
+
+  // Dual-write: the idp's relay hands over a password change. 200 for applied and for the
+  // no-ops (replay, older than applied), so the relay settles the event either way.
+  router.post('/users/password', async (req: Request, res: Response) => {
+    const body = passwordBody.safeParse(req.body);
+    if (!body.success) return badRequest(res, body.error);
+    const log = currentLogger(logger);
+    const context = { eventId: body.data.eventId, sequence: body.data.sequence, legacyId: body.data.legacyId };
+    try {
+      const outcome = await directory.writePassword(body.data);
+      metrics.passwordWrites.inc({ result: outcome.result });
+      if (outcome.result === 'not_found') {
+        log.warn(context, 'password write refused: no legacy row with this id');
+        return void res.status(404).json({ error: 'not_found' });
+      }
+      log.info({ ...context, result: outcome.result }, 'legacy password write');
+      res.json({ ok: true, ...outcome });
+    } catch (error) {
+      if (error instanceof LegacyCannotWriteError) {
+        metrics.passwordWrites.inc({ result: 'cannot_write' });
+        log.error(context, 'password write refused: the legacy mapping has no write section');
+        return void res.status(409).json({ error: 'mapping_cannot_write', message: 'the legacy mapping has no write section: add write.password to the mapping file' });
+      }
+      if (!(error instanceof LegacyUnavailableError)) throw error;
+      metrics.passwordWrites.inc({ result: 'unavailable' });
       unavailable(res, error);
     }
   });

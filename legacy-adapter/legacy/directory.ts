@@ -5,6 +5,9 @@ import { verifyPassword, type VerifyResult } from '../../lib/passwords/index.ts'
 import type { LegacyMapping } from '../mapping/index.ts';
 import type { AdapterMetrics } from '../metrics.ts';
 import { legacyFingerprint } from './fingerprint.ts';
+import { createLegacyPasswordWriter, type PasswordWrite, type PasswordWriteResult } from './password-writer.ts';
+
+export { LEGACY_WRITE_HASH, LegacyCannotWriteError, type PasswordWrite, type PasswordWriteResult } from './password-writer.ts';
 
 /** What the legacy table says about a user; never the hash. */
 export interface LegacyProfile {
@@ -59,6 +62,11 @@ export interface LegacyDirectory {
   /** Every row with that e-mail (legacy sign-ups could share one), oldest first. */
   findByEmail(email: string): Promise<LegacyRow[]>;
   authenticate(login: string, password: string): Promise<AuthResult>;
+  /**
+   * Dual-write: a password changed in the idp, into the legacy row (mapping `write` section).
+   * Throws LegacyCannotWriteError without one, LegacyUnavailableError when the database fails.
+   */
+  writePassword(change: PasswordWrite): Promise<PasswordWriteResult>;
   /** Checks that the mapped table and columns exist (readiness). */
   check(): Promise<void>;
 }
@@ -105,6 +113,7 @@ export function createLegacyDirectory(knex: Knex, options: LegacyDirectoryOption
   const lower = mapping.lookup.caseInsensitive === 'lower';
 
   const toRow = (raw: Record<string, unknown>): LegacyRow => toLegacyRow(mapping, raw);
+  const writer = createLegacyPasswordWriter(knex, { mapping, fingerprintKey });
 
   const matches = (column: string, value: string) =>
     lower ? knex.raw('LOWER(??) = ?', [column, value.toLowerCase()]) : knex.raw('?? = ?', [column, value]);
@@ -187,6 +196,7 @@ export function createLegacyDirectory(knex: Knex, options: LegacyDirectoryOption
       const { hash, salt, ...user } = row;
       return { ok: true, user, scheme: result.scheme ?? 'unknown', fingerprint: legacyFingerprint(fingerprintKey, hash, salt) };
     },
+    writePassword: (change) => writer.write(change),
     async check() {
       await query(() => knex(mapping.table).select(selection).limit(1));
     },

@@ -70,6 +70,28 @@ export const mappingSchema = z
        */
       nullSalt: z.enum(['empty', 'absent']).default('absent'),
     }).prefault({}),
+    /**
+     * What the dual-write may write to the legacy table (absent: nothing; the adapter answers
+     * `mapping_cannot_write`). A password is always written as `$2y$` bcrypt, which PHP's
+     * `password_verify` accepts; `updatedAt`, when mapped, is set to the time of the write (UTC).
+     */
+    write: z
+      .strictObject({
+        password: z.strictObject({
+          /** The column the new hash goes to; default columns.hash. */
+          column: identifier.optional(),
+          /** Columns set to NULL with it: a salt, anything the old scheme needed. */
+          clear: z.array(identifier).default([]),
+          /** Columns set to a constant with it: e.g. a scheme marker the legacy code reads. */
+          set: z.record(identifier, z.union([z.string(), z.number(), z.boolean(), z.null()])).default({}),
+        }),
+        /**
+         * The adapter's own table in the legacy database: per legacy user, the last event applied
+         * (so a replay or an older event is a no-op). Created at the first write if missing.
+         */
+        ledgerTable: tableName.default('idm_legacy_password_writes'),
+      })
+      .optional(),
     lookup: z
       .strictObject({
         /**
@@ -83,6 +105,10 @@ export const mappingSchema = z
   .refine((m) => m.columns.username !== undefined || m.columns.email !== undefined, {
     message: 'needs at least one of columns.username and columns.email (what users log in with)',
     path: ['columns'],
+  })
+  .refine((m) => !m.write || ![...m.write.password.clear, ...Object.keys(m.write.password.set)].some((c) => c === m.columns.id || c === (m.write?.password.column ?? m.columns.hash)), {
+    message: 'must not clear or set the id or the password column',
+    path: ['write', 'password'],
   })
   .refine((m) => m.passwords.hexCandidates.every((name) => !name.includes('salt') || m.columns.salt !== undefined), {
     message: 'salted hexCandidates need columns.salt',
