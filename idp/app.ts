@@ -6,6 +6,7 @@ import type { Express } from 'express';
 import type Provider from 'oidc-provider';
 import type { IdpConfig } from './config.ts';
 import { mountAccount } from './account/index.ts';
+import { createDualWriteMetrics, createOutbox, createRelay, type Relay } from './dual-write/index.ts';
 import { createLegacyAdapterClient } from './legacy/client.ts';
 import { createLoginMetrics, createLoginService, type LoginService } from './login/index.ts';
 import { loginCheckRouter } from './login/login-check-route.ts';
@@ -31,13 +32,33 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     // Just-in-time login: the login pages and the internal login-check share this one service.
     const users = createUserStore(knex, { logger });
     const passwordPolicy = { iterations: config.PBKDF2_ITERATIONS, keyLength: 32, saltLength: 16 };
+    const legacy = createLegacyAdapterClient({ baseUrl: config.LEGACY_ADAPTER_URL, secret: config.LEGACY_ADAPTER_SECRET, timeoutMs: config.LEGACY_ADAPTER_TIMEOUT_MS });
     const loginService = createLoginService({
       users,
-      legacy: createLegacyAdapterClient({ baseUrl: config.LEGACY_ADAPTER_URL, secret: config.LEGACY_ADAPTER_SECRET, timeoutMs: config.LEGACY_ADAPTER_TIMEOUT_MS }),
+      legacy,
       policy: passwordPolicy,
       metrics: createLoginMetrics(metrics.registry, { countByScheme: () => users.countByPasswordScheme(), logger }),
       logger,
     });
+    // Dual-write: password changes of legacy users go back to the legacy site through the outbox.
+    let relay: Relay | undefined;
+    let dualWriteMetrics: ReturnType<typeof createDualWriteMetrics> | undefined;
+    if (config.IDP_DUAL_WRITE) {
+      const outbox = createOutbox(knex);
+      dualWriteMetrics = createDualWriteMetrics(metrics.registry, { stats: () => outbox.stats(), logger });
+      relay = createRelay({
+        knex,
+        outbox,
+        legacy,
+        metrics: dualWriteMetrics,
+        logger,
+        pollMs: config.IDP_DUAL_WRITE_POLL_MS,
+        retryBaseMs: config.IDP_DUAL_WRITE_RETRY_BASE_MS,
+        retryMaxMs: config.IDP_DUAL_WRITE_RETRY_MAX_MS,
+        // Longer than any one request to the adapter, so a lease never expires under a live send.
+        leaseMs: 2 * config.LEGACY_ADAPTER_TIMEOUT_MS + 5_000,
+      });
+    }
     const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, { keyPrefix: config.REDIS_KEY_PREFIX, name: 'idp' }) : undefined;
     // One throttle for the login form and the password change: both check a password.
     const throttle = createLoginThrottle(throttlePolicyFromConfig(config), redis);
@@ -80,12 +101,25 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
       csrfSecret: config.IDP_INTERACTION_SECRET,
       logger,
       registry: metrics.registry,
+      ...(relay && dualWriteMetrics
+        ? {
+            legacyWrite: {
+              bcryptCost: config.IDP_DUAL_WRITE_BCRYPT_COST,
+              queued: () => {
+                dualWriteMetrics.written();
+                relay.wake();
+              },
+            },
+          }
+        : {}),
     });
+    relay?.start();
     mountProvider(app, oidc.provider, config.IDP_ISSUER);
     return {
       handler: app,
       checks: [databaseCheck(knex), ...(redis ? [redisCheck(redis)] : [])],
       async close() {
+        await relay?.stop();
         oidc.close();
         await knex.destroy();
         redis?.disconnect();

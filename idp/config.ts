@@ -16,6 +16,13 @@ export const idpEnv = {
   /** PBKDF2-HMAC-SHA256 iterations of new hashes; older ones are rehashed at login. OWASP: 600000. */
   PBKDF2_ITERATIONS: z.coerce.number().int().min(1).max(10_000_000).default(600_000),
   IDP_INTERNAL_SECRET: idpInternalSecret,
+  // Dual-write of password changes back to the legacy site (idp/dual-write).
+  IDP_DUAL_WRITE: boolFlag(true),
+  /** bcrypt cost of the $2y$ hashes written for the legacy site (PHP's default: 10). */
+  IDP_DUAL_WRITE_BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(10),
+  IDP_DUAL_WRITE_POLL_MS: z.coerce.number().int().min(50).max(3_600_000).default(1_000),
+  IDP_DUAL_WRITE_RETRY_BASE_MS: z.coerce.number().int().min(1).max(3_600_000).default(1_000),
+  IDP_DUAL_WRITE_RETRY_MAX_MS: milliseconds(300_000),
   // Login pages (idp/interactions) and failed-login throttling (idp/throttle).
   IDP_INTERACTION_SECRET: secret('dev-only-idp-interaction-secret-change-me'),
   IDP_FORGOT_PASSWORD_URL: httpUrl.optional(),
@@ -60,6 +67,9 @@ export function loadIdpConfig(env: Record<string, string | undefined> = process.
   // Tests lower the cost to stay fast; production must not ship that by accident.
   if (config.NODE_ENV === 'production' && config.PBKDF2_ITERATIONS < 100_000) {
     throw new ConfigError([`PBKDF2_ITERATIONS: must be at least 100000 in production (got ${config.PBKDF2_ITERATIONS}); OWASP recommends 600000`]);
+  }
+  if (config.IDP_DUAL_WRITE_RETRY_MAX_MS < config.IDP_DUAL_WRITE_RETRY_BASE_MS) {
+    throw new ConfigError([`IDP_DUAL_WRITE_RETRY_MAX_MS: must be at least IDP_DUAL_WRITE_RETRY_BASE_MS (${config.IDP_DUAL_WRITE_RETRY_BASE_MS})`]);
   }
   if (config.NODE_ENV === 'production' && config.IDP_ALLOW_HTTP_LOOPBACK_WEB_REDIRECTS) {
     throw new ConfigError(['IDP_ALLOW_HTTP_LOOPBACK_WEB_REDIRECTS: web clients must use https redirect URIs in production (RFC 9700); unset it']);

@@ -4,7 +4,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type Provider from 'oidc-provider';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
-import { hashPassword, pbkdf2Scheme, verifyPassword, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
+import { hashPassword, hashPhpBcrypt, pbkdf2Scheme, verifyPassword, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
 import { createCsrfTokens, messagePage, pageHeaders } from '../interactions/index.ts';
 import type { RevokeUserGrants } from '../oidc/index.ts';
 import { throttleSubjects, type LoginThrottle } from '../throttle/index.ts';
@@ -26,6 +26,11 @@ export interface AccountDeps {
   csrfSecret: string;
   logger: Logger;
   registry?: Registry;
+  /**
+   * Dual-write (idp/dual-write): when set, a user with a legacy id gets the new password as a
+   * `$2y$` bcrypt hash at this cost in an outbox event; `queued` hears of each event written.
+   */
+  legacyWrite?: { bcryptCost: number; queued(eventId: string): void };
 }
 
 const NEW_SCHEME = pbkdf2Scheme.name;
@@ -115,10 +120,18 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
     await deps.throttle.succeeded(subjects);
 
     const newHash = await hashPassword(input.next, deps.policy);
-    if (!(await deps.users.changePassword({ userId: user.id, expectedHash: user.passwordHash, newHash, newScheme: NEW_SCHEME }))) {
+    // The legacy site's form of the password, made now: the plaintext is never stored, and the
+    // outbox row that carries this is written with the new hash or not at all.
+    const legacyHash = deps.legacyWrite && user.legacyId !== null ? await hashPhpBcrypt(input.next, deps.legacyWrite.bcryptCost) : undefined;
+    const outcome = await deps.users.changePassword({ userId: user.id, expectedHash: user.passwordHash, newHash, newScheme: NEW_SCHEME, ...(legacyHash ? { legacyHash } : {}) });
+    if (!outcome.changed) {
       metrics.change('changed_meanwhile');
       log.info({ sub: user.id }, 'password change lost a race: the stored password changed since it was verified');
       return renderForm(res, 409, session, user, 'changed-meanwhile');
+    }
+    if (outcome.legacyEventId) {
+      log.info({ sub: user.id, eventId: outcome.legacyEventId }, 'password change queued for the legacy site');
+      deps.legacyWrite?.queued(outcome.legacyEventId);
     }
 
     // This browser keeps one of its grants (the revoker keeps the session holding it); every

@@ -18,10 +18,27 @@ export type LegacyAuthentication =
 
 export type LegacyLookup = { status: 'ok'; users: LegacyUserProfile[] } | { status: 'unavailable'; reason: string };
 
+/** A password change for the legacy row (dual-write): the hash is `$2y$` bcrypt, never a plaintext. */
+export interface LegacyPasswordWrite {
+  eventId: string;
+  /** The outbox sequence: the adapter never lets an older one overwrite a newer one. */
+  sequence: number;
+  legacyId: string;
+  hash: string;
+}
+
+export type LegacyPasswordWriteResult =
+  /** applied: written now; duplicate: this event was applied before; stale: a newer one was. */
+  | { status: 'applied'; fingerprint: string }
+  | { status: 'duplicate' | 'stale' }
+  /** Not written; `reason` is a short code for the outbox row, logs and metrics (no secret in it). */
+  | { status: 'failed'; reason: string };
+
 export interface LegacyAdapterClient {
   authenticate(login: string, password: string): Promise<LegacyAuthentication>;
   /** By login (username, then e-mail, as the legacy login does) or by e-mail only; for password reset. */
   lookup(query: { login: string } | { email: string }): Promise<LegacyLookup>;
+  writePassword(write: LegacyPasswordWrite): Promise<LegacyPasswordWriteResult>;
 }
 
 export interface LegacyAdapterClientOptions {
@@ -84,6 +101,19 @@ export function createLegacyAdapterClient(options: LegacyAdapterClientOptions): 
       const users = (answer.json as { users?: unknown } | null)?.users;
       if (answer.status !== 200 || !Array.isArray(users) || !users.every(isProfile)) return { status: 'unavailable', reason: `http_${answer.status}` };
       return { status: 'ok', users };
+    },
+    async writePassword(write) {
+      const answer = await post('/users/password', write);
+      if ('error' in answer) return { status: 'failed', reason: answer.error };
+      const body = answer.json as Record<string, unknown> | null;
+      if (answer.status === 200 && body?.ok === true) {
+        if (body.result === 'applied' && isString(body.fingerprint)) return { status: 'applied', fingerprint: body.fingerprint };
+        if (body.result === 'duplicate' || body.result === 'stale') return { status: body.result };
+        return { status: 'failed', reason: 'bad_answer' };
+      }
+      // The adapter's error codes are a short fixed set; anything else is not echoed.
+      const code = isString(body?.error) && /^[a-z_]{1,40}$/.test(body.error) ? body.error : 'error';
+      return { status: 'failed', reason: `http_${answer.status}:${code}` };
     },
   };
 }

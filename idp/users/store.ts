@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { PasswordEncoding } from '../../lib/passwords/index.ts';
+import { insertPasswordEvent } from '../dual-write/outbox.ts';
 import { normalizeLogin } from './normalize.ts';
-import type { NewLegacyUser, PasswordReplacement, StoredUser, UpgradeHooks, UserStore } from './types.ts';
+import type { NewLegacyUser, PasswordChange, PasswordChangeOutcome, StoredUser, UpgradeHooks, UserStore } from './types.ts';
 
-export type { NewLegacyUser, PasswordReplacement, StoredUser, UpgradeHooks, UserStore } from './types.ts';
+export type { NewLegacyUser, PasswordChange, PasswordChangeOutcome, PasswordReplacement, StoredUser, UpgradeHooks, UserStore } from './types.ts';
 
 type Row = Record<string, unknown>;
 
@@ -98,8 +99,12 @@ function newHashColumns(newHash: string, newScheme: string): Row {
 
 /** The store as the idp itself uses it: also the self-service password change (idp/account/). */
 export interface IdpUserStore extends UserStore {
-  /** Compare-and-set like replacePasswordHash, stamping password_changed_at: the user chose a new password. */
-  changePassword(change: PasswordReplacement): Promise<boolean>;
+  /**
+   * Compare-and-set like replacePasswordHash, stamping password_changed_at: the user chose a new
+   * password. With `legacyHash`, a user linked to a legacy id also gets a dual-write outbox
+   * event, in the same transaction.
+   */
+  changePassword(change: PasswordChange): Promise<PasswordChangeOutcome>;
 }
 
 export interface UserStoreOptions {
@@ -184,13 +189,21 @@ export function createUserStore(knex: Knex, options: UserStoreOptions = {}): Idp
       });
     },
 
-    async changePassword({ userId, expectedHash, newHash, newScheme }) {
-      // One statement: the old password stops working exactly when the new one starts.
-      const changed = await users().where({ id: userId, password_hash: expectedHash }).update({
-        ...newHashColumns(newHash, newScheme),
-        password_changed_at: new Date(),
+    async changePassword({ userId, expectedHash, newHash, newScheme, legacyHash }) {
+      return knex.transaction(async (trx): Promise<PasswordChangeOutcome> => {
+        // One statement: the old password stops working exactly when the new one starts.
+        const changed = await trx('users').where({ id: userId, password_hash: expectedHash }).update({
+          ...newHashColumns(newHash, newScheme),
+          password_changed_at: new Date(),
+        });
+        if (changed === 0) return { changed: false };
+        if (legacyHash === undefined) return { changed: true, legacyEventId: null };
+        // The link as committed, read under the row lock the update holds.
+        const row = (await trx('users').where({ id: userId }).first('legacy_id')) as Row | undefined;
+        const legacyId = (row?.legacy_id as string | null | undefined) ?? null;
+        if (legacyId === null) return { changed: true, legacyEventId: null };
+        return { changed: true, legacyEventId: await insertPasswordEvent(trx, { userId, legacyId, legacyHash }) };
       });
-      return changed > 0;
     },
 
     async countByPasswordScheme() {

@@ -41,6 +41,18 @@ export interface PasswordReplacement {
   newScheme: string;
 }
 
+/** A password the user chose (idp/account/). */
+export interface PasswordChange extends PasswordReplacement {
+  /**
+   * `$2y$` bcrypt of the new password for the legacy site (dual-write): written to the outbox in
+   * the same transaction when the user has a legacy id. Absent: no outbox event.
+   */
+  legacyHash?: string;
+}
+
+/** changed: false when the stored hash was no longer `expectedHash`; legacyEventId: the outbox event written, if any. */
+export type PasswordChangeOutcome = { changed: false } | { changed: true; legacyEventId: string | null };
+
 /**
  * Test-only interruption points of the password writes: a hook that throws stands for a crash
  * at that step. Injected through createUserStore/createLoginService, never global.
