@@ -8,6 +8,8 @@ import { fingerprintKey } from './legacy/fingerprint.ts';
 import { legacyDatabaseUrl, loadMapping } from './mapping/index.ts';
 import { createAdapterMetrics } from './metrics.ts';
 import { internalRoutes } from './routes.ts';
+import { sessionBridgeRouter } from './sessions/routes.ts';
+import { createLegacySessionStore } from './sessions/store.ts';
 
 /** Only the idp (holding the shared bearer secret) may call the internal API. */
 function requireInternalSecret(secret: string) {
@@ -28,8 +30,11 @@ export async function startLegacyAdapter(config: LegacyAdapterConfig): Promise<R
       () => logger.info({ table: mapping.table }, 'legacy mapping fits the legacy table'),
       (error: unknown) => logger.error({ err: (error as Error).cause ?? error, table: mapping.table }, 'legacy mapping does not fit the legacy table (or the database is down); logins of users unknown to the idp will fail'),
     );
+    const sessions = createLegacySessionStore(config, legacyDb, logger);
     const app = express();
     app.disable('x-powered-by');
+    // The gateway's session bridge, with a secret of its own: mounted before the idp's API.
+    app.use('/internal/v1/sessions', sessionBridgeRouter({ secret: config.LEGACY_SESSION_BRIDGE_SECRET, store: sessions, legacyDb, mapping, directory, lifetimeSeconds: config.LEGACY_SESSION_LIFETIME, registry: metrics.registry, logger }));
     const internal = express.Router();
     internal.use(requireInternalSecret(config.LEGACY_ADAPTER_SECRET));
     internal.get('/ping', (_req, res) => {
@@ -41,10 +46,13 @@ export async function startLegacyAdapter(config: LegacyAdapterConfig): Promise<R
       handler: app,
       // Readiness is the database answering; whether the mapping fits the table is logged at
       // start below and reported in full by cli/check-mapping.ts.
-      checks: [{ ...databaseCheck(legacyDb), name: 'legacy-database' }],
+      checks: [{ ...databaseCheck(legacyDb), name: 'legacy-database' }, ...sessions.checks],
       // Password worker threads are not closed here: they hold the process open only while
       // working, and other services may share them when run in one process (tests, bench).
-      close: () => legacyDb.destroy(),
+      close: async () => {
+        await sessions.close();
+        await legacyDb.destroy();
+      },
     };
   });
 }

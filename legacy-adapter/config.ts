@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, databaseUrl, legacyAdapterSecret, loadConfig, port } from '../lib/config.ts';
+import { sessionBridgeEnv } from './sessions/config.ts';
 
 export const legacyAdapterEnv = {
   ...commonEnv,
@@ -19,6 +20,8 @@ export const legacyAdapterEnv = {
    * since a new key makes every stored fingerprint look changed.
    */
   LEGACY_FINGERPRINT_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** The PHP session store the gateway's session bridge writes (sessions/config.ts). */
+  ...sessionBridgeEnv,
 };
 
 export type LegacyAdapterConfig = ReturnType<typeof loadLegacyAdapterConfig>;

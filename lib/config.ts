@@ -88,3 +88,6 @@ export const legacyAdapterSecret = secret('dev-only-legacy-adapter-secret-change
 
 /** The bearer secret of the idp's internal endpoints (the gateway's shadow login checks present it). */
 export const idpInternalSecret = secret('dev-only-idp-internal-secret-change-me');
+
+/** The bearer secret of the legacy-adapter's session endpoints, which the gateway's session bridge presents (both read the same variable). */
+export const legacySessionBridgeSecret = secret('dev-only-legacy-session-bridge-secret-change-me');

@@ -1,0 +1,60 @@
+import type { Knex } from 'knex';
+import type { Logger } from '../../lib/logger.ts';
+import { createRedis, redisCheck, type Redis } from '../../lib/redis.ts';
+import type { SessionBridgeConfig } from './config.ts';
+
+/** The monolith's session store, as its save handler uses it. */
+export interface LegacySessionStore {
+  /** Writes a new session; throws if the id is taken (ids are fresh and random: it never is). */
+  create(id: string, data: Buffer): Promise<void>;
+  /** Removes the session; true if there was one. */
+  destroy(id: string): Promise<boolean>;
+  readonly checks: Array<{ name: string; check: () => Promise<unknown> }>;
+  close(): Promise<void>;
+}
+
+/**
+ * legacy-php's DbSessionHandler: a row (id, data, last_access) that is alive while last_access
+ * is within the lifetime. A plain INSERT, never an upsert: a session PHP already has is never
+ * rewritten under it (PHP does no locking).
+ */
+function tableStore(knex: Knex, table: string): LegacySessionStore {
+  return {
+    async create(id, data) {
+      await knex(table).insert({ id, data, last_access: Math.floor(Date.now() / 1000) });
+    },
+    async destroy(id) {
+      return (await knex(table).where({ id }).delete()) > 0;
+    },
+    checks: [],
+    async close() {},
+  };
+}
+
+/** phpredis's save handler: `<prefix><id>` holding the data, with the lifetime as TTL. */
+function redisStore(redis: Redis, prefix: string, lifetime: number): LegacySessionStore {
+  return {
+    async create(id, data) {
+      // NX: never overwrite a session that exists.
+      const done = await redis.set(`${prefix}${id}`, data, 'EX', lifetime, 'NX');
+      if (done !== 'OK') throw new Error('session id already in use');
+    },
+    async destroy(id) {
+      return (await redis.del(`${prefix}${id}`)) > 0;
+    },
+    checks: [{ ...redisCheck(redis), name: 'legacy-session-redis' }],
+    async close() {
+      redis.disconnect();
+    },
+  };
+}
+
+export function createLegacySessionStore(config: SessionBridgeConfig, legacyDb: Knex, logger: Logger): LegacySessionStore {
+  if (config.LEGACY_SESSION_STORE === 'redis') {
+    const redis = createRedis(`redis://${config.LEGACY_REDIS_HOST}:${config.LEGACY_REDIS_PORT}/0`, { name: 'legacy-session-bridge' });
+    // ioredis reconnects by itself; without a listener each failure would be an unhandled 'error' event.
+    redis.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'legacy session Redis unavailable'));
+    return redisStore(redis, config.LEGACY_SESSION_REDIS_PREFIX, config.LEGACY_SESSION_LIFETIME);
+  }
+  return tableStore(legacyDb, config.LEGACY_SESSION_TABLE);
+}
