@@ -21,6 +21,9 @@ import { rejectUpgrade } from './proxy/upgrade.ts';
 import { createUpstream, type Upstream } from './proxy/upstream.ts';
 import { createAutoRollback, RollbackWatch } from './rollback.ts';
 import { loadRouteTable } from './routes/file.ts';
+import { createSessionBridgeClient } from './rp/bridge.ts';
+import { createRelyingParty } from './rp/handler.ts';
+import { createProviderConfiguration } from './rp/provider.ts';
 import { Shadow } from './shadow/shadow.ts';
 
 export async function startGateway(config: GatewayConfig): Promise<RunningService> {
@@ -84,6 +87,18 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       audit,
       trusted,
     });
+    // The OpenID Connect relying party and PHP session bridge (/auth/login, /auth/callback, /auth/logout).
+    const auth = createRelyingParty({
+      publicUrl: config.GATEWAY_PUBLIC_URL ?? new URL(config.IDP_ISSUER).origin,
+      issuer: config.IDP_ISSUER,
+      clientId: config.GATEWAY_OIDC_CLIENT_ID,
+      cookieSecret: config.GATEWAY_AUTH_COOKIE_SECRET,
+      legacySessionName: config.LEGACY_SESSION_NAME,
+      provider: createProviderConfiguration({ issuer: config.IDP_ISSUER, upstream: config.IDP_UPSTREAM_URL, clientId: config.GATEWAY_OIDC_CLIENT_ID, clientSecret: config.GATEWAY_OIDC_CLIENT_SECRET, timeoutMs: config.UPSTREAM_TIMEOUT_MS }),
+      bridge: createSessionBridgeClient({ idpUrl: config.IDP_UPSTREAM_URL, idpSecret: config.IDP_INTERNAL_SECRET, adapterUrl: config.LEGACY_ADAPTER_URL, adapterSecret: config.LEGACY_SESSION_BRIDGE_SECRET, timeoutMs: config.UPSTREAM_TIMEOUT_MS }),
+      trusted,
+      logger,
+    });
     const dispatcher = createDispatcher({
       routes,
       timeoutMs: config.UPSTREAM_TIMEOUT_MS,
@@ -92,6 +107,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       shadow,
       logger,
       admin,
+      auth,
       accessTokens,
       onRollback(route, reason) {
         rollBack(route, reason).catch(() => route.rollback?.reset());

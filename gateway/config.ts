@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError, commonEnv, databaseUrl, httpUrl, idpInternalSecret, loadConfig, milliseconds, port, redisUrl, secret } from '../lib/config.ts';
+import { relyingPartyEnv } from './rp/config.ts';
 
 export const gatewayEnv = {
   ...commonEnv,
@@ -37,6 +38,7 @@ export const gatewayEnv = {
   GATEWAY_WORKERS: z.string().trim().regex(/^(auto|[1-9][0-9]?)$/, 'a number of processes from 1 to 99, or auto (one per CPU)').default('1'),
   /** Allowed clock skew, in seconds, on access tokens' exp/nbf. */
   GATEWAY_TOKEN_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(30),
+  ...relyingPartyEnv,
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;

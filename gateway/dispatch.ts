@@ -14,6 +14,7 @@ import { upstreamRequestHead, upstreamRequestHeaders } from './proxy/headers.ts'
 import { forwardLean } from './proxy/lean-forward.ts';
 import { forwardUpgrade, rejectUpgrade } from './proxy/upgrade.ts';
 import type { Upstream } from './proxy/upstream.ts';
+import { relyingPartyAction } from './rp/paths.ts';
 import type { RouteDefinition } from './routes/file.ts';
 import { compileMatcher } from './routes/matcher.ts';
 import type { RollbackWatch } from './rollback.ts';
@@ -39,6 +40,8 @@ export interface DispatchOptions {
   logger: Logger;
   /** Everything under /admin (express: the API and the page). */
   admin: RequestListener;
+  /** The relying party's /auth/login, /auth/callback and /auth/logout (gateway/rp). */
+  auth: RequestListener;
   /** Verifies a request's bearer access token, whose `sub` then picks its canary bucket. */
   accessTokens: AccessTokenVerifier;
   onRollback(route: LiveRoute, reason: string): void;
@@ -57,6 +60,11 @@ function isSecure(req: IncomingMessage): boolean {
 
 function isAdminPath(url: string): boolean {
   return url.startsWith('/admin') && (url.length === 6 || url[6] === '/' || url[6] === '?');
+}
+
+/** The gateway's own paths, never proxied: /admin and the relying party's three /auth/ paths. */
+function isOwnPath(url: string): boolean {
+  return url.charCodeAt(1) === 97 /* a */ && (isAdminPath(url) || relyingPartyAction(url) !== undefined);
 }
 
 /**
@@ -134,6 +142,11 @@ export function createDispatcher(options: DispatchOptions) {
       options.admin(req, res);
       return;
     }
+    if (relyingPartyAction(url) !== undefined) {
+      setRouteLabel(res, 'auth');
+      options.auth(req, res);
+      return;
+    }
     const requestId = currentRequest()?.requestId ?? requestIdOf(req);
     const found = match(req.method ?? 'GET', url);
     if (!found.ok) {
@@ -185,7 +198,7 @@ export function createDispatcher(options: DispatchOptions) {
    */
   function hotPath(req: IncomingMessage, res: ServerResponse): boolean {
     const url = req.url ?? '/';
-    if (isAdminPath(url)) return false;
+    if (isOwnPath(url)) return false;
     const method = req.method ?? 'GET';
     const found = match(method, url);
     if (!found.ok) return false;

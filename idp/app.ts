@@ -10,6 +10,7 @@ import { createDualWriteMetrics, createOutbox, createRelay, type Relay } from '.
 import { createLegacyAdapterClient } from './legacy/client.ts';
 import { createLoginMetrics, createLoginService, type LoginService } from './login/index.ts';
 import { loginCheckRouter } from './login/login-check-route.ts';
+import { legacyIdentityRouter } from './bridge/legacy-identity-route.ts';
 import { logoutSource, mountInteractions, postLogoutSuccessSource, renderError } from './interactions/index.ts';
 import { createOidc, mountProvider, type Oidc } from './oidc/index.ts';
 import { idpMigrations } from './store/migrations/index.ts';
@@ -69,6 +70,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
       res.json({ service: 'idp', issuer: config.IDP_ISSUER });
     });
     app.use('/internal/v1', loginCheckRouter(loginService, config.IDP_INTERNAL_SECRET, logger));
+    app.use('/internal/v1', legacyIdentityRouter(users, config.IDP_INTERNAL_SECRET, logger));
     const oidc = await createOidc({
       config,
       knex,

@@ -1,0 +1,175 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import * as client from 'openid-client';
+import type { Logger } from '../../lib/logger.ts';
+import { currentLogger } from '../../lib/request-context.ts';
+import { BridgeUnavailableError, type SessionBridgeClient } from './bridge.ts';
+import { isHttps, readCookie, redirect, sendPage, setCookie } from './http.ts';
+import { relyingPartyAction } from './paths.ts';
+import { safeReturnTo } from './return-to.ts';
+import { createTransactionCookies, TRANSACTION_COOKIE, TRANSACTION_TTL_SECONDS } from './transaction-cookie.ts';
+
+export interface RelyingPartyOptions {
+  /** The site's public origin: redirect URI, post-logout target, the origin return_to must stay on. */
+  publicUrl: string;
+  issuer: string;
+  clientId: string;
+  cookieSecret: string;
+  legacySessionName: string;
+  provider: () => Promise<client.Configuration>;
+  bridge: SessionBridgeClient;
+  trusted: (address: string | undefined) => boolean;
+  logger: Logger;
+}
+
+/** Only where the sign-in cookie is needed: the callback. */
+const TRANSACTION_PATH = '/auth/callback';
+
+/**
+ * /auth/login, /auth/callback and /auth/logout: an OpenID Connect sign-in (authorization code,
+ * PKCE S256, state and nonce; openid-client validates the response and the ID token) that ends
+ * with a fresh PHP session for the user's legacy account, and a logout that ends both.
+ */
+export function createRelyingParty(options: RelyingPartyOptions): RequestListener {
+  const origin = new URL(options.publicUrl).origin;
+  const redirectUri = `${origin}/auth/callback`;
+  const postLogoutRedirectUri = `${origin}/`;
+  const issuerOrigin = new URL(options.issuer).origin;
+  const transactions = createTransactionCookies(options.cookieSecret);
+  const clearTransaction = (secure: boolean) => setCookie(TRANSACTION_COOKIE, '', { path: TRANSACTION_PATH, secure, maxAge: 0 });
+  const clearLegacy = (secure: boolean) => setCookie(options.legacySessionName, '', { path: '/', secure, maxAge: 0 });
+
+  function unavailable(res: ServerResponse, error: unknown, step: string) {
+    currentLogger(options.logger).error({ step, err: { name: (error as Error).name, message: (error as Error).message } }, 'session bridge: a service is unavailable');
+    sendPage(res, 503, 'Try again in a moment', 'Signing in is unavailable right now. Please try again in a moment.', { headers: [['retry-after', '5']] });
+  }
+
+  async function login(req: IncomingMessage, res: ServerResponse, url: URL) {
+    const returnTo = safeReturnTo(url.searchParams.get('return_to'), origin);
+    if (returnTo === undefined) return sendPage(res, 400, 'Bad sign-in link', 'This sign-in link points somewhere it may not. Go back to the site and sign in from there.');
+    let configuration: client.Configuration;
+    try {
+      configuration = await options.provider();
+    } catch (error) {
+      return unavailable(res, error, 'discovery');
+    }
+    const codeVerifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const authorizationUrl = client.buildAuthorizationUrl(configuration, {
+      redirect_uri: redirectUri,
+      scope: 'openid',
+      response_type: 'code',
+      code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    const secure = isHttps(req, options.trusted);
+    const cookie = setCookie(TRANSACTION_COOKIE, transactions.seal({ state, nonce, codeVerifier, returnTo }), { path: TRANSACTION_PATH, secure, maxAge: TRANSACTION_TTL_SECONDS });
+    redirect(res, authorizationUrl.href, [cookie]);
+  }
+
+  async function callback(req: IncomingMessage, res: ServerResponse, url: URL) {
+    const secure = isHttps(req, options.trusted);
+    const transaction = transactions.open(readCookie(req, TRANSACTION_COOKIE));
+    const log = currentLogger(options.logger);
+    if (!transaction) {
+      log.warn('session bridge: callback without a valid sign-in cookie (expired, tampered, or another browser)');
+      return sendPage(res, 400, 'Sign-in expired', 'This sign-in has expired or was started elsewhere. Please sign in again.', { headers: [['set-cookie', clearTransaction(secure)]] });
+    }
+    let configuration: client.Configuration;
+    try {
+      configuration = await options.provider();
+    } catch (error) {
+      return unavailable(res, error, 'discovery');
+    }
+    // The redirect URI as registered (not as the Host header says), with the idp's answer.
+    const current = new URL(redirectUri);
+    current.search = url.search;
+    let sub: string;
+    try {
+      const tokens = await client.authorizationCodeGrant(configuration, current, {
+        pkceCodeVerifier: transaction.codeVerifier,
+        expectedState: transaction.state,
+        expectedNonce: transaction.nonce,
+        idTokenExpected: true,
+      });
+      const claims = tokens.claims();
+      if (!claims?.sub) throw new Error('no ID token subject');
+      sub = claims.sub;
+    } catch (error) {
+      // Never the response itself (it may carry a code or tokens): the kind of error only.
+      const e = error as { name?: string; code?: string; error?: string; cause?: { name?: string } };
+      const network = new Set(['TypeError', 'TimeoutError', 'AbortError']);
+      if (network.has(e.name ?? '') || network.has(e.cause?.name ?? '')) return unavailable(res, error, 'token');
+      log.warn({ err: { name: e.name, code: e.code, error: e.error } }, 'session bridge: sign-in response refused');
+      return sendPage(res, 400, 'Sign-in failed', 'The sign-in could not be completed. Please sign in again.', { headers: [['set-cookie', clearTransaction(secure)]] });
+    }
+    let sessionId: string | undefined;
+    try {
+      const legacyId = await options.bridge.legacyIdOf(sub);
+      if (legacyId === undefined) {
+        log.warn({ sub }, 'session bridge: the idp user has no legacy account');
+        return sendPage(res, 403, 'No account on this site', 'You are signed in, but your account has no access to this site.', { headers: [['set-cookie', clearTransaction(secure)]] });
+      }
+      // No session fixation: whatever session id the browser brought is dropped, a new one is made.
+      const previous = readCookie(req, options.legacySessionName);
+      if (previous) await options.bridge.deleteSession(previous);
+      sessionId = await options.bridge.createSession(legacyId);
+      if (sessionId === undefined) {
+        log.warn({ sub }, 'session bridge: the legacy account is unknown or inactive on the monolith');
+        return sendPage(res, 403, 'No account on this site', 'You are signed in, but your account has no access to this site.', { headers: [['set-cookie', clearTransaction(secure)]] });
+      }
+    } catch (error) {
+      if (error instanceof BridgeUnavailableError) return unavailable(res, error, 'session');
+      throw error;
+    }
+    log.info({ sub }, 'session bridge: signed in, PHP session created');
+    redirect(res, transaction.returnTo, [clearTransaction(secure), setCookie(options.legacySessionName, sessionId, { path: '/', secure })]);
+  }
+
+  async function logout(req: IncomingMessage, res: ServerResponse) {
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      // A page with a button, not a GET that logs out: a link on another site cannot sign anyone out.
+      return sendPage(res, 200, 'Sign out', 'Sign out of this site?', { form: { action: '/auth/logout', button: 'Sign out' }, formTargets: issuerOrigin === origin ? [] : [issuerOrigin] });
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'GET, HEAD, POST');
+      return sendPage(res, 405, 'Method not allowed', 'Use the sign-out button.');
+    }
+    // CSRF: a browser says where a POST comes from; refuse any other site (no header: not a browser form).
+    const site = req.headers['sec-fetch-site'];
+    const from = req.headers.origin;
+    if ((site !== undefined && site !== 'same-origin' && site !== 'none') || (from !== undefined && from !== origin)) {
+      currentLogger(options.logger).warn('session bridge: cross-site logout refused');
+      return sendPage(res, 403, 'Sign out', 'Sign out from this site’s own page.', { form: { action: '/auth/logout', button: 'Sign out' } });
+    }
+    const secure = isHttps(req, options.trusted);
+    let configuration: client.Configuration;
+    try {
+      const sessionId = readCookie(req, options.legacySessionName);
+      if (sessionId) await options.bridge.deleteSession(sessionId);
+      configuration = await options.provider();
+    } catch (error) {
+      // The PHP session could not be ended: keep the cookie, say so, let the user try again.
+      return unavailable(res, error, 'logout');
+    }
+    const endSession = client.buildEndSessionUrl(configuration, { client_id: options.clientId, post_logout_redirect_uri: postLogoutRedirectUri });
+    redirect(res, endSession.href, [clearLegacy(secure)], 303);
+  }
+
+  return (req, res) => {
+    const action = relyingPartyAction(req.url ?? '/');
+    const url = new URL(req.url ?? '/', origin);
+    const run = action === 'login' ? (req.method === 'GET' || req.method === 'HEAD' ? login(req, res, url) : undefined) : action === 'callback' ? (req.method === 'GET' ? callback(req, res, url) : undefined) : action === 'logout' ? logout(req, res) : undefined;
+    if (!run) {
+      res.setHeader('allow', action === 'logout' ? 'GET, HEAD, POST' : 'GET');
+      return sendPage(res, action ? 405 : 404, action ? 'Method not allowed' : 'Not found', action ? 'This address does not take that method.' : 'Nothing here.');
+    }
+    run.catch((error: unknown) => {
+      currentLogger(options.logger).error({ err: { name: (error as Error).name, message: (error as Error).message } }, 'session bridge failed');
+      if (!res.headersSent) sendPage(res, 500, 'Something went wrong', 'Please try again.');
+      else res.destroy();
+    });
+  };
+}

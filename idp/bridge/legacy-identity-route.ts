@@ -1,0 +1,27 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { hasBearerSecret } from '../../lib/bearer-auth.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { currentLogger } from '../../lib/request-context.ts';
+import type { UserStore } from '../users/types.ts';
+
+/**
+ * GET /internal/v1/users/:sub/legacy-identity -> {legacyId}: which legacy account an idp user
+ * (an ID token's `sub`) is, for the gateway's session bridge, which then logs that account in on
+ * the monolith. 404 for an unknown or inactive user, or one with no legacy account. Guarded by
+ * IDP_INTERNAL_SECRET: the legacy id never travels in a token a browser holds.
+ */
+export function legacyIdentityRouter(users: Pick<UserStore, 'findById'>, secret: string, logger: Logger): express.Router {
+  const router = express.Router();
+  router.get('/users/:sub/legacy-identity', async (req: Request, res: Response, next: NextFunction) => {
+    if (!hasBearerSecret(req, secret)) return void res.status(401).set('www-authenticate', 'Bearer').json({ error: 'unauthorized' });
+    try {
+      const user = await users.findById(String(req.params.sub));
+      if (!user || !user.active || !user.legacyId) return void res.status(404).json({ error: 'not_found' });
+      res.set('cache-control', 'no-store').json({ legacyId: user.legacyId });
+    } catch (error) {
+      currentLogger(logger).error({ err: error }, 'legacy identity look-up failed');
+      next(error);
+    }
+  });
+  return router;
+}
