@@ -46,7 +46,7 @@ test('production refuses development secrets and short ones, without printing th
     },
   );
   const strong = 'x'.repeat(40);
-  assert.equal(loadLegacyAdapterConfig({ NODE_ENV: 'production', LEGACY_ADAPTER_SECRET: strong }).LEGACY_ADAPTER_SECRET, strong);
+  assert.equal(loadLegacyAdapterConfig({ NODE_ENV: 'production', LEGACY_ADAPTER_SECRET: strong, LEGACY_SESSION_BRIDGE_SECRET: strong }).LEGACY_ADAPTER_SECRET, strong);
 });
 
 test('a service started with a malformed variable exits 78 and says which one', async () => {

@@ -40,6 +40,9 @@ test('production mode from dist/ on MariaDB + Redis, as compose and Kubernetes r
     IDP_CLIENT_SECRET_KEY: secret(),
     IDP_COOKIE_KEYS: secret(),
     GATEWAY_ADMIN_TOKEN: secret(),
+    GATEWAY_OIDC_CLIENT_SECRET: secret(),
+    GATEWAY_AUTH_COOKIE_SECRET: secret(),
+    LEGACY_SESSION_BRIDGE_SECRET: secret(),
     LEGACY_DATABASE_URL: `sqlite:${join(dir, 'legacy.sqlite')}`,
     LEGACY_UPSTREAM_URL: `http://127.0.0.1:${legacyPort}`,
   };
