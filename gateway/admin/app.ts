@@ -5,14 +5,14 @@ import type { Flipper } from '../flips.ts';
 import { adminApi, type AdminTokenPolicy } from './api.ts';
 import { adminPage } from './page.ts';
 import { createAdminSessions } from './session.ts';
+import { isHttps } from '../cookies.ts';
 import { trafficSource } from '../traffic.ts';
 
 /** Everything under /admin: the JSON API (bearer token) and the page (session cookie). Off the proxy's hot path. */
 export function createAdminApp(deps: { token: string; accessTokens: AdminTokenPolicy; routes: LiveRoute[]; flip: Flipper; audit: AuditLog; trusted: (address: string | undefined) => boolean }) {
   const traffic = trafficSource(deps.routes);
   const routes = new Map(deps.routes.map((r) => [r.name, r]));
-  const isSecure = (req: Request) =>
-    (req.socket as { encrypted?: boolean }).encrypted === true || (deps.trusted(req.socket.remoteAddress) && String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim() === 'https');
+  const isSecure = (req: Request) => isHttps(req, deps.trusted);
   const app = express();
   app.disable('x-powered-by');
   app.use('/admin/api', adminApi({ token: deps.token, accessTokens: deps.accessTokens, routes, flip: deps.flip, audit: deps.audit, traffic }));

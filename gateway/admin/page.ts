@@ -4,7 +4,8 @@ import type { AuditEntry, AuditLog } from '../audit/store.ts';
 import type { LiveRoute } from '../dispatch.ts';
 import { describeFlag, MODES, type FlagState } from '../flags/state.ts';
 import { FlagStoreUnavailable, type Flipper } from '../flips.ts';
-import { LOGIN_COOKIE, SESSION_COOKIE, readCookie, type AdminSession, type AdminSessions } from './session.ts';
+import { readCookie } from '../cookies.ts';
+import { LOGIN_COOKIE, SESSION_COOKIE, type AdminSession, type AdminSessions } from './session.ts';
 import { parseFlip, routeView } from './view.ts';
 import { trafficOf, type TrafficSource } from '../traffic.ts';
 

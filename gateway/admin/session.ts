@@ -1,6 +1,6 @@
-import { createHmac, randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { secretsEqual } from '../../lib/bearer-auth.ts';
+import { createSealer } from '../sealed.ts';
 
 export const SESSION_COOKIE = 'gw_admin';
 export const LOGIN_COOKIE = 'gw_admin_login';
@@ -12,42 +12,23 @@ export interface AdminSession {
   expires: number;
 }
 
-export function readCookie(req: IncomingMessage, name: string): string | undefined {
-  const header = req.headers.cookie;
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
 /**
  * Admin page sessions: the cookie holds the actor's name and an expiry, signed with a key
  * derived from GATEWAY_ADMIN_TOKEN (never the token itself). Every replica can check it, and
  * changing the token ends every session. CSRF tokens are MACs of the session's nonce.
  */
 export function createAdminSessions(adminToken: string) {
-  const key = createHmac('sha256', adminToken).update('gateway admin session v1').digest();
-  const mac = (text: string) => createHmac('sha256', key).update(text).digest('base64url');
+  const sealer = createSealer(adminToken, 'gateway admin session v1');
+  const mac = sealer.mac;
 
   return {
     issue(actor: string, now = Date.now()): { value: string; maxAgeSeconds: number } {
-      const payload = Buffer.from(JSON.stringify({ a: actor, n: randomBytes(12).toString('base64url'), e: now + SESSION_TTL_MS })).toString('base64url');
-      return { value: `${payload}.${mac(`session:${payload}`)}`, maxAgeSeconds: SESSION_TTL_MS / 1000 };
+      return { value: sealer.seal({ a: actor, n: randomBytes(12).toString('base64url') }, now + SESSION_TTL_MS), maxAgeSeconds: SESSION_TTL_MS / 1000 };
     },
     verify(value: string | undefined, now = Date.now()): AdminSession | undefined {
-      if (!value) return undefined;
-      const [payload, signature, extra] = value.split('.');
-      if (!payload || !signature || extra !== undefined) return undefined;
-      if (!secretsEqual(signature, mac(`session:${payload}`))) return undefined;
-      try {
-        const data = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { a?: unknown; n?: unknown; e?: unknown };
-        if (typeof data.a !== 'string' || typeof data.n !== 'string' || typeof data.e !== 'number' || data.e <= now) return undefined;
-        return { actor: data.a, nonce: data.n, expires: data.e };
-      } catch {
-        return undefined;
-      }
+      const data = sealer.open(value, now);
+      if (!data || typeof data.a !== 'string' || typeof data.n !== 'string') return undefined;
+      return { actor: data.a, nonce: data.n, expires: data.exp as number };
     },
     csrfToken(session: AdminSession): string {
       return mac(`csrf:${session.nonce}`);

@@ -1,5 +1,4 @@
-import { createHmac } from 'node:crypto';
-import { secretsEqual } from '../../lib/bearer-auth.ts';
+import { createSealer } from '../sealed.ts';
 
 /** One sign-in in flight: what the callback must find again. */
 export interface SignInTransaction {
@@ -20,26 +19,17 @@ export const TRANSACTION_TTL_SECONDS = 600;
  * without the code, which only this browser's redirect carries).
  */
 export function createTransactionCookies(secret: string) {
-  const key = createHmac('sha256', secret).update('gateway sign-in transaction v1').digest();
-  const mac = (payload: string) => createHmac('sha256', key).update(payload).digest('base64url');
+  const sealer = createSealer(secret, 'gateway sign-in transaction v1');
   return {
     seal(transaction: SignInTransaction, now = Date.now()): string {
-      const payload = Buffer.from(JSON.stringify({ ...transaction, exp: now + TRANSACTION_TTL_SECONDS * 1000 })).toString('base64url');
-      return `${payload}.${mac(payload)}`;
+      return sealer.seal({ ...transaction }, now + TRANSACTION_TTL_SECONDS * 1000);
     },
     open(value: string | undefined, now = Date.now()): SignInTransaction | undefined {
-      if (!value) return undefined;
-      const [payload, signature, extra] = value.split('.');
-      if (!payload || !signature || extra !== undefined || !secretsEqual(signature, mac(payload))) return undefined;
-      try {
-        const data = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-        const { state, nonce, codeVerifier, returnTo, exp } = data;
-        if (typeof state !== 'string' || typeof nonce !== 'string' || typeof codeVerifier !== 'string' || typeof returnTo !== 'string') return undefined;
-        if (typeof exp !== 'number' || exp <= now) return undefined;
-        return { state, nonce, codeVerifier, returnTo };
-      } catch {
-        return undefined;
-      }
+      const data = sealer.open(value, now);
+      if (!data) return undefined;
+      const { state, nonce, codeVerifier, returnTo } = data;
+      if (typeof state !== 'string' || typeof nonce !== 'string' || typeof codeVerifier !== 'string' || typeof returnTo !== 'string') return undefined;
+      return { state, nonce, codeVerifier, returnTo };
     },
   };
 }

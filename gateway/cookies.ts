@@ -1,0 +1,18 @@
+import type { IncomingMessage } from 'node:http';
+
+/** A cookie's value from the request, or undefined (the gateway's own pages: admin, sign-in). */
+export function readCookie(req: IncomingMessage, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** https as the browser sees it: TLS here, or `X-Forwarded-Proto: https` from a TRUST_PROXY peer. */
+export function isHttps(req: IncomingMessage, trusted: (address: string | undefined) => boolean): boolean {
+  if ((req.socket as { encrypted?: boolean }).encrypted === true) return true;
+  return trusted(req.socket.remoteAddress) && String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim() === 'https';
+}
