@@ -2,7 +2,7 @@
 // its own process, exactly as in production; SQLite files under ./data and in-process stores
 // stand in for MariaDB and Redis. The sample legacy PHP site runs too when `php` is installed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,19 @@ const env: Record<string, string> = {
   IDP_ISSUER: process.env.IDP_ISSUER ?? `http://localhost:${ports.gateway}`,
   LEGACY_DB_DSN: `sqlite:${legacySqlite}`,
 };
+
+// The shipped clients file registers the gateway's sign-in (the session bridge) for https, as web
+// clients must be; the demo runs on http://localhost, so it gets a copy with loopback URIs, which
+// the idp accepts only with IDP_ALLOW_HTTP_LOOPBACK_WEB_REDIRECTS (never in production).
+if (!process.env.IDP_CLIENTS_FILE) {
+  const gatewayUrl = `http://localhost:${ports.gateway}`;
+  mkdirSync(data, { recursive: true });
+  const demoClients = resolve(data, 'demo-clients.yaml');
+  writeFileSync(demoClients, readFileSync(resolve(root, 'idp/clients.yaml'), 'utf8').replaceAll('https://localhost:3000', gatewayUrl));
+  env.IDP_CLIENTS_FILE = demoClients;
+  env.IDP_ALLOW_HTTP_LOOPBACK_WEB_REDIRECTS = 'true';
+  env.GATEWAY_PUBLIC_URL ??= gatewayUrl;
+}
 
 // The idp's development default unless overridden (idp/config.ts); printed so anyone can register a client.
 const registrationToken = env.IDP_REGISTRATION_ACCESS_TOKEN || 'dev-only-idp-registration-access-token';
@@ -117,6 +130,9 @@ ${hasPhp ? `  legacy PHP site            http://localhost:${ports.php}/   (log i
   OpenID Connect, issuer ${env.IDP_ISSUER}
     discovery        ${env.IDP_ISSUER}/.well-known/openid-configuration
 ${hasPhp ? `    demo user        alice / correct horse battery staple   (a legacy user: signs in just in time, hash upgraded)\n` : '    demo user        none: install php to seed the sample legacy users (alice / correct horse battery staple)\n'}    demo client      demo-app (public, native: redirect http://127.0.0.1:<any port>/callback, PKCE S256)
+${hasPhp ? `    sign in through the new stack, then see the unchanged PHP page logged in (session bridge):
+      http://localhost:${ports.gateway}/auth/login?return_to=/account.php
+` : ''}
     register one     registration access token: ${registrationToken}
       curl -s ${env.IDP_ISSUER}/reg -H 'authorization: Bearer ${registrationToken}' -H 'content-type: application/json' \\
         -d '{"application_type":"native","token_endpoint_auth_method":"none","redirect_uris":["http://127.0.0.1:8765/callback"]}'
