@@ -132,8 +132,7 @@ ${hasPhp ? `  legacy PHP site            http://localhost:${ports.php}/   (log i
 ${hasPhp ? `    demo user        alice / correct horse battery staple   (a legacy user: signs in just in time, hash upgraded)\n` : '    demo user        none: install php to seed the sample legacy users (alice / correct horse battery staple)\n'}    demo client      demo-app (public, native: redirect http://127.0.0.1:<any port>/callback, PKCE S256)
 ${hasPhp ? `    sign in through the new stack, then see the unchanged PHP page logged in (session bridge):
       http://localhost:${ports.gateway}/auth/login?return_to=/account.php
-` : ''}
-    register one     registration access token: ${registrationToken}
+` : ''}    register one     registration access token: ${registrationToken}
       curl -s ${env.IDP_ISSUER}/reg -H 'authorization: Bearer ${registrationToken}' -H 'content-type: application/json' \\
         -d '{"application_type":"native","token_endpoint_auth_method":"none","redirect_uris":["http://127.0.0.1:8765/callback"]}'
 
