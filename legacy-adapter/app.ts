@@ -8,6 +8,7 @@ import { fingerprintKey } from './legacy/fingerprint.ts';
 import { legacyDatabaseUrl, loadMapping } from './mapping/index.ts';
 import { createAdapterMetrics } from './metrics.ts';
 import { internalRoutes } from './routes.ts';
+import { sessionResolveRouter } from './sessions/resolve-route.ts';
 import { sessionBridgeRouter } from './sessions/routes.ts';
 import { createLegacySessionStore } from './sessions/store.ts';
 
@@ -40,6 +41,8 @@ export async function startLegacyAdapter(config: LegacyAdapterConfig): Promise<R
     internal.get('/ping', (_req, res) => {
       res.json({ ok: true });
     });
+    // The idp accepting a PHP session as proof of login: the idp's secret, not the bridge's.
+    internal.use('/legacy-sessions', sessionResolveRouter({ store: sessions, legacyDb, mapping, fingerprintKey: fingerprintKey(config), registry: metrics.registry, logger }));
     internal.use(internalRoutes(directory, adapterMetrics, logger));
     app.use('/internal/v1', internal);
     return {

@@ -1,4 +1,5 @@
 import { encodePhpSession } from './php-serialize.ts';
+import { decodePhpSession, PhpSessionFormatError, type PhpValue } from './php-session-decode.ts';
 
 /**
  * The logged-in state as the monolith's includes/auth.php reads it, and nothing more:
@@ -12,4 +13,23 @@ export function loggedInSessionData(user: { legacyId: string; username: string }
     ['user_id', id],
     ['login', user.username],
   ]);
+}
+
+/**
+ * The users.user_id a session is logged in as, by auth.php's current_user() rule (a non-empty
+ * `user_id` and a set `login`), held to what login_user() writes: a positive int and a string.
+ * Anything else, including data the strict decoder refuses, is nobody (undefined).
+ */
+export function loggedInUserId(data: Buffer): number | undefined {
+  let session: Map<string, PhpValue>;
+  try {
+    session = decodePhpSession(data);
+  } catch (error) {
+    if (error instanceof PhpSessionFormatError) return undefined;
+    throw error;
+  }
+  const id = session.get('user_id');
+  const login = session.get('login');
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0 || typeof login !== 'string') return undefined;
+  return id;
 }

@@ -16,6 +16,12 @@ const body = z.union([
   z.strictObject({ login: z.string().trim().min(1, 'must not be empty').max(320, 'is too long') }),
 ]);
 
+/** The legacy row with this primary key, read through the mapping. */
+export async function findLegacyRowById(legacyDb: Knex, mapping: LegacyMapping, legacyId: string): Promise<LegacyRow | undefined> {
+  const raw = (await legacyDb(mapping.table).select(legacySelection(mapping)).where(mapping.columns.id, legacyId).first()) as Record<string, unknown> | undefined;
+  return raw ? toLegacyRow(mapping, raw) : undefined;
+}
+
 export interface SessionBridgeDeps {
   secret: string;
   store: LegacySessionStore;
@@ -43,11 +49,7 @@ export function sessionBridgeRouter(deps: SessionBridgeDeps): express.Router {
     registers: [deps.registry],
   });
   const { mapping } = deps;
-
-  async function findById(legacyId: string): Promise<LegacyRow | undefined> {
-    const raw = (await deps.legacyDb(mapping.table).select(legacySelection(mapping)).where(mapping.columns.id, legacyId).first()) as Record<string, unknown> | undefined;
-    return raw ? toLegacyRow(mapping, raw) : undefined;
-  }
+  const findById = (legacyId: string) => findLegacyRowById(deps.legacyDb, mapping, legacyId);
 
   const router = express.Router();
   router.use((req: Request, res: Response, next: NextFunction) => {

@@ -7,6 +7,12 @@ import type { SessionBridgeConfig } from './config.ts';
 export interface LegacySessionStore {
   /** Writes a new session; throws if the id is taken (ids are fresh and random: it never is). */
   create(id: string, data: Buffer): Promise<void>;
+  /**
+   * The data of a live session, as PHP's save handler would read it (the table: last_access
+   * within the lifetime; Redis: the key, whose TTL is the lifetime); undefined when there is none.
+   * Reading never refreshes it: only the monolith's own requests keep a session alive.
+   */
+  read(id: string): Promise<Buffer | undefined>;
   /** Removes the session; true if there was one. */
   destroy(id: string): Promise<boolean>;
   readonly checks: Array<{ name: string; check: () => Promise<unknown> }>;
@@ -18,8 +24,14 @@ export interface LegacySessionStore {
  * is within the lifetime. A plain INSERT, never an upsert: a session PHP already has is never
  * rewritten under it (PHP does no locking).
  */
-function tableStore(knex: Knex, table: string): LegacySessionStore {
+function tableStore(knex: Knex, table: string, lifetime: number): LegacySessionStore {
   return {
+    async read(id) {
+      // DbSessionHandler::read's own condition: last_access >= time() - lifetime.
+      const row = (await knex(table).select('data').where('id', id).andWhere('last_access', '>=', Math.floor(Date.now() / 1000) - lifetime).first()) as { data?: unknown } | undefined;
+      if (!row || row.data === null || row.data === undefined) return undefined;
+      return Buffer.isBuffer(row.data) ? row.data : Buffer.from(String(row.data), 'utf8');
+    },
     async create(id, data) {
       await knex(table).insert({ id, data, last_access: Math.floor(Date.now() / 1000) });
     },
@@ -34,6 +46,9 @@ function tableStore(knex: Knex, table: string): LegacySessionStore {
 /** phpredis's save handler: `<prefix><id>` holding the data, with the lifetime as TTL. */
 function redisStore(redis: Redis, prefix: string, lifetime: number): LegacySessionStore {
   return {
+    async read(id) {
+      return (await redis.getBuffer(`${prefix}${id}`)) ?? undefined;
+    },
     async create(id, data) {
       // NX: never overwrite a session that exists.
       const done = await redis.set(`${prefix}${id}`, data, 'EX', lifetime, 'NX');
@@ -56,5 +71,5 @@ export function createLegacySessionStore(config: SessionBridgeConfig, legacyDb: 
     redis.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'legacy session Redis unavailable'));
     return redisStore(redis, config.LEGACY_SESSION_REDIS_PREFIX, config.LEGACY_SESSION_LIFETIME);
   }
-  return tableStore(legacyDb, config.LEGACY_SESSION_TABLE);
+  return tableStore(legacyDb, config.LEGACY_SESSION_TABLE, config.LEGACY_SESSION_LIFETIME);
 }

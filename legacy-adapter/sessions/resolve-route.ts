@@ -1,0 +1,91 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Knex } from 'knex';
+import type { Registry } from 'prom-client';
+import { Counter } from 'prom-client';
+import { z } from 'zod';
+import type { Logger } from '../../lib/logger.ts';
+import { currentLogger } from '../../lib/request-context.ts';
+import { prepareRow } from '../etl/plan.ts';
+import { profileOf } from '../legacy/directory.ts';
+import type { LegacyMapping } from '../mapping/index.ts';
+import { loggedInUserId } from './php-session.ts';
+import { findLegacyRowById } from './routes.ts';
+import { isPhpSessionId } from './session-id.ts';
+import type { LegacySessionStore } from './store.ts';
+
+// The id travels in the body, never in the URL: URLs end up in access logs.
+const body = z.strictObject({ sessionId: z.string().max(256) });
+
+export interface SessionResolveDeps {
+  store: LegacySessionStore;
+  legacyDb: Knex;
+  mapping: LegacyMapping;
+  fingerprintKey: string;
+  registry: Registry;
+  logger: Logger;
+}
+
+/**
+ * POST /legacy-sessions/resolve {sessionId} (under the idp's bearer secret, LEGACY_ADAPTER_SECRET):
+ * which legacy user a PHP session is logged in as, by the monolith's own rules (alive in the
+ * store, `user_id` and `login` set, the user exists and is active) -> {ok:true, user, import}, else
+ * {ok:false} (one answer for every reason). `import` is the user as the batch migration would
+ * import them (prepareRow), legacy hash included, so the idp can create them without a password
+ * and they keep that password. 503 {error:"legacy_unavailable"} when the store or database fails.
+ */
+export function sessionResolveRouter(deps: SessionResolveDeps): express.Router {
+  const counter = new Counter({
+    name: 'legacy_adapter_session_resolutions_total',
+    help: 'PHP sessions the idp asked about, by result (valid, invalid: malformed id, no live session, not logged in, unknown or inactive user, or unimportable row; unavailable)',
+    labelNames: ['result'] as const,
+    registers: [deps.registry],
+  });
+  const router = express.Router();
+  router.use(express.json({ limit: '2kb' }));
+
+  router.post('/resolve', async (req: Request, res: Response) => {
+    res.set('cache-control', 'no-store');
+    const parsed = body.safeParse(req.body);
+    if (!parsed.success) return void res.status(400).json({ error: 'invalid_request', message: 'body must be {"sessionId": string}' });
+    const invalid = () => {
+      counter.inc({ result: 'invalid' });
+      res.json({ ok: false });
+    };
+    // The format first: nothing that is not a PHP session id reaches the store.
+    if (!isPhpSessionId(parsed.data.sessionId)) return invalid();
+    const log = currentLogger(deps.logger);
+    let row;
+    try {
+      const data = await deps.store.read(parsed.data.sessionId);
+      const userId = data ? loggedInUserId(data) : undefined;
+      if (userId === undefined) return invalid();
+      row = await findLegacyRowById(deps.legacyDb, deps.mapping, String(userId));
+    } catch (error) {
+      counter.inc({ result: 'unavailable' });
+      // Only the error's name and code: a driver's message could quote the session id.
+      const cause = ((error as { cause?: unknown }).cause ?? error) as { name?: unknown; code?: unknown };
+      log.error({ err: { name: cause.name, code: cause.code } }, 'legacy session store unavailable');
+      return void res.status(503).set('retry-after', '5').json({ error: 'legacy_unavailable' });
+    }
+    // auth.php logs a session of a deleted or deactivated user out on the spot.
+    if (!row || !row.active) return invalid();
+    const prepared = prepareRow(row, { mapping: deps.mapping, fingerprintKey: deps.fingerprintKey });
+    if (!prepared.ok) {
+      log.warn({ legacyId: row.legacyId, reason: prepared.deadLetter.reason }, 'legacy session of a user the migration cannot import');
+      return invalid();
+    }
+    counter.inc({ result: 'valid' });
+    log.info({ legacyId: row.legacyId }, 'legacy session resolved');
+    const { active: _active, ...user } = prepared.row.user;
+    res.json({ ok: true, user: profileOf(row), import: user });
+  });
+
+  router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(error);
+    const status = (error as { status?: number }).status;
+    if (status === 400 || status === 413 || status === 415) return void res.status(status).json({ error: 'invalid_request' });
+    currentLogger(deps.logger).error({ err: { name: (error as Error).name } }, 'session resolve error');
+    res.status(500).json({ error: 'internal_error' });
+  });
+  return router;
+}
