@@ -9,6 +9,7 @@ import { mountAccount } from './account/index.ts';
 import { createDualWriteMetrics, createOutbox, createRelay, type Relay } from './dual-write/index.ts';
 import { createLegacyAdapterClient } from './legacy/client.ts';
 import { createLoginMetrics, createLoginService, type LoginService } from './login/index.ts';
+import { createLegacySessionLogin } from './login/legacy-session.ts';
 import { loginCheckRouter } from './login/login-check-route.ts';
 import { legacyIdentityRouter } from './bridge/legacy-identity-route.ts';
 import { logoutSource, mountInteractions, postLogoutSuccessSource, renderError } from './interactions/index.ts';
@@ -92,6 +93,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
         csrfSecret: config.IDP_INTERACTION_SECRET,
         metrics,
         ...(config.IDP_FORGOT_PASSWORD_URL ? { forgotPasswordUrl: config.IDP_FORGOT_PASSWORD_URL } : {}),
+        ...(config.IDP_ACCEPT_LEGACY_SESSION ? { legacySession: { login: createLegacySessionLogin({ users, legacy, logger }), cookieName: config.LEGACY_SESSION_NAME } } : {}),
       });
     }
     mountAccount(app, {

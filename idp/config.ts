@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { boolFlag, commonEnv, ConfigError, databaseUrl, httpUrl, idpInternalSecret, legacyAdapterSecret, loadConfig, milliseconds, port, redisUrl, secret } from '../lib/config.ts';
+import { boolFlag, commonEnv, ConfigError, databaseUrl, httpUrl, idpInternalSecret, legacyAdapterSecret, legacySessionName, loadConfig, milliseconds, port, redisUrl, secret } from '../lib/config.ts';
 
 export const idpEnv = {
   ...commonEnv,
@@ -26,6 +26,10 @@ export const idpEnv = {
   // Login pages (idp/interactions) and failed-login throttling (idp/throttle).
   IDP_INTERACTION_SECRET: secret('dev-only-idp-interaction-secret-change-me'),
   IDP_FORGOT_PASSWORD_URL: httpUrl.optional(),
+  /** A sign-in with no idp session accepts the monolith's live PHP session as the login (once; amr legacy_session). */
+  IDP_ACCEPT_LEGACY_SESSION: boolFlag(true),
+  /** The monolith's session cookie, which reaches the idp because the gateway serves both on one origin. */
+  LEGACY_SESSION_NAME: legacySessionName,
   IDP_LOGIN_THROTTLE_WINDOW_MS: milliseconds(900_000),
   IDP_LOGIN_THROTTLE_ACCOUNT_FREE_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(5),
   IDP_LOGIN_THROTTLE_ADDRESS_FREE_ATTEMPTS: z.coerce.number().int().min(1).max(100_000).default(20),

@@ -91,3 +91,6 @@ export const idpInternalSecret = secret('dev-only-idp-internal-secret-change-me'
 
 /** The bearer secret of the legacy-adapter's session endpoints, which the gateway's session bridge presents (both read the same variable). */
 export const legacySessionBridgeSecret = secret('dev-only-legacy-session-bridge-secret-change-me');
+
+/** The monolith's session cookie name (legacy-php's LEGACY_SESSION_NAME). */
+export const legacySessionName = z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'letters, digits and _ (a PHP session name)').default('PHPSESSID');

@@ -7,6 +7,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { LoginService, UserDirectory } from '../login/types.ts';
 import { throttleSubjects, type LoginThrottle } from '../throttle/index.ts';
 import { createCsrfTokens, type CsrfTokens } from './csrf.ts';
+import { LEGACY_SESSION_AMR, legacySessionApplies, legacySessionCookie, legacySessionMetrics, type LegacySessionStep } from './legacy-session.ts';
 import { createLoginMetrics } from './login-metrics.ts';
 import type { ClientLike, GrantLike, InteractionDetails, InteractionProvider } from './provider-types.ts';
 import { describeClaim, describeScope } from './scope-descriptions.ts';
@@ -24,6 +25,8 @@ export interface InteractionDeps {
   metrics?: { registry: Registry };
   /** Shown as "Forgot password?" when set (IDP_FORGOT_PASSWORD_URL). */
   forgotPasswordUrl?: string;
+  /** Accept the monolith's live session as the login (IDP_ACCEPT_LEGACY_SESSION); absent: never. */
+  legacySession?: LegacySessionStep;
 }
 
 const STATIC_DIR = fileURLToPath(new URL('./static/', import.meta.url));
@@ -49,6 +52,7 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
   const metrics = createLoginMetrics(deps.metrics?.registry);
   const log = deps.logger.child({ component: 'interactions' });
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+  const countLegacySession = legacySessionMetrics(deps.metrics?.registry);
 
   app.use('/interaction/static', express.static(STATIC_DIR, { index: false, fallthrough: false, maxAge: '1h', setHeaders: (res) => res.set('x-content-type-options', 'nosniff') }));
 
@@ -126,8 +130,38 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
 
   const showCurrentStep = (res: Response, uid: string) => res.redirect(303, `/interaction/${encodeURIComponent(uid)}`);
 
+  /**
+   * The login step done by the monolith's session, if it is live and the step allows it; false
+   * (the password page follows) on any doubt or failure. Never logs the session id.
+   */
+  async function signInWithLegacySession(req: Request, res: Response, d: InteractionDetails): Promise<boolean> {
+    const step = deps.legacySession;
+    if (!step || !legacySessionApplies(d)) return false;
+    const sessionId = legacySessionCookie(req, step.cookieName);
+    if (sessionId === undefined) return false;
+    if (sessionId === null) {
+      countLegacySession('invalid');
+      return false;
+    }
+    const hint = typeof d.params.login_hint === 'string' ? d.params.login_hint : undefined;
+    let outcome;
+    try {
+      outcome = await step.login.signIn(sessionId, hint);
+    } catch (error) {
+      // The idp's own store failing here: the password page may still work.
+      log.error({ uid: d.uid, err: { name: (error as Error).name, code: (error as { code?: unknown }).code } }, 'legacy session sign-in failed');
+      outcome = { result: 'unavailable' as const };
+    }
+    countLegacySession(outcome.result);
+    if (outcome.result !== 'accepted') return false;
+    log.info({ uid: d.uid, sub: outcome.user.id }, 'login by legacy session');
+    await provider.interactionFinished(req, res, { login: { accountId: outcome.user.id, amr: [LEGACY_SESSION_AMR] } }, { mergeWithLastSubmission: false });
+    return true;
+  }
+
   app.get('/interaction/:uid', async (req, res) => {
     const d = await details(req, res);
+    if (d.prompt.name === 'login' && (await signInWithLegacySession(req, res, d))) return;
     if (d.prompt.name === 'login') return renderLogin(res, d, 200, {});
     if (d.prompt.name === 'consent') return renderConsent(res, d);
     log.error({ prompt: d.prompt.name }, 'interaction prompt without a page');

@@ -1,4 +1,5 @@
 import { propagationHeaders } from '../../lib/request-context.ts';
+import type { NewLegacyUser } from '../users/types.ts';
 
 /** A legacy user as the legacy-adapter describes it: never a hash. */
 export interface LegacyUserProfile {
@@ -34,7 +35,16 @@ export type LegacyPasswordWriteResult =
   /** Not written; `reason` is a short code for the outbox row, logs and metrics (no secret in it). */
   | { status: 'failed'; reason: string };
 
+/** The legacy user a PHP session is logged in as, with what importing them takes (their legacy hash). */
+export type LegacySessionResolution =
+  | { status: 'ok'; user: LegacyUserProfile; import: NewLegacyUser }
+  /** No live session, not logged in, malformed, unknown or inactive user: the adapter does not say which. */
+  | { status: 'rejected' }
+  | { status: 'unavailable'; reason: string };
+
 export interface LegacyAdapterClient {
+  /** Which legacy user the monolith's session `sessionId` is logged in as (never logged). */
+  resolveSession(sessionId: string): Promise<LegacySessionResolution>;
   authenticate(login: string, password: string): Promise<LegacyAuthentication>;
   /** By login (username, then e-mail, as the legacy login does) or by e-mail only; for password reset. */
   lookup(query: { login: string } | { email: string }): Promise<LegacyLookup>;
@@ -56,6 +66,31 @@ function isProfile(value: unknown): value is LegacyUserProfile {
     typeof p === 'object' && p !== null && isString(p.legacyId) && p.legacyId !== '' &&
     isNullableString(p.username) && isNullableString(p.email) && isNullableString(p.name) && typeof p.active === 'boolean'
   );
+}
+
+const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
+
+/** The import record of a resolved session: the batch migration's shape, checked field by field. */
+function asImport(value: unknown, legacyId: string): NewLegacyUser | undefined {
+  const u = value as Record<string, unknown> | null;
+  if (typeof u !== 'object' || u === null || u.legacyId !== legacyId) return undefined;
+  if (!isNullableString(u.username) || !isNullableString(u.email) || !isNullableString(u.name)) return undefined;
+  if (!isString(u.passwordHash) || u.passwordHash === '' || !isString(u.passwordScheme) || !isNullableString(u.passwordSalt ?? null)) return undefined;
+  if (!isStringList(u.passwordCandidates) || !isStringList(u.passwordEncodings) || !u.passwordEncodings.every((e) => e === 'utf8' || e === 'latin1')) return undefined;
+  if (!isString(u.legacyFingerprint)) return undefined;
+  return {
+    legacyId,
+    username: u.username,
+    email: u.email,
+    name: u.name,
+    passwordHash: u.passwordHash,
+    passwordScheme: u.passwordScheme,
+    passwordSalt: (u.passwordSalt as string | null | undefined) ?? null,
+    passwordCandidates: u.passwordCandidates,
+    passwordEncodings: u.passwordEncodings as ('utf8' | 'latin1')[],
+    legacyFingerprint: u.legacyFingerprint,
+    active: true,
+  };
 }
 
 /** The idp's side of the legacy-adapter's internal API (bearer secret, timeout, request id passed on). */
@@ -92,6 +127,18 @@ export function createLegacyAdapterClient(options: LegacyAdapterClientOptions): 
       if (body.ok === false) return { status: 'rejected' };
       if (body.ok === true && isProfile(body.user) && isString(body.scheme) && isString(body.fingerprint)) {
         return { status: 'ok', user: body.user, scheme: body.scheme, fingerprint: body.fingerprint };
+      }
+      return { status: 'unavailable', reason: 'bad_answer' };
+    },
+    async resolveSession(sessionId) {
+      const answer = await post('/legacy-sessions/resolve', { sessionId });
+      if ('error' in answer) return { status: 'unavailable', reason: answer.error };
+      const body = answer.json as Record<string, unknown> | null;
+      if (answer.status !== 200 || typeof body !== 'object' || body === null) return { status: 'unavailable', reason: `http_${answer.status}` };
+      if (body.ok === false) return { status: 'rejected' };
+      if (body.ok === true && isProfile(body.user) && body.user.active) {
+        const record = asImport(body.import, body.user.legacyId);
+        if (record) return { status: 'ok', user: body.user, import: record };
       }
       return { status: 'unavailable', reason: 'bad_answer' };
     },

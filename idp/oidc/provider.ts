@@ -55,7 +55,8 @@ export interface ProviderDeps {
 export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
 
 const CLAIMS = {
-  openid: ['sub'],
+  // amr with openid: every ID token says how the user signed in (pwd, legacy_session).
+  openid: ['sub', 'amr'],
   email: ['email', 'email_verified'],
   profile: ['name', 'preferred_username', 'updated_at'],
 };

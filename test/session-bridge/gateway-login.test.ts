@@ -243,7 +243,16 @@ describeOrSkip('session bridge: OpenID Connect login at the gateway, PHP session
     const old = /^PHPSESSID=([^;]+)/.exec(setCookies(legacyLogin).find((c) => c.startsWith('PHPSESSID='))!)![1]!;
     assert.ok(await db('sessions').where({ id: old }).first());
 
-    const landed = await browser.request(await signInAtIdp(browser, 'bob'));
+    // The idp takes bob's live PHP session as the login (no password page; consent at most).
+    let page = await walk(browser, await browser.request('/auth/login?return_to=/account.php'), `${stack.gateway}/auth/login`, '/auth/callback');
+    if (new URL(page.url).pathname !== '/auth/callback') {
+      const body = await page.res.text();
+      assert.doesNotMatch(body, /name="identifier"/);
+      const uid = /\/interaction\/([^/?#]+)$/.exec(new URL(page.url).pathname)![1]!;
+      const allowed = await browser.request(`/interaction/${uid}/confirm`, { form: { csrf: hiddenValue(body, 'csrf'), decision: 'allow' } });
+      page = await walk(browser, allowed, `${stack.gateway}/interaction/${uid}/confirm`, '/auth/callback');
+    }
+    const landed = await browser.request(page.url);
     const fresh = /^PHPSESSID=([^;]+)/.exec(setCookies(landed).find((c) => c.startsWith('PHPSESSID='))!)![1]!;
     assert.notEqual(fresh, old);
     assert.equal(await db('sessions').where({ id: old }).first(), undefined, 'the previous session is gone');

@@ -1,0 +1,438 @@
+// The idp accepting a live PHP session as the login, end to end with real processes: a user
+// logged in on the monolith's own login.php (through the gateway, one origin) signs in to the idp
+// without a password, once; anything doubtful shows the password page instead.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { decodeJwt } from 'jose';
+import { Redis } from 'ioredis';
+import type { Knex } from 'knex';
+import { hashClientSecret } from '../../idp/oidc/client-secrets.ts';
+import { createDatabase } from '../../lib/db.ts';
+import { authorizeUrl, FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
+import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyKnex, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
+import { freePort, spawnScript, startServiceProcess, waitForHttp, type SpawnedService } from '../support/processes.ts';
+
+const BRIDGE_SECRET = 'test-session-bridge-secret-0123456789abcdef';
+const ADAPTER_SECRET = 'test-legacy-adapter-secret-0123456789abcdef';
+const IDP_SECRET = 'test-idp-internal-secret-0123456789abcdef';
+const CLIENT_SECRET = 'test-gateway-oidc-client-secret-0123456789abcdef';
+const CLIENT_SECRET_KEY = 'test-client-secret-hmac-key-0123456789';
+const COOKIE_SECRET = 'test-gateway-auth-cookie-secret-0123456789abc';
+
+interface Stack {
+  dir: string;
+  idpEnv: Record<string, string>;
+  php: LegacyPhp;
+  gateway: string;
+  adapter: SpawnedService;
+  idp: SpawnedService;
+  idpDb: Knex;
+  outputs(): string;
+  stop(): Promise<void>;
+}
+
+async function startStack(): Promise<Stack> {
+  const dir = mkdtempSync(join(tmpdir(), 'legacy-session-login-'));
+  const php = await startLegacyPhp({ db: 'sqlite', sessionStore: 'db' });
+  const adapter = await startServiceProcess('legacy-adapter/main.ts', 'LEGACY_ADAPTER_PORT', {
+    LEGACY_DATABASE_URL: php.db.url,
+    LEGACY_ADAPTER_SECRET: ADAPTER_SECRET,
+    LEGACY_SESSION_BRIDGE_SECRET: BRIDGE_SECRET,
+    LEGACY_SESSION_STORE: 'db',
+    LOG_LEVEL: 'debug',
+  });
+  const port = await freePort();
+  const gateway = `http://127.0.0.1:${port}`;
+  const clients = join(dir, 'clients.yaml');
+  writeFileSync(
+    clients,
+    `clients:
+  - client_id: gateway
+    token_endpoint_auth_method: client_secret_basic
+    client_secret_hash: "${hashClientSecret(CLIENT_SECRET, CLIENT_SECRET_KEY)}"
+    redirect_uris: ["${gateway}/auth/callback"]
+    post_logout_redirect_uris: ["${gateway}/"]
+    response_types: [code]
+    grant_types: [authorization_code]
+    scope: openid
+`,
+  );
+  const idpFile = join(dir, 'idp.sqlite');
+  const idpEnv = {
+    IDP_ISSUER: gateway,
+    IDP_CLIENTS_FILE: clients,
+    IDP_CLIENT_SECRET_KEY: CLIENT_SECRET_KEY,
+    IDP_ALLOW_HTTP_LOOPBACK_WEB_REDIRECTS: 'true',
+    LEGACY_ADAPTER_URL: adapter.url,
+    LEGACY_ADAPTER_SECRET: ADAPTER_SECRET,
+    LEGACY_ADAPTER_TIMEOUT_MS: '2000',
+    IDP_INTERNAL_SECRET: IDP_SECRET,
+    PBKDF2_ITERATIONS: '1000',
+    LOG_LEVEL: 'debug',
+  };
+  const idp = await startServiceProcess('idp/main.ts', 'IDP_PORT', { ...idpEnv, DATABASE_URL: `sqlite:${idpFile}` });
+  const proc = spawnScript('gateway/main.ts', {
+    GATEWAY_PORT: String(port),
+    LEGACY_UPSTREAM_URL: php.url,
+    LEGACY_HEALTH_PATH: '/api/health.php',
+    IDP_UPSTREAM_URL: idp.url,
+    IDP_ISSUER: gateway,
+    IDP_INTERNAL_SECRET: IDP_SECRET,
+    DATABASE_URL: `sqlite:${join(dir, 'gateway.sqlite')}`,
+    GATEWAY_OIDC_CLIENT_SECRET: CLIENT_SECRET,
+    GATEWAY_AUTH_COOKIE_SECRET: COOKIE_SECRET,
+    LEGACY_ADAPTER_URL: adapter.url,
+    LEGACY_SESSION_BRIDGE_SECRET: BRIDGE_SECRET,
+  });
+  try {
+    await waitForHttp(`${gateway}/healthz`, proc.exited);
+  } catch (error) {
+    proc.child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n${proc.output()}`, { cause: error });
+  }
+  const idpDb = createDatabase(`sqlite:${idpFile}`);
+  return {
+    dir,
+    idpEnv,
+    php,
+    gateway,
+    adapter,
+    idp,
+    idpDb,
+    outputs: () => proc.output() + adapter.output() + idp.output() + php.logs(),
+    async stop() {
+      await idpDb.destroy();
+      if (proc.child.exitCode === null) proc.child.kill('SIGTERM');
+      await Promise.all([proc.exited, idp.stop(), adapter.stop()]);
+      await php.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Logs in on the monolith's own login.php (through the gateway) and returns the PHP session id. */
+async function phpLogin(browser: FormClient, login: string): Promise<string> {
+  const form = await browser.request('/login.php');
+  const csrf = /name="csrf_token" value="([^"]+)"/.exec(await form.text())![1]!;
+  const res = await browser.request('/login.php', { form: { csrf_token: csrf, login, password: LEGACY_DEMO_PASSWORD } });
+  assert.equal(res.status, 302);
+  assert.equal(res.headers.get('location'), 'account.php');
+  const cookie = res.headers.getSetCookie().find((c) => c.startsWith('PHPSESSID='));
+  assert.ok(cookie, 'login.php set the session cookie');
+  const account = await browser.request('/account.php');
+  assert.match(await account.text(), new RegExp(`<td id="account-login">${login}</td>`));
+  return /^PHPSESSID=([^;]+)/.exec(cookie)![1]!;
+}
+
+type Outcome = { kind: 'password'; uid: string; body: string } | { kind: 'code'; code: string; verifier: string; callback: string };
+
+/**
+ * An authorization request of the gateway's client at the public issuer, walked like a browser
+ * (consent allowed when asked) until the idp's password page or the redirect with a code.
+ */
+async function authorize(browser: FormClient, gateway: string, extra: Record<string, string> = {}): Promise<Outcome> {
+  const { url, verifier } = authorizeUrl('gateway', `${gateway}/auth/callback`, 'openid', { nonce: 'n-0S6_WzA2Mj', ...extra });
+  return walk(browser, gateway, await browser.request(url), new URL(url, gateway).href, verifier);
+}
+
+/** Follows the browser's way from `res` (at `current`) to the password page or the code. */
+async function walk(browser: FormClient, gateway: string, res: Response, current: string, verifier: string): Promise<Outcome> {
+  for (let hop = 0; hop < 15; hop++) {
+    if (res.status >= 300 && res.status < 400) {
+      const next = new URL(res.headers.get('location') ?? '', current);
+      await res.body?.cancel();
+      if (next.pathname === '/auth/callback') {
+        const code = next.searchParams.get('code');
+        assert.ok(code, `a code in ${next.href}`);
+        return { kind: 'code', code, verifier, callback: next.href };
+      }
+      current = next.href;
+      res = await browser.request(current);
+      continue;
+    }
+    const body = await res.text();
+    assert.equal(res.status, 200, body);
+    const uid = /\/interaction\/([^/?#]+)$/.exec(new URL(current).pathname)?.[1];
+    assert.ok(uid, `an interaction page (${current})`);
+    if (/name="identifier"/.test(body)) return { kind: 'password', uid, body };
+    res = await browser.request(`/interaction/${uid}/confirm`, { form: { csrf: hiddenValue(body, 'csrf'), decision: 'allow' } });
+    current = new URL(`/interaction/${uid}/confirm`, gateway).href;
+  }
+  throw new Error('too many redirects');
+}
+
+async function idToken(gateway: string, outcome: Outcome): Promise<Record<string, unknown>> {
+  assert.equal(outcome.kind, 'code', 'signed in without a password');
+  if (outcome.kind !== 'code') throw new Error('unreachable');
+  const res = await fetch(`${gateway}/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`gateway:${CLIENT_SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code: outcome.code, redirect_uri: `${gateway}/auth/callback`, code_verifier: outcome.verifier }),
+  });
+  const json = (await res.json()) as { id_token?: string };
+  assert.equal(res.status, 200, JSON.stringify(json));
+  return decodeJwt(json.id_token!) as Record<string, unknown>;
+}
+
+async function passwordLogin(browser: FormClient, gateway: string, outcome: Outcome, login: string): Promise<Outcome> {
+  if (outcome.kind !== 'password') throw new Error('expected the password page');
+  const path = `/interaction/${outcome.uid}/login`;
+  const res = await browser.request(path, { form: { csrf: hiddenValue(outcome.body, 'csrf'), identifier: login, password: LEGACY_DEMO_PASSWORD } });
+  assert.equal(res.status, 303);
+  return walk(browser, gateway, res, new URL(path, gateway).href, '');
+}
+
+/**
+ * An authorization request straight at an idp, the browser holding only `cookie` (the monolith's):
+ * the interaction page's status and body, or the redirect the idp answered it with.
+ */
+async function interactionWith(idpUrl: string, gateway: string, cookie: string): Promise<{ status: number; body: string }> {
+  const start = await fetch(`${idpUrl}${authorizeUrl('gateway', `${gateway}/auth/callback`, 'openid').url}`, { redirect: 'manual', headers: { cookie } });
+  assert.equal(start.status, 303);
+  const cookies = start.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const page = await fetch(new URL(start.headers.get('location')!, idpUrl), { redirect: 'manual', headers: { cookie: `${cookies}; ${cookie}` } });
+  return { status: page.status, body: await page.text() };
+}
+
+async function metric(stack: Stack, result: string): Promise<number> {
+  const text = await (await fetch(`${stack.idp.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`idp_legacy_session_logins_total{result="${result}"`));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+const reason = await legacyPhpUnavailableReason({ db: 'sqlite' });
+
+describeOrSkip('the idp accepts a live PHP session as the login (sessions table)', reason, () => {
+  let stack: Stack;
+  let db: Knex;
+  const sessionIds: string[] = [];
+  before(async () => {
+    stack = await startStack();
+    db = legacyKnex(stack.php);
+  });
+  after(async () => {
+    await db?.destroy();
+    await stack?.stop();
+  });
+
+  test('logged in on the monolith, /auth/login at the gateway signs in without a password and lands on account.php', async () => {
+    const browser = new FormClient(stack.gateway);
+    sessionIds.push(await phpLogin(browser, 'erin'));
+    const accepted = await metric(stack, 'accepted');
+    const start = await browser.request('/auth/login?return_to=/account.php');
+    assert.equal(start.status, 302);
+    // The first sign-in of this client may ask for consent; never for a password.
+    const outcome = await walk(browser, stack.gateway, start, `${stack.gateway}/auth/login`, '');
+    assert.equal(outcome.kind, 'code', 'no password page');
+    if (outcome.kind !== 'code') return;
+    const url = outcome.callback;
+    const landed = await browser.request(url);
+    assert.equal(landed.status, 302, await landed.clone().text());
+    assert.equal(landed.headers.get('location'), '/account.php');
+    const fresh = /^PHPSESSID=([^;]+)/.exec(landed.headers.getSetCookie().find((c) => c.startsWith('PHPSESSID='))!)![1]!;
+    assert.notEqual(fresh, sessionIds[0], 'the bridge gives the browser a fresh PHP session');
+    sessionIds.push(fresh);
+    assert.match(await (await browser.request('/account.php')).text(), /<td id="account-login">erin<\/td>/);
+    assert.equal(await metric(stack, 'accepted'), accepted + 1);
+  });
+
+  test('the ID token says amr legacy_session; the user is imported with the legacy hash; the idp session then stands on its own', async () => {
+    const browser = new FormClient(stack.gateway);
+    const sessionId = await phpLogin(browser, 'frank');
+    sessionIds.push(sessionId);
+    const claims = await idToken(stack.gateway, await authorize(browser, stack.gateway));
+    assert.deepEqual(claims.amr, ['legacy_session']);
+    const imported = await stack.idpDb('users').where({ legacy_id: '6' }).first();
+    assert.ok(imported, 'frank is in the idp');
+    assert.equal(claims.sub, imported.id);
+    const legacyRow = await db('users').where({ user_id: 6 }).first('user_pass');
+    assert.equal(imported.password_hash, legacyRow.user_pass, 'the legacy hash, kept for a later password login');
+    assert.equal(imported.password_scheme, 'crypt-sha512');
+    assert.equal(imported.username, 'frank');
+
+    // Logged out of the monolith: the idp session does not ask the PHP session again.
+    const accepted = await metric(stack, 'accepted');
+    await db('sessions').where({ id: sessionId }).delete();
+    const again = await idToken(stack.gateway, await authorize(browser, stack.gateway));
+    assert.equal(again.sub, claims.sub);
+    assert.deepEqual(again.amr, ['legacy_session']);
+    assert.equal(await metric(stack, 'accepted'), accepted, 'no second look-up');
+
+    // And the legacy password still signs frank in, in another browser.
+    const other = new FormClient(stack.gateway);
+    const page = await authorize(other, stack.gateway);
+    assert.equal(page.kind, 'password');
+    const code = await passwordLogin(other, stack.gateway, page, 'frank');
+    assert.equal(code.kind, 'code');
+  });
+
+  test('prompt=login, max_age, and a login_hint for another account show the password page despite a live PHP session', async () => {
+    const browser = new FormClient(stack.gateway);
+    sessionIds.push(await phpLogin(browser, 'grace'));
+    const before = { accepted: await metric(stack, 'accepted'), mismatch: await metric(stack, 'hint_mismatch') };
+    assert.equal((await authorize(browser, stack.gateway, { prompt: 'login' })).kind, 'password', 'prompt=login');
+    assert.equal((await authorize(browser, stack.gateway, { max_age: '0' })).kind, 'password', 'max_age=0');
+    assert.equal((await authorize(browser, stack.gateway, { max_age: '3600' })).kind, 'password', 'max_age');
+    assert.equal((await authorize(browser, stack.gateway, { login_hint: 'alice' })).kind, 'password', 'another login_hint');
+    assert.equal(await metric(stack, 'accepted'), before.accepted);
+    assert.equal(await metric(stack, 'hint_mismatch'), before.mismatch + 1);
+    // The matching hint (e-mail, any case) is grace herself.
+    const claims = await idToken(stack.gateway, await authorize(browser, stack.gateway, { login_hint: 'Grace@Example.com' }));
+    assert.deepEqual(claims.amr, ['legacy_session']);
+    // Now signed in to the idp: prompt=login still wants the password.
+    assert.equal((await authorize(browser, stack.gateway, { prompt: 'login' })).kind, 'password');
+  });
+
+  test('an expired, tampered or logged-out PHP session, or garbage in it, shows the password page', async () => {
+    const invalid = await metric(stack, 'invalid');
+    // Idle past the lifetime (1440 s by default): the monolith itself would not read it.
+    let browser = new FormClient(stack.gateway);
+    let id = await phpLogin(browser, 'ivan');
+    sessionIds.push(id);
+    await db('sessions').where({ id }).update({ last_access: Math.floor(Date.now() / 1000) - 1500 });
+    assert.equal((await authorize(browser, stack.gateway)).kind, 'password', 'expired');
+    assert.equal((await browser.request('/account.php')).status, 302, 'PHP agrees: logged out');
+
+    // A session id one character off.
+    browser = new FormClient(stack.gateway);
+    id = await phpLogin(browser, 'ken');
+    sessionIds.push(id);
+    const tampered = `${id.slice(0, -1)}${id.endsWith('a') ? 'b' : 'a'}`;
+    for (const value of [tampered, 'short', `${id}; PHPSESSID=${tampered}`]) {
+      const res = await fetch(`${stack.gateway}${authorizeUrl('gateway', `${stack.gateway}/auth/callback`, 'openid').url}`, { redirect: 'manual', headers: { cookie: `PHPSESSID=${value}` } });
+      // The idp's interaction cookies come back; replay them with the forged PHP cookie.
+      const interaction = new URL(res.headers.get('location')!, stack.gateway);
+      const cookies = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+      const page = await fetch(interaction, { redirect: 'manual', headers: { cookie: `${cookies}; PHPSESSID=${value}` } });
+      assert.equal(page.status, 200, value);
+      assert.match(await page.text(), /name="identifier"/, value);
+    }
+
+    // Logged out on the monolith (no user_id in the session any more), and undecodable data.
+    const logout = await browser.request('/logout.php');
+    await logout.body?.cancel();
+    browser = new FormClient(stack.gateway);
+    id = await phpLogin(browser, 'liam');
+    sessionIds.push(id);
+    await db('sessions').where({ id }).update({ data: Buffer.from('csrf_token|s:4:"abcd";') });
+    assert.equal((await authorize(browser, stack.gateway)).kind, 'password', 'not logged in');
+    await db('sessions').where({ id }).update({ data: Buffer.from('user_id|i:12;login|s:99:"liam";') });
+    assert.equal((await authorize(browser, stack.gateway)).kind, 'password', 'garbage');
+    assert.ok((await metric(stack, 'invalid')) >= invalid + 4);
+  });
+
+  test('a user deactivated on the monolith since the PHP login gets the password page', async () => {
+    const browser = new FormClient(stack.gateway);
+    sessionIds.push(await phpLogin(browser, 'alice'));
+    await db('users').where({ user_login: 'alice' }).update({ is_active: 0 });
+    try {
+      assert.equal((await authorize(browser, stack.gateway)).kind, 'password');
+      assert.equal(await stack.idpDb('users').where({ legacy_id: '1' }).first(), undefined, 'not imported');
+    } finally {
+      await db('users').where({ user_login: 'alice' }).update({ is_active: 1 });
+    }
+  });
+
+  test("the resolve endpoint wants the idp's adapter secret, and refuses malformed ids before the store", async () => {
+    const resolve = (secret: string | undefined, body: unknown) =>
+      fetch(`${stack.adapter.url}/internal/v1/legacy-sessions/resolve`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(secret ? { authorization: `Bearer ${secret}` } : {}) },
+        body: JSON.stringify(body),
+      });
+    const browser = new FormClient(stack.gateway);
+    const id = await phpLogin(browser, 'mia');
+    sessionIds.push(id);
+    assert.equal((await resolve(undefined, { sessionId: id })).status, 401);
+    assert.equal((await resolve(BRIDGE_SECRET, { sessionId: id })).status, 401, "the session bridge's secret does not open it");
+    assert.equal((await resolve(ADAPTER_SECRET, { id })).status, 400);
+    for (const bad of ['', 'short', "x' OR '1'='1 0123456789abcdef", 'a'.repeat(257)]) {
+      const res = await resolve(ADAPTER_SECRET, { sessionId: bad });
+      assert.ok(res.status === 200 || res.status === 400, bad);
+      if (res.status === 200) assert.deepEqual(await res.json(), { ok: false });
+    }
+    const ok = await resolve(ADAPTER_SECRET, { sessionId: id });
+    const body = (await ok.json()) as { ok: boolean; user: Record<string, unknown> };
+    assert.equal(body.ok, true);
+    assert.deepEqual(body.user, { legacyId: '13', username: 'mia', email: 'mia@example.com', name: 'Mia Müller', active: true });
+    assert.equal(ok.headers.get('cache-control'), 'no-store');
+  });
+
+  test('IDP_ACCEPT_LEGACY_SESSION=false: the password page, whatever the PHP session', async () => {
+    const browser = new FormClient(stack.gateway);
+    const id = await phpLogin(browser, 'oscar');
+    sessionIds.push(id);
+    const off = await startServiceProcess('idp/main.ts', 'IDP_PORT', { ...stack.idpEnv, DATABASE_URL: `sqlite:${join(stack.dir, 'idp-off.sqlite')}`, IDP_ACCEPT_LEGACY_SESSION: 'false' });
+    try {
+      const refused = await interactionWith(off.url, stack.gateway, `PHPSESSID=${id}`);
+      assert.equal(refused.status, 200);
+      assert.match(refused.body, /name="identifier"/);
+      // The same request at the idp that accepts it finishes the login step instead.
+      const accepted = await interactionWith(stack.idp.url, stack.gateway, `PHPSESSID=${id}`);
+      assert.equal(accepted.status, 303);
+    } finally {
+      await off.stop();
+    }
+  });
+
+  test('the legacy-adapter down: the password page, counted as unavailable; no session id in any log', async () => {
+    const browser = new FormClient(stack.gateway);
+    sessionIds.push(await phpLogin(browser, 'nina'));
+    const unavailable = await metric(stack, 'unavailable');
+    await stack.adapter.stop();
+    assert.equal((await authorize(browser, stack.gateway)).kind, 'password');
+    assert.equal(await metric(stack, 'unavailable'), unavailable + 1);
+    const logs = stack.outputs();
+    for (const id of sessionIds) assert.ok(!logs.includes(id), 'no PHP session id in the logs');
+  });
+});
+
+const redisReason = await legacyPhpUnavailableReason({ db: 'mysql', sessionStore: 'redis' });
+
+describeOrSkip('the legacy-adapter reads phpredis sessions (LEGACY_SESSION_STORE=redis)', redisReason, () => {
+  let php: LegacyPhp;
+  let adapter: SpawnedService;
+  let redis: Redis;
+  before(async () => {
+    php = await startLegacyPhp({ db: 'mysql', sessionStore: 'redis' });
+    adapter = await startServiceProcess('legacy-adapter/main.ts', 'LEGACY_ADAPTER_PORT', {
+      LEGACY_DATABASE_URL: php.db.url,
+      LEGACY_ADAPTER_SECRET: ADAPTER_SECRET,
+      LEGACY_SESSION_BRIDGE_SECRET: BRIDGE_SECRET,
+      LEGACY_SESSION_STORE: 'redis',
+      LEGACY_REDIS_HOST: php.env.LEGACY_REDIS_HOST!,
+      LEGACY_REDIS_PORT: php.env.LEGACY_REDIS_PORT!,
+    });
+    redis = new Redis(php.redisUrl, { maxRetriesPerRequest: 1 });
+  });
+  after(async () => {
+    redis?.disconnect();
+    await adapter?.stop();
+    await php?.stop();
+  });
+
+  test("a session PHP's own login wrote resolves to its user; once the key is gone it does not", async () => {
+    const browser = new FormClient(php.url);
+    const id = await phpLogin(browser, 'heidi');
+    const resolve = async () => {
+      const res = await fetch(`${adapter.url}/internal/v1/legacy-sessions/resolve`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADAPTER_SECRET}` },
+        body: JSON.stringify({ sessionId: id }),
+      });
+      assert.equal(res.status, 200);
+      return (await res.json()) as { ok: boolean; user?: { legacyId: string; username: string } };
+    };
+    const found = await resolve();
+    assert.equal(found.ok, true);
+    assert.equal(found.user?.username, 'heidi');
+    assert.equal(found.user?.legacyId, '8');
+    assert.ok((await redis.ttl(`PHPREDIS_SESSION:${id}`)) > 0);
+    await redis.del(`PHPREDIS_SESSION:${id}`);
+    assert.deepEqual(await resolve(), { ok: false });
+    assert.ok(!adapter.output().includes(id), 'no session id in the logs');
+  });
+});
