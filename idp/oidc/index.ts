@@ -78,6 +78,7 @@ export async function createOidc(deps: OidcDeps): Promise<Oidc> {
       idToken: config.IDP_TTL_ID_TOKEN,
       refreshToken: config.IDP_TTL_REFRESH_TOKEN,
       session: config.IDP_TTL_SESSION,
+      legacySession: config.IDP_TTL_LEGACY_SESSION,
       grant: config.IDP_TTL_GRANT,
       interaction: config.IDP_TTL_INTERACTION,
     },

@@ -10,6 +10,7 @@ import { generateClientSecret, verifyClientSecret } from './client-secrets.ts';
 import type { Jwk } from './keys/key-store.ts';
 import type { ResourceRegistry } from './resources.ts';
 import { correctErrorOut, installSpecErrors } from './spec-errors.ts';
+import { LEGACY_SESSION_AMR } from '../interactions/legacy-session.ts';
 
 /** Lifetimes in seconds. */
 export interface TokenTtls {
@@ -19,6 +20,8 @@ export interface TokenTtls {
   idToken: number;
   refreshToken: number;
   session: number;
+  /** Sessions whose only proof was a legacy PHP session (amr legacy_session). */
+  legacySession: number;
   grant: number;
   interaction: number;
 }
@@ -161,7 +164,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       AuthorizationCode: ttl.authorizationCode,
       IdToken: ttl.idToken,
       RefreshToken: ttl.refreshToken,
-      Session: ttl.session,
+      // A stolen PHP session id must not become a 14-day sign-in: a session that only a legacy
+      // session vouched for keeps that one's idle lifetime until the user signs in with a password.
+      Session: (_ctx: unknown, session: { amr?: string[] }) => (session.amr?.includes(LEGACY_SESSION_AMR) ? ttl.legacySession : ttl.session),
       Grant: ttl.grant,
       Interaction: ttl.interaction,
       DeviceCode: 600,

@@ -11,6 +11,8 @@ export class FormClient {
   readonly base: string;
   readonly headers: Record<string, string>;
   readonly #cookies = new Map<string, Cookie>();
+  /** Every Set-Cookie line received, as sent (for tests that look at attributes). */
+  readonly setCookies: string[] = [];
 
   constructor(base: string, headers: Record<string, string> = {}) {
     this.base = base;
@@ -34,6 +36,7 @@ export class FormClient {
       redirect: 'manual',
     });
     for (const line of res.headers.getSetCookie()) {
+      this.setCookies.push(line);
       const [pair = '', ...attributes] = line.split(';').map((s) => s.trim());
       const eq = pair.indexOf('=');
       const name = pair.slice(0, eq);

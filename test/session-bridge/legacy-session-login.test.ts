@@ -197,6 +197,15 @@ async function interactionWith(idpUrl: string, gateway: string, cookie: string):
   return { status: page.status, body: await page.text() };
 }
 
+/** Seconds until the idp's session cookie (oidc-provider's `_session`) last set in `browser` expires. */
+function sessionLifetimeSeconds(browser: FormClient): number {
+  const line = browser.setCookies.findLast((c) => c.startsWith('_session='));
+  assert.ok(line, 'the idp set its session cookie');
+  const expires = /;\s*expires=([^;]+)/i.exec(line)?.[1];
+  assert.ok(expires, `the session cookie has an expiry: ${line.replace(/=[^;]+/, '=...')}`);
+  return (Date.parse(expires) - Date.now()) / 1000;
+}
+
 async function metric(stack: Stack, result: string): Promise<number> {
   const text = await (await fetch(`${stack.idp.url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`idp_legacy_session_logins_total{result="${result}"`));
@@ -245,6 +254,9 @@ describeOrSkip('the idp accepts a live PHP session as the login (sessions table)
     sessionIds.push(sessionId);
     const claims = await idToken(stack.gateway, await authorize(browser, stack.gateway));
     assert.deepEqual(claims.amr, ['legacy_session']);
+    // Only as long-lived as the PHP session that vouched for it (IDP_TTL_LEGACY_SESSION, 1440 s),
+    // not the 14 days of a password sign-in, so a stolen PHP session id buys no more than itself.
+    assert.ok(sessionLifetimeSeconds(browser) <= 1_440, `idp session lives ${sessionLifetimeSeconds(browser)} s`);
     const imported = await stack.idpDb('users').where({ legacy_id: '6' }).first();
     assert.ok(imported, 'frank is in the idp');
     assert.equal(claims.sub, imported.id);
@@ -267,6 +279,7 @@ describeOrSkip('the idp accepts a live PHP session as the login (sessions table)
     assert.equal(page.kind, 'password');
     const code = await passwordLogin(other, stack.gateway, page, 'frank');
     assert.equal(code.kind, 'code');
+    assert.ok(sessionLifetimeSeconds(other) > 86_400, 'a password sign-in gets the full session lifetime');
   });
 
   test('prompt=login, max_age, and a login_hint for another account show the password page despite a live PHP session', async () => {
