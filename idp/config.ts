@@ -56,7 +56,7 @@ export const idpEnv = {
   IDP_TTL_ID_TOKEN: seconds(3600, 60, 86_400),
   IDP_TTL_REFRESH_TOKEN: seconds(14 * 86_400, 60, 365 * 86_400),
   IDP_TTL_SESSION: seconds(14 * 86_400, 60, 365 * 86_400),
-  /** A sign-in session that only a legacy PHP session vouched for lives (idle) no longer than that one would: the monolith's session lifetime. */
+  /** A sign-in session that only a legacy PHP session vouched for lives no longer than that one would: the monolith's session lifetime. */
   IDP_TTL_LEGACY_SESSION: seconds(1_440, 60, 365 * 86_400),
   IDP_TTL_GRANT: seconds(14 * 86_400, 60, 365 * 86_400),
   IDP_TTL_INTERACTION: seconds(3600, 60, 86_400),

@@ -165,7 +165,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       IdToken: ttl.idToken,
       RefreshToken: ttl.refreshToken,
       // A stolen PHP session id must not become a 14-day sign-in: a session that only a legacy
-      // session vouched for keeps that one's idle lifetime until the user signs in with a password.
+      // session vouched for keeps that one's lifetime until the user signs in with a password.
       Session: (_ctx: unknown, session: { amr?: string[] }) => (session.amr?.includes(LEGACY_SESSION_AMR) ? ttl.legacySession : ttl.session),
       Grant: ttl.grant,
       Interaction: ttl.interaction,
