@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { httpUrl, legacySessionBridgeSecret, secret } from '../../lib/config.ts';
+import { httpUrl, legacySessionBridgeSecret, legacySessionName, secret } from '../../lib/config.ts';
 
 /** The gateway's OpenID Connect relying party and session bridge (/auth/login, /auth/callback, /auth/logout). */
 export const relyingPartyEnv = {
@@ -11,7 +11,7 @@ export const relyingPartyEnv = {
   /** HMAC key of the short-lived sign-in cookie (state, nonce, PKCE verifier, where to return). */
   GATEWAY_AUTH_COOKIE_SECRET: secret('dev-only-gateway-auth-cookie-secret-change-me'),
   /** The monolith's session cookie (legacy-php's LEGACY_SESSION_NAME). */
-  LEGACY_SESSION_NAME: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'letters, digits and _ (a PHP session name)').default('PHPSESSID'),
+  LEGACY_SESSION_NAME: legacySessionName,
   /** The legacy-adapter's internal API, whose /internal/v1/sessions writes the PHP session. */
   LEGACY_ADAPTER_URL: httpUrl.default('http://127.0.0.1:3002'),
   LEGACY_SESSION_BRIDGE_SECRET: legacySessionBridgeSecret,
