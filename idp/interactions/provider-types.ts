@@ -32,6 +32,8 @@ export interface ClientLike {
   clientId: string;
   clientName?: string;
   scope?: string;
+  /** Declared in the clients file: the organisation's own application, which gets no consent page. */
+  first_party?: boolean;
 }
 
 export interface GrantLike {

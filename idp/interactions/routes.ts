@@ -163,7 +163,12 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
     const d = await details(req, res);
     if (d.prompt.name === 'login' && (await signInWithLegacySession(req, res, d))) return;
     if (d.prompt.name === 'login') return renderLogin(res, d, 200, {});
-    if (d.prompt.name === 'consent') return renderConsent(res, d);
+    if (d.prompt.name === 'consent') {
+      const client = await provider.Client.find(String(d.params.client_id));
+      // The organisation's own application asks nothing of the user, unless it asked for the page itself.
+      if (client?.first_party === true && !String(d.params.prompt ?? '').split(' ').includes('consent')) return grantConsent(req, res, d, client);
+      return renderConsent(res, d);
+    }
     log.error({ prompt: d.prompt.name }, 'interaction prompt without a page');
     send(res, 501, messagePage({ title: 'Sign-in could not continue', message: 'This kind of sign-in step is not supported. Go back to the application.' }));
   });
@@ -209,9 +214,13 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
       log.info({ uid: d.uid, client: d.params.client_id }, 'consent denied');
       return provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'The user denied the request' }, { mergeWithLastSubmission: false });
     }
+    return grantConsent(req, res, d, await provider.Client.find(String(d.params.client_id)));
+  });
+
+  /** Grants what the client asked for and may have (the user said yes, or the client is first-party). */
+  async function grantConsent(req: Request, res: Response, d: InteractionDetails, client: ClientLike | undefined) {
     const accountId = d.session?.accountId;
     if (!accountId) return showCurrentStep(res, d.uid);
-    const client = await provider.Client.find(String(d.params.client_id));
     const grant: GrantLike | undefined = d.grantId
       ? await provider.Grant.find(d.grantId)
       : new provider.Grant({ accountId, clientId: String(d.params.client_id) });
@@ -221,9 +230,9 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
     if (asked.claims.length) grant.addOIDCClaims(asked.claims);
     for (const { resource, scopes } of asked.resources) if (scopes.length) grant.addResourceScope(resource, scopes.join(' '));
     const grantId = await grant.save();
-    log.info({ uid: d.uid, client: d.params.client_id }, 'consent given');
+    log.info({ uid: d.uid, client: d.params.client_id, firstParty: client?.first_party === true }, 'consent given');
     await provider.interactionFinished(req, res, { consent: d.grantId ? {} : { grantId } }, { mergeWithLastSubmission: true });
-  });
+  }
 
   const abort = async (req: Request, res: Response) => {
     const d = await details(req, res);

@@ -78,8 +78,14 @@ export interface RegistrationPolicy extends RedirectPolicy {
 export function extraClientMetadata(policy: RegistrationPolicy) {
   const allowed = new Set(policy.registrationScopes);
   return {
-    properties: ['pkce_required'],
+    properties: ['pkce_required', 'first_party'],
     validator(ctx: KoaContextWithOIDC | undefined, key: string, value: unknown, metadata: Record<string, unknown>) {
+      if (key === 'first_party') {
+        if (value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata('first_party must be a boolean');
+        // Only ops, in the clients file, may let a client skip consent; a registering client never can.
+        if (value !== undefined && ctx?.oidc?.route !== undefined) throw new errors.InvalidClientMetadata('first_party is declared in the clients file only');
+        return;
+      }
       if (key !== 'pkce_required') return;
       if (value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata('pkce_required must be a boolean');
       const problems = redirectUriProblems(metadata, policy);

@@ -29,6 +29,8 @@ const clientSchema = z
     grant_types: z.array(z.enum(GRANT_TYPES)).default(['authorization_code', 'refresh_token']),
     scope: z.string().min(1, 'list the scopes this client may receive, space-separated'),
     pkce_required: z.boolean().optional(),
+    /** The organisation's own web application (the gateway's sign-in): no consent page, its asked scopes are granted. */
+    first_party: z.boolean().optional(),
     backchannel_logout_uri: z.url({ protocol: /^https?$/ }).optional(),
     backchannel_logout_session_required: z.boolean().optional(),
   })
@@ -50,6 +52,10 @@ const clientSchema = z
     }
     if (c.token_endpoint_auth_method === 'none' && c.pkce_required === false) problem('pkce_required', 'PKCE is always required for public clients');
     if (c.application_type === 'native' && c.pkce_required === false) problem('pkce_required', 'PKCE is always required for native apps');
+    // Skipping consent is safe only when the client proves who it is: any app can present a public client's id.
+    if (c.first_party && (c.token_endpoint_auth_method === 'none' || c.application_type === 'native')) {
+      problem('first_party', 'only a confidential web client (one that authenticates at the token endpoint) can skip the consent page');
+    }
     const usesCode = c.response_types.some((rt) => rt.split(' ').includes('code'));
     const usesImplicit = c.response_types.some((rt) => /id_token|token/.test(rt));
     if (usesCode && !c.grant_types.includes('authorization_code')) problem('grant_types', 'response types with code need the authorization_code grant');

@@ -62,6 +62,7 @@ export interface TestClient {
   token_endpoint_auth_method?: string;
   scope?: string;
   post_logout_redirect_uris?: string[];
+  first_party?: boolean;
 }
 
 export const WEB_CLIENT: TestClient = {

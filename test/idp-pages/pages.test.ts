@@ -8,6 +8,8 @@ import { startPageHarness, WEB_CLIENT, type PageHarness } from './harness.ts';
 
 const HOSTILE_NAME = `<script>alert("pwned")</script><img src=x onerror=alert(1)>&'`;
 const HOSTILE_CLIENT = { ...WEB_CLIENT, client_id: 'hostile', client_name: HOSTILE_NAME, redirect_uris: ['https://evil.example.test/cb'] };
+// The organisation's own site (the gateway's sign-in): declared first_party in the clients file.
+const OWN_SITE = { ...WEB_CLIENT, client_id: 'own-site', client_name: 'Members site', redirect_uris: ['https://members.example.test/auth/callback'], first_party: true };
 
 /** Starts an authorization request and returns the login page it leads to. */
 async function openLogin(h: PageHarness, client = WEB_CLIENT, scope = 'openid profile email') {
@@ -46,7 +48,11 @@ function assertStrictPage(res: Response, body: string) {
 
 let h: PageHarness;
 before(async () => {
-  h = await startPageHarness({ throttle: createMemoryThrottle(DEFAULT_THROTTLE_POLICY), clients: [WEB_CLIENT, HOSTILE_CLIENT] });
+  h = await startPageHarness({
+    throttle: createMemoryThrottle(DEFAULT_THROTTLE_POLICY),
+    clients: [WEB_CLIENT, HOSTILE_CLIENT, OWN_SITE],
+    extraConfiguration: { extraClientMetadata: { properties: ['first_party'] } },
+  });
   h.users.add('alice', 'correct horse battery staple', 'Alice Example');
 });
 after(() => h.close());
@@ -206,6 +212,22 @@ describe('consent', () => {
     assert.equal(back.searchParams.get('error'), 'access_denied');
     assert.equal(back.searchParams.get('state'), auth.state);
     assert.equal(back.searchParams.get('code'), null);
+  });
+
+  test('a first-party client gets no consent page: signing in sends the code, with what it asked granted', async () => {
+    const opened = await openLogin(h, OWN_SITE, 'openid profile');
+    const done = await opened.browser.follow(`/interaction/${opened.uid}/login`, { form: { csrf: opened.csrf, identifier: 'alice', password: 'correct horse battery staple' } });
+    const back = new URL(done.url);
+    assert.equal(`${back.origin}${back.pathname}`, OWN_SITE.redirect_uris[0], `straight back to the site (${done.url})`);
+    assert.equal(back.searchParams.get('state'), opened.auth.state);
+    assert.ok(back.searchParams.get('code'), 'an authorization code');
+    // Unless the site itself asks for the page.
+    const browser = new FormClient(h.issuer);
+    const asked = authorizeUrl(OWN_SITE.client_id, OWN_SITE.redirect_uris[0]!, 'openid', { prompt: 'consent' });
+    const login = await browser.follow(asked.url);
+    const uid = /\/interaction\/([^/?#]+)$/.exec(login.url)?.[1];
+    const consent = await browser.follow(`/interaction/${uid}/login`, { form: { csrf: hiddenValue(login.body, 'csrf'), identifier: 'alice', password: 'correct horse battery staple' } });
+    assert.match(consent.body, /Allow <span class="client-name">Members site<\/span> to use your account\?/);
   });
 
   test('Cancel on the login page sends access_denied to the client', async () => {

@@ -123,6 +123,30 @@ test('secrets: never in the file, never client_secret_jwt, never for public clie
   assert.ok(found.some((p) => p.startsWith('client "missing": client_secret_env') && /NOT_SET_ANYWHERE is not set/.test(p)));
 });
 
+test('first_party (no consent page) only for a confidential web client', () => {
+  const found = problems(`clients:
+  - client_id: public-site
+    token_endpoint_auth_method: none
+    first_party: true
+    redirect_uris: [https://a.example.test/cb]
+    scope: openid
+  - client_id: app
+    application_type: native
+    token_endpoint_auth_method: none
+    first_party: true
+    redirect_uris: ["http://127.0.0.1/cb"]
+    scope: openid
+  - client_id: own-site
+    client_secret_env: OWN_SITE_SECRET
+    first_party: true
+    redirect_uris: [https://a.example.test/cb]
+    scope: openid
+`, { OWN_SITE_SECRET: 'own-site-secret-0123456789abcdefghijklmnop' });
+  assert.ok(found.some((p) => p.startsWith('client "public-site": first_party')), found.join('\n'));
+  assert.ok(found.some((p) => p.startsWith('client "app": first_party')), found.join('\n'));
+  assert.ok(!found.some((p) => p.startsWith('client "own-site"')), found.join('\n'));
+});
+
 test('scopes must exist, fields must be known, grants must match response types', () => {
   const found = problems(`clients:
   - client_id: a

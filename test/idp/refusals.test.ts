@@ -211,6 +211,9 @@ test('dynamic registration: guarded by the initial access token, https only for 
   const apiScope = await register({ ...web, scope: `openid orders:read` });
   assert.equal(apiScope.status, 400, 'API scopes are never self-granted');
   assert.equal(((await apiScope.json()) as { error: string }).error, 'invalid_client_metadata');
+  const firstParty = await register({ ...web, first_party: true });
+  assert.equal(firstParty.status, 400, 'only the clients file may let a client skip consent');
+  assert.match(((await firstParty.json()) as { error_description: string }).error_description, /first_party is declared in the clients file only/);
   const secretJwt = await register({ ...web, token_endpoint_auth_method: 'client_secret_jwt' });
   assert.equal(secretJwt.status, 400, 'client_secret_jwt would need the plaintext secret');
   await secretJwt.body?.cancel();
