@@ -3,107 +3,12 @@
 // own login page (just in time, with the legacy password), lands back, and the monolith's
 // unchanged account.php sees them logged in; logout ends the PHP session and the idp's.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
-import { hashClientSecret } from '../../idp/oidc/client-secrets.ts';
 import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
-import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyKnex, legacyPhpUnavailableReason, legacySessionData, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
-import { freePort, spawnScript, startServiceProcess, waitForHttp, type SpawnedService } from '../support/processes.ts';
-
-const BRIDGE_SECRET = 'test-session-bridge-secret-0123456789abcdef';
-const ADAPTER_SECRET = 'test-legacy-adapter-secret-0123456789abcdef';
-const IDP_SECRET = 'test-idp-internal-secret-0123456789abcdef';
-const CLIENT_SECRET = 'test-gateway-oidc-client-secret-0123456789abcdef';
-const CLIENT_SECRET_KEY = 'test-client-secret-hmac-key-0123456789';
-const COOKIE_SECRET = 'test-gateway-auth-cookie-secret-0123456789abc';
-
-interface Stack {
-  php: LegacyPhp;
-  gateway: string;
-  adapter: SpawnedService;
-  idp: SpawnedService;
-  outputs(): string;
-  stop(): Promise<void>;
-}
-
-async function startStack(options: { db: 'sqlite' | 'mysql'; sessionStore: 'db' | 'redis'; sessionName?: string }): Promise<Stack> {
-  const dir = mkdtempSync(join(tmpdir(), 'session-bridge-'));
-  const sessionName = options.sessionName ?? 'PHPSESSID';
-  const php = await startLegacyPhp({ db: options.db, sessionStore: options.sessionStore, sessionName });
-  const adapter = await startServiceProcess('legacy-adapter/main.ts', 'LEGACY_ADAPTER_PORT', {
-    LEGACY_DATABASE_URL: php.db.url,
-    LEGACY_ADAPTER_SECRET: ADAPTER_SECRET,
-    LEGACY_SESSION_BRIDGE_SECRET: BRIDGE_SECRET,
-    LEGACY_SESSION_STORE: options.sessionStore,
-    LEGACY_REDIS_HOST: php.env.LEGACY_REDIS_HOST!,
-    LEGACY_REDIS_PORT: php.env.LEGACY_REDIS_PORT!,
-  });
-  const port = await freePort();
-  const gateway = `http://127.0.0.1:${port}`;
-  const clients = join(dir, 'clients.yaml');
-  writeFileSync(
-    clients,
-    `clients:
-  - client_id: gateway
-    token_endpoint_auth_method: client_secret_basic
-    client_secret_hash: "${hashClientSecret(CLIENT_SECRET, CLIENT_SECRET_KEY)}"
-    redirect_uris: ["${gateway}/auth/callback"]
-    post_logout_redirect_uris: ["${gateway}/"]
-    response_types: [code]
-    grant_types: [authorization_code]
-    scope: openid
-`,
-  );
-  const idp = await startServiceProcess('idp/main.ts', 'IDP_PORT', {
-    DATABASE_URL: `sqlite:${join(dir, 'idp.sqlite')}`,
-    IDP_ISSUER: gateway,
-    IDP_CLIENTS_FILE: clients,
-    IDP_CLIENT_SECRET_KEY: CLIENT_SECRET_KEY,
-    IDP_ALLOW_HTTP_LOOPBACK_WEB_REDIRECTS: 'true',
-    LEGACY_ADAPTER_URL: adapter.url,
-    LEGACY_ADAPTER_SECRET: ADAPTER_SECRET,
-    IDP_INTERNAL_SECRET: IDP_SECRET,
-    PBKDF2_ITERATIONS: '1000',
-  });
-  const proc = spawnScript('gateway/main.ts', {
-    GATEWAY_PORT: String(port),
-    LEGACY_UPSTREAM_URL: php.url,
-    LEGACY_HEALTH_PATH: '/api/health.php',
-    IDP_UPSTREAM_URL: idp.url,
-    IDP_ISSUER: gateway,
-    IDP_INTERNAL_SECRET: IDP_SECRET,
-    DATABASE_URL: `sqlite:${join(dir, 'gateway.sqlite')}`,
-    GATEWAY_OIDC_CLIENT_SECRET: CLIENT_SECRET,
-    GATEWAY_AUTH_COOKIE_SECRET: COOKIE_SECRET,
-    LEGACY_ADAPTER_URL: adapter.url,
-    LEGACY_SESSION_BRIDGE_SECRET: BRIDGE_SECRET,
-    LEGACY_SESSION_NAME: sessionName,
-    LOG_LEVEL: 'debug',
-  });
-  try {
-    await waitForHttp(`${gateway}/healthz`, proc.exited);
-  } catch (error) {
-    proc.child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n${proc.output()}`, { cause: error });
-  }
-  return {
-    php,
-    gateway,
-    adapter,
-    idp,
-    outputs: () => proc.output() + adapter.output() + idp.output(),
-    async stop() {
-      if (proc.child.exitCode === null) proc.child.kill('SIGTERM');
-      await Promise.all([proc.exited, idp.stop(), adapter.stop()]);
-      await php.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyKnex, legacyPhpUnavailableReason, legacySessionData } from '../support/legacy-php.ts';
+import { ADAPTER_SECRET, allowConsent, BRIDGE_SECRET, IDP_SECRET, postJson, startStack, submitPassword, type Stack } from './stack.ts';
 
 /** Follows same-origin redirects by hand until one leads to `stopAt` (a path), or a page is reached. */
 async function walk(browser: FormClient, first: Response, from: string, stopAt?: string): Promise<{ res: Response; url: string }> {
@@ -134,12 +39,12 @@ async function signInWithCookie(browser: FormClient, login: string, returnTo = '
   const uid = /\/interaction\/([^/?#]+)$/.exec(page.url)?.[1];
   assert.ok(uid, `the idp's login page (${page.url})`);
   assert.match(body, /name="identifier"/);
-  let res = await browser.request(`/interaction/${uid}/login`, { form: { csrf: hiddenValue(body, 'csrf'), identifier: login, password: LEGACY_DEMO_PASSWORD } });
+  let res = await submitPassword(browser, uid, body, login);
   page = await walk(browser, res, new URL(`/interaction/${uid}/login`, browser.base).href, '/auth/callback');
   const consent = /\/interaction\/([^/?#]+)$/.exec(new URL(page.url).pathname)?.[1];
   if (consent && page.res.status === 200) {
     body = await page.res.text();
-    res = await browser.request(`/interaction/${consent}/confirm`, { form: { csrf: hiddenValue(body, 'csrf'), decision: 'allow' } });
+    res = await allowConsent(browser, consent, body);
     page = await walk(browser, res, new URL(`/interaction/${consent}/confirm`, browser.base).href, '/auth/callback');
   }
   assert.equal(new URL(page.url).pathname, '/auth/callback', `redirected back to the gateway (${page.url}, ${page.res.status})`);
@@ -156,7 +61,7 @@ describeOrSkip('session bridge: OpenID Connect login at the gateway, PHP session
   let stack: Stack;
   let db: Knex;
   before(async () => {
-    stack = await startStack({ db: 'sqlite', sessionStore: 'db' });
+    stack = await startStack({ db: 'sqlite', sessionStore: 'db', env: { gateway: { LOG_LEVEL: 'debug' } } });
     db = legacyKnex(stack.php);
   });
   after(async () => {
@@ -249,7 +154,7 @@ describeOrSkip('session bridge: OpenID Connect login at the gateway, PHP session
       const body = await page.res.text();
       assert.doesNotMatch(body, /name="identifier"/);
       const uid = /\/interaction\/([^/?#]+)$/.exec(new URL(page.url).pathname)![1]!;
-      const allowed = await browser.request(`/interaction/${uid}/confirm`, { form: { csrf: hiddenValue(body, 'csrf'), decision: 'allow' } });
+      const allowed = await allowConsent(browser, uid, body);
       page = await walk(browser, allowed, `${stack.gateway}/interaction/${uid}/confirm`, '/auth/callback');
     }
     const landed = await browser.request(page.url);
@@ -319,8 +224,7 @@ describeOrSkip('session bridge: OpenID Connect login at the gateway, PHP session
     assert.equal(res.status, 403);
 
     const sessions = `${stack.adapter.url}/internal/v1/sessions`;
-    const post = (secret: string | undefined, body: unknown) =>
-      fetch(sessions, { method: 'POST', headers: { 'content-type': 'application/json', ...(secret ? { authorization: `Bearer ${secret}` } : {}) }, body: JSON.stringify(body) });
+    const post = (secret: string | undefined, body: unknown) => postJson(sessions, secret, body);
     assert.equal((await post(undefined, { legacyId: '1' })).status, 401);
     assert.equal((await post(ADAPTER_SECRET, { legacyId: '1' })).status, 401, "the idp's adapter secret does not open the session bridge");
     assert.equal((await post(BRIDGE_SECRET, { legacyId: 'x' })).status, 400);
@@ -346,7 +250,7 @@ describeOrSkip('session bridge with phpredis sessions (LEGACY_SESSION_STORE=redi
   let stack: Stack;
   let redis: Redis;
   before(async () => {
-    stack = await startStack({ db: 'mysql', sessionStore: 'redis', sessionName: 'LEGACYSESS' });
+    stack = await startStack({ db: 'mysql', sessionStore: 'redis', sessionName: 'LEGACYSESS', env: { gateway: { LOG_LEVEL: 'debug' } } });
     redis = new Redis(stack.php.redisUrl, { maxRetriesPerRequest: 1 });
   });
   after(async () => {

@@ -2,116 +2,15 @@
 // logged in on the monolith's own login.php (through the gateway, one origin) signs in to the idp
 // without a password, once; anything doubtful shows the password page instead.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
-import { hashClientSecret } from '../../idp/oidc/client-secrets.ts';
-import { createDatabase } from '../../lib/db.ts';
-import { authorizeUrl, FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
+import { authorizeUrl, FormClient } from '../idp-pages/browser-like.ts';
 import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyKnex, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
-import { freePort, spawnScript, startServiceProcess, waitForHttp, type SpawnedService } from '../support/processes.ts';
-
-const BRIDGE_SECRET = 'test-session-bridge-secret-0123456789abcdef';
-const ADAPTER_SECRET = 'test-legacy-adapter-secret-0123456789abcdef';
-const IDP_SECRET = 'test-idp-internal-secret-0123456789abcdef';
-const CLIENT_SECRET = 'test-gateway-oidc-client-secret-0123456789abcdef';
-const CLIENT_SECRET_KEY = 'test-client-secret-hmac-key-0123456789';
-const COOKIE_SECRET = 'test-gateway-auth-cookie-secret-0123456789abc';
-
-interface Stack {
-  dir: string;
-  idpEnv: Record<string, string>;
-  php: LegacyPhp;
-  gateway: string;
-  adapter: SpawnedService;
-  idp: SpawnedService;
-  idpDb: Knex;
-  outputs(): string;
-  stop(): Promise<void>;
-}
-
-async function startStack(): Promise<Stack> {
-  const dir = mkdtempSync(join(tmpdir(), 'legacy-session-login-'));
-  const php = await startLegacyPhp({ db: 'sqlite', sessionStore: 'db' });
-  const adapter = await startServiceProcess('legacy-adapter/main.ts', 'LEGACY_ADAPTER_PORT', {
-    LEGACY_DATABASE_URL: php.db.url,
-    LEGACY_ADAPTER_SECRET: ADAPTER_SECRET,
-    LEGACY_SESSION_BRIDGE_SECRET: BRIDGE_SECRET,
-    LEGACY_SESSION_STORE: 'db',
-    LOG_LEVEL: 'debug',
-  });
-  const port = await freePort();
-  const gateway = `http://127.0.0.1:${port}`;
-  const clients = join(dir, 'clients.yaml');
-  writeFileSync(
-    clients,
-    `clients:
-  - client_id: gateway
-    token_endpoint_auth_method: client_secret_basic
-    client_secret_hash: "${hashClientSecret(CLIENT_SECRET, CLIENT_SECRET_KEY)}"
-    redirect_uris: ["${gateway}/auth/callback"]
-    post_logout_redirect_uris: ["${gateway}/"]
-    response_types: [code]
-    grant_types: [authorization_code]
-    scope: openid
-`,
-  );
-  const idpFile = join(dir, 'idp.sqlite');
-  const idpEnv = {
-    IDP_ISSUER: gateway,
-    IDP_CLIENTS_FILE: clients,
-    IDP_CLIENT_SECRET_KEY: CLIENT_SECRET_KEY,
-    IDP_ALLOW_HTTP_LOOPBACK_WEB_REDIRECTS: 'true',
-    LEGACY_ADAPTER_URL: adapter.url,
-    LEGACY_ADAPTER_SECRET: ADAPTER_SECRET,
-    LEGACY_ADAPTER_TIMEOUT_MS: '2000',
-    IDP_INTERNAL_SECRET: IDP_SECRET,
-    PBKDF2_ITERATIONS: '1000',
-    LOG_LEVEL: 'debug',
-  };
-  const idp = await startServiceProcess('idp/main.ts', 'IDP_PORT', { ...idpEnv, DATABASE_URL: `sqlite:${idpFile}` });
-  const proc = spawnScript('gateway/main.ts', {
-    GATEWAY_PORT: String(port),
-    LEGACY_UPSTREAM_URL: php.url,
-    LEGACY_HEALTH_PATH: '/api/health.php',
-    IDP_UPSTREAM_URL: idp.url,
-    IDP_ISSUER: gateway,
-    IDP_INTERNAL_SECRET: IDP_SECRET,
-    DATABASE_URL: `sqlite:${join(dir, 'gateway.sqlite')}`,
-    GATEWAY_OIDC_CLIENT_SECRET: CLIENT_SECRET,
-    GATEWAY_AUTH_COOKIE_SECRET: COOKIE_SECRET,
-    LEGACY_ADAPTER_URL: adapter.url,
-    LEGACY_SESSION_BRIDGE_SECRET: BRIDGE_SECRET,
-  });
-  try {
-    await waitForHttp(`${gateway}/healthz`, proc.exited);
-  } catch (error) {
-    proc.child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n${proc.output()}`, { cause: error });
-  }
-  const idpDb = createDatabase(`sqlite:${idpFile}`);
-  return {
-    dir,
-    idpEnv,
-    php,
-    gateway,
-    adapter,
-    idp,
-    idpDb,
-    outputs: () => proc.output() + adapter.output() + idp.output() + php.logs(),
-    async stop() {
-      await idpDb.destroy();
-      if (proc.child.exitCode === null) proc.child.kill('SIGTERM');
-      await Promise.all([proc.exited, idp.stop(), adapter.stop()]);
-      await php.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+import { startServiceProcess, type SpawnedService } from '../support/processes.ts';
+import { ADAPTER_SECRET, allowConsent, BRIDGE_SECRET, CLIENT_SECRET, postJson, startAdapter, startStack, submitPassword, type Stack } from './stack.ts';
 
 /** Logs in on the monolith's own login.php (through the gateway) and returns the PHP session id. */
 async function phpLogin(browser: FormClient, login: string): Promise<string> {
@@ -158,7 +57,7 @@ async function walk(browser: FormClient, gateway: string, res: Response, current
     const uid = /\/interaction\/([^/?#]+)$/.exec(new URL(current).pathname)?.[1];
     assert.ok(uid, `an interaction page (${current})`);
     if (/name="identifier"/.test(body)) return { kind: 'password', uid, body };
-    res = await browser.request(`/interaction/${uid}/confirm`, { form: { csrf: hiddenValue(body, 'csrf'), decision: 'allow' } });
+    res = await allowConsent(browser, uid, body);
     current = new URL(`/interaction/${uid}/confirm`, gateway).href;
   }
   throw new Error('too many redirects');
@@ -180,7 +79,7 @@ async function idToken(gateway: string, outcome: Outcome): Promise<Record<string
 async function passwordLogin(browser: FormClient, gateway: string, outcome: Outcome, login: string): Promise<Outcome> {
   if (outcome.kind !== 'password') throw new Error('expected the password page');
   const path = `/interaction/${outcome.uid}/login`;
-  const res = await browser.request(path, { form: { csrf: hiddenValue(outcome.body, 'csrf'), identifier: login, password: LEGACY_DEMO_PASSWORD } });
+  const res = await submitPassword(browser, outcome.uid, outcome.body, login);
   assert.equal(res.status, 303);
   return walk(browser, gateway, res, new URL(path, gateway).href, '');
 }
@@ -215,11 +114,17 @@ async function metric(stack: Stack, result: string): Promise<number> {
 const reason = await legacyPhpUnavailableReason({ db: 'sqlite' });
 
 describeOrSkip('the idp accepts a live PHP session as the login (sessions table)', reason, () => {
-  let stack: Stack;
+  let stack: Stack & { idpDb: Knex };
   let db: Knex;
   const sessionIds: string[] = [];
   before(async () => {
-    stack = await startStack();
+    stack = await startStack({
+      db: 'sqlite',
+      sessionStore: 'db',
+      tmpPrefix: 'legacy-session-login-',
+      env: { adapter: { LOG_LEVEL: 'debug' }, idp: { LEGACY_ADAPTER_TIMEOUT_MS: '2000', LOG_LEVEL: 'debug' } },
+      idpDb: true,
+    });
     db = legacyKnex(stack.php);
   });
   after(async () => {
@@ -350,12 +255,7 @@ describeOrSkip('the idp accepts a live PHP session as the login (sessions table)
   });
 
   test("the resolve endpoint wants the idp's adapter secret, and refuses malformed ids before the store", async () => {
-    const resolve = (secret: string | undefined, body: unknown) =>
-      fetch(`${stack.adapter.url}/internal/v1/legacy-sessions/resolve`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(secret ? { authorization: `Bearer ${secret}` } : {}) },
-        body: JSON.stringify(body),
-      });
+    const resolve = (secret: string | undefined, body: unknown) => postJson(`${stack.adapter.url}/internal/v1/legacy-sessions/resolve`, secret, body);
     const browser = new FormClient(stack.gateway);
     const id = await phpLogin(browser, 'mia');
     sessionIds.push(id);
@@ -398,7 +298,7 @@ describeOrSkip('the idp accepts a live PHP session as the login (sessions table)
     await stack.adapter.stop();
     assert.equal((await authorize(browser, stack.gateway)).kind, 'password');
     assert.equal(await metric(stack, 'unavailable'), unavailable + 1);
-    const logs = stack.outputs();
+    const logs = stack.outputs() + stack.php.logs();
     for (const id of sessionIds) assert.ok(!logs.includes(id), 'no PHP session id in the logs');
   });
 });
@@ -411,14 +311,7 @@ describeOrSkip('the legacy-adapter reads phpredis sessions (LEGACY_SESSION_STORE
   let redis: Redis;
   before(async () => {
     php = await startLegacyPhp({ db: 'mysql', sessionStore: 'redis' });
-    adapter = await startServiceProcess('legacy-adapter/main.ts', 'LEGACY_ADAPTER_PORT', {
-      LEGACY_DATABASE_URL: php.db.url,
-      LEGACY_ADAPTER_SECRET: ADAPTER_SECRET,
-      LEGACY_SESSION_BRIDGE_SECRET: BRIDGE_SECRET,
-      LEGACY_SESSION_STORE: 'redis',
-      LEGACY_REDIS_HOST: php.env.LEGACY_REDIS_HOST!,
-      LEGACY_REDIS_PORT: php.env.LEGACY_REDIS_PORT!,
-    });
+    adapter = await startAdapter(php);
     redis = new Redis(php.redisUrl, { maxRetriesPerRequest: 1 });
   });
   after(async () => {
@@ -431,11 +324,7 @@ describeOrSkip('the legacy-adapter reads phpredis sessions (LEGACY_SESSION_STORE
     const browser = new FormClient(php.url);
     const id = await phpLogin(browser, 'heidi');
     const resolve = async () => {
-      const res = await fetch(`${adapter.url}/internal/v1/legacy-sessions/resolve`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADAPTER_SECRET}` },
-        body: JSON.stringify({ sessionId: id }),
-      });
+      const res = await postJson(`${adapter.url}/internal/v1/legacy-sessions/resolve`, ADAPTER_SECRET, { sessionId: id });
       assert.equal(res.status, 200);
       return (await res.json()) as { ok: boolean; user?: { legacyId: string; username: string } };
     };

@@ -1,36 +1,23 @@
 // The PHP session writer against real PHP: what session_decode() reads back from our bytes.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { encodePhpSession } from '../../legacy-adapter/sessions/php-serialize.ts';
 import { loggedInSessionData } from '../../legacy-adapter/sessions/php-session.ts';
 import { isPhpSessionId, newPhpSessionId } from '../../legacy-adapter/sessions/session-id.ts';
 import { legacySessionData } from '../support/legacy-php.ts';
-
-const run = promisify(execFile);
-const php = process.env.PHP_BINARY ?? 'php';
-const phpProblem = await run(php, ['-r', 'echo 1;']).then(
-  () => undefined,
-  (error: Error) => `php is not available (${error.message})`,
-);
+import { awkwardLogins as logins, phpProblem, runInPhpSession, runPhp } from './php-cli.ts';
 
 /** session_decode() in a real PHP, with the default `php` serialize_handler; returns $_SESSION as JSON. */
 async function phpDecode(data: Buffer): Promise<unknown> {
-  const script = [
-    'ini_set("session.serialize_handler", "php");',
-    'ini_set("session.save_handler", "files");',
-    'ini_set("session.save_path", sys_get_temp_dir());',
-    'session_start();',
-    '$ok = session_decode(base64_decode($argv[1]));',
-    'echo json_encode(array("ok" => $ok, "session" => $_SESSION, "types" => array_map("gettype", $_SESSION)), JSON_UNESCAPED_UNICODE);',
-    'session_destroy();',
-  ].join(' ');
-  const { stdout } = await run(php, ['-r', script, data.toString('base64')]);
+  const stdout = await runInPhpSession(
+    [
+      '$ok = session_decode(base64_decode($argv[1]));',
+      'echo json_encode(array("ok" => $ok, "session" => $_SESSION, "types" => array_map("gettype", $_SESSION)), JSON_UNESCAPED_UNICODE);',
+    ],
+    data.toString('base64'),
+  );
   return JSON.parse(stdout);
 }
-
-const logins = ['alice', 'Müller', 'José', '日本語ユーザー', 'emoji🙂user', 'quote"semi;colon|pipe', "Dave O'Brien <Ops & Infra>", ''];
 
 test('PHP session_decode reads what the bridge writes, byte lengths included (non-ASCII too)', { skip: phpProblem }, async () => {
   for (const login of logins) {
@@ -64,7 +51,7 @@ test('session ids: 32 characters of PHP’s own [0-9a-v] alphabet, fresh every t
   // Every character of the alphabet shows up (the encoding uses all 5 bits).
   assert.equal(new Set([...ids].join('')).size, 32);
   const id = newPhpSessionId();
-  const { stdout } = await run(php, ['-r', 'ini_set("session.use_strict_mode", "0"); ini_set("session.save_path", sys_get_temp_dir()); session_id($argv[1]); session_start(); echo session_id(); session_destroy();', id]);
+  const stdout = await runPhp('ini_set("session.use_strict_mode", "0"); ini_set("session.save_path", sys_get_temp_dir()); session_id($argv[1]); session_start(); echo session_id(); session_destroy();', id);
   assert.equal(stdout, id);
   for (const bad of ['', 'short', 'a'.repeat(257), 'has space in it 0123456789', '../../etc/passwd0123456789abc']) assert.equal(isPhpSessionId(bad), false, bad);
 });

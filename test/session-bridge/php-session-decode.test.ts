@@ -1,39 +1,20 @@
 // The strict PHP session decoder against real PHP: what session_encode() writes, read back as PHP
 // has it; and everything else refused.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { decodePhpSession, PhpSessionFormatError, type PhpValue } from '../../legacy-adapter/sessions/php-session-decode.ts';
 import { loggedInSessionData, loggedInUserId } from '../../legacy-adapter/sessions/php-session.ts';
-
-const run = promisify(execFile);
-const php = process.env.PHP_BINARY ?? 'php';
-const phpProblem = await run(php, ['-r', 'echo 1;']).then(
-  () => undefined,
-  (error: Error) => `php is not available (${error.message})`,
-);
+import { awkwardLogins as logins, phpProblem, runInPhpSession } from './php-cli.ts';
 
 /** $_SESSION = <php expression>; session_encode() in a real PHP with the `php` handler. */
 async function phpEncode(expression: string): Promise<Buffer> {
-  const script = [
-    'ini_set("session.serialize_handler", "php");',
-    'ini_set("session.save_handler", "files");',
-    'ini_set("session.save_path", sys_get_temp_dir());',
-    'session_start();',
-    `$_SESSION = ${expression};`,
-    'echo base64_encode(session_encode());',
-    'session_destroy();',
-  ].join(' ');
-  const { stdout } = await run(php, ['-r', script]);
+  const stdout = await runInPhpSession([`$_SESSION = ${expression};`, 'echo base64_encode(session_encode());']);
   return Buffer.from(stdout, 'base64');
 }
 
 /** A decoded value as plain JSON-like data (arrays as [key, value] pairs). */
 const plain = (value: PhpValue): unknown => (Array.isArray(value) ? value.map(([k, v]) => [k, plain(v)]) : value);
 const decoded = (data: Buffer) => Object.fromEntries([...decodePhpSession(data)].map(([k, v]) => [k, plain(v)]));
-
-const logins = ['alice', 'Müller', 'José', '日本語ユーザー', 'emoji🙂user', 'quote"semi;colon|pipe', "Dave O'Brien <Ops & Infra>", ''];
 
 test('reads what PHP session_encode writes: logins in any script, byte lengths', { skip: phpProblem }, async () => {
   for (const login of logins) {
