@@ -76,6 +76,9 @@ function isConcurrentMigration(error: unknown): boolean {
   );
 }
 
+/** How long a start waits for another process's migration (a lock left by a killed one needs ops: `knex_migrations_lock`). */
+const MIGRATION_LOCK_WAIT_MS = 60_000;
+
 /** Runs `migrations` in order, each once; safe to call from several replicas at start (knex locks). */
 export async function migrate(knex: Knex, migrations: Migration[], tableName = 'knex_migrations'): Promise<string[]> {
   const source: Knex.MigrationSource<Migration> = {
@@ -83,13 +86,16 @@ export async function migrate(knex: Knex, migrations: Migration[], tableName = '
     getMigrationName: (m) => m.name,
     getMigration: async (m) => ({ up: m.up, down: m.down }),
   };
-  // Another replica holding the migration lock is migrating the same list: wait for it.
-  for (let attempt = 0; ; attempt++) {
+  // Another replica (or another worker of this one) holding the migration lock is migrating the
+  // same list: wait for it, by the clock rather than a count of tries, so a machine busy enough to
+  // slow that migration down does not fail this start.
+  const deadline = Date.now() + MIGRATION_LOCK_WAIT_MS;
+  for (;;) {
     try {
       const [, applied] = (await knex.migrate.latest({ migrationSource: source, tableName })) as [number, string[]];
       return applied;
     } catch (error) {
-      if (!isConcurrentMigration(error) || attempt >= 100) throw error;
+      if (!isConcurrentMigration(error) || Date.now() > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 100));
     }
   }
