@@ -178,6 +178,10 @@ try {
     GATEWAY_ROUTES_FILE: routes,
     GATEWAY_ADMIN_TOKEN: 'bench-admin-token-that-is-long-enough-0123456789',
     IDP_INTERNAL_SECRET: 'bench-internal-secret-that-is-long-enough-012345',
+    // Production mode refuses development secrets, even for features the bench does not use.
+    GATEWAY_OIDC_CLIENT_SECRET: 'bench-oidc-client-secret-that-is-long-enough-0123',
+    GATEWAY_AUTH_COOKIE_SECRET: 'bench-auth-cookie-secret-that-is-long-enough-0123',
+    LEGACY_SESSION_BRIDGE_SECRET: 'bench-session-bridge-secret-that-is-long-enough-01',
     LEGACY_UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}`,
     IDP_UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}`,
     DATABASE_URL: `sqlite:${join(dir, database)}`,
