@@ -6,14 +6,18 @@
  * The mapping comes from --mapping, else LEGACY_MAPPING_FILE, else the sample monolith's; the
  * database from LEGACY_DATABASE_URL, else the mapping's database.url. Reads no password and
  * prints no hash: counts per recognised scheme, and the ids of rows no scheme recognises, with
- * an empty hash, a salted scheme but no salt, no login, or a shared e-mail / username.
- * Exit code: 0 ready, 1 not ready, 2 the mapping, the database or the arguments are wrong.
+ * an empty hash, a salted scheme but no salt, no login, or a shared e-mail / username; and
+ * whether the mapping can dual-write (its `write` section and the columns it names).
+ * Exit code: 0 ready, 1 not ready (rows to fix, or a write section naming a missing column),
+ * 2 the mapping, the database or the arguments are wrong. No write section at all is reported,
+ * not failed: a site may migrate without dual-write.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../lib/config.ts';
 import { createDatabase } from '../../lib/db.ts';
 import { loadLegacyAdapterConfig } from '../config.ts';
 import { checkMapping, formatReport } from '../legacy/readiness.ts';
+import { checkWriteSupport, formatWriteSupport } from '../legacy/write-support.ts';
 import { legacyDatabaseUrl, loadMapping } from '../mapping/index.ts';
 
 async function main(): Promise<number> {
@@ -41,9 +45,11 @@ async function main(): Promise<number> {
   }
   const knex = createDatabase(url, { pool: { min: 0, max: 1 } });
   try {
-    const report = await checkMapping(knex, mapping);
-    console.log(args.values.json ? JSON.stringify(report, null, 2) : formatReport(report));
-    return report.ready ? 0 : 1;
+    const rows = await checkMapping(knex, mapping);
+    const write = await checkWriteSupport(knex, mapping);
+    const ready = rows.ready && (!write.configured || write.canWrite);
+    console.log(args.values.json ? JSON.stringify({ ...rows, write, ready }, null, 2) : `${formatReport(rows)}\n\n${formatWriteSupport(write, mapping.table)}`);
+    return ready ? 0 : 1;
   } catch (error) {
     // Driver messages name tables and columns, never the URL's password.
     console.error(`check-mapping: cannot read ${mapping.table} through the mapping: ${(error as Error).message}`);

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { forEachDatabase } from '../support/databases.ts';
 import { repoRoot } from '../support/processes.ts';
@@ -69,4 +72,40 @@ test('check-mapping with a mapping that does not fit, or a bad argument, exits 2
   const bad = await run(['--nope'], {});
   assert.equal(bad.code, 2);
   assert.match(bad.output, /usage: node legacy-adapter\/cli\/check-mapping\.ts/);
+});
+
+test('check-mapping says whether the mapping can dual-write, and names a write column the table lacks', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'check-mapping-'));
+  try {
+    const sample = await readFile(join(repoRoot, 'legacy-adapter/mappings/legacy-php.yaml'), 'utf8');
+    assert.match(sample, /column: user_pass\n/);
+    const missingColumn = join(dir, 'missing-column.yaml');
+    await writeFile(missingColumn, sample.replace('column: user_pass\n', 'column: user_pass_bcrypt\n'));
+    const noWrite = join(dir, 'no-write.yaml');
+    await writeFile(noWrite, sample.replace(/^write:\n(?:[ #].*\n)*/m, ''));
+    await forEachDatabase(t, async (_t, db) => {
+      await createLegacyPhpSchema(db);
+      const env = { LEGACY_DATABASE_URL: db.url };
+
+      const able = await run([], env);
+      assert.equal(able.code, 0, able.output);
+      assert.match(able.output, /dual-write columns of users: user_pass, user_salt, updated_at/);
+      assert.match(able.output, /DUAL-WRITE: YES/);
+      const json = JSON.parse((await run(['--json'], env)).output);
+      assert.equal(json.write.canWrite, true);
+
+      const missing = await run(['--mapping', missingColumn], env);
+      assert.equal(missing.code, 1, missing.output);
+      assert.match(missing.output, /DUAL-WRITE: NO: users has no column user_pass_bcrypt/);
+      const missingJson = JSON.parse((await run(['--mapping', missingColumn, '--json'], env)).output);
+      assert.deepEqual(missingJson.write.missing, ['user_pass_bcrypt']);
+      assert.equal(missingJson.ready, false);
+
+      const none = await run(['--mapping', noWrite], env);
+      assert.equal(none.code, 0, none.output);
+      assert.match(none.output, /DUAL-WRITE: NO: the mapping has no write section/);
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
