@@ -57,6 +57,8 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
         pollMs: config.IDP_DUAL_WRITE_POLL_MS,
         retryBaseMs: config.IDP_DUAL_WRITE_RETRY_BASE_MS,
         retryMaxMs: config.IDP_DUAL_WRITE_RETRY_MAX_MS,
+        maxAttempts: config.IDP_DUAL_WRITE_MAX_ATTEMPTS,
+        retentionMs: config.IDP_DUAL_WRITE_RETENTION_DAYS * 86_400_000,
         // Longer than any one request to the adapter, so a lease never expires under a live send.
         leaseMs: 2 * config.LEGACY_ADAPTER_TIMEOUT_MS + 5_000,
       });

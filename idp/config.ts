@@ -23,6 +23,10 @@ export const idpEnv = {
   IDP_DUAL_WRITE_POLL_MS: z.coerce.number().int().min(50).max(3_600_000).default(1_000),
   IDP_DUAL_WRITE_RETRY_BASE_MS: z.coerce.number().int().min(1).max(3_600_000).default(1_000),
   IDP_DUAL_WRITE_RETRY_MAX_MS: milliseconds(300_000),
+  /** Failed attempts after which an event is given up (dead); mapping_cannot_write and a refused secret never count. */
+  IDP_DUAL_WRITE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1_000_000).default(20),
+  /** Relayed and dead outbox rows are deleted this many days after they settled. */
+  IDP_DUAL_WRITE_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(30),
   // Login pages (idp/interactions) and failed-login throttling (idp/throttle).
   IDP_INTERACTION_SECRET: secret('dev-only-idp-interaction-secret-change-me'),
   IDP_FORGOT_PASSWORD_URL: httpUrl.optional(),

@@ -75,7 +75,9 @@ export function internalRoutes(directory: LegacyDirectory, metrics: AdapterMetri
       metrics.passwordWrites.inc({ result: outcome.result });
       if (outcome.result === 'not_found') {
         log.warn(context, 'password write refused: no legacy row with this id');
-        return void res.status(404).json({ error: 'not_found' });
+        // Its own code, not a bare 404: the relay gives the event up on this answer alone, never on
+        // a 404 from a wrong URL or a proxy in between.
+        return void res.status(404).json({ error: 'legacy_user_not_found' });
       }
       log.info({ ...context, result: outcome.result }, 'legacy password write');
       res.json({ ok: true, ...outcome });

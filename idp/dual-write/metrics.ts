@@ -1,11 +1,13 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
-import type { OutboxStats } from './outbox.ts';
+import type { DeadReason, OutboxStats } from './outbox.ts';
 
 export interface DualWriteMetrics {
   written(): void;
   relayed(result: 'applied' | 'duplicate' | 'stale'): void;
   failed(reason: string): void;
+  dead(reason: DeadReason): void;
+  pruned(rows: number): void;
 }
 
 export interface DualWriteMetricsOptions {
@@ -38,6 +40,19 @@ export function createDualWriteMetrics(registry: Registry, options: DualWriteMet
       labelNames: ['reason'] as const,
       registers: [registry],
     });
+  const dead =
+    existing<Counter<'reason'>>(registry, 'idp_dual_write_events_dead_total') ??
+    new Counter({
+      name: 'idp_dual_write_events_dead_total',
+      help: 'Outbox events given up, never to reach the legacy site, by reason (legacy_user_not_found, max_attempts)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    });
+  // Zero from the start, so the alert's increase() sees the first dead event.
+  for (const reason of ['legacy_user_not_found', 'max_attempts'] satisfies DeadReason[]) dead.inc({ reason }, 0);
+  const pruned =
+    existing<Counter>(registry, 'idp_dual_write_rows_pruned_total') ??
+    new Counter({ name: 'idp_dual_write_rows_pruned_total', help: 'Settled (relayed or dead) outbox rows deleted after IDP_DUAL_WRITE_RETENTION_DAYS', registers: [registry] });
 
   // One query serves both gauges of a scrape (the registry collects them concurrently).
   let inFlight: Promise<OutboxStats | undefined> | undefined;
@@ -76,5 +91,7 @@ export function createDualWriteMetrics(registry: Registry, options: DualWriteMet
     written: () => written.inc(),
     relayed: (result) => relayed.inc({ result }),
     failed: (reason) => failed.inc({ reason }),
+    dead: (reason) => dead.inc({ reason }),
+    pruned: (rows) => pruned.inc(rows),
   };
 }

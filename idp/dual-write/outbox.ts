@@ -24,6 +24,9 @@ export interface OutboxEvent {
   createdAt: number;
 }
 
+/** Why the relay gave an event up (legacy_outbox.dead_reason). */
+export type DeadReason = 'legacy_user_not_found' | 'max_attempts';
+
 export interface OutboxStats {
   /** Pending events. */
   backlog: number;
@@ -71,6 +74,13 @@ export interface Outbox {
   settle(event: OutboxEvent, relayId: string): Promise<boolean>;
   /** A failed attempt: counted, its error kept, retried after `delayMs`. */
   reschedule(event: OutboxEvent, relayId: string, error: string, delayMs: number): Promise<boolean>;
+  /**
+   * Given up: never retried, the hash erased, the last error and the reason kept. It no longer
+   * holds back the user's later events (claim looks at pending ones only). Lease holder only.
+   */
+  markDead(event: OutboxEvent, relayId: string, reason: DeadReason, error: string): Promise<boolean>;
+  /** Deletes up to `limit` relayed or dead rows settled before `settledBefore` (epoch ms); returns how many. */
+  prune(settledBefore: number, limit: number): Promise<number>;
   stats(): Promise<OutboxStats>;
 }
 
@@ -96,9 +106,10 @@ export function createOutbox(knex: Knex): Outbox {
       return claimed;
     },
     async settle(event, relayId) {
+      const at = Date.now();
       const n = await knex(TABLE)
         .where({ id: event.sequence, status: 'pending', locked_by: relayId })
-        .update({ status: 'relayed', relayed_at: Date.now(), legacy_hash: null, last_error: null, attempts: event.attempts + 1, locked_by: null, locked_until: null });
+        .update({ status: 'relayed', relayed_at: at, settled_at: at, legacy_hash: null, last_error: null, attempts: event.attempts + 1, locked_by: null, locked_until: null });
       return n === 1;
     },
     async reschedule(event, relayId, error, delayMs) {
@@ -106,6 +117,28 @@ export function createOutbox(knex: Knex): Outbox {
         .where({ id: event.sequence, status: 'pending', locked_by: relayId })
         .update({ attempts: event.attempts + 1, last_error: error.slice(0, 255), next_attempt_at: Date.now() + delayMs, locked_by: null, locked_until: null });
       return n === 1;
+    },
+    async markDead(event, relayId, reason, error) {
+      const n = await knex(TABLE)
+        .where({ id: event.sequence, status: 'pending', locked_by: relayId })
+        .update({ status: 'dead', dead_reason: reason, settled_at: Date.now(), legacy_hash: null, last_error: error.slice(0, 255), attempts: event.attempts + 1, locked_by: null, locked_until: null });
+      return n === 1;
+    },
+    async prune(settledBefore, limit) {
+      // Ids first, then a delete by id: the same two statements on SQLite and MariaDB (neither
+      // DELETE ... LIMIT nor a subquery on the table being deleted from works on both).
+      const rows = (await knex(TABLE)
+        .select('id')
+        .whereIn('status', ['relayed', 'dead'])
+        // Rows a replica without migration 031 relayed have relayed_at only.
+        .where((w) => w.where('settled_at', '<', settledBefore).orWhere((o) => o.whereNull('settled_at').where('relayed_at', '<', settledBefore)))
+        .orderBy('id')
+        .limit(limit)) as Row[];
+      if (rows.length === 0) return 0;
+      return knex(TABLE)
+        .whereIn('id', rows.map((r) => r.id as number))
+        .whereIn('status', ['relayed', 'dead'])
+        .delete();
     },
     async stats() {
       const row = (await knex(TABLE).where('status', 'pending').first(knex.raw('count(*) as n'), knex.raw('min(created_at) as oldest'))) as Row | undefined;

@@ -6,7 +6,7 @@ import type { Knex } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { LegacyAdapterClient } from '../legacy/client.ts';
 import type { DualWriteMetrics } from './metrics.ts';
-import type { Outbox, OutboxEvent } from './outbox.ts';
+import type { DeadReason, Outbox, OutboxEvent } from './outbox.ts';
 
 export interface RelayOptions {
   knex: Knex;
@@ -22,7 +22,26 @@ export interface RelayOptions {
   /** How long a claimed event is this relay's alone: longer than one request to the adapter can take. */
   leaseMs: number;
   batchSize?: number;
+  /**
+   * Failed attempts after which an event is given up (dead). Configuration errors the adapter
+   * reports for every event alike (RETRY_FOREVER) never count: ops fix them and the events drain.
+   */
+  maxAttempts?: number;
+  /** Relayed and dead rows older than this are deleted; undefined: kept forever. */
+  retentionMs?: number;
+  /** Pruning runs at most this often per replica, from the relay loop. */
+  pruneEveryMs?: number;
+  /** Rows per delete statement, and statements per pruning run: short transactions, bounded work. */
+  pruneBatchSize?: number;
+  pruneMaxBatches?: number;
 }
+
+/**
+ * Failures that are the deployment's, not the event's: the mapping has no write section, the
+ * adapter refuses our secret. They hit every event alike and are fixed by ops, after which the
+ * backlog drains; giving events up over them would drop every change made meanwhile.
+ */
+const RETRY_FOREVER = new Set(['http_409:mapping_cannot_write', 'http_401:unauthorized']);
 
 export interface Relay {
   start(): void;
@@ -42,7 +61,9 @@ export function retryDelay(failedAttempts: number, baseMs: number, maxMs: number
 }
 
 export function createRelay(options: RelayOptions): Relay {
-  const { knex, outbox, legacy, metrics, pollMs, retryBaseMs, retryMaxMs, leaseMs, batchSize = 20 } = options;
+  const { knex, outbox, legacy, metrics, pollMs, retryBaseMs, retryMaxMs, leaseMs, batchSize = 20, maxAttempts = 20 } = options;
+  const { retentionMs, pruneEveryMs = 3_600_000, pruneBatchSize = 500, pruneMaxBatches = 20 } = options;
+  let lastPruneAt = 0;
   const relayId = `relay-${randomUUID()}`;
   const log = options.logger.child({ component: 'dual-write' });
   let timer: NodeJS.Timeout | undefined;
@@ -59,8 +80,18 @@ export function createRelay(options: RelayOptions): Relay {
       return;
     }
     const result = await legacy.writePassword({ eventId: event.eventId, sequence: event.sequence, legacyId: event.legacyId, hash: event.legacyHash });
+    if (result.status === 'not_found') {
+      // The legacy row is gone: no retry can write it. Later events of the user fail the same way.
+      await giveUp(event, context, 'legacy_user_not_found', 'http_404:legacy_user_not_found');
+      return;
+    }
     if (result.status === 'failed') {
       const attempts = event.attempts + 1;
+      if (attempts >= maxAttempts && !RETRY_FOREVER.has(result.reason)) {
+        metrics.failed(result.reason);
+        await giveUp(event, context, 'max_attempts', result.reason);
+        return;
+      }
       const delayMs = retryDelay(attempts, retryBaseMs, retryMaxMs);
       await outbox.reschedule(event, relayId, result.reason, delayMs);
       metrics.failed(result.reason);
@@ -78,7 +109,40 @@ export function createRelay(options: RelayOptions): Relay {
     }
   }
 
+  async function giveUp(event: OutboxEvent, context: Record<string, unknown>, reason: DeadReason, error: string): Promise<void> {
+    // Only the lease holder marks it, so the error is logged once per event, not per replica.
+    if (!(await outbox.markDead(event, relayId, reason, error))) return;
+    metrics.dead(reason);
+    log.error(
+      { ...context, attempts: event.attempts + 1, reason, error },
+      'password change given up: it will not reach the legacy site (the later events of this user still go)',
+    );
+  }
+
+  /** Deletes settled rows past the retention, a few bounded batches at a time, at most every pruneEveryMs. */
+  async function pruneIfDue(): Promise<void> {
+    if (retentionMs === undefined || Date.now() - lastPruneAt < pruneEveryMs) return;
+    lastPruneAt = Date.now();
+    const before = lastPruneAt - retentionMs;
+    let deleted = 0;
+    for (let batch = 0; batch < pruneMaxBatches; batch++) {
+      const n = await outbox.prune(before, pruneBatchSize);
+      deleted += n;
+      if (n < pruneBatchSize) break;
+    }
+    if (deleted > 0) {
+      metrics.pruned(deleted);
+      log.info({ rows: deleted }, 'settled outbox rows pruned');
+    }
+  }
+
   async function pass(): Promise<number> {
+    try {
+      await pruneIfDue();
+    } catch (error) {
+      // Pruning is housekeeping: it never holds up relaying; the next run tries again.
+      log.warn({ err: error }, 'pruning the dual-write outbox failed');
+    }
     let handled = 0;
     for (;;) {
       const events = await outbox.claim(relayId, batchSize, leaseMs);

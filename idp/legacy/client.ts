@@ -32,6 +32,8 @@ export type LegacyPasswordWriteResult =
   /** applied: written now; duplicate: this event was applied before; stale: a newer one was. */
   | { status: 'applied'; fingerprint: string }
   | { status: 'duplicate' | 'stale' }
+  /** The adapter has no legacy row with this id (deleted meanwhile): retrying cannot help. */
+  | { status: 'not_found' }
   /** Not written; `reason` is a short code for the outbox row, logs and metrics (no secret in it). */
   | { status: 'failed'; reason: string };
 
@@ -158,6 +160,7 @@ export function createLegacyAdapterClient(options: LegacyAdapterClientOptions): 
         if (body.result === 'duplicate' || body.result === 'stale') return { status: body.result };
         return { status: 'failed', reason: 'bad_answer' };
       }
+      if (answer.status === 404 && body?.error === 'legacy_user_not_found') return { status: 'not_found' };
       // The adapter's error codes are a short fixed set; anything else is not echoed.
       const code = isString(body?.error) && /^[a-z_]{1,40}$/.test(body.error) ? body.error : 'error';
       return { status: 'failed', reason: `http_${answer.status}:${code}` };

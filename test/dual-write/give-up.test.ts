@@ -1,0 +1,172 @@
+// Dual-write limits, on real databases: an event is given up (dead) after the maximum of failed
+// attempts or at once when its legacy row is gone, with its hash erased and counted; a dead event
+// no longer holds back the user's later one; configuration errors never make events dead; settled
+// rows are pruned after the retention, and only those.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { Registry } from 'prom-client';
+import { migrate, type Knex } from '../../lib/db.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { hashPhpBcrypt } from '../../lib/passwords/index.ts';
+import { createDualWriteMetrics, createOutbox, createRelay, insertPasswordEvent, type RelayOptions } from '../../idp/dual-write/index.ts';
+import { createLegacyAdapterClient } from '../../idp/legacy/client.ts';
+import { idpMigrations } from '../../idp/store/migrations/index.ts';
+import { closeSharedResources } from '../idp/support/harness.ts';
+import { ADAPTER_SECRET, FORUM_MAPPING, createLegacyPhpSchema, insertLegacyRows, legacyIdOf, legacyRow, sample, startAdapter } from '../jit-login/support.ts';
+import { createSqliteDatabase, forEachDatabase } from '../support/databases.ts';
+import { freePort } from '../support/processes.ts';
+
+after(closeSharedResources);
+
+interface OutboxRow {
+  id: number;
+  event_id: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  dead_reason: string | null;
+  legacy_hash: string | null;
+}
+
+function rig(knex: Knex, adapterUrl: string, options: Partial<RelayOptions> = {}) {
+  const registry = new Registry();
+  const outbox = createOutbox(knex);
+  const relay = createRelay({
+    knex,
+    outbox,
+    legacy: createLegacyAdapterClient({ baseUrl: adapterUrl, secret: ADAPTER_SECRET, timeoutMs: 5000 }),
+    metrics: createDualWriteMetrics(registry, { stats: () => outbox.stats() }),
+    logger: createLogger('idp-test', 'silent'),
+    pollMs: 60_000,
+    retryBaseMs: 0,
+    retryMaxMs: 0,
+    leaseMs: 60_000,
+    ...options,
+  });
+  return { relay, outbox, metrics: () => registry.metrics() };
+}
+
+const rowOf = async (knex: Knex, eventId: string) => (await knex('legacy_outbox').where({ event_id: eventId }).first()) as OutboxRow;
+const event = (knex: Knex, userId: string, legacyId: string, hash: string) => knex.transaction((trx) => insertPasswordEvent(trx, { userId, legacyId, legacyHash: hash }));
+/** An address where nothing listens: every attempt fails as unreachable. */
+const nowhere = async () => `http://127.0.0.1:${await freePort()}`;
+
+test('an event is given up after the maximum of failed attempts; mapping_cannot_write never gives up', async (t) => {
+  await forEachDatabase(t, async (_t, db) => {
+    await migrate(db.knex, idpMigrations);
+    const hash = await hashPhpBcrypt('the new password', 4);
+    const { relay, metrics } = rig(db.knex, await nowhere(), { maxAttempts: 3 });
+    const eventId = await event(db.knex, 'u1', '1', hash);
+    assert.equal(await relay.runOnce(), 1);
+    assert.equal(await relay.runOnce(), 1);
+    let row = await rowOf(db.knex, eventId);
+    assert.equal(row.status, 'pending', 'two failed attempts of three: still retried');
+    assert.equal(row.legacy_hash, hash);
+    assert.equal(await relay.runOnce(), 1);
+    row = await rowOf(db.knex, eventId);
+    assert.equal(row.status, 'dead');
+    assert.equal(row.dead_reason, 'max_attempts');
+    assert.equal(Number(row.attempts), 3);
+    assert.equal(row.last_error, 'unreachable');
+    assert.equal(row.legacy_hash, null, 'no bcrypt hash lingers in a dead row');
+    assert.equal(await relay.runOnce(), 0, 'never tried again');
+    const text = await metrics();
+    assert.equal(sample(text, 'idp_dual_write_events_dead_total', { reason: 'max_attempts' }), 1);
+    assert.equal(sample(text, 'idp_dual_write_events_dead_total', { reason: 'legacy_user_not_found' }), 0);
+    assert.equal(sample(text, 'idp_dual_write_attempts_failed_total', { reason: 'unreachable' }), 3);
+    assert.match(text, /^idp_dual_write_backlog 0$/m, 'a dead event is not backlog');
+
+    // A mapping without a write section: ops can fix it, so the event waits however often it fails.
+    const adapter = await startAdapter(db.url, FORUM_MAPPING);
+    try {
+      const forum = rig(db.knex, adapter.url, { maxAttempts: 2 });
+      const waiting = await event(db.knex, 'u2', 'm-2', hash);
+      for (let i = 0; i < 4; i++) assert.equal(await forum.relay.runOnce(), 1);
+      const kept = await rowOf(db.knex, waiting);
+      assert.equal(kept.status, 'pending');
+      assert.equal(Number(kept.attempts), 4);
+      assert.equal(kept.last_error, 'http_409:mapping_cannot_write');
+      assert.equal(sample(await forum.metrics(), 'idp_dual_write_events_dead_total', { reason: 'max_attempts' }), 0);
+    } finally {
+      await adapter.stop();
+    }
+  });
+});
+
+test('a deleted legacy row makes the event dead at once, and a dead event does not hold back a later one', async (t) => {
+  await forEachDatabase(t, async (_t, db) => {
+    await migrate(db.knex, idpMigrations);
+    const legacy = await createSqliteDatabase();
+    await createLegacyPhpSchema(legacy);
+    await insertLegacyRows(legacy.knex, [legacyRow('ada', '5f4dcc3b5aa765d61d8327deb882cf99'), legacyRow('bob', '5f4dcc3b5aa765d61d8327deb882cf99')]);
+    const ada = await legacyIdOf(legacy.knex, 'ada');
+    const bob = await legacyIdOf(legacy.knex, 'bob');
+    const adapter = await startAdapter(legacy.url);
+    try {
+      const older = await hashPhpBcrypt('the older password', 4);
+      const newer = await hashPhpBcrypt('the newer password', 4);
+
+      // bob's legacy row is deleted before his change goes: no retry can help.
+      await legacy.knex('users').where({ user_id: bob }).delete();
+      const live = rig(db.knex, adapter.url, { maxAttempts: 20 });
+      const bobs = await event(db.knex, 'u-bob', bob, older);
+      assert.equal(await live.relay.runOnce(), 1);
+      const dead = await rowOf(db.knex, bobs);
+      assert.equal(dead.status, 'dead');
+      assert.equal(dead.dead_reason, 'legacy_user_not_found');
+      assert.equal(Number(dead.attempts), 1, 'at the first answer, not after 20');
+      assert.equal(dead.legacy_hash, null);
+      assert.equal(sample(await live.metrics(), 'idp_dual_write_events_dead_total', { reason: 'legacy_user_not_found' }), 1);
+
+      // ada changes her password twice; the first change dies (the adapter was unreachable too long).
+      const first = await event(db.knex, 'u-ada', ada, older);
+      const second = await event(db.knex, 'u-ada', ada, newer);
+      const unreachable = rig(db.knex, await nowhere(), { maxAttempts: 1 });
+      assert.equal(await unreachable.relay.runOnce(), 1, 'only the older event: the newer waits behind it');
+      assert.equal((await rowOf(db.knex, first)).status, 'dead');
+      assert.equal((await rowOf(db.knex, second)).status, 'pending');
+      // The newer event carries the newer password: it goes, the dead one is skipped.
+      assert.equal(await live.relay.runOnce(), 1);
+      assert.equal((await rowOf(db.knex, second)).status, 'relayed');
+      const stored = (await legacy.knex('users').where({ user_id: ada }).first('user_pass')) as { user_pass: string };
+      assert.equal(stored.user_pass, newer);
+    } finally {
+      await adapter.stop();
+      await legacy.drop();
+    }
+  });
+});
+
+test('pruning deletes only relayed and dead rows settled before the retention, in batches, at most once per interval', async (t) => {
+  await forEachDatabase(t, async (_t, db) => {
+    await migrate(db.knex, idpMigrations);
+    const hash = await hashPhpBcrypt('irrelevant here', 4);
+    const day = 86_400_000;
+    const longAgo = Date.now() - 40 * day;
+    const ids: Record<string, string> = {};
+    for (const name of ['oldRelayed1', 'oldRelayed2', 'oldDead', 'oldRelayedBefore031', 'recentRelayed', 'recentDead', 'oldPending']) {
+      ids[name] = await event(db.knex, `u-${name}`, '1', hash);
+    }
+    const set = (name: string, columns: Record<string, unknown>) => db.knex('legacy_outbox').where({ event_id: ids[name] }).update(columns);
+    for (const name of ['oldRelayed1', 'oldRelayed2']) await set(name, { status: 'relayed', legacy_hash: null, relayed_at: longAgo, settled_at: longAgo });
+    await set('oldDead', { status: 'dead', dead_reason: 'max_attempts', legacy_hash: null, settled_at: longAgo });
+    // Relayed by a replica that predates settled_at.
+    await set('oldRelayedBefore031', { status: 'relayed', legacy_hash: null, relayed_at: longAgo, settled_at: null });
+    await set('recentRelayed', { status: 'relayed', legacy_hash: null, relayed_at: Date.now() - day, settled_at: Date.now() - day });
+    await set('recentDead', { status: 'dead', dead_reason: 'legacy_user_not_found', legacy_hash: null, settled_at: Date.now() - day });
+    // Pending, however old: never pruned (it still has to go). Not due, so the relay leaves it alone.
+    await set('oldPending', { created_at: longAgo, next_attempt_at: Date.now() + 365 * day });
+
+    const { relay, metrics } = rig(db.knex, await nowhere(), { retentionMs: 30 * day, pruneBatchSize: 2 });
+    await relay.runOnce();
+    const left = ((await db.knex('legacy_outbox').select('event_id')) as { event_id: string }[]).map((r) => r.event_id).sort();
+    assert.deepEqual(left, [ids.recentRelayed, ids.recentDead, ids.oldPending].sort());
+    assert.match(await metrics(), /^idp_dual_write_rows_pruned_total 4$/m);
+
+    // Not on every poll: within the interval the next pass prunes nothing.
+    await set('recentRelayed', { settled_at: longAgo, relayed_at: longAgo });
+    await relay.runOnce();
+    assert.equal((await db.knex('legacy_outbox').where({ event_id: ids.recentRelayed })).length, 1);
+    assert.match(await metrics(), /^idp_dual_write_rows_pruned_total 4$/m);
+  });
+});
