@@ -41,7 +41,18 @@ export interface RelayOptions {
  * adapter refuses our secret. They hit every event alike and are fixed by ops, after which the
  * backlog drains; giving events up over them would drop every change made meanwhile.
  */
-const RETRY_FOREVER = new Set(['http_409:mapping_cannot_write', 'http_401:unauthorized']);
+const DEPLOYMENT_ERRORS = new Set(['http_409:mapping_cannot_write', 'http_401:unauthorized']);
+/**
+ * Outages: the adapter or the legacy database down, slow or behind a failing proxy. The design
+ * promises nothing is lost while the legacy side is down, however long, so these never count
+ * towards giving up; only failures particular to the event (a 400, a 500, an answer we cannot
+ * read) do, so that one poison event cannot retry forever.
+ */
+const OUTAGE = /^(?:timeout|unreachable|http_50[234](?::[a-z_]+)?)$/;
+
+function retriesForever(reason: string): boolean {
+  return DEPLOYMENT_ERRORS.has(reason) || OUTAGE.test(reason);
+}
 
 export interface Relay {
   start(): void;
@@ -87,7 +98,7 @@ export function createRelay(options: RelayOptions): Relay {
     }
     if (result.status === 'failed') {
       const attempts = event.attempts + 1;
-      if (attempts >= maxAttempts && !RETRY_FOREVER.has(result.reason)) {
+      if (attempts >= maxAttempts && !retriesForever(result.reason)) {
         metrics.failed(result.reason);
         await giveUp(event, context, 'max_attempts', result.reason);
         return;

@@ -3,6 +3,8 @@
 // no longer holds back the user's later one; configuration errors never make events dead; settled
 // rows are pruned after the retention, and only those.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { Registry } from 'prom-client';
 import { migrate, type Knex } from '../../lib/db.ts';
@@ -51,11 +53,37 @@ const event = (knex: Knex, userId: string, legacyId: string, hash: string) => kn
 /** An address where nothing listens: every attempt fails as unreachable. */
 const nowhere = async () => `http://127.0.0.1:${await freePort()}`;
 
-test('an event is given up after the maximum of failed attempts; mapping_cannot_write never gives up', async (t) => {
+/** An adapter that refuses every write as malformed: a failure particular to the event, not an outage. */
+async function refusing(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_request' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+test('an event is given up after the maximum of failed attempts of its own; an outage or mapping_cannot_write never gives up', async (t) => {
   await forEachDatabase(t, async (_t, db) => {
     await migrate(db.knex, idpMigrations);
     const hash = await hashPhpBcrypt('the new password', 4);
-    const { relay, metrics } = rig(db.knex, await nowhere(), { maxAttempts: 3 });
+
+    // The adapter unreachable (down for maintenance, however long): nothing is lost.
+    const down = rig(db.knex, await nowhere(), { maxAttempts: 2 });
+    const patient = await event(db.knex, 'u0', '0', hash);
+    for (let i = 0; i < 4; i++) assert.equal(await down.relay.runOnce(), 1);
+    const waiting0 = await rowOf(db.knex, patient);
+    assert.equal(waiting0.status, 'pending', 'four unreachable attempts of a maximum of two: still pending');
+    assert.equal(waiting0.last_error, 'unreachable');
+    assert.equal(waiting0.legacy_hash, hash);
+    assert.equal(sample(await down.metrics(), 'idp_dual_write_events_dead_total', { reason: 'max_attempts' }), 0);
+    await db.knex('legacy_outbox').where({ event_id: patient }).delete();
+
+    const poison = await refusing();
+    const { relay, metrics } = rig(db.knex, poison.url, { maxAttempts: 3 });
     const eventId = await event(db.knex, 'u1', '1', hash);
     assert.equal(await relay.runOnce(), 1);
     assert.equal(await relay.runOnce(), 1);
@@ -63,17 +91,18 @@ test('an event is given up after the maximum of failed attempts; mapping_cannot_
     assert.equal(row.status, 'pending', 'two failed attempts of three: still retried');
     assert.equal(row.legacy_hash, hash);
     assert.equal(await relay.runOnce(), 1);
+    await poison.close();
     row = await rowOf(db.knex, eventId);
     assert.equal(row.status, 'dead');
     assert.equal(row.dead_reason, 'max_attempts');
     assert.equal(Number(row.attempts), 3);
-    assert.equal(row.last_error, 'unreachable');
+    assert.equal(row.last_error, 'http_400:invalid_request');
     assert.equal(row.legacy_hash, null, 'no bcrypt hash lingers in a dead row');
     assert.equal(await relay.runOnce(), 0, 'never tried again');
     const text = await metrics();
     assert.equal(sample(text, 'idp_dual_write_events_dead_total', { reason: 'max_attempts' }), 1);
     assert.equal(sample(text, 'idp_dual_write_events_dead_total', { reason: 'legacy_user_not_found' }), 0);
-    assert.equal(sample(text, 'idp_dual_write_attempts_failed_total', { reason: 'unreachable' }), 3);
+    assert.equal(sample(text, 'idp_dual_write_attempts_failed_total', { reason: 'http_400:invalid_request' }), 3);
     assert.match(text, /^idp_dual_write_backlog 0$/m, 'a dead event is not backlog');
 
     // A mapping without a write section: ops can fix it, so the event waits however often it fails.
@@ -118,11 +147,13 @@ test('a deleted legacy row makes the event dead at once, and a dead event does n
       assert.equal(dead.legacy_hash, null);
       assert.equal(sample(await live.metrics(), 'idp_dual_write_events_dead_total', { reason: 'legacy_user_not_found' }), 1);
 
-      // ada changes her password twice; the first change dies (the adapter was unreachable too long).
+      // ada changes her password twice; the first change dies (refused as malformed).
       const first = await event(db.knex, 'u-ada', ada, older);
       const second = await event(db.knex, 'u-ada', ada, newer);
-      const unreachable = rig(db.knex, await nowhere(), { maxAttempts: 1 });
-      assert.equal(await unreachable.relay.runOnce(), 1, 'only the older event: the newer waits behind it');
+      const poison = await refusing();
+      const refused = rig(db.knex, poison.url, { maxAttempts: 1 });
+      assert.equal(await refused.relay.runOnce(), 1, 'only the older event: the newer waits behind it');
+      await poison.close();
       assert.equal((await rowOf(db.knex, first)).status, 'dead');
       assert.equal((await rowOf(db.knex, second)).status, 'pending');
       // The newer event carries the newer password: it goes, the dead one is skipped.
