@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { boolFlag, commonEnv, ConfigError, databaseUrl, httpUrl, idpInternalSecret, legacyAdapterSecret, legacySessionName, loadConfig, milliseconds, port, redisUrl, secret } from '../lib/config.ts';
+import { boolFlag, commonEnv, ConfigError, databaseUrl, httpUrl, idpInternalSecret, legacyAdapterSecret, legacySessionName, loadConfig, milliseconds, port, productionSecretProblem, redisUrl, secret } from '../lib/config.ts';
+
+const CLIENT_SECRET_KEY_DEV_DEFAULT = 'dev-only-idp-client-secret-hmac-key-change-me';
 
 export const idpEnv = {
   ...commonEnv,
@@ -46,8 +48,13 @@ export const idpEnv = {
   /** Initial access token of dynamic client registration (RFC 7591): the bearer token to POST /reg. */
   IDP_REGISTRATION_ACCESS_TOKEN: secret('dev-only-idp-registration-access-token'),
   IDP_REGISTRATION_SCOPES: z.string().regex(/^[^\s]+( [^\s]+)*$/, 'space-separated scopes').default('openid profile email offline_access'),
-  /** HMAC key of stored client secrets; changing it invalidates every client secret. */
-  IDP_CLIENT_SECRET_KEY: secret('dev-only-idp-client-secret-hmac-key-change-me'),
+  /** HMAC key of new client secret hashes; IDP_CLIENT_SECRET_KEYS_PREVIOUS still verify older ones. */
+  IDP_CLIENT_SECRET_KEY: secret(CLIENT_SECRET_KEY_DEV_DEFAULT),
+  /** Comma-separated keys of a rotation: they verify hashes they made, and make none. */
+  IDP_CLIENT_SECRET_KEYS_PREVIOUS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean)),
   /** Comma-separated; the first signs cookies, all verify (rotate by prepending). */
   IDP_COOKIE_KEYS: secret('dev-only-idp-cookie-key-change-me-please'),
   IDP_PKCE_REQUIRED_FOR_CONFIDENTIAL: boolFlag(true),
@@ -77,6 +84,11 @@ export function loadIdpConfig(env: Record<string, string | undefined> = process.
   // Tests lower the cost to stay fast; production must not ship that by accident.
   if (config.NODE_ENV === 'production' && config.PBKDF2_ITERATIONS < 100_000) {
     throw new ConfigError([`PBKDF2_ITERATIONS: must be at least 100000 in production (got ${config.PBKDF2_ITERATIONS}); OWASP recommends 600000`]);
+  }
+  if (config.NODE_ENV === 'production') {
+    // An old key verifies secrets as surely as the current one, so it must be as strong.
+    const problems = config.IDP_CLIENT_SECRET_KEYS_PREVIOUS.map((key, i) => productionSecretProblem(`IDP_CLIENT_SECRET_KEYS_PREVIOUS[${i}]`, key, CLIENT_SECRET_KEY_DEV_DEFAULT)).filter((p) => p !== undefined);
+    if (problems.length) throw new ConfigError(problems);
   }
   if (config.IDP_DUAL_WRITE_RETRY_MAX_MS < config.IDP_DUAL_WRITE_RETRY_BASE_MS) {
     throw new ConfigError([`IDP_DUAL_WRITE_RETRY_MAX_MS: must be at least IDP_DUAL_WRITE_RETRY_BASE_MS (${config.IDP_DUAL_WRITE_RETRY_BASE_MS})`]);

@@ -52,6 +52,13 @@ export function secret(devDefault: string, minLength = 32) {
   return schema;
 }
 
+/** Why `value` cannot be a production secret, or undefined; for secrets outside the registry too (lists of old keys). */
+export function productionSecretProblem(name: string, value: string, devDefault: string, minLength = 32): string | undefined {
+  if (value === devDefault) return `${name}: the development default cannot be used in production; set a random value (openssl rand -base64 32)`;
+  if (value.length < minLength) return `${name}: must be at least ${minLength} characters in production (got ${value.length})`;
+  return undefined;
+}
+
 function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string | undefined>): string {
   const name = issue.path.join('.') || '(environment)';
   const raw = issue.path.length === 1 ? env[String(issue.path[0])] : undefined;
@@ -74,9 +81,8 @@ export function loadConfig<S extends z.ZodRawShape>(
     for (const [name, schema] of Object.entries(shape)) {
       const meta = secrets.get(schema as z.ZodType);
       if (!meta) continue;
-      const value = String(config[name] ?? '');
-      if (value === meta.devDefault) problems.push(`${name}: the development default cannot be used in production; set a random value (openssl rand -base64 32)`);
-      else if (value.length < meta.minLength) problems.push(`${name}: must be at least ${meta.minLength} characters in production (got ${value.length})`);
+      const problem = productionSecretProblem(name, String(config[name] ?? ''), meta.devDefault, meta.minLength);
+      if (problem) problems.push(problem);
     }
     if (problems.length) throw new ConfigError(problems);
   }

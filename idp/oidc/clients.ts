@@ -4,7 +4,7 @@
 // `node idp/cli/clients.ts new-secret`) or the name of an environment variable that holds it.
 import { z } from 'zod';
 import type { ClientMetadata } from 'oidc-provider';
-import { hashClientSecret, isHashedClientSecret } from './client-secrets.ts';
+import { clientSecretKeyId, hashClientSecret, hasUnknownClientSecretKey, isHashedClientSecret, parseClientSecretHash } from './client-secrets.ts';
 import { redirectUriProblems, type RedirectPolicy } from './client-policy.ts';
 import { describeEntryPath, readYamlFile, DeclarationFileError } from './yaml-file.ts';
 
@@ -73,6 +73,8 @@ export type ClientDeclaration = z.infer<typeof clientSchema>;
 export interface ClientsFileOptions extends RedirectPolicy {
   /** The HMAC key client secrets are hashed with (IDP_CLIENT_SECRET_KEY). */
   secretKey: string;
+  /** Keys that no longer make hashes but still verify them (IDP_CLIENT_SECRET_KEYS_PREVIOUS). */
+  previousSecretKeys?: readonly string[];
   /** Scopes that exist (OIDC ones and every resource's); a client may only list these. */
   knownScopes: Set<string>;
   env?: Record<string, string | undefined>;
@@ -95,7 +97,16 @@ export function toClientMetadata(file: string, declarations: ClientDeclaration[]
       problems.push(`${name}: scope: offline_access needs the refresh_token grant`);
     }
     let clientSecret: string | undefined;
-    if (d.client_secret_hash) clientSecret = d.client_secret_hash;
+    if (d.client_secret_hash) {
+      clientSecret = d.client_secret_hash;
+      // A hash from a key that was dropped (or never configured here) would fail every token request; say so now.
+      if (hasUnknownClientSecretKey(d.client_secret_hash, { current: options.secretKey, previous: options.previousSecretKeys ?? [] })) {
+        const kid = parseClientSecretHash(d.client_secret_hash)?.kid;
+        problems.push(
+          `${name}: client_secret_hash: made with a key (id ${kid}) that is neither IDP_CLIENT_SECRET_KEY (id ${clientSecretKeyId(options.secretKey)}) nor in IDP_CLIENT_SECRET_KEYS_PREVIOUS; rehash the secret with \`node idp/cli/clients.ts rehash\` or configure that key`,
+        );
+      }
+    }
     if (d.client_secret_env) {
       const plain = env[d.client_secret_env];
       if (!plain) problems.push(`${name}: client_secret_env: ${d.client_secret_env} is not set`);

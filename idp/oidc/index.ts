@@ -48,7 +48,7 @@ export async function createOidc(deps: OidcDeps): Promise<Oidc> {
   const unknown = registrationScopes.filter((s) => !knownScopes.has(s));
   if (unknown.length) throw new DeclarationFileError('IDP_REGISTRATION_SCOPES', [`${unknown.join(' ')}: not an OIDC scope nor declared by any resource`]);
   const policy = { allowHttpLoopbackForWeb: config.IDP_ALLOW_HTTP_LOOPBACK_WEB_REDIRECTS, registrationScopes };
-  const clients = loadClientsFile(config.IDP_CLIENTS_FILE, { ...policy, secretKey: config.IDP_CLIENT_SECRET_KEY, knownScopes });
+  const clients = loadClientsFile(config.IDP_CLIENTS_FILE, { ...policy, secretKey: config.IDP_CLIENT_SECRET_KEY, previousSecretKeys: config.IDP_CLIENT_SECRET_KEYS_PREVIOUS, knownScopes });
 
   const keyRing = await createKeyRing(deps.knex, {
     development: config.NODE_ENV !== 'production',
@@ -68,6 +68,7 @@ export async function createOidc(deps: OidcDeps): Promise<Oidc> {
     users: deps.users,
     cookieKeys: config.IDP_COOKIE_KEYS.split(',').map((k) => k.trim()).filter(Boolean),
     clientSecretKey: config.IDP_CLIENT_SECRET_KEY,
+    previousClientSecretKeys: config.IDP_CLIENT_SECRET_KEYS_PREVIOUS,
     ...(config.IDP_REGISTRATION_ENABLED ? { registrationAccessToken: config.IDP_REGISTRATION_ACCESS_TOKEN } : {}),
     policy,
     pkceForConfidential: config.IDP_PKCE_REQUIRED_FOR_CONFIDENTIAL,

@@ -6,7 +6,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { UserDirectory } from '../login/types.ts';
 import type { OidcAdapterFactory } from './adapters/index.ts';
 import { extraClientMetadata, type RegistrationPolicy } from './client-policy.ts';
-import { generateClientSecret, verifyClientSecret } from './client-secrets.ts';
+import { generateClientSecret, verifyClientSecret, type ClientSecretKeys } from './client-secrets.ts';
 import type { Jwk } from './keys/key-store.ts';
 import type { ResourceRegistry } from './resources.ts';
 import { correctErrorOut, installSpecErrors } from './spec-errors.ts';
@@ -45,6 +45,8 @@ export interface ProviderDeps {
   cookieKeys: string[];
   /** HMAC key of stored client secrets (IDP_CLIENT_SECRET_KEY). */
   clientSecretKey: string;
+  /** Older keys whose hashes still verify (IDP_CLIENT_SECRET_KEYS_PREVIOUS). */
+  previousClientSecretKeys?: readonly string[];
   /** Unset disables dynamic registration. */
   registrationAccessToken?: string;
   policy: RegistrationPolicy;
@@ -248,7 +250,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(deps.issuer, configuration);
-  installHashedSecretCheck(provider, deps.clientSecretKey);
+  installHashedSecretCheck(provider, { current: deps.clientSecretKey, previous: deps.previousClientSecretKeys ?? [] });
   installSpecErrors(provider);
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => deps.logger.error({ err: error }, 'oidc-provider server_error'));
   return provider;
@@ -258,8 +260,8 @@ export function createProvider(deps: ProviderDeps): Provider {
  * Stored client secrets are HMACs (see client-secrets.ts); oidc-provider compares the stored
  * value with the presented one, so its comparison is replaced by recomputing the HMAC.
  */
-function installHashedSecretCheck(provider: Provider, key: string): void {
+function installHashedSecretCheck(provider: Provider, keys: ClientSecretKeys): void {
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, presented: string) {
-    return typeof this.clientSecret === 'string' && verifyClientSecret(presented, this.clientSecret, key);
+    return typeof this.clientSecret === 'string' && verifyClientSecret(presented, this.clientSecret, keys);
   };
 }
