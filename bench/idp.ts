@@ -120,6 +120,7 @@ async function startIdpTarget(name: string, storage: 'mysql' | 'sqlite'): Promis
     IDP_CLIENTS_FILE: join(sub, 'clients.yaml'),
     IDP_RESOURCES_FILE: join(sub, 'resources.yaml'),
     IDP_CLIENT_SECRET_KEY: SECRET_KEY,
+    IDP_KEY_ENCRYPTION_KEY: keyEncryptionKey,
     BENCH_SERVICE_SECRET: SERVICE_SECRET,
     ...productionSecrets(),
     IDP_KEYS_POLL_SECONDS: '10',
@@ -140,10 +141,12 @@ function productionSecrets(): Record<string, string> {
 }
 const cookieKey = randomBytes(32).toString('base64url');
 const interactionSecret = randomBytes(32).toString('base64url');
+// The keys command and the idp must share it: the command encrypts what the idp decrypts.
+const keyEncryptionKey = randomBytes(32).toString('base64url');
 
 function keysCommand(databaseUrl: string, command: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['idp/cli/keys.ts', command], { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl }, stdio: 'ignore' });
+    const child = spawn(process.execPath, ['idp/cli/keys.ts', command], { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, IDP_KEY_ENCRYPTION_KEY: keyEncryptionKey }, stdio: 'ignore' });
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`keys ${command} exited ${code}`))));
   });
 }

@@ -55,6 +55,13 @@ export const idpEnv = {
     .string()
     .default('')
     .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean)),
+  /** Key-encryption key of the signing keys' private halves in the database (idp/oidc/keys/key-encryption.ts). */
+  IDP_KEY_ENCRYPTION_KEY: secret('dev-only-idp-key-encryption-key-change-me'),
+  /** Comma-separated former IDP_KEY_ENCRYPTION_KEY values, read-only, while `keys.ts reencrypt` rotates. */
+  IDP_KEY_ENCRYPTION_KEYS_PREVIOUS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean)),
   /** Comma-separated; the first signs cookies, all verify (rotate by prepending). */
   IDP_COOKIE_KEYS: secret('dev-only-idp-cookie-key-change-me-please'),
   IDP_PKCE_REQUIRED_FOR_CONFIDENTIAL: boolFlag(true),

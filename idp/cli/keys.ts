@@ -5,20 +5,24 @@
 //   node idp/cli/keys.ts add-next            new key, published in JWKS, not signing yet
 //   node idp/cli/keys.ts promote [--force]   next key signs; the old one keeps verifying
 //   node idp/cli/keys.ts retire <kid> [--force]   unpublish a key no valid token can need
+//   node idp/cli/keys.ts reencrypt           rewrite every private key with IDP_KEY_ENCRYPTION_KEY
 //
 // Every replica applies a change within IDP_KEYS_POLL_SECONDS, without a restart.
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../lib/config.ts';
 import { createDatabase } from '../../lib/db.ts';
 import { loadIdpConfig, type IdpConfig } from '../config.ts';
-import { addNextKey, KeyLifecycleError, listKeys, promoteNextKey, retireKey } from '../oidc/keys/key-store.ts';
+import { keyCipherFromConfig } from '../oidc/keys/key-encryption.ts';
+import { addNextKey, encryptStoredKeys, KeyLifecycleError, listKeys, promoteNextKey, retireKey } from '../oidc/keys/key-store.ts';
 import { loadResourcesFile } from '../oidc/resources.ts';
 
 const USAGE = `usage: node idp/cli/keys.ts <command>
   list                      show every key with its state and dates
   add-next                  generate the next key: published in JWKS, not signing
   promote [--force]         the next key starts signing; the active one becomes retiring
-  retire <kid> [--force]    unpublish a retiring key once no token it signed can be valid`;
+  retire <kid> [--force]    unpublish a retiring key once no token it signed can be valid
+  reencrypt                 encrypt every private key with IDP_KEY_ENCRYPTION_KEY (after a KEK rotation,
+                            with the old one in IDP_KEY_ENCRYPTION_KEYS_PREVIOUS)`;
 
 /** The next key must have reached every replica's JWKS, and relying parties' caches, first. */
 export function minPublishedMs(config: IdpConfig): number {
@@ -73,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'add-next': {
-        const key = await addNextKey(knex);
+        const key = await addNextKey(knex, keyCipherFromConfig(config));
         console.log(`added ${key.kid} (next): published within ${config.IDP_KEYS_POLL_SECONDS} s; promote it after ${minPublishedMs(config) / 1000} s`);
         return 0;
       }
@@ -94,11 +98,24 @@ async function main(argv: string[]): Promise<number> {
         console.log(`retired ${kid}: unpublished within ${config.IDP_KEYS_POLL_SECONDS} s; its private key is erased`);
         return 0;
       }
+      case 'reencrypt': {
+        const rewritten = await encryptStoredKeys(knex, keyCipherFromConfig(config), { all: true });
+        console.log(
+          rewritten.length
+            ? `re-encrypted ${rewritten.join(', ')} with IDP_KEY_ENCRYPTION_KEY`
+            : 'every private key is already encrypted with IDP_KEY_ENCRYPTION_KEY',
+        );
+        return 0;
+      }
       default:
         console.error(`unknown command ${command}\n${USAGE}`);
         return 64;
     }
   } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return 78;
+    }
     if (error instanceof KeyLifecycleError) {
       console.error(`refused: ${error.message}`);
       return 2;

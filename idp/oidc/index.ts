@@ -11,6 +11,7 @@ import { ALL_ACCOUNTS, createGrantRevoker, createMemoryAccountIndex, createRedis
 import { createOidcAdapter } from './adapters/index.ts';
 import { withHashedClientSecrets } from './client-secrets.ts';
 import { loadClientsFile } from './clients.ts';
+import { keyCipherFromConfig } from './keys/key-encryption.ts';
 import { createKeyRing, type KeyRing } from './keys/key-ring.ts';
 import { instrumentProvider } from './metrics.ts';
 import { createProvider, OIDC_SCOPES, type ProviderPages } from './provider.ts';
@@ -54,6 +55,7 @@ export async function createOidc(deps: OidcDeps): Promise<Oidc> {
     development: config.NODE_ENV !== 'production',
     pollMs: config.IDP_KEYS_POLL_SECONDS * 1000,
     logger,
+    cipher: keyCipherFromConfig(config),
   });
 
   const index = deps.redis ? createRedisAccountIndex(deps.redis) : createMemoryAccountIndex();

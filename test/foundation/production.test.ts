@@ -38,6 +38,7 @@ test('production mode from dist/ on MariaDB + Redis, as compose and Kubernetes r
     IDP_INTERACTION_SECRET: secret(),
     IDP_REGISTRATION_ACCESS_TOKEN: secret(),
     IDP_CLIENT_SECRET_KEY: secret(),
+    IDP_KEY_ENCRYPTION_KEY: secret(),
     IDP_COOKIE_KEYS: secret(),
     GATEWAY_ADMIN_TOKEN: secret(),
     GATEWAY_OIDC_CLIENT_SECRET: secret(),

@@ -7,6 +7,7 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import * as oidc from 'openid-client';
+import { createKeyCipher } from '../../idp/oidc/keys/key-encryption.ts';
 import { createKeyRing, SigningKeyError } from '../../idp/oidc/keys/key-ring.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createSqliteDatabase } from '../support/databases.ts';
@@ -111,12 +112,13 @@ test('rotation with tokens in flight, picked up by every replica without a resta
 test('production refuses development keys, and starting without any key', async () => {
   const db = await createSqliteDatabase();
   const logger = createLogger('test', 'silent');
+  const cipher = createKeyCipher({ current: 'test-key-encryption-key' });
   try {
     await migrate(db.knex, idpMigrations);
-    await assert.rejects(createKeyRing(db.knex, { development: false, pollMs: 1000, logger }), (e: unknown) => e instanceof SigningKeyError && /no active signing key/.test(e.message));
-    const dev = await createKeyRing(db.knex, { development: true, pollMs: 1000, logger });
+    await assert.rejects(createKeyRing(db.knex, { development: false, pollMs: 1000, logger, cipher }), (e: unknown) => e instanceof SigningKeyError && /no active signing key/.test(e.message));
+    const dev = await createKeyRing(db.knex, { development: true, pollMs: 1000, logger, cipher });
     dev.stop();
-    await assert.rejects(createKeyRing(db.knex, { development: false, pollMs: 1000, logger }), (e: unknown) => e instanceof SigningKeyError && /development signing keys/.test(e.message));
+    await assert.rejects(createKeyRing(db.knex, { development: false, pollMs: 1000, logger, cipher }), (e: unknown) => e instanceof SigningKeyError && /development signing keys/.test(e.message));
   } finally {
     await db.drop();
   }

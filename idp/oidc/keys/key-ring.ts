@@ -4,7 +4,8 @@ import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js
 import instance from 'oidc-provider/lib/helpers/weak_cache.js';
 import type { Knex } from '../../../lib/db.ts';
 import type { Logger } from '../../../lib/logger.ts';
-import { ensureDevelopmentKey, loadPublishedKeys, publishedFingerprint, type PublishedKeys } from './key-store.ts';
+import type { KeyCipher } from './key-encryption.ts';
+import { encryptStoredKeys, ensureDevelopmentKey, loadPublishedKeys, publishedFingerprint, type PublishedKeys } from './key-store.ts';
 
 export class SigningKeyError extends Error {
   constructor(message: string) {
@@ -18,6 +19,8 @@ export interface KeyRingOptions {
   development: boolean;
   pollMs: number;
   logger: Logger;
+  /** Encrypts and decrypts the private halves (IDP_KEY_ENCRYPTION_KEY). */
+  cipher: KeyCipher;
 }
 
 export interface KeyRing {
@@ -52,10 +55,14 @@ export function applyKeys(provider: object, keys: PublishedKeys): void {
 }
 
 export async function createKeyRing(knex: Knex, options: KeyRingOptions): Promise<KeyRing> {
-  if (options.development && (await ensureDevelopmentKey(knex))) {
+  const { cipher } = options;
+  // Rows from before encryption at rest; a row no configured KEK opens throws here (exit 78).
+  const encrypted = await encryptStoredKeys(knex, cipher, { all: false });
+  if (encrypted.length) options.logger.info({ kids: encrypted }, 'encrypted plaintext signing keys at rest');
+  if (options.development && (await ensureDevelopmentKey(knex, cipher))) {
     options.logger.warn('generated a development signing key (production refuses it)');
   }
-  const initial = await loadPublishedKeys(knex);
+  const initial = await loadPublishedKeys(knex, cipher);
   check(initial, options.development);
   let current = initial;
   let provider: object | undefined;
@@ -65,7 +72,7 @@ export async function createKeyRing(knex: Knex, options: KeyRingOptions): Promis
   async function refresh(): Promise<boolean> {
     const fingerprint = await publishedFingerprint(knex);
     if (fingerprint === current.fingerprint) return false;
-    const next = await loadPublishedKeys(knex);
+    const next = await loadPublishedKeys(knex, cipher);
     try {
       check(next, options.development);
     } catch (error) {

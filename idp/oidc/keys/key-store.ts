@@ -6,6 +6,7 @@
 //   retire:    retiring -> retired, once no token it signed can still be valid
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Knex } from '../../../lib/db.ts';
+import type { KeyCipher } from './key-encryption.ts';
 
 export type KeyState = 'next' | 'active' | 'retiring' | 'retired';
 
@@ -78,7 +79,7 @@ function generateRsaJwk(): { publicJwk: Jwk; privateJwk: Jwk } {
 }
 
 /** Adds a key in state `next`: replicas publish it on their next poll; it does not sign yet. */
-export async function addNextKey(knex: Knex, options: { development?: boolean; now?: number } = {}): Promise<SigningKeyRow> {
+export async function addNextKey(knex: Knex, cipher: KeyCipher, options: { development?: boolean; now?: number } = {}): Promise<SigningKeyRow> {
   const now = options.now ?? Date.now();
   const { publicJwk, privateJwk } = generateRsaJwk();
   await knex.transaction(async (trx) => {
@@ -89,7 +90,7 @@ export async function addNextKey(knex: Knex, options: { development?: boolean; n
       state: 'next',
       alg: SIGNING_ALG,
       public_jwk: JSON.stringify(publicJwk),
-      private_jwk: JSON.stringify(privateJwk),
+      private_jwk: cipher.encrypt(publicJwk.kid, JSON.stringify(privateJwk)),
       development: Boolean(options.development),
       created_at: now,
       updated_at: now,
@@ -174,7 +175,7 @@ export interface PublishedKeys {
   fingerprint: string;
 }
 
-export async function loadPublishedKeys(knex: Knex): Promise<PublishedKeys> {
+export async function loadPublishedKeys(knex: Knex, cipher: KeyCipher): Promise<PublishedKeys> {
   const rows = (await knex(TABLE).whereIn('state', ['next', 'active', 'retiring']).select('*')) as RawRow[];
   // Several `active` rows cannot happen through these functions; if a hand edit makes it
   // happen, the most recently activated signs and the others still verify.
@@ -183,7 +184,7 @@ export async function loadPublishedKeys(knex: Knex): Promise<PublishedKeys> {
   const keys: Jwk[] = [];
   for (const row of [...(signer ? [signer] : []), ...rows.filter((r) => r !== signer)]) {
     if (!row.private_jwk) continue;
-    const jwk = JSON.parse(row.private_jwk) as Jwk;
+    const jwk = JSON.parse(cipher.decrypt(row.kid, row.private_jwk).privateJwk) as Jwk;
     // key_ops keeps oidc-provider from choosing this key to sign while it still verifies with it.
     keys.push(row === signer ? jwk : { ...jwk, key_ops: ['verify'] });
   }
@@ -213,15 +214,36 @@ export async function publishedFingerprint(knex: Knex): Promise<string> {
  * `development`, which production refuses). Several replicas racing here is harmless: the
  * loser's add-next fails on the existing next key and it reloads what the winner wrote.
  */
-export async function ensureDevelopmentKey(knex: Knex): Promise<boolean> {
+export async function ensureDevelopmentKey(knex: Knex, cipher: KeyCipher): Promise<boolean> {
   const active = await knex(TABLE).where({ state: 'active' }).first('kid');
   if (active) return false;
   try {
-    await addNextKey(knex, { development: true });
+    await addNextKey(knex, cipher, { development: true });
     await promoteNextKey(knex, { minPublishedMs: 0, force: true });
     return true;
   } catch (error) {
     if (error instanceof KeyLifecycleError) return false;
     throw error;
   }
+}
+
+/**
+ * Rewrites private halves with the current KEK: only plaintext (legacy) rows at start, every
+ * row not under the current KEK with `all` (the ops command, after a KEK rotation). Throws
+ * KeyDecryptionError on a row no configured KEK opens. updated_at is left alone: the published
+ * set does not change, so replicas have nothing to reload. Each write is conditional on the
+ * value read, so replicas doing this at once neither fail nor overwrite each other's work.
+ */
+export async function encryptStoredKeys(knex: Knex, cipher: KeyCipher, options: { all: boolean }): Promise<string[]> {
+  const rows = (await knex(TABLE).whereNotNull('private_jwk').select('kid', 'private_jwk')) as Pick<RawRow, 'kid' | 'private_jwk'>[];
+  const rewritten: string[] = [];
+  for (const { kid, private_jwk: stored } of rows) {
+    if (stored === null) continue;
+    if (!options.all && !stored.startsWith('{')) continue;
+    const { privateJwk, current } = cipher.decrypt(kid, stored);
+    if (current) continue;
+    const changed = await knex(TABLE).where({ kid, private_jwk: stored }).update({ private_jwk: cipher.encrypt(kid, privateJwk) });
+    if (changed) rewritten.push(kid);
+  }
+  return rewritten;
 }
