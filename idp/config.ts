@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { boolFlag, commonEnv, ConfigError, databaseUrl, httpUrl, idpInternalSecret, legacyAdapterSecret, legacySessionName, loadConfig, milliseconds, port, productionSecretProblem, redisUrl, secret } from '../lib/config.ts';
+import { boolFlag, commonEnv, ConfigError, databaseUrl, httpUrl, idpInternalSecret, legacyAdapterSecret, legacySessionName, loadConfig, milliseconds, port, previousSecretProblems, previousSecrets, redisUrl, secret } from '../lib/config.ts';
 
 const CLIENT_SECRET_KEY_DEV_DEFAULT = 'dev-only-idp-client-secret-hmac-key-change-me';
+const KEY_ENCRYPTION_KEY_DEV_DEFAULT = 'dev-only-idp-key-encryption-key-change-me';
 
 export const idpEnv = {
   ...commonEnv,
@@ -51,17 +52,11 @@ export const idpEnv = {
   /** HMAC key of new client secret hashes; IDP_CLIENT_SECRET_KEYS_PREVIOUS still verify older ones. */
   IDP_CLIENT_SECRET_KEY: secret(CLIENT_SECRET_KEY_DEV_DEFAULT),
   /** Comma-separated keys of a rotation: they verify hashes they made, and make none. */
-  IDP_CLIENT_SECRET_KEYS_PREVIOUS: z
-    .string()
-    .default('')
-    .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean)),
+  IDP_CLIENT_SECRET_KEYS_PREVIOUS: previousSecrets,
   /** Key-encryption key of the signing keys' private halves in the database (idp/oidc/keys/key-encryption.ts). */
-  IDP_KEY_ENCRYPTION_KEY: secret('dev-only-idp-key-encryption-key-change-me'),
+  IDP_KEY_ENCRYPTION_KEY: secret(KEY_ENCRYPTION_KEY_DEV_DEFAULT),
   /** Comma-separated former IDP_KEY_ENCRYPTION_KEY values, read-only, while `keys.ts reencrypt` rotates. */
-  IDP_KEY_ENCRYPTION_KEYS_PREVIOUS: z
-    .string()
-    .default('')
-    .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean)),
+  IDP_KEY_ENCRYPTION_KEYS_PREVIOUS: previousSecrets,
   /** Comma-separated; the first signs cookies, all verify (rotate by prepending). */
   IDP_COOKIE_KEYS: secret('dev-only-idp-cookie-key-change-me-please'),
   IDP_PKCE_REQUIRED_FOR_CONFIDENTIAL: boolFlag(true),
@@ -93,8 +88,10 @@ export function loadIdpConfig(env: Record<string, string | undefined> = process.
     throw new ConfigError([`PBKDF2_ITERATIONS: must be at least 100000 in production (got ${config.PBKDF2_ITERATIONS}); OWASP recommends 600000`]);
   }
   if (config.NODE_ENV === 'production') {
-    // An old key verifies secrets as surely as the current one, so it must be as strong.
-    const problems = config.IDP_CLIENT_SECRET_KEYS_PREVIOUS.map((key, i) => productionSecretProblem(`IDP_CLIENT_SECRET_KEYS_PREVIOUS[${i}]`, key, CLIENT_SECRET_KEY_DEV_DEFAULT)).filter((p) => p !== undefined);
+    const problems = [
+      ...previousSecretProblems('IDP_CLIENT_SECRET_KEYS_PREVIOUS', config.IDP_CLIENT_SECRET_KEYS_PREVIOUS, CLIENT_SECRET_KEY_DEV_DEFAULT),
+      ...previousSecretProblems('IDP_KEY_ENCRYPTION_KEYS_PREVIOUS', config.IDP_KEY_ENCRYPTION_KEYS_PREVIOUS, KEY_ENCRYPTION_KEY_DEV_DEFAULT),
+    ];
     if (problems.length) throw new ConfigError(problems);
   }
   if (config.IDP_DUAL_WRITE_RETRY_MAX_MS < config.IDP_DUAL_WRITE_RETRY_BASE_MS) {

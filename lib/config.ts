@@ -59,6 +59,17 @@ export function productionSecretProblem(name: string, value: string, devDefault:
   return undefined;
 }
 
+/** Former values of a rotated secret, comma-separated: they still read or verify, and make nothing new. */
+export const previousSecrets = z
+  .string()
+  .default('')
+  .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean));
+
+/** In production a former value must be as strong as the current one: it still opens what it made. */
+export function previousSecretProblems(name: string, values: readonly string[], devDefault: string): string[] {
+  return values.map((value, i) => productionSecretProblem(`${name}[${i}]`, value, devDefault)).filter((p): p is string => p !== undefined);
+}
+
 function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string | undefined>): string {
   const name = issue.path.join('.') || '(environment)';
   const raw = issue.path.length === 1 ? env[String(issue.path[0])] : undefined;

@@ -116,6 +116,11 @@ test('in production each previous key passes the checks the current one does', (
     'IDP_CLIENT_SECRET_KEYS_PREVIOUS[1]: the development default cannot be used in production; set a random value (openssl rand -base64 32)',
   ]);
   assert.deepEqual(refused('short-old-key'), ['IDP_CLIENT_SECRET_KEYS_PREVIOUS[0]: must be at least 32 characters in production (got 13)']);
+  // The signing keys' former key-encryption keys are held to the same rule: they still decrypt.
+  assert.throws(
+    () => loadIdpConfig({ ...env, IDP_KEY_ENCRYPTION_KEYS_PREVIOUS: `${OLD_KEY},dev-only-idp-key-encryption-key-change-me` }),
+    (error: unknown) => error instanceof ConfigError && error.problems.length === 1 && /^IDP_KEY_ENCRYPTION_KEYS_PREVIOUS\[1\]: the development default/.test(error.problems[0] ?? ''),
+  );
   // Development keeps its default, as the current key does.
   assert.deepEqual(loadIdpConfig({ IDP_CLIENT_SECRET_KEYS_PREVIOUS: 'dev-only-idp-client-secret-hmac-key-change-me' }).IDP_CLIENT_SECRET_KEYS_PREVIOUS, ['dev-only-idp-client-secret-hmac-key-change-me']);
 });
