@@ -4,7 +4,7 @@ import type { AuditEntry, AuditLog } from '../audit/store.ts';
 import type { LiveRoute } from '../dispatch.ts';
 import { describeFlag, MODES, type FlagState } from '../flags/state.ts';
 import { FlagStoreUnavailable, type Flipper } from '../flips.ts';
-import { readCookie } from '../cookies.ts';
+import { readCookie, setCookie } from '../cookies.ts';
 import { LOGIN_COOKIE, SESSION_COOKIE, type AdminSession, type AdminSessions } from './session.ts';
 import { parseFlip, routeView } from './view.ts';
 import { trafficOf, type TrafficSource } from '../traffic.ts';
@@ -73,8 +73,7 @@ export function adminPage(deps: { token: string; sessions: AdminSessions; routes
     next();
   });
 
-  const cookie = (req: Request, name: string, value: string, maxAge: number) =>
-    `${name}=${value}; Path=/admin; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${deps.isSecure(req) ? '; Secure' : ''}`;
+  const cookie = (req: Request, name: string, value: string, maxAge: number) => setCookie(name, value, { path: '/admin', secure: deps.isSecure(req), maxAge, sameSite: 'Strict' });
 
   const loginPage = (req: Request, res: Response, status: number, problem?: string) => {
     const nonce = sessions.loginNonce();

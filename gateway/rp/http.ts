@@ -1,20 +1,5 @@
 import type { ServerResponse } from 'node:http';
 
-export interface CookieOptions {
-  path: string;
-  secure: boolean;
-  /** Seconds; 0 expires the cookie; undefined makes a browser-session cookie. */
-  maxAge?: number;
-}
-
-/** HttpOnly and SameSite=Lax always: the cookie must come back on the idp's top-level redirect, never to scripts. */
-export function setCookie(name: string, value: string, options: CookieOptions): string {
-  let cookie = `${name}=${value}; Path=${options.path}; HttpOnly; SameSite=Lax`;
-  if (options.secure) cookie += '; Secure';
-  if (options.maxAge !== undefined) cookie += options.maxAge === 0 ? '; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT' : `; Max-Age=${options.maxAge}`;
-  return cookie;
-}
-
 const escapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => escapes[c]!);
 
