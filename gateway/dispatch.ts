@@ -203,7 +203,10 @@ export function createDispatcher(options: DispatchOptions) {
     const found = match(method, url);
     if (!found.ok) return false;
     const route = found.route;
-    if (route.flag.state.mode === 'shadow') return false;
+    const mode = route.flag.state.mode;
+    if (mode === 'shadow') return false;
+    // An https upstream goes the ordinary way: when the mode alone names the side, know it before reading a header.
+    if (mode !== 'canary' && !(mode === 'legacy' ? route.legacy : route.next).pool) return false;
     const upstream = upstreamRequestHead(req, trusted);
     // A token on a split canary picks the bucket: it needs a verification first.
     if (upstream.bearer && splits(route)) return false;
