@@ -3,7 +3,6 @@
 // the reason it must be dead-lettered), and a migrated idp store.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashSync } from '@node-rs/bcrypt';
 import { createLegacyAdapterClient } from '../../idp/legacy/client.ts';
@@ -17,6 +16,7 @@ import { migrate, type Knex } from '../../lib/db.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createMariaDbDatabase, createSqliteDatabase, type TestDatabase } from '../support/databases.ts';
 import { repoRoot } from '../support/processes.ts';
+import { vector } from '../support/legacy-hashes.ts';
 export { createLegacyPhpSchema as createLegacySchema } from '../support/legacy-php.ts';
 
 export const MAPPING_FILE = join(repoRoot, 'legacy-adapter/mappings/legacy-php.yaml');
@@ -25,18 +25,8 @@ export const ADAPTER_SECRET = 'test-etl-legacy-adapter-secret-0123456789';
 /** The key the adapter and the migrate command derive from ADAPTER_SECRET. */
 export const FINGERPRINT_KEY = fingerprintKey({ LEGACY_ADAPTER_SECRET: ADAPTER_SECRET });
 
-interface Vector {
-  scheme: string;
-  password: string;
-  hash: string;
-  salt: string | null;
-}
-const vectors: Vector[] = JSON.parse(readFileSync(join(repoRoot, 'test/fixtures/legacy-hashes.json'), 'utf8'));
-export function fixture(scheme: string): Vector {
-  const found = vectors.find((v) => v.scheme === scheme && v.password === 'correct horse battery staple');
-  if (!found) throw new Error(`no fixture for ${scheme}`);
-  return found;
-}
+/** The vector of `scheme` for the demo password. */
+export const fixture = (scheme: string) => vector(scheme);
 
 export interface LegacyUserRow {
   user_id: number;

@@ -1,6 +1,5 @@
 // Shared set-up of the just-in-time login tests: the sample monolith's users table (or the
 // forum schema) on a real database, the legacy-adapter as a real HTTP service, the idp store.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { migrate, type Knex } from '../../lib/db.ts';
@@ -15,28 +14,16 @@ import { createUserStore } from '../../idp/users/store.ts';
 import type { UpgradeHooks } from '../../idp/users/types.ts';
 import { createMariaDbDatabase, createSqliteDatabase, type TestDatabase } from '../support/databases.ts';
 import { repoRoot } from '../support/processes.ts';
+import { PASSWORD, vector, vectors } from '../support/legacy-hashes.ts';
 export { createLegacyPhpSchema } from '../support/legacy-php.ts';
 
-export const PASSWORD = 'correct horse battery staple';
+export { PASSWORD, vector, vectors };
 export const LEGACY_PHP_MAPPING = join(repoRoot, 'legacy-adapter/mappings/legacy-php.yaml');
 export const FORUM_MAPPING = join(repoRoot, 'legacy-adapter/mappings/forum-members.yaml');
 export const ADAPTER_SECRET = 'test-legacy-adapter-secret-0123456789abcdef';
 /** Low on purpose (tests only); one test runs the production default. */
 export const TEST_ITERATIONS = 1000;
 
-interface Vector {
-  scheme: string;
-  password: string;
-  hash: string;
-  salt: string | null;
-}
-export const vectors: Vector[] = JSON.parse(readFileSync(join(repoRoot, 'test/fixtures/legacy-hashes.json'), 'utf8'));
-
-export function vector(scheme: string, password = PASSWORD): Vector {
-  const found = vectors.find((v) => v.scheme === scheme && v.password === password);
-  if (!found) throw new Error(`no fixture for ${scheme} / ${password}`);
-  return found;
-}
 
 export interface LegacyRow {
   user_login: string;
