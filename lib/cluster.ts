@@ -54,8 +54,13 @@ export function superviseWorkers(name: string, count: number, logger: Logger): P
     if (workers.length === 0) done();
   };
 
+  // Workers whose process has not exited yet. Not `cluster.workers` filtered by isConnected():
+  // a worker's 'exit' can come before its 'disconnect', so the last one to exit still looked
+  // alive, nothing resolved, and the primary ended with 13 (an unsettled top-level await).
+  const running = new Set<Worker>();
   const fork = () => {
     const worker = cluster.fork();
+    running.add(worker);
     worker.on('message', (message: Message) => {
       if (message?.type === GATHER) return gather(worker, message.id, message.topic);
       if (message?.type !== COLLECTED) return;
@@ -71,6 +76,7 @@ export function superviseWorkers(name: string, count: number, logger: Logger): P
 
   return new Promise((resolve) => {
     cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
+      running.delete(worker);
       for (const pending of collecting.values()) if (pending.waiting.delete(worker) && pending.waiting.size === 0) pending.done();
       if (!stopping) {
         // A worker that dies on its own (a bug, out of memory) is replaced; the others keep serving.
@@ -80,21 +86,26 @@ export function superviseWorkers(name: string, count: number, logger: Logger): P
         }, RESTART_DELAY_MS).unref();
         return;
       }
-      // Killed by the very signal passed on (a worker still starting has no handler yet, and nothing in flight): clean.
-      if (code !== 0 && !(code === null && signal === stopSignal)) {
+      if (code !== null && code !== 0) {
+        // It drained and said some request had to be cut, or it crashed: the drain was not clean.
         failed = true;
-        logger.warn({ pid: worker.process.pid, exitCode: code, signal }, `${name} worker did not stop cleanly`);
+        logger.warn({ pid: worker.process.pid, exitCode: code }, `${name} worker did not stop cleanly`);
+      } else if (code === null && signal !== stopSignal) {
+        // Killed from outside (SIGKILL, OOM killer) around the stop: nothing of the drain failed.
+        logger.warn({ pid: worker.process.pid, signal }, `${name} worker was killed while the others drained`);
       }
-      if (liveWorkers().length === 0) resolve(failed ? 1 : 0);
+      // (Killed by the very signal passed on: a worker still starting has no handler yet and nothing in flight.)
+      if (running.size === 0) resolve(failed ? 1 : 0);
     });
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
       stopSignal = signal;
       logger.info({ signal }, `${name} primary: draining the workers`);
-      const workers = liveWorkers();
-      if (workers.length === 0) resolve(0);
-      for (const worker of workers) worker.process.kill(signal);
+      if (running.size === 0) resolve(0);
+      // Every worker not yet reaped, connected or not: each one's 'exit' is what settles the stop.
+      // Signalling one that already died is harmless (ESRCH is ignored).
+      for (const worker of running) worker.process.kill(signal);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -49,8 +49,8 @@ function freshGet(path: string): Promise<{ status: number; side: string; body: s
   });
 }
 
-function workerPids(): number[] {
-  const file = `/proc/${gateway!.child.pid}/task/${gateway!.child.pid}/children`;
+function workerPids(primary = gateway!): number[] {
+  const file = `/proc/${primary.child.pid}/task/${primary.child.pid}/children`;
   return existsSync(file) ? readFileSync(file, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number) : [];
 }
 
@@ -147,4 +147,38 @@ test('a worker that dies is replaced, and SIGTERM drains every worker and exits 
   const workers = workerPids();
   assert.equal(await gateway!.stop('SIGTERM'), 0, gateway!.output());
   for (const pid of workers) assert.throws(() => process.kill(pid, 0), 'worker gone');
+});
+
+test('SIGTERM at awkward moments still drains and exits 0: just after a worker was killed, with a worker killed mid-drain, while a replacement starts', async (t) => {
+  if (redisMissing) return skipLoudly(t, 'Redis', redisMissing);
+  const moments: Array<[string, (primary: SpawnedService, workers: number[]) => Promise<void>]> = [
+    ['a worker killed the same moment', async (primary, [victim]) => {
+      process.kill(victim!, 'SIGKILL');
+      primary.child.kill('SIGTERM');
+    }],
+    ['a worker killed just after', async (primary, [victim]) => {
+      primary.child.kill('SIGTERM');
+      process.kill(victim!, 'SIGKILL');
+    }],
+    ['its replacement still starting', async (primary, [victim]) => {
+      process.kill(victim!, 'SIGKILL');
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && !(workerPids(primary).length === 2 && !workerPids(primary).includes(victim!))) await sleep(20);
+      primary.child.kill('SIGTERM');
+    }],
+  ];
+  for (const [moment, act] of moments) {
+    const primary = await startServiceProcess('gateway/main.ts', 'GATEWAY_PORT', { ...baseEnv(), GATEWAY_WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: redis!.prefix });
+    try {
+      let workers: number[] = [];
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && (workers = workerPids(primary)).length < 2) await sleep(50);
+      assert.equal(workers.length, 2, 'two workers');
+      await act(primary, workers);
+      assert.equal(await primary.exited, 0, `${moment}:\n${primary.output()}`);
+      for (const pid of workerPids(primary)) assert.throws(() => process.kill(pid, 0), `${moment}: worker gone`);
+    } finally {
+      if (primary.child.exitCode === null) primary.child.kill('SIGKILL');
+    }
+  }
 });
