@@ -175,6 +175,7 @@ try {
   const gatewayEnv = (port: number, database: string) => ({
     NODE_ENV: 'production',
     GATEWAY_PORT: String(port),
+    GATEWAY_OPS_PORT: '0',
     GATEWAY_ROUTES_FILE: routes,
     GATEWAY_ADMIN_TOKEN: 'bench-admin-token-that-is-long-enough-0123456789',
     IDP_INTERNAL_SECRET: 'bench-internal-secret-that-is-long-enough-012345',

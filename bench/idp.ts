@@ -115,6 +115,7 @@ async function startIdpTarget(name: string, storage: 'mysql' | 'sqlite'): Promis
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
     IDP_PORT: String(port),
+    IDP_OPS_PORT: '0',
     IDP_ISSUER: `http://127.0.0.1:${port}`,
     DATABASE_URL: databaseUrl,
     IDP_CLIENTS_FILE: join(sub, 'clients.yaml'),

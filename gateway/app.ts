@@ -33,7 +33,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
   let upgrades: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
   let closeUpgrades = () => {};
 
-  const service = await startService('gateway', config, config.GATEWAY_PORT, async ({ logger, metrics: http, finished }) => {
+  const service = await startService('gateway', config, { port: config.GATEWAY_PORT, opsPort: config.GATEWAY_OPS_PORT }, async ({ logger, metrics: http, finished }) => {
     const metrics = createGatewayMetrics(http.registry);
     const knex = createDatabase(config.DATABASE_URL);
     const applied = await migrate(knex, gatewayMigrations, GATEWAY_MIGRATIONS_TABLE);

@@ -6,6 +6,8 @@ import { relyingPartyEnv } from './rp/config.ts';
 export const gatewayEnv = {
   ...commonEnv,
   GATEWAY_PORT: port(3000),
+  /** The ops listener: /metrics and /readyz (0: any free port). */
+  GATEWAY_OPS_PORT: port(3100),
   LEGACY_UPSTREAM_URL: httpUrl.default('http://127.0.0.1:8080'),
   LEGACY_HEALTH_PATH: z.string().startsWith('/').default('/'),
   IDP_UPSTREAM_URL: httpUrl.default('http://127.0.0.1:3001'),

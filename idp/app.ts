@@ -25,7 +25,7 @@ export interface IdpHooks {
 }
 
 export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise<RunningService> {
-  return startService('idp', config, config.IDP_PORT, async ({ logger, metrics }) => {
+  return startService('idp', config, { port: config.IDP_PORT, opsPort: config.IDP_OPS_PORT }, async ({ logger, metrics }) => {
     const knex = createDatabase(config.DATABASE_URL);
     if (config.DB_MIGRATE_ON_START) {
       const applied = await migrate(knex, idpMigrations);

@@ -7,6 +7,8 @@ const KEY_ENCRYPTION_KEY_DEV_DEFAULT = 'dev-only-idp-key-encryption-key-change-m
 export const idpEnv = {
   ...commonEnv,
   IDP_PORT: port(3001),
+  /** The ops listener: /metrics and /readyz (0: any free port). */
+  IDP_OPS_PORT: port(3101),
   IDP_ISSUER: httpUrl.default('http://localhost:3000'),
   DATABASE_URL: databaseUrl.default('sqlite:./data/idp.sqlite'),
   DB_MIGRATE_ON_START: boolFlag(true),

@@ -23,7 +23,7 @@ function requireInternalSecret(secret: string) {
 export async function startLegacyAdapter(config: LegacyAdapterConfig): Promise<RunningService> {
   // A bad mapping is a configuration error: it stops the start (exit 78) naming each problem.
   const mapping = loadMapping(config.LEGACY_MAPPING_FILE);
-  return startService('legacy-adapter', config, config.LEGACY_ADAPTER_PORT, async ({ logger, metrics }) => {
+  return startService('legacy-adapter', config, { port: config.LEGACY_ADAPTER_PORT, opsPort: config.LEGACY_ADAPTER_OPS_PORT }, async ({ logger, metrics }) => {
     const legacyDb = createDatabase(legacyDatabaseUrl(config.LEGACY_DATABASE_URL, mapping), { pool: { min: 0, max: 5 } });
     const adapterMetrics = createAdapterMetrics(metrics.registry);
     const directory = createLegacyDirectory(legacyDb, { mapping, fingerprintKey: fingerprintKey(config), metrics: adapterMetrics, logger });

@@ -5,6 +5,8 @@ import { sessionBridgeEnv } from './sessions/config.ts';
 export const legacyAdapterEnv = {
   ...commonEnv,
   LEGACY_ADAPTER_PORT: port(3002),
+  /** The ops listener: /metrics and /readyz (0: any free port). */
+  LEGACY_ADAPTER_OPS_PORT: port(3102),
   LEGACY_ADAPTER_SECRET: legacyAdapterSecret,
   /**
    * The legacy monolith's database. Overrides the mapping file's `database.url`, because URLs

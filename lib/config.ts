@@ -35,6 +35,8 @@ export const commonEnv = {
   NODE_ENV: nodeEnv,
   LOG_LEVEL: logLevel,
   HOST: host,
+  /** Where the ops listener (/metrics, /readyz) listens: loopback unless a prober or scraper elsewhere must reach it. */
+  OPS_HOST: host,
   SHUTDOWN_GRACE_MS: milliseconds(10_000),
   SHUTDOWN_DELAY_MS: milliseconds(0),
   TRUST_PROXY: z.string().default('loopback'),

@@ -11,6 +11,7 @@ export interface CommonConfig {
   NODE_ENV: 'development' | 'test' | 'production';
   LOG_LEVEL: string;
   HOST: string;
+  OPS_HOST: string;
   SHUTDOWN_GRACE_MS: number;
   SHUTDOWN_DELAY_MS: number;
 }
@@ -23,7 +24,7 @@ export interface ServiceContext {
 }
 
 export interface ServiceParts {
-  /** Handles everything but /healthz, /readyz and /metrics. */
+  /** Handles everything on the public port but /healthz (and /readyz and /metrics, which live on the ops port). */
   handler: RequestListener;
   /**
    * Tried before the ordinary path's per-request bookkeeping (request context, child logger,
@@ -40,6 +41,8 @@ export interface ServiceParts {
 }
 
 export interface RunningService extends RunningServer {
+  /** The ops listener's URL: /metrics, /readyz (and /healthz). Not for the public. */
+  opsUrl: string;
   logger: Logger;
   metrics: HttpMetrics;
   /** Drains, then closes what the service opened. */
@@ -72,10 +75,20 @@ function reservedPath(url: string): ReservedPath | undefined {
   return undefined;
 }
 
+export interface ServicePorts {
+  /** The public listener (on HOST): the service itself and /healthz. */
+  port: number;
+  /**
+   * The ops listener (on OPS_HOST): /metrics and /readyz, which tell route modes and internal
+   * errors and cost work per call, so they are not for whoever reaches the public port.
+   */
+  opsPort: number;
+}
+
 export async function startService(
   name: string,
   config: CommonConfig,
-  port: number,
+  ports: ServicePorts,
   build: (ctx: ServiceContext) => Promise<ServiceParts>,
 ): Promise<RunningService> {
   const logger = createLogger(name, config.LOG_LEVEL);
@@ -91,9 +104,10 @@ export async function startService(
   const health = healthHandler(parts.checks, () => lifecycle.server?.draining ?? false);
   const hotPath = parts.hotPath;
 
-  const handler: RequestListener = (req, res) => {
+  /** The per-request bookkeeping around `respond`, for both listeners. */
+  const tracked = (respond: (req: IncomingMessage, res: ServerResponse, reserved: ReservedPath | undefined, log: () => Logger) => void, hot?: typeof hotPath): RequestListener => (req, res) => {
     const reserved = reservedPath(req.url ?? '/');
-    if (reserved === undefined && hotPath?.(req, res)) return;
+    if (reserved === undefined && hot?.(req, res)) return;
     const started = performance.now();
     const requestId = requestIdOf(req);
     res.setHeader(REQUEST_ID_HEADER, requestId);
@@ -108,43 +122,65 @@ export async function startService(
     res.once('finish', () => {
       finished(requestId, req.method ?? 'GET', routeLabelOf(req, res), res.statusCode, (performance.now() - started) / 1000);
     });
-    runInRequestContext(context, () => {
-      if (reserved === '/metrics' && req.method === 'GET') {
-        setRouteLabel(res, '/metrics');
-        (parts.metricsText ?? (() => metrics.registry.metrics()))().then(
-          (body) => {
-            res.setHeader('content-type', metrics.registry.contentType);
-            res.end(body);
-          },
-          (error: unknown) => {
-            context.log.error({ err: error }, 'metrics collection failed');
-            res.statusCode = 500;
-            res.end();
-          },
-        );
-        return;
-      }
-      if (reserved === '/healthz' || reserved === '/readyz') {
-        setRouteLabel(res, reserved);
-        void health(req, res);
-        return;
-      }
-      parts.handler(req, res);
-    });
+    runInRequestContext(context, () => respond(req, res, reserved, () => context.log));
   };
 
-  const server = await serve(handler, {
+  const publicHandler = tracked((req, res, reserved) => {
+    if (reserved === '/healthz') {
+      setRouteLabel(res, reserved);
+      void health(req, res);
+      return;
+    }
+    // Not handed to the service either: on the gateway that would proxy them to the monolith.
+    if (reserved !== undefined) return notFound(res);
+    parts.handler(req, res);
+  }, hotPath);
+
+  const opsHandler = tracked((req, res, reserved, log) => {
+    if (reserved === '/metrics' && req.method === 'GET') {
+      setRouteLabel(res, '/metrics');
+      (parts.metricsText ?? (() => metrics.registry.metrics()))().then(
+        (body) => {
+          res.setHeader('content-type', metrics.registry.contentType);
+          res.end(body);
+        },
+        (error: unknown) => {
+          log().error({ err: error }, 'metrics collection failed');
+          res.statusCode = 500;
+          res.end();
+        },
+      );
+      return;
+    }
+    if (reserved === '/healthz' || reserved === '/readyz') {
+      setRouteLabel(res, reserved);
+      void health(req, res);
+      return;
+    }
+    notFound(res);
+  });
+
+  const server = await serve(publicHandler, {
     host: config.HOST,
-    port,
+    port: ports.port,
     logger,
     graceMs: config.SHUTDOWN_GRACE_MS,
     delayMs: config.SHUTDOWN_DELAY_MS,
   });
   lifecycle.server = server;
+  let ops: RunningServer;
+  try {
+    ops = await serve(opsHandler, { host: config.OPS_HOST, port: ports.opsPort, logger, graceMs: 1_000 });
+  } catch (error) {
+    await server.drain();
+    await parts.close?.();
+    throw error;
+  }
   let stopped: Promise<boolean> | undefined;
   return {
     server: server.server,
     url: server.url,
+    opsUrl: ops.url,
     get draining() {
       return server.draining;
     },
@@ -153,13 +189,21 @@ export async function startService(
     metrics,
     stop() {
       stopped ??= (async () => {
+        // The ops listener outlives the public drain, so /readyz says "draining" all along it.
         const clean = await server.drain();
+        await ops.drain();
         await parts.close?.();
         return clean;
       })();
       return stopped;
     },
   };
+}
+
+function notFound(res: ServerResponse): void {
+  res.statusCode = 404;
+  res.setHeader('content-type', 'application/json');
+  res.end('{"error":"not_found"}');
 }
 
 /** Reads a configuration, or exits 78 (EX_CONFIG) naming each problem, as runMain does. */

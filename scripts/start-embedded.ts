@@ -15,6 +15,9 @@ const ports = {
   gateway: Number(process.env.GATEWAY_PORT ?? 3000),
   idp: Number(process.env.IDP_PORT ?? 3001),
   adapter: Number(process.env.LEGACY_ADAPTER_PORT ?? 3002),
+  gatewayOps: Number(process.env.GATEWAY_OPS_PORT ?? 3100),
+  idpOps: Number(process.env.IDP_OPS_PORT ?? 3101),
+  adapterOps: Number(process.env.LEGACY_ADAPTER_OPS_PORT ?? 3102),
   php: Number(process.env.LEGACY_PHP_PORT ?? 8080),
 };
 const legacySqlite = resolve(data, 'legacy.sqlite');
@@ -24,6 +27,9 @@ const env: Record<string, string> = {
   GATEWAY_PORT: String(ports.gateway),
   IDP_PORT: String(ports.idp),
   LEGACY_ADAPTER_PORT: String(ports.adapter),
+  GATEWAY_OPS_PORT: String(ports.gatewayOps),
+  IDP_OPS_PORT: String(ports.idpOps),
+  LEGACY_ADAPTER_OPS_PORT: String(ports.adapterOps),
   DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${resolve(data, 'idp.sqlite')}`,
   LEGACY_DATABASE_URL: process.env.LEGACY_DATABASE_URL ?? `sqlite:${legacySqlite}`,
   LEGACY_UPSTREAM_URL: process.env.LEGACY_UPSTREAM_URL ?? `http://127.0.0.1:${ports.php}`,
@@ -136,7 +142,8 @@ ${hasPhp ? `    sign in through the new stack, then see the unchanged PHP page l
       curl -s ${env.IDP_ISSUER}/reg -H 'authorization: Bearer ${registrationToken}' -H 'content-type: application/json' \\
         -d '{"application_type":"native","token_endpoint_auth_method":"none","redirect_uris":["http://127.0.0.1:8765/callback"]}'
 
-  health: /healthz  readiness: /readyz  metrics: /metrics  on each service
+  health: /healthz on each service's port
+  ops (readiness /readyz, metrics /metrics): gateway http://127.0.0.1:${ports.gatewayOps}  idp http://127.0.0.1:${ports.idpOps}  legacy-adapter http://127.0.0.1:${ports.adapterOps}
   data: ${data}
 
 Ctrl-C stops everything.`);

@@ -60,7 +60,7 @@ test('the legacy-adapter applies an event once, and an older event never overwri
       const anonymous = await fetch(`${adapter.url}/internal/v1/users/password`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       assert.equal(anonymous.status, 401);
 
-      const metrics = await (await fetch(`${adapter.url}/metrics`)).text();
+      const metrics = await (await fetch(`${adapter.opsUrl}/metrics`)).text();
       assert.equal(sample(metrics, 'legacy_adapter_password_writes_total', { result: 'applied' }), 2);
       assert.equal(sample(metrics, 'legacy_adapter_password_writes_total', { result: 'duplicate' }), 1);
       assert.equal(sample(metrics, 'legacy_adapter_password_writes_total', { result: 'stale' }), 1);

@@ -66,7 +66,7 @@ async function eventually<T>(what: string, read: () => Promise<T>, check: (value
   return value;
 }
 
-const metricsOf = async (idp: TestIdp) => (await fetch(`${idp.url}/metrics`)).text();
+const metricsOf = async (idp: TestIdp) => (await fetch(`${idp.opsUrl}/metrics`)).text();
 
 for (const storage of [{ db: 'mysql', redis: false }, { db: 'sqlite', redis: false }] satisfies Storage[]) {
   test(`${storage.db}: a password changed in the idp reaches the PHP monolith, also after the legacy-adapter was down`, async (t) => {
@@ -140,7 +140,7 @@ for (const storage of [{ db: 'mysql', redis: false }, { db: 'sqlite', redis: fal
           // The idp took note of the legacy hash it wrote (the batch migration's delta pass sees no change).
           const fingerprint = (await idp.db.knex('users').where({ id: erin.id }).first('legacy_fingerprint')) as { legacy_fingerprint: string | null };
           assert.match(fingerprint.legacy_fingerprint ?? '', /^v1\./);
-          assert.ok(sample(await (await fetch(`${adapter.url}/metrics`)).text(), 'legacy_adapter_password_writes_total', { result: 'applied' }) >= 1);
+          assert.ok(sample(await (await fetch(`${adapter.opsUrl}/metrics`)).text(), 'legacy_adapter_password_writes_total', { result: 'applied' }) >= 1);
 
           // A user of the idp alone (no legacy link) changes the password: no outbox row.
           await idp.db.knex('users').insert({

@@ -20,7 +20,7 @@ test('never downgrade: a user upgraded just in time keeps PBKDF2; a password cha
   const legacy = await createDatabaseOfKind('mysql', 'idm_etl_legacy');
   const idp = await createIdpStore();
   const adapter = await startLegacyAdapter(
-    loadLegacyAdapterConfig({ LOG_LEVEL: 'silent', LEGACY_ADAPTER_PORT: '0', LEGACY_ADAPTER_SECRET: ADAPTER_SECRET, LEGACY_DATABASE_URL: legacy.url, LEGACY_MAPPING_FILE: MAPPING_FILE }),
+    loadLegacyAdapterConfig({ LOG_LEVEL: 'silent', LEGACY_ADAPTER_PORT: '0', LEGACY_ADAPTER_OPS_PORT: '0', LEGACY_ADAPTER_SECRET: ADAPTER_SECRET, LEGACY_DATABASE_URL: legacy.url, LEGACY_MAPPING_FILE: MAPPING_FILE }),
   );
   try {
     await createLegacySchema(legacy);

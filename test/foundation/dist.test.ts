@@ -28,7 +28,7 @@ for (const [service, portVariable] of services) {
     try {
       const res = await fetch(`${service_.url}/healthz`);
       assert.equal(res.status, 200);
-      assert.match(await (await fetch(`${service_.url}/metrics`)).text(), /http_requests_total/);
+      assert.match(await (await fetch(`${service_.opsUrl}/metrics`)).text(), /http_requests_total/);
     } finally {
       assert.equal(await service_.stop(), 0, service_.output());
       rmSync(dir, { recursive: true, force: true });

@@ -68,7 +68,7 @@ test('production mode from dist/ on MariaDB + Redis, as compose and Kubernetes r
     services.push(gateway);
 
     for (const service of [idp, gateway]) {
-      const ready = await fetch(`${service.url}/readyz`);
+      const ready = await fetch(`${service.opsUrl}/readyz`);
       assert.equal(ready.status, 200, `${service.url}: ${await ready.text()}`);
     }
     const discovery = await fetch(`${gateway.url}/.well-known/openid-configuration`, { headers: { 'x-forwarded-proto': 'https' } });

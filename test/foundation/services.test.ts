@@ -38,19 +38,25 @@ after(async () => {
   assert.deepEqual(codes, [0, 0, 0], 'each service exits 0 on SIGTERM');
 });
 
-test('every service answers /healthz, /readyz and /metrics', async () => {
+test('every service answers /healthz on its port, and /readyz and /metrics only on its ops port', async () => {
   for (const service of [idp, adapter, gateway]) {
     const health = await fetch(`${service.url}/healthz`);
     assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { status: 'ok' });
+    for (const path of ['/readyz', '/metrics', '/metrics?x=1']) {
+      const hidden = await fetch(`${service.url}${path}`);
+      assert.equal(hidden.status, 404, `${path} is not on the public port`);
+      assert.doesNotMatch(await hidden.text(), /http_requests_total|checks/);
+    }
+    assert.equal((await fetch(`${service.opsUrl}/healthz`)).status, 200);
 
-    const ready = await fetch(`${service.url}/readyz`);
+    const ready = await fetch(`${service.opsUrl}/readyz`);
     const body = (await ready.json()) as { status: string; checks: Record<string, string> };
     assert.equal(ready.status, 200, JSON.stringify(body));
     assert.equal(body.status, 'ready');
     assert.ok(Object.keys(body.checks).length > 0, 'readiness checks something');
 
-    const metrics = await fetch(`${service.url}/metrics`);
+    const metrics = await fetch(`${service.opsUrl}/metrics`);
     assert.equal(metrics.status, 200);
     const text = await metrics.text();
     assert.match(text, /^process_cpu_user_seconds_total\{service="/m, 'default process metrics');
@@ -89,7 +95,7 @@ test('the gateway is not ready while an upstream is down, and says which', async
     DATABASE_URL: `sqlite:${join(dir, 'gateway2.sqlite')}`,
   });
   try {
-    const ready = await fetch(`${lonely.url}/readyz`);
+    const ready = await fetch(`${lonely.opsUrl}/readyz`);
     assert.equal(ready.status, 503);
     const body = (await ready.json()) as { checks: Record<string, string> };
     assert.match(body.checks.legacy ?? '', /^failing/);

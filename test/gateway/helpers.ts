@@ -81,6 +81,7 @@ export async function startTestGateway(routesYaml: string, env: Record<string, s
     NODE_ENV: 'test',
     LOG_LEVEL: 'error',
     GATEWAY_PORT: '0',
+    GATEWAY_OPS_PORT: '0',
     GATEWAY_ROUTES_FILE: routesFile,
     GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
     IDP_INTERNAL_SECRET: INTERNAL_SECRET,
@@ -121,7 +122,7 @@ export async function startTestGateway(routesYaml: string, env: Record<string, s
       if (res.status !== 200) throw new Error(`flip ${route} -> ${JSON.stringify(state)} answered ${res.status}: ${JSON.stringify(res.json)}`);
     },
     async metrics() {
-      return (await fetch(`${url}/metrics`)).text();
+      return (await fetch(`${service.opsUrl}/metrics`)).text();
     },
     async stop() {
       await service.stop();

@@ -71,7 +71,7 @@ describeOrSkip('gateway in front of the real PHP monolith', reason, () => {
     assert.equal(out.status, 302);
     assert.equal((await browser.get('account.php')).status, 302);
 
-    const ready = await fetch(`${gateway.url}/readyz`);
+    const ready = await fetch(`${gateway.opsUrl}/readyz`);
     assert.equal(ready.status, 200, await ready.text());
   });
 
@@ -95,7 +95,7 @@ describeOrSkip('gateway in front of the real PHP monolith', reason, () => {
       const res = await new LegacyBrowser(gateway.url).login(login, password);
       assert.equal(res.status, status, `${login}: PHP still answers the user in shadow mode`);
     }
-    const count = async (result: string) => metric(await (await fetch(`${gateway.url}/metrics`)).text(), 'gateway_shadow_comparisons_total', { route: 'login', result });
+    const count = async (result: string) => metric(await (await fetch(`${gateway.opsUrl}/metrics`)).text(), 'gateway_shadow_comparisons_total', { route: 'login', result });
     const settled = await eventually(async () => (await count('agreed')) + (await count('disagreed')) + (await count('error')) >= attempts.length, 20_000, 100);
     assert.ok(settled, 'every login was compared');
     assert.deepEqual({ agreed: await count('agreed'), disagreed: await count('disagreed'), error: await count('error') }, { agreed: attempts.length, disagreed: 0, error: 0 });

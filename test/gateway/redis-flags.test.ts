@@ -57,7 +57,7 @@ test('two gateway processes share flags in Redis: a flip on one reaches the othe
     await redis.hset('gateway:flags', 'app', JSON.stringify({ mode: 'canary', percent: 500 }));
     await redis.publish(`${prefix}gateway:flags:changed`, 'app');
     await expectFallback(b, 'unreadable');
-    const metrics = await (await fetch(`${b.url}/metrics`)).text();
+    const metrics = await (await fetch(`${b.opsUrl}/metrics`)).text();
     assert.equal(metric(metrics, 'gateway_route_flag_fallback', { route: 'app' }), 1);
     assert.ok(metric(metrics, 'gateway_flag_fallbacks_total', { route: 'app', reason: 'unreadable' }) >= 1);
     assert.match(b.output(), /route flag unreadable: using the route's default/);

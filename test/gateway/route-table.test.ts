@@ -86,12 +86,12 @@ test('the gateway process refuses to start on a bad route file: exit 78 and the 
   try {
     const file = join(dir, 'routes.yaml');
     writeFileSync(file, 'routes:\n  - name: login\n    paths: [/login.php]\n    default: { mode: canary }\n');
-    const proc = spawnScript('gateway/main.ts', { GATEWAY_ROUTES_FILE: file, GATEWAY_PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'g.sqlite')}` });
+    const proc = spawnScript('gateway/main.ts', { GATEWAY_ROUTES_FILE: file, GATEWAY_PORT: '0', GATEWAY_OPS_PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'g.sqlite')}` });
     assert.equal(await proc.exited, 78);
     assert.match(proc.output(), /route "login" \(routes\[0\]\): default\.percent: must be a whole number from 0 to 100/);
 
     writeFileSync(file, 'routes: [ {name: x');
-    const broken = spawnScript('gateway/main.ts', { GATEWAY_ROUTES_FILE: file, GATEWAY_PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'g.sqlite')}` });
+    const broken = spawnScript('gateway/main.ts', { GATEWAY_ROUTES_FILE: file, GATEWAY_PORT: '0', GATEWAY_OPS_PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'g.sqlite')}` });
     assert.equal(await broken.exited, 78);
     assert.match(broken.output(), /not valid YAML/);
   } finally {

@@ -127,7 +127,7 @@ test('shadow on the login route compares login decisions (agreed / disagreed), n
     await res.text();
     return res;
   };
-  const count = async (result: string) => metric(await (await fetch(`${gateway.url}/metrics`)).text(), 'gateway_shadow_comparisons_total', { route: 'login', result });
+  const count = async (result: string) => metric(await (await fetch(`${gateway.opsUrl}/metrics`)).text(), 'gateway_shadow_comparisons_total', { route: 'login', result });
   try {
     const ok = await post({ csrf_token: 'ok', login: '  alice ', password: 'right password' });
     assert.equal(ok.status, 302);

@@ -89,10 +89,10 @@ after(async () => {
 });
 
 test('more than one worker without Redis is refused at start, naming both settings', async () => {
-  const run = spawnScript('gateway/main.ts', { ...baseEnv(), GATEWAY_PORT: '0', GATEWAY_WORKERS: '2', REDIS_URL: '' });
+  const run = spawnScript('gateway/main.ts', { ...baseEnv(), GATEWAY_PORT: '0', GATEWAY_OPS_PORT: '0', GATEWAY_WORKERS: '2', REDIS_URL: '' });
   assert.equal(await run.exited, 78);
   assert.match(run.output(), /GATEWAY_WORKERS=2 needs REDIS_URL/);
-  const bad = spawnScript('gateway/main.ts', { ...baseEnv(), GATEWAY_PORT: '0', GATEWAY_WORKERS: 'lots' });
+  const bad = spawnScript('gateway/main.ts', { ...baseEnv(), GATEWAY_PORT: '0', GATEWAY_OPS_PORT: '0', GATEWAY_WORKERS: 'lots' });
   assert.equal(await bad.exited, 78);
   assert.match(bad.output(), /GATEWAY_WORKERS/);
 });
@@ -105,7 +105,7 @@ test('requests spread over the workers, and /metrics and the admin API count all
   // Each worker keeps its own keep-alive pool to the upstream: two pools, two upstream peers.
   assert.ok(legacyPeers.size >= 2, `requests reached the upstream from ${legacyPeers.size} worker pool(s)`);
   for (let scrape = 0; scrape < 6; scrape++) {
-    const text = await (await fetch(`${gateway!.url}/metrics`, { headers: { connection: 'close' } })).text();
+    const text = await (await fetch(`${gateway!.opsUrl}/metrics`, { headers: { connection: 'close' } })).text();
     assert.equal(metric(text, 'gateway_proxy_requests_total', { route: 'site', side: 'legacy', status: '200' }), n, `scrape ${scrape}: the sum over workers`);
     assert.equal(metric(text, 'http_requests_total', { route: 'site', method: 'GET', status: '200' }), n);
     assert.equal(metric(text, 'gateway_route_mode', { route: 'site', mode: 'legacy' }), 1, 'a flag gauge is not summed');

@@ -195,6 +195,7 @@ export async function startRealIdp(clients: Record<string, unknown>[], env: Reco
     NODE_ENV: 'test',
     LOG_LEVEL: 'warn',
     IDP_PORT: String(port),
+    IDP_OPS_PORT: '0',
     IDP_ISSUER: issuer,
     DATABASE_URL: databaseUrl,
     IDP_CLIENTS_FILE: clientsFile,

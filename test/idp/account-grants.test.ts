@@ -57,7 +57,7 @@ test('metrics: tokens issued by grant and client, errors by type, sessions activ
     const service = await oidc.discovery(new URL(idp.issuer), 'service', {}, oidc.ClientSecretPost(SERVICE_SECRET), insecure);
     await oidc.clientCredentialsGrant(service, { scope: 'orders:read' });
     await assert.rejects(oidc.clientCredentialsGrant(service, { scope: 'openid' }));
-    const text = await (await fetch(`${idp.url}/metrics`)).text();
+    const text = await (await fetch(`${idp.opsUrl}/metrics`)).text();
     assert.match(text, /idp_tokens_issued_total\{grant_type="client_credentials",client_id="service",service="idp"\} 1/);
     assert.match(text, /idp_tokens_issued_total\{grant_type="authorization_code",client_id="native-app",service="idp"\} 1/);
     assert.match(text, /idp_oidc_errors_total\{event="grant",error="invalid_scope",service="idp"\} 1/);

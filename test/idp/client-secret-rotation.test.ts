@@ -187,7 +187,7 @@ test('after rotation, file clients hashed with the old key and clients registere
 test('a clients file hash under a key the idp does not hold stops the idp at start, naming the client', async () => {
   const file = join(dir, 'unknown-key.yaml');
   writeFileSync(file, fileClients);
-  const idp = spawnScript('idp/main.ts', { NODE_ENV: 'test', IDP_PORT: '0', DATABASE_URL: 'sqlite::memory:', IDP_CLIENTS_FILE: file, IDP_CLIENT_SECRET_KEY: NEW_KEY });
+  const idp = spawnScript('idp/main.ts', { NODE_ENV: 'test', IDP_PORT: '0', IDP_OPS_PORT: '0', DATABASE_URL: 'sqlite::memory:', IDP_CLIENTS_FILE: file, IDP_CLIENT_SECRET_KEY: NEW_KEY });
   assert.notEqual(await idp.exited, 0);
   assert.match(idp.output(), /client "old-kid": client_secret_hash: made with a key \(id [A-Za-z0-9_-]{8}\) that is neither IDP_CLIENT_SECRET_KEY/);
   assert.ok(!idp.output().includes(NEW_KEY), 'the key is never printed');

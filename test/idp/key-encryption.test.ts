@@ -116,7 +116,7 @@ test('a key-encryption key that opens no row stops the idp (exit 78) naming the 
     await assert.rejects(start(db.knex, createKeyCipher({ current: NEW_KEK })), refusedFor(kid));
     await assert.rejects(start(db.knex, createKeyCipher({ current: NEW_KEK }), true), refusedFor(kid), 'development does not paper over it either');
 
-    const idp = spawnScript('idp/main.ts', { NODE_ENV: 'test', IDP_PORT: '0', DATABASE_URL: db.url, IDP_KEY_ENCRYPTION_KEY: NEW_KEK });
+    const idp = spawnScript('idp/main.ts', { NODE_ENV: 'test', IDP_PORT: '0', IDP_OPS_PORT: '0', DATABASE_URL: db.url, IDP_KEY_ENCRYPTION_KEY: NEW_KEK });
     assert.equal(await idp.exited, 78);
     assert.match(idp.output(), new RegExp(`IDP_KEY_ENCRYPTION_KEY: signing key ${kid} was encrypted with a key-encryption key that is not configured`));
     assert.deepEqual(await stored(db.knex, kid), before, 'the row is left as it was');

@@ -145,7 +145,7 @@ for (const storage of [{ db: 'mysql', redis: true }, { db: 'sqlite', redis: fals
       const again = await signIn(idp, 'web-app', oidc.ClientSecretBasic(CONFIDENTIAL_SECRET), CONFIDENTIAL_REDIRECT, NEW_PASSWORD);
       assert.equal(again.tokens.claims()?.sub, userId);
 
-      const metrics = await (await fetch(`${idp.url}/metrics`)).text();
+      const metrics = await (await fetch(`${idp.opsUrl}/metrics`)).text();
       assert.match(metrics, /idp_password_changes_total\{result="success",service="idp"\} 1\b/);
       assert.match(metrics, /idp_password_changes_total\{result="forged",service="idp"\} 2\b/);
       assert.match(metrics, /idp_password_changes_total\{result="incorrect_current",service="idp"\} 1\b/);
@@ -174,7 +174,7 @@ test('embedded: guesses at the current password are throttled like logins, and a
       assert.equal(refused.status, 429, 'even the right password waits out the delay');
       assert.match(refused.html, /Too many attempts/);
       assert.equal(await storedPasswordHash(idp, userId), before);
-      const metrics = await (await fetch(`${idp.url}/metrics`)).text();
+      const metrics = await (await fetch(`${idp.opsUrl}/metrics`)).text();
       assert.match(metrics, /idp_password_changes_total\{result="throttled",service="idp"\} 1\b/);
     },
     { env },

@@ -96,7 +96,7 @@ test('LEGACY_MAPPING_FILE defaults to the sample monolith mapping; LEGACY_DATABA
 test('the adapter refuses to start with a bad mapping: exit 78 naming the problem', async () => {
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'version: 1\ntable: users\ncolumns: { id: user_id, hash: user_pass }\n');
-  const proc = spawnScript('legacy-adapter/main.ts', { LEGACY_MAPPING_FILE: bad, LEGACY_DATABASE_URL: 'sqlite::memory:', LEGACY_ADAPTER_PORT: '0' });
+  const proc = spawnScript('legacy-adapter/main.ts', { LEGACY_MAPPING_FILE: bad, LEGACY_DATABASE_URL: 'sqlite::memory:', LEGACY_ADAPTER_PORT: '0', LEGACY_ADAPTER_OPS_PORT: '0' });
   assert.equal(await proc.exited, 78);
   assert.match(proc.output(), /bad\.yaml: columns: needs at least one of columns.username and columns.email/);
 });

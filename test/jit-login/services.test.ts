@@ -88,7 +88,7 @@ test('the legacy-adapter authenticates every seeded PHP user through the mapping
   assert.equal(broken.status, 400);
   assert.doesNotMatch(await broken.text(), /s3cr3t/);
 
-  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const metrics = await (await fetch(`${adapter.opsUrl}/metrics`)).text();
   assert.equal(sample(metrics, 'legacy_adapter_authentications_total', { result: 'success', scheme: 'argon2id' }), 1);
   assert.equal(sample(metrics, 'legacy_adapter_authentications_total', { result: 'inactive' }), 1);
   assert.equal(sample(metrics, 'legacy_adapter_lookups_total', { kind: 'email', result: 'found' }), 1);
@@ -112,7 +112,7 @@ test("the idp's login-check (the gateway's shadow mode) wants its secret, answer
   } finally {
     await idpDb.destroy();
   }
-  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const metrics = await (await fetch(`${idp.opsUrl}/metrics`)).text();
   assert.equal(sample(metrics, 'idp_logins_total', { dry_run: 'true', result: 'success', scheme: 'bcrypt-2y' }), 1);
   assert.equal(sample(metrics, 'idp_legacy_lookups_total', { result: 'found' }), 1);
   assert.match(metrics, /^idp_users_by_password_scheme|# TYPE idp_users_by_password_scheme gauge/m);

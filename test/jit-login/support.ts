@@ -85,6 +85,7 @@ export async function startAdapter(databaseUrl: string, mappingFile = LEGACY_PHP
     loadLegacyAdapterConfig({
       LOG_LEVEL: 'silent',
       LEGACY_ADAPTER_PORT: '0',
+      LEGACY_ADAPTER_OPS_PORT: '0',
       LEGACY_ADAPTER_SECRET: ADAPTER_SECRET,
       LEGACY_DATABASE_URL: databaseUrl,
       LEGACY_MAPPING_FILE: mappingFile,

@@ -114,7 +114,7 @@ test('every metric the dashboard and the alerts use is exposed by a service', as
 
   const families = new Map<string, string>();
   for (const service of [gateway, idp, adapter]) {
-    const res = await fetch(`${service.url}/metrics`);
+    const res = await fetch(`${service.opsUrl}/metrics`);
     assert.equal(res.status, 200);
     for (const [name, type] of exposedFamilies(await res.text())) families.set(name, type);
   }

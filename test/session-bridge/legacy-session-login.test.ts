@@ -106,7 +106,7 @@ function sessionLifetimeSeconds(browser: FormClient): number {
 }
 
 async function metric(stack: Stack, result: string): Promise<number> {
-  const text = await (await fetch(`${stack.idp.url}/metrics`)).text();
+  const text = await (await fetch(`${stack.idp.opsUrl}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`idp_legacy_session_logins_total{result="${result}"`));
   return line ? Number(line.split(' ').pop()) : 0;
 }

@@ -95,6 +95,7 @@ export async function startStack(options: StackOptions): Promise<Stack & { idpDb
   const idp = await startServiceProcess('idp/main.ts', 'IDP_PORT', { ...idpEnv, DATABASE_URL: `sqlite:${idpFile}` });
   const proc = spawnScript('gateway/main.ts', {
     GATEWAY_PORT: String(port),
+    GATEWAY_OPS_PORT: '0',
     LEGACY_UPSTREAM_URL: php.url,
     LEGACY_HEALTH_PATH: '/api/health.php',
     IDP_UPSTREAM_URL: idp.url,

@@ -21,6 +21,8 @@ export async function freePort(): Promise<number> {
 export interface SpawnedService {
   child: ChildProcess;
   url: string;
+  /** The ops listener (/metrics, /readyz). */
+  opsUrl: string;
   output(): string;
   /** Resolves with the exit code (or signal name). */
   exited: Promise<number | string>;
@@ -56,13 +58,21 @@ export async function waitForHttp(url: string, exited: Promise<unknown>, timeout
   throw new Error(gone ? `process exited before ${url} answered` : `${url} did not answer within ${timeoutMs} ms`);
 }
 
-/** Spawns `script` with `env`, waits for `<url>/healthz`. */
+/**
+ * Spawns `script` with `env`, waits for `<url>/healthz`. The ops port goes in the variable named
+ * like the port's with `_OPS_PORT` (GATEWAY_PORT: GATEWAY_OPS_PORT), unless `env` sets it.
+ */
 export async function startServiceProcess(script: string, portVariable: string, env: Record<string, string> = {}): Promise<SpawnedService> {
   const port = await freePort();
-  const proc = spawnScript(script, { ...env, [portVariable]: String(port) });
+  const opsVariable = portVariable.replace(/_PORT$/, '_OPS_PORT');
+  const opsPort = env[opsVariable] ?? String(await freePort());
+  const proc = spawnScript(script, { ...env, [portVariable]: String(port), [opsVariable]: opsPort });
   const url = `http://127.0.0.1:${port}`;
+  const opsUrl = `http://127.0.0.1:${opsPort}`;
   try {
     await waitForHttp(`${url}/healthz`, proc.exited);
+    // The ops listener opens just after the public one.
+    if (opsPort !== '0') await waitForHttp(`${opsUrl}/healthz`, proc.exited);
   } catch (error) {
     proc.child.kill('SIGKILL');
     throw new Error(`${(error as Error).message}\n${proc.output()}`, { cause: error });
@@ -70,6 +80,7 @@ export async function startServiceProcess(script: string, portVariable: string, 
   return {
     ...proc,
     url,
+    opsUrl,
     async stop(signal = 'SIGTERM') {
       if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill(signal);
       return proc.exited;

@@ -43,6 +43,8 @@ export const LEGACY_PHPASS = '$P$BnKIIqConek1Kc2flv6caY7hm6Ud/J0';
 
 export interface TestIdp {
   url: string;
+  /** The ops listener (/metrics, /readyz). */
+  opsUrl: string;
   redis: { prefix: string; cleanup(): Promise<void> } | undefined;
   /** The clients and resources files, and the environment the idp was configured with. */
   env: Record<string, string>;
@@ -205,6 +207,7 @@ export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     IDP_PORT: String(port),
+    IDP_OPS_PORT: '0',
     IDP_ISSUER: issuer,
     DATABASE_URL: db.url,
     ...(redis ? { REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: redis.prefix } : {}),
@@ -230,6 +233,7 @@ export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
   const ready = oidc;
   return {
     url: service.url,
+    opsUrl: service.opsUrl,
     redis,
     env,
     issuer,
