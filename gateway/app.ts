@@ -5,6 +5,7 @@ import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
 import { requestIdOf } from '../lib/request-context.ts';
 import { startService, type RunningService } from '../lib/service.ts';
 import { upstreamCheck } from '../lib/upstream-check.ts';
+import { watchDependencies } from './dependencies.ts';
 import { createAdminApp } from './admin/app.ts';
 import { createAccessTokenVerifier } from './auth/access-token.ts';
 import { GATEWAY_MIGRATIONS_TABLE, gatewayMigrations } from './audit/migrations.ts';
@@ -115,19 +116,29 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       finished,
     });
     upgrades = dispatcher.onUpgrade;
+    const dependencies = watchDependencies({
+      probes: [
+        upstreamCheck('legacy', new URL(config.LEGACY_HEALTH_PATH, config.LEGACY_UPSTREAM_URL).href),
+        upstreamCheck('idp', new URL('/healthz', config.IDP_UPSTREAM_URL).href),
+        upstreamCheck('legacy-adapter', new URL('/healthz', config.LEGACY_ADAPTER_URL).href),
+        databaseCheck(knex),
+        ...store.probes,
+      ],
+      everyMs: config.GATEWAY_DEPENDENCY_PROBE_MS,
+      metrics,
+      logger,
+    });
     closeUpgrades = dispatcher.closeUpgrades;
 
     return {
       handler: dispatcher.handler,
       hotPath: dispatcher.hotPath,
       metricsText: isClusterWorker() ? clusterMetricsSource(http.registry) : undefined,
-      checks: [
-        databaseCheck(knex),
-        ...store.checks,
-        upstreamCheck('legacy', new URL(config.LEGACY_HEALTH_PATH, config.LEGACY_UPSTREAM_URL).href),
-        upstreamCheck('idp', new URL('/healthz', config.IDP_UPSTREAM_URL).href),
-      ],
+      // Whether this process can serve: its flags are loaded (draining is lib/service's). Upstreams,
+      // the database and Redis are not its readiness: they are on gateway_dependency_up.
+      checks: [flags.readinessCheck()],
       async close() {
+        dependencies.stop();
         flags.stop();
         closeUpgrades();
         shadow.close();

@@ -18,6 +18,8 @@ export const gatewayEnv = {
   REDIS_KEY_PREFIX: z.string().default('idm:'),
   /** The route table (YAML); relative paths are resolved against the working directory. */
   GATEWAY_ROUTES_FILE: z.string().min(1).default('gateway/routes.yaml'),
+  /** How often the upstreams, database and Redis are probed for gateway_dependency_up (never readiness). */
+  GATEWAY_DEPENDENCY_PROBE_MS: z.coerce.number().int().min(200).max(3_600_000).default(5_000),
   /** Safety net under pub/sub: every replica re-reads all flags this often. */
   GATEWAY_FLAG_RELOAD_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(30_000),
   GATEWAY_SHADOW_TIMEOUT_MS: milliseconds(2_000),

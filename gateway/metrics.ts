@@ -87,6 +87,14 @@ export function createGatewayMetrics(registry: Registry) {
     registers,
   });
 
+  const dependency = new Gauge({
+    name: 'gateway_dependency_up',
+    // Every worker probes on its own: a dependency is up only if it is up for all of them.
+    aggregator: 'min',
+    help: 'Whether the last background probe reached a dependency (legacy, idp, legacy-adapter, database, redis): 1 yes, 0 no. Not part of readiness',
+    labelNames: ['dependency'] as const,
+    registers,
+  });
   const canaryTokens = new Counter({
     name: 'gateway_canary_token_rejected_total',
     help: 'Bearer tokens on canary routes that did not verify (the cookie picked the side instead), by reason: invalid, or unavailable (the idp keys could not be fetched)',
@@ -127,6 +135,9 @@ export function createGatewayMetrics(registry: Registry) {
     },
     rolledBack(route: string) {
       rollbacks.inc({ route });
+    },
+    dependencyUp(name: string, up: boolean) {
+      dependency.set({ dependency: name }, up ? 1 : 0);
     },
     canaryTokenRejected(reason: 'invalid' | 'unavailable') {
       canaryTokens.inc({ reason });

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 
 export interface ReadinessCheck {
   name: string;
@@ -6,6 +7,8 @@ export interface ReadinessCheck {
 }
 
 const CHECK_TIMEOUT_MS = 2_000;
+/** Probes, a load balancer and a curious operator at once cost one round of checks a second, not one each. */
+const RESULT_TTL_MS = 1_000;
 
 async function runCheck(c: ReadinessCheck): Promise<[string, string]> {
   let timer: NodeJS.Timeout | undefined;
@@ -36,6 +39,15 @@ function send(res: ServerResponse, status: number, body: unknown) {
  * does not get every replica restarted); `/readyz` says it should get traffic.
  */
 export function healthHandler(checks: ReadinessCheck[], isDraining: () => boolean) {
+  let latest: { at: number; results: Promise<Record<string, string>> } | undefined;
+  const results = () => {
+    const now = performance.now();
+    if (!latest || now - latest.at >= RESULT_TTL_MS) {
+      // Timed from the start of the round: a round still running is shared, not repeated.
+      latest = { at: now, results: Promise.all(checks.map(runCheck)).then(Object.fromEntries) };
+    }
+    return latest.results;
+  };
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const path = req.url?.split('?')[0];
     if (path === '/healthz') {
@@ -47,9 +59,9 @@ export function healthHandler(checks: ReadinessCheck[], isDraining: () => boolea
         send(res, 503, { status: 'draining' });
         return true;
       }
-      const results = Object.fromEntries(await Promise.all(checks.map(runCheck)));
-      const ready = Object.values(results).every((r) => r === 'ok');
-      send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: results });
+      const outcome = await results();
+      const ready = Object.values(outcome).every((r) => r === 'ok');
+      send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: outcome });
       return true;
     }
     return false;

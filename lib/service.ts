@@ -43,6 +43,7 @@ export interface ServiceParts {
 export interface RunningService extends RunningServer {
   /** The ops listener's URL: /metrics, /readyz (and /healthz). Not for the public. */
   opsUrl: string;
+  opsServer: RunningServer['server'];
   logger: Logger;
   metrics: HttpMetrics;
   /** Drains, then closes what the service opened. */
@@ -181,6 +182,7 @@ export async function startService(
     server: server.server,
     url: server.url,
     opsUrl: ops.url,
+    opsServer: ops.server,
     get draining() {
       return server.draining;
     },

@@ -24,7 +24,7 @@ export function createMemoryFlagStore(): FlagStore {
     onChange(listener) {
       listeners.push(listener);
     },
-    checks: [],
+    probes: [],
     async close() {},
   };
 }

@@ -65,9 +65,9 @@ export function createRedisFlagStore(url: string, keyPrefix: string, logger: Log
     onChange(listener) {
       listeners.push(listener);
     },
-    // No readiness check on Redis: flags are served from memory, so a Redis outage must not take
-    // the front door out of the load balancer (flips are refused meanwhile; reloads retry).
-    checks: [],
+    // Not a readiness check: flags are served from memory, so a Redis outage must not take the
+    // front door out of the load balancer (flips are refused meanwhile; reloads retry).
+    probes: [{ name: 'redis', check: () => redis.ping() }],
     async close() {
       subscriber.disconnect();
       redis.disconnect();

@@ -22,6 +22,7 @@ export interface FlagStore {
   swap(route: string, next: string, expected?: { raw: string; orMissing: boolean }): Promise<SwapResult>;
   /** Called with a route name whenever any replica changed that route's flag. */
   onChange(listener: (route: string) => void): void;
-  checks: ReadinessCheck[];
+  /** Whether the store answers, for the dependency gauge; never readiness (flags are served from memory). */
+  probes: ReadinessCheck[];
   close(): Promise<void>;
 }

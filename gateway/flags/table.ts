@@ -32,6 +32,7 @@ export class FlagTable {
   readonly #metrics: GatewayMetrics;
   readonly #listeners: Array<(route: FlaggedRoute, previous: EffectiveFlag) => void> = [];
   #timer: NodeJS.Timeout | undefined;
+  #loaded = false;
 
   constructor(routes: FlaggedRoute[], store: FlagStore, logger: Logger, metrics: GatewayMetrics) {
     this.#routes = new Map(routes.map((r) => [r.name, r]));
@@ -53,6 +54,21 @@ export class FlagTable {
     return [...this.#routes.values()];
   }
 
+  /** Whether every route's flag has been read from the store at least once (or deliberately set to its default, the store being down at start). */
+  get loaded(): boolean {
+    return this.#loaded;
+  }
+
+  /** Readiness: this process knows what to serve. Costs no I/O. */
+  readinessCheck() {
+    return {
+      name: 'flags',
+      check: async () => {
+        if (!this.#loaded) throw new Error('route flags not loaded yet');
+      },
+    };
+  }
+
   /** Called after a route's effective flag changed (not for no-op refreshes). */
   onApplied(listener: (route: FlaggedRoute, previous: EffectiveFlag) => void): void {
     this.#listeners.push(listener);
@@ -69,10 +85,12 @@ export class FlagTable {
       for (const route of this.#routes.values()) {
         if (route.flag.source === 'default' && route.flag.reason === undefined) this.#apply(route, { state: route.defaultState, source: 'default', reason: 'unavailable' });
       }
+      this.#loaded = true;
       return;
     }
     this.#metrics.reloads.inc({ result: 'ok' });
     for (const route of this.#routes.values()) this.#apply(route, this.#evaluate(route, stored.get(route.name)));
+    this.#loaded = true;
   }
 
   async refresh(name: string): Promise<void> {
