@@ -14,6 +14,7 @@ import type { GatewayConfig } from './config.ts';
 import { createDispatcher, type LiveRoute } from './dispatch.ts';
 import { createMemoryFlagStore } from './flags/memory-store.ts';
 import { createRedisFlagStore } from './flags/redis-store.ts';
+import { createFlagRestorer } from './flags/restore.ts';
 import { FlagTable } from './flags/table.ts';
 import { createFlipper } from './flips.ts';
 import { createGatewayMetrics } from './metrics.ts';
@@ -39,7 +40,10 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
     const knex = createDatabase(config.DATABASE_URL);
     const applied = await migrate(knex, gatewayMigrations, GATEWAY_MIGRATIONS_TABLE);
     if (applied.length) logger.info({ applied }, 'gateway database migrated');
-    const store = config.REDIS_URL ? createRedisFlagStore(config.REDIS_URL, config.REDIS_KEY_PREFIX, logger) : createMemoryFlagStore();
+    // The audit log is the record of intent: the embedded store starts from it, and a Redis that
+    // lost or changed flags is restored from it (flags/restore.ts).
+    const audit = createAuditLog(knex);
+    const store = config.REDIS_URL ? createRedisFlagStore(config.REDIS_URL, config.REDIS_KEY_PREFIX, logger) : createMemoryFlagStore(await audit.latest());
 
     const upstreams = new Map<string, Upstream>(Object.entries(table.upstreams).map(([name, url]) => [name, createUpstream(name, url)]));
     const routes: LiveRoute[] = table.routes.map((definition) => {
@@ -57,13 +61,12 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       return route;
     });
 
-    const flags = new FlagTable(routes, store, logger, metrics);
+    const flags = new FlagTable(routes, store, logger, metrics, () => audit.latest());
+    flags.onApplied((route) => (route as LiveRoute).rollback?.reset());
+    const flip = createFlipper({ knex, store, table: flags, audit, metrics, logger });
+    const restorer = createFlagRestorer({ table: flags, store, audited: (route) => audit.latest(route), flip, graceMs: config.GATEWAY_FLAG_UNAUDITED_GRACE_MS, metrics, logger });
     await flags.reload();
     flags.startPeriodicReload(config.GATEWAY_FLAG_RELOAD_MS);
-    flags.onApplied((route) => (route as LiveRoute).rollback?.reset());
-
-    const audit = createAuditLog(knex);
-    const flip = createFlipper({ knex, store, table: flags, audit, metrics, logger });
     const rollBack = createAutoRollback({ flip, metrics, logger });
     const shadow = new Shadow({
       timeoutMs: config.GATEWAY_SHADOW_TIMEOUT_MS,
@@ -139,6 +142,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       checks: [flags.readinessCheck()],
       async close() {
         dependencies.stop();
+        restorer.stop();
         flags.stop();
         closeUpgrades();
         shadow.close();

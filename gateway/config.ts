@@ -20,6 +20,11 @@ export const gatewayEnv = {
   GATEWAY_ROUTES_FILE: z.string().min(1).default('gateway/routes.yaml'),
   /** How often the upstreams, database and Redis are probed for gateway_dependency_up (never readiness). */
   GATEWAY_DEPENDENCY_PROBE_MS: z.coerce.number().int().min(200).max(3_600_000).default(5_000),
+  /**
+   * A stored flag that differs from the audit log is put back to the audited state if it still
+   * differs this much later (a flip's audit row is committed just after its store write).
+   */
+  GATEWAY_FLAG_UNAUDITED_GRACE_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   /** Safety net under pub/sub: every replica re-reads all flags this often. */
   GATEWAY_FLAG_RELOAD_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(30_000),
   GATEWAY_SHADOW_TIMEOUT_MS: milliseconds(2_000),

@@ -15,6 +15,8 @@ export interface FlipRequest {
   reason: string;
   /** Compare-and-set: flip only if the route is still in this state (the automatic rollback uses it). */
   ifCurrently?: FlagState;
+  /** Compare-and-set on the stored text itself (null: no flag stored), for a restore that must not overwrite anything else. */
+  ifStored?: string | null;
 }
 
 export type FlipResult =
@@ -40,7 +42,13 @@ export function createFlipper(deps: { knex: Knex; store: FlagStore; table: FlagT
       try {
         const expected = request.ifCurrently ? serializeFlag(request.ifCurrently) : undefined;
         // A missing flag means the route runs on its default: it "is" that state for a compare-and-set.
-        result = await store.swap(request.route, next, expected === undefined ? undefined : { raw: expected, orMissing: expected === serializeFlag(route.defaultState) });
+        const condition =
+          request.ifStored !== undefined
+            ? { raw: request.ifStored ?? '', orMissing: request.ifStored === null }
+            : expected === undefined
+              ? undefined
+              : { raw: expected, orMissing: expected === serializeFlag(route.defaultState) };
+        result = await store.swap(request.route, next, condition);
       } catch (error) {
         throw new FlagStoreUnavailable((error as Error).message);
       }

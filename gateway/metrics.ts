@@ -58,9 +58,15 @@ export function createGatewayMetrics(registry: Registry) {
     labelNames: ['result'] as const,
     registers,
   });
+  const restores = new Counter({
+    name: 'gateway_flag_restores_total',
+    help: 'Route flags put back into the flag store from the audit log, by route and drift: missing (the store lost it, e.g. Redis restarted without persistence) or unaudited (it held a state no audited flip chose)',
+    labelNames: ['route', 'drift'] as const,
+    registers,
+  });
   const flips = new Counter({
     name: 'gateway_flips_total',
-    help: 'Route flips made through this replica, by route, new mode and channel (api, page, auto-rollback)',
+    help: 'Route flips made through this replica, by route, new mode and channel (api, page, auto-rollback, restore)',
     labelNames: ['route', 'mode', 'via'] as const,
     registers,
   });
@@ -126,6 +132,9 @@ export function createGatewayMetrics(registry: Registry) {
     },
     fellBack(route: string, reason: 'missing' | 'unreadable' | 'unavailable') {
       fallbacks.inc({ route, reason });
+    },
+    flagRestored(route: string, drift: 'missing' | 'unaudited') {
+      restores.inc({ route, drift });
     },
     flipped(route: string, state: FlagState, via: string) {
       flips.inc({ route, mode: state.mode, via });

@@ -52,6 +52,16 @@ export function createAuditLog(knex: Knex) {
         reason: entry.reason,
       });
     },
+    /**
+     * The state each route was last audited into (raw, as the flag store holds it): the record
+     * of intent that a flag store which lost or changed its flags is restored from.
+     */
+    async latest(route?: string): Promise<Map<string, string>> {
+      const newest = knex('gateway_audit').max({ id: 'id' }).groupBy('route');
+      if (route !== undefined) newest.where('route', route);
+      const rows = (await knex('gateway_audit').select('route', 'to_state').whereIn('id', newest)) as Array<Pick<Row, 'route' | 'to_state'>>;
+      return new Map(rows.map((r) => [r.route, r.to_state]));
+    },
     async list(options: { route?: string; limit?: number; beforeId?: number } = {}): Promise<AuditEntry[]> {
       const query = knex<Row>('gateway_audit').orderBy('id', 'desc').limit(options.limit ?? 50);
       if (options.route) query.where('route', options.route);

@@ -1,8 +1,11 @@
 import type { FlagStore } from './store.ts';
 
-/** The embedded mode's flag store: one process, so a Map is the whole truth. */
-export function createMemoryFlagStore(): FlagStore {
-  const flags = new Map<string, string>();
+/**
+ * The embedded mode's flag store: one process, so a Map is the whole truth while it runs. It
+ * starts from `initial`, the audit log's last state of each route, so a restart keeps the flips.
+ */
+export function createMemoryFlagStore(initial: Map<string, string> = new Map()): FlagStore {
+  const flags = new Map(initial);
   const listeners: Array<(route: string) => void> = [];
   return {
     kind: 'memory',

@@ -7,8 +7,12 @@ export type FallbackReason = 'missing' | 'unreadable' | 'unavailable';
 
 export interface EffectiveFlag {
   state: FlagState;
-  /** `flag`: from the store; `default`: the route file's default, because of `reason`. */
-  source: 'flag' | 'default';
+  /**
+   * `flag`: from the store; `audit`: the audit log's last state of the route, because the store
+   * has none (`reason` missing) or was unreachable at start (`unavailable`); `default`: the route
+   * file's default, because of `reason`.
+   */
+  source: 'flag' | 'audit' | 'default';
   reason?: FallbackReason;
   /** What was wrong with the stored value (unreadable only). */
   problem?: string;
@@ -20,25 +24,47 @@ export interface FlaggedRoute {
   flag: EffectiveFlag;
 }
 
+/** The audit log's last state of each route (raw text, as the store holds flags). */
+export type AuditedStates = () => Promise<Map<string, string>>;
+
+/**
+ * A route whose stored flag is not what the audit log last recorded: `missing` (the store lost
+ * it, e.g. Redis restarted without persistence) or `unaudited` (it holds a state no audited flip
+ * chose, or one whose audit row is still being written).
+ */
+export interface Drift {
+  route: string;
+  kind: 'missing' | 'unaudited';
+}
+
 /**
  * Holds every route's effective flag in memory, so the request path never waits for the store.
- * Fills and refreshes it from the store (at start, on every change notice, and periodically),
- * and falls back to each route's default when its flag is missing or unreadable.
+ * Fills and refreshes it from the store (at start, on every change notice, and periodically).
+ * The audit log is the record of intent: a flag the store lacks is served as the audit log last
+ * recorded it (and reported as a drift, to be restored), else the route's default; an unreadable
+ * flag falls back to the default.
  */
 export class FlagTable {
   readonly #routes: Map<string, FlaggedRoute>;
   readonly #store: FlagStore;
   readonly #logger: Logger;
   readonly #metrics: GatewayMetrics;
+  readonly #audited: AuditedStates | undefined;
   readonly #listeners: Array<(route: FlaggedRoute, previous: EffectiveFlag) => void> = [];
+  readonly #drifts: Array<(drift: Drift) => void> = [];
+  /** The audit log's states as of the last reload that could read it. */
+  #intent: Map<string, FlagState> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #stopped = false;
   #loaded = false;
 
-  constructor(routes: FlaggedRoute[], store: FlagStore, logger: Logger, metrics: GatewayMetrics) {
+  constructor(routes: FlaggedRoute[], store: FlagStore, logger: Logger, metrics: GatewayMetrics, audited?: AuditedStates) {
     this.#routes = new Map(routes.map((r) => [r.name, r]));
     this.#store = store;
     this.#logger = logger;
     this.#metrics = metrics;
+    this.#audited = audited;
     for (const route of routes) metrics.flagState(route.name, route.flag.state, route.flag.source === 'default');
     store.onChange((name) => {
       if (name === '*') void this.reload();
@@ -74,22 +100,39 @@ export class FlagTable {
     this.#listeners.push(listener);
   }
 
-  /** Reads every flag; on a store failure keeps what it has (or the defaults, at start). */
+  /** Called with each route whose stored flag differs from the audit log, at every reload that sees it. */
+  onDrift(listener: (drift: Drift) => void): void {
+    this.#drifts.push(listener);
+  }
+
+  /**
+   * Reads every flag and the audit log's states. On a store failure keeps what it has; at start
+   * it serves the audit log's states instead (the defaults where it has none). With neither
+   * readable at start it serves the defaults, is not ready, and retries every second.
+   */
   async reload(): Promise<void> {
-    let stored: Map<string, string>;
-    try {
-      stored = await this.#store.readAll();
-    } catch (error) {
+    const [stored, audited] = await Promise.allSettled([this.#store.readAll(), this.#readAudited()]);
+    if (audited.status === 'fulfilled') this.#intent = audited.value;
+    const intent = audited.status === 'fulfilled' ? audited.value : undefined;
+    if (stored.status === 'rejected') {
       this.#metrics.reloads.inc({ result: 'failed' });
-      this.#logger.warn({ err: { message: (error as Error).message } }, 'flag store unavailable: keeping the flags already in memory');
+      this.#logger.warn({ err: { message: (stored.reason as Error).message } }, 'flag store unavailable: keeping the flags already in memory');
       for (const route of this.#routes.values()) {
-        if (route.flag.source === 'default' && route.flag.reason === undefined) this.#apply(route, { state: route.defaultState, source: 'default', reason: 'unavailable' });
+        if (this.#loaded) continue;
+        const chosen = intent?.get(route.name);
+        if (chosen && !sameFlag(chosen, route.defaultState)) this.#apply(route, { state: chosen, source: 'audit', reason: 'unavailable' });
+        else this.#apply(route, { state: route.defaultState, source: 'default', reason: 'unavailable' });
       }
-      this.#loaded = true;
+      if (intent) this.#loaded = true;
+      else this.#retryUntilLoaded();
       return;
     }
     this.#metrics.reloads.inc({ result: 'ok' });
-    for (const route of this.#routes.values()) this.#apply(route, this.#evaluate(route, stored.get(route.name)));
+    for (const route of this.#routes.values()) {
+      const raw = stored.value.get(route.name);
+      this.#apply(route, this.#evaluate(route, raw, intent));
+      if (intent) this.#checkDrift(route, raw, intent);
+    }
     this.#loaded = true;
   }
 
@@ -97,7 +140,11 @@ export class FlagTable {
     const route = this.#routes.get(name);
     if (!route) return; // a route another version of the route file has; not ours
     try {
-      this.#apply(route, this.#evaluate(route, await this.#store.read(name)));
+      const raw = await this.#store.read(name);
+      this.#apply(route, this.#evaluate(route, raw, this.#intent));
+      // A notice comes from a flip whose audit row may not be committed yet: only a missing flag
+      // is a drift here; the reloads judge the rest.
+      if (raw === undefined && this.#intent) this.#checkDrift(route, raw, this.#intent);
     } catch (error) {
       this.#logger.warn({ route: name, err: { message: (error as Error).message } }, 'could not read a changed flag; the periodic reload will retry');
     }
@@ -115,14 +162,55 @@ export class FlagTable {
   }
 
   stop(): void {
+    this.#stopped = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#retry);
   }
 
-  #evaluate(route: FlaggedRoute, raw: string | undefined): EffectiveFlag {
-    if (raw === undefined) return { state: route.defaultState, source: 'default', reason: 'missing' };
+  async #readAudited(): Promise<Map<string, FlagState> | undefined> {
+    if (!this.#audited) return undefined;
+    const states = new Map<string, FlagState>();
+    for (const [route, raw] of await this.#audited()) {
+      const parsed = parseStoredFlag(raw);
+      if (parsed.ok) states.set(route, parsed.state);
+    }
+    return states;
+  }
+
+  #retryUntilLoaded(): void {
+    if (this.#stopped || this.#retry) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      void this.reload();
+    }, 1_000);
+    this.#retry.unref();
+  }
+
+  /**
+   * `intent`: the audit log's states, or undefined when it could not be read (then a flag the
+   * store lost keeps what this process already serves, rather than a default nobody chose).
+   */
+  #evaluate(route: FlaggedRoute, raw: string | undefined, intent: Map<string, FlagState> | undefined): EffectiveFlag {
+    if (raw === undefined) {
+      const chosen = intent?.get(route.name);
+      if (chosen && !sameFlag(chosen, route.defaultState)) return { state: chosen, source: 'audit', reason: 'missing' };
+      if (!intent && this.#audited && route.flag.source !== 'default') return route.flag;
+      return { state: route.defaultState, source: 'default', reason: 'missing' };
+    }
     const parsed = parseStoredFlag(raw);
     if (!parsed.ok) return { state: route.defaultState, source: 'default', reason: 'unreadable', problem: parsed.problem };
     return { state: parsed.state, source: 'flag' };
+  }
+
+  #checkDrift(route: FlaggedRoute, raw: string | undefined, intent: Map<string, FlagState>): void {
+    const chosen = intent.get(route.name) ?? route.defaultState;
+    let kind: Drift['kind'] | undefined;
+    if (raw === undefined) kind = sameFlag(chosen, route.defaultState) ? undefined : 'missing';
+    else {
+      const parsed = parseStoredFlag(raw);
+      kind = parsed.ok && sameFlag(parsed.state, chosen) ? undefined : 'unaudited';
+    }
+    if (kind) for (const listener of this.#drifts) listener({ route: route.name, kind });
   }
 
   #apply(route: FlaggedRoute, next: EffectiveFlag): void {
