@@ -18,8 +18,8 @@ export const gatewayEnv = {
   REDIS_KEY_PREFIX: z.string().default('idm:'),
   /** The route table (YAML); relative paths are resolved against the working directory. */
   GATEWAY_ROUTES_FILE: z.string().min(1).default('gateway/routes.yaml'),
-  /** How often the upstreams, database and Redis are probed for gateway_dependency_up (never readiness). */
-  GATEWAY_DEPENDENCY_PROBE_MS: z.coerce.number().int().min(200).max(3_600_000).default(5_000),
+  /** How often the upstreams, database and Redis are probed for gateway_dependency_up (never readiness); 0: never. */
+  GATEWAY_DEPENDENCY_PROBE_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
   /**
    * A stored flag that differs from the audit log is put back to the audited state if it still
    * differs this much later (a flip's audit row is committed just after its store write).

@@ -9,7 +9,9 @@ import type { GatewayMetrics } from './metrics.ts';
  * so upstream health belongs in metrics and alerts, and /readyz costs nothing per call.
  */
 export function watchDependencies(deps: { probes: ReadinessCheck[]; everyMs: number; metrics: GatewayMetrics; logger: Logger }) {
-  const { probes, everyMs, metrics, logger } = deps;
+  const { everyMs, metrics, logger } = deps;
+  // 0 turns probing off (a test whose upstream counts every request it gets).
+  const probes = everyMs > 0 ? deps.probes : [];
   const up = new Map<string, boolean>();
   let running: Promise<void> | undefined;
   const probeAll = () => {
@@ -34,11 +36,9 @@ export function watchDependencies(deps: { probes: ReadinessCheck[]; everyMs: num
     return running;
   };
   void probeAll();
-  const timer = setInterval(() => void probeAll(), everyMs);
-  timer.unref();
+  const timer = everyMs > 0 ? setInterval(() => void probeAll(), everyMs) : undefined;
+  timer?.unref();
   return {
-    /** Resolves once the probe round in progress (if any) has finished. */
-    settled: () => running ?? Promise.resolve(),
     stop() {
       clearInterval(timer);
     },

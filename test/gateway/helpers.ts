@@ -87,6 +87,8 @@ export async function startTestGateway(routesYaml: string, env: Record<string, s
     IDP_INTERNAL_SECRET: INTERNAL_SECRET,
     DATABASE_URL: `sqlite:${join(dir, 'gateway.sqlite')}`,
     SHUTDOWN_GRACE_MS: '2000',
+    // Background probes would show up among the requests a test's upstreams record.
+    GATEWAY_DEPENDENCY_PROBE_MS: '0',
     ...env,
   });
   let service: RunningService;
