@@ -101,6 +101,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
     });
     const dispatcher = createDispatcher({
       routes,
+      scriptSuffixes: table.scriptSuffixes,
       timeoutMs: config.UPSTREAM_TIMEOUT_MS,
       trusted,
       metrics,

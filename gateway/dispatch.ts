@@ -16,6 +16,7 @@ import { forwardUpgrade, rejectUpgrade } from './proxy/upgrade.ts';
 import type { Upstream } from './proxy/upstream.ts';
 import { relyingPartyAction } from './rp/paths.ts';
 import type { RouteDefinition } from './routes/file.ts';
+import { compileCanonicalizer, type CanonicalTarget } from './routes/canonical.ts';
 import { compileMatcher } from './routes/matcher.ts';
 import type { RollbackWatch } from './rollback.ts';
 import type { Shadow } from './shadow/shadow.ts';
@@ -33,6 +34,8 @@ export interface LiveRoute extends FlaggedRoute {
 
 export interface DispatchOptions {
   routes: LiveRoute[];
+  /** The route file's `scriptSuffixes` (canonical.ts). */
+  scriptSuffixes: readonly string[];
   timeoutMs: number;
   trusted: (address: string | undefined) => boolean;
   metrics: GatewayMetrics;
@@ -58,13 +61,14 @@ function isSecure(req: IncomingMessage): boolean {
   return (req.socket as { encrypted?: boolean }).encrypted === true;
 }
 
-function isAdminPath(url: string): boolean {
-  return url.startsWith('/admin') && (url.length === 6 || url[6] === '/' || url[6] === '?');
+/** `path`: canonical, without the query. */
+function isAdminPath(path: string): boolean {
+  return path.startsWith('/admin') && (path.length === 6 || path[6] === '/');
 }
 
 /** The gateway's own paths, never proxied: /admin and the relying party's three /auth/ paths. */
-function isOwnPath(url: string): boolean {
-  return url.charCodeAt(1) === 97 /* a */ && (isAdminPath(url) || relyingPartyAction(url) !== undefined);
+function isOwnPath(path: string): boolean {
+  return path.charCodeAt(1) === 97 /* a */ && (isAdminPath(path) || relyingPartyAction(path) !== undefined);
 }
 
 /**
@@ -75,6 +79,18 @@ function isOwnPath(url: string): boolean {
 export function createDispatcher(options: DispatchOptions) {
   const { metrics, shadow, timeoutMs, trusted } = options;
   const match = compileMatcher(options.routes, (r) => r.definition);
+  const canonicalize = compileCanonicalizer(options.scriptSuffixes);
+
+  /**
+   * The request's canonical target, which from then on is its URL: every later reader (the
+   * forwarders' request head, shadow copies, the admin app, the relying party) sees the path
+   * the route was matched on. Idempotent, so the hot path and the handler may both call it.
+   */
+  function canonical(req: IncomingMessage): CanonicalTarget {
+    const target = canonicalize(req.url ?? '/');
+    if (target.ok) req.url = target.target;
+    return target;
+  }
 
   /** Only a canary that splits traffic needs a stickiness key; everything else skips token verification. */
   function splits(route: LiveRoute): boolean {
@@ -136,22 +152,27 @@ export function createDispatcher(options: DispatchOptions) {
   }
 
   const handler: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
-    const url = req.url ?? '/';
-    if (isAdminPath(url)) {
+    const requestId = currentRequest()?.requestId ?? requestIdOf(req);
+    const target = canonical(req);
+    if (!target.ok) {
+      setRouteLabel(res, 'bad_path');
+      sendGatewayError(res, 400, 'bad_path', requestId);
+      return;
+    }
+    if (isAdminPath(target.path)) {
       setRouteLabel(res, 'admin');
       options.admin(req, res);
       return;
     }
-    if (relyingPartyAction(url) !== undefined) {
+    if (relyingPartyAction(target.path) !== undefined) {
       setRouteLabel(res, 'auth');
       options.auth(req, res);
       return;
     }
-    const requestId = currentRequest()?.requestId ?? requestIdOf(req);
-    const found = match(req.method ?? 'GET', url);
+    const found = match(req.method ?? 'GET', target.routePath);
     if (!found.ok) {
       setRouteLabel(res, found.reason);
-      sendGatewayError(res, found.reason === 'bad_path' ? 400 : 404, found.reason, requestId);
+      sendGatewayError(res, 404, found.reason, requestId);
       return;
     }
     const route = found.route;
@@ -197,10 +218,10 @@ export function createDispatcher(options: DispatchOptions) {
    * false and goes the ordinary way.
    */
   function hotPath(req: IncomingMessage, res: ServerResponse): boolean {
-    const url = req.url ?? '/';
-    if (isOwnPath(url)) return false;
+    const canonicalTarget = canonical(req);
+    if (!canonicalTarget.ok || isOwnPath(canonicalTarget.path)) return false;
     const method = req.method ?? 'GET';
-    const found = match(method, url);
+    const found = match(method, canonicalTarget.routePath);
     if (!found.ok) return false;
     const route = found.route;
     const mode = route.flag.state.mode;
@@ -227,8 +248,10 @@ export function createDispatcher(options: DispatchOptions) {
   const upgrades = new Set<Duplex>();
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
     const requestId = requestIdOf(req);
-    const found = match(req.method ?? 'GET', req.url ?? '/');
-    if (!found.ok) return rejectUpgrade(socket, found.reason === 'bad_path' ? 400 : 404, found.reason, requestId);
+    const target = canonical(req);
+    if (!target.ok) return rejectUpgrade(socket, 400, 'bad_path', requestId);
+    const found = match(req.method ?? 'GET', target.routePath);
+    if (!found.ok) return rejectUpgrade(socket, 404, found.reason, requestId);
     const route = found.route;
     // Non-browser clients (apps) can send a bearer token with the upgrade: bucketed by user as on HTTP.
     const token = splits(route) ? bearerToken(req) : undefined;
