@@ -7,6 +7,7 @@ import { startService, type RunningService } from '../lib/service.ts';
 import { upstreamCheck } from '../lib/upstream-check.ts';
 import { createAdminApp } from './admin/app.ts';
 import { createAccessTokenVerifier } from './auth/access-token.ts';
+import { createBucketCookies } from './canary.ts';
 import { GATEWAY_MIGRATIONS_TABLE, gatewayMigrations } from './audit/migrations.ts';
 import { createAuditLog } from './audit/store.ts';
 import type { GatewayConfig } from './config.ts';
@@ -109,6 +110,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       logger,
       admin,
       auth,
+      // The sign-in cookie's secret; the bucket's key is derived from it for this purpose alone.
+      buckets: createBucketCookies(config.GATEWAY_AUTH_COOKIE_SECRET),
       accessTokens,
       onRollback(route, reason) {
         rollBack(route, reason).catch(() => route.rollback?.reset());

@@ -6,7 +6,7 @@ import { currentRequest, REQUEST_ID_HEADER, requestIdOf } from '../lib/request-c
 import { bearerToken } from '../lib/bearer-auth.ts';
 import { setRouteLabel, type ServiceContext } from '../lib/service.ts';
 import type { AccessTokenVerifier } from './auth/access-token.ts';
-import { bucketCookie, bucketOf, bucketSetCookie, goesToNewSide, newBucketId, subjectKey } from './canary.ts';
+import { bucketOf, goesToNewSide, subjectKey, type BucketCookies } from './canary.ts';
 import type { FlaggedRoute } from './flags/table.ts';
 import type { GatewayMetrics, Side } from './metrics.ts';
 import { forward, sendGatewayError, type ForwardOutcome } from './proxy/forward.ts';
@@ -45,6 +45,8 @@ export interface DispatchOptions {
   admin: RequestListener;
   /** The relying party's /auth/login, /auth/callback and /auth/logout (gateway/rp). */
   auth: RequestListener;
+  /** The signed gw_bucket cookie that keeps an anonymous browser on its side of a canary. */
+  buckets: BucketCookies;
   /** Verifies a request's bearer access token, whose `sub` then picks its canary bucket. */
   accessTokens: AccessTokenVerifier;
   onRollback(route: LiveRoute, reason: string): void;
@@ -123,14 +125,11 @@ export function createDispatcher(options: DispatchOptions) {
         if (state.percent >= 100) return { side: 'new' };
         // A signed-in user lands on the same side on every device: the bucket follows the user.
         if (subject !== undefined) return { side: goesToNewSide(bucketOf(subjectKey(subject)), state.percent) ? 'new' : 'legacy' };
-        let id = bucketCookie(cookie);
-        let setCookie: string | undefined;
-        if (!id) {
-          // First visit: the decision and the cookie come from the same new id, so it sticks from now on.
-          id = newBucketId();
-          setCookie = bucketSetCookie(id, secure);
-        }
-        return { side: goesToNewSide(bucketOf(id), state.percent) ? 'new' : 'legacy', setCookie };
+        const known = options.buckets.read(cookie);
+        if (known !== undefined) return { side: goesToNewSide(bucketOf(known), state.percent) ? 'new' : 'legacy' };
+        // First visit (or a cookie we did not sign): the decision and the cookie come from the same new id, so it sticks from now on.
+        const fresh = options.buckets.issue(secure);
+        return { side: goesToNewSide(bucketOf(fresh.id), state.percent) ? 'new' : 'legacy', setCookie: fresh.setCookie };
       }
     }
   }
@@ -266,7 +265,7 @@ export function createDispatcher(options: DispatchOptions) {
   function tunnel(route: LiveRoute, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, subject: string | undefined) {
     // No response object to set a cookie on: a visitor without one stays on legacy for upgrades.
     const state = route.flag.state;
-    const id = subject === undefined ? bucketCookie(req.headers.cookie) : subjectKey(subject);
+    const id = subject === undefined ? options.buckets.read(req.headers.cookie) : subjectKey(subject);
     const side: Side = state.mode === 'idp' || (state.mode === 'canary' && id !== undefined && goesToNewSide(bucketOf(id), state.percent)) || (state.mode === 'canary' && state.percent >= 100) ? 'new' : 'legacy';
     const headers = upstreamRequestHeaders(req, { requestId, trusted, upgrade: true }) as Record<string, string | string[] | number | undefined>;
     forwardUpgrade(req, socket, head, side === 'legacy' ? route.legacy : route.next, headers, requestId, timeoutMs, (s) => {
