@@ -144,7 +144,8 @@ export function createDispatcher(options: DispatchOptions) {
     }
     route.traffic.new++;
     if (failed) route.traffic.new5xx++;
-    if (route.rollback && route.flag.state.mode === 'canary' && outcome.status !== 499) {
+    // Only the upstream's own answers judge it: not clients that left (499) or never finished their body (408).
+    if (route.rollback && route.flag.state.mode === 'canary' && outcome.status !== 499 && outcome.failure !== 'client_timeout') {
       const reason = route.rollback.observe(outcome.status, Date.now());
       if (reason) options.onRollback(route, reason);
     }
