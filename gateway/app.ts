@@ -41,7 +41,9 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
     if (applied.length) logger.info({ applied }, 'gateway database migrated');
     const store = config.REDIS_URL ? createRedisFlagStore(config.REDIS_URL, config.REDIS_KEY_PREFIX, logger) : createMemoryFlagStore();
 
-    const upstreams = new Map<string, Upstream>(Object.entries(table.upstreams).map(([name, url]) => [name, createUpstream(name, url)]));
+    // The idp builds its discovery, endpoint and redirect URLs from X-Forwarded-Host/-Proto: it gets its issuer's, never the client's Host.
+    const publicUrlOf = (name: string) => (name === 'idp' ? { publicUrl: config.IDP_ISSUER } : {});
+    const upstreams = new Map<string, Upstream>(Object.entries(table.upstreams).map(([name, url]) => [name, createUpstream(name, url, publicUrlOf(name))]));
     const routes: LiveRoute[] = table.routes.map((definition) => {
       const route: LiveRoute = {
         name: definition.name,

@@ -200,13 +200,19 @@ export function createDispatcher(options: DispatchOptions) {
    */
   function proxy(route: LiveRoute, req: IncomingMessage, res: ServerResponse, requestId: string, subject: string | undefined) {
     const choice = chooseSide(route, req.headers.cookie, isSecure(req), subject);
-    const headers = upstreamRequestHeaders(req, { requestId, trusted });
     const target = choice.side === 'legacy' ? route.legacy : route.next;
-    const compare = route.flag.state.mode === 'shadow' ? shadow.begin(route.name, route.definition.shadow, req, route.next, headers, requestId) : undefined;
+    const headers = upstreamRequestHeaders(req, { requestId, trusted, pinned: target.publicOrigin });
+    const compare = route.flag.state.mode === 'shadow' ? shadow.begin(route.name, route.definition.shadow, req, route.next, shadowHeaders(req, route, headers, requestId), requestId) : undefined;
     forward(req, res, target, headers, requestId, timeoutMs, choice.setCookie ? ['set-cookie', choice.setCookie] : undefined, (outcome) => {
       observe(route, choice.side, outcome);
       compare?.(outcome);
     });
+  }
+
+  /** The shadow copy's headers: the legacy side's, unless the new side is pinned to another public origin. */
+  function shadowHeaders(req: IncomingMessage, route: LiveRoute, legacyHeaders: ReturnType<typeof upstreamRequestHeaders>, requestId: string) {
+    if (route.next.publicOrigin === route.legacy.publicOrigin) return legacyHeaders;
+    return upstreamRequestHeaders(req, { requestId, trusted, pinned: route.next.publicOrigin });
   }
 
   /**
@@ -228,7 +234,10 @@ export function createDispatcher(options: DispatchOptions) {
     if (mode === 'shadow') return false;
     // An https upstream goes the ordinary way: when the mode alone names the side, know it before reading a header.
     if (mode !== 'canary' && !(mode === 'legacy' ? route.legacy : route.next).pool) return false;
-    const upstream = upstreamRequestHead(req, trusted);
+    // The head carries the side's pinned origin, and in a canary the side is known only from the
+    // head's cookie: a canary between a pinned and an unpinned side goes the ordinary way.
+    if (mode === 'canary' && route.legacy.publicOrigin !== route.next.publicOrigin) return false;
+    const upstream = upstreamRequestHead(req, trusted, (mode === 'legacy' ? route.legacy : route.next).publicOrigin);
     // A token on a split canary picks the bucket: it needs a verification first.
     if (upstream.bearer && splits(route)) return false;
     const choice = chooseSide(route, upstream.cookie, isSecure(req), undefined);
@@ -268,8 +277,9 @@ export function createDispatcher(options: DispatchOptions) {
     const state = route.flag.state;
     const id = subject === undefined ? options.buckets.read(req.headers.cookie) : subjectKey(subject);
     const side: Side = state.mode === 'idp' || (state.mode === 'canary' && id !== undefined && goesToNewSide(bucketOf(id), state.percent)) || (state.mode === 'canary' && state.percent >= 100) ? 'new' : 'legacy';
-    const headers = upstreamRequestHeaders(req, { requestId, trusted, upgrade: true }) as Record<string, string | string[] | number | undefined>;
-    forwardUpgrade(req, socket, head, side === 'legacy' ? route.legacy : route.next, headers, requestId, timeoutMs, (s) => {
+    const target = side === 'legacy' ? route.legacy : route.next;
+    const headers = upstreamRequestHeaders(req, { requestId, trusted, upgrade: true, pinned: target.publicOrigin }) as Record<string, string | string[] | number | undefined>;
+    forwardUpgrade(req, socket, head, target, headers, requestId, timeoutMs, (s) => {
       upgrades.add(s);
       s.once('close', () => upgrades.delete(s));
     });
