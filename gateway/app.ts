@@ -4,6 +4,7 @@ import { clusterMetricsSource, isClusterWorker } from '../lib/cluster.ts';
 import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
 import { requestIdOf } from '../lib/request-context.ts';
 import { startService, type RunningService } from '../lib/service.ts';
+import { compileTrust } from '../lib/trust-proxy.ts';
 import { upstreamCheck } from '../lib/upstream-check.ts';
 import { createAdminApp } from './admin/app.ts';
 import { createAccessTokenVerifier } from './auth/access-token.ts';
@@ -17,7 +18,6 @@ import { createRedisFlagStore } from './flags/redis-store.ts';
 import { FlagTable } from './flags/table.ts';
 import { createFlipper } from './flips.ts';
 import { createGatewayMetrics } from './metrics.ts';
-import { compileTrust } from './proxy/trust.ts';
 import { rejectUpgrade } from './proxy/upgrade.ts';
 import { createUpstream, type Upstream } from './proxy/upstream.ts';
 import { createAutoRollback, RollbackWatch } from './rollback.ts';
@@ -28,7 +28,7 @@ import { createProviderConfiguration } from './rp/provider.ts';
 import { Shadow } from './shadow/shadow.ts';
 
 export async function startGateway(config: GatewayConfig): Promise<RunningService> {
-  // Checked before anything opens: a bad route file or TRUST_PROXY stops the start with its message.
+  // Checked before anything opens: a bad route file stops the start with its message (TRUST_PROXY was checked with the configuration).
   const table = loadRouteTable(config.GATEWAY_ROUTES_FILE, { legacy: config.LEGACY_UPSTREAM_URL, idp: config.IDP_UPSTREAM_URL });
   const trusted = compileTrust(config.TRUST_PROXY);
   let upgrades: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
