@@ -2,9 +2,12 @@
 // `login` is flipped, no spelling of /login.php may reach the legacy login through the
 // catch-all route, and what cannot be spelled one way is refused.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { compileCanonicalizer } from '../../gateway/routes/canonical.ts';
+import { repoRoot } from '../support/processes.ts';
 import { startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from './helpers.ts';
 
 let legacy: TaggedUpstream;
@@ -14,15 +17,9 @@ let gateway: TestGateway;
 before(async () => {
   legacy = await startUpstream('legacy');
   next = await startUpstream('new');
-  gateway = await startTestGateway(
-    `
-routes:
-  - { name: login, paths: [/login.php], methods: [GET, HEAD, POST], default: idp }
-  - { name: api, paths: [/api/*], default: idp }
-  - { name: site, paths: ['/*'] }
-`,
-    { LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: next.url },
-  );
+  // The shipped route table, with `login` flipped to the new side as ops would.
+  gateway = await startTestGateway(readFileSync(join(repoRoot, 'gateway/routes.yaml'), 'utf8'), { LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: next.url });
+  await gateway.flip('login', { mode: 'idp' });
 });
 
 after(async () => {
@@ -114,8 +111,8 @@ test('every spelling of /login.php reaches the flipped login route, never the le
   }
   assert.deepEqual(legacy.seen.filter((r) => r.url.toLowerCase().includes('login')), [], 'the legacy login was reached');
   // Prefix routes match the canonical path too, and other paths still reach the catch-all.
-  assert.equal((await send('//api//me')).servedBy, 'new');
-  assert.equal(next.seen.at(-1)?.url, '/api/me');
+  assert.equal((await send('//.well-known//openid-%63onfiguration')).servedBy, 'new');
+  assert.equal(next.seen.at(-1)?.url, '/.well-known/openid-configuration');
   assert.equal((await send('/index.php/login.php')).servedBy, 'legacy');
   assert.equal(legacy.seen.at(-1)?.url, '/index.php/login.php');
 });
