@@ -4,10 +4,12 @@ import { clusterMetricsSource, isClusterWorker } from '../lib/cluster.ts';
 import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
 import { requestIdOf } from '../lib/request-context.ts';
 import { startService, type RunningService } from '../lib/service.ts';
+import { compileTrust } from '../lib/trust-proxy.ts';
 import { upstreamCheck } from '../lib/upstream-check.ts';
 import { watchDependencies } from './dependencies.ts';
 import { createAdminApp } from './admin/app.ts';
 import { createAccessTokenVerifier } from './auth/access-token.ts';
+import { createBucketCookies } from './canary.ts';
 import { GATEWAY_MIGRATIONS_TABLE, gatewayMigrations } from './audit/migrations.ts';
 import { createAuditLog } from './audit/store.ts';
 import type { GatewayConfig } from './config.ts';
@@ -18,7 +20,6 @@ import { createFlagRestorer } from './flags/restore.ts';
 import { FlagTable } from './flags/table.ts';
 import { createFlipper } from './flips.ts';
 import { createGatewayMetrics } from './metrics.ts';
-import { compileTrust } from './proxy/trust.ts';
 import { rejectUpgrade } from './proxy/upgrade.ts';
 import { createUpstream, type Upstream } from './proxy/upstream.ts';
 import { createAutoRollback, RollbackWatch } from './rollback.ts';
@@ -29,7 +30,7 @@ import { createProviderConfiguration } from './rp/provider.ts';
 import { Shadow } from './shadow/shadow.ts';
 
 export async function startGateway(config: GatewayConfig): Promise<RunningService> {
-  // Checked before anything opens: a bad route file or TRUST_PROXY stops the start with its message.
+  // Checked before anything opens: a bad route file stops the start with its message (TRUST_PROXY was checked with the configuration).
   const table = loadRouteTable(config.GATEWAY_ROUTES_FILE, { legacy: config.LEGACY_UPSTREAM_URL, idp: config.IDP_UPSTREAM_URL });
   const trusted = compileTrust(config.TRUST_PROXY);
   let upgrades: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
@@ -45,7 +46,9 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
     const audit = createAuditLog(knex);
     const store = config.REDIS_URL ? createRedisFlagStore(config.REDIS_URL, config.REDIS_KEY_PREFIX, logger) : createMemoryFlagStore(await audit.latest());
 
-    const upstreams = new Map<string, Upstream>(Object.entries(table.upstreams).map(([name, url]) => [name, createUpstream(name, url)]));
+    // The idp builds its discovery, endpoint and redirect URLs from X-Forwarded-Host/-Proto: it gets its issuer's, never the client's Host.
+    const publicUrlOf = (name: string) => (name === 'idp' ? { publicUrl: config.IDP_ISSUER } : {});
+    const upstreams = new Map<string, Upstream>(Object.entries(table.upstreams).map(([name, url]) => [name, createUpstream(name, url, publicUrlOf(name))]));
     const routes: LiveRoute[] = table.routes.map((definition) => {
       const route: LiveRoute = {
         name: definition.name,
@@ -105,6 +108,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
     });
     const dispatcher = createDispatcher({
       routes,
+      scriptSuffixes: table.scriptSuffixes,
       timeoutMs: config.UPSTREAM_TIMEOUT_MS,
       trusted,
       metrics,
@@ -112,6 +116,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       logger,
       admin,
       auth,
+      // The sign-in cookie's secret; the bucket's key is derived from it for this purpose alone.
+      buckets: createBucketCookies(config.GATEWAY_AUTH_COOKIE_SECRET),
       accessTokens,
       onRollback(route, reason) {
         rollBack(route, reason).catch(() => route.rollback?.reset());

@@ -6,7 +6,7 @@ import { currentRequest, REQUEST_ID_HEADER, requestIdOf } from '../lib/request-c
 import { bearerToken } from '../lib/bearer-auth.ts';
 import { setRouteLabel, type ServiceContext } from '../lib/service.ts';
 import type { AccessTokenVerifier } from './auth/access-token.ts';
-import { bucketCookie, bucketOf, bucketSetCookie, goesToNewSide, newBucketId, subjectKey } from './canary.ts';
+import { bucketOf, goesToNewSide, subjectKey, type BucketCookies } from './canary.ts';
 import type { FlaggedRoute } from './flags/table.ts';
 import type { GatewayMetrics, Side } from './metrics.ts';
 import { forward, sendGatewayError, type ForwardOutcome } from './proxy/forward.ts';
@@ -16,6 +16,7 @@ import { forwardUpgrade, rejectUpgrade } from './proxy/upgrade.ts';
 import type { Upstream } from './proxy/upstream.ts';
 import { relyingPartyAction } from './rp/paths.ts';
 import type { RouteDefinition } from './routes/file.ts';
+import { compileCanonicalizer, type CanonicalTarget } from './routes/canonical.ts';
 import { compileMatcher } from './routes/matcher.ts';
 import type { RollbackWatch } from './rollback.ts';
 import type { Shadow } from './shadow/shadow.ts';
@@ -33,6 +34,8 @@ export interface LiveRoute extends FlaggedRoute {
 
 export interface DispatchOptions {
   routes: LiveRoute[];
+  /** The route file's `scriptSuffixes` (canonical.ts). */
+  scriptSuffixes: readonly string[];
   timeoutMs: number;
   trusted: (address: string | undefined) => boolean;
   metrics: GatewayMetrics;
@@ -42,6 +45,8 @@ export interface DispatchOptions {
   admin: RequestListener;
   /** The relying party's /auth/login, /auth/callback and /auth/logout (gateway/rp). */
   auth: RequestListener;
+  /** The signed gw_bucket cookie that keeps an anonymous browser on its side of a canary. */
+  buckets: BucketCookies;
   /** Verifies a request's bearer access token, whose `sub` then picks its canary bucket. */
   accessTokens: AccessTokenVerifier;
   onRollback(route: LiveRoute, reason: string): void;
@@ -58,13 +63,14 @@ function isSecure(req: IncomingMessage): boolean {
   return (req.socket as { encrypted?: boolean }).encrypted === true;
 }
 
-function isAdminPath(url: string): boolean {
-  return url.startsWith('/admin') && (url.length === 6 || url[6] === '/' || url[6] === '?');
+/** `path`: canonical, without the query. */
+function isAdminPath(path: string): boolean {
+  return path.startsWith('/admin') && (path.length === 6 || path[6] === '/');
 }
 
 /** The gateway's own paths, never proxied: /admin and the relying party's three /auth/ paths. */
-function isOwnPath(url: string): boolean {
-  return url.charCodeAt(1) === 97 /* a */ && (isAdminPath(url) || relyingPartyAction(url) !== undefined);
+function isOwnPath(path: string): boolean {
+  return path.charCodeAt(1) === 97 /* a */ && (isAdminPath(path) || relyingPartyAction(path) !== undefined);
 }
 
 /**
@@ -75,6 +81,18 @@ function isOwnPath(url: string): boolean {
 export function createDispatcher(options: DispatchOptions) {
   const { metrics, shadow, timeoutMs, trusted } = options;
   const match = compileMatcher(options.routes, (r) => r.definition);
+  const canonicalize = compileCanonicalizer(options.scriptSuffixes);
+
+  /**
+   * The request's canonical target, which from then on is its URL: every later reader (the
+   * forwarders' request head, shadow copies, the admin app, the relying party) sees the path
+   * the route was matched on. Idempotent, so the hot path and the handler may both call it.
+   */
+  function canonical(req: IncomingMessage): CanonicalTarget {
+    const target = canonicalize(req.url ?? '/');
+    if (target.ok) req.url = target.target;
+    return target;
+  }
 
   /** Only a canary that splits traffic needs a stickiness key; everything else skips token verification. */
   function splits(route: LiveRoute): boolean {
@@ -107,14 +125,11 @@ export function createDispatcher(options: DispatchOptions) {
         if (state.percent >= 100) return { side: 'new' };
         // A signed-in user lands on the same side on every device: the bucket follows the user.
         if (subject !== undefined) return { side: goesToNewSide(bucketOf(subjectKey(subject)), state.percent) ? 'new' : 'legacy' };
-        let id = bucketCookie(cookie);
-        let setCookie: string | undefined;
-        if (!id) {
-          // First visit: the decision and the cookie come from the same new id, so it sticks from now on.
-          id = newBucketId();
-          setCookie = bucketSetCookie(id, secure);
-        }
-        return { side: goesToNewSide(bucketOf(id), state.percent) ? 'new' : 'legacy', setCookie };
+        const known = options.buckets.read(cookie);
+        if (known !== undefined) return { side: goesToNewSide(bucketOf(known), state.percent) ? 'new' : 'legacy' };
+        // First visit (or a cookie we did not sign): the decision and the cookie come from the same new id, so it sticks from now on.
+        const fresh = options.buckets.issue(secure);
+        return { side: goesToNewSide(bucketOf(fresh.id), state.percent) ? 'new' : 'legacy', setCookie: fresh.setCookie };
       }
     }
   }
@@ -129,29 +144,35 @@ export function createDispatcher(options: DispatchOptions) {
     }
     route.traffic.new++;
     if (failed) route.traffic.new5xx++;
-    if (route.rollback && route.flag.state.mode === 'canary' && outcome.status !== 499) {
+    // Only the upstream's own answers judge it: not clients that left (499) or never finished their body (408).
+    if (route.rollback && route.flag.state.mode === 'canary' && outcome.status !== 499 && outcome.failure !== 'client_timeout') {
       const reason = route.rollback.observe(outcome.status, Date.now());
       if (reason) options.onRollback(route, reason);
     }
   }
 
   const handler: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
-    const url = req.url ?? '/';
-    if (isAdminPath(url)) {
+    const requestId = currentRequest()?.requestId ?? requestIdOf(req);
+    const target = canonical(req);
+    if (!target.ok) {
+      setRouteLabel(res, 'bad_path');
+      sendGatewayError(res, 400, 'bad_path', requestId);
+      return;
+    }
+    if (isAdminPath(target.path)) {
       setRouteLabel(res, 'admin');
       options.admin(req, res);
       return;
     }
-    if (relyingPartyAction(url) !== undefined) {
+    if (relyingPartyAction(target.path) !== undefined) {
       setRouteLabel(res, 'auth');
       options.auth(req, res);
       return;
     }
-    const requestId = currentRequest()?.requestId ?? requestIdOf(req);
-    const found = match(req.method ?? 'GET', url);
+    const found = match(req.method ?? 'GET', target.routePath);
     if (!found.ok) {
       setRouteLabel(res, found.reason);
-      sendGatewayError(res, found.reason === 'bad_path' ? 400 : 404, found.reason, requestId);
+      sendGatewayError(res, 404, found.reason, requestId);
       return;
     }
     const route = found.route;
@@ -179,13 +200,19 @@ export function createDispatcher(options: DispatchOptions) {
    */
   function proxy(route: LiveRoute, req: IncomingMessage, res: ServerResponse, requestId: string, subject: string | undefined) {
     const choice = chooseSide(route, req.headers.cookie, isSecure(req), subject);
-    const headers = upstreamRequestHeaders(req, { requestId, trusted });
     const target = choice.side === 'legacy' ? route.legacy : route.next;
-    const compare = route.flag.state.mode === 'shadow' ? shadow.begin(route.name, route.definition.shadow, req, route.next, headers, requestId) : undefined;
+    const headers = upstreamRequestHeaders(req, { requestId, trusted, pinned: target.publicOrigin });
+    const compare = route.flag.state.mode === 'shadow' ? shadow.begin(route.name, route.definition.shadow, req, route.next, shadowHeaders(req, route, headers, requestId), requestId) : undefined;
     forward(req, res, target, headers, requestId, timeoutMs, choice.setCookie ? ['set-cookie', choice.setCookie] : undefined, (outcome) => {
       observe(route, choice.side, outcome);
       compare?.(outcome);
     });
+  }
+
+  /** The shadow copy's headers: the legacy side's, unless the new side is pinned to another public origin. */
+  function shadowHeaders(req: IncomingMessage, route: LiveRoute, legacyHeaders: ReturnType<typeof upstreamRequestHeaders>, requestId: string) {
+    if (route.next.publicOrigin === route.legacy.publicOrigin) return legacyHeaders;
+    return upstreamRequestHeaders(req, { requestId, trusted, pinned: route.next.publicOrigin });
   }
 
   /**
@@ -197,17 +224,20 @@ export function createDispatcher(options: DispatchOptions) {
    * false and goes the ordinary way.
    */
   function hotPath(req: IncomingMessage, res: ServerResponse): boolean {
-    const url = req.url ?? '/';
-    if (isOwnPath(url)) return false;
+    const canonicalTarget = canonical(req);
+    if (!canonicalTarget.ok || isOwnPath(canonicalTarget.path)) return false;
     const method = req.method ?? 'GET';
-    const found = match(method, url);
+    const found = match(method, canonicalTarget.routePath);
     if (!found.ok) return false;
     const route = found.route;
     const mode = route.flag.state.mode;
     if (mode === 'shadow') return false;
     // An https upstream goes the ordinary way: when the mode alone names the side, know it before reading a header.
     if (mode !== 'canary' && !(mode === 'legacy' ? route.legacy : route.next).pool) return false;
-    const upstream = upstreamRequestHead(req, trusted);
+    // The head carries the side's pinned origin, and in a canary the side is known only from the
+    // head's cookie: a canary between a pinned and an unpinned side goes the ordinary way.
+    if (mode === 'canary' && route.legacy.publicOrigin !== route.next.publicOrigin) return false;
+    const upstream = upstreamRequestHead(req, trusted, (mode === 'legacy' ? route.legacy : route.next).publicOrigin);
     // A token on a split canary picks the bucket: it needs a verification first.
     if (upstream.bearer && splits(route)) return false;
     const choice = chooseSide(route, upstream.cookie, isSecure(req), undefined);
@@ -227,8 +257,10 @@ export function createDispatcher(options: DispatchOptions) {
   const upgrades = new Set<Duplex>();
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
     const requestId = requestIdOf(req);
-    const found = match(req.method ?? 'GET', req.url ?? '/');
-    if (!found.ok) return rejectUpgrade(socket, found.reason === 'bad_path' ? 400 : 404, found.reason, requestId);
+    const target = canonical(req);
+    if (!target.ok) return rejectUpgrade(socket, 400, 'bad_path', requestId);
+    const found = match(req.method ?? 'GET', target.routePath);
+    if (!found.ok) return rejectUpgrade(socket, 404, found.reason, requestId);
     const route = found.route;
     // Non-browser clients (apps) can send a bearer token with the upgrade: bucketed by user as on HTTP.
     const token = splits(route) ? bearerToken(req) : undefined;
@@ -243,10 +275,11 @@ export function createDispatcher(options: DispatchOptions) {
   function tunnel(route: LiveRoute, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, subject: string | undefined) {
     // No response object to set a cookie on: a visitor without one stays on legacy for upgrades.
     const state = route.flag.state;
-    const id = subject === undefined ? bucketCookie(req.headers.cookie) : subjectKey(subject);
+    const id = subject === undefined ? options.buckets.read(req.headers.cookie) : subjectKey(subject);
     const side: Side = state.mode === 'idp' || (state.mode === 'canary' && id !== undefined && goesToNewSide(bucketOf(id), state.percent)) || (state.mode === 'canary' && state.percent >= 100) ? 'new' : 'legacy';
-    const headers = upstreamRequestHeaders(req, { requestId, trusted, upgrade: true }) as Record<string, string | string[] | number | undefined>;
-    forwardUpgrade(req, socket, head, side === 'legacy' ? route.legacy : route.next, headers, requestId, timeoutMs, (s) => {
+    const target = side === 'legacy' ? route.legacy : route.next;
+    const headers = upstreamRequestHeaders(req, { requestId, trusted, upgrade: true, pinned: target.publicOrigin }) as Record<string, string | string[] | number | undefined>;
+    forwardUpgrade(req, socket, head, target, headers, requestId, timeoutMs, (s) => {
       upgrades.add(s);
       s.once('close', () => upgrades.delete(s));
     });

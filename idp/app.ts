@@ -2,6 +2,7 @@ import express from 'express';
 import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
 import { createRedis, redisCheck } from '../lib/redis.ts';
 import { startService, type RunningService } from '../lib/service.ts';
+import { compileTrust } from '../lib/trust-proxy.ts';
 import type { Express } from 'express';
 import type Provider from 'oidc-provider';
 import type { IdpConfig } from './config.ts';
@@ -68,7 +69,8 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     const throttle = createLoginThrottle(throttlePolicyFromConfig(config), redis);
     const app = express();
     app.disable('x-powered-by');
-    app.set('trust proxy', config.TRUST_PROXY);
+    // The same predicate as the gateway's, so both read TRUST_PROXY alike (express alone takes "true" for an address).
+    app.set('trust proxy', compileTrust(config.TRUST_PROXY));
     app.get('/', (_req, res) => {
       res.json({ service: 'idp', issuer: config.IDP_ISSUER });
     });

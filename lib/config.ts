@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTrustProxy } from './trust-proxy.ts';
 
 /** Thrown when the environment does not describe a runnable service; lists every problem at once. */
 export class ConfigError extends Error {
@@ -39,7 +40,14 @@ export const commonEnv = {
   OPS_HOST: host,
   SHUTDOWN_GRACE_MS: milliseconds(10_000),
   SHUTDOWN_DELAY_MS: milliseconds(0),
-  TRUST_PROXY: z.string().default('loopback'),
+  /** Whose X-Forwarded-* are believed (lib/trust-proxy.ts): checked here, so a bad value stops every service at start. */
+  TRUST_PROXY: z
+    .string()
+    .default('loopback')
+    .superRefine((value, ctx) => {
+      const parsed = parseTrustProxy(value);
+      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.problem });
+    }),
 };
 
 const secrets = z.registry<{ devDefault: string; minLength: number }>();

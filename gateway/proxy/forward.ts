@@ -1,7 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { clientResponseHeaderList, requestHeadFrom } from './headers.ts';
-import { sendGatewayError } from './gateway-error.ts';
+import { sendGatewayError, upstreamFailure, type UpstreamFailure } from './gateway-error.ts';
 import { forwardLean } from './lean-forward.ts';
 
 export { sendGatewayError };
@@ -12,8 +12,8 @@ export interface ForwardOutcome {
   status: number;
   /** Seconds until the upstream's response headers; undefined when there were none. */
   upstreamSeconds: number | undefined;
-  /** `timeout` (504) or `unreachable` (502), when the gateway answered instead of the upstream. */
-  failure?: 'timeout' | 'unreachable';
+  /** When the gateway answered instead of the upstream: `timeout` (504), `unreachable` (502) or `client_timeout` (408). */
+  failure?: UpstreamFailure['failure'];
   /** The upstream's Location header (the login shadow reads the legacy decision from it). */
   location?: string;
 }
@@ -91,9 +91,9 @@ export function forward(
         attempt(false);
         return;
       }
-      const timedOut = error.code === UPSTREAM_TIMED_OUT;
-      sendGatewayError(res, timedOut ? 504 : 502, timedOut ? 'gateway_timeout' : 'bad_gateway', requestId);
-      report({ status: timedOut ? 504 : 502, upstreamSeconds: undefined, failure: timedOut ? 'timeout' : 'unreachable' });
+      const { status, error: code, failure } = upstreamFailure(req, error.code === UPSTREAM_TIMED_OUT);
+      sendGatewayError(res, status, code, requestId);
+      report({ status, upstreamSeconds: undefined, failure });
     });
 
     if (bodyless) upstreamReq.end();

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { REQUEST_ID_HEADER } from '../../lib/request-context.ts';
 
 /** The gateway's own error answer: a code and the request id, nothing about the upstream. */
@@ -7,8 +7,29 @@ export function sendGatewayError(res: ServerResponse, status: number, error: str
     res.destroy();
     return;
   }
+  // After a 408 the rest of the body may still come: the connection cannot carry another request.
+  if (status === 408) res.shouldKeepAlive = false;
   const body = JSON.stringify({ error, request_id: requestId });
   // The id is set here too: on the hot path nothing else has put it on the response.
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', [REQUEST_ID_HEADER]: requestId });
   res.end(body);
+}
+
+export interface UpstreamFailure {
+  status: 408 | 502 | 504;
+  error: 'request_timeout' | 'bad_gateway' | 'gateway_timeout';
+  /** `client_timeout`: the client's fault, which says nothing about the upstream's health. */
+  failure: 'client_timeout' | 'timeout' | 'unreachable';
+}
+
+/**
+ * How the gateway answers when the upstream failed or went silent. Silence while the client is
+ * still sending its body (not complete, and not held back by the upstream's backpressure) is
+ * the upstream waiting for that body: a slow or stalled client, answered 408 and never counted
+ * against the upstream (automatic rollback), or any client could force a rollback.
+ */
+export function upstreamFailure(req: IncomingMessage, timedOut: boolean): UpstreamFailure {
+  if (!timedOut) return { status: 502, error: 'bad_gateway', failure: 'unreachable' };
+  if (!req.complete && !req.isPaused()) return { status: 408, error: 'request_timeout', failure: 'client_timeout' };
+  return { status: 504, error: 'gateway_timeout', failure: 'timeout' };
 }

@@ -59,18 +59,25 @@ interface Forwarded {
   host: string | undefined;
 }
 
+/** The public scheme and host an upstream always gets as X-Forwarded-Proto/-Host (upstream.ts). */
+export interface PublicOrigin {
+  proto: string;
+  host: string;
+}
+
 /**
  * X-Forwarded-For/-Proto/-Host for a request: a trusted peer's values are kept (For appended
- * to), anybody else's are replaced by what the gateway itself sees.
+ * to), anybody else's are replaced by what the gateway itself sees; a pinned upstream gets its
+ * public origin as Proto/Host whatever the client or a proxy said.
  */
-function forwardedValues(req: IncomingMessage, trust: (address: string | undefined) => boolean, priorFor: string | undefined, priorProto: string | undefined, priorHost: string | undefined, host: string | undefined): Forwarded {
+function forwardedValues(req: IncomingMessage, trust: (address: string | undefined) => boolean, priorFor: string | undefined, priorProto: string | undefined, priorHost: string | undefined, host: string | undefined, pinned: PublicOrigin | undefined): Forwarded {
   const peer = peerAddress(req);
   const trusted = trustedPeer(req.socket, peer, trust);
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
   return {
     for: trusted && priorFor ? `${priorFor}, ${peer}` : peer,
-    proto: (trusted && firstValue(priorProto)) || (encrypted ? 'https' : 'http'),
-    host: (trusted && firstValue(priorHost)) || host,
+    proto: pinned?.proto ?? ((trusted && firstValue(priorProto)) || (encrypted ? 'https' : 'http')),
+    host: pinned?.host ?? ((trusted && firstValue(priorHost)) || host),
   };
 }
 
@@ -79,6 +86,8 @@ export interface ForwardingOptions {
   trusted: (address: string | undefined) => boolean;
   /** Upgrade requests keep `connection: upgrade` and `upgrade`. */
   upgrade?: boolean;
+  /** The upstream's pinned public origin (Upstream.publicOrigin). */
+  pinned?: PublicOrigin | undefined;
 }
 
 /** What goes upstream: the client's headers minus hop-by-hop and identity ones, plus X-Forwarded-* and the request id. */
@@ -90,7 +99,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, options: Forwarding
     if (requestHeaderDropped(name, listed)) continue;
     out[name] = incoming[name];
   }
-  const forwarded = forwardedValues(req, options.trusted, joined(incoming['x-forwarded-for']), joined(incoming['x-forwarded-proto']), joined(incoming['x-forwarded-host']), incoming.host);
+  const forwarded = forwardedValues(req, options.trusted, joined(incoming['x-forwarded-for']), joined(incoming['x-forwarded-proto']), joined(incoming['x-forwarded-host']), incoming.host, options.pinned);
   out['x-forwarded-for'] = forwarded.for;
   out['x-forwarded-proto'] = forwarded.proto;
   if (forwarded.host) out['x-forwarded-host'] = forwarded.host;
@@ -124,7 +133,7 @@ const BEARER = /^bearer /i;
  * header object, which cost more than the rest of the head. Values are written as the client
  * sent them; node's parser has already refused anything that could break a header line.
  */
-export function upstreamRequestHead(req: IncomingMessage, trust: (address: string | undefined) => boolean, listed?: Set<string>): UpstreamHead {
+export function upstreamRequestHead(req: IncomingMessage, trust: (address: string | undefined) => boolean, pinned?: PublicOrigin, listed?: Set<string>): UpstreamHead {
   const raw = req.rawHeaders;
   let lines = '';
   let id: string | undefined;
@@ -181,10 +190,10 @@ export function upstreamRequestHead(req: IncomingMessage, trust: (address: strin
   // Names the Connection header lists are hop-by-hop too; rare, so only then a second pass.
   if (listed === undefined && connection !== undefined) {
     const names = connectionListed(connection);
-    if (names) return upstreamRequestHead(req, trust, names);
+    if (names) return upstreamRequestHead(req, trust, pinned, names);
   }
   const requestId = requestIdFrom(id);
-  const forwarded = forwardedValues(req, trust, priorFor, priorProto, priorHost, host);
+  const forwarded = forwardedValues(req, trust, priorFor, priorProto, priorHost, host, pinned);
   lines += `x-forwarded-for: ${forwarded.for}\r\nx-forwarded-proto: ${forwarded.proto}\r\n`;
   if (forwarded.host) lines += `x-forwarded-host: ${forwarded.host}\r\n`;
   lines += `${REQUEST_ID_HEADER}: ${requestId}\r\n`;

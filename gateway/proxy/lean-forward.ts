@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { clientResponseHeaderList } from './headers.ts';
 import type { ForwardOutcome } from './forward.ts';
-import { sendGatewayError } from './gateway-error.ts';
+import { sendGatewayError, upstreamFailure } from './gateway-error.ts';
 import type { Connection, ConnectionPool, ConnectionUser } from './pool.ts';
 import { ResponseParser, type ParserEvents, type ResponseHead } from './response-parser.ts';
 
@@ -199,8 +199,9 @@ class Exchange implements ConnectionUser, ParserEvents {
     // A pooled connection the upstream had closed: nothing reached it, so an idempotent
     // bodyless request may go again on a fresh one.
     if (this.#mayRetry && this.#request.bodyless && this.#conn.reused && !this.#received && !timedOut) return this.start(false);
-    sendGatewayError(res, timedOut ? 504 : 502, timedOut ? 'gateway_timeout' : 'bad_gateway', this.#request.requestId);
-    this.#report({ status: timedOut ? 504 : 502, upstreamSeconds: undefined, failure: timedOut ? 'timeout' : 'unreachable' });
+    const { status, error: code, failure } = upstreamFailure(this.#req, timedOut);
+    sendGatewayError(res, status, code, this.#request.requestId);
+    this.#report({ status, upstreamSeconds: undefined, failure });
     this.#callbacks.ended?.(this.#status);
   }
 

@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { PublicOrigin } from './headers.ts';
 import { ConnectionPool } from './pool.ts';
 
 export interface Upstream {
@@ -12,9 +13,17 @@ export interface Upstream {
   agent: HttpAgent;
   /** The lean forwarder's keep-alive connections (plain-HTTP upstreams: the hot path). */
   pool: ConnectionPool | undefined;
+  /**
+   * X-Forwarded-Proto/-Host this upstream always gets, whatever the client's Host or a proxy
+   * said: an upstream that builds its own URLs from them (the idp: discovery, endpoints,
+   * redirects) must only ever build public ones.
+   */
+  publicOrigin: PublicOrigin | undefined;
 }
 
-export function createUpstream(name: string, href: string, maxSockets = 512): Upstream {
+export function createUpstream(name: string, href: string, settings: { publicUrl?: string; maxSockets?: number } = {}): Upstream {
+  const maxSockets = settings.maxSockets ?? 512;
+  const publicUrl = settings.publicUrl === undefined ? undefined : new URL(settings.publicUrl);
   const url = new URL(href);
   const protocol = url.protocol === 'https:' ? 'https:' : 'http:';
   const options = { keepAlive: true, keepAliveMsecs: 1_000, maxSockets, maxFreeSockets: 256, scheduling: 'lifo' as const };
@@ -28,6 +37,7 @@ export function createUpstream(name: string, href: string, maxSockets = 512): Up
     port,
     agent: protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options),
     pool: protocol === 'http:' ? new ConnectionPool(hostname, port) : undefined,
+    publicOrigin: publicUrl && { proto: publicUrl.protocol.slice(0, -1), host: publicUrl.host },
   };
 }
 

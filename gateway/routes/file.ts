@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../../lib/config.ts';
 import { flagStateSchema, type FlagState } from '../flags/state.ts';
+import { compileCanonicalizer } from './canonical.ts';
 import { readYamlDocument, YamlFileError } from '../../lib/yaml-file.ts';
 
 /** Upstreams every route file can name without declaring them: they come from the environment. */
@@ -9,11 +10,23 @@ export const BUILT_IN_UPSTREAMS = ['legacy', 'idp'] as const;
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 characters of a-z, 0-9, "-" or "_", starting with a letter or digit');
 
+const canonicalOnly = compileCanonicalizer([]);
+/** Requests are matched on their canonical path, so a pattern spelled otherwise would never match. */
+function isCanonical(pattern: string): boolean {
+  const path = pattern.endsWith('/*') ? pattern.slice(0, -1) : pattern;
+  const canonical = canonicalOnly(path);
+  return canonical.ok && canonical.path === path;
+}
+
 const pathPattern = z
   .string()
   .refine((p) => p.startsWith('/'), 'must start with "/"')
   .refine((p) => !/[\s?#]/.test(p), 'must not contain spaces, "?" or "#"')
-  .refine((p) => !p.slice(0, -2).includes('*') && (!p.includes('*') || p.endsWith('/*')), 'may only use "*" as its last segment ("/prefix/*")');
+  .refine((p) => !p.slice(0, -2).includes('*') && (!p.includes('*') || p.endsWith('/*')), 'may only use "*" as its last segment ("/prefix/*")')
+  .refine((p) => !p.startsWith('/') || isCanonical(p), 'must be a canonical path: no "//", ";", "\\", "." or ".." segments, and letters, digits and "-._~" unescaped (requests are matched that way)');
+
+/** A script's file-name ending, as the monolith's web server maps it to a handler (".php"). */
+const scriptSuffix = z.string().regex(/^\.[A-Za-z0-9_-]{1,16}$/, 'must be a file-name ending such as ".php": a dot, then 1-16 letters, digits, "-" or "_"');
 
 const method = z
   .string()
@@ -47,6 +60,12 @@ const routeSchema = z.strictObject({
 });
 
 const fileSchema = z.strictObject({
+  /**
+   * Path segments ending in one of these run as scripts even with more path after them
+   * (`/login.php/x` runs login.php, with path info `/x`, on Apache): routes match the path up to
+   * the script. Whatever the monolith's web server runs that way; [] when it runs nothing so.
+   */
+  scriptSuffixes: z.array(scriptSuffix).default(['.php']),
   upstreams: z.record(name, z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })).default({}),
   routes: z.array(routeSchema).min(1, 'the route table needs at least one route'),
 });
@@ -56,6 +75,7 @@ export interface RouteTable {
   /** Every upstream by name, the built-in ones included. */
   upstreams: Record<string, string>;
   routes: RouteDefinition[];
+  scriptSuffixes: string[];
 }
 
 function where(path: PropertyKey[], raw: unknown): string {
@@ -97,7 +117,7 @@ export function parseRouteTable(raw: unknown, builtIns: Record<(typeof BUILT_IN_
     }
   });
   if (problems.length) throw fail(problems);
-  return { upstreams, routes: file.routes };
+  return { upstreams, routes: file.routes, scriptSuffixes: file.scriptSuffixes };
 }
 
 export function loadRouteTable(file: string, builtIns: Record<(typeof BUILT_IN_UPSTREAMS)[number], string>): RouteTable {

@@ -8,10 +8,7 @@ interface CompiledRoute<R> {
   methods: Set<string> | undefined;
 }
 
-export type MatchResult<R> = { ok: true; route: R } | { ok: false; reason: 'no_route' | 'bad_path' };
-
-// A dot segment, raw or percent-encoded: the upstream may resolve it to a path another route owns.
-const dotSegment = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
+export type MatchResult<R> = { ok: true; route: R } | { ok: false; reason: 'no_route' };
 
 /**
  * Compiles the route table once; `match` is then a few set look-ups and string prefix checks
@@ -34,13 +31,8 @@ export function compileMatcher<R>(routes: readonly R[], patternsOf: (route: R) =
     return { route, exact, prefixes, matchesAll, methods: methods ? new Set(methods) : undefined };
   });
 
-  return function match(method: string, url: string): MatchResult<R> {
-    if (url.charCodeAt(0) !== 47 /* "/" */) return { ok: false, reason: 'bad_path' };
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    if (path.includes('.') || path.includes('%')) {
-      if (dotSegment.test(path)) return { ok: false, reason: 'bad_path' };
-    }
+  /** `path` is a canonical route path (canonical.ts): no query, escapes, dot segments or path info. */
+  return function match(method: string, path: string): MatchResult<R> {
     for (const c of compiled) {
       if (c.methods && !c.methods.has(method)) continue;
       if (c.matchesAll || c.exact.has(path)) return { ok: true, route: c.route };

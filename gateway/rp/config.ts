@@ -8,7 +8,7 @@ export const relyingPartyEnv = {
   /** The gateway's client at the idp (idp/clients.yaml). */
   GATEWAY_OIDC_CLIENT_ID: z.string().min(1).default('gateway'),
   GATEWAY_OIDC_CLIENT_SECRET: secret('dev-only-gateway-oidc-client-secret-change-me'),
-  /** HMAC key of the short-lived sign-in cookie (state, nonce, PKCE verifier, where to return). */
+  /** HMAC key of the short-lived sign-in cookie (state, nonce, PKCE verifier, where to return); the canary bucket cookie's key is derived from it. */
   GATEWAY_AUTH_COOKIE_SECRET: secret('dev-only-gateway-auth-cookie-secret-change-me'),
   /** The monolith's session cookie (legacy-php's LEGACY_SESSION_NAME). */
   LEGACY_SESSION_NAME: legacySessionName,

@@ -1,18 +1,22 @@
 // Mounts oidc-provider in express under the issuer's path. oidc-provider (koa) either trusts
 // every X-Forwarded-* header (proxy = true) or none; express already decides per peer with
-// TRUST_PROXY, so its verdict is written back into the headers koa reads, and koa is told to
-// trust those. A client that is not a trusted proxy can therefore never choose the scheme,
-// host or address the provider sees.
+// TRUST_PROXY, so its verdict on the client address is written back into the headers koa
+// reads, and koa is told to trust those. Scheme and host are the issuer's, always:
+// oidc-provider builds every URL it hands out (discovery, endpoints, redirects, the token
+// endpoint audience) from the request's, so a client's Host (or a trusted proxy passing one
+// on) would otherwise choose the URLs in the provider's metadata.
 import type { Express, NextFunction, Request, Response } from 'express';
 import type Provider from 'oidc-provider';
 
 export function mountProvider(app: Express, provider: Provider, issuer: string): void {
   provider.proxy = true;
   const callback = provider.callback();
-  const path = new URL(issuer).pathname.replace(/\/$/, '');
+  const publicUrl = new URL(issuer);
+  const path = publicUrl.pathname.replace(/\/$/, '');
+  const proto = publicUrl.protocol.slice(0, -1);
   const handler = (req: Request, res: Response, _next: NextFunction) => {
-    req.headers['x-forwarded-proto'] = req.protocol;
-    req.headers['x-forwarded-host'] = req.host;
+    req.headers['x-forwarded-proto'] = proto;
+    req.headers['x-forwarded-host'] = publicUrl.host;
     req.headers['x-forwarded-for'] = req.ip ?? req.socket.remoteAddress ?? '';
     delete req.headers.forwarded;
     // Under a path prefix, express strips it from req.url; oidc-provider wants it stripped too.

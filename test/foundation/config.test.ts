@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { parse, parseAllDocuments } from 'yaml';
 import { ConfigError } from '../../lib/config.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { loadIdpConfig } from '../../idp/config.ts';
 import { loadLegacyAdapterConfig } from '../../legacy-adapter/config.ts';
-import { spawnScript } from '../support/processes.ts';
+import { repoRoot, spawnScript } from '../support/processes.ts';
 
 test('defaults describe the embedded mode', () => {
   const config = loadIdpConfig({});
@@ -59,4 +62,48 @@ test('a service in production with default secrets refuses to start', async () =
   const proc = spawnScript('legacy-adapter/main.ts', { NODE_ENV: 'production', LEGACY_DATABASE_URL: 'sqlite::memory:' });
   assert.equal(await proc.exited, 78);
   assert.match(proc.output(), /LEGACY_ADAPTER_SECRET: the development default/);
+});
+
+test('TRUST_PROXY: every service refuses a value it cannot read, naming the variable and the part', () => {
+  const refused = ['SET-ME-load-balancer-address-or-cidr', '10.0.0.0/33', '::1/129', '1.2.3', 'uniquelocal,nonsense', '2', '10.0.0.1/8/2', '10.0.0.0/', ','];
+  for (const load of [loadGatewayConfig, loadIdpConfig, loadLegacyAdapterConfig]) {
+    for (const value of refused) {
+      assert.throws(
+        () => load({ TRUST_PROXY: value }),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError, value);
+          assert.match(error.message, /TRUST_PROXY: not an address, a CIDR or one of loopback, linklocal, uniquelocal: /, value);
+          return true;
+        },
+      );
+    }
+    for (const value of ['true', 'false', 'loopback', '10.1.2.3', '10.1.0.0/16, fd00::/8', ' Loopback , 192.168.1.10 ']) {
+      assert.equal(load({ TRUST_PROXY: value }).TRUST_PROXY, value);
+    }
+  }
+});
+
+test('the shipped deploy files trust no whole private range: an operator must name the load balancer', () => {
+  const manifests = parseAllDocuments(readFileSync(join(repoRoot, 'deploy/k8s/services.yaml'), 'utf8')).map((d) => d.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } } } });
+  const values = manifests.flatMap((m) => m.spec?.template?.spec?.containers ?? []).flatMap((c) => (c.env ?? []).filter((e) => e.name === 'TRUST_PROXY').map((e) => [c.name, e.value ?? ''] as const));
+  assert.deepEqual(values.map(([name]) => name).sort(), ['gateway', 'idp']);
+  for (const [name, value] of values) {
+    // A placeholder, which stops the service at start until it is replaced.
+    assert.match(value, /^SET-ME-/, name);
+    assert.throws(() => loadGatewayConfig({ TRUST_PROXY: value }), /TRUST_PROXY: not an address/, name);
+  }
+  const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8')) as { services: Record<string, { environment?: Record<string, unknown> }> };
+  for (const [name, service] of Object.entries(compose.services)) {
+    const value = service.environment?.TRUST_PROXY;
+    if (value === undefined) continue;
+    // Required from the operator's environment (compose refuses to start without it).
+    assert.match(String(value), /^\$\{TRUST_PROXY:\?.+\}$/, name);
+  }
+});
+
+test('the idp stops at start (exit 78, before touching its database) on a TRUST_PROXY it cannot read', async () => {
+  const proc = spawnScript('idp/main.ts', { IDP_PORT: '0', DATABASE_URL: 'sqlite::memory:', TRUST_PROXY: 'SET-ME-gateway-pod-cidr' });
+  assert.equal(await proc.exited, 78);
+  assert.match(proc.output(), /TRUST_PROXY: not an address, a CIDR or one of loopback, linklocal, uniquelocal: "set-me-gateway-pod-cidr"/);
+  assert.doesNotMatch(proc.output(), /migrated/);
 });

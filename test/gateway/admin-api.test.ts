@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { forEachDatabase } from '../support/databases.ts';
 import { repoRoot } from '../support/processes.ts';
@@ -179,5 +180,57 @@ test('automatic rollback: a canary whose new side answers too many 5xx goes back
   } finally {
     await gateway.stop();
     await Promise.all([legacy.close(), broken.close()]);
+  }
+});
+
+/** A POST that announces 100 bytes, sends 7 and stalls; resolves with the gateway's answer head. */
+function stalledPost(base: string, path: string): Promise<string> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(`POST ${path} HTTP/1.1\r\nHost: site.example\r\nContent-Length: 100\r\n\r\npartial`));
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      const end = received.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      socket.destroy();
+      resolve(received.slice(0, end));
+    });
+    socket.on('error', reject);
+  });
+}
+
+test('automatic rollback: clients that never finish their body get a 408 and do not count; a silent upstream does', async () => {
+  const legacy = await startUpstream('legacy');
+  const hung: import('node:http').ServerResponse[] = [];
+  // The new side waits for whole bodies (as PHP does); /hang never answers at all.
+  const next = await startUpstream('new', (req, res) => {
+    if (req.url === '/hang') return void hung.push(res);
+    res.end('ok');
+  });
+  const gateway = await startTestGateway(ROUTES, { LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: next.url, UPSTREAM_TIMEOUT_MS: '300' });
+  try {
+    await gateway.flip('app', { mode: 'canary', percent: 100 }, 'try the new site');
+    const heads = await Promise.all(Array.from({ length: 15 }, (_, i) => stalledPost(gateway.url, `/form${i}`)));
+    for (const head of heads) {
+      assert.match(head, /^HTTP\/1\.1 408 /, head);
+      assert.match(head, /\r\nconnection: close/i, 'the rest of the body may still come: the connection is closed');
+    }
+    assert.equal((await gateway.admin('GET', '/routes/app')).json.mode, 'canary', 'stalled clients rolled the route back');
+    assert.equal(metric(await gateway.metrics(), 'gateway_auto_rollbacks_total', { route: 'app' }), 0);
+
+    // The same window still judges the upstream: ten of its own timeouts roll the route back.
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(`${gateway.url}/hang`, { method: 'POST', body: 'complete' });
+      assert.equal(res.status, 504);
+      await res.text();
+    }
+    assert.ok(await eventually(async () => (await gateway.admin('GET', '/routes/app')).json.mode === 'legacy', 3_000), 'rolled back');
+    const [entry] = (await gateway.admin('GET', '/audit?route=app')).json.entries;
+    assert.match(entry.reason, /new side answered 5xx to 10 of 10 requests/);
+  } finally {
+    for (const res of hung) res.destroy();
+    await gateway.stop();
+    await Promise.all([legacy.close(), next.close()]);
   }
 });

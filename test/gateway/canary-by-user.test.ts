@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { BUCKET_COOKIE } from '../../gateway/canary.ts';
 import { closeSharedResources, type TestIdp } from '../idp/support/harness.ts';
-import { metric, startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from './helpers.ts';
+import { metric, startTestGateway, startUpstream, testBuckets, type TaggedUpstream, type TestGateway } from './helpers.ts';
 import { clientCredentials, OPS_SECRET, startTokenIdp, userAccessToken } from './tokens.ts';
 
 let idp: TestIdp;
@@ -41,7 +41,7 @@ after(async () => {
   await closeSharedResources();
 });
 
-const freshCookie = () => `${BUCKET_COOKIE}=${randomBytes(16).toString('base64url')}`;
+const freshCookie = () => `${BUCKET_COOKIE}=${testBuckets.value(randomBytes(16).toString('base64url'))}`;
 
 async function visit(target: TestGateway, options: { token?: string; cookie?: string }): Promise<{ side: string; setCookie: string | undefined }> {
   const headers: Record<string, string> = {};

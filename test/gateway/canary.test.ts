@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { BUCKET_COOKIE } from '../../gateway/canary.ts';
-import { startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from './helpers.ts';
+import { randomBytes } from 'node:crypto';
+import { BUCKET_COOKIE, bucketOf, createBucketCookies, goesToNewSide } from '../../gateway/canary.ts';
+import { startTestGateway, startUpstream, testBuckets, type TaggedUpstream, type TestGateway } from './helpers.ts';
 
 let legacy: TaggedUpstream;
 let next: TaggedUpstream;
@@ -78,4 +79,41 @@ test('canary: a malformed bucket cookie is replaced, not trusted', async () => {
   const res = await fetch(`${gateway.url}/page`, { headers: { cookie: `${BUCKET_COOKIE}=x;y` } });
   await res.text();
   assert.ok(res.headers.getSetCookie().some((c) => c.startsWith(`${BUCKET_COOKIE}=`)));
+});
+
+test('canary: the client cannot choose its side: an unsigned, forged or re-signed bucket cookie gets a fresh bucket', async () => {
+  await gateway.flip('app', { mode: 'canary', percent: 5 });
+  // Ids a client would pick: buckets well inside the 5% that goes new.
+  const wanted: string[] = [];
+  while (wanted.length < 30) {
+    const id = randomBytes(16).toString('base64url');
+    if (goesToNewSide(bucketOf(id), 1)) wanted.push(id);
+  }
+  const otherKey = createBucketCookies('another-gateway-secret-0123456789abcdef');
+  const signedHere = testBuckets.value(wanted[0]!);
+  const forgeries = [
+    ...wanted.map((id) => id),
+    ...wanted.map((id) => `${id}.${'A'.repeat(43)}`),
+    ...wanted.map((id) => otherKey.value(id)),
+    // A genuine signature moved to another id.
+    ...wanted.slice(1).map((id) => `${id}.${signedHere.split('.')[1]}`),
+  ];
+  for (const value of forgeries) {
+    const res = await fetch(`${gateway.url}/page`, { headers: { cookie: `${BUCKET_COOKIE}=${value}` } });
+    await res.text();
+    const set = res.headers.getSetCookie().find((c) => c.startsWith(`${BUCKET_COOKIE}=`));
+    assert.ok(set, `the forged cookie ${value.slice(0, 12)}... was believed`);
+    // The side is the fresh id's, not the one the client asked for.
+    const fresh = set.split(';')[0]!.slice(BUCKET_COOKIE.length + 1);
+    const id = testBuckets.read(`${BUCKET_COOKIE}=${fresh}`);
+    assert.ok(id, 'the gateway hands out cookies it can verify');
+    assert.equal(res.headers.get('x-served-by'), goesToNewSide(bucketOf(id), 5) ? 'new' : 'legacy');
+  }
+  // The genuine cookie for the same id is believed: it sticks, and sets nothing.
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`${gateway.url}/page`, { headers: { cookie: `${BUCKET_COOKIE}=${signedHere}` } });
+    await res.text();
+    assert.equal(res.headers.get('x-served-by'), 'new');
+    assert.equal(res.headers.getSetCookie().length, 0);
+  }
 });

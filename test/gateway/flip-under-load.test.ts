@@ -64,7 +64,8 @@ test(`a route flips legacy, canary, idp, shadow and back under ${LOAD_SECONDS} s
     const cookie = res.headers.getSetCookie().find((s) => s.startsWith(`${BUCKET_COOKIE}=`))?.split(';')[0];
     assert.ok(cookie);
     cookies.push(cookie);
-    buckets.push(bucketOf(cookie.slice(BUCKET_COOKIE.length + 1)));
+    // The value is `<id>.<signature>`; the id picks the bucket.
+    buckets.push(bucketOf(cookie.slice(BUCKET_COOKIE.length + 1).split('.')[0]!));
   }
   await gateway.flip('app', { mode: 'legacy' });
   flips[0]!.applied = performance.now();

@@ -6,11 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startGateway } from '../../gateway/app.ts';
+import { createBucketCookies } from '../../gateway/canary.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import type { RunningService } from '../../lib/service.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef0123456789';
 export const INTERNAL_SECRET = 'test-internal-secret-0123456789abcdef01234';
+export const AUTH_COOKIE_SECRET = 'test-auth-cookie-secret-0123456789abcdef012';
+/** gw_bucket cookies as a test gateway signs them (tests that need a given bucket make their own). */
+export const testBuckets = createBucketCookies(AUTH_COOKIE_SECRET);
 
 export interface SeenRequest {
   method: string;
@@ -85,6 +89,7 @@ export async function startTestGateway(routesYaml: string, env: Record<string, s
     GATEWAY_ROUTES_FILE: routesFile,
     GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
     IDP_INTERNAL_SECRET: INTERNAL_SECRET,
+    GATEWAY_AUTH_COOKIE_SECRET: AUTH_COOKIE_SECRET,
     DATABASE_URL: `sqlite:${join(dir, 'gateway.sqlite')}`,
     SHUTDOWN_GRACE_MS: '2000',
     // Background probes would show up among the requests a test's upstreams record.

@@ -7,11 +7,24 @@ import { parse } from 'yaml';
 import { bucketOf, goesToNewSide } from '../../gateway/canary.ts';
 import { flagStateSchema, parseStoredFlag } from '../../gateway/flags/state.ts';
 import { loadRouteTable, parseRouteTable } from '../../gateway/routes/file.ts';
+import { compileCanonicalizer } from '../../gateway/routes/canonical.ts';
 import { compileMatcher } from '../../gateway/routes/matcher.ts';
 import { ConfigError } from '../../lib/config.ts';
 import { spawnScript, repoRoot } from '../support/processes.ts';
 
 const builtIns = { legacy: 'http://127.0.0.1:8080', idp: 'http://127.0.0.1:3001' };
+
+/** The route a request reaches, as the dispatcher finds it: canonical path first, then the matcher. */
+function router<R extends { name: string; paths: string[]; methods?: string[] }>(routes: R[], scriptSuffixes: string[] = ['.php']) {
+  const canonical = compileCanonicalizer(scriptSuffixes);
+  const match = compileMatcher(routes, (r) => r);
+  return (method: string, url: string): R | 'bad_path' | 'no_route' => {
+    const target = canonical(url);
+    if (!target.ok) return 'bad_path';
+    const found = match(method, target.routePath);
+    return found.ok ? found.route : found.reason;
+  };
+}
 
 function problems(yamlText: string): string[] {
   try {
@@ -25,10 +38,10 @@ function problems(yamlText: string): string[] {
 
 test('the shipped route file is valid and sends the OIDC endpoints to the idp and the rest to legacy', () => {
   const table = loadRouteTable(join(repoRoot, 'gateway/routes.yaml'), builtIns);
-  const match = compileMatcher(table.routes, (r) => r);
+  const route = router(table.routes, table.scriptSuffixes);
   const routeOf = (method: string, url: string) => {
-    const m = match(method, url);
-    return m.ok ? `${m.route.name}:${m.route.default.mode}` : m.reason;
+    const m = route(method, url);
+    return typeof m === 'string' ? m : `${m.name}:${m.default.mode}`;
   };
   assert.equal(routeOf('POST', '/login.php'), 'login:legacy');
   assert.equal(routeOf('GET', '/account.php'), 'account:legacy');
@@ -39,6 +52,8 @@ test('the shipped route file is valid and sends the OIDC endpoints to the idp an
     assert.equal(routeOf(path === '/token' ? 'POST' : 'GET', path), 'oidc:idp', path);
   }
   assert.equal(table.routes.find((r) => r.name === 'login')?.shadow, 'login-decision');
+  // Apache runs login.php for these too: so does the route table.
+  for (const path of ['/login.php/', '//login.php', '/%6Cogin.php', '/login.php;x', '/login.php/anything']) assert.equal(routeOf('POST', path), 'login:legacy', path);
 });
 
 test('a bad route file names the route and each problem', () => {
@@ -79,6 +94,20 @@ routes:
   assert.match(second, /route "a" \(routes\[1\]\): name: is used by an earlier route/);
   assert.match(second, /route "c" \(routes\[2\]\): shadow: login-decision compares form POSTs/);
   assert.deepEqual(problems('routes: []'), ['routes.yaml: routes: the route table needs at least one route']);
+
+  // Requests are matched on canonical paths: a pattern spelled otherwise could never match.
+  const spelling = problems(`
+scriptSuffixes: [php, .phtml, ./x]
+routes:
+  - { name: a, paths: ['//a', '/%6Cogin.php', '/a;x', '/b/../c/*', '/ok/*'] }
+`).join('\n');
+  assert.match(spelling, /scriptSuffixes\.0: must be a file-name ending such as "\.php"/);
+  assert.match(spelling, /scriptSuffixes\.2: must be a file-name ending/);
+  assert.doesNotMatch(spelling, /scriptSuffixes\.1/);
+  for (const index of [0, 1, 2, 3]) assert.match(spelling, new RegExp(`route "a" \\(routes\\[0\\]\\): paths\\.${index}: must be a canonical path`));
+  assert.doesNotMatch(spelling, /paths\.4/);
+  assert.deepEqual(parseRouteTable(parse('routes: [{ name: a, paths: ["/*"] }]'), builtIns).scriptSuffixes, ['.php']);
+  assert.deepEqual(parseRouteTable(parse('scriptSuffixes: []\nroutes: [{ name: a, paths: ["/*"] }]'), builtIns).scriptSuffixes, []);
 });
 
 test('the gateway process refuses to start on a bad route file: exit 78 and the message names the route', async () => {
@@ -106,10 +135,10 @@ test('the matcher: exact paths, prefixes that own their root, methods, first mat
     { name: 'exact', paths: ['/form', '/x.php'] },
     { name: 'all', paths: ['/*'] },
   ];
-  const match = compileMatcher(routes, (r) => r);
+  const route = router(routes, []);
   const name = (method: string, url: string) => {
-    const m = match(method, url);
-    return m.ok ? m.route.name : m.reason;
+    const m = route(method, url);
+    return typeof m === 'string' ? m : m.name;
   };
   assert.equal(name('POST', '/form'), 'post-only');
   assert.equal(name('GET', '/form'), 'exact');
@@ -118,9 +147,10 @@ test('the matcher: exact paths, prefixes that own their root, methods, first mat
   assert.equal(name('GET', '/api/v1/x?y=/z'), 'api');
   assert.equal(name('GET', '/apix'), 'all');
   assert.equal(name('GET', '/x.php?a=b'), 'exact');
+  // No script suffixes configured: "/x.php/" is a directory, not x.php with path info.
   assert.equal(name('GET', '/x.php/'), 'all');
   for (const bad of ['/api/../admin', '/api/%2e%2e/secret', '/./x', '/a/..', 'http://evil/x', '*']) assert.equal(name('GET', bad), 'bad_path', bad);
-  assert.equal(compileMatcher([{ name: 'only', paths: ['/only'] }], (r) => r)('GET', '/other').ok, false);
+  assert.equal(router([{ name: 'only', paths: ['/only'] }])('GET', '/other'), 'no_route');
 });
 
 test('flag values: the schema refuses nonsense with a clear message', () => {
