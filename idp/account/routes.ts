@@ -5,7 +5,7 @@ import type Provider from 'oidc-provider';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
 import { hashPassword, hashPhpBcrypt, pbkdf2Scheme, verifyPassword, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
-import { createCsrfTokens, messagePage, pageHeaders } from '../interactions/index.ts';
+import { createCsrfTokens, messagePage, pageHeaders, unreadableFormStatus } from '../interactions/index.ts';
 import type { RevokeUserGrants } from '../oidc/index.ts';
 import { throttleSubjects, type LoginThrottle } from '../throttle/index.ts';
 import type { IdpUserStore, StoredUser } from '../users/store.ts';
@@ -160,9 +160,9 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
   // Errors of these routes only: a page without internals.
   app.use('/account', (error: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
-    const status = (error as { status?: unknown }).status;
-    if (status === 413 || status === 400) {
-      return send(res, 400, messagePage({ title: 'Your password was not changed', message: 'The form could not be read. Go back and try again.' }));
+    const unreadable = unreadableFormStatus(error);
+    if (unreadable) {
+      return send(res, unreadable, messagePage({ title: 'Your password was not changed', message: 'The form could not be read. Go back and try again.' }));
     }
     log.error({ err: error, path: req.path }, 'account page failed');
     send(res, 500, messagePage({ title: 'Your password was not changed', message: 'Something went wrong on our side. Please try again later.' }));

@@ -7,6 +7,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { LoginService, UserDirectory } from '../login/types.ts';
 import { throttleSubjects, type LoginThrottle } from '../throttle/index.ts';
 import { createCsrfTokens, type CsrfTokens } from './csrf.ts';
+import { unreadableFormStatus } from './form-errors.ts';
 import { LEGACY_SESSION_AMR, legacySessionApplies, legacySessionCookie, legacySessionMetrics, type LegacySessionStep } from './legacy-session.ts';
 import { createLoginMetrics } from './login-metrics.ts';
 import type { ClientLike, GrantLike, InteractionDetails, InteractionProvider } from './provider-types.ts';
@@ -251,8 +252,9 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
     }
     const status = (error as { status?: unknown }).status;
     if (status === 404) return send(res, 404, messagePage({ title: 'Page not found', message: 'There is nothing at this address.' }));
-    if (status === 413 || status === 400) {
-      return send(res, 400, messagePage({ title: 'Sign-in could not continue', message: 'The form could not be read. Go back and try again.' }));
+    const unreadable = unreadableFormStatus(error);
+    if (unreadable) {
+      return send(res, unreadable, messagePage({ title: 'Sign-in could not continue', message: 'The form could not be read. Go back and try again.' }));
     }
     log.error({ err: error, path: req.path }, 'interaction failed');
     send(res, 500, messagePage({ title: 'Sign-in could not continue', message: 'Something went wrong on our side. Please try again later.' }));
