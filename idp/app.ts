@@ -2,6 +2,7 @@ import express from 'express';
 import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
 import { createRedis, redisCheck } from '../lib/redis.ts';
 import { startService, type RunningService } from '../lib/service.ts';
+import { closeIfBodyUnread } from '../lib/unread-body.ts';
 import type { Express } from 'express';
 import type Provider from 'oidc-provider';
 import type { IdpConfig } from './config.ts';
@@ -122,7 +123,8 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     relay?.start();
     mountProvider(app, oidc.provider, config.IDP_ISSUER);
     return {
-      handler: app,
+      // oidc-provider's and express's body parsers answer early at their size limits.
+      handler: closeIfBodyUnread(app),
       checks: [databaseCheck(knex), ...(redis ? [redisCheck(redis)] : [])],
       async close() {
         await relay?.stop();
