@@ -8,7 +8,7 @@ import { authorizeUrl, FormClient, hiddenValue } from './browser-like.ts';
 import { startPageHarness, WEB_CLIENT, type PageHarness } from './harness.ts';
 
 // Delays long enough that a block cannot lapse during the test, so nothing depends on timing.
-const policy: ThrottlePolicy = { windowMs: 600_000, accountFreeAttempts: 2, addressFreeAttempts: 5, baseDelayMs: 120_000, maxDelayMs: 600_000 };
+const policy: ThrottlePolicy = { windowMs: 600_000, accountFreeAttempts: 2, addressFreeAttempts: 5, networkFreeAttempts: 8, baseDelayMs: 120_000, maxDelayMs: 600_000 };
 const PASSWORD = 'correct horse battery staple';
 
 let addressCounter = 0;
