@@ -7,7 +7,8 @@ import type { Logger } from '../../lib/logger.ts';
 import { hashPassword, hashPhpBcrypt, pbkdf2Scheme, verifyPassword, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
 import { createCsrfTokens, messagePage, pageHeaders, unreadableFormStatus } from '../interactions/index.ts';
 import type { RevokeUserGrants } from '../oidc/index.ts';
-import { throttleSubjects, type LoginThrottle } from '../throttle/index.ts';
+import { accountOf } from '../login/index.ts';
+import { throttleSubjects, userKey, type LoginThrottle } from '../throttle/index.ts';
 import type { IdpUserStore, StoredUser } from '../users/store.ts';
 import { createPasswordChangeMetrics } from './metrics.ts';
 import { formProblem, MAX_PASSWORD_LENGTH, type PasswordForm, type PasswordFormProblem } from './password-rules.ts';
@@ -96,7 +97,7 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
     }
 
     // The same counts as the login form: this page must not be a way around the login throttle.
-    const subjects = throttleSubjects(user.username ?? user.email ?? user.id, req.ip);
+    const subjects = { ...throttleSubjects(user.username ?? user.email ?? user.id, req.ip), user: userKey(accountOf(user)) };
     const decision = await deps.throttle.attempt(subjects);
     if (!decision.allowed) {
       metrics.change('throttled');
