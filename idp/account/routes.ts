@@ -4,8 +4,9 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type Provider from 'oidc-provider';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
+import { isRedisUnavailableError } from '../../lib/redis.ts';
 import { hashPassword, hashPhpBcrypt, pbkdf2Scheme, verifyPassword, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
-import { createCsrfTokens, messagePage, pageHeaders, unreadableFormStatus } from '../interactions/index.ts';
+import { createCsrfTokens, messagePage, pageHeaders, sendUnavailablePage, unreadableFormStatus } from '../interactions/index.ts';
 import type { RevokeUserGrants } from '../oidc/index.ts';
 import { accountOf } from '../login/index.ts';
 import { throttleSubjects, userKey, type LoginThrottle } from '../throttle/index.ts';
@@ -161,6 +162,7 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
   // Errors of these routes only: a page without internals.
   app.use('/account', (error: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
+    if (isRedisUnavailableError(error)) return sendUnavailablePage(res);
     const unreadable = unreadableFormStatus(error);
     if (unreadable) {
       return send(res, unreadable, messagePage({ title: 'Your password was not changed', message: 'The form could not be read. Go back and try again.' }));

@@ -4,10 +4,12 @@ import { fileURLToPath } from 'node:url';
 import express, { type Express, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
+import { isRedisUnavailableError } from '../../lib/redis.ts';
 import type { LoginService, UserDirectory } from '../login/types.ts';
 import type { LoginThrottle } from '../throttle/index.ts';
 import { createCsrfTokens, type CsrfTokens } from './csrf.ts';
 import { unreadableFormStatus } from './form-errors.ts';
+import { RETRY_AFTER_SECONDS, sendUnavailablePage } from './unavailable.ts';
 import { checkPassword } from './password-check.ts';
 import { LEGACY_SESSION_AMR, legacySessionApplies, legacySessionCookie, legacySessionMetrics, type LegacySessionStep } from './legacy-session.ts';
 import { createLoginMetrics } from './login-metrics.ts';
@@ -33,8 +35,6 @@ export interface InteractionDeps {
 
 const STATIC_DIR = fileURLToPath(new URL('./static/', import.meta.url));
 const FIELD_MAX = 1024;
-/** How long a person is asked to wait when the legacy-adapter is down (about its own Retry-After). */
-const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
 class InteractionGone extends Error {}
 
@@ -199,7 +199,7 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
     if (check.result === 'unavailable') {
       metrics.login('unavailable');
       log.warn({ uid: d.uid }, 'login not decided: the legacy-adapter is unavailable');
-      res.set('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+      res.set('retry-after', String(RETRY_AFTER_SECONDS));
       return renderLogin(res, d, 503, { identifier, problem: 'unavailable' });
     }
     if (check.result === 'incorrect') {
@@ -262,6 +262,8 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
     if (unreadable) {
       return send(res, unreadable, messagePage({ title: 'Sign-in could not continue', message: 'The form could not be read. Go back and try again.' }));
     }
+    // Redis (interactions, sessions, throttle counts) failed while this request used it.
+    if (isRedisUnavailableError(error)) return sendUnavailablePage(res);
     log.error({ err: error, path: req.path }, 'interaction failed');
     send(res, 500, messagePage({ title: 'Sign-in could not continue', message: 'Something went wrong on our side. Please try again later.' }));
   });
