@@ -3,6 +3,7 @@ import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
 import { createRedis, redisCheck } from '../lib/redis.ts';
 import { startService, type RunningService } from '../lib/service.ts';
 import { compileTrust } from '../lib/trust-proxy.ts';
+import { closeIfBodyUnread } from '../lib/unread-body.ts';
 import type { Express } from 'express';
 import type Provider from 'oidc-provider';
 import type { IdpConfig } from './config.ts';
@@ -15,6 +16,7 @@ import { loginCheckRouter } from './login/login-check-route.ts';
 import { legacyIdentityRouter } from './bridge/legacy-identity-route.ts';
 import { logoutSource, mountInteractions, postLogoutSuccessSource, renderError } from './interactions/index.ts';
 import { createOidc, mountProvider, type Oidc } from './oidc/index.ts';
+import { redisGate } from './redis-gate.ts';
 import { idpMigrations } from './store/migrations/index.ts';
 import { createLoginThrottle, throttlePolicyFromConfig } from './throttle/index.ts';
 import { createUserStore } from './users/store.ts';
@@ -64,7 +66,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
         leaseMs: 2 * config.LEGACY_ADAPTER_TIMEOUT_MS + 5_000,
       });
     }
-    const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, { keyPrefix: config.REDIS_KEY_PREFIX, name: 'idp' }) : undefined;
+    const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, { keyPrefix: config.REDIS_KEY_PREFIX, name: 'idp', logger }) : undefined;
     // One throttle for the login form and the password change: both check a password.
     const throttle = createLoginThrottle(throttlePolicyFromConfig(config), redis);
     const app = express();
@@ -86,6 +88,11 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
       pages: { renderError, logoutSource, postLogoutSuccessSource },
     });
     hooks.onOidc?.(oidc);
+    if (redis) {
+      // Everything below needs Redis but discovery, the JWKS and the pages' stylesheet.
+      const issuerPath = new URL(config.IDP_ISSUER).pathname.replace(/\/$/, '');
+      app.use(redisGate(redis, [`${issuerPath}/.well-known/`, `${issuerPath}/jwks`, '/interaction/static/']));
+    }
     // The interaction routes (/interaction/:uid) go before the provider, which answers the rest.
     if (hooks.mountInteractions) hooks.mountInteractions(app, oidc.provider, { login: loginService });
     else {
@@ -124,7 +131,8 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     relay?.start();
     mountProvider(app, oidc.provider, config.IDP_ISSUER);
     return {
-      handler: app,
+      // oidc-provider's and express's body parsers answer early at their size limits.
+      handler: closeIfBodyUnread(app),
       checks: [databaseCheck(knex), ...(redis ? [redisCheck(redis)] : [])],
       async close() {
         await relay?.stop();

@@ -42,6 +42,8 @@ export const idpEnv = {
   IDP_LOGIN_THROTTLE_WINDOW_MS: milliseconds(900_000),
   IDP_LOGIN_THROTTLE_ACCOUNT_FREE_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(5),
   IDP_LOGIN_THROTTLE_ADDRESS_FREE_ATTEMPTS: z.coerce.number().int().min(1).max(100_000).default(20),
+  /** Per IPv6 /48, on top of the per-/64 count: a host holding a /56 or more rotates through /64s. */
+  IDP_LOGIN_THROTTLE_NETWORK_FREE_ATTEMPTS: z.coerce.number().int().min(1).max(1_000_000).default(100),
   IDP_LOGIN_THROTTLE_BASE_DELAY_MS: milliseconds(1_000),
   IDP_LOGIN_THROTTLE_MAX_DELAY_MS: milliseconds(900_000),
   // OpenID Connect provider (idp/oidc).

@@ -1,17 +1,57 @@
 import { Redis } from 'ioredis';
+import type { Logger } from './logger.ts';
 
 export type { Redis };
 
-/** One ioredis connection; callers pass `keyPrefix` so several environments can share a server. */
-export function createRedis(url: string, options: { keyPrefix?: string; name?: string } = {}): Redis {
-  return new Redis(url, {
+/** A command gets this long, queued or sent, before it fails: a Redis that stopped answering must not hold requests. */
+export const REDIS_COMMAND_TIMEOUT_MS = 2_000;
+
+export interface RedisOptions {
+  /** Callers pass one so several environments can share a server. */
+  keyPrefix?: string;
+  name?: string;
+  /** Told once per outage that the connection failed, and when it is back. Without one, failures are only seen by the commands that fail. */
+  logger?: Logger;
+}
+
+/**
+ * One ioredis connection, with an 'error' listener: without one, each failed reconnect is an
+ * unhandled 'error' event that ioredis prints to stderr (dozens per outage).
+ */
+export function createRedis(url: string, options: RedisOptions = {}): Redis {
+  const redis = new Redis(url, {
     keyPrefix: options.keyPrefix,
     connectionName: options.name,
     // Fail a command fast during an outage instead of queueing it forever: callers decide what to do.
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
   });
+  let failing = false;
+  redis.on('error', (error: Error & { code?: unknown }) => {
+    // ioredis retries by itself: one line per outage, not one per retry.
+    if (failing) return;
+    failing = true;
+    options.logger?.warn({ err: { name: error.name, code: error.code, message: error.message }, connection: options.name }, 'redis connection failed; retrying');
+  });
+  redis.on('ready', () => {
+    if (failing) options.logger?.info({ connection: options.name }, 'redis connection back');
+    failing = false;
+  });
+  return redis;
+}
+
+/** Whether the connection can take commands now: while it reconnects, a caller answers "unavailable" at once instead of queueing. */
+export function redisReady(redis: Redis): boolean {
+  return redis.status === 'ready';
+}
+
+/** An error a Redis command failed with because Redis was unreachable or silent (not a bad command). */
+export function isRedisUnavailableError(error: unknown): boolean {
+  const e = error as { name?: unknown; message?: unknown } | null;
+  if (typeof e !== 'object' || e === null) return false;
+  return e.name === 'MaxRetriesPerRequestError' || e.message === 'Connection is closed.' || e.message === 'Command timed out' || (typeof e.message === 'string' && e.message.startsWith("Stream isn't writeable"));
 }
 
 export function redisCheck(redis: Redis) {

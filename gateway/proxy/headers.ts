@@ -36,8 +36,10 @@ function requestHeaderDropped(name: string, listed: Set<string> | undefined): bo
 }
 
 /** The one rule for an upstream's response header (lowercase name): true when the client does not get it. */
+// The upstream's request id is the one the gateway sent it (or its own, if it refused ours): the
+// gateway adds its own to every answer, so relaying the upstream's would say it twice.
 function responseHeaderDropped(name: string, listed: Set<string> | undefined): boolean {
-  return HOP_BY_HOP.has(name) || listed?.has(name) === true;
+  return HOP_BY_HOP.has(name) || name === REQUEST_ID_HEADER || listed?.has(name) === true;
 }
 
 // A connection's peer does not change: decide trust once per connection, not per request.

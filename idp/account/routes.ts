@@ -4,10 +4,12 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type Provider from 'oidc-provider';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
+import { isRedisUnavailableError } from '../../lib/redis.ts';
 import { hashPassword, hashPhpBcrypt, pbkdf2Scheme, verifyPassword, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
-import { createCsrfTokens, messagePage, pageHeaders } from '../interactions/index.ts';
+import { createCsrfTokens, messagePage, pageHeaders, sendUnavailablePage, unreadableFormStatus } from '../interactions/index.ts';
 import type { RevokeUserGrants } from '../oidc/index.ts';
-import { throttleSubjects, type LoginThrottle } from '../throttle/index.ts';
+import { accountOf } from '../login/index.ts';
+import { throttleSubjects, userKey, type LoginThrottle } from '../throttle/index.ts';
 import type { IdpUserStore, StoredUser } from '../users/store.ts';
 import { createPasswordChangeMetrics } from './metrics.ts';
 import { formProblem, MAX_PASSWORD_LENGTH, type PasswordForm, type PasswordFormProblem } from './password-rules.ts';
@@ -96,7 +98,7 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
     }
 
     // The same counts as the login form: this page must not be a way around the login throttle.
-    const subjects = throttleSubjects(user.username ?? user.email ?? user.id, req.ip);
+    const subjects = { ...throttleSubjects(user.username ?? user.email ?? user.id, req.ip), user: userKey(accountOf(user)) };
     const decision = await deps.throttle.attempt(subjects);
     if (!decision.allowed) {
       metrics.change('throttled');
@@ -160,9 +162,10 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
   // Errors of these routes only: a page without internals.
   app.use('/account', (error: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
-    const status = (error as { status?: unknown }).status;
-    if (status === 413 || status === 400) {
-      return send(res, 400, messagePage({ title: 'Your password was not changed', message: 'The form could not be read. Go back and try again.' }));
+    if (isRedisUnavailableError(error)) return sendUnavailablePage(res);
+    const unreadable = unreadableFormStatus(error);
+    if (unreadable) {
+      return send(res, unreadable, messagePage({ title: 'Your password was not changed', message: 'The form could not be read. Go back and try again.' }));
     }
     log.error({ err: error, path: req.path }, 'account page failed');
     send(res, 500, messagePage({ title: 'Your password was not changed', message: 'Something went wrong on our side. Please try again later.' }));

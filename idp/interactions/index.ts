@@ -4,6 +4,8 @@ export { renderError, logoutSource, postLogoutSuccessSource } from './provider-p
 export type { InteractionProvider } from './provider-types.ts';
 // The building blocks other idp pages (idp/account/) render with, so every page looks and is protected alike.
 export { createCsrfTokens, type CsrfTokens } from './csrf.ts';
+export { unreadableFormStatus } from './form-errors.ts';
+export { RETRY_AFTER_SECONDS, sendUnavailablePage } from './unavailable.ts';
 export { html, type Html } from './html.ts';
 export { counter } from './login-metrics.ts';
 export { pageHeaders } from './security-headers.ts';

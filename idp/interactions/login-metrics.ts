@@ -1,10 +1,11 @@
 import { Counter, type Registry } from 'prom-client';
+import type { ThrottleSubject } from '../throttle/index.ts';
 
-export type LoginResult = 'success' | 'failure' | 'throttled' | 'invalid_form';
+export type LoginResult = 'success' | 'failure' | 'throttled' | 'unavailable' | 'invalid_form';
 
 export interface LoginMetrics {
   login(result: LoginResult): void;
-  throttled(subject: 'account' | 'address'): void;
+  throttled(subject: ThrottleSubject): void;
 }
 
 export function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
@@ -16,8 +17,8 @@ export function counter<L extends string>(registry: Registry, name: string, help
 
 export function createLoginMetrics(registry?: Registry): LoginMetrics {
   if (!registry) return { login: () => undefined, throttled: () => undefined };
-  const logins = counter(registry, 'idp_login_page_submissions_total', 'Login form submissions, by result (success, failure, throttled: refused before the password was checked, invalid_form)', ['result'] as const);
-  const throttled = counter(registry, 'idp_login_throttled_total', 'Login attempts refused by the throttle, by the subject that was over its limit', ['subject'] as const);
+  const logins = counter(registry, 'idp_login_page_submissions_total', 'Login form submissions, by result (success, failure, throttled: refused by the login throttle, unavailable: the legacy-adapter did not answer, invalid_form)', ['result'] as const);
+  const throttled = counter(registry, 'idp_login_throttled_total', 'Login attempts refused by the throttle, by the subject that was over its limit (account as typed, user as resolved, address, network)', ['subject'] as const);
   return {
     login: (result) => logins.inc({ result }),
     throttled: (subject) => throttled.inc({ subject }),

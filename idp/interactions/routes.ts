@@ -4,9 +4,13 @@ import { fileURLToPath } from 'node:url';
 import express, { type Express, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
+import { isRedisUnavailableError } from '../../lib/redis.ts';
 import type { LoginService, UserDirectory } from '../login/types.ts';
-import { throttleSubjects, type LoginThrottle } from '../throttle/index.ts';
+import type { LoginThrottle } from '../throttle/index.ts';
 import { createCsrfTokens, type CsrfTokens } from './csrf.ts';
+import { unreadableFormStatus } from './form-errors.ts';
+import { RETRY_AFTER_SECONDS, sendUnavailablePage } from './unavailable.ts';
+import { checkPassword } from './password-check.ts';
 import { LEGACY_SESSION_AMR, legacySessionApplies, legacySessionCookie, legacySessionMetrics, type LegacySessionStep } from './legacy-session.ts';
 import { createLoginMetrics } from './login-metrics.ts';
 import type { ClientLike, GrantLike, InteractionDetails, InteractionProvider } from './provider-types.ts';
@@ -184,25 +188,28 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
       const problem: LoginProblem = !identifier && !password ? 'missing-both' : !identifier ? 'missing-identifier' : 'missing-password';
       return renderLogin(res, d, 400, { identifier, problem });
     }
-    const subjects = throttleSubjects(identifier, req.ip);
-    const decision = await deps.throttle.attempt(subjects);
-    if (!decision.allowed) {
+    const check = await checkPassword(deps.login, deps.throttle, identifier, password, req.ip);
+    if (check.result === 'throttled') {
       metrics.login('throttled');
-      metrics.throttled(decision.subject);
-      log.warn({ uid: d.uid, subject: decision.subject, retryAfterMs: decision.retryAfterMs }, 'login throttled');
-      res.set('retry-after', String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000))));
+      metrics.throttled(check.subject);
+      log.warn({ uid: d.uid, subject: check.subject, retryAfterMs: check.retryAfterMs }, 'login throttled');
+      res.set('retry-after', String(Math.max(1, Math.ceil(check.retryAfterMs / 1000))));
       return renderLogin(res, d, 429, { identifier, problem: 'throttled' });
     }
-    const outcome = await deps.login.login(identifier, password);
-    if (!outcome.ok) {
+    if (check.result === 'unavailable') {
+      metrics.login('unavailable');
+      log.warn({ uid: d.uid }, 'login not decided: the legacy-adapter is unavailable');
+      res.set('retry-after', String(RETRY_AFTER_SECONDS));
+      return renderLogin(res, d, 503, { identifier, problem: 'unavailable' });
+    }
+    if (check.result === 'incorrect') {
       metrics.login('failure');
-      log.info({ uid: d.uid, account: subjects.account }, 'login failed');
+      log.info({ uid: d.uid, account: check.subjects.account }, 'login failed');
       return renderLogin(res, d, 401, { identifier, problem: 'incorrect' });
     }
-    await deps.throttle.succeeded(subjects);
     metrics.login('success');
-    log.info({ uid: d.uid, sub: outcome.user.id }, 'login succeeded');
-    await provider.interactionFinished(req, res, { login: { accountId: outcome.user.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+    log.info({ uid: d.uid, sub: check.user.id }, 'login succeeded');
+    await provider.interactionFinished(req, res, { login: { accountId: check.user.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
   });
 
   app.post('/interaction/:uid/confirm', form, async (req, res) => {
@@ -251,9 +258,12 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
     }
     const status = (error as { status?: unknown }).status;
     if (status === 404) return send(res, 404, messagePage({ title: 'Page not found', message: 'There is nothing at this address.' }));
-    if (status === 413 || status === 400) {
-      return send(res, 400, messagePage({ title: 'Sign-in could not continue', message: 'The form could not be read. Go back and try again.' }));
+    const unreadable = unreadableFormStatus(error);
+    if (unreadable) {
+      return send(res, unreadable, messagePage({ title: 'Sign-in could not continue', message: 'The form could not be read. Go back and try again.' }));
     }
+    // Redis (interactions, sessions, throttle counts) failed while this request used it.
+    if (isRedisUnavailableError(error)) return sendUnavailablePage(res);
     log.error({ err: error, path: req.path }, 'interaction failed');
     send(res, 500, messagePage({ title: 'Sign-in could not continue', message: 'Something went wrong on our side. Please try again later.' }));
   });

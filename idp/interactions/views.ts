@@ -7,6 +7,7 @@ export const STYLESHEET_PATH = '/interaction/static/idp.css';
 
 export const INCORRECT_LOGIN = 'Incorrect login or password';
 export const TRY_AGAIN_LATER = 'Too many attempts. Please wait a moment and try again.';
+export const TEMPORARILY_UNAVAILABLE = 'Signing in is temporarily unavailable. Your password was not checked. Please try again in a few minutes.';
 
 export function layout(title: string, body: Html): string {
   return html`<!doctype html>
@@ -45,7 +46,7 @@ export function hidden(name: string, value: string): Html {
   return html`<input type="hidden" name="${name}" value="${value}">`;
 }
 
-export type LoginProblem = 'incorrect' | 'throttled' | 'missing-identifier' | 'missing-password' | 'missing-both';
+export type LoginProblem = 'incorrect' | 'throttled' | 'unavailable' | 'missing-identifier' | 'missing-password' | 'missing-both';
 
 export interface LoginView {
   uid: string;
@@ -64,6 +65,8 @@ function loginErrors(problem: LoginProblem | undefined): FieldError[] {
       return [{ field: 'identifier', message: INCORRECT_LOGIN }];
     case 'throttled':
       return [{ field: 'identifier', message: `${INCORRECT_LOGIN}. ${TRY_AGAIN_LATER}` }];
+    case 'unavailable':
+      return [{ field: 'identifier', message: TEMPORARILY_UNAVAILABLE }];
     case 'missing-identifier':
       return [{ field: 'identifier', message: 'Enter your email address or username' }];
     case 'missing-password':

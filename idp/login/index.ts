@@ -2,4 +2,4 @@
 // process with createLoginService (idp/app.ts does) and use it through the types.ts seam.
 export { createLoginService, publicUser, type LoginServiceOptions } from './service.ts';
 export { createLoginMetrics, type LoginMetrics, type LoginResult } from './metrics.ts';
-export type { IdpUser, LoginOutcome, LoginService, UserDirectory } from './types.ts';
+export { accountOf, type IdpUser, type LoginOptions, type LoginOutcome, type LoginService, type UserDirectory } from './types.ts';

@@ -8,7 +8,7 @@ import type { LoginService } from './types.ts';
 const body = z.strictObject({ login: z.string().max(320), password: z.string().max(4096) });
 
 /**
- * POST /internal/v1/login-check {login, password} -> {ok}: the gateway's shadow mode asks
+ * POST /internal/v1/login-check {login, password} -> {ok} (503 when the legacy-adapter is down): the gateway's shadow mode asks
  * whether the new stack would have accepted a login the monolith just served. A dry run:
  * nothing is upgraded, imported or written. Guarded by IDP_INTERNAL_SECRET.
  */
@@ -24,6 +24,8 @@ export function loginCheckRouter(login: LoginService, secret: string, logger: Lo
       return void res.status(400).json({ error: 'invalid_request', message: 'body must be {"login": string, "password": string}' });
     }
     const outcome = await login.login(parsed.data.login, parsed.data.password, { dryRun: true });
+    // No decision to compare: the shadow check counts an error, never a disagreement.
+    if (!outcome.ok && outcome.unavailable) return void res.status(503).set('retry-after', '5').json({ error: 'temporarily_unavailable' });
     res.json({ ok: outcome.ok });
   });
   router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {

@@ -13,7 +13,10 @@ import { currentLogger } from '../../lib/request-context.ts';
 import type { LegacyAdapterClient } from '../legacy/client.ts';
 import type { StoredUser, UpgradeHooks, UserStore } from '../users/types.ts';
 import type { LoginMetrics, LoginResult } from './metrics.ts';
-import type { IdpUser, LoginOutcome, LoginService, UserDirectory } from './types.ts';
+import { accountOf, type IdpUser, type LoginOutcome, type LoginService, type UserDirectory } from './types.ts';
+
+/** An outcome with the account it resolved to, which login() hands to onAccount, never to its result. */
+type Decided = LoginOutcome & { account?: string };
 
 /** Longer inputs are refused before any work (a legacy site never accepted such passwords). */
 const MAX_PASSWORD_LENGTH = 4096;
@@ -40,7 +43,7 @@ export function publicUser(user: StoredUser): IdpUser {
  * Just-in-time login (docs/DESIGN.md, "Login, just in time"): the idp's store first, legacy
  * hashes verified and upgraded to PBKDF2, users unknown to the idp fetched through the
  * legacy-adapter and imported. Every failure is the same `{ ok: false }` after about one
- * policy-strength PBKDF2 of work.
+ * policy-strength PBKDF2 of work; an adapter that does not answer is `unavailable`, not a failure.
  */
 export function createLoginService(options: LoginServiceOptions): LoginService & UserDirectory {
   const { users, legacy, policy, metrics, logger, hooks = {} } = options;
@@ -50,10 +53,28 @@ export function createLoginService(options: LoginServiceOptions): LoginService &
   }
 
   /** Pads a failure to the cost of a policy-strength verification, unless one was already spent. */
-  async function fail(result: LoginResult, scheme: string | null, source: 'idp' | 'legacy' | 'none', dryRun: boolean, spent = false): Promise<LoginOutcome> {
+  async function fail(
+    result: LoginResult,
+    scheme: string | null,
+    source: 'idp' | 'legacy' | 'none',
+    dryRun: boolean,
+    { spent = false, account }: { spent?: boolean; account?: string | undefined } = {},
+  ): Promise<Decided> {
     if (!spent) await dummyVerify(policy);
     count(result, scheme, source, dryRun);
-    return { ok: false };
+    return account === undefined ? { ok: false } : { ok: false, account };
+  }
+
+  /**
+   * The legacy account a refused login names, if any: the adapter does not say whether the login
+   * or the password was wrong, but the throttle must count guesses per account however typed.
+   * The adapter's lookup applies the legacy login's own rules (username, then e-mail, its collation).
+   */
+  async function legacyAccountOf(identifier: string): Promise<string | undefined> {
+    const found = await legacy.lookup({ login: identifier });
+    if (found.status !== 'ok') return undefined;
+    const [user] = found.users;
+    return user ? `legacy:${user.legacyId}` : undefined;
   }
 
   async function timedVerify(password: string, user: StoredUser): Promise<VerifyResult> {
@@ -83,37 +104,40 @@ export function createLoginService(options: LoginServiceOptions): LoginService &
     }
   }
 
-  async function loginStored(user: StoredUser, password: string, dryRun: boolean, source: 'idp' | 'legacy'): Promise<LoginOutcome> {
+  async function loginStored(user: StoredUser, password: string, dryRun: boolean, source: 'idp' | 'legacy'): Promise<Decided> {
     const stored = user.passwordScheme;
-    if (!user.active) return fail('inactive', stored, source, dryRun);
+    const account = accountOf(user);
+    if (!user.active) return fail('inactive', stored, source, dryRun, { account });
     if (!user.passwordHash) {
       metrics?.unreadableHashes.inc({ code: 'empty' });
       currentLogger(logger).warn({ userId: user.id, problem: 'empty' }, 'stored password hash is empty');
-      return fail('unreadable_hash', stored, source, dryRun);
+      return fail('unreadable_hash', stored, source, dryRun, { account });
     }
     // Only a policy-strength PBKDF2 verification costs what the dummy does.
     const spent = !needsRehash(user.passwordHash, policy);
     const result = await timedVerify(password, user);
     const scheme = result.scheme ?? stored ?? 'unknown';
     if (!result.ok) {
-      if (result.reason === 'mismatch') return fail('wrong_password', scheme, source, dryRun, spent);
+      if (result.reason === 'mismatch') return fail('wrong_password', scheme, source, dryRun, { spent, account });
       const code = result.error?.code ?? result.reason ?? 'unknown';
       metrics?.unreadableHashes.inc({ code });
       currentLogger(logger).warn({ userId: user.id, scheme, problem: code, detail: result.error?.message }, 'stored password hash cannot be verified');
-      return fail('unreadable_hash', scheme, source, dryRun, spent);
+      return fail('unreadable_hash', scheme, source, dryRun, { spent, account });
     }
     if (result.needsRehash && !dryRun) await upgrade(user, password, scheme);
     count('success', scheme, source, dryRun);
-    return { ok: true, user: publicUser(user) };
+    return { ok: true, user: publicUser(user), account };
   }
 
-  async function loginLegacy(identifier: string, password: string, dryRun: boolean): Promise<LoginOutcome> {
+  async function loginLegacy(identifier: string, password: string, dryRun: boolean): Promise<Decided> {
     const answer = await legacy.authenticate(identifier, password);
     metrics?.legacyLookups.inc({ result: answer.status === 'ok' ? 'found' : answer.status });
-    if (answer.status === 'rejected') return fail('unknown_user', null, 'legacy', dryRun);
+    if (answer.status === 'rejected') return fail('unknown_user', null, 'legacy', dryRun, { account: dryRun ? undefined : await legacyAccountOf(identifier) });
     if (answer.status === 'unavailable') {
-      currentLogger(logger).warn({ reason: answer.reason }, 'legacy-adapter unavailable; login of a user unknown to the idp fails');
-      return fail('legacy_unavailable', null, 'legacy', dryRun);
+      // Nothing was decided: not a wrong password, and no dummy work to pad (the answer says so anyway).
+      currentLogger(logger).warn({ reason: answer.reason }, 'legacy-adapter unavailable; login of a user unknown to the idp not decided');
+      count('legacy_unavailable', null, 'legacy', dryRun);
+      return { ok: false, unavailable: true };
     }
     const known = await users.findByLegacyId(answer.user.legacyId);
     // Already imported under other login keys (renamed, or an e-mail another user holds): the
@@ -139,22 +163,27 @@ export function createLoginService(options: LoginServiceOptions): LoginService &
     if (!created) return loginStored(user, password, false, 'idp');
     metrics?.upgrades.inc({ from_scheme: answer.scheme, result: 'imported' });
     count('success', answer.scheme, 'legacy', false);
-    return { ok: true, user: publicUser(user) };
+    return { ok: true, user: publicUser(user), account: accountOf(user) };
+  }
+
+  async function decide(identifier: string, password: string, dryRun: boolean): Promise<Decided> {
+    if (
+      typeof identifier !== 'string' || typeof password !== 'string' ||
+      identifier.trim() === '' || password === '' ||
+      identifier.length > MAX_IDENTIFIER_LENGTH || password.length > MAX_PASSWORD_LENGTH
+    ) {
+      return fail('invalid_input', null, 'none', dryRun);
+    }
+    const user = await users.findByLogin(identifier);
+    if (user) return loginStored(user, password, dryRun, 'idp');
+    return loginLegacy(identifier.trim(), password, dryRun);
   }
 
   return {
     async login(identifier, password, loginOptions = {}) {
-      const dryRun = loginOptions.dryRun === true;
-      if (
-        typeof identifier !== 'string' || typeof password !== 'string' ||
-        identifier.trim() === '' || password === '' ||
-        identifier.length > MAX_IDENTIFIER_LENGTH || password.length > MAX_PASSWORD_LENGTH
-      ) {
-        return fail('invalid_input', null, 'none', dryRun);
-      }
-      const user = await users.findByLogin(identifier);
-      if (user) return loginStored(user, password, dryRun, 'idp');
-      return loginLegacy(identifier.trim(), password, dryRun);
+      const { account, ...outcome } = await decide(identifier, password, loginOptions.dryRun === true);
+      if (account !== undefined) loginOptions.onAccount?.(account);
+      return outcome;
     },
     async findById(id) {
       const user = await users.findById(id);

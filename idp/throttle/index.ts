@@ -5,7 +5,7 @@ import type { LoginThrottle, ThrottlePolicy } from './types.ts';
 
 export { createMemoryThrottle } from './memory-throttle.ts';
 export { createRedisThrottle } from './redis-throttle.ts';
-export { accountKey, addressKey, throttleSubjects } from './subjects.ts';
+export { accountKey, addressKey, networkKey, throttleSubjects, userKey } from './subjects.ts';
 export { DEFAULT_THROTTLE_POLICY, penaltyFor, validatePolicy } from './types.ts';
 export type { LoginThrottle, ThrottleDecision, ThrottlePolicy, ThrottleSubject, ThrottleSubjects } from './types.ts';
 
@@ -14,6 +14,7 @@ export interface ThrottleConfig {
   IDP_LOGIN_THROTTLE_WINDOW_MS: number;
   IDP_LOGIN_THROTTLE_ACCOUNT_FREE_ATTEMPTS: number;
   IDP_LOGIN_THROTTLE_ADDRESS_FREE_ATTEMPTS: number;
+  IDP_LOGIN_THROTTLE_NETWORK_FREE_ATTEMPTS: number;
   IDP_LOGIN_THROTTLE_BASE_DELAY_MS: number;
   IDP_LOGIN_THROTTLE_MAX_DELAY_MS: number;
 }
@@ -23,6 +24,7 @@ export function throttlePolicyFromConfig(config: ThrottleConfig): ThrottlePolicy
     windowMs: config.IDP_LOGIN_THROTTLE_WINDOW_MS,
     accountFreeAttempts: config.IDP_LOGIN_THROTTLE_ACCOUNT_FREE_ATTEMPTS,
     addressFreeAttempts: config.IDP_LOGIN_THROTTLE_ADDRESS_FREE_ATTEMPTS,
+    networkFreeAttempts: config.IDP_LOGIN_THROTTLE_NETWORK_FREE_ATTEMPTS,
     baseDelayMs: config.IDP_LOGIN_THROTTLE_BASE_DELAY_MS,
     maxDelayMs: config.IDP_LOGIN_THROTTLE_MAX_DELAY_MS,
   };

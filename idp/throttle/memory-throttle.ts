@@ -1,6 +1,6 @@
 // The in-process throttle for the embedded mode (one replica). Bounded: expired entries are
 // swept when the map grows, and past `maxEntries` the oldest go first.
-import { penaltyFor, validatePolicy, type LoginThrottle, type ThrottlePolicy, type ThrottleSubject, type ThrottleSubjects } from './types.ts';
+import { freeAttemptsOf, isPersonal, penaltyFor, presentSubjects, validatePolicy, type LoginThrottle, type ThrottlePolicy, type ThrottleSubject, type ThrottleSubjects } from './types.ts';
 
 interface Entry {
   count: number;
@@ -50,27 +50,35 @@ export function createMemoryThrottle(policy: ThrottlePolicy, options: MemoryThro
     return penalty;
   };
 
+  const keysOf = (subjects: ThrottleSubjects): [ThrottleSubject, string][] => presentSubjects(subjects).map(([subject, id]) => [subject, `${subject}:${id}`]);
+
+  const giveBack = (key: string, at: number) => {
+    const entry = live(key, at);
+    if (entry && entry.count > 0) entry.count -= 1;
+  };
+
   return {
     async attempt(subjects: ThrottleSubjects) {
       const at = now();
-      const keys: [ThrottleSubject, string][] = [
-        ['address', `addr:${subjects.address}`],
-        ['account', `acct:${subjects.account}`],
-      ];
+      const keys = keysOf(subjects);
       for (const [subject, key] of keys) {
         const entry = live(key, at);
         if (entry && entry.blockedUntil > at) return { allowed: false, retryAfterMs: entry.blockedUntil - at, subject };
       }
-      const penaltyMs = Math.max(
-        count(`addr:${subjects.address}`, policy.addressFreeAttempts, at),
-        count(`acct:${subjects.account}`, policy.accountFreeAttempts, at),
-      );
+      let penaltyMs = 0;
+      for (const [subject, key] of keys) penaltyMs = Math.max(penaltyMs, count(key, freeAttemptsOf(subject, policy), at));
       return { allowed: true, penaltyMs };
     },
     async succeeded(subjects: ThrottleSubjects) {
-      entries.delete(`acct:${subjects.account}`);
-      const address = live(`addr:${subjects.address}`, now());
-      if (address && address.count > 0) address.count -= 1;
+      const at = now();
+      for (const [subject, key] of keysOf(subjects)) {
+        if (isPersonal(subject)) entries.delete(key);
+        else giveBack(key, at);
+      }
+    },
+    async refund(subjects: ThrottleSubjects) {
+      const at = now();
+      for (const [, key] of keysOf(subjects)) giveBack(key, at);
     },
   };
 }

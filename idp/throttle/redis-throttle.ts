@@ -3,7 +3,7 @@
 // atomic step. A script touches only its own subject's two keys, which share a hash tag, so
 // it also runs on Redis Cluster.
 import type { Redis } from 'ioredis';
-import { validatePolicy, type LoginThrottle, type ThrottlePolicy, type ThrottleSubjects } from './types.ts';
+import { freeAttemptsOf, isPersonal, presentSubjects, validatePolicy, type LoginThrottle, type ThrottlePolicy, type ThrottleSubject, type ThrottleSubjects } from './types.ts';
 
 // KEYS: count, block. ARGV: windowMs, freeAttempts, baseDelayMs, maxDelayMs.
 // Returns {1, penaltyMs} when counted, {0, retryAfterMs} when blocked.
@@ -33,6 +33,9 @@ interface ThrottleCommands {
   idmThrottleRefund(count: string): Promise<number>;
 }
 
+// Key names per subject; 'acct' and 'addr' predate the others and keep counts across an upgrade.
+const KIND: Record<ThrottleSubject, string> = { account: 'acct', user: 'user', address: 'addr', network: 'net' };
+
 export interface RedisThrottleOptions {
   /** Namespace under the connection's own keyPrefix. Default `throttle:`. */
   prefix?: string;
@@ -46,33 +49,36 @@ export function createRedisThrottle(redis: Redis, policy: ThrottlePolicy, option
     redis.defineCommand('idmThrottleAttempt', { numberOfKeys: 2, lua: ATTEMPT });
     redis.defineCommand('idmThrottleRefund', { numberOfKeys: 1, lua: REFUND });
   }
-  const keys = (kind: 'acct' | 'addr', id: string) => {
-    const tagged = `${prefix}{${kind}:${id}}`;
+  const keys = (subject: ThrottleSubject, id: string) => {
+    const tagged = `${prefix}{${KIND[subject]}:${id}}`;
     return { count: `${tagged}:n`, block: `${tagged}:block` };
   };
-  const attemptOne = async (kind: 'acct' | 'addr', id: string, free: number) => {
-    const k = keys(kind, id);
-    const [counted, ms] = await commands.idmThrottleAttempt(k.count, k.block, policy.windowMs, free, policy.baseDelayMs, policy.maxDelayMs);
-    return { counted: counted === 1, ms };
-  };
+  const present = (subjects: ThrottleSubjects) => presentSubjects(subjects).map(([subject, id]) => ({ subject, k: keys(subject, id) }));
 
   return {
     async attempt(subjects: ThrottleSubjects) {
-      const address = await attemptOne('addr', subjects.address, policy.addressFreeAttempts);
-      if (!address.counted) return { allowed: false, retryAfterMs: address.ms, subject: 'address' };
-      const account = await attemptOne('acct', subjects.account, policy.accountFreeAttempts);
-      if (!account.counted) {
-        // The attempt is not made, so the address is not charged for it.
-        await commands.idmThrottleRefund(keys('addr', subjects.address).count);
-        return { allowed: false, retryAfterMs: account.ms, subject: 'account' };
+      const counted: string[] = [];
+      let penaltyMs = 0;
+      for (const { subject, k } of present(subjects)) {
+        const [ok, ms] = await commands.idmThrottleAttempt(k.count, k.block, policy.windowMs, freeAttemptsOf(subject, policy), policy.baseDelayMs, policy.maxDelayMs);
+        if (ok !== 1) {
+          // The attempt is not made, so the subjects already counted are not charged for it.
+          for (const key of counted) await commands.idmThrottleRefund(key);
+          return { allowed: false, retryAfterMs: ms, subject };
+        }
+        counted.push(k.count);
+        penaltyMs = Math.max(penaltyMs, ms);
       }
-      return { allowed: true, penaltyMs: Math.max(address.ms, account.ms) };
+      return { allowed: true, penaltyMs };
     },
     async succeeded(subjects: ThrottleSubjects) {
-      const account = keys('acct', subjects.account);
-      await redis.del(account.count, account.block);
-      await commands.idmThrottleRefund(keys('addr', subjects.address).count);
+      for (const { subject, k } of present(subjects)) {
+        if (isPersonal(subject)) await redis.del(k.count, k.block);
+        else await commands.idmThrottleRefund(k.count);
+      }
+    },
+    async refund(subjects: ThrottleSubjects) {
+      for (const { k } of present(subjects)) await commands.idmThrottleRefund(k.count);
     },
   };
 }
-

@@ -1,13 +1,45 @@
 // Failed-login throttling, one interface for the Redis store (replicas share the counts) and
 // the in-process one (embedded mode, one replica).
 
-/** Who an attempt is counted against. Both are already normalised (see subjects.ts). */
+/**
+ * Who an attempt is counted against; each one present is counted, each one absent is not.
+ * Already normalised and hashed (see subjects.ts).
+ */
 export interface ThrottleSubjects {
-  account: string;
-  address: string;
+  /** The identifier as typed (folded, so spellings the legacy collation equates are one). */
+  account?: string;
+  /** The account the login resolved to, however it was typed (username, e-mail, accents). */
+  user?: string;
+  /** An IPv4 address, or an IPv6 /64. */
+  address?: string;
+  /** An IPv6 /48: one site rotating through its /64s (IPv4 has none). */
+  network?: string;
 }
 
 export type ThrottleSubject = keyof ThrottleSubjects;
+
+/** The order subjects are decided in (a refusal by a later one gives back the earlier ones' counts). */
+const SUBJECT_ORDER: readonly ThrottleSubject[] = ['address', 'network', 'account', 'user'];
+
+/** The subjects an attempt names, in decision order, with their ids. */
+export function presentSubjects(subjects: ThrottleSubjects): [ThrottleSubject, string][] {
+  const present: [ThrottleSubject, string][] = [];
+  for (const subject of SUBJECT_ORDER) {
+    const id = subjects[subject];
+    if (id !== undefined) present.push([subject, id]);
+  }
+  return present;
+}
+
+/** Counted per person (typed or resolved) or per client, each with its own free attempts. */
+export function freeAttemptsOf(subject: ThrottleSubject, policy: ThrottlePolicy): number {
+  if (subject === 'address') return policy.addressFreeAttempts;
+  if (subject === 'network') return policy.networkFreeAttempts;
+  return policy.accountFreeAttempts;
+}
+
+/** Per person: a success forgets their failures. Per client: a success gives back only its own attempt. */
+export const isPersonal = (subject: ThrottleSubject): boolean => subject === 'account' || subject === 'user';
 
 export type ThrottleDecision =
   /** Go ahead. `penaltyMs` is the wait this attempt has already imposed on the next one; a success lifts it for the account. */
@@ -28,6 +60,11 @@ export interface LoginThrottle {
    * account must not be able to wipe the count of their guesses at other accounts).
    */
   succeeded(subjects: ThrottleSubjects): Promise<void>;
+  /**
+   * Nothing was decided (a service the check needs was down): every subject gets back the
+   * attempt it was charged, so an outage never counts as a failed login.
+   */
+  refund(subjects: ThrottleSubjects): Promise<void>;
 }
 
 export interface ThrottlePolicy {
@@ -37,6 +74,8 @@ export interface ThrottlePolicy {
   accountFreeAttempts: number;
   /** Same per client address; higher, since many people can share one address (NAT). */
   addressFreeAttempts: number;
+  /** Same per IPv6 /48, higher still: a whole site's /64s, which one host could rotate through. */
+  networkFreeAttempts: number;
   /** First delay once the free attempts are used up; it doubles with each further attempt. */
   baseDelayMs: number;
   /** The cap on the delay: past it, one attempt per `maxDelayMs` (the lockout window). */
@@ -47,6 +86,7 @@ export const DEFAULT_THROTTLE_POLICY: ThrottlePolicy = {
   windowMs: 15 * 60_000,
   accountFreeAttempts: 5,
   addressFreeAttempts: 20,
+  networkFreeAttempts: 100,
   baseDelayMs: 1_000,
   maxDelayMs: 15 * 60_000,
 };

@@ -8,7 +8,7 @@ import express from 'express';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { mountInteractions, logoutSource, postLogoutSuccessSource, renderError, type InteractionProvider } from '../../idp/interactions/index.ts';
-import type { IdpUser, LoginOutcome, LoginService, UserDirectory } from '../../idp/login/types.ts';
+import type { IdpUser, LoginOptions, LoginOutcome, LoginService, UserDirectory } from '../../idp/login/types.ts';
 import { createOidcAdapter } from '../../idp/oidc/adapters/index.ts';
 import type { LoginThrottle } from '../../idp/throttle/index.ts';
 
@@ -39,12 +39,14 @@ export class InMemoryUsers implements LoginService, UserDirectory {
     return user;
   }
 
-  async login(identifier: string, password: string): Promise<LoginOutcome> {
+  async login(identifier: string, password: string, options: LoginOptions = {}): Promise<LoginOutcome> {
     this.calls.push(identifier);
     const wanted = identifier.trim().toLowerCase();
     const found = this.#accounts.find((a) => a.user.username === wanted || a.user.email === wanted);
     const digest = (s: string) => createHash('sha256').update(s).digest();
     const matches = timingSafeEqual(digest(found?.password ?? randomBytes(16).toString('hex')), digest(password));
+    // The account the identifier named, right password or wrong, as the real login service tells it.
+    if (found) options.onAccount?.(`idp:${found.user.id}`);
     return found && matches && found.user.active ? { ok: true, user: found.user } : { ok: false };
   }
 

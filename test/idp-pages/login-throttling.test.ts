@@ -8,7 +8,7 @@ import { authorizeUrl, FormClient, hiddenValue } from './browser-like.ts';
 import { startPageHarness, WEB_CLIENT, type PageHarness } from './harness.ts';
 
 // Delays long enough that a block cannot lapse during the test, so nothing depends on timing.
-const policy: ThrottlePolicy = { windowMs: 600_000, accountFreeAttempts: 2, addressFreeAttempts: 5, baseDelayMs: 120_000, maxDelayMs: 600_000 };
+const policy: ThrottlePolicy = { windowMs: 600_000, accountFreeAttempts: 2, addressFreeAttempts: 5, networkFreeAttempts: 8, baseDelayMs: 120_000, maxDelayMs: 600_000 };
 const PASSWORD = 'correct horse battery staple';
 
 let addressCounter = 0;
@@ -83,11 +83,24 @@ async function behaviour(t: TestContext, throttle: LoginThrottle) {
       assert.equal((await tryLogin(browserAt(h, '203.0.113.78'), `nobody-else${suffix}`, 'guess')).res.status, 401);
     });
 
+    await t.test('spelling one account differently earns no extra attempts', async () => {
+      const dave = `dave${suffix}`;
+      h.users.add(dave, PASSWORD);
+      const spellings = [dave, `${dave}@example.test`, ` ${dave.toUpperCase()} `, `${dave}@EXAMPLE.test`];
+      const statuses: number[] = [];
+      // A new address each time, and each spelling's own typed count stays within its free attempts.
+      for (const spelling of spellings) statuses.push((await tryLogin(browserAt(h), spelling, 'wrong password')).res.status);
+      assert.deepEqual(statuses, [401, 401, 401, 429]);
+      const right = await tryLogin(browserAt(h), `${dave}@example.test`, PASSWORD);
+      assert.equal(right.res.status, 429, 'the right password under another spelling is refused too');
+    });
+
     await t.test('throttled attempts are counted in the metrics', async () => {
       const text = await h.registry.metrics();
       assert.match(text, /idp_login_page_submissions_total\{result="throttled"\} [1-9]/);
       assert.match(text, /idp_login_throttled_total\{subject="account"\} [1-9]/);
       assert.match(text, /idp_login_throttled_total\{subject="address"\} [1-9]/);
+      assert.match(text, /idp_login_throttled_total\{subject="user"\} [1-9]/);
     });
   } finally {
     await h.close();

@@ -7,6 +7,9 @@ import {
   accountKey,
   addressKey,
   createMemoryThrottle,
+  networkKey,
+  throttleSubjects,
+  userKey,
   createRedisThrottle,
   penaltyFor,
   type LoginThrottle,
@@ -14,7 +17,7 @@ import {
 } from '../../idp/throttle/index.ts';
 import { createTestRedis, redisProblem, REDIS_TEST_URL, skipLoudly } from '../support/databases.ts';
 
-const policy: ThrottlePolicy = { windowMs: 60_000, accountFreeAttempts: 3, addressFreeAttempts: 6, baseDelayMs: 40, maxDelayMs: 320 };
+const policy: ThrottlePolicy = { windowMs: 60_000, accountFreeAttempts: 3, addressFreeAttempts: 6, networkFreeAttempts: 10, baseDelayMs: 40, maxDelayMs: 320 };
 // For "refused right after": delays long enough that no loaded machine outlives them between two calls.
 const slowPolicy: ThrottlePolicy = { ...policy, windowMs: 600_000, baseDelayMs: 30_000, maxDelayMs: 240_000 };
 
@@ -107,6 +110,43 @@ async function contract(t: TestContext, make: (p?: ThrottlePolicy) => LoginThrot
     for (let i = 0; i < 10; i++) assert.equal((await throttle.attempt({ account, address })).allowed, false);
     for (let i = 0; i < 6; i++) assert.deepEqual(await throttle.attempt({ account: fresh('acct'), address }), { allowed: true, penaltyMs: 0 });
   });
+
+  await t.test('the resolved account counts every spelling of it, and a success forgets it', async () => {
+    const throttle = make(slowPolicy);
+    const user = fresh('user');
+    // As the login page does: the typed spelling and the client first, the resolved account once known.
+    const spell = async () => {
+      assert.equal((await throttle.attempt({ account: fresh('acct'), address: fresh('addr') })).allowed, true, 'each spelling is new');
+      return throttle.attempt({ user });
+    };
+    for (let i = 0; i < 3; i++) assert.deepEqual(await spell(), { allowed: true, penaltyMs: 0 });
+    assert.deepEqual(await spell(), { allowed: true, penaltyMs: 30_000 });
+    const refused = await spell();
+    assert.equal(refused.allowed, false);
+    if (!refused.allowed) assert.equal(refused.subject, 'user');
+    await throttle.succeeded({ user });
+    assert.deepEqual(await spell(), { allowed: true, penaltyMs: 0 });
+  });
+
+  await t.test('an IPv6 /48 has its own limit across its /64s', async () => {
+    const throttle = make(slowPolicy);
+    const network = fresh('net');
+    for (let i = 0; i < 10; i++) assert.deepEqual(await throttle.attempt({ account: fresh('acct'), address: fresh('addr'), network }), { allowed: true, penaltyMs: 0 });
+    assert.deepEqual(await throttle.attempt({ account: fresh('acct'), address: fresh('addr'), network }), { allowed: true, penaltyMs: 30_000 });
+    const refused = await throttle.attempt({ account: fresh('acct'), address: fresh('addr'), network });
+    assert.equal(refused.allowed, false);
+    if (!refused.allowed) assert.equal(refused.subject, 'network');
+  });
+
+  await t.test('a refund gives every subject back the attempt it was charged', async () => {
+    const throttle = make(slowPolicy);
+    const subjects = { account: fresh('acct'), address: fresh('addr'), network: fresh('net') };
+    for (let i = 0; i < 3; i++) assert.deepEqual(await throttle.attempt(subjects), { allowed: true, penaltyMs: 0 });
+    await throttle.refund(subjects);
+    // Without the refund this fourth attempt would be the first penalised one.
+    assert.deepEqual(await throttle.attempt(subjects), { allowed: true, penaltyMs: 0 });
+    assert.deepEqual(await throttle.attempt(subjects), { allowed: true, penaltyMs: 30_000 });
+  });
 }
 
 test('memory throttle', async (t) => {
@@ -160,4 +200,17 @@ test('throttle subjects: one account however it is typed, one bucket per IPv6 /6
   assert.notEqual(addressKey('2001:db8:1:2::1'), addressKey('2001:db8:1:3::1'));
   assert.equal(addressKey('2001:db8::1'), '2001:db8:0:0::/64');
   assert.equal(addressKey(undefined), 'unknown');
+});
+
+test('throttle subjects: accents folded as the legacy collation folds them, one /48 per IPv6 site', () => {
+  for (const spelling of ['álice', 'alicé', 'ÁLICE', 'a\u0301lice']) assert.equal(accountKey(spelling), accountKey('alice'), spelling);
+  assert.notEqual(accountKey('alice'), accountKey('alice@example.com'), 'an e-mail address is another spelling only the resolved account catches');
+  assert.notEqual(userKey('idp:alice'), accountKey('idp:alice'));
+  assert.equal(networkKey('2001:db8:1:2::1'), networkKey('2001:db8:1:ff00::7'));
+  assert.equal(networkKey('2001:db8:1::1'), '2001:db8:1::/48');
+  assert.notEqual(networkKey('2001:db8:1::1'), networkKey('2001:db8:2::1'));
+  assert.equal(networkKey('192.0.2.7'), undefined);
+  assert.equal(networkKey('::ffff:192.0.2.7'), undefined);
+  assert.deepEqual(throttleSubjects('Alice', '192.0.2.7'), { account: accountKey('alice'), address: '192.0.2.7' });
+  assert.deepEqual(throttleSubjects('alice', '2001:db8:1:2::1'), { account: accountKey('alice'), address: '2001:db8:1:2::/64', network: '2001:db8:1::/48' });
 });

@@ -75,8 +75,8 @@ test('legacy users of every scheme log in, leave a PBKDF2 hash, and log in again
       assert.ok((await rig.login.login(row.user_email.toUpperCase(), PASSWORD)).ok, `${row.display_name} by e-mail`);
       assert.deepEqual(await rig.login.login(row.user_login, `X${PASSWORD}`), { ok: false });
     }
-    // Unknown to the idp and nobody to ask: the same generic failure, counted as such.
-    assert.deepEqual(await rig.login.login('u_never_seen', PASSWORD), { ok: false });
+    // Unknown to the idp and nobody to ask: undecided (unavailable), not a wrong password; counted as such.
+    assert.deepEqual(await rig.login.login('u_never_seen', PASSWORD), { ok: false, unavailable: true });
     const metrics = await rig.metricsText();
     assert.equal(sample(metrics, 'idp_logins_total', { result: 'legacy_unavailable' }), 1);
     assert.equal(sample(metrics, 'idp_legacy_lookups_total', { result: 'unavailable' }), 1);
@@ -103,7 +103,7 @@ test('with the legacy database unreachable the adapter answers 503: unknown user
       });
       assert.equal(answer.status, 503);
       assert.deepEqual(await answer.json(), { error: 'legacy_unavailable' });
-      assert.deepEqual(await rig.login.login(alice.user_login, PASSWORD), { ok: false });
+      assert.deepEqual(await rig.login.login(alice.user_login, PASSWORD), { ok: false, unavailable: true });
       // Imported earlier (through a working adapter), the user no longer needs the legacy side.
       const { user } = await rig.users.insertFromLegacy({
         legacyId: 'imported-1', username: 'imported', email: null, name: null,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import express, { type Express } from 'express';
 import type Provider from 'oidc-provider';
-import { startIdp } from '../../../idp/app.ts';
+import { startIdp, type IdpHooks } from '../../../idp/app.ts';
 import { loadIdpConfig } from '../../../idp/config.ts';
 import type { Oidc } from '../../../idp/oidc/index.ts';
 import { createUserStore } from '../../../idp/users/store.ts';
@@ -131,6 +131,8 @@ interface StartOptions {
   env?: Record<string, string>;
   clients?: string;
   resources?: string;
+  /** The idp's own login and consent pages instead of the test-only interaction routes. */
+  realPages?: boolean;
 }
 
 /**
@@ -225,10 +227,9 @@ export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
   // startIdp reads TEST_SERVICE_CLIENT_SECRET from process.env (client_secret_env).
   process.env.TEST_SERVICE_CLIENT_SECRET = SERVICE_SECRET;
   let oidc: Oidc | undefined;
-  const service = await startIdp(config, {
-    onOidc: (o) => (oidc = o),
-    mountInteractions: (app, provider, { login }) => testInteractions((u, p) => login.login(u, p))(app, provider),
-  });
+  const hooks: IdpHooks = { onOidc: (o) => (oidc = o) };
+  if (!options.realPages) hooks.mountInteractions = (app, provider, { login }) => testInteractions((u, p) => login.login(u, p))(app, provider);
+  const service = await startIdp(config, hooks);
   if (!oidc) throw new Error('startIdp did not expose the provider');
   const ready = oidc;
   return {

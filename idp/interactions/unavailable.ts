@@ -1,0 +1,16 @@
+// The idp's answer when something it depends on (Redis, the legacy-adapter) is down: 503 with
+// Retry-After, so people and clients come back instead of concluding they did something wrong.
+import type { Response } from 'express';
+import { pageHeaders } from './security-headers.ts';
+import { messagePage } from './views.ts';
+
+/** About the legacy-adapter's own Retry-After, and short enough for a person to wait. */
+export const RETRY_AFTER_SECONDS = 5;
+
+export function sendUnavailablePage(res: Response): void {
+  res
+    .status(503)
+    .set('retry-after', String(RETRY_AFTER_SECONDS))
+    .set(pageHeaders())
+    .send(messagePage({ title: 'Signing in is unavailable right now', message: 'Nothing was changed. Please try again in a moment.' }));
+}
