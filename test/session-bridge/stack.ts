@@ -16,7 +16,7 @@ export const ADAPTER_SECRET = 'test-legacy-adapter-secret-0123456789abcdef';
 export const IDP_SECRET = 'test-idp-internal-secret-0123456789abcdef';
 export const CLIENT_SECRET = 'test-gateway-oidc-client-secret-0123456789abcdef';
 const CLIENT_SECRET_KEY = 'test-client-secret-hmac-key-0123456789';
-const COOKIE_SECRET = 'test-gateway-auth-cookie-secret-0123456789abc';
+export const COOKIE_SECRET = 'test-gateway-auth-cookie-secret-0123456789abc';
 
 export interface StackOptions {
   db: 'sqlite' | 'mysql';
