@@ -67,6 +67,14 @@ function clientsYaml(gateway: string): string {
     response_types: [code]
     grant_types: [authorization_code]
     scope: openid
+  - client_id: offline-app
+    token_endpoint_auth_method: client_secret_basic
+    client_secret_hash: "${hashClientSecret(CLIENT_SECRET, CLIENT_SECRET_KEY)}"
+    redirect_uris: ["${gateway}/auth/callback"]
+    post_logout_redirect_uris: ["${gateway}/"]
+    response_types: [code]
+    grant_types: [authorization_code, refresh_token]
+    scope: openid offline_access
 `;
 }
 
