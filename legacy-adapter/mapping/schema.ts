@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BARE_HEX_SCHEMES } from '../../lib/passwords/index.ts';
+import { SERIALIZE_HANDLERS } from '../sessions/php-serialize.ts';
 
 // Column and table names end up in SQL (quoted by knex), so only plain identifiers are allowed:
 // a typo fails at load time instead of as a confusing database error at the first login.
@@ -92,6 +93,17 @@ export const mappingSchema = z
         ledgerTable: tableName.default('idm_legacy_password_writes'),
       })
       .optional(),
+    /** The monolith's PHP sessions, which the session bridge writes and a legacy-session sign-in reads. */
+    session: z
+      .strictObject({
+        /**
+         * PHP's session.serialize_handler of the monolith (its php.ini name, copied as is): how
+         * $_SESSION is turned into the stored bytes. Sessions are read and written in this format
+         * only; reading one format as another lets a user's string pass for session variables.
+         */
+        serialize_handler: z.enum(SERIALIZE_HANDLERS).default('php'),
+      })
+      .prefault({}),
     lookup: z
       .strictObject({
         /**

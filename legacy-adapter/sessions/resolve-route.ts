@@ -57,7 +57,7 @@ export function sessionResolveRouter(deps: SessionResolveDeps): express.Router {
     let row;
     try {
       const data = await deps.store.read(parsed.data.sessionId);
-      const userId = data ? loggedInUserId(data) : undefined;
+      const userId = data ? loggedInUserId(data, deps.mapping.session.serialize_handler) : undefined;
       if (userId === undefined) return invalid();
       row = await findLegacyRowById(deps.legacyDb, deps.mapping, String(userId));
     } catch (error) {

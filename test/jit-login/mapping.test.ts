@@ -100,3 +100,11 @@ test('the adapter refuses to start with a bad mapping: exit 78 naming the proble
   assert.equal(await proc.exited, 78);
   assert.match(proc.output(), /bad\.yaml: columns: needs at least one of columns.username and columns.email/);
 });
+
+test('session.serialize_handler: php unless the mapping names another of PHP\'s handlers', () => {
+  assert.equal(parseMapping(minimal).session.serialize_handler, 'php');
+  assert.equal(loadMapping(LEGACY_PHP_MAPPING).session.serialize_handler, 'php');
+  for (const handler of ['php_serialize', 'php_binary'] as const) assert.equal(parseMapping({ ...minimal, session: { serialize_handler: handler } }).session.serialize_handler, handler);
+  assert.match(problemsOf({ ...minimal, session: { serialize_handler: 'igbinary' } }).join('\n'), /^m\.yaml: session\.serialize_handler: /m);
+  assert.match(problemsOf({ ...minimal, session: { serializeHandler: 'php' } }).join('\n'), /m\.yaml: session: .*serializeHandler/);
+});
