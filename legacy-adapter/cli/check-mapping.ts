@@ -49,8 +49,8 @@ async function main(): Promise<number> {
     const rows = await checkMapping(knex, mapping);
     const write = await checkWriteSupport(knex, mapping);
     const ready = rows.ready && (!write.configured || write.canWrite);
-    const session = { serialize_handler: mapping.session.serialize_handler };
-    const sessionLine = `PHP sessions: read and written as session.serialize_handler = ${session.serialize_handler} (must be the monolith's php.ini value)`;
+    const session = mapping.session;
+    const sessionLine = `PHP sessions: read and written as session.serialize_handler = ${session.serialize_handler} (must be the monolith's php.ini value), logged in as $_SESSION['${session.keys.userId}'] and $_SESSION['${session.keys.login}']`;
     console.log(args.values.json ? JSON.stringify({ ...rows, write, session, ready }, null, 2) : `${formatReport(rows)}\n\n${formatWriteSupport(write, mapping.table)}\n\n${sessionLine}`);
     return ready ? 0 : 1;
   } catch (error) {

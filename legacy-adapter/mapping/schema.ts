@@ -38,6 +38,10 @@ const activeRule = z.union([
 
 const encoding = z.enum(['utf8', 'latin1']);
 
+// A $_SESSION key every serialize handler writes as is: no `|` or `!` (php), not an int (php,
+// php_binary skip those), at most 127 bytes (php_binary).
+const sessionKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain name (letters, digits and _, not starting with a digit)');
+
 export const mappingSchema = z
   .strictObject({
     /** Bumped if the file format ever changes incompatibly. */
@@ -102,6 +106,14 @@ export const mappingSchema = z
          * only; reading one format as another lets a user's string pass for session variables.
          */
         serialize_handler: z.enum(SERIALIZE_HANDLERS).default('php'),
+        /**
+         * The $_SESSION keys the monolith's login sets: the user's id (an int, columns.id) and
+         * their login (a string, columns.username). Plain names, which every handler can hold.
+         */
+        keys: z
+          .strictObject({ userId: sessionKey.default('user_id'), login: sessionKey.default('login') })
+          .prefault({})
+          .refine((k) => k.userId !== k.login, { message: 'userId and login must be different keys' }),
       })
       .prefault({}),
     lookup: z

@@ -108,3 +108,10 @@ test('session.serialize_handler: php unless the mapping names another of PHP\'s 
   assert.match(problemsOf({ ...minimal, session: { serialize_handler: 'igbinary' } }).join('\n'), /^m\.yaml: session\.serialize_handler: /m);
   assert.match(problemsOf({ ...minimal, session: { serializeHandler: 'php' } }).join('\n'), /m\.yaml: session: .*serializeHandler/);
 });
+
+test('session.keys: the $_SESSION names of the user id and login, plain names, two of them', () => {
+  assert.deepEqual(parseMapping(minimal).session.keys, { userId: 'user_id', login: 'login' });
+  assert.deepEqual(parseMapping({ ...minimal, session: { keys: { userId: 'uid', login: 'username' } } }).session.keys, { userId: 'uid', login: 'username' });
+  for (const bad of ['a|b', '!uid', '7', '', 'x'.repeat(64)]) assert.match(problemsOf({ ...minimal, session: { keys: { userId: bad } } }).join('\n'), /session\.keys\.userId: must be a plain name/, bad);
+  assert.match(problemsOf({ ...minimal, session: { keys: { userId: 'login' } } }).join('\n'), /session\.keys: userId and login must be different keys/);
+});

@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { SerializeHandler } from '../../legacy-adapter/sessions/php-serialize.ts';
+import type { SessionFormat } from '../../legacy-adapter/sessions/php-session.ts';
 
 const run = promisify(execFile);
 const php = process.env.PHP_BINARY ?? 'php';
@@ -49,6 +50,9 @@ export async function phpDecode(data: Buffer, handler: SerializeHandler): Promis
   );
   return JSON.parse(stdout) as { ok: boolean; session: Record<string, unknown>; types: Record<string, string> };
 }
+
+/** The sample monolith's session keys (legacy-php login_user()) under `handler`. */
+export const sessionFormat = (handler: SerializeHandler): SessionFormat => ({ serialize_handler: handler, keys: { userId: 'user_id', login: 'login' } });
 
 /** A PHP string literal for any text (base64, so no quoting slip can change it). */
 export const phpString = (text: string) => `base64_decode("${Buffer.from(text).toString('base64')}")`;

@@ -6,12 +6,12 @@ import { encodePhpSession, SERIALIZE_HANDLERS } from '../../legacy-adapter/sessi
 import { loggedInSessionData } from '../../legacy-adapter/sessions/php-session.ts';
 import { isPhpSessionId, newPhpSessionId } from '../../legacy-adapter/sessions/session-id.ts';
 import { legacySessionData } from '../support/legacy-php.ts';
-import { awkwardLogins as logins, phpDecode, phpEncode, phpProblem, phpString, runPhp } from './php-cli.ts';
+import { awkwardLogins as logins, phpDecode, phpEncode, phpProblem, phpString, runPhp, sessionFormat } from './php-cli.ts';
 
 for (const handler of SERIALIZE_HANDLERS) {
   test(`${handler}: PHP session_decode reads what the bridge writes, and session_encode writes the same bytes (non-ASCII too)`, { skip: phpProblem }, async () => {
     for (const login of logins) {
-      const data = loggedInSessionData({ legacyId: '42', username: login }, handler);
+      const data = loggedInSessionData({ legacyId: '42', username: login }, sessionFormat(handler));
       assert.deepEqual(await phpDecode(data, handler), { ok: true, session: { user_id: 42, login }, types: { user_id: 'integer', login: 'string' } }, login);
       assert.deepEqual(data, await phpEncode(`array("user_id" => 42, "login" => ${phpString(login)})`, handler), login);
     }
@@ -22,14 +22,14 @@ for (const handler of SERIALIZE_HANDLERS) {
     assert.throws(() => encodePhpSession([['n', 2 ** 53]], handler), RangeError);
     assert.throws(() => encodePhpSession([['n', 1.5]], handler), RangeError);
     assert.throws(() => encodePhpSession([['', 1]], handler), RangeError);
-    assert.throws(() => loggedInSessionData({ legacyId: 'abc', username: 'x' }, handler), RangeError);
-    assert.throws(() => loggedInSessionData({ legacyId: '0', username: 'x' }, handler), RangeError);
+    assert.throws(() => loggedInSessionData({ legacyId: 'abc', username: 'x' }, sessionFormat(handler)), RangeError);
+    assert.throws(() => loggedInSessionData({ legacyId: '0', username: 'x' }, sessionFormat(handler)), RangeError);
   });
 }
 
 test('php: the reference format, and the key names it cannot hold', () => {
   // The same bytes the monolith's own login writes (the test harness's reference format).
-  assert.equal(loggedInSessionData({ legacyId: '7', username: 'Mia Müller' }, 'php').toString('utf8'), legacySessionData(7, 'Mia Müller'));
+  assert.equal(loggedInSessionData({ legacyId: '7', username: 'Mia Müller' }, sessionFormat('php')).toString('utf8'), legacySessionData(7, 'Mia Müller'));
   assert.equal(encodePhpSession([['user_id', 1], ['login', 'alice']], 'php').toString('utf8'), 'user_id|i:1;login|s:5:"alice";');
   assert.throws(() => encodePhpSession([['a|b', 1]], 'php'), RangeError);
   assert.throws(() => encodePhpSession([['!a', 1]], 'php'), RangeError);

@@ -1,7 +1,7 @@
 // The legacy-adapter's PHP sessions under a monolith on session.serialize_handler=php_serialize
-// (the mapping's session.serialize_handler), real processes: the bridge writes what PHP with that
-// handler reads, the resolver reads what PHP with it writes, and a user's string that holds
-// php-format session data logs nobody in.
+// with its own $_SESSION key names (the mapping's session section), real processes: the bridge
+// writes what PHP with that handler reads, the resolver reads what PHP with it writes, and a
+// user's string that holds php-format session data logs nobody in.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,9 @@ describeOrSkip('legacy-adapter sessions with session.serialize_handler=php_seria
     const sample = readFileSync(join(repoRoot, 'legacy-adapter/mappings/legacy-php.yaml'), 'utf8');
     assert.match(sample, /serialize_handler: php\n/);
     const mapping = join(dir, 'mapping.yaml');
-    writeFileSync(mapping, sample.replace('serialize_handler: php\n', 'serialize_handler: php_serialize\n'));
+    // A monolith of its own: php_serialize, and other names for the logged-in keys.
+    assert.match(sample, /userId: user_id\n +login: login\n/);
+    writeFileSync(mapping, sample.replace('serialize_handler: php\n', 'serialize_handler: php_serialize\n').replace('userId: user_id', 'userId: uid').replace('login: login\n', 'login: username\n'));
     adapter = await startAdapter(php, { LEGACY_MAPPING_FILE: mapping });
     db = legacyKnex(php);
   });
@@ -55,20 +57,21 @@ describeOrSkip('legacy-adapter sessions with session.serialize_handler=php_seria
     const { sessionId } = (await made.json()) as { sessionId: string };
     const row = await db('sessions').where({ id: sessionId }).first();
     const data = Buffer.from(row.data);
-    assert.equal(data.toString('utf8'), 'a:2:{s:7:"user_id";i:1;s:5:"login";s:5:"alice";}');
-    assert.deepEqual(await phpDecode(data, 'php_serialize'), { ok: true, session: { user_id: 1, login: 'alice' }, types: { user_id: 'integer', login: 'string' } });
+    assert.equal(data.toString('utf8'), 'a:2:{s:3:"uid";i:1;s:8:"username";s:5:"alice";}');
+    assert.deepEqual(await phpDecode(data, 'php_serialize'), { ok: true, session: { uid: 1, username: 'alice' }, types: { uid: 'integer', username: 'string' } });
     assert.deepEqual((await resolve(sessionId)).user?.username, 'alice');
 
     // What PHP's own login would have stored under php_serialize, with more in it.
-    const bob = await storeSession(await phpEncode('array("csrf_token" => "abcd", "user_id" => 2, "login" => "bob")', 'php_serialize'));
+    const bob = await storeSession(await phpEncode('array("csrf_token" => "abcd", "uid" => 2, "username" => "bob")', 'php_serialize'));
     assert.equal((await resolve(bob)).user?.username, 'bob');
-    // php-format data is not this monolith's: nobody.
-    assert.equal((await resolve(await storeSession(Buffer.from('user_id|i:2;login|s:3:"bob";')))).ok, false);
+    // php-format data, or the sample monolith's key names, are not this monolith's: nobody.
+    assert.equal((await resolve(await storeSession(Buffer.from('uid|i:2;username|s:3:"bob";')))).ok, false);
+    assert.equal((await resolve(await storeSession(await phpEncode('array("user_id" => 2, "login" => "bob")', 'php_serialize')))).ok, false);
   });
 
   test('a string a user chose, holding php-format session data, logs nobody in', async () => {
-    // Read with the php handler's rules, these bytes would be user_id 1 (alice) with login "admin".
-    const payload = 'X|i:0;user_id|i:1;login|s:5:"admin";Z|a:1:{i:0;s:0:"';
+    // Read with the php handler's rules, these bytes would be uid 1 (alice) with username "admin".
+    const payload = 'X|i:0;uid|i:1;username|s:5:"admin";Z|a:1:{i:0;s:0:"';
     const data = await phpEncode(`array("note" => ${phpString(payload)})`, 'php_serialize');
     assert.deepEqual(await resolve(await storeSession(data)), { ok: false });
   });
