@@ -76,6 +76,10 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       maxInFlight: config.GATEWAY_SHADOW_MAX_IN_FLIGHT,
       maxBodyBytes: config.GATEWAY_SHADOW_MAX_BODY_BYTES,
       internalSecret: config.IDP_INTERNAL_SECRET,
+      loginDecisions: new Map(table.routes.flatMap((r) => (r.loginDecision ? [[r.name, r.loginDecision] as const] : []))),
+      loginChecksPerSecond: config.GATEWAY_SHADOW_LOGIN_CHECKS_PER_SECOND,
+      loginChecksPerClientPerMinute: config.GATEWAY_SHADOW_LOGIN_CHECKS_PER_CLIENT_PER_MINUTE,
+      trusted,
       metrics,
       logger,
     });

@@ -31,6 +31,13 @@ export const gatewayEnv = {
   GATEWAY_SHADOW_MAX_IN_FLIGHT: z.coerce.number().int().min(0).max(10_000).default(64),
   /** Largest request body copied to the shadow side (login forms are far smaller). */
   GATEWAY_SHADOW_MAX_BODY_BYTES: z.coerce.number().int().min(0).max(1_048_576).default(16_384),
+  /**
+   * Shadow login checks (each a full password hash on the idp) per second over all clients; past
+   * it they are shed and counted. Fractions allowed (0.5: one every two seconds).
+   */
+  GATEWAY_SHADOW_LOGIN_CHECKS_PER_SECOND: z.coerce.number().positive().max(10_000).default(2),
+  /** Shadow login checks one client address may cause per minute; past it they are counted as throttled. */
+  GATEWAY_SHADOW_LOGIN_CHECKS_PER_CLIENT_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(6),
   /** Bearer secret for the idp's internal API (login-check in shadow mode); the idp reads the same variable. */
   IDP_INTERNAL_SECRET: idpInternalSecret,
   /** The idp's public issuer (the gateway's own URL); the idp reads the same variable. */

@@ -3,7 +3,7 @@ import { MetricBatch, type CounterHandle, type HistogramHandle } from '../lib/me
 import { MODES, type FlagState } from './flags/state.ts';
 
 export type Side = 'legacy' | 'new';
-export type ShadowResult = 'agreed' | 'disagreed' | 'error' | 'skipped' | 'dropped';
+export type ShadowResult = 'agreed' | 'disagreed' | 'error' | 'skipped' | 'dropped' | 'throttled' | 'shed';
 
 /** The gateway's own metrics, on the service registry (so /metrics shows them with the HTTP ones). */
 export function createGatewayMetrics(registry: Registry) {
@@ -72,7 +72,7 @@ export function createGatewayMetrics(registry: Registry) {
   });
   const shadow = new Counter({
     name: 'gateway_shadow_comparisons_total',
-    help: 'Shadow copies by route and result: agreed / disagreed with the legacy answer, error (shadow failed or timed out), skipped (nothing to compare), dropped (concurrency cap reached)',
+    help: 'Shadow copies by route and result: agreed / disagreed with the legacy answer, error (shadow failed or timed out), skipped (nothing to compare), dropped (concurrency cap reached), throttled (login checks: the client\'s per-minute budget spent), shed (login checks: the per-second cap reached)',
     labelNames: ['route', 'result'] as const,
     registers,
   });

@@ -104,7 +104,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
         csrfSecret: config.IDP_INTERACTION_SECRET,
         metrics,
         ...(config.IDP_FORGOT_PASSWORD_URL ? { forgotPasswordUrl: config.IDP_FORGOT_PASSWORD_URL } : {}),
-        ...(config.IDP_ACCEPT_LEGACY_SESSION ? { legacySession: { login: createLegacySessionLogin({ users, legacy, logger }), cookieName: config.LEGACY_SESSION_NAME } } : {}),
+        ...(config.IDP_ACCEPT_LEGACY_SESSION ? { legacySession: { login: createLegacySessionLogin({ users, legacy, logger }), cookieName: config.LEGACY_SESSION_NAME, lifetimeSeconds: config.IDP_TTL_LEGACY_SESSION } } : {}),
       });
     }
     mountAccount(app, {

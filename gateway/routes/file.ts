@@ -47,6 +47,26 @@ const autoRollbackSchema = z.strictObject({
 });
 export type AutoRollback = z.infer<typeof autoRollbackSchema>;
 
+const decisionSignal = z.strictObject({
+  /** Statuses of the legacy answer that say it, e.g. [302, 303] for a redirect, [200] for the form again. */
+  status: z.array(z.number().int().min(100).max(599)).min(1),
+  /** Where the answer's Location must point (resolved against the request path, query ignored); unset: not looked at. */
+  location: z.string().min(1).optional(),
+});
+export type DecisionSignal = z.infer<typeof decisionSignal>;
+
+/**
+ * How the monolith's login form says what it decided, and which form fields hold the credentials:
+ * the monolith's choices, so the route file's, never the gateway's. An answer matching neither
+ * signal (an expired form, a missing field the form refuses before any check) decides nothing.
+ */
+const loginDecisionSchema = z.strictObject({
+  fields: z.strictObject({ login: z.string().min(1), password: z.string().min(1) }),
+  accepted: decisionSignal,
+  refused: decisionSignal,
+});
+export type LoginDecisionConfig = z.infer<typeof loginDecisionSchema>;
+
 const routeSchema = z.strictObject({
   name,
   paths: z.array(pathPattern).min(1, 'needs at least one path pattern'),
@@ -56,6 +76,8 @@ const routeSchema = z.strictObject({
   default: defaultMode.default({ mode: 'legacy' }),
   /** What shadow mode compares: the status class of both answers, or (login forms) the login decision. */
   shadow: z.enum(['status', 'login-decision']).default('status'),
+  /** Required with `shadow: login-decision`: how the legacy answer says accepted or refused. */
+  loginDecision: loginDecisionSchema.optional(),
   autoRollback: autoRollbackSchema.optional(),
 });
 
@@ -114,6 +136,14 @@ export function parseRouteTable(raw: unknown, builtIns: Record<(typeof BUILT_IN_
     }
     if (route.shadow === 'login-decision' && route.methods && !route.methods.includes('POST')) {
       problems.push(`${label}: shadow: login-decision compares form POSTs, but the route does not match POST`);
+    }
+    if (route.shadow === 'login-decision' && !route.loginDecision) {
+      problems.push(`${label}: loginDecision: shadow: login-decision needs the form's fields and how the legacy answer says accepted and refused`);
+    }
+    if (route.shadow !== 'login-decision' && route.loginDecision) problems.push(`${label}: loginDecision: only read with shadow: login-decision`);
+    const decision = route.loginDecision;
+    if (decision && decision.accepted.location === decision.refused.location && decision.accepted.status.some((s) => decision.refused.status.includes(s))) {
+      problems.push(`${label}: loginDecision: accepted and refused share a status and a location; one answer cannot say both`);
     }
   });
   if (problems.length) throw fail(problems);

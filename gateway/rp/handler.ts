@@ -126,7 +126,9 @@ export function createRelyingParty(options: RelyingPartyOptions): RequestListene
       throw error;
     }
     log.info({ sub }, 'session bridge: signed in, PHP session created');
-    redirect(res, transaction.returnTo, [clearTransaction(secure), setCookie(options.legacySessionName, sessionId, { path: '/', secure })]);
+    // Checked again: a cookie sealed under older rules (or by anyone holding the key) must not
+    // choose where a signed-in browser goes; the user lands on the home page instead.
+    redirect(res, safeReturnTo(transaction.returnTo, origin) ?? '/', [clearTransaction(secure), setCookie(options.legacySessionName, sessionId, { path: '/', secure })]);
   }
 
   async function logout(req: IncomingMessage, res: ServerResponse) {

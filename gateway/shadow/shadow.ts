@@ -6,6 +6,9 @@ import type { GatewayMetrics, ShadowResult } from '../metrics.ts';
 import { GATEWAY_HEADER_PREFIX } from '../proxy/headers.ts';
 import type { ForwardOutcome } from '../proxy/forward.ts';
 import type { Upstream } from '../proxy/upstream.ts';
+import type { LoginDecisionConfig } from '../routes/file.ts';
+import { KeyedBudget, TokenBucket } from './budget.ts';
+import { clientAddress, legacyLoginDecision, postedCredentials } from './login-decision.ts';
 
 export interface ShadowOptions {
   timeoutMs: number;
@@ -13,20 +16,22 @@ export interface ShadowOptions {
   maxBodyBytes: number;
   /** Bearer secret of the idp's internal API (login-check). */
   internalSecret: string;
+  /** Each `shadow: login-decision` route's signals and form fields, by route name. */
+  loginDecisions: ReadonlyMap<string, LoginDecisionConfig>;
+  /** Login checks per second over all clients (each costs the idp a full password hash). */
+  loginChecksPerSecond: number;
+  /** Login checks per minute for one client address. */
+  loginChecksPerClientPerMinute: number;
+  /** Which peers' X-Forwarded-For names the client (TRUST_PROXY). */
+  trusted: (address: string | undefined) => boolean;
   metrics: GatewayMetrics;
   logger: Logger;
 }
 
-/** The legacy site's login decision, read from its answer (legacy-php/README.md, POST /login.php). */
-export function legacyLoginDecision(outcome: ForwardOutcome): boolean | undefined {
-  if (outcome.failure) return undefined;
-  if (outcome.status === 302 || outcome.status === 303) return /(?:^|\/)account\.php(?:[?#]|$)/.test(outcome.location ?? '');
-  if (outcome.status === 200) return false; // the form again, with "Invalid username or password."
-  return undefined; // 400 (expired form) and the rest decide nothing about the credentials
-}
-
 const loginCheckAnswer = z.object({ ok: z.boolean() });
 const LOGIN_CHECK_PATH = '/internal/v1/login-check';
+/** Client addresses remembered by the per-client budget; past it the least recent is forgotten. */
+const MAX_TRACKED_CLIENTS = 10_000;
 
 type Pending = { kind: 'status'; status: number } | { kind: 'login'; ok: boolean };
 
@@ -38,10 +43,16 @@ type Pending = { kind: 'status'; status: number } | { kind: 'login'; ok: boolean
 export class Shadow {
   readonly #options: ShadowOptions;
   readonly #agents = new Map<string, Agent>();
+  readonly #loginChecks: TokenBucket;
+  readonly #clientChecks: KeyedBudget;
   #inFlight = 0;
 
   constructor(options: ShadowOptions) {
     this.#options = options;
+    // A burst of one second's worth (at least one check), so a fractional rate still lets one through.
+    this.#loginChecks = new TokenBucket(options.loginChecksPerSecond, Math.max(1, options.loginChecksPerSecond), performance.now());
+    const perClient = options.loginChecksPerClientPerMinute;
+    this.#clientChecks = new KeyedBudget(perClient / 60, perClient, MAX_TRACKED_CLIENTS);
   }
 
   get inFlight(): number {
@@ -54,10 +65,11 @@ export class Shadow {
    */
   begin(route: string, kind: 'status' | 'login-decision', req: IncomingMessage, target: Upstream, headers: OutgoingHttpHeaders, requestId: string): ((legacy: ForwardOutcome) => void) | undefined {
     const { metrics } = this.#options;
+    const decisionConfig = this.#options.loginDecisions.get(route);
     if (kind === 'login-decision') {
       // Only a posted form carries credentials; the GET of the form page has nothing to compare.
       const type = String(req.headers['content-type'] ?? '');
-      if (req.method !== 'POST' || !type.toLowerCase().startsWith('application/x-www-form-urlencoded')) return undefined;
+      if (!decisionConfig || req.method !== 'POST' || !type.toLowerCase().startsWith('application/x-www-form-urlencoded')) return undefined;
     }
     if (this.#inFlight >= this.#options.maxInFlight) {
       metrics.shadowed(route, 'dropped');
@@ -66,6 +78,7 @@ export class Shadow {
     this.#acquire();
 
     let legacy: ForwardOutcome | undefined;
+    let legacyDecision: boolean | undefined;
     let shadow: Pending | 'failed' | 'skipped' | undefined;
     let settled = false;
     const settle = (result: ShadowResult) => {
@@ -73,17 +86,13 @@ export class Shadow {
       settled = true;
       this.#release();
       metrics.shadowed(route, result);
-      if (result === 'disagreed') this.#options.logger.info({ route, reqId: requestId, legacy: describe(kind, legacy), shadow: shadow }, 'shadow disagreed with legacy');
+      if (result === 'disagreed') this.#options.logger.info({ route, reqId: requestId, legacy: describe(legacy, legacyDecision), shadow: shadow }, 'shadow disagreed with legacy');
     };
     const compare = () => {
       if (settled || legacy === undefined || shadow === undefined) return;
       if (shadow === 'failed') return settle('error');
       if (shadow === 'skipped') return settle('skipped');
-      if (shadow.kind === 'login') {
-        const decision = legacyLoginDecision(legacy);
-        if (decision === undefined) return settle('skipped');
-        return settle(decision === shadow.ok ? 'agreed' : 'disagreed');
-      }
+      if (shadow.kind === 'login') return settle(legacyDecision === shadow.ok ? 'agreed' : 'disagreed');
       if (legacy.failure) return settle('skipped');
       settle(Math.floor(legacy.status / 100) === Math.floor(shadow.status / 100) ? 'agreed' : 'disagreed');
     };
@@ -91,19 +100,39 @@ export class Shadow {
       shadow = result;
       compare();
     };
-
-    const collected = this.#collectBody(req, (body) => {
-      if (body === undefined) return shadowDone('skipped');
-      const call = kind === 'login-decision' ? this.#loginCheck(target, body, requestId) : this.#mirror(target, req, headers, body);
+    const run = (call: Promise<Pending>) =>
       call.then(shadowDone, (error: unknown) => {
         this.#options.logger.debug({ route, reqId: requestId, err: { message: (error as Error).message } }, 'shadow request failed');
         shadowDone('failed');
       });
+
+    // A login check costs the idp a full password hash: it waits for the legacy answer and is
+    // made only for a decision legacy really took, within the client's and the global budget.
+    let body: Buffer | undefined;
+    let checkStarted = false;
+    const checkLogin = () => {
+      if (checkStarted || settled || legacy === undefined || body === undefined || !decisionConfig) return;
+      checkStarted = true;
+      legacyDecision = legacyLoginDecision(legacy, decisionConfig, req.url ?? '/');
+      const credentials = legacyDecision === undefined ? undefined : postedCredentials(body, decisionConfig.fields);
+      if (!credentials) return shadowDone('skipped');
+      const now = performance.now();
+      if (!this.#clientChecks.take(clientAddress(req, this.#options.trusted), now)) return settle('throttled');
+      if (!this.#loginChecks.take(now)) return settle('shed');
+      run(this.#loginCheck(target, credentials, requestId));
+    };
+
+    const collected = this.#collectBody(req, (collectedBody) => {
+      if (collectedBody === undefined) return shadowDone('skipped');
+      if (kind !== 'login-decision') return run(this.#mirror(target, req, headers, collectedBody));
+      body = collectedBody;
+      checkLogin();
     });
     if (!collected) shadowDone('skipped');
 
     return (outcome) => {
       legacy = outcome;
+      if (kind === 'login-decision') checkLogin();
       compare();
     };
   }
@@ -211,14 +240,9 @@ export class Shadow {
   }
 
   /** Asks the new side whether these credentials are right; it only verifies (no session, no upgrade, no throttling). */
-  async #loginCheck(target: Upstream, body: Buffer, requestId: string): Promise<Pending | 'skipped'> {
-    const form = new URLSearchParams(body.toString('utf8'));
-    // As login.php reads them: the login trimmed, the password as typed.
-    const login = (form.get('login') ?? '').trim();
-    const password = form.get('password') ?? '';
-    if (login === '' || password === '') return 'skipped';
+  async #loginCheck(target: Upstream, credentials: { login: string; password: string }, requestId: string): Promise<Pending> {
     // The idp's contract (idp/login/login-check-route.ts): {login, password} -> {ok}.
-    const payload = Buffer.from(JSON.stringify({ login, password }));
+    const payload = Buffer.from(JSON.stringify(credentials));
     const answer = await this.#send(target, 'POST', LOGIN_CHECK_PATH, {
       host: target.url.host,
       'content-type': 'application/json',
@@ -234,7 +258,7 @@ export class Shadow {
   }
 }
 
-function describe(kind: string, legacy: ForwardOutcome | undefined) {
+function describe(legacy: ForwardOutcome | undefined, loggedIn: boolean | undefined) {
   if (!legacy) return undefined;
-  return kind === 'login-decision' ? { status: legacy.status, loggedIn: legacyLoginDecision(legacy) } : { status: legacy.status };
+  return loggedIn === undefined ? { status: legacy.status } : { status: legacy.status, loggedIn };
 }

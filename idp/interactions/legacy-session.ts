@@ -11,6 +11,13 @@ export interface LegacySessionStep {
   login: LegacySessionLogin;
   /** The monolith's session cookie (LEGACY_SESSION_NAME). */
   cookieName: string;
+  /** IDP_TTL_LEGACY_SESSION: nothing such a sign-in yields may outlive it, its grant included. */
+  lifetimeSeconds: number;
+}
+
+/** Whether the interaction's browser session was signed in by a PHP session only. */
+export function signedInByLegacySession(d: InteractionDetails): boolean {
+  return d.session?.amr?.includes(LEGACY_SESSION_AMR) === true;
 }
 
 /**

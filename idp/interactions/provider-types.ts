@@ -17,7 +17,7 @@ export interface InteractionDetails {
   uid: string;
   prompt: InteractionPrompt;
   params: Record<string, unknown>;
-  session?: { accountId?: string; uid?: string };
+  session?: { accountId?: string; uid?: string; amr?: string[] };
   grantId?: string;
 }
 
@@ -47,7 +47,7 @@ export interface InteractionProvider {
   interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
   interactionFinished(req: IncomingMessage, res: ServerResponse, result: InteractionResult, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;
   Client: { find(id: string): Promise<ClientLike | undefined> };
-  Grant: (new (properties: { accountId: string; clientId: string }) => GrantLike) & { find(id: string): Promise<GrantLike | undefined> };
+  Grant: (new (properties: { accountId: string; clientId: string; expiresIn?: number }) => GrantLike) & { find(id: string): Promise<GrantLike | undefined> };
 }
 
 /** The koa context oidc-provider hands renderError, logoutSource and postLogoutSuccessSource. */

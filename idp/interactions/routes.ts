@@ -11,7 +11,7 @@ import { createCsrfTokens, type CsrfTokens } from './csrf.ts';
 import { unreadableFormStatus } from './form-errors.ts';
 import { RETRY_AFTER_SECONDS, sendUnavailablePage } from './unavailable.ts';
 import { checkPassword } from './password-check.ts';
-import { LEGACY_SESSION_AMR, legacySessionApplies, legacySessionCookie, legacySessionMetrics, type LegacySessionStep } from './legacy-session.ts';
+import { LEGACY_SESSION_AMR, legacySessionApplies, legacySessionCookie, legacySessionMetrics, signedInByLegacySession, type LegacySessionStep } from './legacy-session.ts';
 import { createLoginMetrics } from './login-metrics.ts';
 import type { ClientLike, GrantLike, InteractionDetails, InteractionProvider } from './provider-types.ts';
 import { describeClaim, describeScope } from './scope-descriptions.ts';
@@ -230,7 +230,7 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
     if (!accountId) return showCurrentStep(res, d.uid);
     const grant: GrantLike | undefined = d.grantId
       ? await provider.Grant.find(d.grantId)
-      : new provider.Grant({ accountId, clientId: String(d.params.client_id) });
+      : new provider.Grant({ accountId, clientId: String(d.params.client_id), ...(deps.legacySession && signedInByLegacySession(d) ? { expiresIn: deps.legacySession.lifetimeSeconds } : {}) });
     if (!grant) throw new InteractionGone();
     const asked = consentRequest(d, client);
     if (asked.scopes.length) grant.addOIDCScope(asked.scopes.join(' '));

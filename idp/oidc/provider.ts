@@ -11,6 +11,7 @@ import type { Jwk } from './keys/key-store.ts';
 import type { ResourceRegistry } from './resources.ts';
 import { correctErrorOut, installSpecErrors } from './spec-errors.ts';
 import { LEGACY_SESSION_AMR } from '../interactions/legacy-session.ts';
+import { capToLegacySession, vouchedByLegacySession } from './legacy-session-cap.ts';
 
 /** Lifetimes in seconds. */
 export interface TokenTtls {
@@ -155,17 +156,27 @@ export function createProvider(deps: ProviderDeps): Provider {
     // RFC 9700 §4.14.2: every use rotates; the rotated one presented again revokes the grant
     // (oidc-provider's refresh_token grant does that for a consumed token).
     rotateRefreshToken: true,
+    // offline_access is for a user who proved a credential to us: a PHP session cookie (which
+    // may have been stolen) buys no refresh token, and its tokens die with the idp session.
+    async issueRefreshToken(ctx: KoaContextWithOIDC, client: { grantTypeAllowed(type: string): boolean }, source: { scopes: Set<string>; amr?: unknown }) {
+      return client.grantTypeAllowed('refresh_token') && source.scopes.has('offline_access') && !vouchedByLegacySession(ctx, source);
+    },
+    async expiresWithSession(ctx: KoaContextWithOIDC, source: { scopes: Set<string> }) {
+      return !source.scopes.has('offline_access') || vouchedByLegacySession(ctx, source);
+    },
     cookies: {
       keys: deps.cookieKeys,
       long: { httpOnly: true, sameSite: 'lax' },
       short: { httpOnly: true, sameSite: 'lax' },
     },
+    // Whatever a legacy-session sign-in yields ends with that PHP session's lifetime, counted
+    // from the sign-in (capToLegacySession); rotation keeps the sign-in time, so keeps the cap.
     ttl: {
-      AccessToken: (_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => token.resourceServer?.accessTokenTTL ?? ttl.accessToken,
+      AccessToken: (ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => capToLegacySession(token.resourceServer?.accessTokenTTL ?? ttl.accessToken, ctx, token, ttl.legacySession),
       ClientCredentials: (_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => token.resourceServer?.accessTokenTTL ?? ttl.clientCredentials,
       AuthorizationCode: ttl.authorizationCode,
-      IdToken: ttl.idToken,
-      RefreshToken: ttl.refreshToken,
+      IdToken: (ctx: unknown, token: unknown) => capToLegacySession(ttl.idToken, ctx, token, ttl.legacySession),
+      RefreshToken: (ctx: unknown, token: unknown) => capToLegacySession(ttl.refreshToken, ctx, token, ttl.legacySession),
       // A stolen PHP session id must not become a 14-day sign-in: a session that only a legacy
       // session vouched for keeps that one's lifetime until the user signs in with a password.
       Session: (_ctx: unknown, session: { amr?: string[] }) => (session.amr?.includes(LEGACY_SESSION_AMR) ? ttl.legacySession : ttl.session),

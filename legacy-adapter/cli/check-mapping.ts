@@ -7,7 +7,8 @@
  * database from LEGACY_DATABASE_URL, else the mapping's database.url. Reads no password and
  * prints no hash: counts per recognised scheme, and the ids of rows no scheme recognises, with
  * an empty hash, a salted scheme but no salt, no login, or a shared e-mail / username; and
- * whether the mapping can dual-write (its `write` section and the columns it names).
+ * whether the mapping can dual-write (its `write` section and the columns it names); and the PHP
+ * session format the session bridge reads and writes (`session.serialize_handler`).
  * Exit code: 0 ready, 1 not ready (rows to fix, or a write section naming a missing column),
  * 2 the mapping, the database or the arguments are wrong. No write section at all is reported,
  * not failed: a site may migrate without dual-write.
@@ -48,7 +49,9 @@ async function main(): Promise<number> {
     const rows = await checkMapping(knex, mapping);
     const write = await checkWriteSupport(knex, mapping);
     const ready = rows.ready && (!write.configured || write.canWrite);
-    console.log(args.values.json ? JSON.stringify({ ...rows, write, ready }, null, 2) : `${formatReport(rows)}\n\n${formatWriteSupport(write, mapping.table)}`);
+    const session = mapping.session;
+    const sessionLine = `PHP sessions: read and written as session.serialize_handler = ${session.serialize_handler} (must be the monolith's php.ini value), logged in as $_SESSION['${session.keys.userId}'] and $_SESSION['${session.keys.login}']`;
+    console.log(args.values.json ? JSON.stringify({ ...rows, write, session, ready }, null, 2) : `${formatReport(rows)}\n\n${formatWriteSupport(write, mapping.table)}\n\n${sessionLine}`);
     return ready ? 0 : 1;
   } catch (error) {
     // Driver messages name tables and columns, never the URL's password.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BARE_HEX_SCHEMES } from '../../lib/passwords/index.ts';
+import { SERIALIZE_HANDLERS } from '../sessions/php-serialize.ts';
 
 // Column and table names end up in SQL (quoted by knex), so only plain identifiers are allowed:
 // a typo fails at load time instead of as a confusing database error at the first login.
@@ -36,6 +37,10 @@ const activeRule = z.union([
 ]);
 
 const encoding = z.enum(['utf8', 'latin1']);
+
+// A $_SESSION key every serialize handler writes as is: no `|` or `!` (php), not an int (php,
+// php_binary skip those), at most 127 bytes (php_binary).
+const sessionKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain name (letters, digits and _, not starting with a digit)');
 
 export const mappingSchema = z
   .strictObject({
@@ -92,6 +97,25 @@ export const mappingSchema = z
         ledgerTable: tableName.default('idm_legacy_password_writes'),
       })
       .optional(),
+    /** The monolith's PHP sessions, which the session bridge writes and a legacy-session sign-in reads. */
+    session: z
+      .strictObject({
+        /**
+         * PHP's session.serialize_handler of the monolith (its php.ini name, copied as is): how
+         * $_SESSION is turned into the stored bytes. Sessions are read and written in this format
+         * only; reading one format as another lets a user's string pass for session variables.
+         */
+        serialize_handler: z.enum(SERIALIZE_HANDLERS).default('php'),
+        /**
+         * The $_SESSION keys the monolith's login sets: the user's id (an int, columns.id) and
+         * their login (a string, columns.username). Plain names, which every handler can hold.
+         */
+        keys: z
+          .strictObject({ userId: sessionKey.default('user_id'), login: sessionKey.default('login') })
+          .prefault({})
+          .refine((k) => k.userId !== k.login, { message: 'userId and login must be different keys' }),
+      })
+      .prefault({}),
     lookup: z
       .strictObject({
         /**

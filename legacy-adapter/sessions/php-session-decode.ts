@@ -1,8 +1,12 @@
-// Reads PHP's `php` session serialize_handler format (what session_encode() writes and the
-// monolith stores): `key|<serialize(value)>` pairs back to back. Strict on purpose: it accepts
-// the scalar types and arrays PHP writes, exactly as PHP writes them, and throws on anything
-// else (objects, references, enums, bad lengths, trailing bytes) instead of guessing, because
-// what it reads decides who is logged in.
+// Reads PHP session data (what session_encode() writes and the monolith stores) in the format of
+// the monolith's session.serialize_handler, and only that one: `php` (`key|<serialize(value)>`
+// pairs back to back), `php_serialize` (serialize($_SESSION), one array) or `php_binary` (a
+// length byte, the key, serialize(value), back to back). Reading data in another handler's
+// format is how a string a user chose becomes session variables, so the handler is never
+// guessed. Strict on purpose: it accepts the scalar types and arrays PHP writes, exactly as PHP
+// writes them, and throws on anything else (objects, references, enums, bad lengths, trailing
+// bytes) instead of guessing, because what it reads decides who is logged in.
+import type { SerializeHandler } from './php-serialize.ts';
 
 /** A PHP array, in order, keys as PHP has them (int or string). */
 export type PhpArray = Array<readonly [number | string, PhpValue]>;
@@ -120,28 +124,78 @@ class Reader {
   }
 }
 
-/**
- * Decodes session data into its top-level entries, in order. Throws PhpSessionFormatError on
- * anything that is not exactly what PHP's `php` handler writes for null, bool, int, float,
- * string and array values.
- */
-export function decodePhpSession(data: Buffer): Map<string, PhpValue> {
+/** A top-level key: non-empty valid UTF-8, never twice. */
+function addEntry(entries: Map<string, PhpValue>, raw: Buffer, value: () => PhpValue): string {
+  let key: string;
+  try {
+    key = utf8.decode(raw);
+  } catch {
+    fail('a key is not UTF-8');
+  }
+  if (key === '') fail('an empty key');
+  if (entries.has(key)) fail('duplicate key');
+  entries.set(key, value());
+  return key;
+}
+
+/** `php`: `key|value` back to back; a key ends at the first `|`. */
+function decodePhp(data: Buffer): Map<string, PhpValue> {
   const reader = new Reader(data);
   const entries = new Map<string, PhpValue>();
   while (reader.pos < data.length) {
     const keyEnd = data.indexOf(0x7c /* | */, reader.pos);
     if (keyEnd <= reader.pos) fail(`expected a key at byte ${reader.pos}`);
-    let key: string;
-    try {
-      key = utf8.decode(data.subarray(reader.pos, keyEnd));
-    } catch {
-      fail('a key is not UTF-8');
-    }
-    // `!` marked an unset variable in old PHP; PHP itself refuses such names now.
-    if (key.includes('!')) fail('unsupported key');
-    if (entries.has(key)) fail('duplicate key');
+    const raw = data.subarray(reader.pos, keyEnd);
+    // `!` marked an unset variable in the php handler of old PHP; PHP itself refuses such names now.
+    if (raw.includes(0x21 /* ! */)) fail('unsupported key');
     reader.pos = keyEnd + 1;
-    entries.set(key, reader.value(0));
+    addEntry(entries, raw, () => reader.value(0));
   }
   return entries;
+}
+
+/** `php_serialize`: the whole of $_SESSION as one serialized array, and nothing after it. */
+function decodePhpSerialize(data: Buffer): Map<string, PhpValue> {
+  const entries = new Map<string, PhpValue>();
+  if (data.length === 0) return entries;
+  const reader = new Reader(data);
+  if (data[0] !== 0x61 /* a */) fail('php_serialize data must be one array');
+  const session = reader.value(0) as PhpArray;
+  if (reader.pos !== data.length) fail(`trailing bytes at byte ${reader.pos}`);
+  // PHP keys "5" and 5 are one key, so they are one key here too (the reader refused both at once).
+  for (const [key, value] of session) addEntry(entries, Buffer.from(String(key), 'utf8'), () => value);
+  return entries;
+}
+
+/** PHP's PS_BIN_MAX: a php_binary key is 1 to 127 bytes; the top bit marked an unset variable. */
+const BINARY_MAX_KEY = 127;
+
+/** `php_binary`: a length byte, that many key bytes, then the value, back to back. */
+function decodePhpBinary(data: Buffer): Map<string, PhpValue> {
+  const reader = new Reader(data);
+  const entries = new Map<string, PhpValue>();
+  while (reader.pos < data.length) {
+    const length = data[reader.pos]!;
+    if (length === 0 || length > BINARY_MAX_KEY) fail(`bad key length at byte ${reader.pos}`);
+    const start = reader.pos + 1;
+    if (start + length >= data.length) fail('a key runs past the end');
+    reader.pos = start + length;
+    addEntry(entries, data.subarray(start, start + length), () => reader.value(0));
+  }
+  return entries;
+}
+
+const decoders: Record<SerializeHandler, (data: Buffer) => Map<string, PhpValue>> = {
+  php: decodePhp,
+  php_serialize: decodePhpSerialize,
+  php_binary: decodePhpBinary,
+};
+
+/**
+ * Decodes session data written by `handler` into its top-level entries, in order. Throws
+ * PhpSessionFormatError on anything that is not exactly what that handler writes for null,
+ * bool, int, float, string and array values.
+ */
+export function decodePhpSession(data: Buffer, handler: SerializeHandler): Map<string, PhpValue> {
+  return decoders[handler](data);
 }

@@ -28,7 +28,7 @@ export interface SessionResolveDeps {
 /**
  * POST /legacy-sessions/resolve {sessionId} (under the idp's bearer secret, LEGACY_ADAPTER_SECRET):
  * which legacy user a PHP session is logged in as, by the monolith's own rules (alive in the
- * store, `user_id` and `login` set, the user exists and is active) -> {ok:true, user, import}, else
+ * store, the mapping's session keys of the user id and login set, the user exists and is active) -> {ok:true, user, import}, else
  * {ok:false} (one answer for every reason). `import` is the user as the batch migration would
  * import them (prepareRow), legacy hash included, so the idp can create them without a password
  * and they keep that password. 503 {error:"legacy_unavailable"} when the store or database fails.
@@ -57,7 +57,7 @@ export function sessionResolveRouter(deps: SessionResolveDeps): express.Router {
     let row;
     try {
       const data = await deps.store.read(parsed.data.sessionId);
-      const userId = data ? loggedInUserId(data) : undefined;
+      const userId = data ? loggedInUserId(data, deps.mapping.session) : undefined;
       if (userId === undefined) return invalid();
       row = await findLegacyRowById(deps.legacyDb, deps.mapping, String(userId));
     } catch (error) {

@@ -77,7 +77,7 @@ export function sessionBridgeRouter(deps: SessionBridgeDeps): express.Router {
     }
     const sessionId = newPhpSessionId();
     try {
-      await deps.store.create(sessionId, loggedInSessionData({ legacyId: row.legacyId, username: row.username }));
+      await deps.store.create(sessionId, loggedInSessionData({ legacyId: row.legacyId, username: row.username }, deps.mapping.session));
     } catch (error) {
       return unavailable(res, 'create', error);
     }

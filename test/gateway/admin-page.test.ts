@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { repoRoot } from '../support/processes.ts';
-import { ADMIN_TOKEN, startTestGateway, startUpstream } from './helpers.ts';
+import { ADMIN_TOKEN, LOGIN_DECISION, startTestGateway, startUpstream } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -15,7 +15,7 @@ test('admin page in headless Chromium: log in, flip a route with a reason and a 
   }
   const legacy = await startUpstream('legacy');
   const next = await startUpstream('new');
-  const gateway = await startTestGateway('routes:\n  - { name: login, paths: [/login.php], shadow: login-decision }\n  - { name: site, paths: ["/*"] }\n', { LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: next.url });
+  const gateway = await startTestGateway(`routes:\n  - { name: login, paths: [/login.php], shadow: login-decision, ${LOGIN_DECISION} }\n  - { name: site, paths: ["/*"] }\n`, { LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: next.url });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   try {
     const page = await browser.newPage();

@@ -149,6 +149,17 @@ export function metric(text: string, name: string, labels: Record<string, string
   return 0;
 }
 
+/** The sum of every series of `name` that carries `labels` (whatever its other labels). */
+export function metricSum(text: string, name: string, labels: Record<string, string>): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const inner = line.slice(name.length + 1, line.indexOf('}'));
+    if (Object.entries(labels).every(([k, v]) => inner.includes(`${k}="${v}"`))) sum += Number(line.slice(line.indexOf('}') + 1).trim());
+  }
+  return sum;
+}
+
 /** Polls `check` until it returns true or `ms` passes; returns whether it did. */
 export async function eventually(check: () => Promise<boolean> | boolean, ms: number, every = 20): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -159,11 +170,15 @@ export async function eventually(check: () => Promise<boolean> | boolean, ms: nu
   }
 }
 
+/** The sample monolith's login.php signals (gateway/routes.yaml), as a flow-style route key. */
+export const LOGIN_DECISION = 'loginDecision: { fields: { login: login, password: password }, accepted: { status: [302, 303], location: account.php }, refused: { status: [200] } }';
+
 export const SIMPLE_ROUTES = `
 routes:
   - name: login
     paths: [/login.php]
     shadow: login-decision
+    ${LOGIN_DECISION}
   - name: api
     paths: [/api/*]
     methods: [GET, POST]

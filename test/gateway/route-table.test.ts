@@ -190,3 +190,27 @@ test('canary buckets are stable and monotone: raising the percentage only moves 
     assert.equal(goesToNewSide(b, 100), true);
   }
 });
+
+test('shadow: login-decision needs the monolith\'s own signals and field names in the route file', () => {
+  const text = problems(`
+routes:
+  - { name: a, paths: [/a], shadow: login-decision }
+  - { name: b, paths: [/b], loginDecision: { fields: { login: u, password: p }, accepted: { status: [302] }, refused: { status: [200] } } }
+  - { name: c, paths: [/c], shadow: login-decision, loginDecision: { fields: { login: u, password: p }, accepted: { status: [200, 302] }, refused: { status: [200] } } }
+`).join('\n');
+  assert.match(text, /route "a" \(routes\[0\]\): loginDecision: shadow: login-decision needs the form's fields/);
+  assert.match(text, /route "b" \(routes\[1\]\): loginDecision: only read with shadow: login-decision/);
+  assert.match(text, /route "c" \(routes\[2\]\): loginDecision: accepted and refused share a status and a location/);
+  const shape = problems(`
+routes:
+  - { name: d, paths: [/d], shadow: login-decision, loginDecision: { fields: { login: u }, accepted: { status: [] }, refused: { status: [200] } } }
+`).join('\n');
+  assert.match(shape, /route "d" \(routes\[0\]\): loginDecision\.fields\.password/);
+  assert.match(shape, /route "d" \(routes\[0\]\): loginDecision\.accepted\.status/);
+  // The same status told apart by where it points is fine: a redirect to the account page or back to the form.
+  const table = parseRouteTable(parse(`
+routes:
+  - { name: login, paths: [/signin], shadow: login-decision, loginDecision: { fields: { login: email, password: pw }, accepted: { status: [302], location: /home }, refused: { status: [302], location: /signin } } }
+`), builtIns);
+  assert.deepEqual(table.routes[0]?.loginDecision?.fields, { login: 'email', password: 'pw' });
+});

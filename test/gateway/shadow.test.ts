@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { freePort, startServiceProcess } from '../support/processes.ts';
-import { eventually, INTERNAL_SECRET, metric, startTestGateway, startUpstream, ADMIN_TOKEN } from './helpers.ts';
+import { after, before, test } from 'node:test';
+import { describeOrSkip, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
+import { freePort, startServiceProcess, type SpawnedService } from '../support/processes.ts';
+import { eventually, INTERNAL_SECRET, LOGIN_DECISION, metric, metricSum, startTestGateway, startUpstream, ADMIN_TOKEN, type TestGateway } from './helpers.ts';
 
 const ROUTES = 'routes:\n  - { name: app, paths: ["/*"], default: shadow }\n';
 
@@ -112,7 +113,7 @@ test('shadow on the login route compares login decisions (agreed / disagreed), n
     res.end(JSON.stringify({ ok }));
   });
   const dir = mkdtempSync(join(tmpdir(), 'gateway-login-shadow-'));
-  writeFileSync(join(dir, 'routes.yaml'), 'routes:\n  - { name: login, paths: [/login.php], default: shadow, shadow: login-decision }\n');
+  writeFileSync(join(dir, 'routes.yaml'), `routes:\n  - { name: login, paths: [/login.php], default: shadow, shadow: login-decision, ${LOGIN_DECISION} }\n`);
   const gateway = await startServiceProcess('gateway/main.ts', 'GATEWAY_PORT', {
     GATEWAY_ROUTES_FILE: join(dir, 'routes.yaml'),
     LEGACY_UPSTREAM_URL: legacy.url,
@@ -121,6 +122,9 @@ test('shadow on the login route compares login decisions (agreed / disagreed), n
     GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
     DATABASE_URL: `sqlite:${join(dir, 'g.sqlite')}`,
     LOG_LEVEL: 'trace',
+    // Budgets out of the way: this test is about what is compared (the budgets have their own test).
+    GATEWAY_SHADOW_LOGIN_CHECKS_PER_SECOND: '1000',
+    GATEWAY_SHADOW_LOGIN_CHECKS_PER_CLIENT_PER_MINUTE: '1000',
   });
   const post = async (fields: Record<string, string>) => {
     const res = await fetch(`${gateway.url}/login.php`, { method: 'POST', body: new URLSearchParams(fields), redirect: 'manual' });
@@ -143,7 +147,7 @@ test('shadow on the login route compares login decisions (agreed / disagreed), n
 
     assert.ok(await eventually(async () => (await count('agreed')) === 2 && (await count('disagreed')) === 1 && (await count('skipped')) === 2, 3_000), 'agreed 2 (alice right, alice wrong), disagreed 1 (bob), skipped 2 (expired form, empty password)');
     assert.deepEqual(checks[0], { auth: `Bearer ${INTERNAL_SECRET}`, body: { login: 'alice', password: 'right password' } });
-    assert.equal(checks.length, 4, 'the empty password never reached the idp; the form page (GET) is not compared');
+    assert.equal(checks.length, 3, 'neither the expired form (legacy decided nothing) nor the empty password reached the idp; the form page (GET) is not compared');
 
     // A login-check that hangs does not hold the user's login.
     holdNext = true;
@@ -160,4 +164,97 @@ test('shadow on the login route compares login decisions (agreed / disagreed), n
     await Promise.all([legacy.close(), idp.close()]);
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// The real sample monolith, legacy-adapter and idp behind the shadow: every login check the idp
+// runs shows in its own idp_logins_total{dry_run="true"}, so "no check" is counted, not assumed.
+const phpReason = await legacyPhpUnavailableReason({ db: 'sqlite' });
+
+describeOrSkip('shadow login checks against the real monolith and idp: only decided logins, within budgets', phpReason, () => {
+  let php: LegacyPhp;
+  let adapter: SpawnedService;
+  let idp: SpawnedService;
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-shadow-budget-'));
+  const routes = `routes:\n  - { name: login, paths: [/login.php], default: shadow, shadow: login-decision, ${LOGIN_DECISION} }\n  - { name: site, paths: ["/*"] }\n`;
+  const gatewayWith = (env: Record<string, string>) => startTestGateway(routes, { LEGACY_UPSTREAM_URL: php.url, IDP_UPSTREAM_URL: idp.url, GATEWAY_SHADOW_TIMEOUT_MS: '20000', ...env });
+  const idpChecks = async () => metricSum(await (await fetch(`${idp.url}/metrics`)).text(), 'idp_logins_total', { dry_run: 'true' });
+  const shadowed = async (gateway: TestGateway, result: string) => metric(await gateway.metrics(), 'gateway_shadow_comparisons_total', { route: 'login', result });
+  /** A real login form post through `gateway`: the form's own CSRF token, from `client` (X-Forwarded-For). */
+  const postLogin = async (gateway: TestGateway, fields: Record<string, string>, client?: string) => {
+    const browser = new LegacyBrowser(gateway.url);
+    const csrf_token = await browser.csrfToken('login.php');
+    return browser.request('login.php', { method: 'POST', body: new URLSearchParams({ csrf_token, ...fields }), headers: client ? { 'x-forwarded-for': client } : {} });
+  };
+
+  before(async () => {
+    php = await startLegacyPhp({ db: 'sqlite' });
+    adapter = await startServiceProcess('legacy-adapter/main.ts', 'LEGACY_ADAPTER_PORT', { LEGACY_DATABASE_URL: php.db.url });
+    idp = await startServiceProcess('idp/main.ts', 'IDP_PORT', {
+      DATABASE_URL: `sqlite:${join(dir, 'idp.sqlite')}`,
+      LEGACY_ADAPTER_URL: adapter.url,
+      IDP_INTERNAL_SECRET: INTERNAL_SECRET,
+      PBKDF2_ITERATIONS: '1000',
+    });
+  });
+  after(async () => {
+    await Promise.all([idp?.stop(), adapter?.stop()]);
+    await php?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('junk posts the legacy form decided nothing about never reach the idp', async () => {
+    const gateway = await gatewayWith({ GATEWAY_SHADOW_LOGIN_CHECKS_PER_SECOND: '1000', GATEWAY_SHADOW_LOGIN_CHECKS_PER_CLIENT_PER_MINUTE: '1000' });
+    try {
+      const before = await idpChecks();
+      const junk = async (fields: Record<string, string>, status: number) => {
+        const res = await fetch(`${gateway.url}/login.php`, { method: 'POST', body: new URLSearchParams(fields), redirect: 'manual' });
+        assert.equal(res.status, status, JSON.stringify(Object.keys(fields)));
+        await res.text();
+      };
+      // No CSRF token (the form refuses it before looking at the credentials): 400, no decision.
+      for (let i = 0; i < 5; i++) await junk({ login: 'alice', password: `guess ${i}` }, 400);
+      await junk({ csrf_token: 'forged', login: 'alice', password: 'guess' }, 400);
+      // A real form with a field missing: PHP shows the form again; nothing for the idp to check.
+      assert.equal((await postLogin(gateway, { login: 'alice' })).status, 200);
+      assert.equal((await postLogin(gateway, { user: 'alice', pass: 'guess' })).status, 200);
+      assert.ok(await eventually(async () => (await shadowed(gateway, 'skipped')) === 8, 20_000), 'all eight settled as skipped');
+      assert.equal(await idpChecks(), before, 'the idp ran no login check for any of them');
+      // A decided login still is compared (the route works; the junk was not simply lost).
+      assert.equal((await postLogin(gateway, { login: 'alice', password: 'wrong password' })).status, 200);
+      assert.ok(await eventually(async () => (await shadowed(gateway, 'agreed')) === 1, 20_000));
+      assert.equal(await idpChecks(), before + 1);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  test('a flood of decided logins past GATEWAY_SHADOW_LOGIN_CHECKS_PER_SECOND is shed and counted', async () => {
+    // 0.01 per second: one check, then none for 100 s, far longer than this test takes.
+    const gateway = await gatewayWith({ GATEWAY_SHADOW_LOGIN_CHECKS_PER_SECOND: '0.01', GATEWAY_SHADOW_LOGIN_CHECKS_PER_CLIENT_PER_MINUTE: '1000' });
+    try {
+      const before = await idpChecks();
+      for (let i = 0; i < 5; i++) assert.equal((await postLogin(gateway, { login: 'alice', password: `wrong ${i}` }, `198.51.100.${i + 1}`)).status, 200);
+      assert.ok(await eventually(async () => (await shadowed(gateway, 'agreed')) + (await shadowed(gateway, 'shed')) === 5, 20_000), 'all five settled');
+      assert.deepEqual({ agreed: await shadowed(gateway, 'agreed'), shed: await shadowed(gateway, 'shed') }, { agreed: 1, shed: 4 });
+      assert.equal(await idpChecks(), before + 1, 'the idp hashed once');
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  test('one client address past GATEWAY_SHADOW_LOGIN_CHECKS_PER_CLIENT_PER_MINUTE is throttled; another is not', async () => {
+    // One a minute per client: the second and third from the same address come well within it.
+    const gateway = await gatewayWith({ GATEWAY_SHADOW_LOGIN_CHECKS_PER_SECOND: '1000', GATEWAY_SHADOW_LOGIN_CHECKS_PER_CLIENT_PER_MINUTE: '1' });
+    try {
+      const before = await idpChecks();
+      for (let i = 0; i < 3; i++) assert.equal((await postLogin(gateway, { login: 'alice', password: `wrong ${i}` }, '203.0.113.7')).status, 200);
+      // The client's own claim left of a trusted proxy's entry is not who it is: the proxy's entry is.
+      assert.equal((await postLogin(gateway, { login: 'alice', password: 'wrong again' }, '203.0.113.7, 203.0.113.8')).status, 200);
+      assert.ok(await eventually(async () => (await shadowed(gateway, 'agreed')) + (await shadowed(gateway, 'throttled')) === 4, 20_000), 'all four settled');
+      assert.deepEqual({ agreed: await shadowed(gateway, 'agreed'), throttled: await shadowed(gateway, 'throttled') }, { agreed: 2, throttled: 2 });
+      assert.equal(await idpChecks(), before + 2);
+    } finally {
+      await gateway.stop();
+    }
+  });
 });

@@ -109,3 +109,30 @@ test('check-mapping says whether the mapping can dual-write, and names a write c
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('check-mapping reports the PHP session format, and refuses one PHP does not have', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'check-mapping-session-'));
+  try {
+    const sample = await readFile(join(repoRoot, 'legacy-adapter/mappings/legacy-php.yaml'), 'utf8');
+    assert.match(sample, /serialize_handler: php\n/);
+    const serialize = join(dir, 'php-serialize.yaml');
+    await writeFile(serialize, sample.replace('serialize_handler: php\n', 'serialize_handler: php_serialize\n'));
+    const wrong = join(dir, 'wrong.yaml');
+    await writeFile(wrong, sample.replace('serialize_handler: php\n', 'serialize_handler: wddx\n'));
+    await forEachDatabase(t, async (_t, db) => {
+      await createLegacyPhpSchema(db);
+      const env = { LEGACY_DATABASE_URL: db.url };
+      assert.match((await run([], env)).output, /PHP sessions: read and written as session\.serialize_handler = php \(/);
+      const human = await run(['--mapping', serialize], env);
+      assert.equal(human.code, 0, human.output);
+      assert.match(human.output, /session\.serialize_handler = php_serialize/);
+      assert.match(human.output, /logged in as \$_SESSION\['user_id'\] and \$_SESSION\['login'\]/);
+      assert.deepEqual(JSON.parse((await run(['--mapping', serialize, '--json'], env)).output).session, { serialize_handler: 'php_serialize', keys: { userId: 'user_id', login: 'login' } });
+      const refused = await run(['--mapping', wrong], env);
+      assert.equal(refused.code, 2, refused.output);
+      assert.match(refused.output, /session\.serialize_handler: .*"php".*"php_serialize".*"php_binary"/);
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -100,3 +100,18 @@ test('the adapter refuses to start with a bad mapping: exit 78 naming the proble
   assert.equal(await proc.exited, 78);
   assert.match(proc.output(), /bad\.yaml: columns: needs at least one of columns.username and columns.email/);
 });
+
+test('session.serialize_handler: php unless the mapping names another of PHP\'s handlers', () => {
+  assert.equal(parseMapping(minimal).session.serialize_handler, 'php');
+  assert.equal(loadMapping(LEGACY_PHP_MAPPING).session.serialize_handler, 'php');
+  for (const handler of ['php_serialize', 'php_binary'] as const) assert.equal(parseMapping({ ...minimal, session: { serialize_handler: handler } }).session.serialize_handler, handler);
+  assert.match(problemsOf({ ...minimal, session: { serialize_handler: 'igbinary' } }).join('\n'), /^m\.yaml: session\.serialize_handler: /m);
+  assert.match(problemsOf({ ...minimal, session: { serializeHandler: 'php' } }).join('\n'), /m\.yaml: session: .*serializeHandler/);
+});
+
+test('session.keys: the $_SESSION names of the user id and login, plain names, two of them', () => {
+  assert.deepEqual(parseMapping(minimal).session.keys, { userId: 'user_id', login: 'login' });
+  assert.deepEqual(parseMapping({ ...minimal, session: { keys: { userId: 'uid', login: 'username' } } }).session.keys, { userId: 'uid', login: 'username' });
+  for (const bad of ['a|b', '!uid', '7', '', 'x'.repeat(64)]) assert.match(problemsOf({ ...minimal, session: { keys: { userId: bad } } }).join('\n'), /session\.keys\.userId: must be a plain name/, bad);
+  assert.match(problemsOf({ ...minimal, session: { keys: { userId: 'login' } } }).join('\n'), /session\.keys: userId and login must be different keys/);
+});

@@ -8,7 +8,8 @@ import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
 import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyKnex, legacyPhpUnavailableReason, legacySessionData } from '../support/legacy-php.ts';
-import { ADAPTER_SECRET, allowConsent, BRIDGE_SECRET, IDP_SECRET, postJson, startStack, submitPassword, type Stack } from './stack.ts';
+import { createTransactionCookies } from '../../gateway/rp/transaction-cookie.ts';
+import { ADAPTER_SECRET, allowConsent, BRIDGE_SECRET, COOKIE_SECRET, IDP_SECRET, postJson, startStack, submitPassword, type Stack } from './stack.ts';
 
 /** Follows same-origin redirects by hand until one leads to `stopAt` (a path), or a page is reached. */
 async function walk(browser: FormClient, first: Response, from: string, stopAt?: string): Promise<{ res: Response; url: string }> {
@@ -200,7 +201,10 @@ describeOrSkip('session bridge: OpenID Connect login at the gateway, PHP session
   });
 
   test('return_to must be a path on this site: other origins are refused (no open redirect)', async () => {
-    for (const target of ['https://evil.example/', '//evil.example/x', '/\\evil.example/x', 'javascript:alert(1)', 'account.php', '/%0d%0aSet-Cookie:x=y'.replace('%0d%0a', '\r\n')]) {
+    const refused = ['https://evil.example/', '//evil.example/x', '/\\evil.example/x', 'javascript:alert(1)', 'account.php', '/%0d%0aSet-Cookie:x=y'.replace('%0d%0a', '\r\n')];
+    // What only normalisation turns into another origin: dot segments, encoded dots and slashes.
+    refused.push('/.//evil.example/x', '/a/..//evil.example/x', '/%2e//evil.example/x', '/%2f%2fevil.example/x', '/%5cevil.example/x');
+    for (const target of refused) {
       const res = await fetch(`${stack.gateway}/auth/login?return_to=${encodeURIComponent(target)}`, { redirect: 'manual' });
       assert.equal(res.status, 400, target);
       assert.equal(res.headers.get('location'), null, target);
@@ -217,6 +221,45 @@ describeOrSkip('session bridge: OpenID Connect login at the gateway, PHP session
     // Behind a TLS proxy the gateway trusts (TRUST_PROXY, loopback by default): Secure cookies.
     const behindTls = await fetch(`${stack.gateway}/auth/login`, { redirect: 'manual', headers: { 'x-forwarded-proto': 'https' } });
     assert.match(behindTls.headers.getSetCookie().find((c) => c.startsWith('gw_signin=')) ?? '', /; Secure/);
+  });
+
+  test('the callback re-checks where it sends the browser: a sealed cookie naming another origin lands on /', async () => {
+    const browser = new FormClient(stack.gateway);
+    const { callback, cookie } = await signInWithCookie(browser, 'dave');
+    // A cookie the gateway's key sealed under laxer rules (one from before an upgrade, still live).
+    const cookies = createTransactionCookies(COOKIE_SECRET);
+    const transaction = cookies.open(/^gw_signin=([^;]+)/.exec(cookie)![1]);
+    assert.ok(transaction, 'the real sign-in cookie opens with the stack key');
+    assert.equal(transaction.returnTo, '/account.php');
+    const stale = cookies.seal({ ...transaction, returnTo: '//evil.example/x' });
+    const res = await fetch(callback, { redirect: 'manual', headers: { cookie: `gw_signin=${stale}` } });
+    assert.equal(res.status, 302, await res.clone().text());
+    assert.equal(res.headers.get('location'), '/');
+    assert.ok(setCookies(res).some((c) => c.startsWith('PHPSESSID=')), 'the sign-in itself still completes');
+  });
+
+  test('the other redirects choose no target from the request: logout, the idp end-session, the admin login', async () => {
+    // Logout: the post-logout target is the configured public origin, whatever Host or forwarded host says.
+    const browser = new FormClient(stack.gateway);
+    await browser.request('/auth/logout');
+    for (const headers of [{ host: 'evil.example' }, { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' }] as Array<Record<string, string>>) {
+      const out = await fetch(`${stack.gateway}/auth/logout?post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`, { method: 'POST', redirect: 'manual', headers: { ...headers, 'sec-fetch-site': 'same-origin' } });
+      assert.equal(out.status, 303);
+      const endSession = new URL(out.headers.get('location')!);
+      assert.equal(endSession.origin, stack.gateway);
+      assert.equal(endSession.searchParams.get('post_logout_redirect_uri'), `${stack.gateway}/`);
+    }
+    // The idp's end-session takes only a registered post-logout URI, never a path that normalises elsewhere.
+    for (const target of ['https://evil.example/', `${stack.gateway}/.//evil.example/x`, `${stack.gateway}//evil.example/x`]) {
+      const end = await fetch(`${stack.gateway}/session/end?client_id=gateway&post_logout_redirect_uri=${encodeURIComponent(target)}`, { redirect: 'manual' });
+      assert.equal(end.status, 400, target);
+      assert.equal(end.headers.get('location'), null, target);
+      assert.doesNotMatch(await end.text(), /evil\.example/, target);
+    }
+    // The admin page's redirects go to /admin only, whatever the request names.
+    const login = await fetch(`${stack.gateway}/admin/?return_to=${encodeURIComponent('//evil.example/x')}&next=${encodeURIComponent('//evil.example/x')}`, { redirect: 'manual' });
+    assert.equal(login.status, 401);
+    assert.equal(login.headers.get('location'), null);
   });
 
   test('a cross-site logout POST is refused; the internal endpoints want their own secrets', async () => {

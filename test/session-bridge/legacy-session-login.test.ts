@@ -4,85 +4,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { decodeJwt } from 'jose';
 import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { authorizeUrl, FormClient } from '../idp-pages/browser-like.ts';
-import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyKnex, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
+import { describeOrSkip, legacyKnex, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
 import { startServiceProcess, type SpawnedService } from '../support/processes.ts';
-import { ADAPTER_SECRET, allowConsent, BRIDGE_SECRET, CLIENT_SECRET, postJson, startAdapter, startStack, submitPassword, type Stack } from './stack.ts';
-
-/** Logs in on the monolith's own login.php (through the gateway) and returns the PHP session id. */
-async function phpLogin(browser: FormClient, login: string): Promise<string> {
-  const form = await browser.request('/login.php');
-  const csrf = /name="csrf_token" value="([^"]+)"/.exec(await form.text())![1]!;
-  const res = await browser.request('/login.php', { form: { csrf_token: csrf, login, password: LEGACY_DEMO_PASSWORD } });
-  assert.equal(res.status, 302);
-  assert.equal(res.headers.get('location'), 'account.php');
-  const cookie = res.headers.getSetCookie().find((c) => c.startsWith('PHPSESSID='));
-  assert.ok(cookie, 'login.php set the session cookie');
-  const account = await browser.request('/account.php');
-  assert.match(await account.text(), new RegExp(`<td id="account-login">${login}</td>`));
-  return /^PHPSESSID=([^;]+)/.exec(cookie)![1]!;
-}
-
-type Outcome = { kind: 'password'; uid: string; body: string } | { kind: 'code'; code: string; verifier: string; callback: string };
-
-/**
- * An authorization request of the gateway's client at the public issuer, walked like a browser
- * (consent allowed when asked) until the idp's password page or the redirect with a code.
- */
-async function authorize(browser: FormClient, gateway: string, extra: Record<string, string> = {}): Promise<Outcome> {
-  const { url, verifier } = authorizeUrl('gateway', `${gateway}/auth/callback`, 'openid', { nonce: 'n-0S6_WzA2Mj', ...extra });
-  return walk(browser, gateway, await browser.request(url), new URL(url, gateway).href, verifier);
-}
-
-/** Follows the browser's way from `res` (at `current`) to the password page or the code. */
-async function walk(browser: FormClient, gateway: string, res: Response, current: string, verifier: string): Promise<Outcome> {
-  for (let hop = 0; hop < 15; hop++) {
-    if (res.status >= 300 && res.status < 400) {
-      const next = new URL(res.headers.get('location') ?? '', current);
-      await res.body?.cancel();
-      if (next.pathname === '/auth/callback') {
-        const code = next.searchParams.get('code');
-        assert.ok(code, `a code in ${next.href}`);
-        return { kind: 'code', code, verifier, callback: next.href };
-      }
-      current = next.href;
-      res = await browser.request(current);
-      continue;
-    }
-    const body = await res.text();
-    assert.equal(res.status, 200, body);
-    const uid = /\/interaction\/([^/?#]+)$/.exec(new URL(current).pathname)?.[1];
-    assert.ok(uid, `an interaction page (${current})`);
-    if (/name="identifier"/.test(body)) return { kind: 'password', uid, body };
-    res = await allowConsent(browser, uid, body);
-    current = new URL(`/interaction/${uid}/confirm`, gateway).href;
-  }
-  throw new Error('too many redirects');
-}
-
-async function idToken(gateway: string, outcome: Outcome): Promise<Record<string, unknown>> {
-  assert.equal(outcome.kind, 'code', 'signed in without a password');
-  if (outcome.kind !== 'code') throw new Error('unreachable');
-  const res = await fetch(`${gateway}/token`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`gateway:${CLIENT_SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code: outcome.code, redirect_uri: `${gateway}/auth/callback`, code_verifier: outcome.verifier }),
-  });
-  const json = (await res.json()) as { id_token?: string };
-  assert.equal(res.status, 200, JSON.stringify(json));
-  return decodeJwt(json.id_token!) as Record<string, unknown>;
-}
-
-async function passwordLogin(browser: FormClient, gateway: string, outcome: Outcome, login: string): Promise<Outcome> {
-  if (outcome.kind !== 'password') throw new Error('expected the password page');
-  const path = `/interaction/${outcome.uid}/login`;
-  const res = await submitPassword(browser, outcome.uid, outcome.body, login);
-  assert.equal(res.status, 303);
-  return walk(browser, gateway, res, new URL(path, gateway).href, '');
-}
+import { authorize, idToken, passwordLogin, phpLogin, walk } from './flows.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET, postJson, startAdapter, startStack, type Stack } from './stack.ts';
 
 /**
  * An authorization request straight at an idp, the browser holding only `cookie` (the monolith's):

@@ -2,6 +2,8 @@
 // and writes; the tests skip with `phpProblem` where there is no php.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { SerializeHandler } from '../../legacy-adapter/sessions/php-serialize.ts';
+import type { SessionFormat } from '../../legacy-adapter/sessions/php-session.ts';
 
 const run = promisify(execFile);
 const php = process.env.PHP_BINARY ?? 'php';
@@ -17,10 +19,10 @@ export async function runPhp(script: string, ...args: string[]): Promise<string>
   return (await run(php, ['-r', script, ...args])).stdout;
 }
 
-/** Runs `statements` inside a started file-backed session with the default `php` serialize_handler. */
-export function runInPhpSession(statements: string[], ...args: string[]): Promise<string> {
+/** Runs `statements` inside a started file-backed session with `handler` as session.serialize_handler. */
+export function runInPhpSession(statements: string[], handler: SerializeHandler, ...args: string[]): Promise<string> {
   const script = [
-    'ini_set("session.serialize_handler", "php");',
+    `ini_set("session.serialize_handler", "${handler}");`,
     'ini_set("session.save_handler", "files");',
     'ini_set("session.save_path", sys_get_temp_dir());',
     'session_start();',
@@ -29,6 +31,31 @@ export function runInPhpSession(statements: string[], ...args: string[]): Promis
   ].join(' ');
   return runPhp(script, ...args);
 }
+
+/** $_SESSION = <php expression>; session_encode() in a real PHP under `handler`. */
+export async function phpEncode(expression: string, handler: SerializeHandler): Promise<Buffer> {
+  const stdout = await runInPhpSession([`$_SESSION = ${expression};`, 'echo base64_encode(session_encode());'], handler);
+  return Buffer.from(stdout, 'base64');
+}
+
+/** session_decode() of `data` in a real PHP under `handler`: whether it worked, $_SESSION and its types. */
+export async function phpDecode(data: Buffer, handler: SerializeHandler): Promise<{ ok: boolean; session: Record<string, unknown>; types: Record<string, string> }> {
+  const stdout = await runInPhpSession(
+    [
+      '$ok = session_decode(base64_decode($argv[1]));',
+      'echo json_encode(array("ok" => $ok, "session" => (object) $_SESSION, "types" => (object) array_map("gettype", $_SESSION)), JSON_UNESCAPED_UNICODE);',
+    ],
+    handler,
+    data.toString('base64'),
+  );
+  return JSON.parse(stdout) as { ok: boolean; session: Record<string, unknown>; types: Record<string, string> };
+}
+
+/** The sample monolith's session keys (legacy-php login_user()) under `handler`. */
+export const sessionFormat = (handler: SerializeHandler): SessionFormat => ({ serialize_handler: handler, keys: { userId: 'user_id', login: 'login' } });
+
+/** A PHP string literal for any text (base64, so no quoting slip can change it). */
+export const phpString = (text: string) => `base64_decode("${Buffer.from(text).toString('base64')}")`;
 
 /** Logins in several scripts and with PHP's separators in them, to catch byte-length and quoting slips. */
 export const awkwardLogins = ['alice', 'Müller', 'José', '日本語ユーザー', 'emoji🙂user', 'quote"semi;colon|pipe', "Dave O'Brien <Ops & Infra>", ''];

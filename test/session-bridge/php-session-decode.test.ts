@@ -1,32 +1,72 @@
-// The strict PHP session decoder against real PHP: what session_encode() writes, read back as PHP
-// has it; and everything else refused.
+// The strict PHP session decoder against real PHP: what session_encode() writes under each of
+// PHP's serialize handlers, read back as PHP has it, only with that handler; everything else refused.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { SERIALIZE_HANDLERS, type SerializeHandler } from '../../legacy-adapter/sessions/php-serialize.ts';
 import { decodePhpSession, PhpSessionFormatError, type PhpValue } from '../../legacy-adapter/sessions/php-session-decode.ts';
 import { loggedInSessionData, loggedInUserId } from '../../legacy-adapter/sessions/php-session.ts';
-import { awkwardLogins as logins, phpProblem, runInPhpSession } from './php-cli.ts';
+import { awkwardLogins as logins, phpDecode, phpEncode as phpEncodeAs, phpProblem, phpString, sessionFormat } from './php-cli.ts';
 
-/** $_SESSION = <php expression>; session_encode() in a real PHP with the `php` handler. */
-async function phpEncode(expression: string): Promise<Buffer> {
-  const stdout = await runInPhpSession([`$_SESSION = ${expression};`, 'echo base64_encode(session_encode());']);
-  return Buffer.from(stdout, 'base64');
-}
+const phpEncode = (expression: string) => phpEncodeAs(expression, 'php');
 
 /** A decoded value as plain JSON-like data (arrays as [key, value] pairs). */
 const plain = (value: PhpValue): unknown => (Array.isArray(value) ? value.map(([k, v]) => [k, plain(v)]) : value);
-const decoded = (data: Buffer) => Object.fromEntries([...decodePhpSession(data)].map(([k, v]) => [k, plain(v)]));
+const decoded = (data: Buffer, handler: SerializeHandler = 'php') => Object.fromEntries([...decodePhpSession(data, handler)].map(([k, v]) => [k, plain(v)]));
 
-test('reads what PHP session_encode writes: logins in any script, byte lengths', { skip: phpProblem }, async () => {
-  for (const login of logins) {
-    const data = await phpEncode(`array("user_id" => 42, "login" => base64_decode("${Buffer.from(login).toString('base64')}"), "csrf_token" => "0123abcd")`);
-    assert.deepEqual(decoded(data), { user_id: 42, login, csrf_token: '0123abcd' }, login);
-    assert.equal(loggedInUserId(data), 42, login);
-    // Our writer and PHP agree byte for byte.
-    if (login !== '') assert.deepEqual(loggedInSessionData({ legacyId: '42', username: login }), await phpEncode(`array("user_id" => 42, "login" => base64_decode("${Buffer.from(login).toString('base64')}"))`));
-  }
+for (const handler of SERIALIZE_HANDLERS) {
+  test(`${handler}: reads what PHP session_encode writes: logins in any script, byte lengths, every scalar and nested arrays`, { skip: phpProblem }, async () => {
+    for (const login of logins) {
+      const data = await phpEncodeAs(`array("user_id" => 42, "login" => ${phpString(login)}, "csrf_token" => "0123abcd")`, handler);
+      assert.deepEqual(decoded(data, handler), { user_id: 42, login, csrf_token: '0123abcd' }, login);
+      assert.equal(loggedInUserId(data, sessionFormat(handler)), 42, login);
+      // Our writer and PHP agree byte for byte.
+      if (login !== '') assert.deepEqual(loggedInSessionData({ legacyId: '42', username: login }, sessionFormat(handler)), await phpEncodeAs(`array("user_id" => 42, "login" => ${phpString(login)})`, handler));
+    }
+    const data = await phpEncodeAs('array("n" => null, "t" => true, "pi" => 3.25, "list" => array(1, "two", array("k" => "v")), "map" => array("a|b" => "x;y", 10 => false), "user_id" => 3, "login" => "x")', handler);
+    assert.deepEqual(decoded(data, handler), { n: null, t: true, pi: 3.25, list: [[0, 1], [1, 'two'], [2, [['k', 'v']]]], map: [['a|b', 'x;y'], [10, false]], user_id: 3, login: 'x' });
+    assert.equal(loggedInUserId(data, sessionFormat(handler)), 3);
+  });
+}
+
+test('a php_serialize session whose string holds php-format session data is never read as that data', { skip: phpProblem }, async () => {
+  // A value the user chose (a display name, a search, a note), stored by a monolith on
+  // session.serialize_handler=php_serialize. Read with the `php` rules, the bytes before its
+  // first `|` pass for a key and the rest for user_id 1 logged in as admin.
+  const payload = 'X|i:0;user_id|i:1;login|s:5:"admin";Z|a:1:{i:0;s:0:"';
+  const data = await phpEncodeAs(`array("note" => ${phpString(payload)})`, 'php_serialize');
+  assert.equal(loggedInUserId(data, sessionFormat('php')), 1, 'the attack: read as the php handler would, it is user 1');
+  // Read as what it is: one variable `note` holding the string, and nobody logged in.
+  assert.deepEqual(decoded(data, 'php_serialize'), { note: payload });
+  assert.equal(loggedInUserId(data, sessionFormat('php_serialize')), undefined);
+  assert.deepEqual(await phpDecode(data, 'php_serialize'), { ok: true, session: { note: payload }, types: { note: 'string' } }, 'PHP agrees');
+  // The same string in a php_binary session is just as inert.
+  const binary = await phpEncodeAs(`array("note" => ${phpString(payload)})`, 'php_binary');
+  assert.deepEqual(decoded(binary, 'php_binary'), { note: payload });
+  assert.equal(loggedInUserId(binary, sessionFormat('php_binary')), undefined);
 });
 
-test('reads every scalar type and nested arrays as PHP writes them', { skip: phpProblem }, async () => {
+test('php_serialize and php_binary refuse what is not exactly their format', () => {
+  const refused: Array<[SerializeHandler, string, Buffer]> = [
+    ['php_serialize', 'php-format data', Buffer.from('user_id|i:1;login|s:5:"alice";')],
+    ['php_serialize', 'not an array', Buffer.from('s:5:"alice";')],
+    ['php_serialize', 'trailing bytes', Buffer.from('a:1:{s:7:"user_id";i:1;}user_id|i:1;')],
+    ['php_serialize', 'a short array', Buffer.from('a:2:{s:7:"user_id";i:1;}')],
+    ['php_serialize', 'one key twice, as int and string', Buffer.from('a:2:{i:5;i:1;s:1:"5";i:2;}')],
+    ['php_serialize', 'an object', Buffer.from('O:8:"stdClass":0:{}')],
+    ['php_binary', 'php-format data', Buffer.from('user_id|i:1;login|s:5:"alice";')],
+    ['php_binary', 'a key past the end', Buffer.from('\x20user_id', 'latin1')],
+    ['php_binary', 'an unset marker', Buffer.from('\x87user_id', 'latin1')],
+    ['php_binary', 'a zero-length key', Buffer.from('\x00i:1;', 'latin1')],
+    ['php_binary', 'a truncated value', Buffer.from('\x07user_idi:1', 'latin1')],
+  ];
+  for (const [handler, what, data] of refused) {
+    assert.throws(() => decodePhpSession(data, handler), PhpSessionFormatError, `${handler}: ${what}`);
+    assert.equal(loggedInUserId(data, sessionFormat(handler)), undefined, `${handler}: ${what}`);
+  }
+  for (const handler of SERIALIZE_HANDLERS) assert.equal(loggedInUserId(Buffer.alloc(0), sessionFormat(handler)), undefined, `${handler}: empty`);
+});
+
+test('php: reads every scalar type and nested arrays as PHP writes them', { skip: phpProblem }, async () => {
   const data = await phpEncode(
     'array("n" => null, "t" => true, "f" => false, "neg" => -7, "big" => 9007199254740991, "pi" => 3.25, "tiny" => 1.0E-10, "whole" => 2.0, ' +
       '"list" => array(1, "two", array("k" => "v")), "map" => array("a|b" => "x;y", 10 => false), "empty" => array(), "user_id" => 3, "login" => "x")',
@@ -39,10 +79,10 @@ test('reads every scalar type and nested arrays as PHP writes them', { skip: php
     user_id: 3,
     login: 'x',
   });
-  assert.equal(loggedInUserId(data), 3);
+  assert.equal(loggedInUserId(data, sessionFormat('php')), 3);
 });
 
-test('refuses what it does not understand instead of guessing', { skip: phpProblem }, async () => {
+test('php: refuses what it does not understand instead of guessing', { skip: phpProblem }, async () => {
   const refused: Array<[string, Buffer]> = [
     ['an object', await phpEncode('array("user_id" => 1, "login" => "a", "o" => new ArrayObject(array(1)))')],
     ['a reference', await phpEncode('(function () { $a = array(1); $s = array("user_id" => 1, "login" => "a", "x" => &$a, "y" => &$a); return $s; })()')],
@@ -66,12 +106,12 @@ test('refuses what it does not understand instead of guessing', { skip: phpProbl
     ['deep nesting', Buffer.from(`user_id|i:1;x|${'a:1:{i:0;'.repeat(40)}i:1;${'}'.repeat(40)}`)],
   ];
   for (const [what, data] of refused) {
-    assert.throws(() => decodePhpSession(data), PhpSessionFormatError, what);
-    assert.equal(loggedInUserId(data), undefined, what);
+    assert.throws(() => decodePhpSession(data, 'php'), PhpSessionFormatError, what);
+    assert.equal(loggedInUserId(data, sessionFormat('php')), undefined, what);
   }
   // Decodable, but not logged in by auth.php's rule as login_user() writes it.
   for (const data of ['', 'login|s:5:"alice";', 'user_id|i:0;login|s:5:"alice";', 'user_id|i:-1;login|s:1:"a";', 'user_id|s:1:"1";login|s:1:"a";', 'user_id|i:1;', 'user_id|i:1;login|N;', 'csrf_token|s:4:"abcd";']) {
-    assert.equal(loggedInUserId(Buffer.from(data)), undefined, data);
+    assert.equal(loggedInUserId(Buffer.from(data), sessionFormat('php')), undefined, data);
   }
-  assert.equal(loggedInUserId(Buffer.from('user_id|i:1;login|s:5:"alice";')), 1);
+  assert.equal(loggedInUserId(Buffer.from('user_id|i:1;login|s:5:"alice";'), sessionFormat('php')), 1);
 });

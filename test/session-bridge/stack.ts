@@ -16,7 +16,7 @@ export const ADAPTER_SECRET = 'test-legacy-adapter-secret-0123456789abcdef';
 export const IDP_SECRET = 'test-idp-internal-secret-0123456789abcdef';
 export const CLIENT_SECRET = 'test-gateway-oidc-client-secret-0123456789abcdef';
 const CLIENT_SECRET_KEY = 'test-client-secret-hmac-key-0123456789';
-const COOKIE_SECRET = 'test-gateway-auth-cookie-secret-0123456789abc';
+export const COOKIE_SECRET = 'test-gateway-auth-cookie-secret-0123456789abc';
 
 export interface StackOptions {
   db: 'sqlite' | 'mysql';
@@ -67,6 +67,14 @@ function clientsYaml(gateway: string): string {
     response_types: [code]
     grant_types: [authorization_code]
     scope: openid
+  - client_id: offline-app
+    token_endpoint_auth_method: client_secret_basic
+    client_secret_hash: "${hashClientSecret(CLIENT_SECRET, CLIENT_SECRET_KEY)}"
+    redirect_uris: ["${gateway}/auth/callback"]
+    post_logout_redirect_uris: ["${gateway}/"]
+    response_types: [code]
+    grant_types: [authorization_code, refresh_token]
+    scope: openid offline_access
 `;
 }
 
