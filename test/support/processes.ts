@@ -56,9 +56,9 @@ export async function waitForHttp(url: string, exited: Promise<unknown>, timeout
   throw new Error(gone ? `process exited before ${url} answered` : `${url} did not answer within ${timeoutMs} ms`);
 }
 
-/** Spawns `script` with `env`, waits for `<url>/healthz`. */
-export async function startServiceProcess(script: string, portVariable: string, env: Record<string, string> = {}): Promise<SpawnedService> {
-  const port = await freePort();
+/** Spawns `script` with `env`, waits for `<url>/healthz`; on `port` when given (a restart), else a free one. */
+export async function startServiceProcess(script: string, portVariable: string, env: Record<string, string> = {}, port?: number): Promise<SpawnedService> {
+  port ??= await freePort();
   const proc = spawnScript(script, { ...env, [portVariable]: String(port) });
   const url = `http://127.0.0.1:${port}`;
   try {
