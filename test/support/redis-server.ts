@@ -40,6 +40,9 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   let child: ChildProcess | undefined;
   let exited: Promise<unknown> = Promise.resolve();
 
+  // A test run that dies without stop() must not leave a redis-server behind.
+  const orphanGuard = () => child?.kill('SIGKILL');
+  process.once('exit', orphanGuard);
   const start = async () => {
     const spawned = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     child = spawned;
@@ -56,5 +59,14 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   };
 
   await start();
-  return { url, port, kill, start, stop: () => kill('SIGTERM') };
+  return {
+    url,
+    port,
+    kill,
+    start,
+    async stop() {
+      process.off('exit', orphanGuard);
+      await kill('SIGTERM');
+    },
+  };
 }
