@@ -32,6 +32,8 @@ function cleanOutageAnswer(answer: Answer): boolean {
   }
 }
 
+const COLUMNS = ['sent', 'ok', 'failed-as-expected', 'failed-unexpectedly', 'hung'];
+
 export class Ledger {
   readonly faults: Fault[] = [];
   readonly #counts = new Map<Kind, Record<'sent' | Outcome, number>>();
@@ -111,10 +113,10 @@ export class Ledger {
   }
 
   report(): string {
-    const rows = [...this.#counts].map(([kind, c]) => `  ${kind.padEnd(16)} ${[c.sent, c.ok, c.expected, c.unexpected, c.hung].map((n) => String(n).padStart(10)).join('')}`);
+    const rows = [...this.#counts].map(([kind, c]) => `  ${kind.padEnd(16)} ${[c.sent, c.ok, c.expected, c.unexpected, c.hung].map((n, i) => String(n).padStart(COLUMNS[i]!.length + 2)).join('')}`);
     const faults = this.faults.map((f) => `  ${f.name}: ${((f.end ?? Date.now()) - f.start) / 1000} s`);
     return [
-      `  ${'kind'.padEnd(16)} ${['sent', 'ok', 'expected', 'unexpect.', 'hung'].map((h) => h.padStart(10)).join('')}`,
+      `  ${'kind'.padEnd(16)} ${COLUMNS.map((h) => h.padStart(h.length + 2)).join('')}`,
       ...rows,
       'faults:',
       ...faults,
