@@ -33,6 +33,7 @@ function cleanOutageAnswer(answer: Answer): boolean {
 }
 
 const COLUMNS = ['sent', 'ok', 'failed-as-expected', 'failed-unexpectedly', 'hung'];
+const width = (heading: string) => Math.max(heading.length, 6) + 2;
 
 export class Ledger {
   readonly faults: Fault[] = [];
@@ -72,7 +73,8 @@ export class Ledger {
     if (!(error instanceof StepFailed)) return { outcome: 'unexpected', why: `test error: ${(error as Error).message}` };
     const { answer, step } = error;
     const during = this.#overlapping(start, end, false);
-    const path = answer.path.split('?')[0]!.replace(/^\/interaction\/[^/]+/, '/interaction/:uid');
+    // Ids in paths (interactions, resumed authorizations) left out, so that like failures add up.
+    const path = answer.path.split('?')[0]!.replace(/\/[A-Za-z0-9_-]{20,}/g, '/:id');
     const why = `${step} (${path}): HTTP ${answer.status} ${summary(answer)} ${during ? `during "${during.name}"` : 'with no fault'}`;
     if (answer.status === 401 && step === 'POST login' && WRONG_PASSWORD.test(answer.body)) return { outcome: 'unexpected', why: `${why}: a correct password refused` };
     const explained = cleanOutageAnswer(answer) ? during : STATE_GONE_PAGE.test(answer.body) ? this.#overlapping(since, end, true) : undefined;
@@ -113,10 +115,10 @@ export class Ledger {
   }
 
   report(): string {
-    const rows = [...this.#counts].map(([kind, c]) => `  ${kind.padEnd(16)} ${[c.sent, c.ok, c.expected, c.unexpected, c.hung].map((n, i) => String(n).padStart(COLUMNS[i]!.length + 2)).join('')}`);
+    const rows = [...this.#counts].map(([kind, c]) => `  ${kind.padEnd(16)} ${[c.sent, c.ok, c.expected, c.unexpected, c.hung].map((n, i) => String(n).padStart(width(COLUMNS[i]!))).join('')}`);
     const faults = this.faults.map((f) => `  ${f.name}: ${((f.end ?? Date.now()) - f.start) / 1000} s`);
     return [
-      `  ${'kind'.padEnd(16)} ${COLUMNS.map((h) => h.padStart(h.length + 2)).join('')}`,
+      `  ${'kind'.padEnd(16)} ${COLUMNS.map((h) => h.padStart(width(h))).join('')}`,
       ...rows,
       'faults:',
       ...faults,
