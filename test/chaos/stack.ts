@@ -28,8 +28,6 @@ export interface ChaosStack {
   redis: OwnRedis;
   legacyDb: TcpProxy;
   idpDb: Knex;
-  adapter: SpawnedService;
-  idp(): SpawnedService;
   /** SIGKILLs the idp; `startIdp` brings it back on the same port. */
   killIdp(): Promise<void>;
   startIdp(): Promise<void>;
@@ -152,8 +150,6 @@ export async function startChaosStack(options: { seedUsers: number }): Promise<C
       redis,
       legacyDb,
       idpDb,
-      adapter,
-      idp: () => idp,
       async killIdp() {
         idpOutputs += idp.output();
         killedOnPurpose.add(idp);
