@@ -26,7 +26,7 @@ export class FormClient {
       .join('; ');
   }
 
-  async request(url: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<Response> {
+  async request(url: string, init: { method?: string; form?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
     const target = new URL(url, this.base);
     const headers: Record<string, string> = { ...this.headers, cookie: this.#cookieHeader(target.pathname) };
     const res = await fetch(target, {
@@ -34,6 +34,7 @@ export class FormClient {
       headers: init.form ? { ...headers, 'content-type': 'application/x-www-form-urlencoded' } : headers,
       body: init.form ? new URLSearchParams(init.form) : undefined,
       redirect: 'manual',
+      ...(init.signal ? { signal: init.signal } : {}),
     });
     for (const line of res.headers.getSetCookie()) {
       this.setCookies.push(line);

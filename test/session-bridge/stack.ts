@@ -15,7 +15,7 @@ export const BRIDGE_SECRET = 'test-session-bridge-secret-0123456789abcdef';
 export const ADAPTER_SECRET = 'test-legacy-adapter-secret-0123456789abcdef';
 export const IDP_SECRET = 'test-idp-internal-secret-0123456789abcdef';
 export const CLIENT_SECRET = 'test-gateway-oidc-client-secret-0123456789abcdef';
-const CLIENT_SECRET_KEY = 'test-client-secret-hmac-key-0123456789';
+export const CLIENT_SECRET_KEY = 'test-client-secret-hmac-key-0123456789';
 export const COOKIE_SECRET = 'test-gateway-auth-cookie-secret-0123456789abc';
 
 export interface StackOptions {
@@ -57,7 +57,8 @@ export function startAdapter(php: LegacyPhp, env: Record<string, string> = {}): 
   });
 }
 
-function clientsYaml(gateway: string): string {
+/** The idp's clients file: the gateway as a confidential web client whose public origin is `gateway`. */
+export function clientsYaml(gateway: string): string {
   return `clients:
   - client_id: gateway
     token_endpoint_auth_method: client_secret_basic

@@ -59,11 +59,12 @@ export async function waitForHttp(url: string, exited: Promise<unknown>, timeout
 }
 
 /**
- * Spawns `script` with `env`, waits for `<url>/healthz`. The ops port goes in the variable named
- * like the port's with `_OPS_PORT` (GATEWAY_PORT: GATEWAY_OPS_PORT), unless `env` sets it.
+ * Spawns `script` with `env`, waits for `<url>/healthz`; on `port` when given (a restart), else a
+ * free one. The ops port goes in the variable named like the port's with `_OPS_PORT`
+ * (GATEWAY_PORT: GATEWAY_OPS_PORT), unless `env` sets it.
  */
-export async function startServiceProcess(script: string, portVariable: string, env: Record<string, string> = {}): Promise<SpawnedService> {
-  const port = await freePort();
+export async function startServiceProcess(script: string, portVariable: string, env: Record<string, string> = {}, port?: number): Promise<SpawnedService> {
+  port ??= await freePort();
   const opsVariable = portVariable.replace(/_PORT$/, '_OPS_PORT');
   const opsPort = env[opsVariable] ?? String(await freePort());
   const proc = spawnScript(script, { ...env, [portVariable]: String(port), [opsVariable]: opsPort });

@@ -1,63 +1,72 @@
-// A redis-server of the test's own on a free port, to stop and start at will (an outage
-// without touching the shared Redis). Nothing is persisted: a restart comes back empty.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+// A redis-server of the test's own on a free loopback port, without persistence, so a test can
+// kill it and start it again empty (what a restart without RDB/AOF does) without ever touching
+// the shared Redis on 6379 that other suites use.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { createRedis } from '../../lib/redis.ts';
 import { freePort } from './processes.ts';
 
 export interface OwnRedis {
   url: string;
-  /** Ends the server at once (SIGKILL): clients see the connection drop. */
-  kill(): Promise<void>;
-  /** Starts it again on the same port. */
+  port: number;
+  /** Kills the server (SIGKILL by default); its data is gone with it. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again, empty, on the same port. */
   start(): Promise<void>;
+  stop(): Promise<void>;
 }
 
-/** Why a redis-server cannot be started here, or undefined. */
+/** Why no redis-server can be started here, or undefined when one can. */
 export function redisServerProblem(): string | undefined {
-  try {
-    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
-    return undefined;
-  } catch (error) {
-    return `redis-server is not installed (${(error as Error).message})`;
-  }
+  const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  return probe.error ? `redis-server not found on PATH (${probe.error.message})` : undefined;
 }
 
-async function answers(port: number): Promise<boolean> {
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
+async function answers(url: string): Promise<boolean> {
+  const redis = createRedis(url);
+  redis.on('error', () => undefined);
   try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
+    return (await redis.ping()) === 'PONG';
   } catch {
     return false;
   } finally {
-    probe.disconnect();
+    redis.disconnect();
   }
 }
 
 export async function startOwnRedis(): Promise<OwnRedis> {
   const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
+  let exited: Promise<unknown> = Promise.resolve();
+
+  // A test run that dies without stop() must not leave a redis-server behind.
+  const orphanGuard = () => child?.kill('SIGKILL');
+  process.once('exit', orphanGuard);
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    for (let i = 0; i < 100; i++) {
-      if (await answers(port)) return;
-      if (child.exitCode !== null) break;
+    const spawned = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    child = spawned;
+    exited = new Promise((resolve) => spawned.once('exit', resolve));
+    const deadline = Date.now() + 10_000;
+    while (!(await answers(url))) {
+      if (spawned.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
       await sleep(50);
     }
-    throw new Error(`redis-server on port ${port} did not start`);
   };
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+
   await start();
   return {
-    url: `redis://127.0.0.1:${port}`,
-    async kill() {
-      const running = child;
-      if (!running || running.exitCode !== null || running.signalCode !== null) return;
-      const exited = new Promise((resolve) => running.once('exit', resolve));
-      running.kill('SIGKILL');
-      await exited;
-    },
+    url,
+    port,
+    kill,
     start,
+    async stop() {
+      process.off('exit', orphanGuard);
+      await kill('SIGTERM');
+    },
   };
 }
