@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { closePasswordWorkers, verifyPassword } from '../../lib/passwords/index.ts';
+import { closePasswordWorkers, PasswordWorkersBusyError, verifyPassword } from '../../lib/passwords/index.ts';
 import { WorkerPool, workerUrlBeside } from '../../lib/passwords/workers/pool.ts';
 import { legacyVectors } from './support/fixtures.ts';
 
@@ -57,6 +57,25 @@ test('a failing job rejects without killing its thread, and a missing worker fil
   const broken = new WorkerPool(1, new URL('./no-such-worker.ts', import.meta.url));
   await assert.rejects(broken.run({ algorithm: 'md5-crypt', password: Buffer.from('pw'), setting: '$1$salt$' }));
   await broken.close();
+});
+
+test('past its queue depth the pool refuses at once with a typed error, and takes work again once there is room', async () => {
+  const pool = new WorkerPool(1, workerUrlBeside(new URL('../../lib/passwords/workers/pool.ts', import.meta.url).href), 1);
+  try {
+    const job = { algorithm: 'phpass', password: Buffer.from('pw'), setting: SLOW_PHPASS } as const;
+    const running = pool.run(job);
+    const waiting = pool.run(job);
+    await assert.rejects(pool.run(job), (error: unknown) => error instanceof PasswordWorkersBusyError && error.code === 'password-workers-busy');
+    await Promise.all([running, waiting]);
+    assert.match(await pool.run(job), /^\$P\$F/);
+    pool.maxQueue = 0;
+    const alone = pool.run(job);
+    await assert.rejects(pool.run(job), PasswordWorkersBusyError);
+    await alone;
+    assert.throws(() => (pool.maxQueue = -1), RangeError);
+  } finally {
+    await pool.close();
+  }
 });
 
 test('compiled to JavaScript (as in dist/), the registry finds worker.js and verifies', async () => {
