@@ -24,6 +24,9 @@ export function databaseKind(url: string): DatabaseKind {
  * `sqlite::memory:`, or `mysql://user:pass@host:3306/db` (production; MariaDB too).
  */
 export function createDatabase(url: string, options: { pool?: { min: number; max: number } } = {}): Knex {
+  // knex writes a failed statement into the error's message, by default with every binding
+  // filled in: a hash or an e-mail would reach the logs. Off, only the placeholders are.
+  const compileSqlOnError = false;
   if (databaseKind(url) === 'sqlite') {
     const file = url.slice('sqlite:'.length);
     const filename = file === ':memory:' ? ':memory:' : resolve(file);
@@ -32,6 +35,7 @@ export function createDatabase(url: string, options: { pool?: { min: number; max
       client: 'better-sqlite3',
       connection: { filename },
       useNullAsDefault: true,
+      compileSqlOnError,
       // SQLite has one writer; one connection avoids SQLITE_BUSY between our own queries.
       pool: {
         min: 1,
@@ -61,6 +65,7 @@ export function createDatabase(url: string, options: { pool?: { min: number; max
     },
     pool: options.pool ?? { min: 0, max: 10 },
     acquireConnectionTimeout: 10_000,
+    compileSqlOnError,
   });
 }
 
