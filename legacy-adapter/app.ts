@@ -24,9 +24,11 @@ export async function startLegacyAdapter(config: LegacyAdapterConfig): Promise<R
   // A bad mapping is a configuration error: it stops the start (exit 78) naming each problem.
   const mapping = loadMapping(config.LEGACY_MAPPING_FILE);
   return startService('legacy-adapter', config, config.LEGACY_ADAPTER_PORT, async ({ logger, metrics }) => {
-    const legacyDb = createDatabase(legacyDatabaseUrl(config.LEGACY_DATABASE_URL, mapping), { pool: { min: 0, max: 5 } });
+    const timeoutMs = config.LEGACY_DATABASE_TIMEOUT_MS;
+    // Connecting and waiting for a pool slot share the request's deadline (the directory's).
+    const legacyDb = createDatabase(legacyDatabaseUrl(config.LEGACY_DATABASE_URL, mapping), { pool: { min: 0, max: 5 }, waitMs: timeoutMs });
     const adapterMetrics = createAdapterMetrics(metrics.registry);
-    const directory = createLegacyDirectory(legacyDb, { mapping, fingerprintKey: fingerprintKey(config), metrics: adapterMetrics, logger });
+    const directory = createLegacyDirectory(legacyDb, { mapping, fingerprintKey: fingerprintKey(config), metrics: adapterMetrics, logger, timeoutMs });
     directory.check().then(
       () => logger.info({ table: mapping.table }, 'legacy mapping fits the legacy table'),
       (error: unknown) => logger.error({ err: (error as Error).cause ?? error, table: mapping.table }, 'legacy mapping does not fit the legacy table (or the database is down); logins of users unknown to the idp will fail'),
