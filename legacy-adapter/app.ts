@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { hasBearerSecret } from '../lib/bearer-auth.ts';
 import { createDatabase, databaseCheck } from '../lib/db.ts';
+import { configurePasswordWorkers } from '../lib/passwords/index.ts';
 import { startService, type RunningService } from '../lib/service.ts';
 import type { LegacyAdapterConfig } from './config.ts';
 import { createLegacyDirectory } from './legacy/directory.ts';
@@ -27,6 +28,7 @@ export async function startLegacyAdapter(config: LegacyAdapterConfig): Promise<R
     const timeoutMs = config.LEGACY_DATABASE_TIMEOUT_MS;
     // Connecting and waiting for a pool slot share the request's deadline (the directory's).
     const legacyDb = createDatabase(legacyDatabaseUrl(config.LEGACY_DATABASE_URL, mapping), { pool: { min: 0, max: 5 }, waitMs: timeoutMs });
+    configurePasswordWorkers({ maxQueue: config.PASSWORD_WORKER_QUEUE_MAX });
     const adapterMetrics = createAdapterMetrics(metrics.registry);
     const directory = createLegacyDirectory(legacyDb, { mapping, fingerprintKey: fingerprintKey(config), metrics: adapterMetrics, logger, timeoutMs });
     directory.check().then(

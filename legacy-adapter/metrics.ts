@@ -14,7 +14,7 @@ export function createAdapterMetrics(registry: Registry): AdapterMetrics {
   return {
     authentications: new Counter({
       name: 'legacy_adapter_authentications_total',
-      help: 'Legacy logins checked, by result (success, wrong_password, not_found, inactive, unreadable_hash, empty_password, unavailable) and legacy scheme',
+      help: 'Legacy logins checked, by result (success, wrong_password, not_found, inactive, unreadable_hash, empty_password, unavailable, busy) and legacy scheme',
       labelNames: ['result', 'scheme'] as const,
       registers: [registry],
     }),
