@@ -4,6 +4,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { verifyPassword, type VerifyResult } from '../../lib/passwords/index.ts';
 import type { LegacyMapping } from '../mapping/index.ts';
 import type { AdapterMetrics } from '../metrics.ts';
+import { createDummyVerifier } from './dummy-verify.ts';
 import { legacyFingerprint } from './fingerprint.ts';
 import { createLegacyPasswordWriter, type PasswordWrite, type PasswordWriteResult } from './password-writer.ts';
 
@@ -120,6 +121,7 @@ export function createLegacyDirectory(knex: Knex, options: LegacyDirectoryOption
 
   const toRow = (raw: Record<string, unknown>): LegacyRow => toLegacyRow(mapping, raw);
   const writer = createLegacyPasswordWriter(knex, { mapping, fingerprintKey, timeoutMs });
+  const dummy = createDummyVerifier(knex, { mapping, key: fingerprintKey, timeoutMs, saltOf: (row) => verificationSalt(mapping, row) });
 
   const matches = (column: string, value: string) =>
     lower ? knex.raw('LOWER(??) = ?', [column, value.toLowerCase()]) : knex.raw('?? = ?', [column, value]);
@@ -179,6 +181,9 @@ export function createLegacyDirectory(knex: Knex, options: LegacyDirectoryOption
       }
       const row = await findForLogin(login);
       if (!row) {
+        // As long as verifying a real row takes (legacy/dummy-verify.ts), so the answer's timing
+        // does not say whether the account exists.
+        metrics?.dummyVerifies.inc({ scheme: await dummy.spend(login, password) });
         record('not_found', null);
         return { ok: false, reason: 'not_found' };
       }
