@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { closePasswordWorkers, PasswordWorkersBusyError, verifyPassword } from '../../lib/passwords/index.ts';
+import { closePasswordWorkers, configurePasswordWorkers, DEFAULT_WORKER_QUEUE_DEPTH, PasswordWorkersBusyError, verifyPassword } from '../../lib/passwords/index.ts';
+import { libuvGate } from '../../lib/passwords/workers/gate.ts';
 import { WorkerPool, workerUrlBeside } from '../../lib/passwords/workers/pool.ts';
 import { legacyVectors } from './support/fixtures.ts';
 
@@ -75,6 +76,22 @@ test('past its queue depth the pool refuses at once with a typed error, and take
     assert.throws(() => (pool.maxQueue = -1), RangeError);
   } finally {
     await pool.close();
+  }
+});
+
+test("hashing on libuv's pool (bcrypt, argon2, PBKDF2) is bounded the same way", async () => {
+  const bcrypt = legacyVectors.find((v) => v.scheme === 'bcrypt-2y') ?? assert.fail('no bcrypt-2y fixture');
+  configurePasswordWorkers({ maxQueue: 0 });
+  try {
+    // Every call reaches the gate before its first await, so exactly one is past the threads.
+    const results = await Promise.allSettled(Array.from({ length: libuvGate.threads + 1 }, () => verifyPassword(bcrypt.password, bcrypt)));
+    const refused = results.filter((r) => r.status === 'rejected');
+    assert.equal(refused.length, 1);
+    assert.ok(refused[0]?.status === 'rejected' && refused[0].reason instanceof PasswordWorkersBusyError);
+    assert.ok(results.every((r) => r.status === 'rejected' || r.value.ok));
+    assert.equal((await verifyPassword(bcrypt.password, bcrypt)).ok, true, 'the gate lets work in again once there is room');
+  } finally {
+    configurePasswordWorkers({ maxQueue: DEFAULT_WORKER_QUEUE_DEPTH });
   }
 });
 

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { PasswordWorkersBusyError } from '../errors.ts';
 import { DEFAULT_WORKER_QUEUE_DEPTH } from '../limits.ts';
+import { checkQueueDepth, libuvGate } from './gate.ts';
 import type { Job } from './jobs.ts';
 
 /**
@@ -129,11 +130,6 @@ export class WorkerPool {
   }
 }
 
-function checkQueueDepth(depth: number): number {
-  if (!Number.isInteger(depth) || depth < 0) throw new RangeError('the queue depth must be a non-negative integer');
-  return depth;
-}
-
 // One thread is kept for the event loop and for libuv's pool (bcrypt, argon2, pbkdf2).
 const defaultPool = new WorkerPool(
   Math.max(1, Math.min(4, availableParallelism() - 1)),
@@ -145,9 +141,13 @@ export function runInWorker(job: Job): Promise<string> {
   return defaultPool.run(job);
 }
 
-/** Sets how many jobs may wait for a thread before runInWorker refuses (services call it at start). */
+/**
+ * Sets how many hashing jobs may wait for a thread before they are refused, in the worker pool
+ * and at libuv's (services call it at start, from PASSWORD_WORKER_QUEUE_MAX).
+ */
 export function configurePasswordWorkers(options: { maxQueue: number }): void {
   defaultPool.maxQueue = options.maxQueue;
+  libuvGate.maxQueue = options.maxQueue;
 }
 
 /** Stops the password worker threads (graceful shutdown); they restart on the next use. */
