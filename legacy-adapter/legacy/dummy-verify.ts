@@ -5,10 +5,11 @@
 // bcrypt), so no single dummy matches every account: the most expensive scheme would make every
 // cheaper account stand out as faster than an unknown one, the median would make half of them
 // stand out. Instead, an unknown login verifies against the hash of a real row: a sample of the
-// newest rows, one picked per login by a keyed digest of the login. An unknown login then costs
-// what some real account costs, the same one on every try (a random pick per try would vary
-// where a real account does not), and without the key nobody can tell which.
-import { createHmac, randomBytes } from 'node:crypto';
+// newest rows, one picked per login by a keyed digest of the login, with a random password of
+// the same shape. An unknown login then costs what some real account costs, the same one on
+// every try (a random pick per try would vary where a real account does not), and without the
+// key nobody can tell which.
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import { boundQuery, withDeadline, type Knex } from '../../lib/db.ts';
 import { hashPhpBcrypt, identifyScheme, verifyPassword, type StoredPassword } from '../../lib/passwords/index.ts';
 import type { LegacyMapping } from '../mapping/index.ts';
@@ -23,7 +24,7 @@ interface Exemplar extends StoredPassword {
 }
 
 export interface DummyVerifier {
-  /** Spends a real row's verify on `password`; resolves with the scheme spent (for metrics). */
+  /** Spends a real row's verify on a password like `password`; resolves with the scheme spent (for metrics). */
   spend(login: string, password: string): Promise<string>;
 }
 
@@ -34,6 +35,32 @@ export interface DummyVerifierOptions {
   timeoutMs: number;
   /** The salt a row is verified with (the directory's rule for NULL salts). */
   saltOf(row: { salt: string | null }): string | null;
+}
+
+const randomIn = (low: number, high: number): number => low + randomInt(high - low + 1);
+
+/**
+ * A fresh random password that costs what `password` costs: each UTF-16 unit replaced by a random
+ * one of the same kind (NUL kept, ASCII, Latin-1, two- and three-byte UTF-8, each surrogate half),
+ * so its bytes have the same length in every encoding and the same encodings apply. The real
+ * password is never used: it could match the borrowed row, and a match returns sooner than a
+ * mismatch (no further encodings tried), which would let anyone test guesses against that row.
+ */
+export function lookalikePassword(password: string): string {
+  let out = '';
+  for (let i = 0; i < password.length; i++) {
+    const c = password.charCodeAt(i);
+    const r =
+      c === 0 ? 0
+      : c < 0x80 ? randomIn(0x21, 0x7e)
+      : c < 0x100 ? randomIn(0xa0, 0xff)
+      : c < 0x800 ? randomIn(0x100, 0x7ff)
+      : c >= 0xd800 && c < 0xdc00 ? randomIn(0xd800, 0xdbff)
+      : c >= 0xdc00 && c < 0xe000 ? randomIn(0xdc00, 0xdfff)
+      : randomIn(0x800, 0xd7ff);
+    out += String.fromCharCode(r);
+  }
+  return out;
 }
 
 const asText = (value: unknown): string | null =>
@@ -80,7 +107,7 @@ export function createDummyVerifier(knex: Knex, options: DummyVerifierOptions): 
       const rows = await exemplars();
       const pick = createHmac('sha256', key).update('dummy-verify-v1\0').update(login.trim().toLowerCase()).digest().readUInt32BE(0);
       const exemplar = rows.length ? (rows[pick % rows.length] as Exemplar) : await bcryptFallback();
-      await verifyPassword(password, exemplar, verifyOptions);
+      await verifyPassword(lookalikePassword(password), exemplar, verifyOptions);
       return exemplar.scheme;
     },
   };

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { createLegacyDirectory } from '../../legacy-adapter/legacy/directory.ts';
+import { lookalikePassword } from '../../legacy-adapter/legacy/dummy-verify.ts';
 import { loadMapping } from '../../legacy-adapter/mapping/index.ts';
 import { createAdapterMetrics } from '../../legacy-adapter/metrics.ts';
 import type { Knex } from '../../lib/db.ts';
@@ -57,4 +58,21 @@ test('with no legacy rows at all, an unknown login spends a bcrypt verify of PHP
     const rig = directoryFor(db.knex);
     assert.equal(await spentBy(rig, 'nobody', ['bcrypt-2y']), 'bcrypt-2y');
   });
+});
+
+test('the dummy verify hashes a fresh password of the same shape, never the one sent', () => {
+  const encodable = (p: string): boolean => [...p].every((ch) => (ch.codePointAt(0) ?? 0) <= 0xff);
+  for (const password of [PASSWORD, 'pässwörd', 'пароль', '日本語のパスワード', 'emoji 🔑 key', 'nul\u0000after', 'ÿ\u0080', '\ud800lone', 'a']) {
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const lookalike = lookalikePassword(password);
+      assert.notEqual(lookalike, password);
+      assert.equal(Buffer.byteLength(lookalike, 'utf8'), Buffer.byteLength(password, 'utf8'), password);
+      assert.equal(encodable(lookalike), encodable(password), password);
+      assert.equal(/^[\x00-\x7f]*$/.test(lookalike), /^[\x00-\x7f]*$/.test(password), password);
+      assert.equal(lookalike.indexOf('\u0000'), password.indexOf('\u0000'), password);
+      seen.add(lookalike);
+    }
+    assert.ok(seen.size > 1, `${password}: the same lookalike every time`);
+  }
 });
