@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { hasBearerSecret } from '../lib/bearer-auth.ts';
 import { createDatabase, databaseCheck } from '../lib/db.ts';
+import { configurePasswordWorkers } from '../lib/passwords/index.ts';
 import { startService, type RunningService } from '../lib/service.ts';
 import type { LegacyAdapterConfig } from './config.ts';
 import { createLegacyDirectory } from './legacy/directory.ts';
@@ -24,9 +25,12 @@ export async function startLegacyAdapter(config: LegacyAdapterConfig): Promise<R
   // A bad mapping is a configuration error: it stops the start (exit 78) naming each problem.
   const mapping = loadMapping(config.LEGACY_MAPPING_FILE);
   return startService('legacy-adapter', config, { port: config.LEGACY_ADAPTER_PORT, opsPort: config.LEGACY_ADAPTER_OPS_PORT }, async ({ logger, metrics }) => {
-    const legacyDb = createDatabase(legacyDatabaseUrl(config.LEGACY_DATABASE_URL, mapping), { pool: { min: 0, max: 5 } });
+    const timeoutMs = config.LEGACY_DATABASE_TIMEOUT_MS;
+    // Connecting and waiting for a pool slot share the request's deadline (the directory's).
+    const legacyDb = createDatabase(legacyDatabaseUrl(config.LEGACY_DATABASE_URL, mapping), { pool: { min: 0, max: 5 }, waitMs: timeoutMs });
+    configurePasswordWorkers({ maxQueue: config.PASSWORD_WORKER_QUEUE_MAX });
     const adapterMetrics = createAdapterMetrics(metrics.registry);
-    const directory = createLegacyDirectory(legacyDb, { mapping, fingerprintKey: fingerprintKey(config), metrics: adapterMetrics, logger });
+    const directory = createLegacyDirectory(legacyDb, { mapping, fingerprintKey: fingerprintKey(config), metrics: adapterMetrics, logger, timeoutMs });
     directory.check().then(
       () => logger.info({ table: mapping.table }, 'legacy mapping fits the legacy table'),
       (error: unknown) => logger.error({ err: (error as Error).cause ?? error, table: mapping.table }, 'legacy mapping does not fit the legacy table (or the database is down); logins of users unknown to the idp will fail'),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, databaseUrl, legacyAdapterSecret, loadConfig, port } from '../lib/config.ts';
+import { commonEnv, databaseUrl, legacyAdapterSecret, loadConfig, milliseconds, passwordWorkerQueueMax, port } from '../lib/config.ts';
 import { sessionBridgeEnv } from './sessions/config.ts';
 
 export const legacyAdapterEnv = {
@@ -14,6 +14,14 @@ export const legacyAdapterEnv = {
    * sqlite:./data/legacy.sqlite.
    */
   LEGACY_DATABASE_URL: databaseUrl.optional(),
+  /**
+   * The longest any request waits for the legacy database (a pool slot, connecting, each
+   * statement, together); past it the answer is 503 legacy_unavailable. Keep it well under the
+   * idp's LEGACY_ADAPTER_TIMEOUT_MS (5000), which also has to cover verifying the password.
+   */
+  LEGACY_DATABASE_TIMEOUT_MS: milliseconds(2_000).pipe(z.number().min(100, 'must be at least 100')),
+  /** Slow-hash jobs that may wait for a password worker thread; one more answers 503 busy. */
+  PASSWORD_WORKER_QUEUE_MAX: passwordWorkerQueueMax,
   /** The legacy schema mapping (YAML or JSON), see legacy-adapter/mappings/README.md. */
   LEGACY_MAPPING_FILE: z.string().min(1).default('legacy-adapter/mappings/legacy-php.yaml'),
   /**

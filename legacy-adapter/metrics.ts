@@ -7,6 +7,7 @@ export interface AdapterMetrics {
   verifyDuration: Histogram<'scheme'>;
   unreadableHashes: Counter<'code'>;
   passwordWrites: Counter<'result'>;
+  dummyVerifies: Counter<'scheme'>;
 }
 
 /** The legacy-adapter's own metrics, on the service registry (GET /metrics). */
@@ -14,7 +15,7 @@ export function createAdapterMetrics(registry: Registry): AdapterMetrics {
   return {
     authentications: new Counter({
       name: 'legacy_adapter_authentications_total',
-      help: 'Legacy logins checked, by result (success, wrong_password, not_found, inactive, unreadable_hash, empty_password, unavailable) and legacy scheme',
+      help: 'Legacy logins checked, by result (success, wrong_password, not_found, inactive, unreadable_hash, empty_password, unavailable, busy) and legacy scheme',
       labelNames: ['result', 'scheme'] as const,
       registers: [registry],
     }),
@@ -28,6 +29,12 @@ export function createAdapterMetrics(registry: Registry): AdapterMetrics {
       name: 'legacy_adapter_password_writes_total',
       help: 'Dual-write password writes into the legacy table, by result (applied; duplicate, stale: no-ops; not_found, cannot_write, unavailable)',
       labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    dummyVerifies: new Counter({
+      name: 'legacy_adapter_dummy_verifies_total',
+      help: 'Logins that matched no legacy row and spent a real row\'s verify instead (so they take as long as a wrong password), by the scheme spent',
+      labelNames: ['scheme'] as const,
       registers: [registry],
     }),
     ...createPasswordVerifyMetrics(registry, { verifyDuration: 'legacy_adapter_verify_duration_seconds', unreadableHashes: 'legacy_adapter_unreadable_hashes_total', where: 'legacy' }),

@@ -1,6 +1,7 @@
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../lib/logger.ts';
+import { PasswordWorkersBusyError } from '../lib/passwords/index.ts';
 import { currentLogger } from '../lib/request-context.ts';
 import { LEGACY_WRITE_HASH, LegacyCannotWriteError, LegacyUnavailableError, profileOf, type LegacyDirectory } from './legacy/directory.ts';
 import type { AdapterMetrics } from './metrics.ts';
@@ -42,6 +43,12 @@ export function internalRoutes(directory: LegacyDirectory, metrics: AdapterMetri
       if (!result.ok) return void res.json({ ok: false });
       res.json({ ok: true, user: result.user, scheme: result.scheme, fingerprint: result.fingerprint });
     } catch (error) {
+      if (error instanceof PasswordWorkersBusyError) {
+        // Not a wrong password: the caller says "try again", and nothing is counted against the user.
+        metrics.authentications.inc({ result: 'busy', scheme: 'unknown' });
+        currentLogger(logger).warn({ err: error }, 'password workers busy; login refused for now');
+        return void res.status(503).set('retry-after', '1').json({ error: 'busy' });
+      }
       if (!(error instanceof LegacyUnavailableError)) throw error;
       metrics.authentications.inc({ result: 'unavailable', scheme: 'unknown' });
       unavailable(res, error);

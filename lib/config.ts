@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseTrustProxy } from './trust-proxy.ts';
+import { DEFAULT_WORKER_QUEUE_DEPTH } from './passwords/limits.ts';
 
 /** Thrown when the environment does not describe a runnable service; lists every problem at once. */
 export class ConfigError extends Error {
@@ -109,6 +110,9 @@ export function loadConfig<S extends z.ZodRawShape>(
   }
   return config as z.infer<z.ZodObject<S>>;
 }
+
+/** PASSWORD_WORKER_QUEUE_MAX: jobs that may wait for a password worker thread (lib/passwords/workers/pool.ts). */
+export const passwordWorkerQueueMax = z.coerce.number().int().min(0).max(100_000).default(DEFAULT_WORKER_QUEUE_DEPTH);
 
 /** The bearer secret the idp presents to the legacy-adapter's internal API (both read the same variable). */
 export const legacyAdapterSecret = secret('dev-only-legacy-adapter-secret-change-me');

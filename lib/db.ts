@@ -19,11 +19,26 @@ export function databaseKind(url: string): DatabaseKind {
   throw new Error(`unsupported database URL scheme: ${url.split(':')[0]}: (use sqlite:<file>, sqlite::memory:, or mysql://user:pass@host:port/db)`);
 }
 
+export interface DatabaseOptions {
+  pool?: { min: number; max: number };
+  /**
+   * The longest a caller waits before a statement runs: for a MySQL connection to be made and
+   * for a free one from the pool; on SQLite, for another process's write lock (busy_timeout,
+   * during which better-sqlite3 blocks the thread). Default 5 s to connect, 10 s for the pool,
+   * 5 s for SQLite's lock. Bound statements themselves with withDeadline and boundQuery.
+   */
+  waitMs?: number;
+}
+
 /**
  * One URL picks the engine: `sqlite:./data/idp.sqlite` (the embedded default),
  * `sqlite::memory:`, or `mysql://user:pass@host:3306/db` (production; MariaDB too).
  */
-export function createDatabase(url: string, options: { pool?: { min: number; max: number } } = {}): Knex {
+export function createDatabase(url: string, options: DatabaseOptions = {}): Knex {
+  const { waitMs } = options;
+  // knex writes a failed statement into the error's message, by default with every binding
+  // filled in: a hash or an e-mail would reach the logs. Off, only the placeholders are.
+  const compileSqlOnError = false;
   if (databaseKind(url) === 'sqlite') {
     const file = url.slice('sqlite:'.length);
     const filename = file === ':memory:' ? ':memory:' : resolve(file);
@@ -32,6 +47,7 @@ export function createDatabase(url: string, options: { pool?: { min: number; max
       client: 'better-sqlite3',
       connection: { filename },
       useNullAsDefault: true,
+      compileSqlOnError,
       // SQLite has one writer; one connection avoids SQLITE_BUSY between our own queries.
       pool: {
         min: 1,
@@ -39,7 +55,7 @@ export function createDatabase(url: string, options: { pool?: { min: number; max
         afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
           conn.pragma('journal_mode = WAL');
           conn.pragma('foreign_keys = ON');
-          conn.pragma('busy_timeout = 5000');
+          conn.pragma(`busy_timeout = ${Math.trunc(waitMs ?? 5000)}`);
           done(null, conn);
         },
       },
@@ -57,11 +73,49 @@ export function createDatabase(url: string, options: { pool?: { min: number; max
       charset: 'utf8mb4',
       timezone: 'Z',
       supportBigNumbers: true,
-      connectTimeout: 5_000,
+      connectTimeout: waitMs ?? 5_000,
     },
     pool: options.pool ?? { min: 0, max: 10 },
-    acquireConnectionTimeout: 10_000,
+    acquireConnectionTimeout: waitMs ?? 10_000,
+    compileSqlOnError,
   });
+}
+
+/** A database call that did not finish by its deadline; callers answer "unavailable", never "not found". */
+export class DatabaseDeadlineError extends Error {
+  readonly code = 'DATABASE_DEADLINE';
+  readonly ms: number;
+
+  constructor(ms: number) {
+    super(`the database did not answer within ${ms} ms`);
+    this.name = 'DatabaseDeadlineError';
+    this.ms = ms;
+  }
+}
+
+/**
+ * What `work` gives if it settles within `ms`, else a DatabaseDeadlineError at `ms`, whatever
+ * the driver is doing: waiting for a pool slot, connecting, or cancelling a statement over a
+ * connection that no longer answers (knex's own cancel can wait for a whole connect timeout).
+ */
+export function withDeadline<T>(ms: number, work: () => PromiseLike<T>): Promise<T> {
+  const running = Promise.resolve().then(work);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DatabaseDeadlineError(ms)), ms);
+  });
+  // Given up on, it still settles later; that outcome is nobody's to handle.
+  running.catch(() => undefined);
+  return Promise.race([running, expired]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The statement with a server-side limit: on MySQL, knex kills it (KILL QUERY) at `ms`, so a
+ * statement stuck behind a lock frees its connection. SQLite runs statements synchronously,
+ * bounded by busy_timeout (createDatabase's waitMs) instead.
+ */
+export function boundQuery<Q extends Knex.QueryBuilder | Knex.Raw>(knex: Knex, query: Q, ms: number): Q {
+  return knex.client.config.client === 'mysql2' ? (query.timeout(ms, { cancel: true }) as Q) : query;
 }
 
 /** Errors that mean another replica is creating knex's bookkeeping tables or holds its lock right now. */

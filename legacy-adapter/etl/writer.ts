@@ -2,6 +2,7 @@
 // row by row so that one bad row is dead-lettered and the others land.
 import { insertLegacyUsers, updateLegacyUser } from '../../idp/users/batch.ts';
 import type { Knex } from '../../lib/db.ts';
+import { safeError } from '../../lib/safe-error.ts';
 import { recordDeadLetters, resolveDeadLetters } from './dead-letters.ts';
 import type { BatchPlan } from './plan.ts';
 
@@ -19,8 +20,6 @@ interface DriverError {
   code?: string;
   errno?: number;
   sqlState?: string;
-  sqlMessage?: string;
-  message?: string;
 }
 
 // MySQL/MariaDB errors about the data of a row, not about the connection or the server: too long,
@@ -37,15 +36,12 @@ export function isRowError(error: unknown): boolean {
 }
 
 /**
- * The driver's own message, never knex's (which may quote the statement), with quoted values
- * cut out: a duplicate entry names the value, and the statement could carry a hash.
+ * The driver's own message with its values withheld (lib/safe-error.ts): a duplicate entry
+ * names the value, and the statement could carry a hash.
  */
 export function describeDatabaseError(error: unknown): string {
-  const e = error as DriverError;
-  let text = e.sqlMessage ?? '';
-  if (!text && typeof e.message === 'string') text = e.message.includes(' - ') ? e.message.slice(e.message.lastIndexOf(' - ') + 3) : e.message;
-  text = text.replace(/(entry|value:?)\s+'(?:[^'\\]|\\.)*'/gi, '$1 (value withheld)');
-  return `${e.code ?? 'error'}: ${text}`.slice(0, 255);
+  const { code, message } = safeError(error);
+  return `${code ?? 'error'}: ${message}`.slice(0, 255);
 }
 
 export interface WriteOptions {

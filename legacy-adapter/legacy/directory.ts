@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import type { Knex } from '../../lib/db.ts';
+import { boundQuery, withDeadline, type Knex } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { verifyPassword, type VerifyResult } from '../../lib/passwords/index.ts';
 import type { LegacyMapping } from '../mapping/index.ts';
 import type { AdapterMetrics } from '../metrics.ts';
+import { createDummyVerifier } from './dummy-verify.ts';
 import { legacyFingerprint } from './fingerprint.ts';
 import { createLegacyPasswordWriter, type PasswordWrite, type PasswordWriteResult } from './password-writer.ts';
 
@@ -39,8 +40,13 @@ export class LegacyUnavailableError extends Error {
   }
 }
 
+/** How long a directory call waits for the legacy database unless told otherwise (LEGACY_DATABASE_TIMEOUT_MS). */
+export const DEFAULT_LEGACY_DATABASE_TIMEOUT_MS = 2_000;
+
 export interface LegacyDirectoryOptions {
   mapping: LegacyMapping;
+  /** Each call's whole wait for the database; past it, LegacyUnavailableError (never "not found"). */
+  timeoutMs?: number;
   /** Key of the fingerprint handed to the idp with each authenticated user. */
   fingerprintKey: string;
   metrics?: AdapterMetrics;
@@ -108,19 +114,22 @@ export function verificationSalt(mapping: LegacyMapping, row: Pick<LegacyRow, 's
 
 export function createLegacyDirectory(knex: Knex, options: LegacyDirectoryOptions): LegacyDirectory {
   const { mapping, fingerprintKey, metrics, logger } = options;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_LEGACY_DATABASE_TIMEOUT_MS;
   const { columns } = mapping;
   const selection = legacySelection(mapping);
   const lower = mapping.lookup.caseInsensitive === 'lower';
 
   const toRow = (raw: Record<string, unknown>): LegacyRow => toLegacyRow(mapping, raw);
-  const writer = createLegacyPasswordWriter(knex, { mapping, fingerprintKey });
+  const writer = createLegacyPasswordWriter(knex, { mapping, fingerprintKey, timeoutMs });
+  const dummy = createDummyVerifier(knex, { mapping, key: fingerprintKey, timeoutMs, saltOf: (row) => verificationSalt(mapping, row) });
 
   const matches = (column: string, value: string) =>
     lower ? knex.raw('LOWER(??) = ?', [column, value.toLowerCase()]) : knex.raw('?? = ?', [column, value]);
 
-  async function query<T>(run: () => Promise<T>): Promise<T> {
+  /** One read of the legacy table, within the deadline; any failure is the database's. */
+  async function query<T>(build: () => Knex.QueryBuilder): Promise<T> {
     try {
-      return await run();
+      return (await withDeadline(timeoutMs, () => boundQuery(knex, build(), timeoutMs))) as T;
     } catch (error) {
       throw new LegacyUnavailableError(error);
     }
@@ -128,7 +137,7 @@ export function createLegacyDirectory(knex: Knex, options: LegacyDirectoryOption
 
   async function findForLogin(identifier: string): Promise<LegacyRow | undefined> {
     const { username, email } = columns;
-    const rows = await query(() => {
+    const rows = await query<Record<string, unknown>[]>(() => {
       const q = knex(mapping.table).select(selection);
       q.where((w) => {
         if (username) w.orWhere(matches(username, identifier));
@@ -140,14 +149,14 @@ export function createLegacyDirectory(knex: Knex, options: LegacyDirectoryOption
       }
       return q.orderBy(columns.id).limit(1);
     });
-    return rows[0] ? toRow(rows[0] as Record<string, unknown>) : undefined;
+    return rows[0] ? toRow(rows[0]) : undefined;
   }
 
   async function findByEmail(emailAddress: string): Promise<LegacyRow[]> {
     const { email } = columns;
     if (!email) return [];
-    const rows = await query(() => knex(mapping.table).select(selection).where(matches(email, emailAddress)).orderBy(columns.id).limit(50));
-    return (rows as Record<string, unknown>[]).map(toRow);
+    const rows = await query<Record<string, unknown>[]>(() => knex(mapping.table).select(selection).where(matches(email, emailAddress)).orderBy(columns.id).limit(50));
+    return rows.map(toRow);
   }
 
   async function verify(row: LegacyRow, password: string): Promise<VerifyResult> {
@@ -172,6 +181,9 @@ export function createLegacyDirectory(knex: Knex, options: LegacyDirectoryOption
       }
       const row = await findForLogin(login);
       if (!row) {
+        // As long as verifying a real row takes (legacy/dummy-verify.ts), so the answer's timing
+        // does not say whether the account exists.
+        metrics?.dummyVerifies.inc({ scheme: await dummy.spend(login, password) });
         record('not_found', null);
         return { ok: false, reason: 'not_found' };
       }

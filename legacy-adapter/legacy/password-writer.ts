@@ -1,6 +1,6 @@
 // Dual-write: the new password of a user who changed it in the idp, written into the legacy
 // table through the mapping's `write` section, once per event and never older over newer.
-import type { Knex } from '../../lib/db.ts';
+import { boundQuery, withDeadline, type Knex } from '../../lib/db.ts';
 import type { LegacyMapping } from '../mapping/index.ts';
 import { LegacyUnavailableError } from './directory.ts';
 import { legacyFingerprint } from './fingerprint.ts';
@@ -42,11 +42,14 @@ const isTableExists = (error: unknown) => {
   return e.code === 'ER_TABLE_EXISTS_ERROR' || /already exists/.test(e.message ?? '');
 };
 
-export function createLegacyPasswordWriter(knex: Knex, options: { mapping: LegacyMapping; fingerprintKey: string }): LegacyPasswordWriter {
-  const { mapping, fingerprintKey } = options;
+export function createLegacyPasswordWriter(knex: Knex, options: { mapping: LegacyMapping; fingerprintKey: string; timeoutMs: number }): LegacyPasswordWriter {
+  const { mapping, fingerprintKey, timeoutMs } = options;
   const write = mapping.write;
   const mysql = knex.client.config.client === 'mysql2';
   let ledgerReady: Promise<void> | undefined;
+  // Each statement is killed at the deadline too, so a row lock held elsewhere cannot keep this
+  // transaction, and its connection, waiting after the answer has gone out.
+  const bound = <Q extends Knex.QueryBuilder>(query: Q): Q => boundQuery(knex, query, timeoutMs);
 
   async function ensureLedger(table: string): Promise<void> {
     if (await knex.schema.hasTable(table)) return;
@@ -63,42 +66,47 @@ export function createLegacyPasswordWriter(knex: Knex, options: { mapping: Legac
     }
   }
 
+  type PasswordColumns = NonNullable<LegacyMapping['write']>['password'];
+
+  async function apply(change: PasswordWrite, ledgerTable: string, password: PasswordColumns): Promise<PasswordWriteResult> {
+    const hashColumn = password.column ?? mapping.columns.hash;
+    ledgerReady ??= ensureLedger(ledgerTable).catch((error: unknown) => {
+      ledgerReady = undefined;
+      throw error;
+    });
+    await ledgerReady;
+    return knex.transaction(async (trx) => {
+      // Lock the user's row first: concurrent writes for one user queue here (MySQL), and the
+      // ledger check below then sees the winner's entry.
+      const lock = trx(mapping.table).select(mapping.columns.id).where(mapping.columns.id, change.legacyId);
+      const found = await bound(mysql ? lock.forUpdate() : lock).first();
+      if (!found) return { result: 'not_found' as const };
+      const applied = (await bound(trx(ledgerTable).where({ legacy_id: change.legacyId })).first('sequence', 'event_id')) as { sequence: unknown; event_id: string } | undefined;
+      if (applied && Number(applied.sequence) >= change.sequence) {
+        return { result: applied.event_id === change.eventId ? ('duplicate' as const) : ('stale' as const) };
+      }
+      const columns: Record<string, unknown> = { ...password.set, [hashColumn]: change.hash };
+      for (const column of password.clear) columns[column] = null;
+      if (mapping.updatedAt) columns[mapping.updatedAt] = utcNow();
+      await bound(trx(mapping.table).where(mapping.columns.id, change.legacyId)).update(columns);
+      await bound(trx(ledgerTable))
+        .insert({ legacy_id: change.legacyId, sequence: change.sequence, event_id: change.eventId, applied_at: Date.now() })
+        .onConflict('legacy_id')
+        .merge(['sequence', 'event_id', 'applied_at']);
+      // The fingerprint the batch migration would compute for the row as it now stands.
+      const salt = mapping.columns.salt
+        ? ((await bound(trx(mapping.table).where(mapping.columns.id, change.legacyId)).first({ salt: mapping.columns.salt })) as { salt: unknown } | undefined)?.salt
+        : null;
+      const saltText = salt === null || salt === undefined ? null : Buffer.isBuffer(salt) ? salt.toString('utf8') : String(salt);
+      return { result: 'applied' as const, fingerprint: legacyFingerprint(fingerprintKey, change.hash, saltText) };
+    });
+  }
+
   return {
     async write(change) {
       if (!write) throw new LegacyCannotWriteError();
-      const { ledgerTable, password } = write;
-      const hashColumn = password.column ?? mapping.columns.hash;
       try {
-        ledgerReady ??= ensureLedger(ledgerTable).catch((error: unknown) => {
-          ledgerReady = undefined;
-          throw error;
-        });
-        await ledgerReady;
-        return await knex.transaction(async (trx) => {
-          // Lock the user's row first: concurrent writes for one user queue here (MySQL), and the
-          // ledger check below then sees the winner's entry.
-          const lock = trx(mapping.table).select(mapping.columns.id).where(mapping.columns.id, change.legacyId);
-          const found = await (mysql ? lock.forUpdate() : lock).first();
-          if (!found) return { result: 'not_found' as const };
-          const applied = (await trx(ledgerTable).where({ legacy_id: change.legacyId }).first('sequence', 'event_id')) as { sequence: unknown; event_id: string } | undefined;
-          if (applied && Number(applied.sequence) >= change.sequence) {
-            return { result: applied.event_id === change.eventId ? ('duplicate' as const) : ('stale' as const) };
-          }
-          const columns: Record<string, unknown> = { ...password.set, [hashColumn]: change.hash };
-          for (const column of password.clear) columns[column] = null;
-          if (mapping.updatedAt) columns[mapping.updatedAt] = utcNow();
-          await trx(mapping.table).where(mapping.columns.id, change.legacyId).update(columns);
-          await trx(ledgerTable)
-            .insert({ legacy_id: change.legacyId, sequence: change.sequence, event_id: change.eventId, applied_at: Date.now() })
-            .onConflict('legacy_id')
-            .merge(['sequence', 'event_id', 'applied_at']);
-          // The fingerprint the batch migration would compute for the row as it now stands.
-          const salt = mapping.columns.salt
-            ? ((await trx(mapping.table).where(mapping.columns.id, change.legacyId).first({ salt: mapping.columns.salt })) as { salt: unknown } | undefined)?.salt
-            : null;
-          const saltText = salt === null || salt === undefined ? null : Buffer.isBuffer(salt) ? salt.toString('utf8') : String(salt);
-          return { result: 'applied' as const, fingerprint: legacyFingerprint(fingerprintKey, change.hash, saltText) };
-        });
+        return await withDeadline(timeoutMs, () => apply(change, write.ledgerTable, write.password));
       } catch (error) {
         throw new LegacyUnavailableError(error);
       }

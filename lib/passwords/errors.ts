@@ -25,3 +25,18 @@ export class UnverifiableHashError extends Error {
     this.scheme = scheme;
   }
 }
+
+/**
+ * Every password worker thread is busy and the queue is at its configured depth. Operational,
+ * like a database outage: callers answer "busy, try again" (HTTP 503), never "wrong password".
+ */
+export class PasswordWorkersBusyError extends Error {
+  readonly code = 'password-workers-busy';
+  readonly maxQueue: number;
+
+  constructor(maxQueue: number) {
+    super(`all password worker threads are busy and ${maxQueue} jobs already wait`);
+    this.name = 'PasswordWorkersBusyError';
+    this.maxQueue = maxQueue;
+  }
+}

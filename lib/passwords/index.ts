@@ -6,13 +6,13 @@ import { DEFAULT_PBKDF2_POLICY, dummyPbkdf2, hashPbkdf2, pbkdf2NeedsRehash } fro
 import type { Pbkdf2Policy } from './types.ts';
 
 export type { CostLimits, HashingScheme, PasswordEncoding, PasswordScheme, Pbkdf2Policy, SchemeVerifyContext } from './types.ts';
-export { UnverifiableHashError, type UnverifiableCode } from './errors.ts';
-export { DEFAULT_COST_LIMITS } from './limits.ts';
+export { PasswordWorkersBusyError, UnverifiableHashError, type UnverifiableCode } from './errors.ts';
+export { DEFAULT_COST_LIMITS, DEFAULT_WORKER_QUEUE_DEPTH, MAX_PASSWORD_BYTES } from './limits.ts';
 export { BARE_HEX_SCHEMES, PASSWORD_SCHEMES, SCHEME_NAMES, getScheme, identifyScheme } from './registry.ts';
 export { DEFAULT_PBKDF2_POLICY, pbkdf2Scheme } from './schemes/pbkdf2.ts';
 export { hashPhpBcrypt, PHP_BCRYPT_DEFAULT_COST } from './schemes/bcrypt.ts';
 export { verifyPassword, type StoredPassword, type VerifyFailureReason, type VerifyOptions, type VerifyResult } from './verify.ts';
-export { closePasswordWorkers } from './workers/pool.ts';
+export { closePasswordWorkers, configurePasswordWorkers } from './workers/pool.ts';
 
 /** A new PHC `$pbkdf2-sha256$i=…,l=…$salt$key` hash of the UTF-8 password. */
 export function hashPassword(password: string, policy: Pbkdf2Policy = DEFAULT_PBKDF2_POLICY): Promise<string> {

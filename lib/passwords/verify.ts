@@ -1,6 +1,6 @@
 import { encodePassword } from './bytes.ts';
 import { UnverifiableHashError } from './errors.ts';
-import { DEFAULT_COST_LIMITS } from './limits.ts';
+import { DEFAULT_COST_LIMITS, MAX_PASSWORD_BYTES } from './limits.ts';
 import { matchingCandidates, resolveCandidates, selfDescribingScheme } from './registry.ts';
 import { pbkdf2NeedsRehash } from './schemes/pbkdf2.ts';
 import type { CostLimits, PasswordEncoding, Pbkdf2Policy } from './types.ts';
@@ -71,6 +71,8 @@ export async function verifyPassword(password: string, stored: StoredPassword, o
   const identified = schemes[0]?.name ?? null;
   if (!identified) return failure('unrecognised', null, new UnverifiableHashError('unrecognised', null, 'no scheme recognises this hash'));
   if (typeof password !== 'string' || password === '') return failure('empty', identified);
+  // Every encoding gives at least one byte per UTF-16 unit, so this one cannot fit any of them.
+  if (password.length > MAX_PASSWORD_BYTES) return failure('mismatch', identified);
   if (!PRINTABLE_ASCII.test(hash)) {
     return failure('unverifiable', identified, new UnverifiableHashError('malformed', identified, 'contains characters no scheme writes'));
   }
@@ -85,6 +87,8 @@ export async function verifyPassword(password: string, stored: StoredPassword, o
       const passwordBytes = encodePassword(password, encoding);
       const saltBytes = salt === null ? null : encodePassword(salt, encoding);
       if (!passwordBytes || (salt !== null && !saltBytes)) continue;
+      // Checked on the bytes a scheme would hash, before any scheme runs: see MAX_PASSWORD_BYTES.
+      if (passwordBytes.length > MAX_PASSWORD_BYTES) continue;
       // An ASCII password is the same bytes in every encoding; hashing it twice proves nothing.
       const attempt = Buffer.concat([passwordBytes, Buffer.from([0]), saltBytes ?? Buffer.alloc(0)]);
       if (tried.some((t) => t.equals(attempt))) continue;

@@ -1,6 +1,7 @@
 // Shared set-up of the just-in-time login tests: the sample monolith's users table (or the
 // forum schema) on a real database, the legacy-adapter as a real HTTP service, the idp store.
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { migrate, type Knex } from '../../lib/db.ts';
 import { createLogger } from '../../lib/logger.ts';
@@ -13,7 +14,7 @@ import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { createUserStore } from '../../idp/users/store.ts';
 import type { UpgradeHooks } from '../../idp/users/types.ts';
 import { createMariaDbDatabase, createSqliteDatabase, type TestDatabase } from '../support/databases.ts';
-import { repoRoot } from '../support/processes.ts';
+import { repoRoot, type SpawnedService } from '../support/processes.ts';
 import { PASSWORD, vector, vectors } from '../support/legacy-hashes.ts';
 export { createLegacyPhpSchema } from '../support/legacy-php.ts';
 
@@ -132,4 +133,17 @@ export function sample(text: string, name: string, labels: Record<string, string
     if (Object.entries(labels).every(([k, v]) => got[k] === v)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return total;
+}
+
+/**
+ * A spawned service's output once it has logged `pattern`: its log lines travel through a pipe,
+ * so they can arrive after the HTTP answer that followed them. Fails after `timeoutMs`.
+ */
+export async function outputOnceLogged(service: SpawnedService, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(service.output())) {
+    if (Date.now() > deadline) throw new Error(`${pattern} was not logged within ${timeoutMs} ms:\n${service.output()}`);
+    await sleep(50);
+  }
+  return service.output();
 }

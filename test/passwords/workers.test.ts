@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { closePasswordWorkers, verifyPassword } from '../../lib/passwords/index.ts';
+import { closePasswordWorkers, configurePasswordWorkers, DEFAULT_WORKER_QUEUE_DEPTH, PasswordWorkersBusyError, verifyPassword } from '../../lib/passwords/index.ts';
+import { libuvGate } from '../../lib/passwords/workers/gate.ts';
 import { WorkerPool, workerUrlBeside } from '../../lib/passwords/workers/pool.ts';
 import { legacyVectors } from './support/fixtures.ts';
 
@@ -57,6 +58,41 @@ test('a failing job rejects without killing its thread, and a missing worker fil
   const broken = new WorkerPool(1, new URL('./no-such-worker.ts', import.meta.url));
   await assert.rejects(broken.run({ algorithm: 'md5-crypt', password: Buffer.from('pw'), setting: '$1$salt$' }));
   await broken.close();
+});
+
+test('past its queue depth the pool refuses at once with a typed error, and takes work again once there is room', async () => {
+  const pool = new WorkerPool(1, workerUrlBeside(new URL('../../lib/passwords/workers/pool.ts', import.meta.url).href), 1);
+  try {
+    const job = { algorithm: 'phpass', password: Buffer.from('pw'), setting: SLOW_PHPASS } as const;
+    const running = pool.run(job);
+    const waiting = pool.run(job);
+    await assert.rejects(pool.run(job), (error: unknown) => error instanceof PasswordWorkersBusyError && error.code === 'password-workers-busy');
+    await Promise.all([running, waiting]);
+    assert.match(await pool.run(job), /^\$P\$F/);
+    pool.maxQueue = 0;
+    const alone = pool.run(job);
+    await assert.rejects(pool.run(job), PasswordWorkersBusyError);
+    await alone;
+    assert.throws(() => (pool.maxQueue = -1), RangeError);
+  } finally {
+    await pool.close();
+  }
+});
+
+test("hashing on libuv's pool (bcrypt, argon2, PBKDF2) is bounded the same way", async () => {
+  const bcrypt = legacyVectors.find((v) => v.scheme === 'bcrypt-2y') ?? assert.fail('no bcrypt-2y fixture');
+  configurePasswordWorkers({ maxQueue: 0 });
+  try {
+    // Every call reaches the gate before its first await, so exactly one is past the threads.
+    const results = await Promise.allSettled(Array.from({ length: libuvGate.threads + 1 }, () => verifyPassword(bcrypt.password, bcrypt)));
+    const refused = results.filter((r) => r.status === 'rejected');
+    assert.equal(refused.length, 1);
+    assert.ok(refused[0]?.status === 'rejected' && refused[0].reason instanceof PasswordWorkersBusyError);
+    assert.ok(results.every((r) => r.status === 'rejected' || r.value.ok));
+    assert.equal((await verifyPassword(bcrypt.password, bcrypt)).ok, true, 'the gate lets work in again once there is room');
+  } finally {
+    configurePasswordWorkers({ maxQueue: DEFAULT_WORKER_QUEUE_DEPTH });
+  }
 });
 
 test('compiled to JavaScript (as in dist/), the registry finds worker.js and verifies', async () => {

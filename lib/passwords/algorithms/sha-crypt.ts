@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { permutedB64 } from './crypt-base64.ts';
 
 export const SHA_CRYPT_ROUNDS_DEFAULT = 5000;
@@ -68,6 +68,16 @@ function repeated(source: Uint8Array, length: number): Buffer {
   return out;
 }
 
+/**
+ * The digest of `source` written `times` times in a row, fed in pieces: the password's step
+ * hashes it once per password byte, so building that input first would take length² bytes.
+ */
+function hashRepeated(algorithm: Variant['algorithm'], source: Uint8Array, times: number): Buffer {
+  const ctx = createHash(algorithm);
+  for (let i = 0; i < times; i++) ctx.update(source);
+  return ctx.digest();
+}
+
 /** PHP's crypt() for "$5$" and "$6$" settings (Ulrich Drepper's SHA-crypt specification). */
 export function shaCrypt(password: Uint8Array, setting: string): string {
   const parsed = parseShaCryptSetting(setting);
@@ -83,9 +93,9 @@ export function shaCrypt(password: Uint8Array, setting: string): string {
   for (let n = p.length; n > 0; n >>>= 1) aParts.push(n & 1 ? b : p);
   let c = h(Buffer.concat(aParts));
 
-  const dp = h(repeated(p, p.length * p.length));
+  const dp = hashRepeated(v.algorithm, p, p.length);
   const pSeq = repeated(dp, p.length);
-  const ds = h(repeated(s, s.length * (16 + (c[0] ?? 0))));
+  const ds = hashRepeated(v.algorithm, s, 16 + (c[0] ?? 0));
   const sSeq = repeated(ds, s.length);
 
   // One scratch buffer per round instead of a hash object with several update() calls: the

@@ -1,7 +1,8 @@
 import { verify as argon2Verify } from '@node-rs/argon2';
-import { UnverifiableHashError } from '../errors.ts';
+import { PasswordWorkersBusyError, UnverifiableHashError } from '../errors.ts';
 import { DEFAULT_COST_LIMITS } from '../limits.ts';
 import type { PasswordScheme } from '../types.ts';
+import { libuvGate } from '../workers/gate.ts';
 
 // PHP's password_hash always writes v=19; libargon2 before 1.3 wrote no version at all.
 const SHAPE = /^\$argon2(?:i|id)\$(?:v=(?:16|19)\$)?m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,3})\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
@@ -26,8 +27,9 @@ function argon2Scheme(variant: 'argon2i' | 'argon2id'): PasswordScheme {
         );
       }
       try {
-        return await argon2Verify(hash, password);
-      } catch {
+        return await libuvGate.run(() => argon2Verify(hash, password));
+      } catch (error) {
+        if (error instanceof PasswordWorkersBusyError) throw error;
         throw new UnverifiableHashError('malformed', variant, 'rejected by the argon2 library');
       }
     },

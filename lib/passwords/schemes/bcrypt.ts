@@ -1,8 +1,9 @@
 import { genSalt, hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt';
 import { cString } from '../bytes.ts';
-import { UnverifiableHashError } from '../errors.ts';
+import { PasswordWorkersBusyError, UnverifiableHashError } from '../errors.ts';
 import { DEFAULT_COST_LIMITS } from '../limits.ts';
 import type { PasswordScheme } from '../types.ts';
+import { libuvGate } from '../workers/gate.ts';
 
 /** bcrypt keys Blowfish with at most 72 bytes; PHP silently ignores the rest. */
 export const BCRYPT_MAX_PASSWORD_BYTES = 72;
@@ -55,8 +56,9 @@ function bcryptScheme(version: '2a' | '2b' | '2y'): PasswordScheme {
         throw new UnverifiableHashError('unsupported', name, "password hits crypt_blowfish's $2a$ 8-bit safety path");
       }
       try {
-        return await bcryptVerify(key, hash);
-      } catch {
+        return await libuvGate.run(() => bcryptVerify(key, hash));
+      } catch (error) {
+        if (error instanceof PasswordWorkersBusyError) throw error;
         throw new UnverifiableHashError('malformed', name, 'rejected by the bcrypt library');
       }
     },

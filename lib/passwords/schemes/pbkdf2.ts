@@ -4,6 +4,7 @@ import { constantTimeEqual } from '../bytes.ts';
 import { UnverifiableHashError } from '../errors.ts';
 import { DEFAULT_COST_LIMITS } from '../limits.ts';
 import type { HashingScheme, Pbkdf2Policy } from '../types.ts';
+import { libuvGate } from '../workers/gate.ts';
 
 const pbkdf2Async = promisify(pbkdf2);
 
@@ -80,7 +81,9 @@ export function pbkdf2NeedsRehash(hash: string, policy: Pbkdf2Policy = DEFAULT_P
  */
 export async function dummyPbkdf2(policy: Pbkdf2Policy = DEFAULT_PBKDF2_POLICY): Promise<void> {
   checkPolicy(policy);
-  const key = await pbkdf2Async('dummy password', randomBytes(policy.saltLength), policy.iterations, policy.keyLength, 'sha256');
+  // Through the same gate as a real verify: were only real ones refused when busy, a refusal
+  // would say the account exists.
+  const key = await libuvGate.run(() => pbkdf2Async('dummy password', randomBytes(policy.saltLength), policy.iterations, policy.keyLength, 'sha256'));
   timingSafeEqual(key, Buffer.alloc(key.length));
 }
 
@@ -96,7 +99,7 @@ export const pbkdf2Scheme: HashingScheme = {
     const work = parsed.iterations * Math.ceil(parsed.key.length / 32);
     const limit = (context.limits ?? DEFAULT_COST_LIMITS).pbkdf2Iterations;
     if (work > limit) throw new UnverifiableHashError('cost-limit', PBKDF2_SCHEME, `i=${parsed.iterations} exceeds the limit of ${limit}`);
-    const key = await pbkdf2Async(password, parsed.salt, parsed.iterations, parsed.key.length, 'sha256');
+    const key = await libuvGate.run(() => pbkdf2Async(password, parsed.salt, parsed.iterations, parsed.key.length, 'sha256'));
     return constantTimeEqual(key, parsed.key);
   },
   hash: hashPbkdf2,

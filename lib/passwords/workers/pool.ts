@@ -1,5 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { PasswordWorkersBusyError } from '../errors.ts';
+import { DEFAULT_WORKER_QUEUE_DEPTH } from '../limits.ts';
+import { checkQueueDepth, libuvGate } from './gate.ts';
 import type { Job } from './jobs.ts';
 
 /**
@@ -35,16 +38,34 @@ interface Reply {
 export class WorkerPool {
   readonly size: number;
   readonly #url: URL;
+  #maxQueue: number;
   #slots: Slot[] = [];
   #queue: Task[] = [];
 
-  constructor(size: number, url: URL) {
+  /** `maxQueue`: how many jobs may wait for a free thread; one more is refused (see run). */
+  constructor(size: number, url: URL, maxQueue: number = DEFAULT_WORKER_QUEUE_DEPTH) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError('pool size must be a positive integer');
     this.size = size;
     this.#url = url;
+    this.#maxQueue = checkQueueDepth(maxQueue);
   }
 
+  get maxQueue(): number {
+    return this.#maxQueue;
+  }
+
+  set maxQueue(depth: number) {
+    this.#maxQueue = checkQueueDepth(depth);
+  }
+
+  /**
+   * Rejects with PasswordWorkersBusyError when every thread is busy and `maxQueue` jobs already
+   * wait: past that depth a login would wait longer than its caller does, and an unbounded
+   * queue is memory anyone can fill by sending passwords.
+   */
   run(job: Job): Promise<string> {
+    const idle = this.#slots.some((s) => s.task === null) || this.#slots.length < this.size;
+    if (!idle && this.#queue.length >= this.#maxQueue) return Promise.reject(new PasswordWorkersBusyError(this.#maxQueue));
     return new Promise((resolve, reject) => {
       this.#queue.push({ job, resolve, reject });
       this.#pump();
@@ -118,6 +139,15 @@ const defaultPool = new WorkerPool(
 /** Runs a hand-written slow hash off the event loop. */
 export function runInWorker(job: Job): Promise<string> {
   return defaultPool.run(job);
+}
+
+/**
+ * Sets how many hashing jobs may wait for a thread before they are refused, in the worker pool
+ * and at libuv's (services call it at start, from PASSWORD_WORKER_QUEUE_MAX).
+ */
+export function configurePasswordWorkers(options: { maxQueue: number }): void {
+  defaultPool.maxQueue = options.maxQueue;
+  libuvGate.maxQueue = options.maxQueue;
 }
 
 /** Stops the password worker threads (graceful shutdown); they restart on the next use. */

@@ -34,3 +34,41 @@ export function php<T>(code: string, input: unknown = null): T {
 }
 
 export const b64 = (bytes: Uint8Array | string): string => Buffer.from(bytes).toString('base64');
+
+// phpass's PasswordHash::crypt_private and encode64 as WordPress ships them, with Drupal 7's
+// _password_crypt folded in ($S$: sha512, output cut to 55 characters), run by real PHP as an
+// independent reference for the TypeScript port.
+export const PHP_PHPASS = String.raw`
+const ITOA64 = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+function encode64($input, $count) {
+  $output = ''; $i = 0;
+  do {
+    $value = ord($input[$i++]);
+    $output .= ITOA64[$value & 0x3f];
+    if ($i < $count) $value |= ord($input[$i]) << 8;
+    $output .= ITOA64[($value >> 6) & 0x3f];
+    if ($i++ >= $count) break;
+    if ($i < $count) $value |= ord($input[$i]) << 16;
+    $output .= ITOA64[($value >> 12) & 0x3f];
+    if ($i++ >= $count) break;
+    $output .= ITOA64[($value >> 18) & 0x3f];
+  } while ($i < $count);
+  return $output;
+}
+function crypt_private($password, $setting) {
+  $output = '*0';
+  $id = substr($setting, 0, 3);
+  if ($id !== '$P$' && $id !== '$H$' && $id !== '$S$') return $output;
+  $count_log2 = strpos(ITOA64, $setting[3]);
+  if ($count_log2 < 7 || $count_log2 > 30) return $output;
+  $count = 1 << $count_log2;
+  $salt = substr($setting, 4, 8);
+  if (strlen($salt) !== 8) return $output;
+  $algo = $id === '$S$' ? 'sha512' : 'md5';
+  $hash = hash($algo, $salt . $password, true);
+  do { $hash = hash($algo, $hash . $password, true); } while (--$count);
+  $output = substr($setting, 0, 12) . encode64($hash, strlen($hash));
+  return $id === '$S$' ? substr($output, 0, 55) : $output;
+}
+function gensalt($id, $log2) { return $id . ITOA64[$log2] . encode64(random_bytes(6), 6); }
+`;

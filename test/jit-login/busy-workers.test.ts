@@ -1,0 +1,61 @@
+// Password worker threads all busy and their queue full: a legacy login is answered "busy, try
+// again" (503), which the idp reports as unavailable, never as a wrong password.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { closePasswordWorkers, configurePasswordWorkers, DEFAULT_WORKER_QUEUE_DEPTH, PasswordWorkersBusyError } from '../../lib/passwords/index.ts';
+import { runInWorker } from '../../lib/passwords/workers/pool.ts';
+import { createSqliteDatabase } from '../support/databases.ts';
+import { ADAPTER_SECRET, createLegacyPhpSchema, insertLegacyRows, legacyRow, PASSWORD, sample, startAdapter, vector } from './support.ts';
+
+// 2^30 md5 rounds, far past the cost limit a stored hash may ask for: minutes of one thread.
+const ENDLESS = { algorithm: 'phpass', password: Buffer.from('pw'), setting: '$P$Sabcdefgh' } as const;
+
+after(async () => {
+  configurePasswordWorkers({ maxQueue: DEFAULT_WORKER_QUEUE_DEPTH });
+  await closePasswordWorkers();
+});
+
+/** Starts endless jobs until the pool refuses one: then every thread is taken and the queue is full. */
+async function occupyEveryThread(): Promise<Promise<unknown>[]> {
+  const running: Promise<unknown>[] = [];
+  for (let started = 0; started < 64; started++) {
+    let refused = false;
+    const job = runInWorker(ENDLESS).catch((error: unknown) => {
+      refused = error instanceof PasswordWorkersBusyError;
+    });
+    // A refusal is an already rejected promise: its handler has run by the next turn.
+    await new Promise(setImmediate);
+    if (refused) return running;
+    running.push(job);
+  }
+  return assert.fail('the password workers never refused a job');
+}
+
+test('a legacy login that finds every password worker busy gets 503 busy, and the next one goes through', async () => {
+  const db = await createSqliteDatabase();
+  await createLegacyPhpSchema(db);
+  await insertLegacyRows(db.knex, [legacyRow('sha', vector('crypt-sha512').hash)]);
+  const adapter = await startAdapter(db.url, undefined, { PASSWORD_WORKER_QUEUE_MAX: '0' });
+  const login = () =>
+    fetch(`${adapter.url}/internal/v1/authenticate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADAPTER_SECRET}` },
+      body: JSON.stringify({ login: 'sha', password: PASSWORD }),
+      signal: AbortSignal.timeout(60_000),
+    });
+  try {
+    const endless = await occupyEveryThread();
+    const busy = await login();
+    assert.deepEqual([busy.status, busy.headers.get('retry-after'), await busy.json()], [503, '1', { error: 'busy' }]);
+    await closePasswordWorkers();
+    await Promise.all(endless);
+    const ok = await login();
+    assert.equal(((await ok.json()) as { ok?: boolean }).ok, true);
+    const metrics = await (await fetch(`${adapter.url}/metrics`)).text();
+    assert.equal(sample(metrics, 'legacy_adapter_authentications_total', { result: 'busy' }), 1);
+    assert.equal(sample(metrics, 'legacy_adapter_authentications_total', { result: 'wrong_password' }), 0);
+  } finally {
+    await adapter.stop();
+    await db.drop();
+  }
+});
