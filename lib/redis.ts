@@ -29,6 +29,7 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
     retryStrategy: (times) => Math.min(times * 200, 2_000),
   });
   let failing = false;
+  redis.once('ready', () => everReady.add(redis));
   redis.on('error', (error: Error & { code?: unknown }) => {
     // ioredis retries by itself: one line per outage, not one per retry.
     if (failing) return;
@@ -42,9 +43,17 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
   return redis;
 }
 
-/** Whether the connection can take commands now: while it reconnects, a caller answers "unavailable" at once instead of queueing. */
+const everReady = new WeakSet<Redis>();
+
+/**
+ * Whether the connection can take commands now: while it reconnects, a caller answers
+ * "unavailable" at once instead of queueing. The first connection is not an outage: commands
+ * sent while it opens wait in the offline queue (bounded by the command timeout), so a request
+ * that arrives just after the listener opened is served, not refused.
+ */
 export function redisReady(redis: Redis): boolean {
-  return redis.status === 'ready';
+  if (redis.status === 'ready') return true;
+  return !everReady.has(redis) && (redis.status === 'wait' || redis.status === 'connecting' || redis.status === 'connect');
 }
 
 /** An error a Redis command failed with because Redis was unreachable or silent (not a bad command). */

@@ -177,7 +177,7 @@ describeOrSkip('shadow login checks against the real monolith and idp: only deci
   const dir = mkdtempSync(join(tmpdir(), 'gateway-shadow-budget-'));
   const routes = `routes:\n  - { name: login, paths: [/login.php], default: shadow, shadow: login-decision, ${LOGIN_DECISION} }\n  - { name: site, paths: ["/*"] }\n`;
   const gatewayWith = (env: Record<string, string>) => startTestGateway(routes, { LEGACY_UPSTREAM_URL: php.url, IDP_UPSTREAM_URL: idp.url, GATEWAY_SHADOW_TIMEOUT_MS: '20000', ...env });
-  const idpChecks = async () => metricSum(await (await fetch(`${idp.url}/metrics`)).text(), 'idp_logins_total', { dry_run: 'true' });
+  const idpChecks = async () => metricSum(await (await fetch(`${idp.opsUrl}/metrics`)).text(), 'idp_logins_total', { dry_run: 'true' });
   const shadowed = async (gateway: TestGateway, result: string) => metric(await gateway.metrics(), 'gateway_shadow_comparisons_total', { route: 'login', result });
   /** A real login form post through `gateway`: the form's own CSRF token, from `client` (X-Forwarded-For). */
   const postLogin = async (gateway: TestGateway, fields: Record<string, string>, client?: string) => {

@@ -51,7 +51,7 @@ test('a legacy login that finds every password worker busy gets 503 busy, and th
     await Promise.all(endless);
     const ok = await login();
     assert.equal(((await ok.json()) as { ok?: boolean }).ok, true);
-    const metrics = await (await fetch(`${adapter.url}/metrics`)).text();
+    const metrics = await (await fetch(`${adapter.opsUrl}/metrics`)).text();
     assert.equal(sample(metrics, 'legacy_adapter_authentications_total', { result: 'busy' }), 1);
     assert.equal(sample(metrics, 'legacy_adapter_authentications_total', { result: 'wrong_password' }), 0);
   } finally {

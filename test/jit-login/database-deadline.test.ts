@@ -64,7 +64,7 @@ test('a table locked by another session: every legacy call answers 503 unavailab
       }
       const after = await answer(adapter, '/authenticate', { login: 'alice', password: PASSWORD });
       assert.equal((after[1] as { ok?: boolean }).ok, true);
-      const metrics = await (await fetch(`${adapter.url}/metrics`)).text();
+      const metrics = await (await fetch(`${adapter.opsUrl}/metrics`)).text();
       assert.equal(sample(metrics, 'legacy_adapter_authentications_total', { result: 'unavailable' }), 2);
       assert.equal(sample(metrics, 'legacy_adapter_authentications_total', { result: 'not_found' }), 0);
     } finally {
