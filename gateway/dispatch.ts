@@ -10,6 +10,7 @@ import { bucketCookie, bucketOf, bucketSetCookie, goesToNewSide, newBucketId, su
 import type { FlaggedRoute } from './flags/table.ts';
 import type { GatewayMetrics, Side } from './metrics.ts';
 import { forward, sendGatewayError, type ForwardOutcome } from './proxy/forward.ts';
+import { refuseRequest } from './proxy/gateway-error.ts';
 import { upstreamRequestHead, upstreamRequestHeaders } from './proxy/headers.ts';
 import { forwardLean } from './proxy/lean-forward.ts';
 import { forwardUpgrade, rejectUpgrade } from './proxy/upgrade.ts';
@@ -180,6 +181,7 @@ export function createDispatcher(options: DispatchOptions) {
   function proxy(route: LiveRoute, req: IncomingMessage, res: ServerResponse, requestId: string, subject: string | undefined) {
     const choice = chooseSide(route, req.headers.cookie, isSecure(req), subject);
     const headers = upstreamRequestHeaders(req, { requestId, trusted });
+    if (!headers) return refuseRequest(req, res, requestId);
     const target = choice.side === 'legacy' ? route.legacy : route.next;
     const compare = route.flag.state.mode === 'shadow' ? shadow.begin(route.name, route.definition.shadow, req, route.next, headers, requestId) : undefined;
     forward(req, res, target, headers, requestId, timeoutMs, choice.setCookie ? ['set-cookie', choice.setCookie] : undefined, (outcome) => {
@@ -208,6 +210,8 @@ export function createDispatcher(options: DispatchOptions) {
     // An https upstream goes the ordinary way: when the mode alone names the side, know it before reading a header.
     if (mode !== 'canary' && !(mode === 'legacy' ? route.legacy : route.next).pool) return false;
     const upstream = upstreamRequestHead(req, trusted);
+    // Not to be forwarded: the ordinary path refuses it, with its bookkeeping.
+    if (!upstream) return false;
     // A token on a split canary picks the bucket: it needs a verification first.
     if (upstream.bearer && splits(route)) return false;
     const choice = chooseSide(route, upstream.cookie, isSecure(req), undefined);
@@ -245,7 +249,8 @@ export function createDispatcher(options: DispatchOptions) {
     const state = route.flag.state;
     const id = subject === undefined ? bucketCookie(req.headers.cookie) : subjectKey(subject);
     const side: Side = state.mode === 'idp' || (state.mode === 'canary' && id !== undefined && goesToNewSide(bucketOf(id), state.percent)) || (state.mode === 'canary' && state.percent >= 100) ? 'new' : 'legacy';
-    const headers = upstreamRequestHeaders(req, { requestId, trusted, upgrade: true }) as Record<string, string | string[] | number | undefined>;
+    const headers = upstreamRequestHeaders(req, { requestId, trusted, upgrade: true }) as Record<string, string | string[] | number | undefined> | undefined;
+    if (!headers) return rejectUpgrade(socket, 400, 'bad_request', requestId);
     forwardUpgrade(req, socket, head, side === 'legacy' ? route.legacy : route.next, headers, requestId, timeoutMs, (s) => {
       upgrades.add(s);
       s.once('close', () => upgrades.delete(s));

@@ -46,7 +46,7 @@ export function forward(
   if (upstream.pool) {
     const chunked = req.headers['transfer-encoding'] !== undefined;
     const method = req.method ?? 'GET';
-    const head = requestHeadFrom(method, req.url ?? '/', headers, chunked);
+    const head = requestHeadFrom(method, req.url ?? '/', headers);
     return forwardLean(req, res, upstream.pool, { head, method, bodyless: !hasBody(req), chunked, requestId, extraHeaders }, timeoutMs, { answered: done });
   }
   const started = performance.now();

@@ -1,5 +1,6 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { REQUEST_ID_HEADER } from '../../lib/request-context.ts';
+import { refusedMethod } from './headers.ts';
 
 /** The gateway's own error answer: a code and the request id, nothing about the upstream. */
 export function sendGatewayError(res: ServerResponse, status: number, error: string, requestId: string): void {
@@ -11,4 +12,17 @@ export function sendGatewayError(res: ServerResponse, status: number, error: str
   // The id is set here too: on the hot path nothing else has put it on the response.
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', [REQUEST_ID_HEADER]: requestId });
   res.end(body);
+}
+
+/**
+ * A request the gateway will not forward (headers.ts: refusedMethod, ambiguous framing): 405 or
+ * 400, and the connection closed, since whatever follows its head on it cannot be trusted to
+ * be framed the way the client meant.
+ */
+export function refuseRequest(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+  res.shouldKeepAlive = false;
+  if (refusedMethod(req.method)) {
+    res.setHeader('allow', 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
+    sendGatewayError(res, 405, 'method_not_allowed', requestId);
+  } else sendGatewayError(res, 400, 'bad_request', requestId);
 }
