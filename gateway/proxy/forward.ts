@@ -1,6 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { clientResponseHeaderList, requestHeadFrom } from './headers.ts';
+import { chunkedOnly, clientResponseHeaderList, requestHeadFrom } from './headers.ts';
 import { sendGatewayError } from './gateway-error.ts';
 import { forwardLean } from './lean-forward.ts';
 
@@ -67,6 +67,14 @@ export function forward(
 
     upstreamReq.once('response', (upstreamRes) => {
       const status = upstreamRes.statusCode ?? 502;
+      const coding = upstreamRes.headers['transfer-encoding'];
+      if (coding !== undefined && (!chunkedOnly(coding) || upstreamRes.httpVersionMinor === 0)) {
+        // The same refusal as response-parser.ts: a coding the gateway would strip undecoded.
+        upstreamReq.destroy();
+        sendGatewayError(res, 502, 'bad_gateway', requestId);
+        report({ status: 502, upstreamSeconds: undefined, failure: 'unreachable' });
+        return;
+      }
       res.writeHead(status, upstreamRes.statusMessage, clientResponseHeaderList(upstreamRes.rawHeaders, joinedConnection(upstreamRes.headers.connection), extraHeaders));
       const location = upstreamRes.headers.location;
       report({ status, upstreamSeconds: (performance.now() - started) / 1000, location });

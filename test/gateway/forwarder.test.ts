@@ -178,3 +178,44 @@ test('an idle pooled connection the upstream closes leaves the pool at once, so 
     assert.equal(post.body.toString(), 'done');
   }
 });
+
+test('an answer that could be framed two ways is a 502 (or a cut response once begun), and its connection is discarded', async () => {
+  const bad = new Map<string, string>([
+    ['/both-lengths', 'HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'],
+    ['/same-length-twice', 'HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 3\r\n\r\nabc'],
+    ['/gzip-chunked', 'HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'],
+    ['/gzip-only', 'HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\nabc'],
+    ['/chunked-twice', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'],
+    ['/chunked-http10', 'HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'],
+    ['/obs-fold', 'HTTP/1.1 200 OK\r\nx-a: b\r\n content-length: 99\r\ncontent-length: 3\r\n\r\nabc'],
+    ['/bare-lf', 'HTTP/1.1 200 OK\r\nx-a: b\ncontent-length: 99\r\ncontent-length: 3\r\n\r\nabc'],
+    ['/bare-cr', 'HTTP/1.1 200 OK\r\nx-a: b\rcontent-length: 99\r\ncontent-length: 3\r\n\r\nabc'],
+    ['/space-before-colon', 'HTTP/1.1 200 OK\r\ncontent-length : 99\r\ncontent-length: 3\r\n\r\nabc'],
+    ['/negative-length', 'HTTP/1.1 200 OK\r\ncontent-length: -3\r\n\r\nabc'],
+    ['/hex-length', 'HTTP/1.1 200 OK\r\ncontent-length: 0x3\r\n\r\nabc'],
+    ['/huge-length', 'HTTP/1.1 200 OK\r\ncontent-length: 1234567890123456\r\n\r\nabc'],
+  ]);
+  const badBody = new Map<string, string>([
+    ['/chunk-bare-cr', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\r\nabc\r\n0\r\n\r\n'],
+    ['/chunk-negative', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n-3\r\nabc\r\n0\r\n\r\n'],
+    ['/chunk-hex-prefix', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n'],
+    ['/chunk-huge', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1000000000000\r\nabc\r\n0\r\n\r\n'],
+    ['/chunk-long-line', `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3;${'e'.repeat(5000)}\r\nabc\r\n0\r\n\r\n`],
+    ['/trailers-huge', `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n${'x-t: 1234567890\r\n'.repeat(2000)}\r\n`],
+  ]);
+  for (const [path, answer] of [...bad, ...badBody]) {
+    let closed: Promise<void> | undefined;
+    // The upstream keeps its end open: only the gateway discarding the connection closes it.
+    script[path] = (socket) => {
+      closed = new Promise((resolve) => socket.once('close', () => resolve()));
+      socket.write(answer);
+    };
+    const res = await get(path);
+    if (bad.has(path)) {
+      assert.equal(res.status, 502, path);
+      assert.equal(JSON.parse(res.body.toString()).error, 'bad_gateway', path);
+    } else assert.equal(res.aborted, true, `${path}: the client sees a broken answer, not a whole one`);
+    assert.ok(closed, path);
+    await closed;
+  }
+});
