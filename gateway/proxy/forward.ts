@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { chunkedOnly, clientResponseHeaderList, requestHeadFrom } from './headers.ts';
 import { sendGatewayError } from './gateway-error.ts';
 import { forwardLean } from './lean-forward.ts';
+import { reusableAfter } from './pool.ts';
 
 export { sendGatewayError };
 import { requestUpstream, UPSTREAM_TIMED_OUT, type Upstream } from './upstream.ts';
@@ -75,6 +76,14 @@ export function forward(
         report({ status: 502, upstreamSeconds: undefined, failure: 'unreachable' });
         return;
       }
+      // node's agent would return the socket to the pool: not after an answer that may have left body bytes unread.
+      if (!reusableAfter(!bodyless, status, !upstreamReq.writableFinished)) upstreamReq.shouldKeepAlive = false;
+      upstreamRes.once('end', () => {
+        if (upstreamReq.writableEnded) return;
+        // Answered in full before the body was through: the rest goes nowhere, read and dropped so the client's connection flows on.
+        req.unpipe(upstreamReq);
+        req.resume();
+      });
       res.writeHead(status, upstreamRes.statusMessage, clientResponseHeaderList(upstreamRes.rawHeaders, joinedConnection(upstreamRes.headers.connection), extraHeaders));
       const location = upstreamRes.headers.location;
       report({ status, upstreamSeconds: (performance.now() - started) / 1000, location });
