@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { REQUEST_ID_HEADER } from '../../lib/request-context.ts';
-import { refusedMethod } from './headers.ts';
+import { refuseConnection, refusedMethod } from './headers.ts';
 
 /** The gateway's own error answer: a code and the request id, nothing about the upstream. */
 export function sendGatewayError(res: ServerResponse, status: number, error: string, requestId: string): void {
@@ -21,6 +21,7 @@ export function sendGatewayError(res: ServerResponse, status: number, error: str
  */
 export function refuseRequest(req: IncomingMessage, res: ServerResponse, requestId: string): void {
   res.shouldKeepAlive = false;
+  refuseConnection(req);
   if (refusedMethod(req.method)) {
     res.setHeader('allow', 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
     sendGatewayError(res, 405, 'method_not_allowed', requestId);

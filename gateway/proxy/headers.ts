@@ -38,6 +38,16 @@ function connectionListed(value: string | string[] | undefined): Set<string> | u
   return names.size ? names : undefined;
 }
 
+const kRefused = Symbol('refused connection');
+
+/**
+ * After a refusal nothing more from that client connection is forwarded: node still hands over
+ * requests pipelined behind the refused one, split where node's reading of its framing said.
+ */
+export function refuseConnection(req: IncomingMessage): void {
+  (req.socket as { [kRefused]?: true })[kRefused] = true;
+}
+
 /** Methods never proxied: TRACE echoes what reached the upstream (cookies, identity headers), CONNECT opens a tunnel. */
 export function refusedMethod(method: string | undefined): boolean {
   return method === 'TRACE' || method === 'CONNECT';
@@ -143,7 +153,7 @@ export interface ForwardingOptions {
  * forwarded at all (refusedMethod, ambiguous framing): the caller refuses it.
  */
 export function upstreamRequestHeaders(req: IncomingMessage, options: ForwardingOptions): OutgoingHttpHeaders | undefined {
-  if (refusedMethod(req.method) || requestFramingAmbiguous(req)) return undefined;
+  if (refusedMethod(req.method) || (req.socket as { [kRefused]?: true })[kRefused] || requestFramingAmbiguous(req)) return undefined;
   const incoming = req.headers;
   const listed = connectionListed(incoming.connection);
   const out: OutgoingHttpHeaders = {};
@@ -187,7 +197,7 @@ const BEARER = /^bearer /i;
  * Undefined, as there, for a request that must not be forwarded.
  */
 export function upstreamRequestHead(req: IncomingMessage, trust: (address: string | undefined) => boolean, listed?: Set<string>): UpstreamHead | undefined {
-  if (refusedMethod(req.method)) return undefined;
+  if (refusedMethod(req.method) || (req.socket as { [kRefused]?: true })[kRefused]) return undefined;
   const raw = req.rawHeaders;
   let lines = '';
   let id: string | undefined;

@@ -122,3 +122,16 @@ test('TRACE and CONNECT are refused with 405, never proxied', async () => {
   for (const path of PATHS) await assertRefused(`${path}: TRACE`, `TRACE ${path}/a HTTP/1.1\r\nHost: a\r\n\r\n`, 405);
   await assertRefused('CONNECT', 'CONNECT upstream.example:443 HTTP/1.1\r\nHost: upstream.example:443\r\n\r\n', 405);
 });
+
+test('requests pipelined behind a refused one are not forwarded either', async () => {
+  for (const path of PATHS) {
+    const before = upstream.seen.length;
+    const answer = await rawExchange(gateway.url, `GET ${path}/first HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\nGET ${path}/follower-1 HTTP/1.1\r\nHost: a\r\n\r\nTRACE ${path}/x HTTP/1.1\r\nHost: a\r\n\r\nGET ${path}/follower-2 HTTP/1.1\r\nHost: a\r\n\r\n`);
+    assert.equal(answer.status, 400);
+    assert.equal(answer.closed, true);
+    // Anything the followers sent upstream was sent before the refused connection closed, so before this one.
+    const sentinel = await rawExchange(gateway.url, `GET ${path}/sentinel HTTP/1.1\r\nHost: a\r\n\r\n`);
+    assert.equal(sentinel.status, 200);
+    assert.deepEqual(upstream.seen.slice(before).map((r) => r.target), [`${path}/sentinel`]);
+  }
+});
