@@ -1,7 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { chunkedOnly, clientResponseHeaderList, requestHeadFrom } from './headers.ts';
-import { sendGatewayError } from './gateway-error.ts';
+import { cutResponse, sendGatewayError } from './gateway-error.ts';
 import { forwardLean } from './lean-forward.ts';
 import { reusableAfter } from './pool.ts';
 
@@ -87,7 +87,7 @@ export function forward(
       res.writeHead(status, upstreamRes.statusMessage, clientResponseHeaderList(upstreamRes.rawHeaders, joinedConnection(upstreamRes.headers.connection), extraHeaders));
       const location = upstreamRes.headers.location;
       report({ status, upstreamSeconds: (performance.now() - started) / 1000, location });
-      upstreamRes.on('error', () => res.destroy());
+      upstreamRes.on('error', () => cutResponse(res));
       upstreamRes.pipe(res);
     });
 
@@ -99,7 +99,7 @@ export function forward(
       }
       if (res.headersSent) {
         // The answer broke halfway: all that is left is to cut the client's connection too.
-        res.destroy();
+        cutResponse(res);
         return;
       }
       // A pooled connection the upstream closed just as we reused it: safe to retry once when

@@ -2,10 +2,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { REQUEST_ID_HEADER } from '../../lib/request-context.ts';
 import { refuseConnection, refusedMethod } from './headers.ts';
 
+/**
+ * An answer that broke after its head: the client's connection is cut, so that it cannot take
+ * a partial answer for a whole one. A pipelined answer still queued behind another has no
+ * connection yet, and node's res.destroy() then only marks it: once its turn came, its partial
+ * bytes would go out and the connection would wait for the rest for ever. It is cut then.
+ */
+export function cutResponse(res: ServerResponse): void {
+  if (!res.socket && !res.destroyed) res.once('socket', (socket) => socket.destroy());
+  res.destroy();
+}
+
 /** The gateway's own error answer: a code and the request id, nothing about the upstream. */
 export function sendGatewayError(res: ServerResponse, status: number, error: string, requestId: string): void {
   if (res.headersSent || res.destroyed) {
-    res.destroy();
+    cutResponse(res);
     return;
   }
   const body = JSON.stringify({ error, request_id: requestId });

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { clientResponseHeaderList } from './headers.ts';
 import type { ForwardOutcome } from './forward.ts';
-import { sendGatewayError } from './gateway-error.ts';
+import { cutResponse, sendGatewayError } from './gateway-error.ts';
 import { reusableAfter, type Connection, type ConnectionPool, type ConnectionUser } from './pool.ts';
 import { ResponseParser, type ParserEvents, type ResponseHead } from './response-parser.ts';
 
@@ -198,7 +198,7 @@ class Exchange implements ConnectionUser, ParserEvents {
     this.#cleanup();
     this.#pool.discard(this.#conn);
     const res = this.#res;
-    if (res.headersSent) return void res.destroy();
+    if (res.headersSent) return cutResponse(res);
     if (res.destroyed || this.#req.socket.destroyed) return this.#report({ status: 499, upstreamSeconds: undefined });
     const timedOut = error instanceof UpstreamTimeout;
     // A pooled connection the upstream had closed: nothing reached it, so an idempotent

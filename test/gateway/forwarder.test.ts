@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { startTestGateway, type TestGateway } from './helpers.ts';
 
@@ -218,4 +218,26 @@ test('an answer that could be framed two ways is a 502 (or a cut response once b
     assert.ok(closed, path);
     await closed;
   }
+});
+
+test('an answer that breaks while queued behind a pipelined one cuts the client connection when its turn comes', async () => {
+  let cutDone!: () => void;
+  const secondCut = new Promise<void>((resolve) => (cutDone = resolve));
+  // The first answer waits until the gateway has dealt with the second one breaking (it then closes that upstream connection).
+  script['/queued-first'] = (socket) => void secondCut.then(() => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst'));
+  script['/queued-second'] = (socket) => {
+    socket.once('close', cutDone);
+    socket.end('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial');
+  };
+  const { hostname, port } = new URL(gateway.url);
+  const received = await new Promise<string>((resolve) => {
+    const socket = connect(Number(port), hostname);
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(text));
+    socket.write('GET /queued-first HTTP/1.1\r\nHost: a\r\n\r\nGET /queued-second HTTP/1.1\r\nHost: a\r\n\r\n');
+  });
+  assert.match(received, /^HTTP\/1\.1 200 OK\r\n[\s\S]*?\r\n\r\nfirst/, 'the first answer is whole');
+  assert.ok(!/\r\n\r\npartial[\s\S]*\r\n\r\n/.test(received.slice(received.indexOf('first'))), 'nothing follows the partial second answer');
 });
