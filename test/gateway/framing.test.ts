@@ -135,3 +135,7 @@ test('requests pipelined behind a refused one are not forwarded either', async (
     assert.deepEqual(upstream.seen.slice(before).map((r) => r.target), [`${path}/sentinel`]);
   }
 });
+
+test('an upgrade request is held to the same rules', async () => {
+  await assertRefused('upgrade with two Hosts', 'GET /hot/ws HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+});
