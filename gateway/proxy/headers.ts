@@ -23,7 +23,7 @@ export const GATEWAY_HEADER_PREFIX = 'x-gateway-';
  * Framing and routing headers: a name in Connection never removes these, in either direction.
  * Dropping a Content-Length whose body is still streamed turns that body into a second request
  * the upstream reads unchecked (smuggling); dropping Host lets the upstream route elsewhere.
- * Transfer-Encoding is re-written by the gateway itself, never taken from the list.
+ * (Transfer-Encoding is hop-by-hop anyway: the gateway writes the upstream's framing itself.)
  */
 const NEVER_CONNECTION_LISTED = new Set(['content-length', 'transfer-encoding', 'host']);
 
@@ -46,6 +46,10 @@ const kRefused = Symbol('refused connection');
  */
 export function refuseConnection(req: IncomingMessage): void {
   (req.socket as { [kRefused]?: true })[kRefused] = true;
+}
+
+function connectionRefused(req: IncomingMessage): boolean {
+  return (req.socket as { [kRefused]?: true })[kRefused] === true;
 }
 
 /** Methods never proxied: TRACE echoes what reached the upstream (cookies, identity headers), CONNECT opens a tunnel. */
@@ -153,7 +157,7 @@ export interface ForwardingOptions {
  * forwarded at all (refusedMethod, ambiguous framing): the caller refuses it.
  */
 export function upstreamRequestHeaders(req: IncomingMessage, options: ForwardingOptions): OutgoingHttpHeaders | undefined {
-  if (refusedMethod(req.method) || (req.socket as { [kRefused]?: true })[kRefused] || requestFramingAmbiguous(req)) return undefined;
+  if (refusedMethod(req.method) || connectionRefused(req) || requestFramingAmbiguous(req)) return undefined;
   const incoming = req.headers;
   const listed = connectionListed(incoming.connection);
   const out: OutgoingHttpHeaders = {};
@@ -197,7 +201,7 @@ const BEARER = /^bearer /i;
  * Undefined, as there, for a request that must not be forwarded.
  */
 export function upstreamRequestHead(req: IncomingMessage, trust: (address: string | undefined) => boolean, listed?: Set<string>): UpstreamHead | undefined {
-  if (refusedMethod(req.method) || (req.socket as { [kRefused]?: true })[kRefused]) return undefined;
+  if (refusedMethod(req.method) || connectionRefused(req)) return undefined;
   const raw = req.rawHeaders;
   let lines = '';
   let id: string | undefined;
