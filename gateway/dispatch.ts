@@ -1,4 +1,4 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../lib/logger.ts';
 import { performance } from 'node:perf_hooks';
@@ -10,6 +10,7 @@ import { bucketOf, goesToNewSide, subjectKey, type BucketCookies } from './canar
 import type { FlaggedRoute } from './flags/table.ts';
 import type { GatewayMetrics, Side } from './metrics.ts';
 import { forward, sendGatewayError, type ForwardOutcome } from './proxy/forward.ts';
+import { refuseRequest } from './proxy/gateway-error.ts';
 import { upstreamRequestHead, upstreamRequestHeaders } from './proxy/headers.ts';
 import { forwardLean } from './proxy/lean-forward.ts';
 import { forwardUpgrade, rejectUpgrade } from './proxy/upgrade.ts';
@@ -202,6 +203,7 @@ export function createDispatcher(options: DispatchOptions) {
     const choice = chooseSide(route, req.headers.cookie, isSecure(req), subject);
     const target = choice.side === 'legacy' ? route.legacy : route.next;
     const headers = upstreamRequestHeaders(req, { requestId, trusted, pinned: target.publicOrigin });
+    if (!headers) return refuseRequest(req, res, requestId);
     const compare = route.flag.state.mode === 'shadow' ? shadow.begin(route.name, route.definition.shadow, req, route.next, shadowHeaders(req, route, headers, requestId), requestId) : undefined;
     forward(req, res, target, headers, requestId, timeoutMs, choice.setCookie ? ['set-cookie', choice.setCookie] : undefined, (outcome) => {
       observe(route, choice.side, outcome);
@@ -210,9 +212,10 @@ export function createDispatcher(options: DispatchOptions) {
   }
 
   /** The shadow copy's headers: the legacy side's, unless the new side is pinned to another public origin. */
-  function shadowHeaders(req: IncomingMessage, route: LiveRoute, legacyHeaders: ReturnType<typeof upstreamRequestHeaders>, requestId: string) {
+  function shadowHeaders(req: IncomingMessage, route: LiveRoute, legacyHeaders: OutgoingHttpHeaders, requestId: string): OutgoingHttpHeaders {
     if (route.next.publicOrigin === route.legacy.publicOrigin) return legacyHeaders;
-    return upstreamRequestHeaders(req, { requestId, trusted, pinned: route.next.publicOrigin });
+    // The same request passed the framing rules once: it passes them again.
+    return upstreamRequestHeaders(req, { requestId, trusted, pinned: route.next.publicOrigin }) ?? legacyHeaders;
   }
 
   /**
@@ -238,6 +241,8 @@ export function createDispatcher(options: DispatchOptions) {
     // head's cookie: a canary between a pinned and an unpinned side goes the ordinary way.
     if (mode === 'canary' && route.legacy.publicOrigin !== route.next.publicOrigin) return false;
     const upstream = upstreamRequestHead(req, trusted, (mode === 'legacy' ? route.legacy : route.next).publicOrigin);
+    // Not to be forwarded: the ordinary path refuses it, with its bookkeeping.
+    if (!upstream) return false;
     // A token on a split canary picks the bucket: it needs a verification first.
     if (upstream.bearer && splits(route)) return false;
     const choice = chooseSide(route, upstream.cookie, isSecure(req), undefined);
@@ -278,7 +283,8 @@ export function createDispatcher(options: DispatchOptions) {
     const id = subject === undefined ? options.buckets.read(req.headers.cookie) : subjectKey(subject);
     const side: Side = state.mode === 'idp' || (state.mode === 'canary' && id !== undefined && goesToNewSide(bucketOf(id), state.percent)) || (state.mode === 'canary' && state.percent >= 100) ? 'new' : 'legacy';
     const target = side === 'legacy' ? route.legacy : route.next;
-    const headers = upstreamRequestHeaders(req, { requestId, trusted, upgrade: true, pinned: target.publicOrigin }) as Record<string, string | string[] | number | undefined>;
+    const headers = upstreamRequestHeaders(req, { requestId, trusted, upgrade: true, pinned: target.publicOrigin }) as Record<string, string | string[] | number | undefined> | undefined;
+    if (!headers) return rejectUpgrade(socket, 400, 'bad_request', requestId);
     forwardUpgrade(req, socket, head, target, headers, requestId, timeoutMs, (s) => {
       upgrades.add(s);
       s.once('close', () => upgrades.delete(s));

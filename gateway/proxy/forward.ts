@@ -1,8 +1,9 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { clientResponseHeaderList, requestHeadFrom } from './headers.ts';
-import { sendGatewayError, upstreamFailure, type UpstreamFailure } from './gateway-error.ts';
+import { chunkedOnly, clientResponseHeaderList, requestHeadFrom } from './headers.ts';
+import { cutResponse, sendGatewayError, upstreamFailure, type UpstreamFailure } from './gateway-error.ts';
 import { forwardLean } from './lean-forward.ts';
+import { reusableAfter } from './pool.ts';
 
 export { sendGatewayError };
 import { requestUpstream, UPSTREAM_TIMED_OUT, type Upstream } from './upstream.ts';
@@ -46,7 +47,7 @@ export function forward(
   if (upstream.pool) {
     const chunked = req.headers['transfer-encoding'] !== undefined;
     const method = req.method ?? 'GET';
-    const head = requestHeadFrom(method, req.url ?? '/', headers, chunked);
+    const head = requestHeadFrom(method, req.url ?? '/', headers);
     return forwardLean(req, res, upstream.pool, { head, method, bodyless: !hasBody(req), chunked, requestId, extraHeaders }, timeoutMs, { answered: done });
   }
   const started = performance.now();
@@ -67,10 +68,26 @@ export function forward(
 
     upstreamReq.once('response', (upstreamRes) => {
       const status = upstreamRes.statusCode ?? 502;
+      const coding = upstreamRes.headers['transfer-encoding'];
+      if (coding !== undefined && (!chunkedOnly(coding) || upstreamRes.httpVersionMinor === 0)) {
+        // The same refusal as response-parser.ts: a coding the gateway would strip undecoded.
+        upstreamReq.destroy();
+        sendGatewayError(res, 502, 'bad_gateway', requestId);
+        report({ status: 502, upstreamSeconds: undefined, failure: 'unreachable' });
+        return;
+      }
+      // node's agent would return the socket to the pool: not after an answer that may have left body bytes unread.
+      if (!reusableAfter(!bodyless, status, !upstreamReq.writableFinished)) upstreamReq.shouldKeepAlive = false;
+      upstreamRes.once('end', () => {
+        if (upstreamReq.writableEnded) return;
+        // Answered in full before the body was through: the rest goes nowhere, read and dropped so the client's connection flows on.
+        req.unpipe(upstreamReq);
+        req.resume();
+      });
       res.writeHead(status, upstreamRes.statusMessage, clientResponseHeaderList(upstreamRes.rawHeaders, joinedConnection(upstreamRes.headers.connection), extraHeaders));
       const location = upstreamRes.headers.location;
       report({ status, upstreamSeconds: (performance.now() - started) / 1000, location });
-      upstreamRes.on('error', () => res.destroy());
+      upstreamRes.on('error', () => cutResponse(res));
       upstreamRes.pipe(res);
     });
 
@@ -82,7 +99,7 @@ export function forward(
       }
       if (res.headersSent) {
         // The answer broke halfway: all that is left is to cut the client's connection too.
-        res.destroy();
+        cutResponse(res);
         return;
       }
       // A pooled connection the upstream closed just as we reused it: safe to retry once when

@@ -19,15 +19,84 @@ export function isIdentityHeader(name: string): boolean {
 /** Headers only the gateway itself may set, stripped from what clients send. */
 export const GATEWAY_HEADER_PREFIX = 'x-gateway-';
 
+/**
+ * Framing and routing headers: a name in Connection never removes these, in either direction.
+ * Dropping a Content-Length whose body is still streamed turns that body into a second request
+ * the upstream reads unchecked (smuggling); dropping Host lets the upstream route elsewhere.
+ * (Transfer-Encoding is hop-by-hop anyway: the gateway writes the upstream's framing itself.)
+ */
+const NEVER_CONNECTION_LISTED = new Set(['content-length', 'transfer-encoding', 'host']);
+
 function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
   if (!value) return undefined;
   const text = Array.isArray(value) ? value.join(',') : value;
   const names = new Set<string>();
   for (const token of text.split(',')) {
     const name = token.trim().toLowerCase();
-    if (name && name !== 'close' && name !== 'keep-alive') names.add(name);
+    if (name && name !== 'close' && name !== 'keep-alive' && !NEVER_CONNECTION_LISTED.has(name)) names.add(name);
   }
   return names.size ? names : undefined;
+}
+
+const kRefused = Symbol('refused connection');
+
+/**
+ * After a refusal nothing more from that client connection is forwarded: node still hands over
+ * requests pipelined behind the refused one, split where node's reading of its framing said.
+ */
+export function refuseConnection(req: IncomingMessage): void {
+  (req.socket as { [kRefused]?: true })[kRefused] = true;
+}
+
+function connectionRefused(req: IncomingMessage): boolean {
+  return (req.socket as { [kRefused]?: true })[kRefused] === true;
+}
+
+/** Methods never proxied: TRACE echoes what reached the upstream (cookies, identity headers), CONNECT opens a tunnel. */
+export function refusedMethod(method: string | undefined): boolean {
+  return method === 'TRACE' || method === 'CONNECT';
+}
+
+const CHUNKED = /^chunked$/i;
+
+/** A Transfer-Encoding the gateway frames: the one coding `chunked` (its name is case-insensitive, RFC 9112 7). */
+export function chunkedOnly(value: string): boolean {
+  return CHUNKED.test(value);
+}
+
+/**
+ * The framing rules beyond what node's parser enforces (it already refuses both lengths,
+ * repeated or malformed Content-Length, a Transfer-Encoding not ending in chunked, obs-fold and
+ * bare CR/LF; test/gateway/framing.test.ts keeps it so): one Host, Transfer-Encoding exactly
+ * `chunked` and only on HTTP/1.1 (RFC 9112 6.1), never with a length. Counts, not lists, so the
+ * hot path allocates nothing for it.
+ */
+function framingAmbiguous(hosts: number, lengths: number, codings: number, codingOk: boolean, httpMinor: number): boolean {
+  return hosts > 1 || lengths > 1 || codings > 1 || (codings === 1 && (!codingOk || lengths > 0 || httpMinor === 0));
+}
+
+/** The same rules read from a request's raw headers (the ordinary path). */
+function requestFramingAmbiguous(req: IncomingMessage): boolean {
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  let lengths = 0;
+  let codings = 0;
+  let codingOk = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    switch (raw[i]!.toLowerCase()) {
+      case 'host':
+        hosts++;
+        break;
+      case 'content-length':
+        lengths++;
+        break;
+      case 'transfer-encoding':
+        codings++;
+        codingOk = chunkedOnly(raw[i + 1]!);
+        break;
+    }
+  }
+  return framingAmbiguous(hosts, lengths, codings, codingOk, req.httpVersionMinor);
 }
 
 /** The one rule for a client's request header (lowercase name): true when it never reaches an upstream. */
@@ -92,8 +161,14 @@ export interface ForwardingOptions {
   pinned?: PublicOrigin | undefined;
 }
 
-/** What goes upstream: the client's headers minus hop-by-hop and identity ones, plus X-Forwarded-* and the request id. */
-export function upstreamRequestHeaders(req: IncomingMessage, options: ForwardingOptions): OutgoingHttpHeaders {
+/**
+ * What goes upstream: the client's headers minus hop-by-hop and identity ones, plus X-Forwarded-*,
+ * the request id and the body's framing (`transfer-encoding: chunked` for a chunked body: node's
+ * client would otherwise send a GET's body unframed). Undefined when the request must not be
+ * forwarded at all (refusedMethod, ambiguous framing): the caller refuses it.
+ */
+export function upstreamRequestHeaders(req: IncomingMessage, options: ForwardingOptions): OutgoingHttpHeaders | undefined {
+  if (refusedMethod(req.method) || connectionRefused(req) || requestFramingAmbiguous(req)) return undefined;
   const incoming = req.headers;
   const listed = connectionListed(incoming.connection);
   const out: OutgoingHttpHeaders = {};
@@ -109,7 +184,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, options: Forwarding
   if (options.upgrade) {
     out.connection = 'upgrade';
     if (incoming.upgrade) out.upgrade = incoming.upgrade;
-  }
+  } else if (incoming['transfer-encoding'] !== undefined) out['transfer-encoding'] = 'chunked';
   return out;
 }
 
@@ -134,8 +209,10 @@ const BEARER = /^bearer /i;
  * case) under the same rules as upstreamRequestHeaders: the proxy path never builds node's
  * header object, which cost more than the rest of the head. Values are written as the client
  * sent them; node's parser has already refused anything that could break a header line.
+ * Undefined, as there, for a request that must not be forwarded.
  */
-export function upstreamRequestHead(req: IncomingMessage, trust: (address: string | undefined) => boolean, pinned?: PublicOrigin, listed?: Set<string>): UpstreamHead {
+export function upstreamRequestHead(req: IncomingMessage, trust: (address: string | undefined) => boolean, pinned?: PublicOrigin, listed?: Set<string>): UpstreamHead | undefined {
+  if (refusedMethod(req.method) || connectionRefused(req)) return undefined;
   const raw = req.rawHeaders;
   let lines = '';
   let id: string | undefined;
@@ -146,7 +223,10 @@ export function upstreamRequestHead(req: IncomingMessage, trust: (address: strin
   let priorHost: string | undefined;
   let host: string | undefined;
   let bearer = false;
-  let chunked = false;
+  let codings = 0;
+  let codingOk = false;
+  let hosts = 0;
+  let lengths = 0;
   let length: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -154,8 +234,8 @@ export function upstreamRequestHead(req: IncomingMessage, trust: (address: strin
     const lower = name.toLowerCase();
     switch (lower) {
       case 'host':
-        // One Host only (node's header object keeps the first too): two could route differently.
-        if (host !== undefined) continue;
+        // Two could route differently here and upstream: framingAmbiguous refuses them.
+        if (hosts++ > 0) continue;
         host = value;
         break;
       case 'cookie':
@@ -165,10 +245,12 @@ export function upstreamRequestHead(req: IncomingMessage, trust: (address: strin
         bearer ||= BEARER.test(value);
         break;
       case 'content-length':
+        lengths++;
         length ??= value;
         break;
       case 'transfer-encoding':
-        chunked = true;
+        codings++;
+        codingOk = chunkedOnly(value);
         continue;
       case 'connection':
         connection = connection === undefined ? value : `${connection}, ${value}`;
@@ -189,11 +271,13 @@ export function upstreamRequestHead(req: IncomingMessage, trust: (address: strin
     if (requestHeaderDropped(lower, listed)) continue;
     lines += `${name}: ${value}\r\n`;
   }
+  if (framingAmbiguous(hosts, lengths, codings, codingOk, req.httpVersionMinor)) return undefined;
   // Names the Connection header lists are hop-by-hop too; rare, so only then a second pass.
   if (listed === undefined && connection !== undefined) {
     const names = connectionListed(connection);
     if (names) return upstreamRequestHead(req, trust, pinned, names);
   }
+  const chunked = codings > 0;
   const requestId = requestIdFrom(id);
   const forwarded = forwardedValues(req, trust, priorFor, priorProto, priorHost, host, pinned);
   lines += `x-forwarded-for: ${forwarded.for}\r\nx-forwarded-proto: ${forwarded.proto}\r\n`;
@@ -211,7 +295,7 @@ export function upstreamRequestHead(req: IncomingMessage, trust: (address: strin
 }
 
 /** The same head from a header object (the ordinary path, whose headers are already an object). */
-export function requestHeadFrom(method: string, path: string, headers: OutgoingHttpHeaders, chunked: boolean): string {
+export function requestHeadFrom(method: string, path: string, headers: OutgoingHttpHeaders): string {
   let head = `${method} ${path} HTTP/1.1\r\n`;
   for (const name in headers) {
     const value = headers[name];
@@ -219,7 +303,6 @@ export function requestHeadFrom(method: string, path: string, headers: OutgoingH
     if (Array.isArray(value)) for (const v of value) head += `${name}: ${v}\r\n`;
     else head += `${name}: ${value}\r\n`;
   }
-  if (chunked) head += 'transfer-encoding: chunked\r\n';
   return `${head}\r\n`;
 }
 

@@ -3,8 +3,8 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { clientResponseHeaderList } from './headers.ts';
 import type { ForwardOutcome } from './forward.ts';
-import { sendGatewayError, upstreamFailure } from './gateway-error.ts';
-import type { Connection, ConnectionPool, ConnectionUser } from './pool.ts';
+import { cutResponse, sendGatewayError, upstreamFailure } from './gateway-error.ts';
+import { reusableAfter, type Connection, type ConnectionPool, type ConnectionUser } from './pool.ts';
 import { ResponseParser, type ParserEvents, type ResponseHead } from './response-parser.ts';
 
 class UpstreamTimeout extends Error {}
@@ -55,6 +55,8 @@ class Exchange implements ConnectionUser, ParserEvents {
   #received = false;
   #finished = false;
   #requestSent = false;
+  /** The response head came before the request body was all written. */
+  #answeredEarly = false;
   #keepAlive = false;
   /** A body piece held back while a socket chunk is parsed, so a small answer goes out in one res.end. */
   #held: Buffer | undefined;
@@ -93,6 +95,7 @@ class Exchange implements ConnectionUser, ParserEvents {
     this.#received = false;
     this.#finished = false;
     this.#requestSent = request.bodyless;
+    this.#answeredEarly = false;
     this.#keepAlive = false;
     this.#held = undefined;
     this.#parser = new ResponseParser(request.method === 'HEAD', this);
@@ -143,6 +146,7 @@ class Exchange implements ConnectionUser, ParserEvents {
   // ParserEvents: the upstream's response.
   onHead(head: ResponseHead): void {
     this.#keepAlive = head.keepAlive;
+    this.#answeredEarly = !this.#requestSent;
     this.#res.writeHead(head.status, head.statusMessage || undefined, clientResponseHeaderList(head.rawHeaders, head.connection, this.#request.extraHeaders));
     this.#report({ status: head.status, upstreamSeconds: (performance.now() - this.#started) / 1000, location: head.location });
   }
@@ -158,8 +162,9 @@ class Exchange implements ConnectionUser, ParserEvents {
     this.#cleanup();
     if (held !== undefined) this.#res.end(held);
     else this.#res.end();
-    // Reusable only after a clean, complete exchange in both directions.
-    this.#pool.release(this.#conn, this.#keepAlive && !unusable && this.#requestSent);
+    // Reusable only after a clean, complete exchange in both directions (and see reusableAfter).
+    const reusable = this.#keepAlive && !unusable && this.#requestSent && reusableAfter(!this.#request.bodyless, this.#status, this.#answeredEarly);
+    this.#pool.release(this.#conn, reusable);
     this.#callbacks.ended?.(this.#status);
   }
 
@@ -193,7 +198,7 @@ class Exchange implements ConnectionUser, ParserEvents {
     this.#cleanup();
     this.#pool.discard(this.#conn);
     const res = this.#res;
-    if (res.headersSent) return void res.destroy();
+    if (res.headersSent) return cutResponse(res);
     if (res.destroyed || this.#req.socket.destroyed) return this.#report({ status: 499, upstreamSeconds: undefined });
     const timedOut = error instanceof UpstreamTimeout;
     // A pooled connection the upstream had closed: nothing reached it, so an idempotent

@@ -8,6 +8,19 @@ export interface ConnectionUser {
   onTimeout(): void;
 }
 
+/**
+ * Whether an upstream connection may serve another request after an exchange that was complete
+ * both ways and that the upstream kept alive. The gateway cannot see whether the upstream read
+ * a body it was sent: a server that answers before the body is through, or with an error (400,
+ * 401, 404, 413, 5xx: often decided from the head alone), may well not have, and the unread rest
+ * would then be parsed as the next request on the connection (or make it wait). So a request
+ * with a body keeps its connection only after a non-error answer that came once the whole body
+ * was written; anything else costs one new connection, which is rare and cheap.
+ */
+export function reusableAfter(hadBody: boolean, status: number, answeredEarly: boolean): boolean {
+  return !hadBody || (status < 400 && !answeredEarly);
+}
+
 /** One upstream TCP connection: serves one request at a time, then goes back to its pool. */
 export class Connection {
   readonly socket: Socket;

@@ -4,12 +4,14 @@
  * only frames: body bytes are handed on as they come, chunk framing removed.
  */
 
+import { chunkedOnly } from './headers.ts';
+
 export class ResponseParseError extends Error {}
 
 export interface ResponseHead {
   status: number;
   statusMessage: string;
-  /** `[name, value, ...]` as received (node's rawHeaders shape), minus Content-Length when Transfer-Encoding overrides it. */
+  /** `[name, value, ...]` as received (node's rawHeaders shape). */
   rawHeaders: string[];
   /** The Connection header's values, lowercased and joined (undefined without one). */
   connection: string | undefined;
@@ -30,6 +32,9 @@ export interface ParserEvents {
 const MAX_HEAD = 16 * 1024;
 const MAX_CHUNK_LINE = 4096;
 const statusLine = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
+// `.` matches neither CR nor LF, so a size line holding a bare one is refused too.
+const chunkSizeLine = /^([0-9a-fA-F]{1,12})[ \t]*(?:;.*)?$/;
+const bareCrOrLf = /\r(?!\n)|(?<!\r)\n/;
 const CRLF = Buffer.from('\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
 
@@ -39,6 +44,7 @@ export class ResponseParser {
   #state: State = 'head';
   #pending: Buffer | undefined;
   #remaining = 0;
+  #trailerBytes = 0;
   readonly #noBody: boolean;
   readonly #events: ParserEvents;
 
@@ -99,15 +105,14 @@ export class ResponseParser {
           return;
         case 'chunk-size': {
           const eol = chunk.indexOf(CRLF);
+          if (eol > MAX_CHUNK_LINE || (eol === -1 && chunk.length > MAX_CHUNK_LINE)) throw new ResponseParseError('chunk size line too long');
           if (eol === -1) {
-            if (chunk.length > MAX_CHUNK_LINE) throw new ResponseParseError('chunk size line too long');
             this.#pending = chunk;
             return;
           }
-          const line = chunk.toString('latin1', 0, eol);
-          const sizeText = (line.split(';', 1)[0] ?? '').trim();
-          if (!/^[0-9a-fA-F]{1,12}$/.test(sizeText)) throw new ResponseParseError('bad chunk size');
-          const size = parseInt(sizeText, 16);
+          const sizeLine = chunkSizeLine.exec(chunk.toString('latin1', 0, eol));
+          if (!sizeLine) throw new ResponseParseError('bad chunk size');
+          const size = parseInt(sizeLine[1]!, 16);
           chunk = chunk.subarray(eol + 2);
           if (size === 0) this.#state = 'trailers';
           else {
@@ -137,8 +142,9 @@ export class ResponseParser {
         case 'trailers': {
           // Trailer fields are dropped (as node's own proxying does); read up to the empty line.
           const eol = chunk.indexOf(CRLF);
+          this.#trailerBytes += eol === -1 ? 0 : eol + 2;
+          if (this.#trailerBytes > MAX_HEAD || (eol === -1 && chunk.length > MAX_HEAD)) throw new ResponseParseError('trailers too large');
           if (eol === -1) {
-            if (chunk.length > MAX_HEAD) throw new ResponseParseError('trailers too large');
             this.#pending = chunk;
             return;
           }
@@ -158,8 +164,16 @@ export class ResponseParser {
     this.#events.onComplete(leftover.length > 0);
   }
 
-  /** Parses one response head; returns true for a 1xx that another head follows. */
+  /**
+   * Parses one response head; returns true for a 1xx that another head follows. Whatever could
+   * frame the body two ways is refused (a 502, the connection discarded), as node's own client
+   * refuses it: bare CR or LF, obs-fold, whitespace before a colon, Content-Length repeated or not
+   * plain digits, Content-Length with Transfer-Encoding, and a Transfer-Encoding other than
+   * `chunked` (the gateway re-frames the body for its client and strips Transfer-Encoding, so
+   * another coding would reach the client undecoded and unlabelled) or on an HTTP/1.0 answer.
+   */
   #head(text: string): boolean {
+    if (bareCrOrLf.test(text)) throw new ResponseParseError('bare CR or LF in the response head');
     const lines = text.split('\r\n');
     const match = statusLine.exec(lines[0] ?? '');
     if (!match) throw new ResponseParseError('bad status line');
@@ -176,19 +190,19 @@ export class ResponseParser {
       const colon = line.indexOf(':');
       if (colon <= 0) throw new ResponseParseError('bad header line');
       const name = line.slice(0, colon);
+      // Obsolete line folding, or `Content-Length : 5` (a name some parsers trim and others do not).
+      if (isWhitespace(name.charCodeAt(0)) || isWhitespace(name.charCodeAt(colon - 1))) throw new ResponseParseError('whitespace around a header name');
       const value = line.slice(colon + 1).trim();
-      // Names and values are checked where they are written (res.writeHead refuses what is not
-      // a token or holds a control character, and that becomes a 502); only framing is checked here.
-      // Obsolete line folding makes the name start with a space, so writeHead refuses that too.
+      // Names and values are also checked where they are written (res.writeHead refuses what is
+      // not a token or holds a control character, and that becomes a 502).
       switch (name.toLowerCase()) {
         case 'content-length':
-          if (!/^\d{1,15}$/.test(value) || (contentLength !== undefined && contentLength !== value)) throw new ResponseParseError('bad content-length');
-          // Repeats of the same length are one header to the client.
-          if (contentLength !== undefined) continue;
+          if (contentLength !== undefined || !/^\d{1,15}$/.test(value)) throw new ResponseParseError('bad content-length');
           contentLength = value;
           break;
         case 'transfer-encoding':
-          transferEncoding = transferEncoding ? `${transferEncoding}, ${value}` : value;
+          if (transferEncoding !== undefined || !chunkedOnly(value)) throw new ResponseParseError('unsupported transfer-encoding');
+          transferEncoding = value;
           break;
         case 'connection':
           connection = connection ? `${connection}, ${value.toLowerCase()}` : value.toLowerCase();
@@ -199,28 +213,26 @@ export class ResponseParser {
       }
       rawHeaders.push(name, value);
     }
+    if (transferEncoding !== undefined && (contentLength !== undefined || minor === '0')) throw new ResponseParseError('ambiguous response framing');
     if (status >= 100 && status < 200) {
       if (status === 101) throw new ResponseParseError('unexpected 101 on a non-upgrade request');
       return true; // 100 Continue, 103 Early Hints: not relayed; the final answer follows
     }
     const keepAlive = minor === '1' ? !/\bclose\b/.test(connection ?? '') : /\bkeep-alive\b/.test(connection ?? '');
-    // With Transfer-Encoding, Content-Length is ignored (RFC 9112 6.3) and must not reach the client.
-    if (transferEncoding !== undefined && contentLength !== undefined && !this.#noBody && status !== 204 && status !== 304) {
-      for (let i = rawHeaders.length - 2; i >= 0; i -= 2) if (rawHeaders[i]!.toLowerCase() === 'content-length') rawHeaders.splice(i, 2);
-    }
     this.#events.onHead({ status, statusMessage: match[3] ?? '', rawHeaders, connection, location, keepAlive });
     if (this.#noBody || status === 204 || status === 304) {
       this.#state = 'done';
       return false;
     }
-    if (transferEncoding !== undefined) {
-      // With Transfer-Encoding, Content-Length is ignored (RFC 9112 6.3); only chunked is framed.
-      if (/(?:^|,)\s*chunked\s*$/i.test(transferEncoding)) this.#state = 'chunk-size';
-      else this.#state = 'until-close';
-    } else if (contentLength !== undefined) {
+    if (transferEncoding !== undefined) this.#state = 'chunk-size';
+    else if (contentLength !== undefined) {
       this.#remaining = Number(contentLength);
       this.#state = this.#remaining === 0 ? 'done' : 'fixed';
     } else this.#state = 'until-close';
     return false;
   }
+}
+
+function isWhitespace(code: number): boolean {
+  return code === 32 || code === 9;
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { startTestGateway, type TestGateway } from './helpers.ts';
 
@@ -177,4 +177,67 @@ test('an idle pooled connection the upstream closes leaves the pool at once, so 
     assert.equal(post.status, 200, 'the POST did not land on the closed connection');
     assert.equal(post.body.toString(), 'done');
   }
+});
+
+test('an answer that could be framed two ways is a 502 (or a cut response once begun), and its connection is discarded', async () => {
+  const bad = new Map<string, string>([
+    ['/both-lengths', 'HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'],
+    ['/same-length-twice', 'HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 3\r\n\r\nabc'],
+    ['/gzip-chunked', 'HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'],
+    ['/gzip-only', 'HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\nabc'],
+    ['/chunked-twice', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'],
+    ['/chunked-http10', 'HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'],
+    ['/obs-fold', 'HTTP/1.1 200 OK\r\nx-a: b\r\n content-length: 99\r\ncontent-length: 3\r\n\r\nabc'],
+    ['/bare-lf', 'HTTP/1.1 200 OK\r\nx-a: b\ncontent-length: 99\r\ncontent-length: 3\r\n\r\nabc'],
+    ['/bare-cr', 'HTTP/1.1 200 OK\r\nx-a: b\rcontent-length: 99\r\ncontent-length: 3\r\n\r\nabc'],
+    ['/space-before-colon', 'HTTP/1.1 200 OK\r\ncontent-length : 99\r\ncontent-length: 3\r\n\r\nabc'],
+    ['/negative-length', 'HTTP/1.1 200 OK\r\ncontent-length: -3\r\n\r\nabc'],
+    ['/hex-length', 'HTTP/1.1 200 OK\r\ncontent-length: 0x3\r\n\r\nabc'],
+    ['/huge-length', 'HTTP/1.1 200 OK\r\ncontent-length: 1234567890123456\r\n\r\nabc'],
+  ]);
+  const badBody = new Map<string, string>([
+    ['/chunk-bare-cr', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\r\nabc\r\n0\r\n\r\n'],
+    ['/chunk-negative', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n-3\r\nabc\r\n0\r\n\r\n'],
+    ['/chunk-hex-prefix', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n'],
+    ['/chunk-huge', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1000000000000\r\nabc\r\n0\r\n\r\n'],
+    ['/chunk-long-line', `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3;${'e'.repeat(5000)}\r\nabc\r\n0\r\n\r\n`],
+    ['/trailers-huge', `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n${'x-t: 1234567890\r\n'.repeat(2000)}\r\n`],
+  ]);
+  for (const [path, answer] of [...bad, ...badBody]) {
+    let closed: Promise<void> | undefined;
+    // The upstream keeps its end open: only the gateway discarding the connection closes it.
+    script[path] = (socket) => {
+      closed = new Promise((resolve) => socket.once('close', () => resolve()));
+      socket.write(answer);
+    };
+    const res = await get(path);
+    if (bad.has(path)) {
+      assert.equal(res.status, 502, path);
+      assert.equal(JSON.parse(res.body.toString()).error, 'bad_gateway', path);
+    } else assert.equal(res.aborted, true, `${path}: the client sees a broken answer, not a whole one`);
+    assert.ok(closed, path);
+    await closed;
+  }
+});
+
+test('an answer that breaks while queued behind a pipelined one cuts the client connection when its turn comes', async () => {
+  let cutDone!: () => void;
+  const secondCut = new Promise<void>((resolve) => (cutDone = resolve));
+  // The first answer waits until the gateway has dealt with the second one breaking (it then closes that upstream connection).
+  script['/queued-first'] = (socket) => void secondCut.then(() => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst'));
+  script['/queued-second'] = (socket) => {
+    socket.once('close', cutDone);
+    socket.end('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial');
+  };
+  const { hostname, port } = new URL(gateway.url);
+  const received = await new Promise<string>((resolve) => {
+    const socket = connect(Number(port), hostname);
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(text));
+    socket.write('GET /queued-first HTTP/1.1\r\nHost: a\r\n\r\nGET /queued-second HTTP/1.1\r\nHost: a\r\n\r\n');
+  });
+  assert.match(received, /^HTTP\/1\.1 200 OK\r\n[\s\S]*?\r\n\r\nfirst/, 'the first answer is whole');
+  assert.ok(!/\r\n\r\npartial[\s\S]*\r\n\r\n/.test(received.slice(received.indexOf('first'))), 'nothing follows the partial second answer');
 });
