@@ -1,5 +1,6 @@
 import express from 'express';
 import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
+import { configurePasswordWorkers } from '../lib/passwords/index.ts';
 import { createRedis, redisCheck } from '../lib/redis.ts';
 import { startService, type RunningService } from '../lib/service.ts';
 import { compileTrust } from '../lib/trust-proxy.ts';
@@ -36,6 +37,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     }
     // Just-in-time login: the login pages and the internal login-check share this one service.
     const users = createUserStore(knex, { logger });
+    configurePasswordWorkers({ maxQueue: config.PASSWORD_WORKER_QUEUE_MAX });
     const passwordPolicy = { iterations: config.PBKDF2_ITERATIONS, keyLength: 32, saltLength: 16 };
     const legacy = createLegacyAdapterClient({ baseUrl: config.LEGACY_ADAPTER_URL, secret: config.LEGACY_ADAPTER_SECRET, timeoutMs: config.LEGACY_ADAPTER_TIMEOUT_MS });
     const loginService = createLoginService({

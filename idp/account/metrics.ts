@@ -8,7 +8,8 @@ export type PasswordChangeResult =
   | 'throttled'
   | 'forged'
   | 'changed_meanwhile'
-  | 'revoke_failed';
+  | 'revoke_failed'
+  | 'busy';
 
 export interface PasswordChangeMetrics {
   change(result: PasswordChangeResult): void;
@@ -20,7 +21,7 @@ export function createPasswordChangeMetrics(registry?: Registry): PasswordChange
   const changes = counter(
     registry,
     'idp_password_changes_total',
-    'Self-service password change submissions, by result (success; invalid_form, incorrect_current, throttled, forged: CSRF refused, changed_meanwhile, revoke_failed: changed but other sessions not ended)',
+    'Self-service password change submissions, by result (success; invalid_form, incorrect_current, throttled, forged: CSRF refused, changed_meanwhile, revoke_failed: changed but other sessions not ended, busy: the password workers were busy, nothing changed)',
     ['result'] as const,
   );
   const revoked = counter(registry, 'idp_password_change_revocations_total', 'What password changes revoked: the other grants and the other browser sessions of the account', ['kind'] as const);

@@ -5,7 +5,7 @@ import type Provider from 'oidc-provider';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
 import { isRedisUnavailableError } from '../../lib/redis.ts';
-import { hashPassword, hashPhpBcrypt, pbkdf2Scheme, verifyPassword, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
+import { hashPassword, hashPhpBcrypt, PasswordWorkersBusyError, pbkdf2Scheme, verifyPassword, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
 import { createCsrfTokens, messagePage, pageHeaders, sendUnavailablePage, unreadableFormStatus } from '../interactions/index.ts';
 import type { RevokeUserGrants } from '../oidc/index.ts';
 import { accountOf } from '../login/index.ts';
@@ -49,6 +49,18 @@ function field(body: unknown, name: string): string {
 
 const displayName = (user: StoredUser) => user.name ?? user.username ?? user.email ?? undefined;
 
+const BUSY = Symbol('password workers busy');
+
+/** The hashing `work` does, or BUSY when every hashing thread is taken and the queue is full. */
+async function unlessBusy<T>(work: () => Promise<T>): Promise<T | typeof BUSY> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof PasswordWorkersBusyError) return BUSY;
+    throw error;
+  }
+}
+
 export function mountAccount(app: Express, deps: AccountDeps): void {
   const csrf = createCsrfTokens(deps.csrfSecret);
   // A namespace of its own: an interaction uid never contains ':', so no token is valid for both.
@@ -70,6 +82,13 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
       return undefined;
     }
     return { session, user };
+  }
+
+  /** Nothing was decided or written: "try again", never "your current password is incorrect". */
+  function busy(res: Response, user: StoredUser): void {
+    metrics.change('busy');
+    log.warn({ sub: user.id }, 'password change not done: the password workers are busy');
+    sendUnavailablePage(res, { title: 'Your password was not changed', message: 'Changing passwords is unavailable right now. Please try again in a moment.' });
   }
 
   function renderForm(res: Response, status: number, session: SignedInSession, user: StoredUser, problem?: PasswordFormProblem) {
@@ -106,13 +125,21 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
       res.set('retry-after', String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000))));
       return renderForm(res, 429, session, user, 'throttled');
     }
-    const verified = user.passwordHash
-      ? await verifyPassword(
-          input.current,
-          { hash: user.passwordHash, salt: user.passwordSalt },
-          { candidates: user.passwordCandidates, encodings: user.passwordEncodings, policy: deps.policy },
+    const storedHash = user.passwordHash;
+    const verified = storedHash
+      ? await unlessBusy(() =>
+          verifyPassword(
+            input.current,
+            { hash: storedHash, salt: user.passwordSalt },
+            { candidates: user.passwordCandidates, encodings: user.passwordEncodings, policy: deps.policy },
+          ),
         )
       : undefined;
+    if (verified === BUSY) {
+      // The current password was not checked: the attempt must not count as a wrong one.
+      await deps.throttle.refund(subjects);
+      return busy(res, user);
+    }
     if (!verified?.ok || !user.passwordHash) {
       metrics.change('incorrect_current');
       // An unreadable stored hash looks the same to the user; the log says which it was.
@@ -121,10 +148,15 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
     }
     await deps.throttle.succeeded(subjects);
 
-    const newHash = await hashPassword(input.next, deps.policy);
-    // The legacy site's form of the password, made now: the plaintext is never stored, and the
-    // outbox row that carries this is written with the new hash or not at all.
-    const legacyHash = deps.legacyWrite && user.legacyId !== null ? await hashPhpBcrypt(input.next, deps.legacyWrite.bcryptCost) : undefined;
+    const legacyWrite = deps.legacyWrite;
+    const hashes = await unlessBusy(async () => ({
+      newHash: await hashPassword(input.next, deps.policy),
+      // The legacy site's form of the password, made now: the plaintext is never stored, and the
+      // outbox row that carries this is written with the new hash or not at all.
+      legacyHash: legacyWrite && user.legacyId !== null ? await hashPhpBcrypt(input.next, legacyWrite.bcryptCost) : undefined,
+    }));
+    if (hashes === BUSY) return busy(res, user);
+    const { newHash, legacyHash } = hashes;
     const outcome = await deps.users.changePassword({ userId: user.id, expectedHash: user.passwordHash, newHash, newScheme: NEW_SCHEME, ...(legacyHash ? { legacyHash } : {}) });
     if (!outcome.changed) {
       metrics.change('changed_meanwhile');
