@@ -8,7 +8,7 @@ import { closeIfBodyUnread } from '../lib/unread-body.ts';
 import type { Express } from 'express';
 import type Provider from 'oidc-provider';
 import type { IdpConfig } from './config.ts';
-import { mountAccount } from './account/index.ts';
+import { createPasswordChangeMetrics, createPendingRevocations, createRevocationRetrier, mountAccount } from './account/index.ts';
 import { createDualWriteMetrics, createOutbox, createRelay, type Relay } from './dual-write/index.ts';
 import { createLegacyAdapterClient } from './legacy/client.ts';
 import { createLoginMetrics, createLoginService, type LoginService } from './login/index.ts';
@@ -109,12 +109,18 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
         ...(config.IDP_ACCEPT_LEGACY_SESSION ? { legacySession: { login: createLegacySessionLogin({ users, legacy, logger }), cookieName: config.LEGACY_SESSION_NAME, lifetimeSeconds: config.IDP_TTL_LEGACY_SESSION } } : {}),
       });
     }
+    // Revocations a password change could not finish (Redis failed after the commit): done at
+    // start, whenever Redis is back, and every half minute.
+    const pendingRevocations = createPendingRevocations(knex);
+    const revocationRetrier = createRevocationRetrier({ pending: pendingRevocations, revokeUserGrants: oidc.revokeUserGrants, metrics: createPasswordChangeMetrics(metrics.registry), logger });
+    redis?.on('ready', () => revocationRetrier.wake());
     mountAccount(app, {
       provider: oidc.provider,
       users,
       throttle,
       policy: passwordPolicy,
       revokeUserGrants: oidc.revokeUserGrants,
+      pendingRevocations,
       csrfSecret: config.IDP_INTERACTION_SECRET,
       logger,
       registry: metrics.registry,
@@ -131,6 +137,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
         : {}),
     });
     relay?.start();
+    revocationRetrier.start();
     mountProvider(app, oidc.provider, config.IDP_ISSUER);
     return {
       // oidc-provider's and express's body parsers answer early at their size limits.
@@ -138,6 +145,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
       checks: [databaseCheck(knex), ...(redis ? [redisCheck(redis)] : [])],
       async close() {
         await relay?.stop();
+        await revocationRetrier.stop();
         oidc.close();
         await knex.destroy();
         redis?.disconnect();
