@@ -12,7 +12,7 @@ import { closeSharedResources, PASSWORD, seedLegacyUser, withIdp, type TestIdp }
 
 after(closeSharedResources);
 
-const metricsOf = async (idp: TestIdp) => (await fetch(`${idp.url}/metrics`)).text();
+const metricsOf = async (idp: TestIdp) => (await fetch(`${idp.opsUrl}/metrics`)).text();
 
 async function expectUnavailable(idp: TestIdp, identifier: string, attempts: number) {
   for (let i = 0; i < attempts; i++) {
