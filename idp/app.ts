@@ -1,5 +1,6 @@
 import express from 'express';
 import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
+import { configurePasswordWorkers } from '../lib/passwords/index.ts';
 import { createRedis, redisCheck } from '../lib/redis.ts';
 import { startService, type RunningService } from '../lib/service.ts';
 import { compileTrust } from '../lib/trust-proxy.ts';
@@ -7,7 +8,7 @@ import { closeIfBodyUnread } from '../lib/unread-body.ts';
 import type { Express } from 'express';
 import type Provider from 'oidc-provider';
 import type { IdpConfig } from './config.ts';
-import { mountAccount } from './account/index.ts';
+import { createPasswordChangeMetrics, createPendingRevocations, createRevocationRetrier, mountAccount } from './account/index.ts';
 import { createDualWriteMetrics, createOutbox, createRelay, type Relay } from './dual-write/index.ts';
 import { createLegacyAdapterClient } from './legacy/client.ts';
 import { createLoginMetrics, createLoginService, type LoginService } from './login/index.ts';
@@ -36,6 +37,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     }
     // Just-in-time login: the login pages and the internal login-check share this one service.
     const users = createUserStore(knex, { logger });
+    configurePasswordWorkers({ maxQueue: config.PASSWORD_WORKER_QUEUE_MAX });
     const passwordPolicy = { iterations: config.PBKDF2_ITERATIONS, keyLength: 32, saltLength: 16 };
     const legacy = createLegacyAdapterClient({ baseUrl: config.LEGACY_ADAPTER_URL, secret: config.LEGACY_ADAPTER_SECRET, timeoutMs: config.LEGACY_ADAPTER_TIMEOUT_MS });
     const loginService = createLoginService({
@@ -107,12 +109,18 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
         ...(config.IDP_ACCEPT_LEGACY_SESSION ? { legacySession: { login: createLegacySessionLogin({ users, legacy, logger }), cookieName: config.LEGACY_SESSION_NAME, lifetimeSeconds: config.IDP_TTL_LEGACY_SESSION } } : {}),
       });
     }
+    // Revocations a password change could not finish (Redis failed after the commit): done at
+    // start, whenever Redis is back, and every half minute.
+    const pendingRevocations = createPendingRevocations(knex);
+    const revocationRetrier = createRevocationRetrier({ pending: pendingRevocations, revokeUserGrants: oidc.revokeUserGrants, metrics: createPasswordChangeMetrics(metrics.registry), logger });
+    redis?.on('ready', () => revocationRetrier.wake());
     mountAccount(app, {
       provider: oidc.provider,
       users,
       throttle,
       policy: passwordPolicy,
       revokeUserGrants: oidc.revokeUserGrants,
+      pendingRevocations,
       csrfSecret: config.IDP_INTERACTION_SECRET,
       logger,
       registry: metrics.registry,
@@ -129,6 +137,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
         : {}),
     });
     relay?.start();
+    revocationRetrier.start();
     mountProvider(app, oidc.provider, config.IDP_ISSUER);
     return {
       // oidc-provider's and express's body parsers answer early at their size limits.
@@ -136,6 +145,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
       checks: [databaseCheck(knex), ...(redis ? [redisCheck(redis)] : [])],
       async close() {
         await relay?.stop();
+        await revocationRetrier.stop();
         oidc.close();
         await knex.destroy();
         redis?.disconnect();

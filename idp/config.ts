@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { boolFlag, commonEnv, ConfigError, databaseUrl, httpUrl, idpInternalSecret, legacyAdapterSecret, legacySessionName, loadConfig, milliseconds, port, previousSecretProblems, previousSecrets, redisUrl, secret } from '../lib/config.ts';
+import { boolFlag, commonEnv, ConfigError, databaseUrl, httpUrl, idpInternalSecret, legacyAdapterSecret, legacySessionName, loadConfig, milliseconds, passwordWorkerQueueMax, port, previousSecretProblems, previousSecrets, redisUrl, secret } from '../lib/config.ts';
 
 const CLIENT_SECRET_KEY_DEV_DEFAULT = 'dev-only-idp-client-secret-hmac-key-change-me';
 const KEY_ENCRYPTION_KEY_DEV_DEFAULT = 'dev-only-idp-key-encryption-key-change-me';
@@ -20,6 +20,8 @@ export const idpEnv = {
   LEGACY_ADAPTER_TIMEOUT_MS: milliseconds(5_000),
   /** PBKDF2-HMAC-SHA256 iterations of new hashes; older ones are rehashed at login. OWASP: 600000. */
   PBKDF2_ITERATIONS: z.coerce.number().int().min(1).max(10_000_000).default(600_000),
+  /** Password hashing jobs that may wait for a thread (login, password change); one more is answered "unavailable, try again" (503). */
+  PASSWORD_WORKER_QUEUE_MAX: passwordWorkerQueueMax,
   IDP_INTERNAL_SECRET: idpInternalSecret,
   // Dual-write of password changes back to the legacy site (idp/dual-write).
   IDP_DUAL_WRITE: boolFlag(true),

@@ -35,18 +35,18 @@ export async function startLegacyAdapter(config: LegacyAdapterConfig): Promise<R
       () => logger.info({ table: mapping.table }, 'legacy mapping fits the legacy table'),
       (error: unknown) => logger.error({ err: (error as Error).cause ?? error, table: mapping.table }, 'legacy mapping does not fit the legacy table (or the database is down); logins of users unknown to the idp will fail'),
     );
-    const sessions = createLegacySessionStore(config, legacyDb, logger);
+    const sessions = createLegacySessionStore(config, legacyDb, logger, timeoutMs);
     const app = express();
     app.disable('x-powered-by');
     // The gateway's session bridge, with a secret of its own: mounted before the idp's API.
-    app.use('/internal/v1/sessions', sessionBridgeRouter({ secret: config.LEGACY_SESSION_BRIDGE_SECRET, store: sessions, legacyDb, mapping, directory, lifetimeSeconds: config.LEGACY_SESSION_LIFETIME, registry: metrics.registry, logger }));
+    app.use('/internal/v1/sessions', sessionBridgeRouter({ secret: config.LEGACY_SESSION_BRIDGE_SECRET, store: sessions, legacyDb, mapping, directory, lifetimeSeconds: config.LEGACY_SESSION_LIFETIME, timeoutMs, registry: metrics.registry, logger }));
     const internal = express.Router();
     internal.use(requireInternalSecret(config.LEGACY_ADAPTER_SECRET));
     internal.get('/ping', (_req, res) => {
       res.json({ ok: true });
     });
     // The idp accepting a PHP session as proof of login: the idp's secret, not the bridge's.
-    internal.use('/legacy-sessions', sessionResolveRouter({ store: sessions, legacyDb, mapping, fingerprintKey: fingerprintKey(config), registry: metrics.registry, logger }));
+    internal.use('/legacy-sessions', sessionResolveRouter({ store: sessions, legacyDb, mapping, fingerprintKey: fingerprintKey(config), timeoutMs, registry: metrics.registry, logger }));
     internal.use(internalRoutes(directory, adapterMetrics, logger));
     app.use('/internal/v1', internal);
     return {

@@ -16,7 +16,8 @@ export const legacyAdapterEnv = {
   LEGACY_DATABASE_URL: databaseUrl.optional(),
   /**
    * The longest any request waits for the legacy database (a pool slot, connecting, each
-   * statement, together); past it the answer is 503 legacy_unavailable. Keep it well under the
+   * statement, together); past it the answer is 503 legacy_unavailable. The session bridge's
+   * statements and phpredis commands get it each too. Keep it well under the
    * idp's LEGACY_ADAPTER_TIMEOUT_MS (5000), which also has to cover verifying the password.
    */
   LEGACY_DATABASE_TIMEOUT_MS: milliseconds(2_000).pipe(z.number().min(100, 'must be at least 100')),

@@ -118,6 +118,14 @@ export function boundQuery<Q extends Knex.QueryBuilder | Knex.Raw>(knex: Knex, q
   return knex.client.config.client === 'mysql2' ? (query.timeout(ms, { cancel: true }) as Q) : query;
 }
 
+/**
+ * One statement within `ms` all told: killed on the server at `ms` (boundQuery) and given up on
+ * by the caller then too (withDeadline), whatever the pool or the connection is doing.
+ */
+export function queryWithin<T>(knex: Knex, ms: number, build: () => Knex.QueryBuilder | Knex.Raw): Promise<T> {
+  return withDeadline(ms, () => boundQuery(knex, build(), ms) as PromiseLike<T>);
+}
+
 /** Errors that mean another replica is creating knex's bookkeeping tables or holds its lock right now. */
 function isConcurrentMigration(error: unknown): boolean {
   const e = error as { name?: string; code?: string; message?: string };

@@ -12,6 +12,8 @@ export interface RedisOptions {
   name?: string;
   /** Told once per outage that the connection failed, and when it is back. Without one, failures are only seen by the commands that fail. */
   logger?: Logger;
+  /** How long one command may take, queued or sent; default REDIS_COMMAND_TIMEOUT_MS. */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -25,7 +27,7 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
     // Fail a command fast during an outage instead of queueing it forever: callers decide what to do.
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
-    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    commandTimeout: options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
   });
   let failing = false;

@@ -1,17 +1,19 @@
 // GET/POST /account/password: a signed-in user changes their password; every other grant and
-// browser session of the account is revoked, the one in use stays signed in.
+// browser session of the account is revoked (now, or by the retrier once Redis answers), the
+// one in use stays signed in.
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type Provider from 'oidc-provider';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
 import { isRedisUnavailableError } from '../../lib/redis.ts';
-import { hashPassword, hashPhpBcrypt, pbkdf2Scheme, verifyPassword, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
+import { hashPassword, hashPhpBcrypt, PasswordWorkersBusyError, pbkdf2Scheme, verifyPassword, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
 import { createCsrfTokens, messagePage, pageHeaders, sendUnavailablePage, unreadableFormStatus } from '../interactions/index.ts';
 import type { RevokeUserGrants } from '../oidc/index.ts';
 import { accountOf } from '../login/index.ts';
 import { throttleSubjects, userKey, type LoginThrottle } from '../throttle/index.ts';
 import type { IdpUserStore, StoredUser } from '../users/store.ts';
 import { createPasswordChangeMetrics } from './metrics.ts';
+import type { PendingRevocations } from './pending-revocations.ts';
 import { formProblem, MAX_PASSWORD_LENGTH, type PasswordForm, type PasswordFormProblem } from './password-rules.ts';
 import { signedInSession, type SignedInSession } from './session.ts';
 import { PASSWORD_PATH, passwordChangePage } from './views.ts';
@@ -24,6 +26,8 @@ export interface AccountDeps {
   /** What new hashes are written with (the login service's policy). */
   policy: Pbkdf2Policy;
   revokeUserGrants: RevokeUserGrants;
+  /** Revocations recorded with each change, forgotten here once done (else left to revocation-retrier.ts). */
+  pendingRevocations: PendingRevocations;
   /** IDP_INTERACTION_SECRET: the key of the interaction pages' CSRF tokens. */
   csrfSecret: string;
   logger: Logger;
@@ -49,6 +53,21 @@ function field(body: unknown, name: string): string {
 
 const displayName = (user: StoredUser) => user.name ?? user.username ?? user.email ?? undefined;
 
+const REVOCATION_DEFERRED =
+  'Use your new password from now on. Your other devices and applications could not be signed out yet: they will be signed out automatically within a few minutes.';
+
+const BUSY = Symbol('password workers busy');
+
+/** The hashing `work` does, or BUSY when every hashing thread is taken and the queue is full. */
+async function unlessBusy<T>(work: () => Promise<T>): Promise<T | typeof BUSY> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof PasswordWorkersBusyError) return BUSY;
+    throw error;
+  }
+}
+
 export function mountAccount(app: Express, deps: AccountDeps): void {
   const csrf = createCsrfTokens(deps.csrfSecret);
   // A namespace of its own: an interaction uid never contains ':', so no token is valid for both.
@@ -70,6 +89,13 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
       return undefined;
     }
     return { session, user };
+  }
+
+  /** Nothing was decided or written: "try again", never "your current password is incorrect". */
+  function busy(res: Response, user: StoredUser): void {
+    metrics.change('busy');
+    log.warn({ sub: user.id }, 'password change not done: the password workers are busy');
+    sendUnavailablePage(res, { title: 'Your password was not changed', message: 'Changing passwords is unavailable right now. Please try again in a moment.' });
   }
 
   function renderForm(res: Response, status: number, session: SignedInSession, user: StoredUser, problem?: PasswordFormProblem) {
@@ -106,13 +132,21 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
       res.set('retry-after', String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000))));
       return renderForm(res, 429, session, user, 'throttled');
     }
-    const verified = user.passwordHash
-      ? await verifyPassword(
-          input.current,
-          { hash: user.passwordHash, salt: user.passwordSalt },
-          { candidates: user.passwordCandidates, encodings: user.passwordEncodings, policy: deps.policy },
+    const storedHash = user.passwordHash;
+    const verified = storedHash
+      ? await unlessBusy(() =>
+          verifyPassword(
+            input.current,
+            { hash: storedHash, salt: user.passwordSalt },
+            { candidates: user.passwordCandidates, encodings: user.passwordEncodings, policy: deps.policy },
+          ),
         )
       : undefined;
+    if (verified === BUSY) {
+      // The current password was not checked: the attempt must not count as a wrong one.
+      await deps.throttle.refund(subjects);
+      return busy(res, user);
+    }
     if (!verified?.ok || !user.passwordHash) {
       metrics.change('incorrect_current');
       // An unreadable stored hash looks the same to the user; the log says which it was.
@@ -121,11 +155,27 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
     }
     await deps.throttle.succeeded(subjects);
 
-    const newHash = await hashPassword(input.next, deps.policy);
-    // The legacy site's form of the password, made now: the plaintext is never stored, and the
-    // outbox row that carries this is written with the new hash or not at all.
-    const legacyHash = deps.legacyWrite && user.legacyId !== null ? await hashPhpBcrypt(input.next, deps.legacyWrite.bcryptCost) : undefined;
-    const outcome = await deps.users.changePassword({ userId: user.id, expectedHash: user.passwordHash, newHash, newScheme: NEW_SCHEME, ...(legacyHash ? { legacyHash } : {}) });
+    const legacyWrite = deps.legacyWrite;
+    const hashes = await unlessBusy(async () => ({
+      newHash: await hashPassword(input.next, deps.policy),
+      // The legacy site's form of the password, made now: the plaintext is never stored, and the
+      // outbox row that carries this is written with the new hash or not at all.
+      legacyHash: legacyWrite && user.legacyId !== null ? await hashPhpBcrypt(input.next, legacyWrite.bcryptCost) : undefined,
+    }));
+    if (hashes === BUSY) return busy(res, user);
+    const { newHash, legacyHash } = hashes;
+    // This browser keeps one of its grants and its session; every other grant and session of the
+    // account goes, whatever client or device it belongs to. Recorded with the change itself, so
+    // that a Redis failing after the commit delays the revocation instead of losing it.
+    const keep = { keepGrantId: session.grantIds[0] ?? null, keepSessionId: session.id };
+    const outcome = await deps.users.changePassword({
+      userId: user.id,
+      expectedHash: user.passwordHash,
+      newHash,
+      newScheme: NEW_SCHEME,
+      ...(legacyHash ? { legacyHash } : {}),
+      revocation: keep,
+    });
     if (!outcome.changed) {
       metrics.change('changed_meanwhile');
       log.info({ sub: user.id }, 'password change lost a race: the stored password changed since it was verified');
@@ -136,26 +186,22 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
       deps.legacyWrite?.queued(outcome.legacyEventId);
     }
 
-    // This browser keeps one of its grants (the revoker keeps the session holding it); every
-    // other grant and session of the account goes, whatever client or device it belongs to.
-    const keep = session.grantIds[0];
+    let revoked;
     try {
-      const revoked = await deps.revokeUserGrants(user.id, keep);
-      // A session without any grant (signed in, consent never given) is not spared by the
-      // revoker: store it again so this browser stays signed in.
-      if (!keep) await session.persist();
-      metrics.change('success');
-      metrics.revoked(revoked.grants, revoked.sessions);
-      log.info({ sub: user.id, grantsRevoked: revoked.grants, sessionsEnded: revoked.sessions }, 'password changed; other grants and sessions revoked');
+      revoked = await deps.revokeUserGrants(user.id, keep.keepGrantId ?? undefined, keep.keepSessionId);
     } catch (error) {
-      metrics.change('revoke_failed');
-      log.error({ err: error, sub: user.id }, 'password changed but revoking the other grants and sessions failed');
-      return send(
-        res,
-        500,
-        messagePage({ title: 'Your password was changed', message: 'But we could not sign you out of your other devices and applications. Please try again later or contact support.' }),
-      );
+      // The change stands; the revocation waits in pending_revocations for the retrier.
+      metrics.change('revoke_deferred');
+      log.warn({ err: { name: (error as Error).name, code: (error as { code?: unknown }).code }, sub: user.id }, 'password changed; revoking the other grants and sessions failed and is left to the retrier');
+      return send(res, 200, messagePage({ title: 'Your password was changed', message: REVOCATION_DEFERRED }));
     }
+    if (outcome.revocationId) {
+      // Failing to forget it only means the retrier revokes once more later.
+      await deps.pendingRevocations.settle(outcome.revocationId).catch((error: unknown) => log.warn({ err: error, sub: user.id }, 'a done revocation is still recorded as pending'));
+    }
+    metrics.change('success');
+    metrics.revoked(revoked.grants, revoked.sessions);
+    log.info({ sub: user.id, grantsRevoked: revoked.grants, sessionsEnded: revoked.sessions }, 'password changed; other grants and sessions revoked');
     send(res, 200, messagePage({ title: 'Your password was changed', message: 'Use your new password from now on. Every other device and application signed in to your account has been signed out.' }));
   });
 

@@ -11,8 +11,6 @@ export interface SignedInSession {
   accountId: string;
   /** The grants this browser holds, one per client it signed in to. */
   grantIds: string[];
-  /** Stores the session again for its remaining lifetime. */
-  persist(): Promise<void>;
 }
 
 interface ProviderSession {
@@ -20,7 +18,6 @@ interface ProviderSession {
   accountId?: string;
   exp?: number;
   authorizations?: Record<string, { grantId?: string }>;
-  persist(): Promise<unknown>;
 }
 
 interface SessionModel {
@@ -41,8 +38,5 @@ export async function signedInSession(provider: Provider, req: IncomingMessage &
     id: session.jti,
     accountId: session.accountId,
     grantIds,
-    persist: async () => {
-      await session.persist();
-    },
   };
 }

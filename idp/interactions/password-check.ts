@@ -9,7 +9,7 @@ export type PasswordCheck =
   | { result: 'success'; user: IdpUser; subjects: ThrottleSubjects }
   | { result: 'incorrect'; subjects: ThrottleSubjects }
   | { result: 'throttled'; retryAfterMs: number; subject: ThrottleSubject; subjects: ThrottleSubjects }
-  /** Nothing was decided (the legacy-adapter did not answer); the attempt was not counted. */
+  /** Nothing was decided (the legacy-adapter did not answer, or the password workers were busy); the attempt was not counted. */
   | { result: 'unavailable'; subjects: ThrottleSubjects };
 
 export async function checkPassword(login: LoginService, throttle: LoginThrottle, identifier: string, password: string, ip: string | undefined): Promise<PasswordCheck> {

@@ -198,7 +198,7 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
     }
     if (check.result === 'unavailable') {
       metrics.login('unavailable');
-      log.warn({ uid: d.uid }, 'login not decided: the legacy-adapter is unavailable');
+      log.warn({ uid: d.uid }, 'login not decided: the legacy-adapter is unavailable or the password workers are busy');
       res.set('retry-after', String(RETRY_AFTER_SECONDS));
       return renderLogin(res, d, 503, { identifier, problem: 'unavailable' });
     }

@@ -7,10 +7,9 @@ import { messagePage } from './views.ts';
 /** About the legacy-adapter's own Retry-After, and short enough for a person to wait. */
 export const RETRY_AFTER_SECONDS = 5;
 
-export function sendUnavailablePage(res: Response): void {
-  res
-    .status(503)
-    .set('retry-after', String(RETRY_AFTER_SECONDS))
-    .set(pageHeaders())
-    .send(messagePage({ title: 'Signing in is unavailable right now', message: 'Nothing was changed. Please try again in a moment.' }));
+const SIGNING_IN_UNAVAILABLE = { title: 'Signing in is unavailable right now', message: 'Nothing was changed. Please try again in a moment.' };
+
+/** `page`: what the page says, for a page that is about something other than signing in. */
+export function sendUnavailablePage(res: Response, page: { title: string; message: string } = SIGNING_IN_UNAVAILABLE): void {
+  res.status(503).set('retry-after', String(RETRY_AFTER_SECONDS)).set(pageHeaders()).send(messagePage(page));
 }

@@ -8,7 +8,7 @@ import type { LoginService } from './types.ts';
 const body = z.strictObject({ login: z.string().max(320), password: z.string().max(4096) });
 
 /**
- * POST /internal/v1/login-check {login, password} -> {ok} (503 when the legacy-adapter is down): the gateway's shadow mode asks
+ * POST /internal/v1/login-check {login, password} -> {ok} (503 when the legacy-adapter is down or the password workers are busy): the gateway's shadow mode asks
  * whether the new stack would have accepted a login the monolith just served. A dry run:
  * nothing is upgraded, imported or written. Guarded by IDP_INTERNAL_SECRET.
  */

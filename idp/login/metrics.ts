@@ -9,6 +9,8 @@ export type LoginResult =
   | 'inactive'
   | 'unreadable_hash'
   | 'legacy_unavailable'
+  /** Every password hashing thread busy and the queue full: not decided, try again. */
+  | 'busy'
   | 'invalid_input'
   | 'error';
 

@@ -5,6 +5,7 @@ import {
   hashPassword,
   needsRehash,
   pbkdf2Scheme,
+  PasswordWorkersBusyError,
   verifyPassword,
   type Pbkdf2Policy,
   type VerifyResult,
@@ -179,9 +180,25 @@ export function createLoginService(options: LoginServiceOptions): LoginService &
     return loginLegacy(identifier.trim(), password, dryRun);
   }
 
+  /**
+   * Every hashing thread busy and the queue full, at any step (verify, dummy, import): nothing was
+   * decided, as when the legacy-adapter is down. Never a failed login: the refusal comes before
+   * any password is compared, and the dummy passes the same gate, so it says nothing about the account.
+   */
+  async function decideUnlessBusy(identifier: string, password: string, dryRun: boolean): Promise<Decided> {
+    try {
+      return await decide(identifier, password, dryRun);
+    } catch (error) {
+      if (!(error instanceof PasswordWorkersBusyError)) throw error;
+      currentLogger(logger).warn({ maxQueue: error.maxQueue }, 'password workers busy; login not decided');
+      count('busy', null, 'none', dryRun);
+      return { ok: false, unavailable: true };
+    }
+  }
+
   return {
     async login(identifier, password, loginOptions = {}) {
-      const { account, ...outcome } = await decide(identifier, password, loginOptions.dryRun === true);
+      const { account, ...outcome } = await decideUnlessBusy(identifier, password, loginOptions.dryRun === true);
       if (account !== undefined) loginOptions.onAccount?.(account);
       return outcome;
     },

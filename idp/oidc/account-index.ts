@@ -103,15 +103,16 @@ export interface RevokeUserGrantsResult {
 
 /**
  * Revokes every grant of `accountId` (with all tokens and codes issued under it) except
- * `exceptGrantId`, and ends every session of the account except the one holding that grant.
- * For password changes and resets: the device the user is on stays signed in, no other does.
+ * `exceptGrantId`, and ends every session of the account except the one holding that grant and
+ * `exceptSessionId`. For password changes and resets: the device the user is on stays signed
+ * in, no other does.
  */
 export function createGrantRevoker(factory: OidcAdapterFactory, index: AccountIndex) {
   const grants = factory('Grant');
   const sessions = factory('Session');
   // revokeByGrantId is model-independent in our adapters: it removes every grantable artefact.
   const artefacts = factory('AccessToken');
-  return async function revokeUserGrants(accountId: string, exceptGrantId?: string): Promise<RevokeUserGrantsResult> {
+  return async function revokeUserGrants(accountId: string, exceptGrantId?: string, exceptSessionId?: string): Promise<RevokeUserGrantsResult> {
     let revokedGrants = 0;
     for (const grantId of await index.list('grant', accountId)) {
       if (grantId === exceptGrantId) continue;
@@ -122,6 +123,7 @@ export function createGrantRevoker(factory: OidcAdapterFactory, index: AccountIn
     }
     let ended = 0;
     for (const sessionId of await index.list('session', accountId)) {
+      if (sessionId === exceptSessionId) continue;
       const session = await sessions.find(sessionId);
       if (session?.accountId !== accountId) {
         await index.remove('session', accountId, sessionId);

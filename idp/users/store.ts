@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { PasswordEncoding } from '../../lib/passwords/index.ts';
+import { insertPendingRevocation } from '../account/pending-revocations.ts';
 import { insertPasswordEvent } from '../dual-write/outbox.ts';
 import { normalizeLogin } from './normalize.ts';
 import type { NewLegacyUser, PasswordChange, PasswordChangeOutcome, StoredUser, UpgradeHooks, UserStore } from './types.ts';
@@ -189,7 +190,7 @@ export function createUserStore(knex: Knex, options: UserStoreOptions = {}): Idp
       });
     },
 
-    async changePassword({ userId, expectedHash, newHash, newScheme, legacyHash }) {
+    async changePassword({ userId, expectedHash, newHash, newScheme, legacyHash, revocation }) {
       return knex.transaction(async (trx): Promise<PasswordChangeOutcome> => {
         // One statement: the old password stops working exactly when the new one starts.
         const changed = await trx('users').where({ id: userId, password_hash: expectedHash }).update({
@@ -197,12 +198,13 @@ export function createUserStore(knex: Knex, options: UserStoreOptions = {}): Idp
           password_changed_at: new Date(),
         });
         if (changed === 0) return { changed: false };
-        if (legacyHash === undefined) return { changed: true, legacyEventId: null };
+        const revocationId = revocation ? await insertPendingRevocation(trx, { accountId: userId, ...revocation }) : null;
+        if (legacyHash === undefined) return { changed: true, legacyEventId: null, revocationId };
         // The link as committed, read under the row lock the update holds.
         const row = (await trx('users').where({ id: userId }).first('legacy_id')) as Row | undefined;
         const legacyId = (row?.legacy_id as string | null | undefined) ?? null;
-        if (legacyId === null) return { changed: true, legacyEventId: null };
-        return { changed: true, legacyEventId: await insertPasswordEvent(trx, { userId, legacyId, legacyHash }) };
+        if (legacyId === null) return { changed: true, legacyEventId: null, revocationId };
+        return { changed: true, legacyEventId: await insertPasswordEvent(trx, { userId, legacyId, legacyHash }), revocationId };
       });
     },
 

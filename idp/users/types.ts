@@ -48,10 +48,15 @@ export interface PasswordChange extends PasswordReplacement {
    * the same transaction when the user has a legacy id. Absent: no outbox event.
    */
   legacyHash?: string;
+  /** The other grants and sessions to revoke: recorded in the same transaction (idp/account/pending-revocations.ts). */
+  revocation?: { keepGrantId: string | null; keepSessionId: string | null };
 }
 
-/** changed: false when the stored hash was no longer `expectedHash`; legacyEventId: the outbox event written, if any. */
-export type PasswordChangeOutcome = { changed: false } | { changed: true; legacyEventId: string | null };
+/**
+ * changed: false when the stored hash was no longer `expectedHash`; legacyEventId: the outbox
+ * event written, if any; revocationId: the pending revocation recorded, if one was asked for.
+ */
+export type PasswordChangeOutcome = { changed: false } | { changed: true; legacyEventId: string | null; revocationId: string | null };
 
 /**
  * Test-only interruption points of the password writes: a hook that throws stands for a crash

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { boundQuery, withDeadline, type Knex } from '../../lib/db.ts';
+import { queryWithin, type Knex } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { verifyPassword, type VerifyResult } from '../../lib/passwords/index.ts';
 import type { LegacyMapping } from '../mapping/index.ts';
@@ -129,7 +129,7 @@ export function createLegacyDirectory(knex: Knex, options: LegacyDirectoryOption
   /** One read of the legacy table, within the deadline; any failure is the database's. */
   async function query<T>(build: () => Knex.QueryBuilder): Promise<T> {
     try {
-      return (await withDeadline(timeoutMs, () => boundQuery(knex, build(), timeoutMs))) as T;
+      return await queryWithin<T>(knex, timeoutMs, build);
     } catch (error) {
       throw new LegacyUnavailableError(error);
     }

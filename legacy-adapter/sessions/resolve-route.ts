@@ -21,6 +21,8 @@ export interface SessionResolveDeps {
   legacyDb: Knex;
   mapping: LegacyMapping;
   fingerprintKey: string;
+  /** LEGACY_DATABASE_TIMEOUT_MS: each statement's deadline (the store has its own, the same). */
+  timeoutMs: number;
   registry: Registry;
   logger: Logger;
 }
@@ -59,7 +61,7 @@ export function sessionResolveRouter(deps: SessionResolveDeps): express.Router {
       const data = await deps.store.read(parsed.data.sessionId);
       const userId = data ? loggedInUserId(data, deps.mapping.session) : undefined;
       if (userId === undefined) return invalid();
-      row = await findLegacyRowById(deps.legacyDb, deps.mapping, String(userId));
+      row = await findLegacyRowById(deps.legacyDb, deps.mapping, String(userId), deps.timeoutMs);
     } catch (error) {
       counter.inc({ result: 'unavailable' });
       // Only the error's name and code: a driver's message could quote the session id.

@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Knex } from 'knex';
+import { queryWithin } from '../../lib/db.ts';
 import { Counter, type Registry } from 'prom-client';
 import { z } from 'zod';
 import { hasBearerSecret } from '../../lib/bearer-auth.ts';
@@ -16,9 +17,11 @@ const body = z.union([
   z.strictObject({ login: z.string().trim().min(1, 'must not be empty').max(320, 'is too long') }),
 ]);
 
-/** The legacy row with this primary key, read through the mapping. */
-export async function findLegacyRowById(legacyDb: Knex, mapping: LegacyMapping, legacyId: string): Promise<LegacyRow | undefined> {
-  const raw = (await legacyDb(mapping.table).select(legacySelection(mapping)).where(mapping.columns.id, legacyId).first()) as Record<string, unknown> | undefined;
+/** The legacy row with this primary key, read through the mapping within `timeoutMs` (LEGACY_DATABASE_TIMEOUT_MS). */
+export async function findLegacyRowById(legacyDb: Knex, mapping: LegacyMapping, legacyId: string, timeoutMs: number): Promise<LegacyRow | undefined> {
+  const raw = await queryWithin<Record<string, unknown> | undefined>(legacyDb, timeoutMs, () =>
+    legacyDb(mapping.table).select(legacySelection(mapping)).where(mapping.columns.id, legacyId).first(),
+  );
   return raw ? toLegacyRow(mapping, raw) : undefined;
 }
 
@@ -29,6 +32,8 @@ export interface SessionBridgeDeps {
   mapping: LegacyMapping;
   directory: LegacyDirectory;
   lifetimeSeconds: number;
+  /** LEGACY_DATABASE_TIMEOUT_MS: each statement's deadline. */
+  timeoutMs: number;
   registry: Registry;
   logger: Logger;
 }
@@ -49,7 +54,7 @@ export function sessionBridgeRouter(deps: SessionBridgeDeps): express.Router {
     registers: [deps.registry],
   });
   const { mapping } = deps;
-  const findById = (legacyId: string) => findLegacyRowById(deps.legacyDb, mapping, legacyId);
+  const findById = (legacyId: string) => findLegacyRowById(deps.legacyDb, mapping, legacyId, deps.timeoutMs);
 
   const router = express.Router();
   router.use((req: Request, res: Response, next: NextFunction) => {

@@ -2,8 +2,13 @@
 // made from one browser revokes the account's other grants and sessions and keeps this one.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as oidc from 'openid-client';
 import { formProblem } from '../../idp/account/password-rules.ts';
+import { createDatabase, type Knex } from '../../lib/db.ts';
+import { skipLoudly } from '../support/databases.ts';
+import { redisServerProblem, startOwnRedis } from '../support/redis-server.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { authorize, UserAgent } from './support/browser.ts';
 import {
   API_SECRET,
@@ -204,6 +209,80 @@ test('embedded: a browser signed in without any grant yet (consent not given) st
     assert.equal((await openPage(idp, other.agent)).status, 401, 'the other browser is signed out');
     await expectInvalidGrant(oidc.refreshTokenGrant(other.config, other.tokens.refresh_token!));
   });
+});
+
+/** Polls until `check` holds; a bound only so a broken idp fails instead of hanging. */
+async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (await check()) return;
+    await sleep(100);
+  }
+  assert.fail(`never: ${what}`);
+}
+
+/** Whether a statement of database `schema` waits for a row lock (the test's FOR UPDATE). */
+async function waitsForLock(knex: Knex, schema: string): Promise<boolean> {
+  const [rows] = (await knex.raw(
+    "select count(*) as n from information_schema.innodb_trx t join information_schema.processlist p on p.id = t.trx_mysql_thread_id where t.trx_state = 'LOCK WAIT' and p.db = ?",
+    [schema],
+  )) as [{ n: number | string }[]];
+  return Number(rows[0]?.n) > 0;
+}
+
+test('MariaDB + Redis failing after the change committed: the page says so, and the other sessions end once Redis is back', async (t) => {
+  const problem = redisServerProblem();
+  if (problem) return skipLoudly(t, 'redis-server', problem);
+  const redis = await startOwnRedis();
+  const proxy = await startTcpProxy({ host: '127.0.0.1', port: redis.port });
+  try {
+    await withIdp(
+      t,
+      { db: 'mysql', redis: false },
+      async (idp) => {
+        const userId = await seedLegacyUser(idp, 'erin');
+        const a = await signIn(idp, 'native-app', oidc.None(), NATIVE_REDIRECT);
+        const b = await signIn(idp, 'web-app', oidc.ClientSecretBasic(CONFIDENTIAL_SECRET), CONFIDENTIAL_REDIRECT);
+        const { csrf } = await openPage(idp, a.agent);
+        assert.ok(csrf);
+        const before = await storedPasswordHash(idp, userId);
+
+        // The user's row held by another session: the change's UPDATE waits for it, and Redis
+        // goes away meanwhile, so the revocation after the commit is what meets the outage.
+        const locker = createDatabase(idp.db.url, { pool: { min: 1, max: 1 } });
+        const pending = () => idp.db.knex('pending_revocations').where({ account_id: userId }).count({ n: '*' }).then((r) => Number(r[0]?.n));
+        try {
+          const trx = await locker.transaction();
+          await trx('users').where({ id: userId }).forUpdate().first('id');
+          const change = submit(idp, a.agent, { 'current-password': PASSWORD, 'new-password': NEW_PASSWORD, 'confirm-password': NEW_PASSWORD, csrf });
+          await eventually('the change waits for the row lock', () => waitsForLock(idp.db.knex, new URL(idp.db.url).pathname.slice(1)));
+          proxy.setMode('refuse');
+          await trx.commit();
+          const done = await change;
+          assert.equal(done.status, 200, done.html);
+          assert.match(done.html, /Your password was changed/);
+          assert.match(done.html, /could not be signed out yet/);
+          assert.notEqual(await storedPasswordHash(idp, userId), before, 'the change is committed');
+          assert.equal(await pending(), 1, 'the revocation is recorded');
+        } finally {
+          await locker.destroy();
+        }
+
+        proxy.setMode('open');
+        await eventually('the retrier revoked once Redis was back', async () => (await pending()) === 0);
+        await expectInvalidGrant(oidc.refreshTokenGrant(b.config, b.tokens.refresh_token!));
+        assert.equal((await openPage(idp, b.agent)).status, 401, "B's browser session is signed out");
+        assert.equal((await openPage(idp, a.agent)).status, 200, 'this browser stays signed in');
+        await oidc.refreshTokenGrant(a.config, a.tokens.refresh_token!);
+        const metrics = await (await fetch(`${idp.opsUrl}/metrics`)).text();
+        assert.match(metrics, /idp_password_changes_total\{result="revoke_deferred",service="idp"\} 1\b/);
+        assert.match(metrics, /idp_password_change_deferred_revocations_total\{result="done",service="idp"\} 1\b/);
+      },
+      { env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_KEY_PREFIX: 'password-change:' } },
+    );
+  } finally {
+    await proxy.close();
+    await redis.stop();
+  }
 });
 
 test('new password rules: 8 characters as a person counts them, at most what the login form reads', () => {

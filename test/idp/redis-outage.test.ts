@@ -38,12 +38,14 @@ test('Redis down: 503 with Retry-After instead of 500s, one log line, and recove
   const dir = mkdtempSync(join(tmpdir(), 'idp-redis-outage-'));
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const ops = `http://127.0.0.1:${await freePort()}`;
+  // /readyz lives on the ops listener only.
+  const opsPort = await freePort();
+  const readyz = `http://127.0.0.1:${opsPort}/readyz`;
   const idp = spawnScript('idp/main.ts', {
     NODE_ENV: 'test',
     LOG_LEVEL: 'warn',
     IDP_PORT: String(port),
-    IDP_OPS_PORT: new URL(ops).port,
+    IDP_OPS_PORT: String(opsPort),
     IDP_ISSUER: issuer,
     DATABASE_URL: `sqlite:${join(dir, 'idp.sqlite')}`,
     REDIS_URL: redis.url,
@@ -61,7 +63,7 @@ test('Redis down: 503 with Retry-After instead of 500s, one log line, and recove
     assert.match(interaction.pathname, /^\/interaction\//);
 
     await redis.kill();
-    await until(`${ops}/readyz`, 503);
+    await until(readyz, 503);
 
     const html = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
     const pages: [string, RequestInit][] = [
@@ -88,7 +90,7 @@ test('Redis down: 503 with Retry-After instead of 500s, one log line, and recove
     }
 
     await redis.start();
-    await until(`${ops}/readyz`, 200);
+    await until(readyz, 200);
     const again = await new UserAgent().request(authorizeUrl(issuer));
     await again.body?.cancel();
     assert.equal(again.status, 303, 'sign-in works again once Redis is back');

@@ -8,7 +8,7 @@ import { NATIVE_REDIRECT } from './support/harness.ts';
 
 let addressCounter = 0;
 
-/** One sign-in attempt on the login page, from its own client address unless one is given. */
+/** One sign-in attempt on the login page, from its own client address unless one is given; `browser` holds the idp's cookies after it. */
 export async function signInOnPage(idpUrl: string, identifier: string, password: string, address = `198.51.100.${(++addressCounter % 250) + 1}`) {
   const browser = new FormClient(idpUrl, { 'x-forwarded-for': address });
   const auth = authorizeUrl('native-app', NATIVE_REDIRECT, 'openid');
@@ -17,7 +17,7 @@ export async function signInOnPage(idpUrl: string, identifier: string, password:
   const answer = await browser.follow(`/interaction/${uid}/login`, { form: { csrf: hiddenValue(page.body, 'csrf'), identifier, password } });
   // A finished login leaves the idp for the client's redirect URI (consent of a native client may come first).
   const signedIn = answer.url.startsWith(NATIVE_REDIRECT) || /Allow/.test(answer.body);
-  return { status: answer.res.status, retryAfter: answer.res.headers.get('retry-after'), body: answer.body, signedIn };
+  return { status: answer.res.status, retryAfter: answer.res.headers.get('retry-after'), body: answer.body, signedIn, browser };
 }
 
 export interface LegacySite {

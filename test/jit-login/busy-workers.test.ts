@@ -2,34 +2,15 @@
 // again" (503), which the idp reports as unavailable, never as a wrong password.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { closePasswordWorkers, configurePasswordWorkers, DEFAULT_WORKER_QUEUE_DEPTH, PasswordWorkersBusyError } from '../../lib/passwords/index.ts';
-import { runInWorker } from '../../lib/passwords/workers/pool.ts';
+import { closePasswordWorkers, configurePasswordWorkers, DEFAULT_WORKER_QUEUE_DEPTH } from '../../lib/passwords/index.ts';
 import { createSqliteDatabase } from '../support/databases.ts';
+import { occupyEveryThread } from '../support/password-workers.ts';
 import { ADAPTER_SECRET, createLegacyPhpSchema, insertLegacyRows, legacyRow, PASSWORD, sample, startAdapter, vector } from './support.ts';
-
-// 2^30 md5 rounds, far past the cost limit a stored hash may ask for: minutes of one thread.
-const ENDLESS = { algorithm: 'phpass', password: Buffer.from('pw'), setting: '$P$Sabcdefgh' } as const;
 
 after(async () => {
   configurePasswordWorkers({ maxQueue: DEFAULT_WORKER_QUEUE_DEPTH });
   await closePasswordWorkers();
 });
-
-/** Starts endless jobs until the pool refuses one: then every thread is taken and the queue is full. */
-async function occupyEveryThread(): Promise<Promise<unknown>[]> {
-  const running: Promise<unknown>[] = [];
-  for (let started = 0; started < 64; started++) {
-    let refused = false;
-    const job = runInWorker(ENDLESS).catch((error: unknown) => {
-      refused = error instanceof PasswordWorkersBusyError;
-    });
-    // A refusal is an already rejected promise: its handler has run by the next turn.
-    await new Promise(setImmediate);
-    if (refused) return running;
-    running.push(job);
-  }
-  return assert.fail('the password workers never refused a job');
-}
 
 test('a legacy login that finds every password worker busy gets 503 busy, and the next one goes through', async () => {
   const db = await createSqliteDatabase();

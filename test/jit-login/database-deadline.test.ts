@@ -4,45 +4,10 @@
 // that stops forwarding in front of a pooled connection. The shared server itself keeps running.
 import assert from 'node:assert/strict';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { createDatabase } from '../../lib/db.ts';
-import type { RunningService } from '../../lib/service.ts';
-import { createMariaDbDatabase, mariadbProblem, MARIADB_ADMIN_URL, skipLoudly, type TestDatabase } from '../support/databases.ts';
-import { ADAPTER_SECRET, createLegacyPhpSchema, insertLegacyRows, legacyIdOf, legacyRow, PASSWORD, sample, startAdapter, vector } from './support.ts';
-
-// The adapter runs with its default deadline (LEGACY_DATABASE_TIMEOUT_MS, 2 s), generous enough
-// that a busy machine does not miss it while the database is fine. This is far above it:
-// reaching it means the adapter never answered by itself.
-const CLIENT_PATIENCE_MS = 60_000;
-
-function post(adapter: RunningService, path: string, body: unknown): Promise<Response> {
-  return fetch(`${adapter.url}/internal/v1${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADAPTER_SECRET}` },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(CLIENT_PATIENCE_MS),
-  });
-}
-
-async function answer(adapter: RunningService, path: string, body: unknown): Promise<[number, unknown]> {
-  const res = await post(adapter, path, body);
-  return [res.status, await res.json()];
-}
-
-const UNAVAILABLE = [503, { error: 'legacy_unavailable' }];
-
-async function withLegacyDb(t: TestContext, body: (db: TestDatabase) => Promise<void>): Promise<void> {
-  const problem = await mariadbProblem();
-  if (problem) return skipLoudly(t, `MariaDB at ${MARIADB_ADMIN_URL}`, problem);
-  const db = await createMariaDbDatabase('idm_deadline');
-  try {
-    await createLegacyPhpSchema(db);
-    await insertLegacyRows(db.knex, [legacyRow('alice', vector('bcrypt-2y').hash)]);
-    await body(db);
-  } finally {
-    await db.drop();
-  }
-}
+import { answer, UNAVAILABLE, withLegacyDb } from '../support/legacy-deadline.ts';
+import { legacyIdOf, PASSWORD, sample, startAdapter, vector } from './support.ts';
 
 test('a table locked by another session: every legacy call answers 503 unavailable, then works again', async (t) => {
   await withLegacyDb(t, async (db) => {

@@ -1,0 +1,50 @@
+// A legacy database that stops answering, for the tests of the adapter's deadlines
+// (LEGACY_DATABASE_TIMEOUT_MS): a throwaway MariaDB with the sample monolith's schema, and
+// requests that wait far longer than the adapter may, so reaching that wait is a failure.
+import type { TestContext } from 'node:test';
+import type { RunningService } from '../../lib/service.ts';
+import { ADAPTER_SECRET, createLegacyPhpSchema, insertLegacyRows, legacyRow, vector } from '../jit-login/support.ts';
+import { createMariaDbDatabase, mariadbProblem, MARIADB_ADMIN_URL, skipLoudly, type TestDatabase } from './databases.ts';
+
+// The adapter runs with its default deadline (LEGACY_DATABASE_TIMEOUT_MS, 2 s), generous enough
+// that a busy machine does not miss it while the database is fine. This is far above it:
+// reaching it means the adapter never answered by itself.
+const CLIENT_PATIENCE_MS = 60_000;
+
+export const UNAVAILABLE = [503, { error: 'legacy_unavailable' }];
+
+export interface CallOptions {
+  method?: string;
+  /** The bearer secret: the idp's (LEGACY_ADAPTER_SECRET) unless told. */
+  secret?: string;
+}
+
+export function post(adapter: RunningService, path: string, body: unknown, { method = 'POST', secret = ADAPTER_SECRET }: CallOptions = {}): Promise<Response> {
+  return fetch(`${adapter.url}/internal/v1${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(CLIENT_PATIENCE_MS),
+  });
+}
+
+/** Status and JSON body (null when there is none) of one call. */
+export async function answer(adapter: RunningService, path: string, body: unknown, options: CallOptions = {}): Promise<[number, unknown]> {
+  const res = await post(adapter, path, body, options);
+  const text = await res.text();
+  return [res.status, text === '' ? null : JSON.parse(text)];
+}
+
+/** A MariaDB legacy database with the sample schema and the user alice (bcrypt); skips loudly without MariaDB. */
+export async function withLegacyDb(t: TestContext, body: (db: TestDatabase) => Promise<void>): Promise<void> {
+  const problem = await mariadbProblem();
+  if (problem) return skipLoudly(t, `MariaDB at ${MARIADB_ADMIN_URL}`, problem);
+  const db = await createMariaDbDatabase('idm_deadline');
+  try {
+    await createLegacyPhpSchema(db);
+    await insertLegacyRows(db.knex, [legacyRow('alice', vector('bcrypt-2y').hash)]);
+    await body(db);
+  } finally {
+    await db.drop();
+  }
+}
