@@ -7,6 +7,7 @@ import { startService, type RunningService } from '../lib/service.ts';
 import { compileTrust } from '../lib/trust-proxy.ts';
 import { upstreamCheck } from '../lib/upstream-check.ts';
 import { watchDependencies } from './dependencies.ts';
+import { createActionRunner } from './actions.ts';
 import { createAdminApp } from './admin/app.ts';
 import { createAccessTokenVerifier } from './auth/access-token.ts';
 import { createBucketCookies } from './canary.ts';
@@ -99,8 +100,9 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       trusted,
     });
     // The OpenID Connect relying party and PHP session bridge (/auth/login, /auth/callback, /auth/logout).
-    const auth = createRelyingParty({
-      publicUrl: config.GATEWAY_PUBLIC_URL ?? new URL(config.IDP_ISSUER).origin,
+    const publicUrl = config.GATEWAY_PUBLIC_URL ?? new URL(config.IDP_ISSUER).origin;
+    const relyingParty = createRelyingParty({
+      publicUrl,
       issuer: config.IDP_ISSUER,
       clientId: config.GATEWAY_OIDC_CLIENT_ID,
       cookieSecret: config.GATEWAY_AUTH_COOKIE_SECRET,
@@ -119,7 +121,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       shadow,
       logger,
       admin,
-      auth,
+      auth: relyingParty.handler,
+      runAction: createActionRunner({ publicUrl, signout: relyingParty.signout }),
       // The sign-in cookie's secret; the bucket's key is derived from it for this purpose alone.
       buckets: createBucketCookies(config.GATEWAY_AUTH_COOKIE_SECRET),
       accessTokens,

@@ -6,6 +6,7 @@ import { currentRequest, REQUEST_ID_HEADER, requestIdOf } from '../lib/request-c
 import { bearerToken } from '../lib/bearer-auth.ts';
 import { setRouteLabel, type ServiceContext } from '../lib/service.ts';
 import type { AccessTokenVerifier } from './auth/access-token.ts';
+import type { ActionRunner } from './actions.ts';
 import { bucketOf, goesToNewSide, subjectKey, type BucketCookies } from './canary.ts';
 import type { FlaggedRoute } from './flags/table.ts';
 import type { GatewayMetrics, Side } from './metrics.ts';
@@ -46,6 +47,8 @@ export interface DispatchOptions {
   admin: RequestListener;
   /** The relying party's /auth/login, /auth/callback and /auth/logout (gateway/rp). */
   auth: RequestListener;
+  /** A route's `action` (signin, signout), run when its new side is chosen (actions.ts). */
+  runAction: ActionRunner;
   /** The signed gw_bucket cookie that keeps an anonymous browser on its side of a canary. */
   buckets: BucketCookies;
   /** Verifies a request's bearer access token, whose `sub` then picks its canary bucket. */
@@ -201,14 +204,26 @@ export function createDispatcher(options: DispatchOptions) {
    */
   function proxy(route: LiveRoute, req: IncomingMessage, res: ServerResponse, requestId: string, subject: string | undefined) {
     const choice = chooseSide(route, req.headers.cookie, isSecure(req), subject);
+    const action = route.definition.action;
+    if (choice.side === 'new' && action) return act(route, action, req, res, choice.setCookie);
     const target = choice.side === 'legacy' ? route.legacy : route.next;
     const headers = upstreamRequestHeaders(req, { requestId, trusted, pinned: target.publicOrigin });
     if (!headers) return refuseRequest(req, res, requestId);
-    const compare = route.flag.state.mode === 'shadow' ? shadow.begin(route.name, route.definition.shadow, req, route.next, shadowHeaders(req, route, headers, requestId), requestId) : undefined;
+    // An action answers with a redirect, not a page: its status says nothing next to legacy's.
+    // Only the login decision compares (the `new` upstream checks the same credentials).
+    const compares = route.flag.state.mode === 'shadow' && (!action || route.definition.shadow === 'login-decision');
+    const compare = compares ? shadow.begin(route.name, route.definition.shadow, req, route.next, shadowHeaders(req, route, headers, requestId), requestId) : undefined;
     forward(req, res, target, headers, requestId, timeoutMs, choice.setCookie ? ['set-cookie', choice.setCookie] : undefined, (outcome) => {
       observe(route, choice.side, outcome);
       compare?.(outcome);
     });
+  }
+
+  /** The new side of a route whose new side is an action: counted like an upstream's answer. */
+  function act(route: LiveRoute, action: NonNullable<RouteDefinition['action']>, req: IncomingMessage, res: ServerResponse, setCookie: string | undefined) {
+    if (setCookie) res.appendHeader('set-cookie', setCookie);
+    res.once('close', () => observe(route, 'new', { status: res.writableFinished ? res.statusCode : 499, upstreamSeconds: undefined }));
+    options.runAction(action, req, res);
   }
 
   /** The shadow copy's headers: the legacy side's, unless the new side is pinned to another public origin. */
@@ -235,6 +250,8 @@ export function createDispatcher(options: DispatchOptions) {
     const route = found.route;
     const mode = route.flag.state.mode;
     if (mode === 'shadow') return false;
+    // An action is run by the ordinary path whenever its side may be chosen.
+    if (mode !== 'legacy' && route.definition.action) return false;
     // An https upstream goes the ordinary way: when the mode alone names the side, know it before reading a header.
     if (mode !== 'canary' && !(mode === 'legacy' ? route.legacy : route.next).pool) return false;
     // The head carries the side's pinned origin, and in a canary the side is known only from the
@@ -282,6 +299,8 @@ export function createDispatcher(options: DispatchOptions) {
     const state = route.flag.state;
     const id = subject === undefined ? options.buckets.read(req.headers.cookie) : subjectKey(subject);
     const side: Side = state.mode === 'idp' || (state.mode === 'canary' && id !== undefined && goesToNewSide(bucketOf(id), state.percent)) || (state.mode === 'canary' && state.percent >= 100) ? 'new' : 'legacy';
+    // A sign-in or sign-out is a page, never a tunnel.
+    if (side === 'new' && route.definition.action) return rejectUpgrade(socket, 400, 'not_upgradable', requestId);
     const target = side === 'legacy' ? route.legacy : route.next;
     const headers = upstreamRequestHeaders(req, { requestId, trusted, upgrade: true, pinned: target.publicOrigin }) as Record<string, string | string[] | number | undefined> | undefined;
     if (!headers) return rejectUpgrade(socket, 400, 'bad_request', requestId);

@@ -26,6 +26,8 @@ import { createUserStore } from './users/store.ts';
 export interface IdpHooks {
   mountInteractions?(app: Express, provider: Provider, deps: { login: LoginService }): void;
   onOidc?(oidc: Oidc): void;
+  /** The express app once every route is mounted (a test walks them). */
+  onApp?(app: Express): void;
 }
 
 export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise<RunningService> {
@@ -139,6 +141,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     relay?.start();
     revocationRetrier.start();
     mountProvider(app, oidc.provider, config.IDP_ISSUER);
+    hooks.onApp?.(app);
     return {
       // oidc-provider's and express's body parsers answer early at their size limits.
       handler: closeIfBodyUnread(app),

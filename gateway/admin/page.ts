@@ -6,7 +6,7 @@ import { describeFlag, MODES, type FlagState } from '../flags/state.ts';
 import { FlagStoreUnavailable, type Flipper } from '../flips.ts';
 import { readCookie, setCookie } from '../cookies.ts';
 import { LOGIN_COOKIE, SESSION_COOKIE, type AdminSession, type AdminSessions } from './session.ts';
-import { parseFlip, routeView } from './view.ts';
+import { describeNewSide, parseFlip, routeView } from './view.ts';
 import { trafficOf, type TrafficSource } from '../traffic.ts';
 
 const STYLESHEET = `
@@ -95,7 +95,7 @@ ${problem ? `<p class="error" id="login-error">${escape(problem)}</p>` : ''}
     const rows = [...deps.routes.values()].map((route) => {
       const v = routeView(route, trafficOf(traffic, route.name));
       const options = MODES.map((m) => `<option value="${m}"${m === v.mode ? ' selected' : ''}>${m}</option>`).join('');
-      return `<tr id="route-${escape(v.name)}"><td><strong>${escape(v.name)}</strong><br><code>${escape(v.paths.join(' '))}</code>${v.methods ? `<br><code>${escape(v.methods.join(' '))}</code>` : ''}</td>
+      return `<tr id="route-${escape(v.name)}"><td><strong>${escape(v.name)}</strong><br><code>${escape(v.paths.join(' '))}</code>${v.methods ? `<br><code>${escape(v.methods.join(' '))}</code>` : ''}<br><span class="sides">legacy: ${escape(v.upstreams.legacy)}, new: ${escape(describeNewSide(v.upstreams.new, v.action))}</span></td>
 <td class="mode">${escape(describeFlag(route.flag.state))}${v.source === 'default' ? `<br><span class="fallback">default (${escape(v.fallbackReason ?? 'not set')})</span>` : ''}</td>
 <td>legacy ${v.traffic.legacy} (${v.traffic.legacy5xx} 5xx)<br>new ${v.traffic.new} (${v.traffic.new5xx} 5xx)</td>
 <td><form class="inline" method="post" action="/admin/flip"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="route" value="${escape(v.name)}">

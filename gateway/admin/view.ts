@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { LiveRoute } from '../dispatch.ts';
+import type { RouteAction } from '../routes/file.ts';
 import type { Traffic } from '../traffic.ts';
 import { flagStateSchema, formatIssues, type FlagState } from '../flags/state.ts';
 
@@ -15,10 +16,19 @@ export function routeView(route: LiveRoute, traffic: Traffic) {
     fallbackReason: route.flag.reason ?? null,
     default: route.defaultState,
     upstreams: { legacy: d.legacy, new: d.new },
+    /** The new side when it is a gateway action (the `new` upstream then only answers shadow login checks). */
+    action: d.action ?? null,
     shadow: d.shadow,
     autoRollback: d.autoRollback ?? null,
     traffic,
   };
+}
+
+/** The new side in words: the action (with its return rule) or the upstream's name. */
+export function describeNewSide(upstream: string, a: RouteAction | null | undefined): string {
+  if (!a) return upstream;
+  if (a.type === 'signout') return 'action signout';
+  return `action signin${a.returnParam ? ` (return to ?${a.returnParam}=, else ${a.landing})` : ` (then ${a.landing})`}`;
 }
 
 const actor = z.string().trim().min(1).max(100).refine((v) => !/\p{Cc}/u.test(v), 'must not contain control characters');

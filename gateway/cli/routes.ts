@@ -11,6 +11,8 @@
 // 1 refused or failed (the reason is printed), 2 wrong usage.
 import { hostname, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
+import { describeNewSide } from '../admin/view.ts';
+import type { RouteAction } from '../routes/file.ts';
 
 const usage = `usage:
   node gateway/cli/routes.ts list [--json]
@@ -32,6 +34,8 @@ interface RouteView {
   source: string;
   fallbackReason: string | null;
   traffic: { legacy: number; new: number; legacy5xx: number; new5xx: number };
+  upstreams: { legacy: string; new: string };
+  action: RouteAction | null;
 }
 interface AuditView {
   id: number;
@@ -108,7 +112,8 @@ async function main() {
       if (values.json) return console.log(JSON.stringify(routes, null, 2));
       for (const r of routes) {
         const source = r.source === 'default' ? ` (default: flag ${r.fallbackReason ?? 'not set'})` : '';
-        console.log(`${r.name.padEnd(16)} ${state(r).padEnd(12)} legacy ${r.traffic.legacy}, new ${r.traffic.new}${source}  ${r.paths.join(' ')}`);
+        const sides = r.action ? `  new: ${describeNewSide(r.upstreams.new, r.action)}` : '';
+        console.log(`${r.name.padEnd(16)} ${state(r).padEnd(12)} legacy ${r.traffic.legacy}, new ${r.traffic.new}${source}  ${r.paths.join(' ')}${sides}`);
       }
       return;
     }

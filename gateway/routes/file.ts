@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../../lib/config.ts';
 import { flagStateSchema, type FlagState } from '../flags/state.ts';
 import { compileCanonicalizer } from './canonical.ts';
+import { safeReturnTo } from '../rp/return-to.ts';
 import { readYamlDocument, YamlFileError } from '../../lib/yaml-file.ts';
 
 /** Upstreams every route file can name without declaring them: they come from the environment. */
@@ -67,12 +68,39 @@ const loginDecisionSchema = z.strictObject({
 });
 export type LoginDecisionConfig = z.infer<typeof loginDecisionSchema>;
 
+/** Any origin: only whether a landing page passes the return-to rules unchanged is asked. */
+const LANDING_CHECK_ORIGIN = 'https://gateway.invalid';
+
+/**
+ * A gateway action as the route's new side instead of an upstream (`action: signin`): the
+ * monolith's login or logout page handed to the session bridge (gateway/actions.ts).
+ */
+const actionSchema = z.preprocess(
+  (v) => (typeof v === 'string' ? { type: v } : v),
+  z.discriminatedUnion('type', [
+    z.strictObject({
+      type: z.literal('signin'),
+      /** The legacy page's own query parameter naming where to go after signing in (`redirect`, `next`); unset: always `landing`. */
+      returnParam: z.string().regex(/^[A-Za-z0-9_.[\]-]{1,64}$/, 'must be a query parameter name: 1-64 letters, digits or "_.-[]"').optional(),
+      /** Where the user lands when the page names nowhere acceptable. */
+      landing: z
+        .string()
+        .refine((p) => p.startsWith('/') && safeReturnTo(p, LANDING_CHECK_ORIGIN) === p, 'must be a path on this site that the return-to rules accept as written ("/account.php")')
+        .default('/'),
+    }),
+    z.strictObject({ type: z.literal('signout') }),
+  ], { error: 'must be signin or signout (or {type: signin, returnParam, landing})' }),
+);
+export type RouteAction = z.infer<typeof actionSchema>;
+
 const routeSchema = z.strictObject({
   name,
   paths: z.array(pathPattern).min(1, 'needs at least one path pattern'),
   methods: z.array(method).min(1).optional(),
   legacy: name.default('legacy'),
   new: name.default('idp'),
+  /** The new side is this gateway action rather than the `new` upstream (which still answers shadow login checks). */
+  action: actionSchema.optional(),
   default: defaultMode.default({ mode: 'legacy' }),
   /** What shadow mode compares: the status class of both answers, or (login forms) the login decision. */
   shadow: z.enum(['status', 'login-decision']).default('status'),
@@ -141,6 +169,9 @@ export function parseRouteTable(raw: unknown, builtIns: Record<(typeof BUILT_IN_
       problems.push(`${label}: loginDecision: shadow: login-decision needs the form's fields and how the legacy answer says accepted and refused`);
     }
     if (route.shadow !== 'login-decision' && route.loginDecision) problems.push(`${label}: loginDecision: only read with shadow: login-decision`);
+    if (route.action?.type === 'signout' && route.shadow === 'login-decision') {
+      problems.push(`${label}: shadow: login-decision needs credentials to compare, and action: signout takes none`);
+    }
     const decision = route.loginDecision;
     if (decision && decision.accepted.location === decision.refused.location && decision.accepted.status.some((s) => decision.refused.status.includes(s))) {
       problems.push(`${label}: loginDecision: accepted and refused share a status and a location; one answer cannot say both`);

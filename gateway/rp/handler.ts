@@ -25,12 +25,19 @@ export interface RelyingPartyOptions {
 /** Only where the sign-in cookie is needed: the callback. */
 const TRANSACTION_PATH = '/auth/callback';
 
+export interface RelyingParty {
+  /** /auth/login, /auth/callback and /auth/logout. */
+  handler: RequestListener;
+  /** The logout on any path (a monolith's logout page flipped to `action: signout`). */
+  signout: RequestListener;
+}
+
 /**
  * /auth/login, /auth/callback and /auth/logout: an OpenID Connect sign-in (authorization code,
  * PKCE S256, state and nonce; openid-client validates the response and the ID token) that ends
  * with a fresh PHP session for the user's legacy account, and a logout that ends both.
  */
-export function createRelyingParty(options: RelyingPartyOptions): RequestListener {
+export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
   const origin = new URL(options.publicUrl).origin;
   const redirectUri = `${origin}/auth/callback`;
   const postLogoutRedirectUri = `${origin}/`;
@@ -161,18 +168,27 @@ export function createRelyingParty(options: RelyingPartyOptions): RequestListene
     redirect(res, endSession.href, [clearLegacy(secure)], 303);
   }
 
-  return (req, res) => {
-    const action = relyingPartyAction(req.url ?? '/');
-    const url = new URL(req.url ?? '/', origin);
-    const run = action === 'login' ? (req.method === 'GET' || req.method === 'HEAD' ? login(req, res, url) : undefined) : action === 'callback' ? (req.method === 'GET' ? callback(req, res, url) : undefined) : action === 'logout' ? logout(req, res) : undefined;
-    if (!run) {
-      res.setHeader('allow', action === 'logout' ? 'GET, HEAD, POST' : 'GET');
-      return sendPage(res, action ? 405 : 404, action ? 'Method not allowed' : 'Not found', action ? 'This address does not take that method.' : 'Nothing here.');
-    }
+  function settle(run: Promise<void>, res: ServerResponse) {
     run.catch((error: unknown) => {
       currentLogger(options.logger).error({ err: { name: (error as Error).name, message: (error as Error).message } }, 'session bridge failed');
       if (!res.headersSent) sendPage(res, 500, 'Something went wrong', 'Please try again.');
       else res.destroy();
     });
+  }
+
+  return {
+    handler(req, res) {
+      const action = relyingPartyAction(req.url ?? '/');
+      const url = new URL(req.url ?? '/', origin);
+      const run = action === 'login' ? (req.method === 'GET' || req.method === 'HEAD' ? login(req, res, url) : undefined) : action === 'callback' ? (req.method === 'GET' ? callback(req, res, url) : undefined) : action === 'logout' ? logout(req, res) : undefined;
+      if (!run) {
+        res.setHeader('allow', action === 'logout' ? 'GET, HEAD, POST' : 'GET');
+        return sendPage(res, action ? 405 : 404, action ? 'Method not allowed' : 'Not found', action ? 'This address does not take that method.' : 'Nothing here.');
+      }
+      settle(run, res);
+    },
+    signout(req, res) {
+      settle(logout(req, res), res);
+    },
   };
 }

@@ -4,10 +4,9 @@
 // legacy-adapter and the legacy database to cut.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { createDatabase, type Knex } from '../../lib/db.ts';
 import { createMariaDbDatabase, type TestDatabase } from '../support/databases.ts';
 import { startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
@@ -39,15 +38,6 @@ export interface ChaosStack {
 
 const secret = () => randomBytes(30).toString('base64url');
 
-/** The shipped route table, plus the idp's account pages (the password change) on the idp side. */
-function routesFile(dir: string): string {
-  const table = parse(readFileSync(join(repoRoot, 'gateway/routes.yaml'), 'utf8')) as { routes: Array<{ name: string }> };
-  const site = table.routes.findIndex((r) => r.name === 'site');
-  table.routes.splice(site, 0, { name: 'idp-account', paths: ['/account/*'], default: 'idp' } as { name: string });
-  const file = join(dir, 'routes.yaml');
-  writeFileSync(file, stringify(table));
-  return file;
-}
 
 function operatorStep(args: string[], env: Record<string, string>): void {
   const run = spawnSync(process.execPath, args, { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
@@ -117,7 +107,8 @@ export async function startChaosStack(options: { seedUsers: number }): Promise<C
     const gateway = await startServiceProcess('gateway/main.ts', 'GATEWAY_PORT', {
       ...common,
       GATEWAY_WORKERS: '2',
-      GATEWAY_ROUTES_FILE: routesFile(dir),
+      // The shipped route table: it sends the idp's account pages (the password change) to the idp.
+      GATEWAY_ROUTES_FILE: join(repoRoot, 'gateway/routes.yaml'),
       GATEWAY_FLAG_RELOAD_MS: '2000',
       UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
       GATEWAY_ADMIN_TOKEN: adminToken,

@@ -133,6 +133,8 @@ interface StartOptions {
   resources?: string;
   /** The idp's own login and consent pages instead of the test-only interaction routes. */
   realPages?: boolean;
+  /** Called with the idp's express app once every route is mounted. */
+  onApp?: IdpHooks['onApp'];
 }
 
 /**
@@ -227,7 +229,7 @@ export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
   // startIdp reads TEST_SERVICE_CLIENT_SECRET from process.env (client_secret_env).
   process.env.TEST_SERVICE_CLIENT_SECRET = SERVICE_SECRET;
   let oidc: Oidc | undefined;
-  const hooks: IdpHooks = { onOidc: (o) => (oidc = o) };
+  const hooks: IdpHooks = { onOidc: (o) => (oidc = o), ...(options.onApp ? { onApp: options.onApp } : {}) };
   if (!options.realPages) hooks.mountInteractions = (app, provider, { login }) => testInteractions((u, p) => login.login(u, p))(app, provider);
   const service = await startIdp(config, hooks);
   if (!oidc) throw new Error('startIdp did not expose the provider');
