@@ -31,6 +31,10 @@
  * Servers: MySQL/MariaDB from TEST_MYSQL_URL (default mysql://root@127.0.0.1:3306), Redis from
  * TEST_REDIS_URL (default redis://127.0.0.1:6379), php from PATH (or PHP_BINARY).
  *
+ * Other PHP sites (legacy-php-2, test/support/legacy-php-2.ts) start on the same plumbing: a
+ * PhpSite (its directory, document root, router, health page and own variable prefixes),
+ * provisionPhpDatabase, phpSiteEnv, runPhpScript (the seed) and servePhpSite, with Cleanups.
+ *
  * Also here: describeOrSkip(name, reason, fn) (loud skips), LEGACY_DEMO_USERS / LEGACY_DEMO_PASSWORD (what seed.php creates), legacyKnex(php)
  * (a knex on the instance's database), legacySessionData(id, login) (the session format a
  * bridge writes) and LegacyBrowser (cookie-keeping client that knows the login form).
@@ -264,73 +268,170 @@ function installExitHook(): void {
   });
 }
 
-/** Starts the legacy PHP site on 127.0.0.1; see the comment at the top of this file. */
-export async function startLegacyPhp(options: LegacyPhpOptions): Promise<LegacyPhp> {
-  const cleanups: Array<() => Promise<void>> = [];
-  const cleanup = async () => {
-    for (const fn of cleanups.splice(0).reverse()) {
+/** A site php -S serves: where its files are and which page says it is up. */
+export interface PhpSite {
+  /** For messages: `legacy-php`, `legacy-php-2`. */
+  name: string;
+  /** The working directory of php. */
+  dir: string;
+  docroot: string;
+  /** The built-in server's router script, when the site has one. */
+  router?: string;
+  /** Answers 200 once the database (and session store) can be used. */
+  healthPath: string;
+  /** Variable prefixes of the outer environment never passed to php: the site's own settings. */
+  envPrefixes: string[];
+}
+
+const LEGACY_PHP_SITE: PhpSite = {
+  name: 'legacy-php',
+  dir: LEGACY_PHP_DIR,
+  docroot: join(LEGACY_PHP_DIR, 'public'),
+  router: join(LEGACY_PHP_DIR, 'public/router.php'),
+  healthPath: '/api/health.php',
+  envPrefixes: ['LEGACY_'],
+};
+
+/** Cleanups run newest first; one failing does not stop the others. */
+export class Cleanups {
+  readonly #fns: Array<() => Promise<void>> = [];
+  readonly #label: string;
+
+  constructor(label: string) {
+    this.#label = label;
+  }
+
+  push(fn: () => Promise<void>): void {
+    this.#fns.push(fn);
+  }
+
+  async run(): Promise<void> {
+    for (const fn of this.#fns.splice(0).reverse()) {
       try {
         await fn();
       } catch (error) {
-        console.warn(`legacy-php harness cleanup: ${(error as Error).message}`);
+        console.warn(`${this.#label} harness cleanup: ${(error as Error).message}`);
       }
     }
-  };
+  }
+}
 
+export interface PhpDatabase {
+  /** The PDO DSN for php. */
+  dsn: string;
+  /** MySQL credentials for php (empty for SQLite). */
+  user: string;
+  password: string;
+  db: LegacyPhp['db'];
+}
+
+/**
+ * A MySQL database or SQLite file for a php site: `database` names one to use (created if
+ * missing, kept), else a throwaway `<prefix>_<random>` / temp file that `cleanups` removes.
+ */
+export async function provisionPhpDatabase(kind: 'mysql' | 'sqlite', database: string | undefined, prefix: string, cleanups: Cleanups): Promise<PhpDatabase> {
+  if (kind === 'sqlite') {
+    let file: string;
+    if (database !== undefined) {
+      file = resolve(database);
+      mkdirSync(dirname(file), { recursive: true });
+    } else {
+      const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+      cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+      file = join(dir, `${prefix}.sqlite`);
+    }
+    return { dsn: `sqlite:${file}`, user: '', password: '', db: { kind: 'sqlite', url: `sqlite:${file}`, name: file, file } };
+  }
+  const server = mysqlServer();
+  const name = database ?? `${prefix}_test_${randomBytes(6).toString('hex')}`;
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(name)) throw new Error(`invalid MySQL database name: ${name}`);
+  const conn = await mysql.createConnection({ ...server, connectTimeout: 5_000 });
+  try {
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  } finally {
+    await conn.end();
+  }
+  if (database === undefined) {
+    cleanups.push(async () => {
+      const c = await mysql.createConnection({ ...server, connectTimeout: 5_000 });
+      try {
+        await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      } finally {
+        await c.end();
+      }
+    });
+  }
+  const auth = server.password ? `${encodeURIComponent(server.user)}:${encodeURIComponent(server.password)}` : encodeURIComponent(server.user);
+  return {
+    dsn: `mysql:host=${server.host};port=${server.port};dbname=${name}`,
+    user: server.user,
+    password: server.password,
+    db: { kind: 'mysql', url: `mysql://${auth}@${server.host}:${server.port}/${name}`, name, mysql: { ...server, database: name } },
+  };
+}
+
+/** The process environment with the site's own variables replaced by `env`. */
+export function phpSiteEnv(site: PhpSite, env: Record<string, string>): Record<string, string> {
+  // Settings from the outer environment must not leak into the instance.
+  const base: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !site.envPrefixes.some((p) => key.startsWith(p)) && key !== 'PHP_CLI_SERVER_WORKERS') base[key] = value;
+  }
+  return { ...base, ...env };
+}
+
+/** Runs a php CLI script of the site (a seed) to completion; its output is in the error when it fails. */
+export async function runPhpScript(site: PhpSite, args: string[], env: Record<string, string>): Promise<void> {
+  try {
+    await execFileAsync(phpBinary(), args, { cwd: site.dir, env, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+  } catch (error) {
+    const e = error as Error & { stdout?: string; stderr?: string };
+    throw new Error(`${site.name} ${args[0] ?? ''} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`, { cause: error });
+  }
+}
+
+export interface ServedPhpSite {
+  url: string;
+  port: number;
+  logs(): string;
+}
+
+/**
+ * php -S for the site on 127.0.0.1 (a free port unless `port`), resolved once its health page
+ * answers 200; `cleanups` stops it.
+ */
+export async function servePhpSite(site: PhpSite, env: Record<string, string>, options: { port?: number; workers?: number }, cleanups: Cleanups): Promise<ServedPhpSite> {
+  const workers = options.workers ?? 4;
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < (options.port === undefined ? 5 : 1); attempt++) {
+    const port = options.port ?? (await freePort());
+    const started = await spawnPhpServer(site, port, workers, env);
+    if ('error' in started) {
+      lastError = started.error;
+      if (!started.addressInUse) break;
+      continue;
+    }
+    const { child, logs } = started;
+    cleanups.push(async () => {
+      await stopChild(child);
+    });
+    return { url: `http://127.0.0.1:${port}`, port, logs };
+  }
+  throw lastError ?? new Error(`${site.name}: could not start php -S`);
+}
+
+/** Starts the legacy PHP site on 127.0.0.1; see the comment at the top of this file. */
+export async function startLegacyPhp(options: LegacyPhpOptions): Promise<LegacyPhp> {
+  const cleanups = new Cleanups('legacy-php');
   try {
     const sessionStore = options.sessionStore ?? 'db';
     const sessionName = options.sessionName ?? 'PHPSESSID';
     const seedPassword = options.seedPassword ?? LEGACY_DEMO_PASSWORD;
     const redis = redisServer();
+    const { dsn, db, user, password } = await provisionPhpDatabase(options.db, options.database, 'legacy', cleanups);
 
-    let dsn: string;
-    let db: LegacyPhp['db'];
     const env: Record<string, string> = {};
-
-    if (options.db === 'mysql') {
-      const server = mysqlServer();
-      const name = options.database ?? `legacy_test_${randomBytes(6).toString('hex')}`;
-      if (!/^[A-Za-z0-9_]{1,64}$/.test(name)) throw new Error(`invalid MySQL database name: ${name}`);
-      const conn = await mysql.createConnection({ ...server, connectTimeout: 5_000 });
-      try {
-        await conn.query(`CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-      } finally {
-        await conn.end();
-      }
-      if (options.database === undefined) {
-        cleanups.push(async () => {
-          const c = await mysql.createConnection({ ...server, connectTimeout: 5_000 });
-          try {
-            await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
-          } finally {
-            await c.end();
-          }
-        });
-      }
-      dsn = `mysql:host=${server.host};port=${server.port};dbname=${name}`;
-      env.LEGACY_DB_USER = server.user;
-      env.LEGACY_DB_PASSWORD = server.password;
-      const auth = server.password ? `${encodeURIComponent(server.user)}:${encodeURIComponent(server.password)}` : encodeURIComponent(server.user);
-      db = {
-        kind: 'mysql',
-        url: `mysql://${auth}@${server.host}:${server.port}/${name}`,
-        name,
-        mysql: { ...server, database: name },
-      };
-    } else {
-      let file: string;
-      if (options.database !== undefined) {
-        file = resolve(options.database);
-        mkdirSync(dirname(file), { recursive: true });
-      } else {
-        const dir = mkdtempSync(join(tmpdir(), 'legacy-php-'));
-        cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-        file = join(dir, 'legacy.sqlite');
-      }
-      dsn = `sqlite:${file}`;
-      db = { kind: 'sqlite', url: `sqlite:${file}`, name: file, file };
-    }
-
+    if (options.db === 'mysql') Object.assign(env, { LEGACY_DB_USER: user, LEGACY_DB_PASSWORD: password });
     Object.assign(env, {
       LEGACY_DB_DSN: dsn,
       LEGACY_SESSION_STORE: sessionStore,
@@ -341,70 +442,42 @@ export async function startLegacyPhp(options: LegacyPhpOptions): Promise<LegacyP
     });
     if (options.sessionLifetime !== undefined) env.LEGACY_SESSION_LIFETIME = String(options.sessionLifetime);
     Object.assign(env, options.env ?? {});
-
-    // Do not let LEGACY_* from the outer environment leak into the instance.
-    const baseEnv: Record<string, string> = {};
-    for (const [key, value] of Object.entries(process.env)) {
-      if (value !== undefined && !key.startsWith('LEGACY_') && key !== 'PHP_CLI_SERVER_WORKERS') baseEnv[key] = value;
-    }
-    const childEnv = { ...baseEnv, ...env };
+    const childEnv = phpSiteEnv(LEGACY_PHP_SITE, env);
 
     const seedArgs = [join(LEGACY_PHP_DIR, 'seed.php')];
     if (options.seed === false) seedArgs.push('--schema-only');
     else if (options.seedUsers) seedArgs.push(`--users=${options.seedUsers}`);
-    try {
-      await execFileAsync(phpBinary(), seedArgs, { env: childEnv, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
-    } catch (error) {
-      const e = error as Error & { stdout?: string; stderr?: string };
-      throw new Error(`legacy-php seed.php failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`, { cause: error });
-    }
+    await runPhpScript(LEGACY_PHP_SITE, seedArgs, childEnv);
 
-    const workers = options.workers ?? 4;
-    let lastError: Error | undefined;
-    for (let attempt = 0; attempt < (options.port === undefined ? 5 : 1); attempt++) {
-      const port = options.port ?? (await freePort());
-      const started = await spawnPhpServer(port, workers, childEnv);
-      if ('error' in started) {
-        lastError = started.error;
-        if (!started.addressInUse) break;
-        continue;
-      }
-      const { child, logs } = started;
-      cleanups.push(async () => {
-        await stopChild(child);
-      });
-      let stopped = false;
-      return {
-        url: `http://127.0.0.1:${port}`,
-        port,
-        dsn,
-        env,
-        db,
-        sessionStore,
-        sessionName,
-        redisUrl: redis.url,
-        seedPassword,
-        logs,
-        async stop() {
-          if (stopped) return;
-          stopped = true;
-          await cleanup();
-        },
-      };
-    }
-    throw lastError ?? new Error('legacy-php: could not start php -S');
+    const served = await servePhpSite(LEGACY_PHP_SITE, childEnv, options, cleanups);
+    let stopped = false;
+    return {
+      ...served,
+      dsn,
+      env,
+      db,
+      sessionStore,
+      sessionName,
+      redisUrl: redis.url,
+      seedPassword,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await cleanups.run();
+      },
+    };
   } catch (error) {
-    await cleanup();
+    await cleanups.run();
     throw error;
   }
 }
 
 type Spawned = { child: ChildProcess; logs: () => string } | { error: Error; addressInUse: boolean };
 
-async function spawnPhpServer(port: number, workers: number, env: Record<string, string>): Promise<Spawned> {
-  const publicDir = join(LEGACY_PHP_DIR, 'public');
-  const child = spawn(phpBinary(), ['-S', `127.0.0.1:${port}`, '-t', publicDir, join(publicDir, 'router.php')], {
-    cwd: LEGACY_PHP_DIR,
+async function spawnPhpServer(site: PhpSite, port: number, workers: number, env: Record<string, string>): Promise<Spawned> {
+  const args = ['-S', `127.0.0.1:${port}`, '-t', site.docroot, ...(site.router ? [site.router] : [])];
+  const child = spawn(phpBinary(), args, {
+    cwd: site.dir,
     env: { ...env, PHP_CLI_SERVER_WORKERS: String(workers) },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -426,7 +499,7 @@ async function spawnPhpServer(port: number, workers: number, env: Record<string,
   child.once('exit', () => {
     exited = true;
   });
-  const url = `http://127.0.0.1:${port}/api/health.php`;
+  const url = `http://127.0.0.1:${port}${site.healthPath}`;
   const deadline = Date.now() + 15_000;
   let lastProblem = 'no answer yet';
   while (Date.now() < deadline) {
@@ -444,7 +517,7 @@ async function spawnPhpServer(port: number, workers: number, env: Record<string,
   await stopChild(child);
   const output = logs();
   return {
-    error: new Error(`legacy-php: php -S on port ${port} did not become healthy (${exited ? 'php exited' : lastProblem})\n${output}`),
+    error: new Error(`${site.name}: php -S on port ${port} did not become healthy (${exited ? 'php exited' : lastProblem})\n${output}`),
     addressInUse: /Address already in use|Failed to listen/i.test(output),
   };
 }
