@@ -105,8 +105,9 @@ export interface RevokeUserGrantsResult {
  * Revokes every grant of `accountId` (with all tokens and codes issued under it) except
  * `exceptGrantId`, and ends every session of the account except the one holding that grant.
  * For password changes and resets: the device the user is on stays signed in, no other does.
+ * `sessionEnded` hears of each ended session (the back-channel logouts of its clients).
  */
-export function createGrantRevoker(factory: OidcAdapterFactory, index: AccountIndex) {
+export function createGrantRevoker(factory: OidcAdapterFactory, index: AccountIndex, sessionEnded: (session: AdapterPayload) => void = () => undefined) {
   const grants = factory('Grant');
   const sessions = factory('Session');
   // revokeByGrantId is model-independent in our adapters: it removes every grantable artefact.
@@ -131,6 +132,7 @@ export function createGrantRevoker(factory: OidcAdapterFactory, index: AccountIn
       if (exceptGrantId && authorizations.some((a) => a.grantId === exceptGrantId)) continue;
       await sessions.destroy(sessionId);
       await index.remove('session', accountId, sessionId);
+      sessionEnded(session);
       ended += 1;
     }
     return { grants: revokedGrants, sessions: ended };
@@ -138,3 +140,4 @@ export function createGrantRevoker(factory: OidcAdapterFactory, index: AccountIn
 }
 
 export type RevokeUserGrants = ReturnType<typeof createGrantRevoker>;
+
