@@ -46,11 +46,14 @@ class LogoutTokenTap {
           (r) => res.writeHead(r.status).end(),
           () => res.writeHead(502).end(),
         );
-      if (this.stall) this.#stalled.push(pass);
-      else void pass();
+      if (!this.stall) return void pass();
+      // An attempt the idp gave up on meanwhile never reached the client: it is dropped, not passed on.
+      let abandoned = false;
+      res.once('close', () => (abandoned = !res.writableFinished));
+      this.#stalled.push(() => (abandoned ? undefined : void pass()));
     });
   });
-  /** Passes on what was stalled, and whatever comes next. */
+  /** Passes on what was stalled and is still awaited, and whatever comes next. */
   release(): void {
     this.stall = false;
     for (const pass of this.#stalled.splice(0)) pass();
