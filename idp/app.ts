@@ -92,7 +92,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
       pages: { renderError, logoutSource, postLogoutSuccessSource },
     });
     hooks.onOidc?.(oidc);
-    adminRoutes.use(endSessionsRouter(oidc.endEverySession, config.IDP_ADMIN_TOKEN, logger));
+    if (config.IDP_ADMIN_TOKEN) adminRoutes.use(endSessionsRouter(oidc.endEverySession, config.IDP_ADMIN_TOKEN, logger));
     if (redis) {
       // Everything below needs Redis but discovery, the JWKS and the pages' stylesheet.
       const issuerPath = new URL(config.IDP_ISSUER).pathname.replace(/\/$/, '');

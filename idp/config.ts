@@ -21,8 +21,12 @@ export const idpEnv = {
   /** PBKDF2-HMAC-SHA256 iterations of new hashes; older ones are rehashed at login. OWASP: 600000. */
   PBKDF2_ITERATIONS: z.coerce.number().int().min(1).max(10_000_000).default(600_000),
   IDP_INTERNAL_SECRET: idpInternalSecret,
-  /** Bearer secret of the admin endpoints (POST /internal/v1/users/<sub>/sessions/end, `node idp/cli/sessions.ts`); the gateway never holds it. */
-  IDP_ADMIN_TOKEN: secret('dev-only-idp-admin-token-change-me'),
+  /**
+   * Bearer secret of the admin endpoint (POST /internal/v1/users/<sub>/sessions/end, `node
+   * idp/cli/sessions.ts`); the gateway never holds it. Unset: the endpoint is off (no default
+   * that could ship), so deployments that do not use it need nothing new.
+   */
+  IDP_ADMIN_TOKEN: z.string().min(32, 'at least 32 characters (openssl rand -base64 32)').optional(),
   // Dual-write of password changes back to the legacy site (idp/dual-write).
   IDP_DUAL_WRITE: boolFlag(true),
   /** bcrypt cost of the $2y$ hashes written for the legacy site (PHP's default: 10). */
