@@ -25,7 +25,10 @@ import { rejectUpgrade } from './proxy/upgrade.ts';
 import { createUpstream, type Upstream } from './proxy/upstream.ts';
 import { createAutoRollback, RollbackWatch } from './rollback.ts';
 import { loadRouteTable } from './routes/file.ts';
+import { createBackchannelLogout } from './rp/backchannel-logout.ts';
 import { createSessionBridgeClient } from './rp/bridge.ts';
+import { createMemoryLogoutIndex, createRedisLogoutIndex } from './rp/logout-index.ts';
+import { createLogoutTokenVerifier } from './rp/logout-token.ts';
 import { createRelyingParty } from './rp/handler.ts';
 import { createProviderConfiguration } from './rp/provider.ts';
 import { Shadow } from './shadow/shadow.ts';
@@ -99,8 +102,10 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       audit,
       trusted,
     });
-    // The OpenID Connect relying party and PHP session bridge (/auth/login, /auth/callback, /auth/logout).
+    // The OpenID Connect relying party and PHP session bridge (/auth/login, /auth/callback, /auth/logout, /auth/backchannel-logout).
     const publicUrl = config.GATEWAY_PUBLIC_URL ?? new URL(config.IDP_ISSUER).origin;
+    const bridge = createSessionBridgeClient({ idpUrl: config.IDP_UPSTREAM_URL, idpSecret: config.IDP_INTERNAL_SECRET, adapterUrl: config.LEGACY_ADAPTER_URL, adapterSecret: config.LEGACY_SESSION_BRIDGE_SECRET, timeoutMs: config.UPSTREAM_TIMEOUT_MS });
+    const logoutIndex = config.REDIS_URL ? createRedisLogoutIndex(config.REDIS_URL, config.REDIS_KEY_PREFIX) : createMemoryLogoutIndex();
     const relyingParty = createRelyingParty({
       publicUrl,
       issuer: config.IDP_ISSUER,
@@ -108,7 +113,23 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       cookieSecret: config.GATEWAY_AUTH_COOKIE_SECRET,
       legacySessionName: config.LEGACY_SESSION_NAME,
       provider: createProviderConfiguration({ issuer: config.IDP_ISSUER, upstream: config.IDP_UPSTREAM_URL, clientId: config.GATEWAY_OIDC_CLIENT_ID, clientSecret: config.GATEWAY_OIDC_CLIENT_SECRET, timeoutMs: config.UPSTREAM_TIMEOUT_MS }),
-      bridge: createSessionBridgeClient({ idpUrl: config.IDP_UPSTREAM_URL, idpSecret: config.IDP_INTERNAL_SECRET, adapterUrl: config.LEGACY_ADAPTER_URL, adapterSecret: config.LEGACY_SESSION_BRIDGE_SECRET, timeoutMs: config.UPSTREAM_TIMEOUT_MS }),
+      bridge,
+      logoutIndex,
+      legacySessionLifetimeSeconds: config.LEGACY_SESSION_LIFETIME,
+      backchannelLogout: createBackchannelLogout({
+        verifier: createLogoutTokenVerifier({
+          jwksUrl: `${config.IDP_UPSTREAM_URL.replace(/\/+$/, '')}/jwks`,
+          issuer: config.IDP_ISSUER,
+          clientId: config.GATEWAY_OIDC_CLIENT_ID,
+          clockToleranceSeconds: config.GATEWAY_TOKEN_CLOCK_TOLERANCE_S,
+        }),
+        index: logoutIndex,
+        bridge,
+        lifetimeSeconds: config.LEGACY_SESSION_LIFETIME,
+        clockToleranceSeconds: config.GATEWAY_TOKEN_CLOCK_TOLERANCE_S,
+        metrics,
+        logger,
+      }),
       trusted,
       logger,
     });
@@ -164,6 +185,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
           upstream.pool?.close();
         }
         await store.close();
+        await logoutIndex.close();
         await knex.destroy();
       },
     };

@@ -72,7 +72,7 @@ function isAdminPath(path: string): boolean {
   return path.startsWith('/admin') && (path.length === 6 || path[6] === '/');
 }
 
-/** The gateway's own paths, never proxied: /admin and the relying party's three /auth/ paths. */
+/** The gateway's own paths, never proxied: /admin and the relying party's four /auth/ paths. */
 function isOwnPath(path: string): boolean {
   return path.charCodeAt(1) === 97 /* a */ && (isAdminPath(path) || relyingPartyAction(path) !== undefined);
 }

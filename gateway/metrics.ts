@@ -3,6 +3,7 @@ import { MetricBatch, type CounterHandle, type HistogramHandle } from '../lib/me
 import { MODES, type FlagState } from './flags/state.ts';
 
 export type Side = 'legacy' | 'new';
+export type BackchannelLogoutResult = 'ended' | 'refused' | 'failed';
 export type ShadowResult = 'agreed' | 'disagreed' | 'error' | 'skipped' | 'dropped' | 'throttled' | 'shed';
 
 /** The gateway's own metrics, on the service registry (so /metrics shows them with the HTTP ones). */
@@ -107,6 +108,13 @@ export function createGatewayMetrics(registry: Registry) {
     labelNames: ['reason'] as const,
     registers,
   });
+  const backchannelLogouts = new Counter({
+    name: 'gateway_backchannel_logouts_total',
+    help: 'Back-channel logout tokens received from the idp, by result: ended (verified, its PHP sessions deleted), refused (invalid, replayed or not for this client), failed (verified, but a PHP session could not be deleted)',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  for (const result of ['ended', 'refused', 'failed']) backchannelLogouts.inc({ result }, 0);
 
   // Handles per route, side and status (see lib/metric-batch.ts): the proxy path's only metric cost.
   const children = new Map<string, Record<Side, { latency: HistogramHandle; statuses: Map<number, CounterHandle> }>>();
@@ -144,6 +152,9 @@ export function createGatewayMetrics(registry: Registry) {
     },
     rolledBack(route: string) {
       rollbacks.inc({ route });
+    },
+    backchannelLogout(result: BackchannelLogoutResult) {
+      backchannelLogouts.inc({ result });
     },
     dependencyUp(name: string, up: boolean) {
       dependency.set({ dependency: name }, up ? 1 : 0);

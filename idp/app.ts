@@ -9,6 +9,7 @@ import type { Express } from 'express';
 import type Provider from 'oidc-provider';
 import type { IdpConfig } from './config.ts';
 import { createPasswordChangeMetrics, createPendingRevocations, createRevocationRetrier, mountAccount } from './account/index.ts';
+import { endSessionsRouter } from './account/end-sessions-route.ts';
 import { createDualWriteMetrics, createOutbox, createRelay, type Relay } from './dual-write/index.ts';
 import { createLegacyAdapterClient } from './legacy/client.ts';
 import { createLoginMetrics, createLoginService, type LoginService } from './login/index.ts';
@@ -80,6 +81,9 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     app.get('/', (_req, res) => {
       res.json({ service: 'idp', issuer: config.IDP_ISSUER });
     });
+    // The admin endpoints come first: the internal routers below refuse whatever lacks their own secret.
+    const adminRoutes = express.Router();
+    app.use('/internal/v1', adminRoutes);
     app.use('/internal/v1', loginCheckRouter(loginService, config.IDP_INTERNAL_SECRET, logger));
     app.use('/internal/v1', legacyIdentityRouter(users, config.IDP_INTERNAL_SECRET, logger));
     const oidc = await createOidc({
@@ -92,6 +96,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
       pages: { renderError, logoutSource, postLogoutSuccessSource },
     });
     hooks.onOidc?.(oidc);
+    if (config.IDP_ADMIN_TOKEN) adminRoutes.use(endSessionsRouter(oidc.endEverySession, config.IDP_ADMIN_TOKEN, logger));
     if (redis) {
       // Everything below needs Redis but discovery, the JWKS and the pages' stylesheet.
       const issuerPath = new URL(config.IDP_ISSUER).pathname.replace(/\/$/, '');

@@ -23,6 +23,12 @@ export const idpEnv = {
   /** Password hashing jobs that may wait for a thread (login, password change); one more is answered "unavailable, try again" (503). */
   PASSWORD_WORKER_QUEUE_MAX: passwordWorkerQueueMax,
   IDP_INTERNAL_SECRET: idpInternalSecret,
+  /**
+   * Bearer secret of the admin endpoint (POST /internal/v1/users/<sub>/sessions/end, `node
+   * idp/cli/sessions.ts`); the gateway never holds it. Unset: the endpoint is off (no default
+   * that could ship), so deployments that do not use it need nothing new.
+   */
+  IDP_ADMIN_TOKEN: z.string().min(32, 'at least 32 characters (openssl rand -base64 32)').optional(),
   // Dual-write of password changes back to the legacy site (idp/dual-write).
   IDP_DUAL_WRITE: boolFlag(true),
   /** bcrypt cost of the $2y$ hashes written for the legacy site (PHP's default: 10). */

@@ -125,3 +125,6 @@ export const legacySessionBridgeSecret = secret('dev-only-legacy-session-bridge-
 
 /** The monolith's session cookie name (legacy-php's LEGACY_SESSION_NAME). */
 export const legacySessionName = z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'letters, digits and _ (a PHP session name)').default('PHPSESSID');
+
+/** Idle seconds before PHP counts a session dead (session.gc_maxlifetime, the phpredis TTL): the adapter writes sessions with it, the gateway keeps which idp session made them as long. */
+export const legacySessionLifetime = z.coerce.number().int().min(60).max(31_536_000).default(1440);

@@ -30,6 +30,14 @@ const ALGORITHMS = ['RS256'];
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 const FETCH_BACKOFF_MS = 5_000;
 
+/**
+ * The key set could not be had: a timeout, a non-200 or non-JWKS answer (jose's generic error),
+ * or a network error (not a JOSEError at all). Everything else is the token's fault.
+ */
+export function keySetUnavailable(error: unknown): boolean {
+  return !(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error.code === 'ERR_JOSE_GENERIC';
+}
+
 function claimsOf(payload: JWTPayload): AccessTokenClaims | undefined {
   const scope = payload.scope;
   const clientId = payload.client_id;
@@ -80,14 +88,11 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions) {
         if (!claims) return { ok: false, reason: 'invalid', detail: 'malformed sub, scope or client_id claim' };
         return { ok: true, claims };
       } catch (error) {
-        // The key set could not be had: a timeout, a non-200 or non-JWKS answer (jose's generic
-        // error), or a network error (not a JOSEError at all). Everything else is the token's fault.
-        const keysMissing = !(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error.code === 'ERR_JOSE_GENERIC';
-        if (keysMissing) {
+        if (keySetUnavailable(error)) {
           fetchFailedAt = performance.now();
           return { ok: false, reason: 'unavailable', detail: `JWKS fetch failed: ${(error as Error).message}` };
         }
-        return { ok: false, reason: 'invalid', detail: error.code };
+        return { ok: false, reason: 'invalid', detail: (error as errors.JOSEError).code };
       }
     },
   };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { httpUrl, legacySessionBridgeSecret, legacySessionName, secret } from '../../lib/config.ts';
+import { httpUrl, legacySessionBridgeSecret, legacySessionLifetime, legacySessionName, secret } from '../../lib/config.ts';
 
-/** The gateway's OpenID Connect relying party and session bridge (/auth/login, /auth/callback, /auth/logout). */
+/** The gateway's OpenID Connect relying party and session bridge (/auth/login, /auth/callback, /auth/logout, /auth/backchannel-logout). */
 export const relyingPartyEnv = {
   /** The site's public origin, where /auth/callback is reached; unset: the origin of IDP_ISSUER. */
   GATEWAY_PUBLIC_URL: httpUrl.optional(),
@@ -12,6 +12,8 @@ export const relyingPartyEnv = {
   GATEWAY_AUTH_COOKIE_SECRET: secret('dev-only-gateway-auth-cookie-secret-change-me'),
   /** The monolith's session cookie (legacy-php's LEGACY_SESSION_NAME). */
   LEGACY_SESSION_NAME: legacySessionName,
+  /** The monolith's session lifetime (the legacy-adapter's LEGACY_SESSION_LIFETIME): how long the gateway remembers which idp session made a PHP session, for back-channel logout. */
+  LEGACY_SESSION_LIFETIME: legacySessionLifetime,
   /** The legacy-adapter's internal API, whose /internal/v1/sessions writes the PHP session. */
   LEGACY_ADAPTER_URL: httpUrl.default('http://127.0.0.1:3002'),
   LEGACY_SESSION_BRIDGE_SECRET: legacySessionBridgeSecret,

@@ -4,6 +4,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { currentLogger } from '../../lib/request-context.ts';
 import { BridgeUnavailableError, type SessionBridgeClient } from './bridge.ts';
 import { isHttps, readCookie, setCookie } from '../cookies.ts';
+import { sidKey, subKey, type LogoutIndex } from './logout-index.ts';
 import { redirect, sendPage } from './http.ts';
 import { relyingPartyAction } from './paths.ts';
 import { safeReturnTo } from './return-to.ts';
@@ -18,9 +19,17 @@ export interface RelyingPartyOptions {
   legacySessionName: string;
   provider: () => Promise<client.Configuration>;
   bridge: SessionBridgeClient;
+  /** Where each PHP session made here is recorded under its idp session and user, for back-channel logout. */
+  logoutIndex: LogoutIndex;
+  /** How long a PHP session lives (LEGACY_SESSION_LIFETIME): how long its record is kept. */
+  legacySessionLifetimeSeconds: number;
+  /** POST /auth/backchannel-logout (./backchannel-logout.ts). */
+  backchannelLogout: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   trusted: (address: string | undefined) => boolean;
   logger: Logger;
 }
+
+const ALLOWED = { login: 'GET, HEAD', callback: 'GET', logout: 'GET, HEAD, POST', 'backchannel-logout': 'POST' } as const;
 
 /** Only where the sign-in cookie is needed: the callback. */
 const TRANSACTION_PATH = '/auth/callback';
@@ -35,7 +44,8 @@ export interface RelyingParty {
 /**
  * /auth/login, /auth/callback and /auth/logout: an OpenID Connect sign-in (authorization code,
  * PKCE S256, state and nonce; openid-client validates the response and the ID token) that ends
- * with a fresh PHP session for the user's legacy account, and a logout that ends both.
+ * with a fresh PHP session for the user's legacy account, and a logout that ends both; and
+ * /auth/backchannel-logout, where the idp ends the PHP sessions of an idp session ended elsewhere.
  */
 export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
   const origin = new URL(options.publicUrl).origin;
@@ -95,6 +105,7 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
     const current = new URL(redirectUri);
     current.search = url.search;
     let sub: string;
+    let sid: string | undefined;
     try {
       const tokens = await client.authorizationCodeGrant(configuration, current, {
         pkceCodeVerifier: transaction.codeVerifier,
@@ -105,6 +116,7 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
       const claims = tokens.claims();
       if (!claims?.sub) throw new Error('no ID token subject');
       sub = claims.sub;
+      sid = typeof claims.sid === 'string' && claims.sid ? claims.sid : undefined;
     } catch (error) {
       // Never the response itself (it may carry a code or tokens): the kind of error only.
       const e = error as { name?: string; code?: string; error?: string; cause?: { name?: string } };
@@ -131,6 +143,13 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
     } catch (error) {
       if (error instanceof BridgeUnavailableError) return unavailable(res, error, 'session');
       throw error;
+    }
+    try {
+      // Unrecorded, the PHP session would outlive a sign-out elsewhere: no record, no session.
+      await options.logoutIndex.remember(sid === undefined ? [subKey(sub)] : [sidKey(sid), subKey(sub)], sessionId, options.legacySessionLifetimeSeconds);
+    } catch (error) {
+      await options.bridge.deleteSession(sessionId).catch(() => undefined);
+      return unavailable(res, error, 'logout-index');
     }
     log.info({ sub }, 'session bridge: signed in, PHP session created');
     // Checked again: a cookie sealed under older rules (or by anyone holding the key) must not
@@ -180,9 +199,15 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
     handler(req, res) {
       const action = relyingPartyAction(req.url ?? '/');
       const url = new URL(req.url ?? '/', origin);
-      const run = action === 'login' ? (req.method === 'GET' || req.method === 'HEAD' ? login(req, res, url) : undefined) : action === 'callback' ? (req.method === 'GET' ? callback(req, res, url) : undefined) : action === 'logout' ? logout(req, res) : undefined;
+      const run = (() => {
+        if (action === 'login') return req.method === 'GET' || req.method === 'HEAD' ? login(req, res, url) : undefined;
+        if (action === 'callback') return req.method === 'GET' ? callback(req, res, url) : undefined;
+        if (action === 'logout') return logout(req, res);
+        if (action === 'backchannel-logout') return req.method === 'POST' ? options.backchannelLogout(req, res) : undefined;
+        return undefined;
+      })();
       if (!run) {
-        res.setHeader('allow', action === 'logout' ? 'GET, HEAD, POST' : 'GET');
+        res.setHeader('allow', ALLOWED[action ?? 'callback']);
         return sendPage(res, action ? 405 : 404, action ? 'Method not allowed' : 'Not found', action ? 'This address does not take that method.' : 'Nothing here.');
       }
       settle(run, res);

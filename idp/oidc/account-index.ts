@@ -106,8 +106,9 @@ export interface RevokeUserGrantsResult {
  * `exceptGrantId`, and ends every session of the account except the one holding that grant and
  * `exceptSessionId`. For password changes and resets: the device the user is on stays signed
  * in, no other does.
+ * `sessionEnded` hears of each ended session (the back-channel logouts of its clients).
  */
-export function createGrantRevoker(factory: OidcAdapterFactory, index: AccountIndex) {
+export function createGrantRevoker(factory: OidcAdapterFactory, index: AccountIndex, sessionEnded: (session: AdapterPayload) => void = () => undefined) {
   const grants = factory('Grant');
   const sessions = factory('Session');
   // revokeByGrantId is model-independent in our adapters: it removes every grantable artefact.
@@ -133,6 +134,7 @@ export function createGrantRevoker(factory: OidcAdapterFactory, index: AccountIn
       if (exceptGrantId && authorizations.some((a) => a.grantId === exceptGrantId)) continue;
       await sessions.destroy(sessionId);
       await index.remove('session', accountId, sessionId);
+      sessionEnded(session);
       ended += 1;
     }
     return { grants: revokedGrants, sessions: ended };
@@ -140,3 +142,4 @@ export function createGrantRevoker(factory: OidcAdapterFactory, index: AccountIn
 }
 
 export type RevokeUserGrants = ReturnType<typeof createGrantRevoker>;
+

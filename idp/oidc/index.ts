@@ -9,6 +9,7 @@ import type { IdpConfig } from '../config.ts';
 import type { UserDirectory } from '../login/types.ts';
 import { ALL_ACCOUNTS, createGrantRevoker, createMemoryAccountIndex, createRedisAccountIndex, withAccountIndex, type RevokeUserGrants } from './account-index.ts';
 import { createOidcAdapter } from './adapters/index.ts';
+import { installBackchannelLogouts } from './backchannel.ts';
 import { withHashedClientSecrets } from './client-secrets.ts';
 import { loadClientsFile } from './clients.ts';
 import { keyCipherFromConfig } from './keys/key-encryption.ts';
@@ -20,6 +21,7 @@ import { DeclarationFileError } from './yaml-file.ts';
 
 export { mountProvider } from './mount.ts';
 export type { RevokeUserGrants, RevokeUserGrantsResult } from './account-index.ts';
+import type { RevokeUserGrantsResult } from './account-index.ts';
 export type { ProviderPages } from './provider.ts';
 
 export interface OidcDeps {
@@ -38,6 +40,12 @@ export interface Oidc {
   resources: ResourceRegistry;
   /** For password changes and resets: revoke the account's other grants and sessions. */
   revokeUserGrants: RevokeUserGrants;
+  /**
+   * Ends every session and revokes every grant of the account, on every device; each client
+   * signed in through those sessions is told by back-channel logout. For a password reset and
+   * the admin's "sign out everywhere".
+   */
+  endEverySession(accountId: string): Promise<RevokeUserGrantsResult>;
   close(): void;
 }
 
@@ -103,6 +111,8 @@ export async function createOidc(deps: OidcDeps): Promise<Oidc> {
   if (refused.length) throw new DeclarationFileError(config.IDP_CLIENTS_FILE, refused);
 
   keyRing.attach(provider);
+  const backchannel = installBackchannelLogouts(provider, { logger, ...(deps.registry ? { registry: deps.registry } : {}) });
+  const revokeUserGrants = createGrantRevoker(adapter, index, (session) => backchannel.sessionEnded(session));
   if (deps.registry) {
     instrumentProvider(provider, { registry: deps.registry, activeSessions: () => index.count('session', ALL_ACCOUNTS) });
   }
@@ -110,7 +120,11 @@ export async function createOidc(deps: OidcDeps): Promise<Oidc> {
     provider,
     keyRing,
     resources,
-    revokeUserGrants: createGrantRevoker(adapter, index),
-    close: () => keyRing.stop(),
+    revokeUserGrants,
+    endEverySession: (accountId) => revokeUserGrants(accountId),
+    close() {
+      keyRing.stop();
+      backchannel.close();
+    },
   };
 }

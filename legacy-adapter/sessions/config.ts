@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { legacySessionBridgeSecret, port } from '../../lib/config.ts';
+import { legacySessionBridgeSecret, legacySessionLifetime, port } from '../../lib/config.ts';
 
 /**
  * Where the monolith keeps its sessions. The names and defaults are legacy-php's own
@@ -13,7 +13,7 @@ export const sessionBridgeEnv = {
   /** Table of the db store, in the legacy database (columns id, data, last_access, as DbSessionHandler has them). */
   LEGACY_SESSION_TABLE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a table name').default('sessions'),
   /** Idle seconds before PHP counts a session dead (session.gc_maxlifetime, and the Redis TTL). */
-  LEGACY_SESSION_LIFETIME: z.coerce.number().int().min(60).max(31_536_000).default(1440),
+  LEGACY_SESSION_LIFETIME: legacySessionLifetime,
   /** phpredis's session.save_path host and port (LEGACY_SESSION_STORE=redis). */
   LEGACY_REDIS_HOST: z.string().min(1).default('127.0.0.1'),
   LEGACY_REDIS_PORT: port(6379),

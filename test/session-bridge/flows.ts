@@ -109,3 +109,43 @@ export async function passwordLogin(browser: FormClient, gateway: string, outcom
   return walk(browser, gateway, res, new URL(path, gateway).href, outcome.verifier);
 }
 
+/** Follows same-origin redirects by hand until one leads to `stopAt` (a path), or a page is reached. */
+export async function followRedirects(browser: FormClient, first: Response, from: string, stopAt?: string): Promise<{ res: Response; url: string }> {
+  let res = first;
+  let url = from;
+  for (let hop = 0; hop < 12 && res.status >= 300 && res.status < 400; hop++) {
+    const next = new URL(res.headers.get('location') ?? '', url);
+    if (stopAt && next.pathname === stopAt) return { res, url: next.href };
+    await res.body?.cancel();
+    url = next.href;
+    res = await browser.request(url);
+  }
+  return { res, url };
+}
+
+/** /auth/login at the gateway, the idp's login page (and consent if asked); stops before the callback. */
+export async function signInAtIdp(browser: FormClient, login: string, returnTo = '/account.php'): Promise<string> {
+  return (await signInWithCookie(browser, login, returnTo)).callback;
+}
+
+/** The same, also returning the sign-in cookie /auth/login set. */
+export async function signInWithCookie(browser: FormClient, login: string, returnTo = '/account.php'): Promise<{ callback: string; cookie: string }> {
+  const start = await browser.request(`/auth/login?return_to=${encodeURIComponent(returnTo)}`);
+  assert.equal(start.status, 302);
+  const cookie = start.headers.getSetCookie().find((c) => c.startsWith('gw_signin=')) ?? '';
+  let page = await followRedirects(browser, start, new URL('/auth/login', browser.base).href);
+  let body = await page.res.text();
+  const uid = /\/interaction\/([^/?#]+)$/.exec(page.url)?.[1];
+  assert.ok(uid, `the idp's login page (${page.url})`);
+  assert.match(body, /name="identifier"/);
+  let res = await submitPassword(browser, uid, body, login);
+  page = await followRedirects(browser, res, new URL(`/interaction/${uid}/login`, browser.base).href, '/auth/callback');
+  const consent = /\/interaction\/([^/?#]+)$/.exec(new URL(page.url).pathname)?.[1];
+  if (consent && page.res.status === 200) {
+    body = await page.res.text();
+    res = await allowConsent(browser, consent, body);
+    page = await followRedirects(browser, res, new URL(`/interaction/${consent}/confirm`, browser.base).href, '/auth/callback');
+  }
+  assert.equal(new URL(page.url).pathname, '/auth/callback', `redirected back to the gateway (${page.url}, ${page.res.status})`);
+  return { callback: page.url, cookie };
+}

@@ -9,48 +9,8 @@ import type { Knex } from 'knex';
 import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
 import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyKnex, legacyPhpUnavailableReason, legacySessionData } from '../support/legacy-php.ts';
 import { createTransactionCookies } from '../../gateway/rp/transaction-cookie.ts';
-import { ADAPTER_SECRET, allowConsent, BRIDGE_SECRET, COOKIE_SECRET, IDP_SECRET, postJson, startStack, submitPassword, type Stack } from './stack.ts';
-
-/** Follows same-origin redirects by hand until one leads to `stopAt` (a path), or a page is reached. */
-async function walk(browser: FormClient, first: Response, from: string, stopAt?: string): Promise<{ res: Response; url: string }> {
-  let res = first;
-  let url = from;
-  for (let hop = 0; hop < 12 && res.status >= 300 && res.status < 400; hop++) {
-    const next = new URL(res.headers.get('location') ?? '', url);
-    if (stopAt && next.pathname === stopAt) return { res, url: next.href };
-    await res.body?.cancel();
-    url = next.href;
-    res = await browser.request(url);
-  }
-  return { res, url };
-}
-
-/** /auth/login at the gateway, the idp's login page (and consent if asked); stops before the callback. */
-async function signInAtIdp(browser: FormClient, login: string, returnTo = '/account.php'): Promise<string> {
-  return (await signInWithCookie(browser, login, returnTo)).callback;
-}
-
-/** The same, also returning the sign-in cookie /auth/login set. */
-async function signInWithCookie(browser: FormClient, login: string, returnTo = '/account.php'): Promise<{ callback: string; cookie: string }> {
-  const start = await browser.request(`/auth/login?return_to=${encodeURIComponent(returnTo)}`);
-  assert.equal(start.status, 302);
-  const cookie = start.headers.getSetCookie().find((c) => c.startsWith('gw_signin=')) ?? '';
-  let page = await walk(browser, start, new URL('/auth/login', browser.base).href);
-  let body = await page.res.text();
-  const uid = /\/interaction\/([^/?#]+)$/.exec(page.url)?.[1];
-  assert.ok(uid, `the idp's login page (${page.url})`);
-  assert.match(body, /name="identifier"/);
-  let res = await submitPassword(browser, uid, body, login);
-  page = await walk(browser, res, new URL(`/interaction/${uid}/login`, browser.base).href, '/auth/callback');
-  const consent = /\/interaction\/([^/?#]+)$/.exec(new URL(page.url).pathname)?.[1];
-  if (consent && page.res.status === 200) {
-    body = await page.res.text();
-    res = await allowConsent(browser, consent, body);
-    page = await walk(browser, res, new URL(`/interaction/${consent}/confirm`, browser.base).href, '/auth/callback');
-  }
-  assert.equal(new URL(page.url).pathname, '/auth/callback', `redirected back to the gateway (${page.url}, ${page.res.status})`);
-  return { callback: page.url, cookie };
-}
+import { followRedirects, signInAtIdp, signInWithCookie } from './flows.ts';
+import { ADAPTER_SECRET, allowConsent, BRIDGE_SECRET, COOKIE_SECRET, IDP_SECRET, postJson, startStack, type Stack } from './stack.ts';
 
 function setCookies(res: Response): string[] {
   return res.headers.getSetCookie();
@@ -128,7 +88,7 @@ describeOrSkip('session bridge: OpenID Connect login at the gateway, PHP session
 
     // The idp session is over too: a new sign-in asks for the password again.
     const again = await browser.request('/auth/login');
-    const page = await walk(browser, again, `${stack.gateway}/auth/login`);
+    const page = await followRedirects(browser, again, `${stack.gateway}/auth/login`);
     assert.match(page.url, /\/interaction\/[^/]+$/);
     assert.match(await page.res.text(), /name="identifier"/);
 
@@ -150,13 +110,13 @@ describeOrSkip('session bridge: OpenID Connect login at the gateway, PHP session
     assert.ok(await db('sessions').where({ id: old }).first());
 
     // The idp takes bob's live PHP session as the login (no password page; consent at most).
-    let page = await walk(browser, await browser.request('/auth/login?return_to=/account.php'), `${stack.gateway}/auth/login`, '/auth/callback');
+    let page = await followRedirects(browser, await browser.request('/auth/login?return_to=/account.php'), `${stack.gateway}/auth/login`, '/auth/callback');
     if (new URL(page.url).pathname !== '/auth/callback') {
       const body = await page.res.text();
       assert.doesNotMatch(body, /name="identifier"/);
       const uid = /\/interaction\/([^/?#]+)$/.exec(new URL(page.url).pathname)![1]!;
       const allowed = await allowConsent(browser, uid, body);
-      page = await walk(browser, allowed, `${stack.gateway}/interaction/${uid}/confirm`, '/auth/callback');
+      page = await followRedirects(browser, allowed, `${stack.gateway}/interaction/${uid}/confirm`, '/auth/callback');
     }
     const landed = await browser.request(page.url);
     const fresh = /^PHPSESSID=([^;]+)/.exec(setCookies(landed).find((c) => c.startsWith('PHPSESSID='))!)![1]!;

@@ -29,6 +29,13 @@ export interface StackOptions {
   env?: { adapter?: Record<string, string>; idp?: Record<string, string>; gateway?: Record<string, string> };
   /** Open a handle on the idp's own database, closed by stop(). */
   idpDb?: boolean;
+  /** Back-channel logout URIs of the clients (default: the gateway's own /auth/backchannel-logout, none for offline-app). */
+  backchannel?: BackchannelUris;
+}
+
+export interface BackchannelUris {
+  gateway?: string;
+  offline?: string;
 }
 
 export interface Stack {
@@ -57,8 +64,13 @@ export function startAdapter(php: LegacyPhp, env: Record<string, string> = {}): 
   });
 }
 
-/** The idp's clients file: the gateway as a confidential web client whose public origin is `gateway`. */
-export function clientsYaml(gateway: string): string {
+const backchannelLines = (uri: string | undefined) => (uri ? `\n    backchannel_logout_uri: "${uri}"\n    backchannel_logout_session_required: true` : '');
+
+/**
+ * The idp's clients file: the gateway as a confidential web client whose public origin is
+ * `gateway`, told of every idp session's end at its /auth/backchannel-logout, as in production.
+ */
+export function clientsYaml(gateway: string, backchannel: BackchannelUris = {}): string {
   return `clients:
   - client_id: gateway
     token_endpoint_auth_method: client_secret_basic
@@ -67,7 +79,7 @@ export function clientsYaml(gateway: string): string {
     post_logout_redirect_uris: ["${gateway}/"]
     response_types: [code]
     grant_types: [authorization_code]
-    scope: openid
+    scope: openid${backchannelLines(backchannel.gateway ?? `${gateway}/auth/backchannel-logout`)}
   - client_id: offline-app
     token_endpoint_auth_method: client_secret_basic
     client_secret_hash: "${hashClientSecret(CLIENT_SECRET, CLIENT_SECRET_KEY)}"
@@ -75,7 +87,7 @@ export function clientsYaml(gateway: string): string {
     post_logout_redirect_uris: ["${gateway}/"]
     response_types: [code]
     grant_types: [authorization_code, refresh_token]
-    scope: openid offline_access
+    scope: openid offline_access${backchannelLines(backchannel.offline)}
 `;
 }
 
@@ -88,7 +100,7 @@ export async function startStack(options: StackOptions): Promise<Stack & { idpDb
   const port = await freePort();
   const gateway = `http://127.0.0.1:${port}`;
   const clients = join(dir, 'clients.yaml');
-  writeFileSync(clients, clientsYaml(gateway));
+  writeFileSync(clients, clientsYaml(gateway, options.backchannel));
   const idpFile = join(dir, 'idp.sqlite');
   const idpEnv = {
     IDP_ISSUER: gateway,
