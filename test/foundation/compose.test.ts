@@ -111,7 +111,7 @@ test('docker-compose config: valid, started in order of health, every service co
     }
   }
 
-  const nodeServices = Object.entries(services).filter(([, s]) => serviceOfCommand(s.command ?? []));
+  const nodeServices = Object.entries(services).filter(([, s]) => s.command?.some((a) => a.endsWith('/main.js')));
   assert.deepEqual(nodeServices.map(([n]) => n).sort(), ['gateway', 'idp', 'legacy-adapter']);
   for (const [name, service] of nodeServices) {
     const which = serviceOfCommand(service.command!)!;

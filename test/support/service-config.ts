@@ -13,10 +13,9 @@ const loaders = {
 
 export type ServiceName = keyof typeof loaders;
 
-/** The service `node dist/<service>/main.js` (or its sources) in a command line starts, if any. */
+/** The service whose code a command line runs (`node dist/<service>/main.js`, or one of its CLIs under `sh -c`), if any. */
 export function serviceOfCommand(argv: readonly string[]): ServiceName | undefined {
-  const match = /(?:^|\/)(gateway|idp|legacy-adapter)\/main\.(?:js|ts)$/.exec(argv.find((a) => /\/main\.(js|ts)$/.test(a)) ?? '');
-  return match?.[1] as ServiceName | undefined;
+  return /\bdist\/(gateway|idp|legacy-adapter)\//.exec(argv.join(' '))?.[1] as ServiceName | undefined;
 }
 
 /** The configuration error `service` would stop with under exactly `env`, or undefined when it would start. */
