@@ -1,11 +1,14 @@
 // `npm start`: the whole system on one machine with nothing to set up. Each service runs in
 // its own process, exactly as in production; SQLite files under ./data and in-process stores
-// stand in for MariaDB and Redis. The sample legacy PHP site runs too when `php` is installed.
+// stand in for MariaDB and Redis. The sample legacy PHP site runs too when `php` is installed;
+// without it the same demo users are seeded with node and its pages say what to install.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { PHP_PACKAGES, startPhpMissingPage } from './php-missing-page.ts';
+import { seedLegacyUsers } from './seed-legacy-users.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const data = resolve(root, process.env.DATA_DIR ?? 'data');
@@ -57,6 +60,7 @@ if (!process.env.IDP_CLIENTS_FILE) {
 const registrationToken = env.IDP_REGISTRATION_ACCESS_TOKEN || 'dev-only-idp-registration-access-token';
 
 const children: { name: string; child: ChildProcess }[] = [];
+const closeOnStop: { close(): void }[] = [];
 let stopping = false;
 
 function run(name: string, command: string, args: string[]): ChildProcess {
@@ -73,6 +77,7 @@ function run(name: string, command: string, args: string[]): ChildProcess {
 async function stopAll(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
+  for (const server of closeOnStop) server.close();
   await Promise.all(
     children.map(
       ({ child }) =>
@@ -108,7 +113,10 @@ if (hasPhp) {
   if (seeded.status !== 0) throw new Error('seeding the sample legacy database failed');
   run('legacy-php', 'php', ['-S', `127.0.0.1:${ports.php}`, '-t', 'legacy-php/public', 'legacy-php/public/router.php']);
 } else {
-  console.warn('php is not installed: the sample legacy PHP site will not run (apt-get install php-cli php-sqlite3)');
+  // A legacy database of one's own (LEGACY_DATABASE_URL) is never written to.
+  if (!process.env.LEGACY_DATABASE_URL) seedLegacyUsers(legacySqlite);
+  if (!process.env.LEGACY_UPSTREAM_URL) closeOnStop.push(await startPhpMissingPage(ports.php));
+  console.warn(`php is not installed: demo users seeded with node; the sample legacy PHP site needs ${PHP_PACKAGES} (apt-get install ${PHP_PACKAGES})`);
 }
 run('legacy-adapter', process.execPath, ['legacy-adapter/main.ts']);
 run('idp', process.execPath, ['idp/main.ts']);
@@ -132,10 +140,12 @@ Identity migration, embedded mode: running.
   gateway (the front door)   http://localhost:${ports.gateway}/
   idp                        http://localhost:${ports.idp}/
   legacy-adapter (internal)  http://localhost:${ports.adapter}/
-${hasPhp ? `  legacy PHP site            http://localhost:${ports.php}/   (log in as alice / correct horse battery staple)\n` : ''}
+  legacy PHP site            http://localhost:${ports.php}/   ${hasPhp ? '(log in as alice / correct horse battery staple)' : `(not running: needs ${PHP_PACKAGES})`}
+
   OpenID Connect, issuer ${env.IDP_ISSUER}
     discovery        ${env.IDP_ISSUER}/.well-known/openid-configuration
-${hasPhp ? `    demo user        alice / correct horse battery staple   (a legacy user: signs in just in time, hash upgraded)\n` : '    demo user        none: install php to seed the sample legacy users (alice / correct horse battery staple)\n'}    demo client      demo-app (public, native: redirect http://127.0.0.1:<any port>/callback, PKCE S256)
+    demo user        alice / correct horse battery staple   (a legacy user: signs in just in time, hash upgraded)
+    demo client      demo-app (public, native: redirect http://127.0.0.1:<any port>/callback, PKCE S256)
 ${hasPhp ? `    sign in through the new stack, then see the unchanged PHP page logged in (session bridge):
       http://localhost:${ports.gateway}/auth/login?return_to=/account.php
 ` : ''}    register one     registration access token: ${registrationToken}

@@ -2,6 +2,7 @@
 // from the environment, exactly as the running idp does.
 //
 //   node idp/cli/keys.ts list
+//   node idp/cli/keys.ts ensure              first start: a key of its own, unless one is active
 //   node idp/cli/keys.ts add-next            new key, published in JWKS, not signing yet
 //   node idp/cli/keys.ts promote [--force]   next key signs; the old one keeps verifying
 //   node idp/cli/keys.ts retire <kid> [--force]   unpublish a key no valid token can need
@@ -18,6 +19,8 @@ import { loadResourcesFile } from '../oidc/resources.ts';
 
 const USAGE = `usage: node idp/cli/keys.ts <command>
   list                      show every key with its state and dates
+  ensure                    first start (compose's setup, the migration Job): unless a production key
+                            is active, add one and promote it; safe to run on every deploy
   add-next                  generate the next key: published in JWKS, not signing
   promote [--force]         the next key starts signing; the active one becomes retiring
   retire <kid> [--force]    unpublish a retiring key once no token it signed can be valid
@@ -74,6 +77,20 @@ async function main(argv: string[]): Promise<number> {
             [k.kid, k.state.padEnd(8), k.alg, k.development ? 'development' : 'production', `created ${iso(k.createdAt)}`, `activated ${iso(k.activatedAt)}`, `deactivated ${iso(k.deactivatedAt)}`, `retired ${iso(k.retiredAt)}`].join('  '),
           );
         }
+        return 0;
+      }
+      case 'ensure': {
+        const keys = await listKeys(knex);
+        const active = keys.find((k) => k.state === 'active' && !k.development);
+        if (active) {
+          console.log(`${active.kid} is active: nothing to do`);
+          return 0;
+        }
+        // promote refuses to swap out an active development key before the new one is published:
+        // that database signed tokens already, so its rotation is the operator's, as usual.
+        if (!keys.some((k) => k.state === 'next')) await addNextKey(knex, keyCipherFromConfig(config));
+        const result = await promoteNextKey(knex, { minPublishedMs: minPublishedMs(config) });
+        console.log(`promoted ${result.promoted} (active)`);
         return 0;
       }
       case 'add-next': {

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { ConfigError } from '../../lib/config.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { loadIdpConfig } from '../../idp/config.ts';
 import { loadLegacyAdapterConfig } from '../../legacy-adapter/config.ts';
+import { kustomize } from '../support/kustomize.ts';
 import { repoRoot, spawnScript } from '../support/processes.ts';
 
 test('defaults describe the embedded mode', () => {
@@ -84,7 +85,7 @@ test('TRUST_PROXY: every service refuses a value it cannot read, naming the vari
 });
 
 test('the shipped deploy files trust no whole private range: an operator must name the load balancer', () => {
-  const manifests = parseAllDocuments(readFileSync(join(repoRoot, 'deploy/k8s/services.yaml'), 'utf8')).map((d) => d.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } } } });
+  const manifests = kustomize(join(repoRoot, 'deploy/k8s/overlays/production')) as Array<{ kind?: string; spec?: { template?: { spec?: { containers?: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } } } }>;
   const values = manifests.flatMap((m) => m.spec?.template?.spec?.containers ?? []).flatMap((c) => (c.env ?? []).filter((e) => e.name === 'TRUST_PROXY').map((e) => [c.name, e.value ?? ''] as const));
   assert.deepEqual(values.map(([name]) => name).sort(), ['gateway', 'idp']);
   for (const [name, value] of values) {
@@ -92,13 +93,15 @@ test('the shipped deploy files trust no whole private range: an operator must na
     assert.match(value, /^SET-ME-/, name);
     assert.throws(() => loadGatewayConfig({ TRUST_PROXY: value }), /TRUST_PROXY: not an address/, name);
   }
-  const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8')) as { services: Record<string, { environment?: Record<string, unknown> }> };
-  for (const [name, service] of Object.entries(compose.services)) {
-    const value = service.environment?.TRUST_PROXY;
-    if (value === undefined) continue;
-    // Required from the operator's environment (compose refuses to start without it).
-    assert.match(String(value), /^\$\{TRUST_PROXY:\?.+\}$/, name);
-  }
+  const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<string, { environment?: Record<string, unknown>; networks?: { default?: { ipv4_address?: string } } }>;
+  };
+  // The gateway's: required from the operator's environment (compose refuses to start without it).
+  assert.match(String(compose.services.gateway?.environment?.TRUST_PROXY), /^\$\{TRUST_PROXY:\?.+\}$/);
+  // The idp's: exactly the gateway's fixed address on the compose network, no range.
+  const gatewayAddress = compose.services.gateway?.networks?.default?.ipv4_address;
+  assert.ok(gatewayAddress);
+  for (const name of ['idp', 'setup']) assert.equal(compose.services[name]?.environment?.TRUST_PROXY, gatewayAddress, name);
 });
 
 test('the idp stops at start (exit 78, before touching its database) on a TRUST_PROXY it cannot read', async () => {

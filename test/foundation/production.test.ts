@@ -4,15 +4,23 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { parse } from 'yaml';
+import { composeClients } from '../../scripts/compose-env.ts';
 import { createMariaDbDatabase, mariadbProblem, MARIADB_ADMIN_URL, REDIS_TEST_URL, redisProblem, skipLoudly } from '../support/databases.ts';
 import { freePort, repoRoot, spawnScript, startServiceProcess, type SpawnedService } from '../support/processes.ts';
 
 const secret = () => randomBytes(30).toString('base64url');
+
+/** A service's command in docker-compose.yml, as compose would run it. */
+function composeCommand(service: string): string[] {
+  const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, { command: string[] }> };
+  return compose.services[service]!.command;
+}
 
 test('production mode from dist/ on MariaDB + Redis, as compose and Kubernetes run it', async (t) => {
   if (!existsSync(join(repoRoot, 'dist/idp/main.js'))) {
@@ -46,25 +54,35 @@ test('production mode from dist/ on MariaDB + Redis, as compose and Kubernetes r
     LEGACY_SESSION_BRIDGE_SECRET: secret(),
     LEGACY_DATABASE_URL: `sqlite:${join(dir, 'legacy.sqlite')}`,
     LEGACY_UPSTREAM_URL: `http://127.0.0.1:${legacyPort}`,
+    // The clients file compose:env writes: the gateway's sign-in secret comes from the environment.
+    IDP_CLIENTS_FILE: join(dir, 'clients.yaml'),
   };
+  writeFileSync(env.IDP_CLIENTS_FILE!, composeClients(readFileSync(join(repoRoot, 'idp/clients.yaml'), 'utf8'), 'https://login.example.test'));
   const services: SpawnedService[] = [];
   try {
     // Without a signing key of its own, production refuses to start.
     const keyless = spawnScript('dist/idp/main.js', { ...env, IDP_PORT: String(await freePort()) });
     assert.notEqual(await keyless.exited, 0, 'the idp must refuse to start without a real signing key');
 
-    // The operator's one-off steps: the migration Job, then a signing key.
-    for (const args of [['dist/idp/store/migrate-cli.js'], ['dist/idp/cli/keys.js', 'add-next'], ['dist/idp/cli/keys.js', 'promote']]) {
-      const run = spawnSync(process.execPath, args, { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
-      assert.equal(run.status, 0, `${args.join(' ')}: ${run.stdout}${run.stderr}`);
-    }
+    // The one-off steps, exactly as compose's `setup` service runs them before every idp start:
+    // migrations, then a signing key of its own; run again, they change nothing.
+    const [command, ...args] = composeCommand('setup');
+    const setup = () => spawnSync(command!, args, { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+    const first = setup();
+    assert.equal(first.status, 0, `setup: ${first.stdout}${first.stderr}`);
+    assert.match(first.stdout, /promoted \S+ \(active\)/);
+    const again = setup();
+    assert.equal(again.status, 0, `setup again: ${again.stdout}${again.stderr}`);
+    assert.match(again.stdout, /already up to date[\s\S]*is active: nothing to do/);
+    const keys = spawnSync(process.execPath, ['dist/idp/cli/keys.js', 'list'], { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+    assert.equal(keys.stdout.trim().split('\n').length, 1, `one key: ${keys.stdout}`);
 
-    const adapter = await startServiceProcess('dist/legacy-adapter/main.js', 'LEGACY_ADAPTER_PORT', env);
+    const adapter = await startServiceProcess(composeCommand('legacy-adapter')[1]!, 'LEGACY_ADAPTER_PORT', env);
     services.push(adapter);
-    const idp = await startServiceProcess('dist/idp/main.js', 'IDP_PORT', { ...env, LEGACY_ADAPTER_URL: adapter.url });
+    const idp = await startServiceProcess(composeCommand('idp')[1]!, 'IDP_PORT', { ...env, LEGACY_ADAPTER_URL: adapter.url });
     services.push(idp);
     // As compose runs it: one worker process per CPU.
-    const gateway = await startServiceProcess('dist/gateway/main.js', 'GATEWAY_PORT', { ...env, IDP_UPSTREAM_URL: idp.url, GATEWAY_WORKERS: 'auto' });
+    const gateway = await startServiceProcess(composeCommand('gateway')[1]!, 'GATEWAY_PORT', { ...env, IDP_UPSTREAM_URL: idp.url, GATEWAY_WORKERS: 'auto' });
     services.push(gateway);
 
     for (const service of [idp, gateway]) {
