@@ -6,9 +6,10 @@ import { legacyMigrationDeadLetters } from './020-legacy-migration-dead-letters.
 import { legacyMigrationCheckpoints } from './021-legacy-migration-checkpoints.ts';
 import { legacyOutbox } from './030-legacy-outbox.ts';
 import { legacyOutboxDead } from './031-legacy-outbox-dead.ts';
+import { passwordResetAndMail } from './040-password-reset-and-mail.ts';
 
 /**
  * Every schema change of the idp's store, in order. Each must be backward compatible
  * (expand now, contract in a later release) so old and new replicas can run side by side.
  */
-export const idpMigrations: Migration[] = [users, passwordMetadata, signingKeys, legacyMigrationDeadLetters, legacyMigrationCheckpoints, legacyOutbox, legacyOutboxDead];
+export const idpMigrations: Migration[] = [users, passwordMetadata, signingKeys, legacyMigrationDeadLetters, legacyMigrationCheckpoints, legacyOutbox, legacyOutboxDead, passwordResetAndMail];

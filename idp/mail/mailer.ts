@@ -1,0 +1,139 @@
+// The idp's mail: messages are rendered and stored in the outbox by `enqueue` (the request goes
+// on at once), and a worker on every replica sends what is due, retrying with backoff for as long
+// as the server is away. The row lease keeps two replicas from sending one message at once.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../../lib/logger.ts';
+import { retryDelay } from '../dual-write/index.ts';
+import type { MailMetrics } from './metrics.ts';
+import type { MailOutbox, QueuedMail } from './outbox.ts';
+import type { MailTemplates, TemplateName } from './templates.ts';
+import { isPermanentRejection, mailErrorCode, type MailTransport } from './transport.ts';
+
+export interface Mailer {
+  /** True when messages only go to files (no SMTP_URL): development, where links may be logged. */
+  readonly development: boolean;
+  /** Renders `template` for `to` and stores it; the worker sends it. */
+  enqueue(template: TemplateName, to: string, values: Record<string, string>): Promise<void>;
+  start(): void;
+  /** One pass: sends what is due; resolves to the number of messages handled. */
+  runOnce(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface MailerOptions {
+  outbox: MailOutbox;
+  transport: MailTransport;
+  templates: MailTemplates;
+  from: string;
+  metrics: MailMetrics;
+  logger: Logger;
+  pollMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Longer than one SMTP conversation can take. */
+  leaseMs: number;
+  /** Files only, outside production: the one mode where callers may log a link. */
+  development: boolean;
+  batchSize?: number;
+}
+
+export function createMailer(options: MailerOptions): Mailer {
+  const { outbox, transport, templates, metrics, pollMs, retryBaseMs, retryMaxMs, leaseMs, batchSize = 20 } = options;
+  const workerId = `mailer-${randomUUID()}`;
+  const log = options.logger.child({ component: 'mail' });
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<number> | undefined;
+  let stopped = true;
+  let again = false;
+
+  async function send(mail: QueuedMail): Promise<void> {
+    // The recipient is personal data: logs name the message by its id and template only.
+    const context = { mailId: mail.id, template: mail.template };
+    try {
+      await transport.send(mail, options.from);
+    } catch (error) {
+      const reason = mailErrorCode(error);
+      const attempts = mail.attempts + 1;
+      if (isPermanentRejection(error)) {
+        await outbox.settle(mail, workerId, 'rejected', reason);
+        metrics.rejected(mail.template);
+        log.error({ ...context, attempts, error: reason }, 'mail refused for good by the SMTP server');
+        return;
+      }
+      const delayMs = retryDelay(attempts, retryBaseMs, retryMaxMs);
+      await outbox.reschedule(mail, workerId, reason, delayMs);
+      metrics.failed(reason);
+      log.warn({ ...context, attempts, error: reason, retryInMs: delayMs }, 'sending mail failed; will retry');
+      return;
+    }
+    if (await outbox.settle(mail, workerId, 'sent')) {
+      metrics.sent(mail.template);
+      log.info({ ...context, attempts: mail.attempts + 1, transport: transport.kind }, 'mail sent');
+    }
+  }
+
+  async function pass(): Promise<number> {
+    let handled = 0;
+    for (;;) {
+      const batch = await outbox.claim(workerId, batchSize, leaseMs);
+      for (const mail of batch) {
+        try {
+          await send(mail);
+        } catch (error) {
+          // Our own database failed mid-way: the lease runs out and the message is tried again.
+          log.error({ err: error, mailId: mail.id }, 'sending a queued message failed');
+        }
+      }
+      handled += batch.length;
+      if (batch.length < batchSize || stopped) return handled;
+    }
+  }
+
+  function schedule(delay: number): void {
+    if (stopped) return;
+    clearTimeout(timer);
+    timer = setTimeout(tick, delay);
+    timer.unref();
+  }
+
+  function tick(): void {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = pass()
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'mail pass failed');
+        return 0;
+      })
+      .finally(() => {
+        running = undefined;
+        const now = again;
+        again = false;
+        schedule(now ? 0 : pollMs);
+      });
+  }
+
+  return {
+    development: options.development && transport.kind === 'file',
+    async enqueue(template, to, values) {
+      const rendered = templates.render(template, values);
+      const id = await outbox.add({ template, to, ...rendered });
+      metrics.queued(template);
+      log.debug({ mailId: id, template }, 'mail queued');
+      if (!stopped) schedule(0);
+    },
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      schedule(0);
+    },
+    runOnce: () => pass(),
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+      transport.close();
+    },
+  };
+}
