@@ -1,3 +1,4 @@
+import type { Knex } from '../../lib/db.ts';
 import type { PasswordEncoding } from '../../lib/passwords/index.ts';
 import type { IdpUser } from '../login/types.ts';
 
@@ -48,6 +49,17 @@ export interface PasswordChange extends PasswordReplacement {
    * the same transaction when the user has a legacy id. Absent: no outbox event.
    */
   legacyHash?: string;
+}
+
+/** A password set through a reset link (idp/reset/). */
+export interface PasswordReset {
+  userId: string;
+  newHash: string;
+  newScheme: string;
+  /** As in PasswordChange: the dual-write event's `$2y$` hash. */
+  legacyHash?: string;
+  /** Spends the link inside the transaction; false: already used or expired, nothing is written. */
+  claim(trx: Knex.Transaction): Promise<boolean>;
 }
 
 /** changed: false when the stored hash was no longer `expectedHash`; legacyEventId: the outbox event written, if any. */
