@@ -42,6 +42,8 @@ function field(body: unknown, name: string, max: number): string {
 }
 
 const IDENTIFIER_MAX = 320;
+/** Requests handled at once per replica (each a few queries and at most one adapter call). */
+const MAX_IN_FLIGHT = 64;
 
 export function mountReset(app: Express, deps: ResetDeps): MountedReset {
   const requests = createResetRequests(deps);
@@ -69,6 +71,8 @@ export function mountReset(app: Express, deps: ResetDeps): MountedReset {
     if (identifier === '' || identifier.length > IDENTIFIER_MAX) return send(res, 400, requestPage({ missing: true }));
     // The answer goes first, the same for every identifier; the work follows (requests.ts).
     send(res, 200, requestedPage(minutes));
+    // A flood must not pile up unbounded background work: past the cap a request is dropped as throttled.
+    if (inFlight.size >= MAX_IN_FLIGHT) return deps.metrics.requested('throttled');
     const work = requests.handle(identifier, req.ip).finally(() => inFlight.delete(work));
     inFlight.add(work);
   });
