@@ -14,6 +14,7 @@ import { createUserStore } from '../../idp/users/store.ts';
 import { LEGACY_PHPASS } from '../idp/support/harness.ts';
 import { sample } from '../jit-login/support.ts';
 import { freePort, startServiceProcess } from '../support/processes.ts';
+import { startSmtpServer } from '../support/smtp-server.ts';
 
 const NAME = 'Eve <b>"Ops" & Co</b>';
 
@@ -30,6 +31,27 @@ async function eventually(what: string, check: () => Promise<boolean> | boolean)
   }
 }
 
+/** A throwaway idp database holding eve (a legacy hash, as the batch migration leaves it), and the idp on it in its own process. */
+async function startIdpWithEve(dir: string, env: Record<string, string>) {
+  const databaseUrl = `sqlite:${join(dir, 'idp.sqlite')}`;
+  const knex = createDatabase(databaseUrl);
+  await migrate(knex, idpMigrations);
+  await createUserStore(knex).insertFromLegacy({ legacyId: 'legacy-eve', username: 'eve', email: 'eve@example.test', name: NAME, passwordHash: LEGACY_PHPASS, passwordScheme: 'phpass-portable-P', legacyFingerprint: null });
+  const port = await freePort();
+  try {
+    const idp = await startServiceProcess(
+      'idp/main.ts',
+      'IDP_PORT',
+      { NODE_ENV: 'development', LOG_LEVEL: 'info', IDP_ISSUER: `http://127.0.0.1:${port}`, DATABASE_URL: databaseUrl, LEGACY_ADAPTER_URL: 'http://127.0.0.1:9', LEGACY_ADAPTER_TIMEOUT_MS: '500', IDP_MAIL_POLL_MS: '50', ...env },
+      port,
+    );
+    return { idp, knex };
+  } catch (error) {
+    await knex.destroy();
+    throw error;
+  }
+}
+
 test('development mail: an .eml file from replaceable templates, the link in the log, throttled requests, an expired link', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'idm-reset-dev-'));
   const mailDir = join(dir, 'mail');
@@ -37,26 +59,13 @@ test('development mail: an .eml file from replaceable templates, the link in the
   cpSync(DEFAULT_TEMPLATES_DIR, templates, { recursive: true });
   writeFileSync(join(templates, 'password-reset.txt'), 'Subject: Custom reset for {{name}}\n\nHi {{name}}, open {{link}} within {{minutes}} minutes.\n');
   writeFileSync(join(templates, 'password-reset.html'), '<p>Hi {{name}}, <a href="{{link}}">reset</a></p>\n');
-  const databaseUrl = `sqlite:${join(dir, 'idp.sqlite')}`;
-  const knex = createDatabase(databaseUrl);
-  let idp: Awaited<ReturnType<typeof startServiceProcess>> | undefined;
+  const { idp, knex } = await startIdpWithEve(dir, {
+    IDP_MAIL_DIR: mailDir,
+    IDP_MAIL_TEMPLATES_DIR: templates,
+    IDP_PASSWORD_RESET_ACCOUNT_FREE_REQUESTS: '1',
+    IDP_LOGIN_THROTTLE_BASE_DELAY_MS: '600000',
+  });
   try {
-    await migrate(knex, idpMigrations);
-    await createUserStore(knex).insertFromLegacy({ legacyId: 'legacy-eve', username: 'eve', email: 'eve@example.test', name: NAME, passwordHash: LEGACY_PHPASS, passwordScheme: 'phpass-portable-P', legacyFingerprint: null });
-    const port = await freePort();
-    idp = await startServiceProcess('idp/main.ts', 'IDP_PORT', {
-      NODE_ENV: 'development',
-      IDP_ISSUER: `http://127.0.0.1:${port}`,
-      LOG_LEVEL: 'info',
-      DATABASE_URL: databaseUrl,
-      LEGACY_ADAPTER_URL: 'http://127.0.0.1:9',
-      LEGACY_ADAPTER_TIMEOUT_MS: '500',
-      IDP_MAIL_DIR: mailDir,
-      IDP_MAIL_TEMPLATES_DIR: templates,
-      IDP_MAIL_POLL_MS: '50',
-      IDP_PASSWORD_RESET_ACCOUNT_FREE_REQUESTS: '1',
-      IDP_LOGIN_THROTTLE_BASE_DELAY_MS: '600000',
-    }, port);
     const url = idp.url;
     const first = await ask(url, 'eve');
     assert.equal(first.status, 200);
@@ -96,8 +105,28 @@ test('development mail: an .eml file from replaceable templates, the link in the
     const tokenHashes = ((await knex('password_resets').select('token_hash')) as { token_hash: string }[]).map((r) => r.token_hash);
     for (const secret of [LEGACY_PHPASS, ...tokenHashes]) assert.ok(!idp.output().includes(secret), 'no hash in the log');
   } finally {
-    await idp?.stop();
+    await idp.stop();
     await knex.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('with SMTP_URL the reset link goes only to the mailbox, never to the log', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'idm-reset-smtp-'));
+  const smtp = await startSmtpServer();
+  const { idp, knex } = await startIdpWithEve(dir, { SMTP_URL: smtp.url, IDP_MAIL_DIR: join(dir, 'mail') });
+  try {
+    assert.equal((await ask(idp.url, 'eve')).status, 200);
+    const mail = await smtp.waitFor('eve@example.test', /Reset your password/);
+    const token = /token=([\w-]+)/.exec(mail.text)?.[1];
+    assert.ok(token, mail.text);
+    await eventually('the request is logged', () => idp.output().includes('password reset link mailed'));
+    assert.ok(!idp.output().includes(token), 'the link is not in the log');
+    assert.ok(!existsSync(join(dir, 'mail')), 'no .eml file either');
+  } finally {
+    await idp.stop();
+    await knex.destroy();
+    await smtp.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, test } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { RunningService } from '../../lib/service.ts';
 import { launchChromium } from '../idp-browser/support.ts';
-import { closeSharedResources, withIdp, type TestIdp } from '../idp/support/harness.ts';
+import { closeSharedResources, withIdp, type Storage, type TestIdp } from '../idp/support/harness.ts';
 import { ADAPTER_SECRET, sample, startAdapter } from '../jit-login/support.ts';
 import { LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp } from '../support/legacy-php.ts';
 import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp-server.ts';
@@ -121,7 +121,7 @@ async function resetAndSignIn(stack: Stack, user: { login: string; email: string
   }
 }
 
-test('password reset by e-mail: migrated and never-migrated users, unknown addresses, an SMTP outage', async (t) => {
+async function resetScenario(t: TestContext, storage: Storage): Promise<void> {
   const reason = await legacyPhpUnavailableReason({ db: 'sqlite' });
   if (reason) {
     console.warn(`SKIPPED: password reset end to end: ${reason}`);
@@ -163,7 +163,7 @@ clients:
 `;
     await withIdp(
       t,
-      { db: 'sqlite', redis: false },
+      storage,
       async (idp) => {
         const stack: Stack = { idp, smtp, browser, php, callback };
 
@@ -236,4 +236,9 @@ clients:
     await adapter?.stop();
     await php.stop();
   }
-});
+}
+
+// The embedded storage, and production's (MariaDB, Redis: the reset throttle and the sessions the reset ends live there).
+for (const storage of [{ db: 'sqlite', redis: false }, { db: 'mysql', redis: true }] satisfies Storage[]) {
+  test(`${storage.db}${storage.redis ? ' + Redis' : ''}: password reset by e-mail for migrated and never-migrated users, unknown addresses, an SMTP outage`, (t) => resetScenario(t, storage));
+}
