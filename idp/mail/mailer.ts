@@ -3,6 +3,7 @@
 // as the server is away. The row lease keeps two replicas from sending one message at once.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../lib/logger.ts';
+import { createPollingLoop } from '../../lib/polling-loop.ts';
 import { retryDelay } from '../dual-write/index.ts';
 import type { MailMetrics } from './metrics.ts';
 import type { MailOutbox, QueuedMail } from './outbox.ts';
@@ -41,10 +42,6 @@ export function createMailer(options: MailerOptions): Mailer {
   const { outbox, transport, templates, metrics, pollMs, retryBaseMs, retryMaxMs, leaseMs, batchSize = 20 } = options;
   const workerId = `mailer-${randomUUID()}`;
   const log = options.logger.child({ component: 'mail' });
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<number> | undefined;
-  let stopped = true;
-  let again = false;
 
   async function send(mail: QueuedMail): Promise<void> {
     // The recipient is personal data: logs name the message by its id and template only.
@@ -85,34 +82,11 @@ export function createMailer(options: MailerOptions): Mailer {
         }
       }
       handled += batch.length;
-      if (batch.length < batchSize || stopped) return handled;
+      if (batch.length < batchSize || loop.stopped()) return handled;
     }
   }
 
-  function schedule(delay: number): void {
-    if (stopped) return;
-    clearTimeout(timer);
-    timer = setTimeout(tick, delay);
-    timer.unref();
-  }
-
-  function tick(): void {
-    if (running) {
-      again = true;
-      return;
-    }
-    running = pass()
-      .catch((error: unknown) => {
-        log.error({ err: error }, 'mail pass failed');
-        return 0;
-      })
-      .finally(() => {
-        running = undefined;
-        const now = again;
-        again = false;
-        schedule(now ? 0 : pollMs);
-      });
-  }
+  const loop = createPollingLoop(pass, { pollMs, onError: (error) => log.error({ err: error }, 'mail pass failed') });
 
   return {
     development: options.development && transport.kind === 'file',
@@ -121,18 +95,12 @@ export function createMailer(options: MailerOptions): Mailer {
       const id = await outbox.add({ template, to, ...rendered });
       metrics.queued(template);
       log.debug({ mailId: id, template }, 'mail queued');
-      if (!stopped) schedule(0);
+      loop.wake();
     },
-    start() {
-      if (!stopped) return;
-      stopped = false;
-      schedule(0);
-    },
+    start: () => loop.start(),
     runOnce: () => pass(),
     async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
+      await loop.stop();
       transport.close();
     },
   };
