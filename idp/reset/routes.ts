@@ -2,29 +2,19 @@
 // link's new-password form. Under /interaction/ because the gateway already sends that prefix to
 // the idp; mounted before the interaction routes, whose /interaction/:uid would match it too.
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import type { Logger } from '../../lib/logger.ts';
 import { isRedisUnavailableError } from '../../lib/redis.ts';
 import { hashPassword, hashPhpBcrypt, pbkdf2Scheme, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
 import { MAX_PASSWORD_LENGTH, newPasswordProblem } from '../account/password-rules.ts';
 import { messagePage, pageHeaders, sendUnavailablePage, unreadableFormStatus } from '../interactions/index.ts';
-import type { Mailer } from '../mail/index.ts';
 import type { RevokeUserGrants } from '../oidc/index.ts';
-import type { IdpUserStore } from '../users/store.ts';
-import type { ResetMetrics } from './metrics.ts';
 import { createResetRequests, displayName, type ResetRequestDeps } from './requests.ts';
-import type { ResetTokens } from './tokens.ts';
 import { NEW_PASSWORD_PATH, newPasswordPage, requestedPage, requestPage, RESET_PATH } from './views.ts';
 
 export interface ResetDeps extends ResetRequestDeps {
-  users: IdpUserStore;
-  tokens: ResetTokens;
-  mailer: Mailer;
-  metrics: ResetMetrics;
   policy: Pbkdf2Policy;
   revokeUserGrants: RevokeUserGrants;
   /** Dual-write (as the password change): a user with a legacy id gets the new password as `$2y$` bcrypt at this cost. */
   legacyWrite?: { bcryptCost: number; queued(eventId: string): void };
-  logger: Logger;
 }
 
 export interface MountedReset {
