@@ -90,6 +90,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
       retryMaxMs: config.IDP_MAIL_RETRY_MAX_MS,
       leaseMs: 4 * config.IDP_MAIL_TIMEOUT_MS + 5_000,
       development: config.NODE_ENV !== 'production',
+      retentionMs: config.IDP_MAIL_RETENTION_DAYS * 86_400_000,
     });
     const app = express();
     app.disable('x-powered-by');

@@ -56,6 +56,8 @@ export const idpEnv = {
   IDP_MAIL_POLL_MS: z.coerce.number().int().min(50).max(3_600_000).default(1_000),
   IDP_MAIL_RETRY_BASE_MS: z.coerce.number().int().min(1).max(3_600_000).default(1_000),
   IDP_MAIL_RETRY_MAX_MS: milliseconds(300_000),
+  /** Sent and rejected rows of the mail outbox (bodies and recipient already erased) are deleted this many days later. */
+  IDP_MAIL_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(30),
   /** One SMTP conversation's deadline (connect, greeting, each reply). */
   IDP_MAIL_TIMEOUT_MS: milliseconds(10_000),
   /** A sign-in with no idp session accepts the monolith's live PHP session as the login (once; amr legacy_session). */

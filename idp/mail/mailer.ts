@@ -10,6 +10,10 @@ import type { MailOutbox, QueuedMail } from './outbox.ts';
 import type { MailTemplates, TemplateName } from './templates.ts';
 import { isPermanentRejection, mailErrorCode, type MailTransport } from './transport.ts';
 
+const PRUNE_EVERY_MS = 3_600_000;
+const PRUNE_BATCH = 500;
+const PRUNE_MAX_BATCHES = 20;
+
 export interface Mailer {
   /** True when messages only go to files (no SMTP_URL): development, where links may be logged. */
   readonly development: boolean;
@@ -35,6 +39,8 @@ export interface MailerOptions {
   leaseMs: number;
   /** Files only, outside production: the one mode where callers may log a link. */
   development: boolean;
+  /** Settled rows are deleted this long after they were sent (checked at most hourly). */
+  retentionMs: number;
   batchSize?: number;
 }
 
@@ -69,7 +75,27 @@ export function createMailer(options: MailerOptions): Mailer {
     }
   }
 
+  let lastPruneAt = 0;
+  async function pruneIfDue(): Promise<void> {
+    if (Date.now() - lastPruneAt < PRUNE_EVERY_MS) return;
+    lastPruneAt = Date.now();
+    try {
+      let deleted = 0;
+      // Bounded work per run: a few short deletes, the rest next time.
+      for (let batch = 0; batch < PRUNE_MAX_BATCHES; batch++) {
+        const n = await outbox.prune(lastPruneAt - options.retentionMs, PRUNE_BATCH);
+        deleted += n;
+        if (n < PRUNE_BATCH) break;
+      }
+      if (deleted > 0) log.info({ rows: deleted }, 'sent mail rows pruned');
+    } catch (error) {
+      // Housekeeping never holds up sending; the next run tries again.
+      log.warn({ err: error }, 'pruning the mail outbox failed');
+    }
+  }
+
   async function pass(): Promise<number> {
+    await pruneIfDue();
     let handled = 0;
     for (;;) {
       const batch = await outbox.claim(workerId, batchSize, leaseMs);

@@ -30,9 +30,11 @@ export interface MailOutbox {
   add(mail: OutgoingMail): Promise<number>;
   /** Leases up to `limit` due messages to `workerId` for `leaseMs` (a compare-and-set per row). */
   claim(workerId: string, limit: number, leaseMs: number): Promise<QueuedMail[]>;
-  /** Sent (or refused for good by the server): the bodies, which may hold a reset link, are erased. */
+  /** Sent (or refused for good by the server): the bodies, which may hold a reset link, the recipient and the subject are erased. */
   settle(mail: QueuedMail, workerId: string, status: 'sent' | 'rejected', error?: string): Promise<boolean>;
   reschedule(mail: QueuedMail, workerId: string, error: string, delayMs: number): Promise<boolean>;
+  /** Deletes up to `limit` settled rows sent before `sentBefore` (epoch ms); returns how many. */
+  prune(sentBefore: number, limit: number): Promise<number>;
   stats(): Promise<MailOutboxStats>;
 }
 
@@ -87,7 +89,7 @@ export function createMailOutbox(knex: Knex): MailOutbox {
     async settle(mail, workerId, status, error) {
       const n = await knex(TABLE)
         .where({ id: mail.id, status: 'pending', locked_by: workerId })
-        .update({ status, sent_at: Date.now(), text_body: null, html_body: null, attempts: mail.attempts + 1, last_error: error?.slice(0, 255) ?? null, locked_by: null, locked_until: null });
+        .update({ status, sent_at: Date.now(), recipient: '', subject: '', text_body: null, html_body: null, attempts: mail.attempts + 1, last_error: error?.slice(0, 255) ?? null, locked_by: null, locked_until: null });
       return n === 1;
     },
     async reschedule(mail, workerId, error, delayMs) {
@@ -95,6 +97,12 @@ export function createMailOutbox(knex: Knex): MailOutbox {
         .where({ id: mail.id, status: 'pending', locked_by: workerId })
         .update({ attempts: mail.attempts + 1, last_error: error.slice(0, 255), next_attempt_at: Date.now() + delayMs, locked_by: null, locked_until: null });
       return n === 1;
+    },
+    async prune(sentBefore, limit) {
+      // Ids first, then a delete by id: the same statements on SQLite and MariaDB.
+      const rows = (await knex(TABLE).select('id').whereIn('status', ['sent', 'rejected']).where('sent_at', '<', sentBefore).orderBy('id').limit(limit)) as Row[];
+      if (rows.length === 0) return 0;
+      return knex(TABLE).whereIn('id', rows.map((r) => r.id as number)).whereIn('status', ['sent', 'rejected']).delete();
     },
     async stats() {
       const row = (await knex(TABLE).where('status', 'pending').first(knex.raw('count(*) as n'), knex.raw('min(created_at) as oldest'))) as Row | undefined;

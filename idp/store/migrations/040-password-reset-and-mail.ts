@@ -6,7 +6,8 @@ import type { Migration } from '../../../lib/db.ts';
  * (`token_hash`, keyed by IDP_PASSWORD_RESET_SECRET); `used_at` makes a link single-use.
  * `mail_outbox`: every message the idp sends, written before any SMTP conversation and retried
  * with backoff until the server takes it. The bodies can hold a reset link (a credential), so
- * they are erased once the message is sent.
+ * they are erased once the message is sent, with the recipient and subject (personal data); the
+ * settled rows themselves go after IDP_MAIL_RETENTION_DAYS.
  * Expand-only: two new tables that nothing older reads.
  */
 export const passwordResetAndMail: Migration = {
@@ -41,6 +42,7 @@ export const passwordResetAndMail: Migration = {
       t.string('locked_by', 64).nullable();
       t.bigInteger('locked_until').nullable();
       t.index(['status', 'next_attempt_at'], 'mail_outbox_status_next_attempt');
+      t.index(['status', 'sent_at'], 'mail_outbox_status_sent');
     });
   },
   async down(knex) {
