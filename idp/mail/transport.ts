@@ -60,8 +60,12 @@ export function mailErrorCode(error: unknown): string {
   return typeof e.responseCode === 'number' ? `${code}:${e.responseCode}` : code;
 }
 
-/** The server refused this message for good (a 5xx reply): retrying it cannot help. */
+/**
+ * The server refused this message's recipient for good (a 5xx reply to RCPT TO: no such mailbox):
+ * retrying it cannot help. Any other 5xx (a refused login, sender or relay) is the deployment's and
+ * hits every message alike; those are retried until ops fix it, so nothing is lost meanwhile.
+ */
 export function isPermanentRejection(error: unknown): boolean {
-  const reply = (error as { responseCode?: unknown }).responseCode;
-  return typeof reply === 'number' && reply >= 500 && reply < 600;
+  const e = error as { code?: unknown; command?: unknown; responseCode?: unknown };
+  return e.code === 'EENVELOPE' && e.command === 'RCPT TO' && typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600;
 }

@@ -27,7 +27,14 @@ function addresses(value: ParsedMail['to']): string {
   return list.flatMap((a) => a.value.map((v) => v.address ?? '')).join(',');
 }
 
-export async function startSmtpServer(): Promise<TestSmtpServer> {
+export interface SmtpServerBehaviour {
+  /** A 5xx answer to MAIL FROM, for every message (a sender the server does not accept). */
+  refuseSender?: boolean;
+  /** Recipients answered 550 at RCPT TO (no such mailbox). */
+  unknownRecipients?: readonly string[];
+}
+
+export async function startSmtpServer(behaviour: SmtpServerBehaviour = {}): Promise<TestSmtpServer> {
   const received: ReceivedMail[] = [];
   let port = 0;
   let server: SMTPServer | undefined;
@@ -38,6 +45,14 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
       authOptional: true,
       disabledCommands: ['STARTTLS', 'AUTH'],
       logger: false,
+      onMailFrom(_address, _session, callback) {
+        if (!behaviour.refuseSender) return callback();
+        callback(Object.assign(new Error('5.7.1 sender not allowed'), { responseCode: 550 }));
+      },
+      onRcptTo(address, _session, callback) {
+        if (!behaviour.unknownRecipients?.includes(address.address)) return callback();
+        callback(Object.assign(new Error('5.1.1 no such mailbox'), { responseCode: 550 }));
+      },
       onData(stream, _session, callback) {
         simpleParser(stream).then(
           (mail) => {
