@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import express from 'express';
 import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
 import { createRedis, redisCheck } from '../lib/redis.ts';
@@ -21,7 +22,6 @@ import { idpMigrations } from './store/migrations/index.ts';
 import { createLoginThrottle, createMemoryThrottle, createRedisThrottle, throttlePolicyFromConfig } from './throttle/index.ts';
 import { createMailer, createMailMetrics, createMailOutbox, createMailTransport, loadMailTemplates } from './mail/index.ts';
 import { createResetMetrics, createResetTokens, mountReset, RESET_PATH } from './reset/index.ts';
-import { createHmac } from 'node:crypto';
 import { createUserStore } from './users/store.ts';
 
 /** Test seams: replace the interaction routes, or get hold of the provider in-process. */
