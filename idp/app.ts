@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import express from 'express';
 import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
 import { configurePasswordWorkers } from '../lib/passwords/index.ts';
@@ -20,7 +21,9 @@ import { logoutSource, mountInteractions, postLogoutSuccessSource, renderError }
 import { createOidc, mountProvider, type Oidc } from './oidc/index.ts';
 import { redisGate } from './redis-gate.ts';
 import { idpMigrations } from './store/migrations/index.ts';
-import { createLoginThrottle, throttlePolicyFromConfig } from './throttle/index.ts';
+import { createLoginThrottle, createMemoryThrottle, createRedisThrottle, throttlePolicyFromConfig } from './throttle/index.ts';
+import { createMailer, createMailMetrics, createMailOutbox, createMailTransport, loadMailTemplates } from './mail/index.ts';
+import { createResetMetrics, createResetTokens, mountReset, RESET_PATH } from './reset/index.ts';
 import { createUserStore } from './users/store.ts';
 
 /** Test seams: replace the interaction routes, or get hold of the provider in-process. */
@@ -74,6 +77,26 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, { keyPrefix: config.REDIS_KEY_PREFIX, name: 'idp', logger }) : undefined;
     // One throttle for the login form and the password change: both check a password.
     const throttle = createLoginThrottle(throttlePolicyFromConfig(config), redis);
+    // The idp's mail (password reset): stored first, sent by a worker, retried while SMTP is away.
+    const mailOutbox = createMailOutbox(knex);
+    const mailTransport = createMailTransport({ smtpUrl: config.SMTP_URL, dir: config.IDP_MAIL_DIR, timeoutMs: config.IDP_MAIL_TIMEOUT_MS });
+    if (mailTransport.kind === 'file') {
+      logger[config.NODE_ENV === 'production' ? 'warn' : 'info']({ dir: config.IDP_MAIL_DIR }, 'no SMTP_URL: mail is written as .eml files, nobody receives it');
+    }
+    const mailer = createMailer({
+      outbox: mailOutbox,
+      transport: mailTransport,
+      templates: loadMailTemplates(config.IDP_MAIL_TEMPLATES_DIR),
+      from: config.MAIL_FROM,
+      metrics: createMailMetrics(metrics.registry, { stats: () => mailOutbox.stats(), logger }),
+      logger,
+      pollMs: config.IDP_MAIL_POLL_MS,
+      retryBaseMs: config.IDP_MAIL_RETRY_BASE_MS,
+      retryMaxMs: config.IDP_MAIL_RETRY_MAX_MS,
+      leaseMs: 4 * config.IDP_MAIL_TIMEOUT_MS + 5_000,
+      development: config.NODE_ENV !== 'production',
+      retentionMs: config.IDP_MAIL_RETENTION_DAYS * 86_400_000,
+    });
     const app = express();
     app.disable('x-powered-by');
     // The same predicate as the gateway's, so both read TRUST_PROXY alike (express alone takes "true" for an address).
@@ -102,6 +125,36 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
       const issuerPath = new URL(config.IDP_ISSUER).pathname.replace(/\/$/, '');
       app.use(redisGate(redis, [`${issuerPath}/.well-known/`, `${issuerPath}/jwks`, '/interaction/static/']));
     }
+    const legacyWrite =
+      relay && dualWriteMetrics
+        ? {
+            bcryptCost: config.IDP_DUAL_WRITE_BCRYPT_COST,
+            queued: () => {
+              dualWriteMetrics.written();
+              relay.wake();
+            },
+          }
+        : undefined;
+    // Before the interaction routes: their /interaction/:uid would take /interaction/password-reset.
+    const resetPolicy = { ...throttlePolicyFromConfig(config), accountFreeAttempts: config.IDP_PASSWORD_RESET_ACCOUNT_FREE_REQUESTS };
+    const reset = mountReset(app, {
+      users,
+      legacy,
+      // A key of its own, or one derived from the interaction secret for this use alone.
+      tokens: createResetTokens(knex, {
+        key: config.IDP_PASSWORD_RESET_SECRET ?? createHmac('sha256', config.IDP_INTERACTION_SECRET).update('password-reset-token-key').digest('base64url'),
+        ttlMs: config.IDP_PASSWORD_RESET_TTL * 1000,
+      }),
+      mailer,
+      throttle: redis ? createRedisThrottle(redis, resetPolicy, { prefix: 'reset-throttle:' }) : createMemoryThrottle(resetPolicy),
+      metrics: createResetMetrics(metrics.registry),
+      policy: passwordPolicy,
+      revokeUserGrants: oidc.revokeUserGrants,
+      ...(legacyWrite ? { legacyWrite } : {}),
+      logger,
+      publicOrigin: new URL(config.IDP_ISSUER).origin,
+      ttlSeconds: config.IDP_PASSWORD_RESET_TTL,
+    });
     // The interaction routes (/interaction/:uid) go before the provider, which answers the rest.
     if (hooks.mountInteractions) hooks.mountInteractions(app, oidc.provider, { login: loginService });
     else {
@@ -112,7 +165,8 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
         logger,
         csrfSecret: config.IDP_INTERACTION_SECRET,
         metrics,
-        ...(config.IDP_FORGOT_PASSWORD_URL ? { forgotPasswordUrl: config.IDP_FORGOT_PASSWORD_URL } : {}),
+        // The idp's own reset unless ops point the link elsewhere.
+        forgotPasswordUrl: config.IDP_FORGOT_PASSWORD_URL ?? RESET_PATH,
         ...(config.IDP_ACCEPT_LEGACY_SESSION ? { legacySession: { login: createLegacySessionLogin({ users, legacy, logger }), cookieName: config.LEGACY_SESSION_NAME, lifetimeSeconds: config.IDP_TTL_LEGACY_SESSION } } : {}),
       });
     }
@@ -131,20 +185,11 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
       csrfSecret: config.IDP_INTERACTION_SECRET,
       logger,
       registry: metrics.registry,
-      ...(relay && dualWriteMetrics
-        ? {
-            legacyWrite: {
-              bcryptCost: config.IDP_DUAL_WRITE_BCRYPT_COST,
-              queued: () => {
-                dualWriteMetrics.written();
-                relay.wake();
-              },
-            },
-          }
-        : {}),
+      ...(legacyWrite ? { legacyWrite } : {}),
     });
     relay?.start();
     revocationRetrier.start();
+    mailer.start();
     mountProvider(app, oidc.provider, config.IDP_ISSUER);
     hooks.onApp?.(app);
     return {
@@ -152,6 +197,8 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
       handler: closeIfBodyUnread(app),
       checks: [databaseCheck(knex), ...(redis ? [redisCheck(redis)] : [])],
       async close() {
+        await reset.drain();
+        await mailer.stop();
         await relay?.stop();
         await revocationRetrier.stop();
         oidc.close();

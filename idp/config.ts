@@ -43,6 +43,31 @@ export const idpEnv = {
   // Login pages (idp/interactions) and failed-login throttling (idp/throttle).
   IDP_INTERACTION_SECRET: secret('dev-only-idp-interaction-secret-change-me'),
   IDP_FORGOT_PASSWORD_URL: httpUrl.optional(),
+  // Password reset by e-mail (idp/reset) and the idp's mail (idp/mail).
+  /** How long a reset link works, in seconds (default 30 minutes). */
+  IDP_PASSWORD_RESET_TTL: seconds(1_800, 60, 86_400),
+  /** HMAC key of the stored reset tokens; unset: derived from IDP_INTERACTION_SECRET (a key of its own can be rotated alone). */
+  IDP_PASSWORD_RESET_SECRET: z.string().min(32, 'must be at least 32 characters').optional().or(z.literal('').transform(() => undefined)),
+  /** Reset requests per account (as typed, and as resolved) within IDP_LOGIN_THROTTLE_WINDOW_MS before they are delayed; per address as the login. */
+  IDP_PASSWORD_RESET_ACCOUNT_FREE_REQUESTS: z.coerce.number().int().min(1).max(1000).default(3),
+  /** smtp://user:pass@host:587 (STARTTLS when offered; add ?requireTLS=true to insist) or smtps://host:465 (TLS). Unset: .eml files in IDP_MAIL_DIR. */
+  SMTP_URL: z
+    .string()
+    .refine((v) => v === '' || /^smtps?:\/\/[^\s]+$/.test(v), 'must start with smtp:// or smtps://')
+    .optional()
+    .transform((v) => v || undefined),
+  MAIL_FROM: z.string().min(3).max(320).default('Sign-in <no-reply@localhost>'),
+  /** A directory of replacement mail templates (idp/mail/templates has the defaults and their placeholders). */
+  IDP_MAIL_TEMPLATES_DIR: z.string().optional().transform((v) => v || undefined),
+  /** Without SMTP_URL, each message is written here as an .eml file. */
+  IDP_MAIL_DIR: z.string().min(1).default('data/mail'),
+  IDP_MAIL_POLL_MS: z.coerce.number().int().min(50).max(3_600_000).default(1_000),
+  IDP_MAIL_RETRY_BASE_MS: z.coerce.number().int().min(1).max(3_600_000).default(1_000),
+  IDP_MAIL_RETRY_MAX_MS: milliseconds(300_000),
+  /** Sent and rejected rows of the mail outbox (bodies and recipient already erased) are deleted this many days later. */
+  IDP_MAIL_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(30),
+  /** One SMTP conversation's deadline (connect, greeting, each reply). */
+  IDP_MAIL_TIMEOUT_MS: milliseconds(10_000),
   /** A sign-in with no idp session accepts the monolith's live PHP session as the login (once; amr legacy_session). */
   IDP_ACCEPT_LEGACY_SESSION: boolFlag(true),
   /** The monolith's session cookie, which reaches the idp because the gateway serves both on one origin. */
@@ -108,6 +133,9 @@ export function loadIdpConfig(env: Record<string, string | undefined> = process.
   }
   if (config.IDP_DUAL_WRITE_RETRY_MAX_MS < config.IDP_DUAL_WRITE_RETRY_BASE_MS) {
     throw new ConfigError([`IDP_DUAL_WRITE_RETRY_MAX_MS: must be at least IDP_DUAL_WRITE_RETRY_BASE_MS (${config.IDP_DUAL_WRITE_RETRY_BASE_MS})`]);
+  }
+  if (config.IDP_MAIL_RETRY_MAX_MS < config.IDP_MAIL_RETRY_BASE_MS) {
+    throw new ConfigError([`IDP_MAIL_RETRY_MAX_MS: must be at least IDP_MAIL_RETRY_BASE_MS (${config.IDP_MAIL_RETRY_BASE_MS})`]);
   }
   if (config.NODE_ENV === 'production' && config.IDP_ALLOW_HTTP_LOOPBACK_WEB_REDIRECTS) {
     throw new ConfigError(['IDP_ALLOW_HTTP_LOOPBACK_WEB_REDIRECTS: web clients must use https redirect URIs in production (RFC 9700); unset it']);

@@ -47,7 +47,7 @@ export async function startLegacyAdapter(config: LegacyAdapterConfig): Promise<R
     });
     // The idp accepting a PHP session as proof of login: the idp's secret, not the bridge's.
     internal.use('/legacy-sessions', sessionResolveRouter({ store: sessions, legacyDb, mapping, fingerprintKey: fingerprintKey(config), timeoutMs, registry: metrics.registry, logger }));
-    internal.use(internalRoutes(directory, adapterMetrics, logger));
+    internal.use(internalRoutes(directory, adapterMetrics, logger, { mapping, fingerprintKey: fingerprintKey(config) }));
     app.use('/internal/v1', internal);
     return {
       handler: app,

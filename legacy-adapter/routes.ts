@@ -4,11 +4,15 @@ import type { Logger } from '../lib/logger.ts';
 import { PasswordWorkersBusyError } from '../lib/passwords/index.ts';
 import { currentLogger } from '../lib/request-context.ts';
 import { LEGACY_WRITE_HASH, LegacyCannotWriteError, LegacyUnavailableError, profileOf, type LegacyDirectory } from './legacy/directory.ts';
+import { prepareRow, type PlanContext } from './etl/plan.ts';
 import type { AdapterMetrics } from './metrics.ts';
 
 const login = z.string().trim().min(1, 'must not be empty').max(320, 'is too long');
 const authenticateBody = z.strictObject({ login, password: z.string().max(4096, 'is too long') });
-const lookupBody = z.union([z.strictObject({ login }), z.strictObject({ email: login })]);
+// withImport: each user also carries the batch migration's import record (legacy hash included),
+// for the idp's password reset of a user it does not know yet.
+const withImport = z.literal(true).optional();
+const lookupBody = z.union([z.strictObject({ login, withImport }), z.strictObject({ email: login, withImport })]);
 const passwordBody = z.strictObject({
   eventId: z.uuid(),
   sequence: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
@@ -24,9 +28,10 @@ function badRequest(res: Response, error: z.ZodError): void {
 
 /**
  * The internal API the idp calls (mounted under /internal/v1 behind the bearer secret). Answers
- * never carry a hash or a salt; failures of authenticate are one generic `{ok:false}`.
+ * never carry a hash or a salt, but a lookup asking `withImport` (the import record is the batch
+ * migration's, as the session resolve answers it); failures of authenticate are one generic `{ok:false}`.
  */
-export function internalRoutes(directory: LegacyDirectory, metrics: AdapterMetrics, logger: Logger): express.Router {
+export function internalRoutes(directory: LegacyDirectory, metrics: AdapterMetrics, logger: Logger, plan: PlanContext): express.Router {
   const router = express.Router();
   router.use(express.json({ limit: '16kb' }));
 
@@ -62,7 +67,15 @@ export function internalRoutes(directory: LegacyDirectory, metrics: AdapterMetri
     try {
       const rows = 'email' in body.data ? await directory.findByEmail(body.data.email) : [await directory.findForLogin(body.data.login)].filter((r) => r !== undefined);
       metrics.lookups.inc({ kind, result: rows.length ? 'found' : 'not_found' });
-      res.json({ users: rows.map(profileOf) });
+      if (!body.data.withImport) return void res.json({ users: rows.map(profileOf) });
+      // A row the migration could not import (no login, unreadable hash) comes without a record.
+      const users = rows.map((row) => {
+        const prepared = prepareRow(row, plan);
+        if (!prepared.ok) return profileOf(row);
+        const { active: _active, ...record } = prepared.row.user;
+        return { ...profileOf(row), import: record };
+      });
+      res.json({ users });
     } catch (error) {
       if (!(error instanceof LegacyUnavailableError)) throw error;
       metrics.lookups.inc({ kind, result: 'unavailable' });

@@ -84,7 +84,9 @@ export function previousSecretProblems(name: string, values: readonly string[], 
 function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string | undefined>): string {
   const name = issue.path.join('.') || '(environment)';
   const raw = issue.path.length === 1 ? env[String(issue.path[0])] : undefined;
-  const shown = raw === undefined ? 'it is not set' : /SECRET|PASSWORD|TOKEN|KEY/.test(name) ? 'got a value of length ' + raw.length : `got ${JSON.stringify(raw)}`;
+  // A URL's password (DATABASE_URL, REDIS_URL, SMTP_URL) is a secret whatever the variable is called.
+  const shown =
+    raw === undefined ? 'it is not set' : /SECRET|PASSWORD|TOKEN|KEY/.test(name) ? 'got a value of length ' + raw.length : `got ${JSON.stringify(raw.replace(/(\/\/[^/@\s]*?:)[^@\s]*@/, '$1***@'))}`;
   return `${name}: ${issue.message} (${shown})`;
 }
 

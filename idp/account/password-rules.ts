@@ -21,15 +21,22 @@ export interface PasswordForm {
   confirm: string;
 }
 
-/** The first problem of the form as typed, before any password is checked; undefined if none. */
-export function formProblem(form: PasswordForm): PasswordFormProblem | undefined {
-  if (!form.current) return 'missing-current';
+/** What any new password must be, typed twice (the password change and the reset both ask this). */
+export function newPasswordProblem(next: string, confirm: string): 'too-short' | 'too-long' | 'mismatch' | undefined {
   // The minimum in code points, as a person counts characters; the maximum in UTF-16 units,
   // as the login form cuts its fields (idp/interactions/routes.ts): a longer password could be
   // set here and never typed in there again.
-  if ([...form.next].length < MIN_PASSWORD_LENGTH) return 'too-short';
-  if (form.next.length > MAX_PASSWORD_LENGTH) return 'too-long';
-  if (form.next !== form.confirm) return 'mismatch';
+  if ([...next].length < MIN_PASSWORD_LENGTH) return 'too-short';
+  if (next.length > MAX_PASSWORD_LENGTH) return 'too-long';
+  if (next !== confirm) return 'mismatch';
+  return undefined;
+}
+
+/** The first problem of the form as typed, before any password is checked; undefined if none. */
+export function formProblem(form: PasswordForm): PasswordFormProblem | undefined {
+  if (!form.current) return 'missing-current';
+  const problem = newPasswordProblem(form.next, form.confirm);
+  if (problem) return problem;
   if (form.next === form.current) return 'same-as-current';
   return undefined;
 }

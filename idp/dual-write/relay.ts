@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { createPollingLoop } from '../../lib/polling-loop.ts';
 import type { LegacyAdapterClient } from '../legacy/client.ts';
 import type { DualWriteMetrics } from './metrics.ts';
 import type { DeadReason, Outbox, OutboxEvent } from './outbox.ts';
@@ -77,10 +78,6 @@ export function createRelay(options: RelayOptions): Relay {
   let lastPruneAt = 0;
   const relayId = `relay-${randomUUID()}`;
   const log = options.logger.child({ component: 'dual-write' });
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<number> | undefined;
-  let stopped = true;
-  let again = false;
 
   async function send(event: OutboxEvent): Promise<void> {
     const context = { eventId: event.eventId, sequence: event.sequence, legacyId: event.legacyId, sub: event.userId };
@@ -166,49 +163,16 @@ export function createRelay(options: RelayOptions): Relay {
         }
       }
       handled += events.length;
-      if (events.length < batchSize || stopped) return handled;
+      if (events.length < batchSize || loop.stopped()) return handled;
     }
   }
 
-  function schedule(delay: number): void {
-    if (stopped) return;
-    clearTimeout(timer);
-    timer = setTimeout(tick, delay);
-    timer.unref();
-  }
-
-  function tick(): void {
-    if (running) {
-      again = true;
-      return;
-    }
-    running = pass()
-      .catch((error: unknown) => {
-        log.error({ err: error }, 'dual-write relay pass failed');
-        return 0;
-      })
-      .finally(() => {
-        running = undefined;
-        const now = again;
-        again = false;
-        schedule(now ? 0 : pollMs);
-      });
-  }
+  const loop = createPollingLoop(pass, { pollMs, onError: (error) => log.error({ err: error }, 'dual-write relay pass failed') });
 
   return {
-    start() {
-      if (!stopped) return;
-      stopped = false;
-      schedule(0);
-    },
-    wake() {
-      if (!stopped) schedule(0);
-    },
+    start: () => loop.start(),
+    wake: () => loop.wake(),
     runOnce: () => pass(),
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
+    stop: () => loop.stop(),
   };
 }

@@ -19,6 +19,11 @@ export type LegacyAuthentication =
 
 export type LegacyLookup = { status: 'ok'; users: LegacyUserProfile[] } | { status: 'unavailable'; reason: string };
 
+/** A lookup with the batch migration's import record of each user (absent for a row it cannot import). */
+export type LegacyImportLookup =
+  | { status: 'ok'; users: { user: LegacyUserProfile; import: NewLegacyUser | undefined }[] }
+  | { status: 'unavailable'; reason: string };
+
 /** A password change for the legacy row (dual-write): the hash is `$2y$` bcrypt, never a plaintext. */
 export interface LegacyPasswordWrite {
   eventId: string;
@@ -50,6 +55,8 @@ export interface LegacyAdapterClient {
   authenticate(login: string, password: string): Promise<LegacyAuthentication>;
   /** By login (username, then e-mail, as the legacy login does) or by e-mail only; for password reset. */
   lookup(query: { login: string } | { email: string }): Promise<LegacyLookup>;
+  /** The same lookup, each user with their import record (legacy hash included): a password reset imports them first. */
+  lookupForImport(query: { login: string }): Promise<LegacyImportLookup>;
   writePassword(write: LegacyPasswordWrite): Promise<LegacyPasswordWriteResult>;
 }
 
@@ -150,6 +157,20 @@ export function createLegacyAdapterClient(options: LegacyAdapterClientOptions): 
       const users = (answer.json as { users?: unknown } | null)?.users;
       if (answer.status !== 200 || !Array.isArray(users) || !users.every(isProfile)) return { status: 'unavailable', reason: `http_${answer.status}` };
       return { status: 'ok', users };
+    },
+    async lookupForImport(query) {
+      const answer = await post('/users/lookup', { ...query, withImport: true });
+      if ('error' in answer) return { status: 'unavailable', reason: answer.error };
+      const users = (answer.json as { users?: unknown } | null)?.users;
+      if (answer.status !== 200 || !Array.isArray(users) || !users.every(isProfile)) return { status: 'unavailable', reason: `http_${answer.status}` };
+      // The record is split off the profile, so the hash never travels further with it.
+      return {
+        status: 'ok',
+        users: users.map((entry) => {
+          const { import: record, ...user } = entry as LegacyUserProfile & { import?: unknown };
+          return { user, import: asImport(record, user.legacyId) };
+        }),
+      };
     },
     async writePassword(write) {
       const answer = await post('/users/password', write);

@@ -5,9 +5,9 @@ import type { PasswordEncoding } from '../../lib/passwords/index.ts';
 import { insertPendingRevocation } from '../account/pending-revocations.ts';
 import { insertPasswordEvent } from '../dual-write/outbox.ts';
 import { normalizeLogin } from './normalize.ts';
-import type { NewLegacyUser, PasswordChange, PasswordChangeOutcome, StoredUser, UpgradeHooks, UserStore } from './types.ts';
+import type { NewLegacyUser, PasswordChange, PasswordChangeOutcome, PasswordReset, StoredUser, UpgradeHooks, UserStore } from './types.ts';
 
-export type { NewLegacyUser, PasswordChange, PasswordChangeOutcome, PasswordReplacement, StoredUser, UpgradeHooks, UserStore } from './types.ts';
+export type { NewLegacyUser, PasswordChange, PasswordChangeOutcome, PasswordReplacement, PasswordReset, StoredUser, UpgradeHooks, UserStore } from './types.ts';
 
 type Row = Record<string, unknown>;
 
@@ -98,6 +98,15 @@ function newHashColumns(newHash: string, newScheme: string): Row {
   return { password_hash: newHash, password_scheme: newScheme, password_salt: null, password_candidates: null, password_encodings: null };
 }
 
+/** The dual-write event of a new password, when the user is linked to a legacy row (read under the row lock the update holds). */
+async function queueLegacyWrite(trx: Knex.Transaction, userId: string, legacyHash: string | undefined): Promise<string | null> {
+  if (legacyHash === undefined) return null;
+  const row = (await trx('users').where({ id: userId }).first('legacy_id')) as Row | undefined;
+  const legacyId = (row?.legacy_id as string | null | undefined) ?? null;
+  if (legacyId === null) return null;
+  return insertPasswordEvent(trx, { userId, legacyId, legacyHash });
+}
+
 /** The store as the idp itself uses it: also the self-service password change (idp/account/). */
 export interface IdpUserStore extends UserStore {
   /**
@@ -106,6 +115,11 @@ export interface IdpUserStore extends UserStore {
    * event, in the same transaction.
    */
   changePassword(change: PasswordChange): Promise<PasswordChangeOutcome>;
+  /**
+   * A password set through a reset link, with no old one to compare: `claim` spends the link in
+   * the same transaction (false: nothing is written, `changed: false`). Dual-written like a change.
+   */
+  resetPassword(reset: PasswordReset): Promise<PasswordChangeOutcome>;
 }
 
 export interface UserStoreOptions {
@@ -199,12 +213,17 @@ export function createUserStore(knex: Knex, options: UserStoreOptions = {}): Idp
         });
         if (changed === 0) return { changed: false };
         const revocationId = revocation ? await insertPendingRevocation(trx, { accountId: userId, ...revocation }) : null;
-        if (legacyHash === undefined) return { changed: true, legacyEventId: null, revocationId };
-        // The link as committed, read under the row lock the update holds.
-        const row = (await trx('users').where({ id: userId }).first('legacy_id')) as Row | undefined;
-        const legacyId = (row?.legacy_id as string | null | undefined) ?? null;
-        if (legacyId === null) return { changed: true, legacyEventId: null, revocationId };
-        return { changed: true, legacyEventId: await insertPasswordEvent(trx, { userId, legacyId, legacyHash }), revocationId };
+        return { changed: true, legacyEventId: await queueLegacyWrite(trx, userId, legacyHash), revocationId };
+      });
+    },
+
+    async resetPassword({ userId, newHash, newScheme, legacyHash, claim }) {
+      return knex.transaction(async (trx): Promise<PasswordChangeOutcome> => {
+        // The link is spent in the same transaction that uses it: two tabs cannot both reset.
+        if (!(await claim(trx))) return { changed: false };
+        const changed = await trx('users').where({ id: userId }).update({ ...newHashColumns(newHash, newScheme), password_changed_at: new Date() });
+        if (changed === 0) throw new Error('the user of a password reset is gone');
+        return { changed: true, legacyEventId: await queueLegacyWrite(trx, userId, legacyHash), revocationId: null };
       });
     },
 

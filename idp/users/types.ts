@@ -1,3 +1,4 @@
+import type { Knex } from '../../lib/db.ts';
 import type { PasswordEncoding } from '../../lib/passwords/index.ts';
 import type { IdpUser } from '../login/types.ts';
 
@@ -50,6 +51,17 @@ export interface PasswordChange extends PasswordReplacement {
   legacyHash?: string;
   /** The other grants and sessions to revoke: recorded in the same transaction (idp/account/pending-revocations.ts). */
   revocation?: { keepGrantId: string | null; keepSessionId: string | null };
+}
+
+/** A password set through a reset link (idp/reset/). */
+export interface PasswordReset {
+  userId: string;
+  newHash: string;
+  newScheme: string;
+  /** As in PasswordChange: the dual-write event's `$2y$` hash. */
+  legacyHash?: string;
+  /** Spends the link inside the transaction; false: already used or expired, nothing is written. */
+  claim(trx: Knex.Transaction): Promise<boolean>;
 }
 
 /**

@@ -38,6 +38,21 @@ test('bad database and redis URLs are refused', () => {
   assert.throws(() => loadIdpConfig({ REDIS_URL: 'localhost:6379' }), /REDIS_URL: must start with redis:\/\//);
 });
 
+test('a URL refused at start is shown without its password', () => {
+  for (const [name, value] of [['DATABASE_URL', 'postgres://app:s3cr3t-pw@db:5432/idp'], ['REDIS_URL', 'http://:s3cr3t-pw@cache:6379'], ['SMTP_URL', 'http://mailer:s3cr3t-pw@smtp.example.test:587']] as const) {
+    assert.throws(
+      () => loadIdpConfig({ [name]: value }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, new RegExp(`${name}: must start with`));
+        assert.match(error.message, /:\*\*\*@/, 'the password is replaced');
+        assert.doesNotMatch(error.message, /s3cr3t-pw/);
+        return true;
+      },
+    );
+  }
+});
+
 test('production refuses development secrets and short ones, without printing them', () => {
   assert.throws(() => loadLegacyAdapterConfig({ NODE_ENV: 'production' }), /LEGACY_ADAPTER_SECRET: the development default cannot be used in production/);
   assert.throws(

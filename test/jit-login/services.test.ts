@@ -80,6 +80,12 @@ test('the legacy-adapter authenticates every seeded PHP user through the mapping
   const judy = await post(url, '/internal/v1/users/lookup', { login: 'judy' }, ADAPTER_SECRET);
   assert.equal(((await judy.json()) as { users: { active: boolean }[] }).users[0]?.active, false);
   assert.deepEqual(await (await post(url, '/internal/v1/users/lookup', { login: 'nobody' }, ADAPTER_SECRET)).json(), { users: [] });
+  // withImport (the idp's password reset): the batch migration's record, legacy hash and all.
+  const withImport = (await (await post(url, '/internal/v1/users/lookup', { login: 'erin', withImport: true }, ADAPTER_SECRET)).json()) as { users: { legacyId: string; import?: Record<string, unknown> }[] };
+  assert.equal(withImport.users[0]?.legacyId, '5');
+  assert.match(String(withImport.users[0]?.import?.passwordHash), /^\$P\$/, 'the legacy phpass hash, as the batch migration copies it');
+  assert.equal(withImport.users[0]?.import?.passwordScheme, 'phpass-portable-P');
+  assert.equal((await post(url, '/internal/v1/users/lookup', { login: 'erin', withImport: false }, ADAPTER_SECRET)).status, 400, 'only true asks for it');
 
   // Bad requests are named without echoing what was sent (it may hold a password).
   const bad = await post(url, '/internal/v1/authenticate', { login: 'alice', password: 42 }, ADAPTER_SECRET);

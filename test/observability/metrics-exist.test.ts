@@ -144,7 +144,7 @@ test('the dashboard is an importable Grafana dashboard on a ${DS_PROMETHEUS} inp
   const panels = panelsOf(dashboard.panels);
   assert.deepEqual(
     panels.filter((p) => p.type === 'row').map((p) => p.title),
-    ['Traffic', 'Flags', 'Login & migration', 'Tokens', 'Services'],
+    ['Traffic', 'Flags', 'Login & migration', 'Password reset & mail', 'Tokens', 'Services'],
   );
   for (const panel of panels.filter((p) => p.type !== 'row')) {
     assert.equal(panel.datasource?.uid, '${DS_PROMETHEUS}', `panel "${panel.title}" datasource`);

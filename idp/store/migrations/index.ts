@@ -7,9 +7,10 @@ import { legacyMigrationCheckpoints } from './021-legacy-migration-checkpoints.t
 import { legacyOutbox } from './030-legacy-outbox.ts';
 import { legacyOutboxDead } from './031-legacy-outbox-dead.ts';
 import { pendingRevocations } from './040-pending-revocations.ts';
+import { passwordResetAndMail } from './041-password-reset-and-mail.ts';
 
 /**
  * Every schema change of the idp's store, in order. Each must be backward compatible
  * (expand now, contract in a later release) so old and new replicas can run side by side.
  */
-export const idpMigrations: Migration[] = [users, passwordMetadata, signingKeys, legacyMigrationDeadLetters, legacyMigrationCheckpoints, legacyOutbox, legacyOutboxDead, pendingRevocations];
+export const idpMigrations: Migration[] = [users, passwordMetadata, signingKeys, legacyMigrationDeadLetters, legacyMigrationCheckpoints, legacyOutbox, legacyOutboxDead, pendingRevocations, passwordResetAndMail];
