@@ -1,15 +1,18 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../../lib/logger.ts';
 import { createRedis, redisCheck, type Redis } from '../../lib/redis.ts';
-import type { SessionBridgeConfig } from './config.ts';
+import type { SessionStoreSettings } from '../mapping/session-schema.ts';
+import { filesStore } from './files-store.ts';
+import type { SessionSettings } from './settings.ts';
 
 /** The monolith's session store, as its save handler uses it. */
 export interface LegacySessionStore {
   /** Writes a new session; throws if the id is taken (ids are fresh and random: it never is). */
   create(id: string, data: Buffer): Promise<void>;
   /**
-   * The data of a live session, as PHP's save handler would read it (the table: last_access
-   * within the lifetime; Redis: the key, whose TTL is the lifetime); undefined when there is none.
+   * The data of a live session, as PHP's save handler would read it (the table: last access
+   * within the lifetime; Redis: the key, whose TTL is the lifetime; files: modified within the
+   * lifetime); undefined when there is none.
    * Reading never refreshes it: only the monolith's own requests keep a session alive.
    */
   read(id: string): Promise<Buffer | undefined>;
@@ -19,39 +22,45 @@ export interface LegacySessionStore {
   close(): Promise<void>;
 }
 
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+/** A DATETIME as `YYYY-MM-DD HH:MM:SS` in UTC: compared as text by SQLite, as a DATETIME by MySQL. */
+const datetime = (seconds: number) => new Date(seconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
+
 /**
- * legacy-php's DbSessionHandler: a row (id, data, last_access) that is alive while last_access
- * is within the lifetime. A plain INSERT, never an upsert: a session PHP already has is never
- * rewritten under it (PHP does no locking).
+ * A sessions table as a custom PHP save handler keeps it (legacy-php's DbSessionHandler): a row
+ * (id, data, last access) alive while the last access is within the lifetime. A plain INSERT,
+ * never an upsert: a session PHP already has is never rewritten under it.
  */
-function tableStore(knex: Knex, table: string, lifetime: number): LegacySessionStore {
+function tableStore(knex: Knex, settings: Extract<SessionStoreSettings, { type: 'table' }>, lifetime: number): LegacySessionStore {
+  const { table, columns } = settings;
+  const stamp = (seconds: number) => (settings.timestamp === 'unix' ? seconds : datetime(seconds));
   return {
     async read(id) {
-      // DbSessionHandler::read's own condition: last_access >= time() - lifetime.
-      const row = (await knex(table).select('data').where('id', id).andWhere('last_access', '>=', Math.floor(Date.now() / 1000) - lifetime).first()) as { data?: unknown } | undefined;
+      // The handler's own read condition: last access >= now - lifetime.
+      const row = (await knex(table).select({ data: columns.data }).where(columns.id, id).andWhere(columns.timestamp, '>=', stamp(nowSeconds() - lifetime)).first()) as { data?: unknown } | undefined;
       if (!row || row.data === null || row.data === undefined) return undefined;
       return Buffer.isBuffer(row.data) ? row.data : Buffer.from(String(row.data), 'utf8');
     },
     async create(id, data) {
-      await knex(table).insert({ id, data, last_access: Math.floor(Date.now() / 1000) });
+      await knex(table).insert({ [columns.id]: id, [columns.data]: data, [columns.timestamp]: stamp(nowSeconds()) });
     },
     async destroy(id) {
-      return (await knex(table).where({ id }).delete()) > 0;
+      return (await knex(table).where(columns.id, id).delete()) > 0;
     },
     checks: [],
     async close() {},
   };
 }
 
-/** phpredis's save handler: `<prefix><id>` holding the data, with the lifetime as TTL. */
-function redisStore(redis: Redis, prefix: string, lifetime: number): LegacySessionStore {
+/** phpredis's save handler: `<prefix><id>` holding the data, with the TTL (default the lifetime). */
+function redisStore(redis: Redis, prefix: string, ttl: number): LegacySessionStore {
   return {
     async read(id) {
       return (await redis.getBuffer(`${prefix}${id}`)) ?? undefined;
     },
     async create(id, data) {
       // NX: never overwrite a session that exists.
-      const done = await redis.set(`${prefix}${id}`, data, 'EX', lifetime, 'NX');
+      const done = await redis.set(`${prefix}${id}`, data, 'EX', ttl, 'NX');
       if (done !== 'OK') throw new Error('session id already in use');
     },
     async destroy(id) {
@@ -64,12 +73,20 @@ function redisStore(redis: Redis, prefix: string, lifetime: number): LegacySessi
   };
 }
 
-export function createLegacySessionStore(config: SessionBridgeConfig, legacyDb: Knex, logger: Logger): LegacySessionStore {
-  if (config.LEGACY_SESSION_STORE === 'redis') {
-    const redis = createRedis(`redis://${config.LEGACY_REDIS_HOST}:${config.LEGACY_REDIS_PORT}/0`, { name: 'legacy-session-bridge' });
+/** phpredis's session.save_path as a redis:// URL (the password is encoded, never logged). */
+export function phpredisUrl(redis: SessionSettings['redis']): string {
+  const auth = redis.password === undefined ? '' : `:${encodeURIComponent(redis.password)}@`;
+  return `redis://${auth}${redis.host}:${redis.port}/${redis.db}`;
+}
+
+export function createLegacySessionStore(settings: SessionSettings, legacyDb: Knex, logger: Logger): LegacySessionStore {
+  const { store } = settings;
+  if (store.type === 'phpredis') {
+    const redis = createRedis(phpredisUrl(settings.redis), { name: 'legacy-session-bridge' });
     // ioredis reconnects by itself; without a listener each failure would be an unhandled 'error' event.
     redis.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'legacy session Redis unavailable'));
-    return redisStore(redis, config.LEGACY_SESSION_REDIS_PREFIX, config.LEGACY_SESSION_LIFETIME);
+    return redisStore(redis, store.prefix, store.ttl ?? settings.lifetime);
   }
-  return tableStore(legacyDb, config.LEGACY_SESSION_TABLE, config.LEGACY_SESSION_LIFETIME);
+  if (store.type === 'files') return filesStore(store.save_path, settings.lifetime);
+  return tableStore(legacyDb, store, settings.lifetime);
 }

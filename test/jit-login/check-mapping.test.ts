@@ -126,8 +126,12 @@ test('check-mapping reports the PHP session format, and refuses one PHP does not
       const human = await run(['--mapping', serialize], env);
       assert.equal(human.code, 0, human.output);
       assert.match(human.output, /session\.serialize_handler = php_serialize/);
-      assert.match(human.output, /logged in as \$_SESSION\['user_id'\] and \$_SESSION\['login'\]/);
-      assert.deepEqual(JSON.parse((await run(['--mapping', serialize, '--json'], env)).output).session, { serialize_handler: 'php_serialize', keys: { userId: 'user_id', login: 'login' } });
+      assert.match(human.output, /logged in as: \$_SESSION\['user_id'\] and \$_SESSION\['login'\] set/);
+      assert.match(human.output, /SESSIONS: YES/);
+      const json = JSON.parse((await run(['--mapping', serialize, '--json'], env)).output).session;
+      assert.equal(json.serialize_handler, 'php_serialize');
+      assert.deepEqual(json.keys.map((k: { name: string; type: string }) => [k.name, k.type]), [['user_id', 'int'], ['login', 'string']]);
+      assert.deepEqual(json.loggedInAs, ['user_id', 'login']);
       const refused = await run(['--mapping', wrong], env);
       assert.equal(refused.code, 2, refused.output);
       assert.match(refused.output, /session\.serialize_handler: .*"php".*"php_serialize".*"php_binary"/);

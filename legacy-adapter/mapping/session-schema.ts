@@ -1,0 +1,174 @@
+// The mapping's `session` section: how the monolith keeps its PHP sessions (store, serializer,
+// cookie, session ids) and what a logged-in session holds. Documented in
+// legacy-adapter/mappings/README.md; hosts and secrets (Redis) stay in the environment.
+import { z } from 'zod';
+import { phpSessionName } from '../../lib/legacy-session-cookie.ts';
+import { SERIALIZE_HANDLERS } from '../sessions/php-serialize.ts';
+import { identifier, tableName } from './identifiers.ts';
+
+// A $_SESSION key every serialize handler writes as is: no `|` or `!` (php), not an int (php,
+// php_binary skip those), at most 127 bytes (php_binary).
+const sessionKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain name (letters, digits and _, not starting with a digit)');
+
+const tableStore = z.strictObject({
+  type: z.literal('table'),
+  table: tableName.default('sessions'),
+  columns: z.strictObject({ id: identifier.default('id'), data: identifier.default('data'), timestamp: identifier.default('last_access') }).prefault({}),
+  /** How the handler stores the last access: unix seconds (an INT) or a DATETIME in UTC. */
+  timestamp: z.enum(['unix', 'datetime']).default('unix'),
+});
+
+const phpredisStore = z.strictObject({
+  type: z.literal('phpredis'),
+  /** phpredis's `prefix` save_path option. */
+  prefix: z.string().max(128).default('PHPREDIS_SESSION:'),
+  /** Seconds; default the session lifetime (phpredis uses session.gc_maxlifetime). */
+  ttl: z.number().int().min(60).max(31_536_000).optional(),
+});
+
+const filesStore = z.strictObject({
+  type: z.literal('files'),
+  /** session.save_path: an absolute directory (PHP's "N;MODE;/path" subdirectory form is not supported). */
+  save_path: z.string().regex(/^\/[^;]*$/, 'must be an absolute directory path (the "N;/path" form is not supported)'),
+});
+
+export const sessionStoreSchema = z.discriminatedUnion('type', [tableStore, phpredisStore, filesStore]);
+export type SessionStoreSettings = z.output<typeof sessionStoreSchema>;
+
+const cookie = z
+  .strictObject({
+    name: phpSessionName.default('PHPSESSID'),
+    path: z.string().regex(/^\/[\x21-\x3a\x3c-\x7e]*$/, 'must be an absolute path without ; or spaces').default('/'),
+    domain: z.string().regex(/^\.?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, 'must be a domain name').optional(),
+    /** true: always Secure; false: Secure whenever the request came over https. */
+    secure: z.boolean().default(false),
+    httponly: z.boolean().default(true),
+    samesite: z.enum(['Lax', 'Strict', 'None']).default('Lax'),
+    /** session.cookie_lifetime: seconds, 0 for a browser-session cookie. */
+    lifetime: z.number().int().min(0).max(31_536_000).default(0),
+  })
+  .refine((c) => c.samesite !== 'None' || c.secure, { message: 'samesite None needs secure: true (browsers drop it otherwise)' });
+
+// session.sid_length and session.sid_bits_per_character: ids we make have this shape, so the
+// monolith's use_strict_mode (and any id check of its own) accepts them.
+const sid = z.strictObject({
+  length: z.number().int().min(22).max(256).default(32),
+  bits_per_character: z.union([z.literal(4), z.literal(5), z.literal(6)]).default(5),
+});
+
+export const PHP_TYPES = ['int', 'string', 'bool'] as const;
+export type PhpType = (typeof PHP_TYPES)[number];
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+/** Fields of the user's row by their role in `columns` (id is the legacy id). */
+export const ROW_FIELDS = ['id', 'username', 'email', 'name'] as const;
+export type RowField = (typeof ROW_FIELDS)[number];
+
+const phpTypeOf = (value: string | number | boolean): PhpType | undefined =>
+  typeof value === 'boolean' ? 'bool' : typeof value === 'string' ? 'string' : Number.isSafeInteger(value) ? 'int' : undefined;
+
+export type KeySource =
+  | { from: RowField }
+  | { column: string }
+  | { value: string | number | boolean };
+
+export interface SessionKeySpec {
+  type: PhpType;
+  source: KeySource;
+  /** Value map applied to the source's value (compared as text: 1 and "1" are one key). */
+  map?: Record<string, string | number | boolean>;
+  /** The value when the map has no entry (or the column is NULL); absent: PHP null. */
+  default?: string | number | boolean;
+}
+
+const keySpec = z
+  .strictObject({
+    type: z.enum(PHP_TYPES).optional(),
+    from: z.enum(ROW_FIELDS).optional(),
+    column: identifier.optional(),
+    value: scalar.optional(),
+    map: z.record(z.string(), scalar).optional(),
+    default: scalar.optional(),
+  })
+  .superRefine((spec, ctx) => {
+    const sources = [spec.from, spec.column, spec.value].filter((s) => s !== undefined).length;
+    if (sources !== 1) ctx.addIssue({ code: 'custom', message: 'needs exactly one source: from (id, username, email, name), column or value' });
+    if (spec.value !== undefined && (spec.map || spec.default !== undefined)) ctx.addIssue({ code: 'custom', message: 'a constant (value) takes no map or default' });
+    const given = [spec.value, spec.default, ...Object.values(spec.map ?? {})].filter((v) => v !== undefined);
+    const types = new Set(given.map(phpTypeOf));
+    if (types.has(undefined)) ctx.addIssue({ code: 'custom', message: 'values must be strings, booleans or safe integers' });
+    if (spec.type === undefined && types.size > 1) ctx.addIssue({ code: 'custom', message: 'values of different PHP types: say which with type' });
+  })
+  .transform((spec): SessionKeySpec => {
+    const source: KeySource = spec.from !== undefined ? { from: spec.from } : spec.column !== undefined ? { column: spec.column } : { value: spec.value! };
+    const given = [spec.value, spec.default, ...Object.values(spec.map ?? {})].filter((v) => v !== undefined);
+    const inferred = given.length ? phpTypeOf(given[0]!) : spec.from === 'id' ? 'int' : 'string';
+    return { type: spec.type ?? inferred ?? 'string', source, ...(spec.map ? { map: spec.map } : {}), ...(spec.default !== undefined ? { default: spec.default } : {}) };
+  });
+
+// The first format (before keys were a list): the user id (an int) and login (a string) keys.
+const legacyKeys = z
+  .strictObject({ userId: sessionKey.default('user_id'), login: sessionKey.default('login') })
+  .refine((k) => k.userId !== k.login, { message: 'userId and login must be different keys' })
+  .transform((k) => ({
+    keys: { [k.userId]: { type: 'int', source: { from: 'id' } }, [k.login]: { type: 'string', source: { from: 'username' } } } as Record<string, SessionKeySpec>,
+    loggedInAs: [k.userId, k.login],
+  }));
+
+const keyList = z.record(sessionKey, keySpec).refine((keys) => Object.keys(keys).length > 0, { message: 'needs at least one key' });
+
+/**
+ * Key lists a mapping spelled out (not the first format's defaults): only those must name mapped
+ * columns, so a mapping from before session keys existed, such as one without a username column,
+ * still loads.
+ */
+export const explicitKeyLists = new WeakSet<Record<string, SessionKeySpec>>();
+
+export const sessionSchema = z
+  .strictObject({
+    /**
+     * PHP's session.serialize_handler of the monolith (its php.ini name, copied as is): how
+     * $_SESSION is turned into the stored bytes. Sessions are read and written in this format
+     * only; reading one format as another lets a user's string pass for session variables.
+     */
+    serialize_handler: z.enum(SERIALIZE_HANDLERS).default('php'),
+    /** Where the monolith keeps sessions; absent: the LEGACY_SESSION_* variables (default a `sessions` table). */
+    store: sessionStoreSchema.optional(),
+    /** session.gc_maxlifetime: idle seconds before a session is dead; absent: LEGACY_SESSION_LIFETIME. */
+    lifetime: z.number().int().min(60).max(31_536_000).optional(),
+    cookie: cookie.prefault({}),
+    sid: sid.prefault({}),
+    /**
+     * What the monolith's login puts in $_SESSION, in order: each key's PHP type and source. The
+     * first format (`{userId, login}`) still reads as the two keys it named.
+     */
+    keys: z.union([legacyKeys, keyList]).optional(),
+    /**
+     * The keys that make a session "logged in as" someone: all must be there with their type; the
+     * first one's source (a field or column of the user's row) finds the user.
+     */
+    loggedInAs: z.array(sessionKey).min(1).optional(),
+  })
+  .transform(({ keys, loggedInAs, ...rest }, ctx) => {
+    const given = keys as { keys: Record<string, SessionKeySpec>; loggedInAs: string[] } | Record<string, SessionKeySpec> | undefined;
+    const firstFormat = given === undefined || Array.isArray(given.loggedInAs);
+    const list: { keys: Record<string, SessionKeySpec>; loggedInAs?: string[] } = firstFormat
+      ? ((given ?? legacyKeys.parse({})) as { keys: Record<string, SessionKeySpec>; loggedInAs: string[] })
+      : { keys: given as Record<string, SessionKeySpec> };
+    if (!firstFormat) explicitKeyLists.add(list.keys);
+    const fromId = (name: string) => {
+      const source = list.keys[name]!.source;
+      return 'from' in source && source.from === 'id';
+    };
+    const decisive = loggedInAs ?? list.loggedInAs ?? Object.keys(list.keys).filter(fromId);
+    const problems: string[] = [];
+    if (decisive.length === 0) problems.push('loggedInAs: name the keys that decide who is logged in (no key has from: id)');
+    for (const name of decisive) if (!list.keys[name]) problems.push(`loggedInAs: ${name} is not one of the keys`);
+    const first = list.keys[decisive[0] ?? ''];
+    if (first && 'value' in first.source) problems.push('loggedInAs: the first key must come from the user\'s row (from or column), it finds the user');
+    if (first?.map) problems.push('loggedInAs: the first key must not be a value map, it finds the user');
+    for (const message of problems) ctx.addIssue({ code: 'custom', message });
+    return { ...rest, keys: list.keys, loggedInAs: decisive };
+  });
+
+/** The mapping's `session` section, validated (see legacy-adapter/mappings/README.md). */
+export type SessionMapping = z.output<typeof sessionSchema>;
