@@ -26,6 +26,7 @@ import { createAutoRollback, RollbackWatch } from './rollback.ts';
 import { loadRouteTable } from './routes/file.ts';
 import { createSessionBridgeClient } from './rp/bridge.ts';
 import { createRelyingParty } from './rp/handler.ts';
+import { fallbackLegacyCookie } from './rp/legacy-cookie.ts';
 import { createProviderConfiguration } from './rp/provider.ts';
 import { Shadow } from './shadow/shadow.ts';
 
@@ -104,9 +105,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       issuer: config.IDP_ISSUER,
       clientId: config.GATEWAY_OIDC_CLIENT_ID,
       cookieSecret: config.GATEWAY_AUTH_COOKIE_SECRET,
-      legacySessionName: config.LEGACY_SESSION_NAME,
       provider: createProviderConfiguration({ issuer: config.IDP_ISSUER, upstream: config.IDP_UPSTREAM_URL, clientId: config.GATEWAY_OIDC_CLIENT_ID, clientSecret: config.GATEWAY_OIDC_CLIENT_SECRET, timeoutMs: config.UPSTREAM_TIMEOUT_MS }),
-      bridge: createSessionBridgeClient({ idpUrl: config.IDP_UPSTREAM_URL, idpSecret: config.IDP_INTERNAL_SECRET, adapterUrl: config.LEGACY_ADAPTER_URL, adapterSecret: config.LEGACY_SESSION_BRIDGE_SECRET, timeoutMs: config.UPSTREAM_TIMEOUT_MS }),
+      bridge: createSessionBridgeClient({ idpUrl: config.IDP_UPSTREAM_URL, idpSecret: config.IDP_INTERNAL_SECRET, adapterUrl: config.LEGACY_ADAPTER_URL, adapterSecret: config.LEGACY_SESSION_BRIDGE_SECRET, timeoutMs: config.UPSTREAM_TIMEOUT_MS, fallbackCookie: fallbackLegacyCookie(config.LEGACY_SESSION_NAME) }),
       trusted,
       logger,
     });

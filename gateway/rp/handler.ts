@@ -2,9 +2,11 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import * as client from 'openid-client';
 import type { Logger } from '../../lib/logger.ts';
 import { currentLogger } from '../../lib/request-context.ts';
-import { BridgeUnavailableError, type SessionBridgeClient } from './bridge.ts';
+import type { LegacySessionCookie } from '../../lib/legacy-session-cookie.ts';
+import { BridgeUnavailableError, type BridgedSession, type SessionBridgeClient } from './bridge.ts';
 import { isHttps, readCookie, setCookie } from '../cookies.ts';
 import { redirect, sendPage } from './http.ts';
+import { legacySessionCookie } from './legacy-cookie.ts';
 import { relyingPartyAction } from './paths.ts';
 import { safeReturnTo } from './return-to.ts';
 import { createTransactionCookies, TRANSACTION_COOKIE, TRANSACTION_TTL_SECONDS } from './transaction-cookie.ts';
@@ -15,7 +17,6 @@ export interface RelyingPartyOptions {
   issuer: string;
   clientId: string;
   cookieSecret: string;
-  legacySessionName: string;
   provider: () => Promise<client.Configuration>;
   bridge: SessionBridgeClient;
   trusted: (address: string | undefined) => boolean;
@@ -37,7 +38,6 @@ export function createRelyingParty(options: RelyingPartyOptions): RequestListene
   const issuerOrigin = new URL(options.issuer).origin;
   const transactions = createTransactionCookies(options.cookieSecret);
   const clearTransaction = (secure: boolean) => setCookie(TRANSACTION_COOKIE, '', { path: TRANSACTION_PATH, secure, maxAge: 0 });
-  const clearLegacy = (secure: boolean) => setCookie(options.legacySessionName, '', { path: '/', secure, maxAge: 0 });
 
   function unavailable(res: ServerResponse, error: unknown, step: string) {
     currentLogger(options.logger).error({ step, err: { name: (error as Error).name, message: (error as Error).message } }, 'session bridge: a service is unavailable');
@@ -106,7 +106,7 @@ export function createRelyingParty(options: RelyingPartyOptions): RequestListene
       log.warn({ err: { name: e.name, code: e.code, error: e.error } }, 'session bridge: sign-in response refused');
       return sendPage(res, 400, 'Sign-in failed', 'The sign-in could not be completed. Please sign in again.', { headers: [['set-cookie', clearTransaction(secure)]] });
     }
-    let sessionId: string | undefined;
+    let session: BridgedSession | undefined;
     try {
       const legacyId = await options.bridge.legacyIdOf(sub);
       if (legacyId === undefined) {
@@ -114,10 +114,10 @@ export function createRelyingParty(options: RelyingPartyOptions): RequestListene
         return sendPage(res, 403, 'No account on this site', 'You are signed in, but your account has no access to this site.', { headers: [['set-cookie', clearTransaction(secure)]] });
       }
       // No session fixation: whatever session id the browser brought is dropped, a new one is made.
-      const previous = readCookie(req, options.legacySessionName);
+      const previous = readCookie(req, (await options.bridge.cookie()).name);
       if (previous) await options.bridge.deleteSession(previous);
-      sessionId = await options.bridge.createSession(legacyId);
-      if (sessionId === undefined) {
+      session = await options.bridge.createSession(legacyId);
+      if (session === undefined) {
         log.warn({ sub }, 'session bridge: the legacy account is unknown or inactive on the monolith');
         return sendPage(res, 403, 'No account on this site', 'You are signed in, but your account has no access to this site.', { headers: [['set-cookie', clearTransaction(secure)]] });
       }
@@ -128,7 +128,7 @@ export function createRelyingParty(options: RelyingPartyOptions): RequestListene
     log.info({ sub }, 'session bridge: signed in, PHP session created');
     // Checked again: a cookie sealed under older rules (or by anyone holding the key) must not
     // choose where a signed-in browser goes; the user lands on the home page instead.
-    redirect(res, safeReturnTo(transaction.returnTo, origin) ?? '/', [clearTransaction(secure), setCookie(options.legacySessionName, sessionId, { path: '/', secure })]);
+    redirect(res, safeReturnTo(transaction.returnTo, origin) ?? '/', [clearTransaction(secure), legacySessionCookie(session.cookie, session.sessionId, secure)]);
   }
 
   async function logout(req: IncomingMessage, res: ServerResponse) {
@@ -149,8 +149,10 @@ export function createRelyingParty(options: RelyingPartyOptions): RequestListene
     }
     const secure = isHttps(req, options.trusted);
     let configuration: client.Configuration;
+    let cookie: LegacySessionCookie;
     try {
-      const sessionId = readCookie(req, options.legacySessionName);
+      cookie = await options.bridge.cookie();
+      const sessionId = readCookie(req, cookie.name);
       if (sessionId) await options.bridge.deleteSession(sessionId);
       configuration = await options.provider();
     } catch (error) {
@@ -158,7 +160,7 @@ export function createRelyingParty(options: RelyingPartyOptions): RequestListene
       return unavailable(res, error, 'logout');
     }
     const endSession = client.buildEndSessionUrl(configuration, { client_id: options.clientId, post_logout_redirect_uri: postLogoutRedirectUri });
-    redirect(res, endSession.href, [clearLegacy(secure)], 303);
+    redirect(res, endSession.href, [legacySessionCookie(cookie, undefined, secure)], 303);
   }
 
   return (req, res) => {
