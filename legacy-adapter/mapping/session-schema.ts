@@ -141,7 +141,7 @@ export const sessionSchema = z
      * What the monolith's login puts in $_SESSION, in order: each key's PHP type and source. The
      * first format (`{userId, login}`) still reads as the two keys it named.
      */
-    keys: z.union([legacyKeys, keyList]).optional(),
+    keys: z.unknown().optional(),
     /**
      * The keys that make a session "logged in as" someone: all must be there with their type; the
      * first one's source (a field or column of the user's row) finds the user.
@@ -149,11 +149,17 @@ export const sessionSchema = z
     loggedInAs: z.array(sessionKey).min(1).optional(),
   })
   .transform(({ keys, loggedInAs, ...rest }, ctx) => {
-    const given = keys as { keys: Record<string, SessionKeySpec>; loggedInAs: string[] } | Record<string, SessionKeySpec> | undefined;
-    const firstFormat = given === undefined || Array.isArray(given.loggedInAs);
+    // The first format's values are plain key names; the list's are objects. Parsed apart, so a
+    // mistake is reported where it is, not as "matches neither format".
+    const firstFormat = keys === undefined || (typeof keys === 'object' && keys !== null && Object.values(keys).every((v) => typeof v === 'string'));
+    const parsed = firstFormat ? legacyKeys.safeParse(keys ?? {}) : keyList.safeParse(keys);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: ['keys', ...issue.path] });
+      return z.NEVER;
+    }
     const list: { keys: Record<string, SessionKeySpec>; loggedInAs?: string[] } = firstFormat
-      ? ((given ?? legacyKeys.parse({})) as { keys: Record<string, SessionKeySpec>; loggedInAs: string[] })
-      : { keys: given as Record<string, SessionKeySpec> };
+      ? (parsed.data as { keys: Record<string, SessionKeySpec>; loggedInAs: string[] })
+      : { keys: parsed.data as Record<string, SessionKeySpec> };
     if (!firstFormat) explicitKeyLists.add(list.keys);
     const fromId = (name: string) => {
       const source = list.keys[name]!.source;
@@ -161,12 +167,12 @@ export const sessionSchema = z
     };
     const decisive = loggedInAs ?? list.loggedInAs ?? Object.keys(list.keys).filter(fromId);
     const problems: string[] = [];
-    if (decisive.length === 0) problems.push('loggedInAs: name the keys that decide who is logged in (no key has from: id)');
-    for (const name of decisive) if (!list.keys[name]) problems.push(`loggedInAs: ${name} is not one of the keys`);
+    if (decisive.length === 0) problems.push('name the keys that decide who is logged in (no key has from: id)');
+    for (const name of decisive) if (!list.keys[name]) problems.push(`${name} is not one of the keys`);
     const first = list.keys[decisive[0] ?? ''];
-    if (first && 'value' in first.source) problems.push('loggedInAs: the first key must come from the user\'s row (from or column), it finds the user');
-    if (first?.map) problems.push('loggedInAs: the first key must not be a value map, it finds the user');
-    for (const message of problems) ctx.addIssue({ code: 'custom', message });
+    if (first && 'value' in first.source) problems.push('the first key must come from the user\'s row (from or column), it finds the user');
+    if (first?.map) problems.push('the first key must not be a value map, it finds the user');
+    for (const message of problems) ctx.addIssue({ code: 'custom', message, path: ['loggedInAs'] });
     return { ...rest, keys: list.keys, loggedInAs: decisive };
   });
 
