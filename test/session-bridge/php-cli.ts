@@ -53,7 +53,7 @@ export async function phpDecode(data: Buffer, handler: SerializeHandler): Promis
 }
 
 /** A mapping's `session` section under `handler`: by default the sample monolith's keys (legacy-php login_user()). */
-export const sessionFormat = (handler: SerializeHandler, session: Record<string, unknown> = {}): SessionFormat => sessionSchema.parse({ serialize_handler: handler, ...session });
+export const sessionFormat = (handler: SerializeHandler): SessionFormat => sessionSchema.parse({ serialize_handler: handler });
 
 /** A PHP string literal for any text (base64, so no quoting slip can change it). */
 export const phpString = (text: string) => `base64_decode("${Buffer.from(text).toString('base64')}")`;
