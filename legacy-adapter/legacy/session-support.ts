@@ -8,7 +8,7 @@ import type { Knex } from '../../lib/db.ts';
 import type { LegacySessionCookie } from '../../lib/legacy-session-cookie.ts';
 import { createRedis } from '../../lib/redis.ts';
 import type { LegacyMapping } from '../mapping/index.ts';
-import type { KeySource, PhpType } from '../mapping/session-schema.ts';
+import { sessionLeaves, type KeySource, type PhpType } from '../mapping/session-schema.ts';
 import type { SessionSettings } from '../sessions/settings.ts';
 import { phpredisUrl } from '../sessions/store.ts';
 
@@ -71,8 +71,9 @@ async function storeProblems(knex: Knex, settings: SessionSettings): Promise<str
 export async function checkSessionSupport(knex: Knex, mapping: LegacyMapping, settings: SessionSettings): Promise<SessionSupport> {
   const { session } = mapping;
   const problems = await storeProblems(knex, settings);
-  const keys = Object.entries(session.keys).map(([name, spec]) => ({ name, type: spec.type, source: describeSource(mapping, spec.source, spec.map, spec.default) }));
-  for (const [name, spec] of Object.entries(session.keys)) {
+  const leaves = sessionLeaves(session.keys).map(({ path, spec }) => ({ name: path.join('.'), spec }));
+  const keys = leaves.map(({ name, spec }) => ({ name, type: spec.type, source: describeSource(mapping, spec.source, spec.map, spec.default) }));
+  for (const { name, spec } of leaves) {
     const source = spec.source;
     if ('from' in source && source.from !== 'id' && !mapping.columns[source.from]) problems.push(`session key ${name} reads columns.${source.from}, which the mapping does not map`);
     if ('column' in source && !(await knex.schema.hasColumn(mapping.table, source.column))) problems.push(`session key ${name} reads column ${source.column}, which ${mapping.table} does not have`);
@@ -102,6 +103,9 @@ function describeStore(support: SessionSupport): string {
   return `phpredis keys ${String(s.prefix)}<id> with TTL ${String(s.ttl)} s on ${String(s.host)}:${String(s.port)}/${String(s.db)} (password ${String(s.password)})`;
 }
 
+/** `member.id` as PHP says it: $_SESSION['member']['id']. */
+const phpPath = (dotted: string) => `$_SESSION${dotted.split('.').map((k) => `['${k}']`).join('')}`;
+
 /** The lines for people, under the readiness report. */
 export function formatSessionSupport(support: SessionSupport): string {
   const c = support.cookie;
@@ -110,8 +114,8 @@ export function formatSessionSupport(support: SessionSupport): string {
     `  store: ${describeStore(support)}; alive ${support.lifetime} s after the last request`,
     `  cookie: ${c.name}; Path=${c.path}${c.domain ? `; Domain=${c.domain}` : ''}${c.httpOnly ? '; HttpOnly' : ''}; SameSite=${c.sameSite}${c.secure ? '; Secure' : ''}; ${c.maxAge ? `Max-Age=${c.maxAge}` : 'browser-session'}`,
     `  session ids: ${support.sid.length} characters of ${support.sid.bits_per_character} bits (${support.sid.randomBits} random bits)`,
-    `  a logged-in session holds: ${support.keys.map((k) => `$_SESSION['${k.name}'] (${k.type}, ${k.source})`).join(', ')}`,
-    `  logged in as: ${support.loggedInAs.map((k) => `$_SESSION['${k}']`).join(' and ')} set (the user found by $_SESSION['${support.loggedInAs[0]}'])`,
+    `  a logged-in session holds: ${support.keys.map((k) => `${phpPath(k.name)} (${k.type}, ${k.source})`).join(', ')}`,
+    `  logged in as: ${support.loggedInAs.map(phpPath).join(' and ')} set (the user found by ${phpPath(support.loggedInAs[0]!)})`,
     ...support.warnings.map((w) => `  warning: ${w}`),
     support.ok ? 'SESSIONS: YES: the session bridge can write and read the monolith\'s sessions.' : `SESSIONS: NO: ${support.problems.join('; ')}.`,
   ];

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BARE_HEX_SCHEMES } from '../../lib/passwords/index.ts';
 import { identifier, tableName } from './identifiers.ts';
-import { explicitKeyLists, sessionSchema } from './session-schema.ts';
+import { explicitKeyLists, sessionLeaves, sessionSchema } from './session-schema.ts';
 
 const databaseUrl = z
   .string()
@@ -112,10 +112,10 @@ export const mappingSchema = z
   .superRefine((m, ctx) => {
     // A key read from a mapped field needs that field mapped (check-mapping reports it for the defaults).
     if (!explicitKeyLists.has(m.session.keys)) return;
-    for (const [name, spec] of Object.entries(m.session.keys)) {
+    for (const { path, spec } of sessionLeaves(m.session.keys)) {
       const source = spec.source;
       if ('from' in source && source.from !== 'id' && m.columns[source.from] === undefined) {
-        ctx.addIssue({ code: 'custom', message: `from: ${source.from} needs columns.${source.from}`, path: ['session', 'keys', name] });
+        ctx.addIssue({ code: 'custom', message: `from: ${source.from} needs columns.${source.from}`, path: ['session', 'keys', ...path.flatMap((name, i) => (i ? ['keys', name] : [name]))] });
       }
     }
   });

@@ -105,6 +105,51 @@ const keySpec = z
     return { type: spec.type ?? inferred ?? 'string', source, ...(spec.map ? { map: spec.map } : {}), ...(spec.default !== undefined ? { default: spec.default } : {}) };
   });
 
+/** A PHP array of keys (`$_SESSION['member'] = ['id' => …, 'name' => …]`). */
+export interface SessionArraySpec {
+  type: 'array';
+  keys: Record<string, SessionEntrySpec>;
+}
+export type SessionEntrySpec = SessionKeySpec | SessionArraySpec;
+
+const MAX_NESTING = 4;
+
+/**
+ * One entry: `type: array` with `keys` of its own, else a scalar key. Chosen from the shape and
+ * parsed apart, so a mistake is reported where it is rather than as "matches no option".
+ */
+function entrySpec(depth: number): z.ZodType<SessionEntrySpec> {
+  return z.unknown().transform((value, ctx): SessionEntrySpec => {
+    const isArray = typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'array';
+    const schema = isArray ? arraySpec(depth) : keySpec;
+    const parsed = (schema as z.ZodType<SessionEntrySpec>).safeParse(value);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    return z.NEVER;
+  });
+}
+
+function arraySpec(depth: number) {
+  return z.strictObject({
+    type: z.literal('array'),
+    keys: z
+      .record(sessionKey, depth >= MAX_NESTING ? z.never({ error: `arrays nest at most ${MAX_NESTING} deep` }) : entrySpec(depth + 1))
+      .refine((keys) => Object.keys(keys).length > 0, { message: 'needs at least one key' }),
+  });
+}
+
+/** Every scalar key, with its path from $_SESSION (`['member', 'id']`). */
+export function sessionLeaves(keys: Record<string, SessionEntrySpec>, prefix: string[] = []): Array<{ path: string[]; spec: SessionKeySpec }> {
+  return Object.entries(keys).flatMap(([name, spec]) => (spec.type === 'array' ? sessionLeaves(spec.keys, [...prefix, name]) : [{ path: [...prefix, name], spec }]));
+}
+
+/** The scalar key at a dotted path (`member.id`), or undefined. */
+export function sessionLeafAt(keys: Record<string, SessionEntrySpec>, dotted: string): SessionKeySpec | undefined {
+  let spec: SessionEntrySpec | undefined = { type: 'array', keys };
+  for (const name of dotted.split('.')) spec = spec?.type === 'array' ? spec.keys[name] : undefined;
+  return spec?.type === 'array' ? undefined : spec;
+}
+
 // The first format (before keys were a list): the user id (an int) and login (a string) keys.
 const legacyKeys = z
   .strictObject({ userId: sessionKey.default('user_id'), login: sessionKey.default('login') })
@@ -114,14 +159,14 @@ const legacyKeys = z
     loggedInAs: [k.userId, k.login],
   }));
 
-const keyList = z.record(sessionKey, keySpec).refine((keys) => Object.keys(keys).length > 0, { message: 'needs at least one key' });
+const keyList = z.record(sessionKey, entrySpec(1)).refine((keys) => Object.keys(keys).length > 0, { message: 'needs at least one key' });
 
 /**
  * Key lists a mapping spelled out (not the first format's defaults): only those must name mapped
  * columns, so a mapping from before session keys existed, such as one without a username column,
  * still loads.
  */
-export const explicitKeyLists = new WeakSet<Record<string, SessionKeySpec>>();
+export const explicitKeyLists = new WeakSet<Record<string, SessionEntrySpec>>();
 
 export const sessionSchema = z
   .strictObject({
@@ -143,10 +188,11 @@ export const sessionSchema = z
      */
     keys: z.unknown().optional(),
     /**
-     * The keys that make a session "logged in as" someone: all must be there with their type; the
-     * first one's source (a field or column of the user's row) finds the user.
+     * The keys that make a session "logged in as" someone (a nested one as `member.id`): all must
+     * be there with their type; the first one's source (a field or column of the user's row)
+     * finds the user.
      */
-    loggedInAs: z.array(sessionKey).min(1).optional(),
+    loggedInAs: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62}){0,3}$/, 'must be a key name, nested ones with dots (member.id)')).min(1).optional(),
   })
   .transform(({ keys, loggedInAs, ...rest }, ctx) => {
     // The first format's values are plain key names; the list's are objects. Parsed apart, so a
@@ -157,19 +203,16 @@ export const sessionSchema = z
       for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: ['keys', ...issue.path] });
       return z.NEVER;
     }
-    const list: { keys: Record<string, SessionKeySpec>; loggedInAs?: string[] } = firstFormat
+    const list: { keys: Record<string, SessionEntrySpec>; loggedInAs?: string[] } = firstFormat
       ? (parsed.data as { keys: Record<string, SessionKeySpec>; loggedInAs: string[] })
-      : { keys: parsed.data as Record<string, SessionKeySpec> };
+      : { keys: parsed.data as Record<string, SessionEntrySpec> };
     if (!firstFormat) explicitKeyLists.add(list.keys);
-    const fromId = (name: string) => {
-      const source = list.keys[name]!.source;
-      return 'from' in source && source.from === 'id';
-    };
-    const decisive = loggedInAs ?? list.loggedInAs ?? Object.keys(list.keys).filter(fromId);
+    const fromId = ({ spec }: { spec: SessionKeySpec }) => 'from' in spec.source && spec.source.from === 'id';
+    const decisive = loggedInAs ?? list.loggedInAs ?? sessionLeaves(list.keys).filter(fromId).map(({ path }) => path.join('.'));
     const problems: string[] = [];
     if (decisive.length === 0) problems.push('name the keys that decide who is logged in (no key has from: id)');
-    for (const name of decisive) if (!list.keys[name]) problems.push(`${name} is not one of the keys`);
-    const first = list.keys[decisive[0] ?? ''];
+    for (const name of decisive) if (!sessionLeafAt(list.keys, name)) problems.push(`${name} is not one of the keys (a nested one is named with dots: member.id)`);
+    const first = sessionLeafAt(list.keys, decisive[0] ?? '');
     if (first && 'value' in first.source) problems.push('the first key must come from the user\'s row (from or column), it finds the user');
     if (first?.map) problems.push('the first key must not be a value map, it finds the user');
     for (const message of problems) ctx.addIssue({ code: 'custom', message, path: ['loggedInAs'] });

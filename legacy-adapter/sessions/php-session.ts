@@ -1,4 +1,4 @@
-import type { KeySource, PhpType, SessionKeySpec, SessionMapping } from '../mapping/session-schema.ts';
+import { sessionLeafAt, type KeySource, type PhpType, type SessionEntrySpec, type SessionKeySpec, type SessionMapping } from '../mapping/session-schema.ts';
 import { encodePhpSession, type PhpSessionValue } from './php-serialize.ts';
 import { decodePhpSession, PhpSessionFormatError, type PhpValue } from './php-session-decode.ts';
 
@@ -55,6 +55,11 @@ function rowValue(source: Exclude<KeySource, { value: unknown }>, user: SessionU
   return source.from === 'id' ? user.legacyId : user[source.from];
 }
 
+function entryValue(name: string, spec: SessionEntrySpec, user: SessionUser): PhpSessionValue {
+  if (spec.type === 'array') return Object.entries(spec.keys).map(([key, item]) => [key, entryValue(`${name}.${key}`, item, user)] as const);
+  return keyValue(name, spec, user);
+}
+
 function keyValue(name: string, spec: SessionKeySpec, user: SessionUser): PhpSessionValue {
   if ('value' in spec.source) return toPhp(spec.source.value, spec.type, name);
   const raw = rowValue(spec.source, user);
@@ -72,7 +77,7 @@ function keyValue(name: string, spec: SessionKeySpec, user: SessionUser): PhpSes
  * session.serialize_handler. Throws SessionValueError for a value the key's type cannot hold.
  */
 export function loggedInSessionData(user: SessionUser, format: SessionFormat): Buffer {
-  return encodePhpSession(Object.entries(format.keys).map(([name, spec]) => [name, keyValue(name, spec, user)] as const), format.serialize_handler);
+  return encodePhpSession(Object.entries(format.keys).map(([name, spec]) => [name, entryValue(name, spec, user)] as const), format.serialize_handler);
 }
 
 function hasType(value: PhpValue | undefined, type: PhpType): boolean {
@@ -101,15 +106,22 @@ export function loggedInAs(data: Buffer, format: SessionFormat): LoggedInAs | un
     if (error instanceof PhpSessionFormatError) return undefined;
     throw error;
   }
+  const at = (dotted: string): PhpValue | undefined => {
+    const [top, ...rest] = dotted.split('.');
+    let value = session.get(top!);
+    // Nested keys are plain names, never int-like, so PHP keeps them as string keys.
+    for (const key of rest) value = Array.isArray(value) ? value.find(([k]) => k === key)?.[1] : undefined;
+    return value;
+  };
   for (const name of format.loggedInAs) {
-    const spec = format.keys[name]!;
-    const value = session.get(name);
+    const spec = sessionLeafAt(format.keys, name)!;
+    const value = at(name);
     if (!hasType(value, spec.type)) return undefined;
     if ('value' in spec.source && value !== toPhp(spec.source.value, spec.type, name)) return undefined;
     if ('from' in spec.source && spec.source.from === 'id' && typeof value === 'number' && value <= 0) return undefined;
     if (typeof value === 'string' && value === '' && name === format.loggedInAs[0]) return undefined;
   }
-  const first = format.keys[format.loggedInAs[0]!]!;
+  const first = sessionLeafAt(format.keys, format.loggedInAs[0]!)!;
   if ('value' in first.source) return undefined; // the schema refuses it; never a user from a constant
-  return { by: first.source, value: session.get(format.loggedInAs[0]!) as number | string };
+  return { by: first.source, value: at(format.loggedInAs[0]!) as number | string };
 }

@@ -1,11 +1,12 @@
 import type { Knex } from 'knex';
 import { legacySelection, toLegacyRow, type LegacyRow } from '../legacy/directory.ts';
 import type { LegacyMapping } from '../mapping/index.ts';
+import { sessionLeaves } from '../mapping/session-schema.ts';
 import type { LoggedInAs, SessionUser } from './php-session.ts';
 
 /** The extra columns of the user's row the mapping's session keys read. */
 export function sessionColumns(mapping: LegacyMapping): string[] {
-  const columns = Object.values(mapping.session.keys).flatMap((spec) => ('column' in spec.source ? [spec.source.column] : []));
+  const columns = sessionLeaves(mapping.session.keys).flatMap(({ spec }) => ('column' in spec.source ? [spec.source.column] : []));
   return [...new Set(columns)];
 }
 

@@ -75,6 +75,17 @@ test('a second monolith: php_serialize in phpredis with its own prefix, cookie, 
   assert.deepEqual(settings.redis, { host: '127.0.0.1', port: 6379, db: 3, password: 'redis-password' });
 });
 
+test("a nested array, as $_SESSION['member'] = ['id' => …, 'name' => …], decided by its keys", () => {
+  const { session } = parseMapping({ ...base, session: { serialize_handler: 'php_serialize', keys: { member: { type: 'array', keys: { id: { from: 'id' }, name: { from: 'username' }, level: { column: 'rank', map: { admin: 9 }, default: 1 } } } }, loggedInAs: ['member.id', 'member.name'] } });
+  const data = loggedInSessionData({ legacyId: '42', username: 'mia', columns: { rank: 'admin' } }, session);
+  assert.equal(data.toString(), 'a:1:{s:6:"member";a:3:{s:2:"id";i:42;s:4:"name";s:3:"mia";s:5:"level";i:9;}}');
+  assert.deepEqual(loggedInAs(data, session), { by: { from: 'id' }, value: 42 });
+  assert.equal(loggedInAs(Buffer.from('a:1:{s:6:"member";a:1:{s:2:"id";i:42;}}'), session), undefined);
+  assert.equal(loggedInAs(Buffer.from('a:2:{s:2:"id";i:42;s:4:"name";s:3:"mia";}'), session), undefined, 'flat keys are not the nested ones');
+  // Without loggedInAs, the keys from the legacy id decide, nested ones included.
+  assert.deepEqual(parseMapping({ ...base, session: { keys: { member: { type: 'array', keys: { id: { from: 'id' } } } } } }).session.loggedInAs, ['member.id']);
+});
+
 test('the LEGACY_SESSION_* variables, when set, override the mapping (the sample monolith reads the same ones)', () => {
   const { session } = parseMapping({ ...base, session: { store: { type: 'table', table: 'sess', columns: { id: 'k', data: 'v', timestamp: 't' }, timestamp: 'datetime' }, lifetime: 600, cookie: { name: 'A' } } });
   const none = sessionSettings(session, loadLegacyAdapterConfig({}));
@@ -105,4 +116,8 @@ test('mistakes fail at load, each named with its path', () => {
   assert.match(problems({ keys: { uid: { from: 'id' } }, loggedInAs: ['nope'] }).join('\n'), /session\.loggedInAs: nope is not one of the keys/);
   assert.match(problems({ keys: { uid: { from: 'id' }, on: { value: true } }, loggedInAs: ['on', 'uid'] }).join('\n'), /the first key must come from the user's row/);
   assert.match(problems({ keys: { userId: 'a', login: 'a' } }).join('\n'), /userId and login must be different keys/);
+  assert.match(problems({ keys: { member: { type: 'array', keys: { id: { from: 'id', column: 'x' } } } } }).join('\n'), /session\.keys\.member\.keys\.id: needs exactly one source/);
+  assert.match(problems({ keys: { member: { type: 'array', keys: {} } }, loggedInAs: ['member'] }).join('\n'), /session\.keys\.member\.keys: needs at least one key/);
+  assert.match(problems({ keys: { member: { type: 'array', keys: { id: { from: 'id' } } } }, loggedInAs: ['member'] }).join('\n'), /session\.loggedInAs: member is not one of the keys/);
+  assert.match(problems({ keys: { member: { type: 'array', keys: { n: { from: 'name' } } } }, loggedInAs: ['member.n'] }).join('\n'), /session\.keys\.member\.keys\.n: from: name needs columns\.name/);
 });

@@ -3,7 +3,7 @@
 // handler), a session the legacy-adapter writes is read by real PHP's session machinery
 // (session_start with that handler, serializer and use_strict_mode=1: the id is kept, so PHP
 // accepts ids we make) with every key typed as PHP expects (an extra column, a value map, a
-// constant), and a session PHP writes is resolved by the adapter. Real processes, no mocks.
+// constant, a nested array), and a session PHP writes is resolved by the adapter. Real processes, no mocks.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -29,22 +29,25 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** What every store's monolith puts in $_SESSION at login: the id, the login, an extra column, a value map, a constant. */
+/** What every store's monolith puts in $_SESSION at login: the id, the login, an extra column, a value map, a constant, an array. */
 const KEYS = {
   uid: { from: 'id' },
   uname: { from: 'username' },
   group: { column: 'group_id', type: 'int' },
   is_admin: { column: 'group_id', map: { 1: true }, default: false },
   auth_via: { value: 'idm' },
+  member: { type: 'array', keys: { id: { from: 'id' }, name: { from: 'username' } } },
 };
-const ALICE = { uid: 1, uname: 'alice', group: 1, is_admin: true, auth_via: 'idm' };
-const BOB = { uid: 2, uname: 'bob', group: 3, is_admin: false, auth_via: 'idm' };
-const TYPES = { uid: 'integer', uname: 'string', group: 'integer', is_admin: 'boolean', auth_via: 'string' };
+const ALICE = { uid: 1, uname: 'alice', group: 1, is_admin: true, auth_via: 'idm', member: { id: 1, name: 'alice' } };
+const BOB = { uid: 2, uname: 'bob', group: 3, is_admin: false, auth_via: 'idm', member: { id: 2, name: 'bob' } };
+const TYPES = { uid: 'integer', uname: 'string', group: 'integer', is_admin: 'boolean', auth_via: 'string', member: 'array' };
 
 interface StoreCase {
   name: string;
   handler: SerializeHandler;
   sid: { length: number; bits_per_character: 4 | 5 | 6 };
+  /** The keys that decide who is logged in (a nested one with dots). */
+  loggedInAs: string[];
   /** The mapping's session.store. */
   store(db: TestDatabase): Promise<Record<string, unknown>>;
   env(): Record<string, string>;
@@ -93,6 +96,7 @@ const cases: StoreCase[] = [
     name: 'table',
     handler: 'php',
     sid: { length: 40, bits_per_character: 4 },
+    loggedInAs: ['uid', 'uname'],
     async store(db) {
       await db.knex.schema.createTable('member_sessions', (t) => {
         t.string('sid', 128).primary();
@@ -108,6 +112,8 @@ const cases: StoreCase[] = [
     name: 'phpredis',
     handler: 'php_serialize',
     sid: { length: 48, bits_per_character: 6 },
+    // $_SESSION['member'] = ['id' => …, 'name' => …]: found by the nested id.
+    loggedInAs: ['member.id', 'member.name'],
     store: async () => ({ type: 'phpredis', prefix: 'members2:sess:', ttl: 3600 }),
     env: () => ({ LEGACY_REDIS_HOST: '127.0.0.1', LEGACY_REDIS_PORT: String(redis!.port), LEGACY_REDIS_DB: '2' }),
     php: () => `ini_set("session.save_handler", "redis"); ini_set("session.save_path", "tcp://127.0.0.1:${redis!.port}?database=2&prefix=members2:sess:");`,
@@ -116,6 +122,7 @@ const cases: StoreCase[] = [
     name: 'files',
     handler: 'php_binary',
     sid: { length: 32, bits_per_character: 5 },
+    loggedInAs: ['uid'],
     store: async () => {
       const savePath = mkdtempSync(join(dir, 'save-path-'));
       return { type: 'files', save_path: savePath };
@@ -150,7 +157,7 @@ async function withStore(t: TestContext, c: StoreCase, db: TestDatabase, body: (
       cookie: { name: `MEMBERS_${c.name.toUpperCase()}`, path: '/members', domain: 'example.test', secure: true, samesite: 'Strict', lifetime: 3600 },
       sid: c.sid,
       keys: KEYS,
-      loggedInAs: ['uid', 'uname'],
+      loggedInAs: c.loggedInAs,
     },
   }));
   const adapter = await startServiceProcess('legacy-adapter/main.ts', 'LEGACY_ADAPTER_PORT', {
@@ -242,8 +249,8 @@ for (const c of cases) {
           assert.equal(answer.user?.legacyId, '2');
           assert.equal(answer.user?.username, 'bob');
 
-          // A session PHP holds with only some of the deciding keys is nobody's.
-          const partial = (await php('session_start(); $_SESSION = ["uid" => 2]; echo session_id(); session_write_close();')).trim();
+          // A session PHP holds with a deciding key missing or of another type is nobody's.
+          const partial = (await php('session_start(); $_SESSION = ["uid" => "2", "member" => ["name" => "bob"]]; echo session_id(); session_write_close();')).trim();
           const refused = await postJson(`${adapter.url}/internal/v1/legacy-sessions/resolve`, ADAPTER_SECRET, { sessionId: partial });
           assert.deepEqual(await refused.json(), { ok: false });
 
