@@ -2,7 +2,7 @@
 // cookie, session ids) and what a logged-in session holds. Documented in
 // legacy-adapter/mappings/README.md; hosts and secrets (Redis) stay in the environment.
 import { z } from 'zod';
-import { phpSessionName } from '../../lib/legacy-session-cookie.ts';
+import { cookieDomain, cookiePath, phpSessionName } from '../../lib/legacy-session-cookie.ts';
 import { SERIALIZE_HANDLERS } from '../sessions/php-serialize.ts';
 import { identifier, tableName } from './identifiers.ts';
 
@@ -26,11 +26,10 @@ const phpredisStore = z.strictObject({
   ttl: z.number().int().min(60).max(31_536_000).optional(),
 });
 
-const filesStore = z.strictObject({
-  type: z.literal('files'),
-  /** session.save_path: an absolute directory (PHP's "N;MODE;/path" subdirectory form is not supported). */
-  save_path: z.string().regex(/^\/[^;]*$/, 'must be an absolute directory path (the "N;/path" form is not supported)'),
-});
+/** session.save_path: an absolute directory (PHP's "N;MODE;/path" subdirectory form is not supported). */
+export const savePath = z.string().regex(/^\/[^;]*$/, 'must be an absolute directory path (the "N;/path" form is not supported)');
+
+const filesStore = z.strictObject({ type: z.literal('files'), save_path: savePath });
 
 export const sessionStoreSchema = z.discriminatedUnion('type', [tableStore, phpredisStore, filesStore]);
 export type SessionStoreSettings = z.output<typeof sessionStoreSchema>;
@@ -38,8 +37,8 @@ export type SessionStoreSettings = z.output<typeof sessionStoreSchema>;
 const cookie = z
   .strictObject({
     name: phpSessionName.default('PHPSESSID'),
-    path: z.string().regex(/^\/[\x21-\x3a\x3c-\x7e]*$/, 'must be an absolute path without ; or spaces').default('/'),
-    domain: z.string().regex(/^\.?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, 'must be a domain name').optional(),
+    path: cookiePath.default('/'),
+    domain: cookieDomain.optional(),
     /** true: always Secure; false: Secure whenever the request came over https. */
     secure: z.boolean().default(false),
     httponly: z.boolean().default(true),

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { legacySessionBridgeSecret, port } from '../../lib/config.ts';
 import { phpSessionName } from '../../lib/legacy-session-cookie.ts';
+import { tableName } from '../mapping/identifiers.ts';
+import { savePath } from '../mapping/session-schema.ts';
 
 /**
  * The monolith's sessions are described by the mapping's `session` section; the environment holds
@@ -14,13 +16,13 @@ export const sessionBridgeEnv = {
   /** Override of session.store.type: `db` (= table), `redis` (= phpredis), `files`. */
   LEGACY_SESSION_STORE: z.enum(['db', 'redis', 'table', 'phpredis', 'files']).optional(),
   /** Override of the table store's table. */
-  LEGACY_SESSION_TABLE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a table name').optional(),
+  LEGACY_SESSION_TABLE: tableName.optional(),
   /** Override of session.lifetime (session.gc_maxlifetime); neither set: 1440. */
   LEGACY_SESSION_LIFETIME: z.coerce.number().int().min(60).max(31_536_000).optional(),
   /** Override of the phpredis store's key prefix. */
   LEGACY_SESSION_REDIS_PREFIX: z.string().max(128).optional(),
   /** Override of the files store's session.save_path (it differs per host more often than per monolith). */
-  LEGACY_SESSION_SAVE_PATH: z.string().regex(/^\/[^;]*$/, 'an absolute directory').optional(),
+  LEGACY_SESSION_SAVE_PATH: savePath.optional(),
   /** Override of session.cookie.name (legacy-php's LEGACY_SESSION_NAME). */
   LEGACY_SESSION_NAME: phpSessionName.optional(),
   /** phpredis's session.save_path host, port, database and password (the phpredis store). */
