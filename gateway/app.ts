@@ -30,6 +30,7 @@ import { createSessionBridgeClient } from './rp/bridge.ts';
 import { createMemoryLogoutIndex, createRedisLogoutIndex } from './rp/logout-index.ts';
 import { createLogoutTokenVerifier } from './rp/logout-token.ts';
 import { createRelyingParty } from './rp/handler.ts';
+import { fallbackLegacyCookie } from './rp/legacy-cookie.ts';
 import { createProviderConfiguration } from './rp/provider.ts';
 import { Shadow } from './shadow/shadow.ts';
 
@@ -104,14 +105,13 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
     });
     // The OpenID Connect relying party and PHP session bridge (/auth/login, /auth/callback, /auth/logout, /auth/backchannel-logout).
     const publicUrl = config.GATEWAY_PUBLIC_URL ?? new URL(config.IDP_ISSUER).origin;
-    const bridge = createSessionBridgeClient({ idpUrl: config.IDP_UPSTREAM_URL, idpSecret: config.IDP_INTERNAL_SECRET, adapterUrl: config.LEGACY_ADAPTER_URL, adapterSecret: config.LEGACY_SESSION_BRIDGE_SECRET, timeoutMs: config.UPSTREAM_TIMEOUT_MS });
+    const bridge = createSessionBridgeClient({ idpUrl: config.IDP_UPSTREAM_URL, idpSecret: config.IDP_INTERNAL_SECRET, adapterUrl: config.LEGACY_ADAPTER_URL, adapterSecret: config.LEGACY_SESSION_BRIDGE_SECRET, timeoutMs: config.UPSTREAM_TIMEOUT_MS, fallbackCookie: fallbackLegacyCookie(config.LEGACY_SESSION_NAME) });
     const logoutIndex = config.REDIS_URL ? createRedisLogoutIndex(config.REDIS_URL, config.REDIS_KEY_PREFIX) : createMemoryLogoutIndex();
     const relyingParty = createRelyingParty({
       publicUrl,
       issuer: config.IDP_ISSUER,
       clientId: config.GATEWAY_OIDC_CLIENT_ID,
       cookieSecret: config.GATEWAY_AUTH_COOKIE_SECRET,
-      legacySessionName: config.LEGACY_SESSION_NAME,
       provider: createProviderConfiguration({ issuer: config.IDP_ISSUER, upstream: config.IDP_UPSTREAM_URL, clientId: config.GATEWAY_OIDC_CLIENT_ID, clientSecret: config.GATEWAY_OIDC_CLIENT_SECRET, timeoutMs: config.UPSTREAM_TIMEOUT_MS }),
       bridge,
       logoutIndex,

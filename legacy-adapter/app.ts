@@ -11,6 +11,7 @@ import { createAdapterMetrics } from './metrics.ts';
 import { internalRoutes } from './routes.ts';
 import { sessionResolveRouter } from './sessions/resolve-route.ts';
 import { sessionBridgeRouter } from './sessions/routes.ts';
+import { sessionSettings } from './sessions/settings.ts';
 import { createLegacySessionStore } from './sessions/store.ts';
 
 /** Only the idp (holding the shared bearer secret) may call the internal API. */
@@ -24,6 +25,7 @@ function requireInternalSecret(secret: string) {
 export async function startLegacyAdapter(config: LegacyAdapterConfig): Promise<RunningService> {
   // A bad mapping is a configuration error: it stops the start (exit 78) naming each problem.
   const mapping = loadMapping(config.LEGACY_MAPPING_FILE);
+  const settings = sessionSettings(mapping.session, config);
   return startService('legacy-adapter', config, { port: config.LEGACY_ADAPTER_PORT, opsPort: config.LEGACY_ADAPTER_OPS_PORT }, async ({ logger, metrics }) => {
     const timeoutMs = config.LEGACY_DATABASE_TIMEOUT_MS;
     // Connecting and waiting for a pool slot share the request's deadline (the directory's).
@@ -35,11 +37,11 @@ export async function startLegacyAdapter(config: LegacyAdapterConfig): Promise<R
       () => logger.info({ table: mapping.table }, 'legacy mapping fits the legacy table'),
       (error: unknown) => logger.error({ err: (error as Error).cause ?? error, table: mapping.table }, 'legacy mapping does not fit the legacy table (or the database is down); logins of users unknown to the idp will fail'),
     );
-    const sessions = createLegacySessionStore(config, legacyDb, logger, timeoutMs);
+    const sessions = createLegacySessionStore(settings, legacyDb, logger, timeoutMs);
     const app = express();
     app.disable('x-powered-by');
     // The gateway's session bridge, with a secret of its own: mounted before the idp's API.
-    app.use('/internal/v1/sessions', sessionBridgeRouter({ secret: config.LEGACY_SESSION_BRIDGE_SECRET, store: sessions, legacyDb, mapping, directory, lifetimeSeconds: config.LEGACY_SESSION_LIFETIME, timeoutMs, registry: metrics.registry, logger }));
+    app.use('/internal/v1/sessions', sessionBridgeRouter({ secret: config.LEGACY_SESSION_BRIDGE_SECRET, store: sessions, legacyDb, mapping, directory, settings, timeoutMs, registry: metrics.registry, logger }));
     const internal = express.Router();
     internal.use(requireInternalSecret(config.LEGACY_ADAPTER_SECRET));
     internal.get('/ping', (_req, res) => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseTrustProxy } from './trust-proxy.ts';
 import { DEFAULT_WORKER_QUEUE_DEPTH } from './passwords/limits.ts';
+import { phpSessionName } from './legacy-session-cookie.ts';
 
 /** Thrown when the environment does not describe a runnable service; lists every problem at once. */
 export class ConfigError extends Error {
@@ -126,7 +127,7 @@ export const idpInternalSecret = secret('dev-only-idp-internal-secret-change-me'
 export const legacySessionBridgeSecret = secret('dev-only-legacy-session-bridge-secret-change-me');
 
 /** The monolith's session cookie name (legacy-php's LEGACY_SESSION_NAME). */
-export const legacySessionName = z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'letters, digits and _ (a PHP session name)').default('PHPSESSID');
+export const legacySessionName = phpSessionName.default('PHPSESSID');
 
 /** Idle seconds before PHP counts a session dead (session.gc_maxlifetime, the phpredis TTL): the adapter writes sessions with it, the gateway keeps which idp session made them as long. */
 export const legacySessionLifetime = z.coerce.number().int().min(60).max(31_536_000).default(1440);

@@ -1,11 +1,24 @@
-/** The two internal calls of the session bridge: who the idp user is on the monolith, and its PHP session. */
+import { legacySessionCookieSchema, type LegacySessionCookie } from '../../lib/legacy-session-cookie.ts';
+
+/** A fresh PHP session and the cookie that carries it, as the legacy-adapter says the monolith sets it. */
+export interface BridgedSession {
+  sessionId: string;
+  cookie: LegacySessionCookie;
+}
+
+/** The internal calls of the session bridge: who the idp user is on the monolith, its PHP session and that session's cookie. */
 export interface SessionBridgeClient {
   /** The legacy account of an idp user (`sub`), or undefined when there is none (or it is inactive). */
   legacyIdOf(sub: string): Promise<string | undefined>;
   /** A fresh PHP session for that legacy account; undefined when the monolith has no such active user. */
-  createSession(legacyId: string): Promise<string | undefined>;
+  createSession(legacyId: string): Promise<BridgedSession | undefined>;
   deleteSession(sessionId: string): Promise<void>;
+  /** The monolith's session cookie (its name, to read it; its path and domain, to clear it). */
+  cookie(): Promise<LegacySessionCookie>;
 }
+
+/** How long the announced cookie is trusted before it is asked again (a mapping change needs no gateway restart). */
+const COOKIE_CACHE_MS = 60_000;
 
 export class BridgeUnavailableError extends Error {
   constructor(what: string, status?: number) {
@@ -14,7 +27,11 @@ export class BridgeUnavailableError extends Error {
   }
 }
 
-export function createSessionBridgeClient(options: { idpUrl: string; idpSecret: string; adapterUrl: string; adapterSecret: string; timeoutMs: number }): SessionBridgeClient {
+/**
+ * `fallbackCookie` (from LEGACY_SESSION_NAME) is used only while the legacy-adapter announces no
+ * cookie (one from before the cookie contract, during a rolling deploy).
+ */
+export function createSessionBridgeClient(options: { idpUrl: string; idpSecret: string; adapterUrl: string; adapterSecret: string; timeoutMs: number; fallbackCookie: LegacySessionCookie }): SessionBridgeClient {
   const idp = options.idpUrl.replace(/\/+$/, '');
   const adapter = options.adapterUrl.replace(/\/+$/, '');
   const call = async (what: string, url: string, secret: string, init: RequestInit = {}) => {
@@ -24,7 +41,27 @@ export function createSessionBridgeClient(options: { idpUrl: string; idpSecret: 
       throw new BridgeUnavailableError(what);
     }
   };
+  let known: { cookie: LegacySessionCookie; at: number } | undefined;
+  const announced = (value: unknown): LegacySessionCookie => {
+    const parsed = legacySessionCookieSchema.safeParse(value);
+    const cookie = parsed.success ? parsed.data : options.fallbackCookie;
+    known = { cookie, at: Date.now() };
+    return cookie;
+  };
   return {
+    async cookie() {
+      if (known && Date.now() - known.at < COOKIE_CACHE_MS) return known.cookie;
+      const res = await call('legacy-adapter', `${adapter}/internal/v1/sessions/cookie`, options.adapterSecret);
+      if (res.status === 404) {
+        await res.body?.cancel();
+        return announced(undefined);
+      }
+      if (res.status !== 200) {
+        await res.body?.cancel();
+        throw new BridgeUnavailableError('legacy-adapter', res.status);
+      }
+      return announced(((await res.json()) as { cookie?: unknown }).cookie);
+    },
     async legacyIdOf(sub) {
       const res = await call('idp', `${idp}/internal/v1/users/${encodeURIComponent(sub)}/legacy-identity`, options.idpSecret);
       if (res.status === 404) return void (await res.body?.cancel());
@@ -46,9 +83,9 @@ export function createSessionBridgeClient(options: { idpUrl: string; idpSecret: 
         await res.body?.cancel();
         throw new BridgeUnavailableError('legacy-adapter', res.status);
       }
-      const body = (await res.json()) as { sessionId?: unknown };
+      const body = (await res.json()) as { sessionId?: unknown; cookie?: unknown };
       if (typeof body.sessionId !== 'string') throw new BridgeUnavailableError('legacy-adapter');
-      return body.sessionId;
+      return { sessionId: body.sessionId, cookie: announced(body.cookie) };
     },
     async deleteSession(sessionId) {
       const res = await call('legacy-adapter', `${adapter}/internal/v1/sessions/${encodeURIComponent(sessionId)}`, options.adapterSecret, { method: 'DELETE' });

@@ -10,7 +10,10 @@ export const relyingPartyEnv = {
   GATEWAY_OIDC_CLIENT_SECRET: secret('dev-only-gateway-oidc-client-secret-change-me'),
   /** HMAC key of the short-lived sign-in cookie (state, nonce, PKCE verifier, where to return); the canary bucket cookie's key is derived from it. */
   GATEWAY_AUTH_COOKIE_SECRET: secret('dev-only-gateway-auth-cookie-secret-change-me'),
-  /** The monolith's session cookie (legacy-php's LEGACY_SESSION_NAME). */
+  /**
+   * Deprecated: the monolith's session cookie is what the legacy-adapter announces (the mapping's
+   * session.cookie); this name is used only while an adapter from before that contract announces none.
+   */
   LEGACY_SESSION_NAME: legacySessionName,
   /** The monolith's session lifetime (the legacy-adapter's LEGACY_SESSION_LIFETIME): how long the gateway remembers which idp session made a PHP session, for back-channel logout. */
   LEGACY_SESSION_LIFETIME: legacySessionLifetime,

@@ -2,10 +2,12 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import * as client from 'openid-client';
 import type { Logger } from '../../lib/logger.ts';
 import { currentLogger } from '../../lib/request-context.ts';
-import { BridgeUnavailableError, type SessionBridgeClient } from './bridge.ts';
+import type { LegacySessionCookie } from '../../lib/legacy-session-cookie.ts';
+import { BridgeUnavailableError, type BridgedSession, type SessionBridgeClient } from './bridge.ts';
 import { isHttps, readCookie, setCookie } from '../cookies.ts';
 import { sidKey, subKey, type LogoutIndex } from './logout-index.ts';
 import { redirect, sendPage } from './http.ts';
+import { legacySessionCookie } from './legacy-cookie.ts';
 import { relyingPartyAction } from './paths.ts';
 import { safeReturnTo } from './return-to.ts';
 import { createTransactionCookies, TRANSACTION_COOKIE, TRANSACTION_TTL_SECONDS } from './transaction-cookie.ts';
@@ -16,7 +18,6 @@ export interface RelyingPartyOptions {
   issuer: string;
   clientId: string;
   cookieSecret: string;
-  legacySessionName: string;
   provider: () => Promise<client.Configuration>;
   bridge: SessionBridgeClient;
   /** Where each PHP session made here is recorded under its idp session and user, for back-channel logout. */
@@ -54,7 +55,6 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
   const issuerOrigin = new URL(options.issuer).origin;
   const transactions = createTransactionCookies(options.cookieSecret);
   const clearTransaction = (secure: boolean) => setCookie(TRANSACTION_COOKIE, '', { path: TRANSACTION_PATH, secure, maxAge: 0 });
-  const clearLegacy = (secure: boolean) => setCookie(options.legacySessionName, '', { path: '/', secure, maxAge: 0 });
 
   function unavailable(res: ServerResponse, error: unknown, step: string) {
     currentLogger(options.logger).error({ step, err: { name: (error as Error).name, message: (error as Error).message } }, 'session bridge: a service is unavailable');
@@ -125,7 +125,7 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
       log.warn({ err: { name: e.name, code: e.code, error: e.error } }, 'session bridge: sign-in response refused');
       return sendPage(res, 400, 'Sign-in failed', 'The sign-in could not be completed. Please sign in again.', { headers: [['set-cookie', clearTransaction(secure)]] });
     }
-    let sessionId: string | undefined;
+    let session: BridgedSession | undefined;
     try {
       const legacyId = await options.bridge.legacyIdOf(sub);
       if (legacyId === undefined) {
@@ -133,10 +133,10 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
         return sendPage(res, 403, 'No account on this site', 'You are signed in, but your account has no access to this site.', { headers: [['set-cookie', clearTransaction(secure)]] });
       }
       // No session fixation: whatever session id the browser brought is dropped, a new one is made.
-      const previous = readCookie(req, options.legacySessionName);
+      const previous = readCookie(req, (await options.bridge.cookie()).name);
       if (previous) await options.bridge.deleteSession(previous);
-      sessionId = await options.bridge.createSession(legacyId);
-      if (sessionId === undefined) {
+      session = await options.bridge.createSession(legacyId);
+      if (session === undefined) {
         log.warn({ sub }, 'session bridge: the legacy account is unknown or inactive on the monolith');
         return sendPage(res, 403, 'No account on this site', 'You are signed in, but your account has no access to this site.', { headers: [['set-cookie', clearTransaction(secure)]] });
       }
@@ -146,15 +146,15 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
     }
     try {
       // Unrecorded, the PHP session would outlive a sign-out elsewhere: no record, no session.
-      await options.logoutIndex.remember(sid === undefined ? [subKey(sub)] : [sidKey(sid), subKey(sub)], sessionId, options.legacySessionLifetimeSeconds);
+      await options.logoutIndex.remember(sid === undefined ? [subKey(sub)] : [sidKey(sid), subKey(sub)], session.sessionId, options.legacySessionLifetimeSeconds);
     } catch (error) {
-      await options.bridge.deleteSession(sessionId).catch(() => undefined);
+      await options.bridge.deleteSession(session.sessionId).catch(() => undefined);
       return unavailable(res, error, 'logout-index');
     }
     log.info({ sub }, 'session bridge: signed in, PHP session created');
     // Checked again: a cookie sealed under older rules (or by anyone holding the key) must not
     // choose where a signed-in browser goes; the user lands on the home page instead.
-    redirect(res, safeReturnTo(transaction.returnTo, origin) ?? '/', [clearTransaction(secure), setCookie(options.legacySessionName, sessionId, { path: '/', secure })]);
+    redirect(res, safeReturnTo(transaction.returnTo, origin) ?? '/', [clearTransaction(secure), legacySessionCookie(session.cookie, session.sessionId, secure)]);
   }
 
   async function logout(req: IncomingMessage, res: ServerResponse) {
@@ -175,8 +175,10 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
     }
     const secure = isHttps(req, options.trusted);
     let configuration: client.Configuration;
+    let cookie: LegacySessionCookie;
     try {
-      const sessionId = readCookie(req, options.legacySessionName);
+      cookie = await options.bridge.cookie();
+      const sessionId = readCookie(req, cookie.name);
       if (sessionId) await options.bridge.deleteSession(sessionId);
       configuration = await options.provider();
     } catch (error) {
@@ -184,7 +186,7 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
       return unavailable(res, error, 'logout');
     }
     const endSession = client.buildEndSessionUrl(configuration, { client_id: options.clientId, post_logout_redirect_uri: postLogoutRedirectUri });
-    redirect(res, endSession.href, [clearLegacy(secure)], 303);
+    redirect(res, endSession.href, [legacySessionCookie(cookie, undefined, secure)], 303);
   }
 
   function settle(run: Promise<void>, res: ServerResponse) {

@@ -8,8 +8,11 @@
  * prints no hash: counts per recognised scheme, and the ids of rows no scheme recognises, with
  * an empty hash, a salted scheme but no salt, no login, or a shared e-mail / username; and
  * whether the mapping can dual-write (its `write` section and the columns it names); and the PHP
- * session format the session bridge reads and writes (`session.serialize_handler`).
- * Exit code: 0 ready, 1 not ready (rows to fix, or a write section naming a missing column),
+ * sessions the session bridge reads and writes (the `session` section with the LEGACY_SESSION_*
+ * overrides: serializer, store, cookie, ids, keys), checking that the store is there (the table
+ * and its columns, a writable save_path, a Redis that answers) and the columns the keys read exist.
+ * Exit code: 0 ready, 1 not ready (rows to fix, a write section naming a missing column, or
+ * sessions the bridge cannot use),
  * 2 the mapping, the database or the arguments are wrong. No write section at all is reported,
  * not failed: a site may migrate without dual-write.
  */
@@ -18,8 +21,10 @@ import { ConfigError } from '../../lib/config.ts';
 import { createDatabase } from '../../lib/db.ts';
 import { loadLegacyAdapterConfig } from '../config.ts';
 import { checkMapping, formatReport } from '../legacy/readiness.ts';
+import { checkSessionSupport, formatSessionSupport } from '../legacy/session-support.ts';
 import { checkWriteSupport, formatWriteSupport } from '../legacy/write-support.ts';
 import { legacyDatabaseUrl, loadMapping } from '../mapping/index.ts';
+import { sessionSettings, type SessionSettings } from '../sessions/settings.ts';
 
 async function main(): Promise<number> {
   let args;
@@ -35,10 +40,12 @@ async function main(): Promise<number> {
   }
   let mapping;
   let url;
+  let settings: SessionSettings;
   try {
     const config = loadLegacyAdapterConfig();
     mapping = loadMapping(args.values.mapping ?? config.LEGACY_MAPPING_FILE);
     url = legacyDatabaseUrl(config.LEGACY_DATABASE_URL, mapping);
+    settings = sessionSettings(mapping.session, config);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`check-mapping: ${error.message}`);
@@ -48,10 +55,9 @@ async function main(): Promise<number> {
   try {
     const rows = await checkMapping(knex, mapping);
     const write = await checkWriteSupport(knex, mapping);
-    const ready = rows.ready && (!write.configured || write.canWrite);
-    const session = mapping.session;
-    const sessionLine = `PHP sessions: read and written as session.serialize_handler = ${session.serialize_handler} (must be the monolith's php.ini value), logged in as $_SESSION['${session.keys.userId}'] and $_SESSION['${session.keys.login}']`;
-    console.log(args.values.json ? JSON.stringify({ ...rows, write, session, ready }, null, 2) : `${formatReport(rows)}\n\n${formatWriteSupport(write, mapping.table)}\n\n${sessionLine}`);
+    const session = await checkSessionSupport(knex, mapping, settings);
+    const ready = rows.ready && (!write.configured || write.canWrite) && session.ok;
+    console.log(args.values.json ? JSON.stringify({ ...rows, write, session, ready }, null, 2) : `${formatReport(rows)}\n\n${formatWriteSupport(write, mapping.table)}\n\n${formatSessionSupport(session)}`);
     return ready ? 0 : 1;
   } catch (error) {
     // Driver messages name tables and columns, never the URL's password.

@@ -1,15 +1,7 @@
 import { z } from 'zod';
 import { BARE_HEX_SCHEMES } from '../../lib/passwords/index.ts';
-import { SERIALIZE_HANDLERS } from '../sessions/php-serialize.ts';
-
-// Column and table names end up in SQL (quoted by knex), so only plain identifiers are allowed:
-// a typo fails at load time instead of as a confusing database error at the first login.
-const identifier = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_$]{0,63}$/, 'must be a plain SQL identifier (letters, digits, _ and $)');
-const tableName = z
-  .string()
-  .regex(/^([A-Za-z_][A-Za-z0-9_$]{0,63}\.)?[A-Za-z_][A-Za-z0-9_$]{0,63}$/, 'must be a table name, optionally schema-qualified (db.table)');
+import { identifier, tableName } from './identifiers.ts';
+import { explicitKeyLists, sessionLeaves, sessionSchema } from './session-schema.ts';
 
 const databaseUrl = z
   .string()
@@ -37,10 +29,6 @@ const activeRule = z.union([
 ]);
 
 const encoding = z.enum(['utf8', 'latin1']);
-
-// A $_SESSION key every serialize handler writes as is: no `|` or `!` (php), not an int (php,
-// php_binary skip those), at most 127 bytes (php_binary).
-const sessionKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain name (letters, digits and _, not starting with a digit)');
 
 export const mappingSchema = z
   .strictObject({
@@ -97,25 +85,8 @@ export const mappingSchema = z
         ledgerTable: tableName.default('idm_legacy_password_writes'),
       })
       .optional(),
-    /** The monolith's PHP sessions, which the session bridge writes and a legacy-session sign-in reads. */
-    session: z
-      .strictObject({
-        /**
-         * PHP's session.serialize_handler of the monolith (its php.ini name, copied as is): how
-         * $_SESSION is turned into the stored bytes. Sessions are read and written in this format
-         * only; reading one format as another lets a user's string pass for session variables.
-         */
-        serialize_handler: z.enum(SERIALIZE_HANDLERS).default('php'),
-        /**
-         * The $_SESSION keys the monolith's login sets: the user's id (an int, columns.id) and
-         * their login (a string, columns.username). Plain names, which every handler can hold.
-         */
-        keys: z
-          .strictObject({ userId: sessionKey.default('user_id'), login: sessionKey.default('login') })
-          .prefault({})
-          .refine((k) => k.userId !== k.login, { message: 'userId and login must be different keys' }),
-      })
-      .prefault({}),
+    /** The monolith's PHP sessions, which the session bridge writes and a legacy-session sign-in reads (session-schema.ts). */
+    session: sessionSchema.prefault({}),
     lookup: z
       .strictObject({
         /**
@@ -137,6 +108,16 @@ export const mappingSchema = z
   .refine((m) => m.passwords.hexCandidates.every((name) => !name.includes('salt') || m.columns.salt !== undefined), {
     message: 'salted hexCandidates need columns.salt',
     path: ['passwords', 'hexCandidates'],
+  })
+  .superRefine((m, ctx) => {
+    // A key read from a mapped field needs that field mapped (check-mapping reports it for the defaults).
+    if (!explicitKeyLists.has(m.session.keys)) return;
+    for (const { path, spec } of sessionLeaves(m.session.keys)) {
+      const source = spec.source;
+      if ('from' in source && source.from !== 'id' && m.columns[source.from] === undefined) {
+        ctx.addIssue({ code: 'custom', message: `from: ${source.from} needs columns.${source.from}`, path: ['session', 'keys', ...path.flatMap((name, i) => (i ? ['keys', name] : [name]))] });
+      }
+    }
   });
 
 /** A validated legacy schema mapping (see legacy-adapter/mappings/README.md). */

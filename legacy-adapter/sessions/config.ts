@@ -1,24 +1,35 @@
 import { z } from 'zod';
-import { legacySessionBridgeSecret, legacySessionLifetime, port } from '../../lib/config.ts';
+import { legacySessionBridgeSecret, port } from '../../lib/config.ts';
+import { phpSessionName } from '../../lib/legacy-session-cookie.ts';
+import { tableName } from '../mapping/identifiers.ts';
+import { savePath } from '../mapping/session-schema.ts';
 
 /**
- * Where the monolith keeps its sessions. The names and defaults are legacy-php's own
- * (legacy-php/config.php), so one set of values configures both sides.
+ * The monolith's sessions are described by the mapping's `session` section; the environment holds
+ * only hosts and secrets (Redis), plus overrides named as the sample monolith's own variables
+ * (legacy-php/config.php), so one set of values still configures both sides of it. An override,
+ * when set, wins over the mapping (sessions/settings.ts).
  */
 export const sessionBridgeEnv = {
   /** Bearer secret of /internal/v1/sessions (the gateway's session bridge): not LEGACY_ADAPTER_SECRET, which also verifies passwords. */
   LEGACY_SESSION_BRIDGE_SECRET: legacySessionBridgeSecret,
-  /** `db`: the sessions table (legacy-php's DbSessionHandler); `redis`: phpredis's save handler. */
-  LEGACY_SESSION_STORE: z.enum(['db', 'redis']).default('db'),
-  /** Table of the db store, in the legacy database (columns id, data, last_access, as DbSessionHandler has them). */
-  LEGACY_SESSION_TABLE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a table name').default('sessions'),
-  /** Idle seconds before PHP counts a session dead (session.gc_maxlifetime, and the Redis TTL). */
-  LEGACY_SESSION_LIFETIME: legacySessionLifetime,
-  /** phpredis's session.save_path host and port (LEGACY_SESSION_STORE=redis). */
+  /** Override of session.store.type: `db` (= table), `redis` (= phpredis), `files`. */
+  LEGACY_SESSION_STORE: z.enum(['db', 'redis', 'table', 'phpredis', 'files']).optional(),
+  /** Override of the table store's table. */
+  LEGACY_SESSION_TABLE: tableName.optional(),
+  /** Override of session.lifetime (session.gc_maxlifetime); neither set: 1440. */
+  LEGACY_SESSION_LIFETIME: z.coerce.number().int().min(60).max(31_536_000).optional(),
+  /** Override of the phpredis store's key prefix. */
+  LEGACY_SESSION_REDIS_PREFIX: z.string().max(128).optional(),
+  /** Override of the files store's session.save_path (it differs per host more often than per monolith). */
+  LEGACY_SESSION_SAVE_PATH: savePath.optional(),
+  /** Override of session.cookie.name (legacy-php's LEGACY_SESSION_NAME). */
+  LEGACY_SESSION_NAME: phpSessionName.optional(),
+  /** phpredis's session.save_path host, port, database and password (the phpredis store). */
   LEGACY_REDIS_HOST: z.string().min(1).default('127.0.0.1'),
   LEGACY_REDIS_PORT: port(6379),
-  /** phpredis's session key prefix (its `prefix` save_path option; PHPREDIS_SESSION: unless set there). */
-  LEGACY_SESSION_REDIS_PREFIX: z.string().default('PHPREDIS_SESSION:'),
+  LEGACY_REDIS_DB: z.coerce.number().int().min(0).max(65_535).default(0),
+  LEGACY_REDIS_PASSWORD: z.string().min(1).optional(),
 };
 
 export type SessionBridgeConfig = z.infer<z.ZodObject<typeof sessionBridgeEnv>>;

@@ -2,12 +2,14 @@
 //   php            `key|<serialize(value)>` pairs with nothing between them: `user_id|i:42;login|s:5:"alice";`
 //   php_serialize  serialize($_SESSION): `a:2:{s:7:"user_id";i:42;s:5:"login";s:5:"alice";}`
 //   php_binary     per entry a byte with the key's length, the key, then serialize(value)
-// Only what a bridged login needs (ints and strings); PHP reads it with session_decode().
+// Only what a bridged login needs (null, bools, ints, strings and arrays of them); PHP reads it with session_decode().
 
 export const SERIALIZE_HANDLERS = ['php', 'php_serialize', 'php_binary'] as const;
 export type SerializeHandler = (typeof SERIALIZE_HANDLERS)[number];
 
-export type PhpSessionValue = number | string;
+export type PhpSessionValue = null | boolean | number | string | PhpSessionArray;
+/** A PHP array, in order. */
+export type PhpSessionArray = ReadonlyArray<readonly [string, PhpSessionValue]>;
 
 function serializeInt(value: number): string {
   // PHP ints are 64-bit; a JS number is exact only up to 2^53, so refuse what it cannot say exactly.
@@ -19,6 +21,9 @@ function serializeInt(value: number): string {
 const serializeString = (value: string) => `s:${Buffer.byteLength(value, 'utf8')}:"${value}";`;
 
 function serializeValue(value: PhpSessionValue): string {
+  if (value === null) return 'N;';
+  if (typeof value === 'object') return `a:${value.length}:{${value.map(([key, item]) => serializeKey(key) + serializeValue(item)).join('')}}`;
+  if (typeof value === 'boolean') return `b:${value ? 1 : 0};`;
   return typeof value === 'number' ? serializeInt(value) : serializeString(value);
 }
 

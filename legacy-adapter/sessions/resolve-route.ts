@@ -8,8 +8,8 @@ import { currentLogger } from '../../lib/request-context.ts';
 import { prepareRow } from '../etl/plan.ts';
 import { profileOf } from '../legacy/directory.ts';
 import type { LegacyMapping } from '../mapping/index.ts';
-import { loggedInUserId } from './php-session.ts';
-import { findLegacyRowById } from './routes.ts';
+import { loggedInAs } from './php-session.ts';
+import { findSessionRow, lookupColumn } from './session-user.ts';
 import { isPhpSessionId } from './session-id.ts';
 import type { LegacySessionStore } from './store.ts';
 
@@ -30,7 +30,7 @@ export interface SessionResolveDeps {
 /**
  * POST /legacy-sessions/resolve {sessionId} (under the idp's bearer secret, LEGACY_ADAPTER_SECRET):
  * which legacy user a PHP session is logged in as, by the monolith's own rules (alive in the
- * store, the mapping's session keys of the user id and login set, the user exists and is active) -> {ok:true, user, import}, else
+ * store, the mapping's `loggedInAs` keys set, the user they name exists and is active) -> {ok:true, user, import}, else
  * {ok:false} (one answer for every reason). `import` is the user as the batch migration would
  * import them (prepareRow), legacy hash included, so the idp can create them without a password
  * and they keep that password. 503 {error:"legacy_unavailable"} when the store or database fails.
@@ -59,9 +59,9 @@ export function sessionResolveRouter(deps: SessionResolveDeps): express.Router {
     let row;
     try {
       const data = await deps.store.read(parsed.data.sessionId);
-      const userId = data ? loggedInUserId(data, deps.mapping.session) : undefined;
-      if (userId === undefined) return invalid();
-      row = await findLegacyRowById(deps.legacyDb, deps.mapping, String(userId), deps.timeoutMs);
+      const who = data ? loggedInAs(data, deps.mapping.session) : undefined;
+      if (who === undefined) return invalid();
+      row = (await findSessionRow(deps.legacyDb, deps.mapping, lookupColumn(deps.mapping, who.by), who.value, deps.timeoutMs))?.row;
     } catch (error) {
       counter.inc({ result: 'unavailable' });
       // Only the error's name and code: a driver's message could quote the session id.

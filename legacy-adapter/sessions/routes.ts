@@ -1,15 +1,16 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Knex } from 'knex';
-import { queryWithin } from '../../lib/db.ts';
 import { Counter, type Registry } from 'prom-client';
 import { z } from 'zod';
 import { hasBearerSecret } from '../../lib/bearer-auth.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { currentLogger } from '../../lib/request-context.ts';
-import { legacySelection, toLegacyRow, type LegacyDirectory, type LegacyRow } from '../legacy/directory.ts';
+import type { LegacyDirectory } from '../legacy/directory.ts';
 import type { LegacyMapping } from '../mapping/index.ts';
-import { loggedInSessionData } from './php-session.ts';
+import { loggedInAs, loggedInSessionData, SessionValueError } from './php-session.ts';
+import { findSessionRow, type SessionRow } from './session-user.ts';
 import { isPhpSessionId, newPhpSessionId } from './session-id.ts';
+import type { SessionSettings } from './settings.ts';
 import type { LegacySessionStore } from './store.ts';
 
 const body = z.union([
@@ -17,21 +18,13 @@ const body = z.union([
   z.strictObject({ login: z.string().trim().min(1, 'must not be empty').max(320, 'is too long') }),
 ]);
 
-/** The legacy row with this primary key, read through the mapping within `timeoutMs` (LEGACY_DATABASE_TIMEOUT_MS). */
-export async function findLegacyRowById(legacyDb: Knex, mapping: LegacyMapping, legacyId: string, timeoutMs: number): Promise<LegacyRow | undefined> {
-  const raw = await queryWithin<Record<string, unknown> | undefined>(legacyDb, timeoutMs, () =>
-    legacyDb(mapping.table).select(legacySelection(mapping)).where(mapping.columns.id, legacyId).first(),
-  );
-  return raw ? toLegacyRow(mapping, raw) : undefined;
-}
-
 export interface SessionBridgeDeps {
   secret: string;
   store: LegacySessionStore;
   legacyDb: Knex;
   mapping: LegacyMapping;
   directory: LegacyDirectory;
-  lifetimeSeconds: number;
+  settings: SessionSettings;
   /** LEGACY_DATABASE_TIMEOUT_MS: each statement's deadline. */
   timeoutMs: number;
   registry: Registry;
@@ -43,8 +36,10 @@ export interface SessionBridgeDeps {
  * its own bearer secret): the gateway logs a user in on the monolith after an OpenID Connect
  * login, and out again. Session ids are never logged.
  *
- *   POST /   {legacyId} or {login} -> 201 {sessionId, lifetimeSeconds}; 404 unknown or inactive user
+ *   POST /   {legacyId} or {login} -> 201 {sessionId, lifetimeSeconds, cookie}; 404 unknown or inactive user
+ *   GET /cookie                    -> 200 {cookie}: the monolith's session cookie, for reading and clearing it
  *   DELETE /:id                    -> 204 (whether or not it existed)
+ * `cookie` is lib/legacy-session-cookie.ts's contract, from the mapping's `session.cookie`.
  */
 export function sessionBridgeRouter(deps: SessionBridgeDeps): express.Router {
   const counter = new Counter({
@@ -53,8 +48,8 @@ export function sessionBridgeRouter(deps: SessionBridgeDeps): express.Router {
     labelNames: ['action', 'result'] as const,
     registers: [deps.registry],
   });
-  const { mapping } = deps;
-  const findById = (legacyId: string) => findLegacyRowById(deps.legacyDb, mapping, legacyId, deps.timeoutMs);
+  const { mapping, settings } = deps;
+  const findById = (legacyId: string) => findSessionRow(deps.legacyDb, mapping, mapping.columns.id, legacyId, deps.timeoutMs);
 
   const router = express.Router();
   router.use((req: Request, res: Response, next: NextFunction) => {
@@ -69,26 +64,48 @@ export function sessionBridgeRouter(deps: SessionBridgeDeps): express.Router {
       counter.inc({ action: 'create', result: 'invalid' });
       return void res.status(400).json({ error: 'invalid_request', message: 'body must be {"legacyId": "<digits>"} or {"login": string}' });
     }
-    let row: LegacyRow | undefined;
+    let found: SessionRow | undefined;
     try {
-      row = 'legacyId' in parsed.data ? await findById(parsed.data.legacyId) : await deps.directory.findForLogin(parsed.data.login);
+      if ('legacyId' in parsed.data) found = await findById(parsed.data.legacyId);
+      else {
+        const byLogin = await deps.directory.findForLogin(parsed.data.login);
+        found = byLogin ? await findById(byLogin.legacyId) : undefined;
+      }
     } catch (error) {
       return unavailable(res, 'create', error);
     }
-    // PHP would log an inactive user straight out again (auth.php): no session for them at all.
-    if (!row || !row.active || !row.username) {
+    const notFound = () => {
       counter.inc({ action: 'create', result: 'not_found' });
-      return void res.status(404).json({ error: 'user_not_found' });
-    }
-    const sessionId = newPhpSessionId();
+      res.status(404).json({ error: 'user_not_found' });
+    };
+    // PHP would log an inactive user straight out again (auth.php): no session for them at all.
+    if (!found || !found.row.active) return notFound();
+    let data: Buffer;
     try {
-      await deps.store.create(sessionId, loggedInSessionData({ legacyId: row.legacyId, username: row.username }, deps.mapping.session));
+      data = loggedInSessionData(found.user, mapping.session);
+      // A session the monolith would not count as logged in (a decisive key NULL for this user,
+      // such as a login when the row has no username) is no session at all.
+      if (!loggedInAs(data, mapping.session)) return notFound();
+    } catch (error) {
+      if (!(error instanceof SessionValueError)) throw error;
+      // The mapping gives a key a type this row's value cannot have: a mapping to fix, not an outage.
+      counter.inc({ action: 'create', result: 'invalid' });
+      currentLogger(deps.logger).error({ legacyId: found.row.legacyId, err: { message: error.message } }, 'the session mapping does not fit this user');
+      return void res.status(500).json({ error: 'session_mapping_mismatch' });
+    }
+    const sessionId = newPhpSessionId(mapping.session.sid);
+    try {
+      await deps.store.create(sessionId, data);
     } catch (error) {
       return unavailable(res, 'create', error);
     }
     counter.inc({ action: 'create', result: 'ok' });
-    currentLogger(deps.logger).info({ legacyId: row.legacyId }, 'bridged PHP session created');
-    res.status(201).set('cache-control', 'no-store').json({ sessionId, lifetimeSeconds: deps.lifetimeSeconds });
+    currentLogger(deps.logger).info({ legacyId: found.row.legacyId }, 'bridged PHP session created');
+    res.status(201).set('cache-control', 'no-store').json({ sessionId, lifetimeSeconds: settings.lifetime, cookie: settings.cookie });
+  });
+
+  router.get('/cookie', (_req: Request, res: Response) => {
+    res.json({ cookie: settings.cookie });
   });
 
   router.delete('/:id', async (req: Request, res: Response) => {

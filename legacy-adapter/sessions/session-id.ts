@@ -1,25 +1,37 @@
 import { randomBytes } from 'node:crypto';
 
-// PHP's own alphabet for session.sid_bits_per_character=5 (what legacy-php runs with: Debian's
-// php.ini sets 26 characters of [0-9a-v]). We make 32 of them (160 random bits): the same
-// characters, and the 32-128 length legacy-php/README.md asks of ids made outside PHP.
-const ALPHABET = '0123456789abcdefghijklmnopqrstuv';
-const LENGTH = 32;
+// PHP's own alphabet (ext/session's hexconvtab): session.sid_bits_per_character takes the first
+// 16 (4 bits), 32 (5 bits) or all 64 (6 bits) characters.
+const PHP_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ,-';
 
-/** A fresh random session id; each one is new (a login never reuses an id: no fixation). */
-export function newPhpSessionId(): string {
-  const bytes = randomBytes((LENGTH * 5) / 8);
+/** The monolith's session.sid_length and session.sid_bits_per_character (the mapping's `session.sid`). */
+export interface SessionIdShape {
+  length: number;
+  bits_per_character: 4 | 5 | 6;
+}
+
+/** The sample monolith's: 32 characters of [0-9a-v], 160 random bits. */
+export const DEFAULT_SESSION_ID_SHAPE: SessionIdShape = { length: 32, bits_per_character: 5 };
+
+/**
+ * A fresh random session id of the monolith's length and alphabet, as PHP itself makes them, so
+ * its use_strict_mode and any id check of its own accept it; each one is new (a login never
+ * reuses an id: no fixation).
+ */
+export function newPhpSessionId(shape: SessionIdShape = DEFAULT_SESSION_ID_SHAPE): string {
+  const bitsPer = shape.bits_per_character;
+  const mask = (1 << bitsPer) - 1;
+  const bytes = randomBytes(Math.ceil((shape.length * bitsPer) / 8));
   let bits = 0;
   let buffer = 0;
   let id = '';
   for (const byte of bytes) {
-    buffer = (buffer << 8) | byte;
+    buffer = ((buffer << 8) | byte) & 0xffff;
     bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      id += ALPHABET[(buffer >> bits) & 31];
+    while (bits >= bitsPer && id.length < shape.length) {
+      bits -= bitsPer;
+      id += PHP_ALPHABET[(buffer >> bits) & mask];
     }
-    buffer &= (1 << bits) - 1;
   }
   return id;
 }

@@ -2,15 +2,18 @@ import type { Knex } from 'knex';
 import { queryWithin } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { createRedis, redisCheck, type Redis } from '../../lib/redis.ts';
-import type { SessionBridgeConfig } from './config.ts';
+import type { SessionStoreSettings } from '../mapping/session-schema.ts';
+import { filesStore } from './files-store.ts';
+import type { SessionSettings } from './settings.ts';
 
 /** The monolith's session store, as its save handler uses it. */
 export interface LegacySessionStore {
   /** Writes a new session; throws if the id is taken (ids are fresh and random: it never is). */
   create(id: string, data: Buffer): Promise<void>;
   /**
-   * The data of a live session, as PHP's save handler would read it (the table: last_access
-   * within the lifetime; Redis: the key, whose TTL is the lifetime); undefined when there is none.
+   * The data of a live session, as PHP's save handler would read it (the table: last access
+   * within the lifetime; Redis: the key, whose TTL is the lifetime; files: modified within the
+   * lifetime); undefined when there is none.
    * Reading never refreshes it: only the monolith's own requests keep a session alive.
    */
   read(id: string): Promise<Buffer | undefined>;
@@ -20,42 +23,48 @@ export interface LegacySessionStore {
   close(): Promise<void>;
 }
 
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+/** A DATETIME as `YYYY-MM-DD HH:MM:SS` in UTC: compared as text by SQLite, as a DATETIME by MySQL. */
+const datetime = (seconds: number) => new Date(seconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
+
 /**
- * legacy-php's DbSessionHandler: a row (id, data, last_access) that is alive while last_access
- * is within the lifetime. A plain INSERT, never an upsert: a session PHP already has is never
- * rewritten under it (PHP does no locking). Each statement has the legacy database's deadline:
- * the table is the monolith's, and a lock it holds must not hold our requests.
+ * A sessions table as a custom PHP save handler keeps it (legacy-php's DbSessionHandler): a row
+ * (id, data, last access) alive while the last access is within the lifetime. A plain INSERT,
+ * never an upsert: a session PHP already has is never rewritten under it. Each statement has the
+ * legacy database's deadline: the table is the monolith's, and a lock it holds must not hold our
+ * requests.
  */
-function tableStore(knex: Knex, table: string, lifetime: number, timeoutMs: number): LegacySessionStore {
+function tableStore(knex: Knex, settings: Extract<SessionStoreSettings, { type: 'table' }>, lifetime: number, timeoutMs: number): LegacySessionStore {
+  const { table, columns } = settings;
+  const stamp = (seconds: number) => (settings.timestamp === 'unix' ? seconds : datetime(seconds));
   const query = <T>(build: () => Knex.QueryBuilder) => queryWithin<T>(knex, timeoutMs, build);
   return {
     async read(id) {
-      // DbSessionHandler::read's own condition: last_access >= time() - lifetime.
-      const since = Math.floor(Date.now() / 1000) - lifetime;
-      const row = await query<{ data?: unknown } | undefined>(() => knex(table).select('data').where('id', id).andWhere('last_access', '>=', since).first());
+      // The handler's own read condition: last access >= now - lifetime.
+      const row = await query<{ data?: unknown } | undefined>(() => knex(table).select({ data: columns.data }).where(columns.id, id).andWhere(columns.timestamp, '>=', stamp(nowSeconds() - lifetime)).first());
       if (!row || row.data === null || row.data === undefined) return undefined;
       return Buffer.isBuffer(row.data) ? row.data : Buffer.from(String(row.data), 'utf8');
     },
     async create(id, data) {
-      await query(() => knex(table).insert({ id, data, last_access: Math.floor(Date.now() / 1000) }));
+      await query(() => knex(table).insert({ [columns.id]: id, [columns.data]: data, [columns.timestamp]: stamp(nowSeconds()) }));
     },
     async destroy(id) {
-      return (await query<number>(() => knex(table).where({ id }).delete())) > 0;
+      return (await query<number>(() => knex(table).where(columns.id, id).delete())) > 0;
     },
     checks: [],
     async close() {},
   };
 }
 
-/** phpredis's save handler: `<prefix><id>` holding the data, with the lifetime as TTL. */
-function redisStore(redis: Redis, prefix: string, lifetime: number): LegacySessionStore {
+/** phpredis's save handler: `<prefix><id>` holding the data, with the TTL (default the lifetime). */
+function redisStore(redis: Redis, prefix: string, ttl: number): LegacySessionStore {
   return {
     async read(id) {
       return (await redis.getBuffer(`${prefix}${id}`)) ?? undefined;
     },
     async create(id, data) {
       // NX: never overwrite a session that exists.
-      const done = await redis.set(`${prefix}${id}`, data, 'EX', lifetime, 'NX');
+      const done = await redis.set(`${prefix}${id}`, data, 'EX', ttl, 'NX');
       if (done !== 'OK') throw new Error('session id already in use');
     },
     async destroy(id) {
@@ -68,16 +77,24 @@ function redisStore(redis: Redis, prefix: string, lifetime: number): LegacySessi
   };
 }
 
+/** phpredis's session.save_path as a redis:// URL (the password is encoded, never logged). */
+export function phpredisUrl(redis: SessionSettings['redis']): string {
+  const auth = redis.password === undefined ? '' : `:${encodeURIComponent(redis.password)}@`;
+  return `redis://${auth}${redis.host}:${redis.port}/${redis.db}`;
+}
+
 /**
  * `timeoutMs`: LEGACY_DATABASE_TIMEOUT_MS, the longest one statement (or one phpredis command)
  * may take before the caller answers 503 legacy_unavailable.
  */
-export function createLegacySessionStore(config: SessionBridgeConfig, legacyDb: Knex, logger: Logger, timeoutMs: number): LegacySessionStore {
-  if (config.LEGACY_SESSION_STORE === 'redis') {
-    const redis = createRedis(`redis://${config.LEGACY_REDIS_HOST}:${config.LEGACY_REDIS_PORT}/0`, { name: 'legacy-session-bridge', commandTimeoutMs: timeoutMs });
+export function createLegacySessionStore(settings: SessionSettings, legacyDb: Knex, logger: Logger, timeoutMs: number): LegacySessionStore {
+  const { store } = settings;
+  if (store.type === 'phpredis') {
+    const redis = createRedis(phpredisUrl(settings.redis), { name: 'legacy-session-bridge', commandTimeoutMs: timeoutMs });
     // ioredis reconnects by itself; without a listener each failure would be an unhandled 'error' event.
     redis.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'legacy session Redis unavailable'));
-    return redisStore(redis, config.LEGACY_SESSION_REDIS_PREFIX, config.LEGACY_SESSION_LIFETIME);
+    return redisStore(redis, store.prefix, store.ttl ?? settings.lifetime);
   }
-  return tableStore(legacyDb, config.LEGACY_SESSION_TABLE, config.LEGACY_SESSION_LIFETIME, timeoutMs);
+  if (store.type === 'files') return filesStore(store.save_path, settings.lifetime);
+  return tableStore(legacyDb, store, settings.lifetime, timeoutMs);
 }

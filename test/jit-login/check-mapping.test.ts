@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { forEachDatabase } from '../support/databases.ts';
-import { repoRoot } from '../support/processes.ts';
+import { forEachDatabase, REDIS_TEST_URL, redisProblem } from '../support/databases.ts';
+import { freePort, repoRoot } from '../support/processes.ts';
 import { createLegacyPhpSchema, insertLegacyRows, legacyIdOf, legacyRow, schemeUsers, vector } from './support.ts';
 
 async function run(args: string[], env: Record<string, string>): Promise<{ code: number | string; output: string }> {
@@ -126,11 +126,79 @@ test('check-mapping reports the PHP session format, and refuses one PHP does not
       const human = await run(['--mapping', serialize], env);
       assert.equal(human.code, 0, human.output);
       assert.match(human.output, /session\.serialize_handler = php_serialize/);
-      assert.match(human.output, /logged in as \$_SESSION\['user_id'\] and \$_SESSION\['login'\]/);
-      assert.deepEqual(JSON.parse((await run(['--mapping', serialize, '--json'], env)).output).session, { serialize_handler: 'php_serialize', keys: { userId: 'user_id', login: 'login' } });
+      assert.match(human.output, /logged in as: \$_SESSION\['user_id'\] and \$_SESSION\['login'\] set/);
+      assert.match(human.output, /SESSIONS: YES/);
+      const json = JSON.parse((await run(['--mapping', serialize, '--json'], env)).output).session;
+      assert.equal(json.serialize_handler, 'php_serialize');
+      assert.deepEqual(json.keys.map((k: { name: string; type: string }) => [k.name, k.type]), [['user_id', 'int'], ['login', 'string']]);
+      assert.deepEqual(json.loggedInAs, ['user_id', 'login']);
       const refused = await run(['--mapping', wrong], env);
       assert.equal(refused.code, 2, refused.output);
       assert.match(refused.output, /session\.serialize_handler: .*"php".*"php_serialize".*"php_binary"/);
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('check-mapping checks the session store and the columns the session keys read, and reports them (also as JSON)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'check-mapping-stores-'));
+  const redisProblemNow = await redisProblem();
+  try {
+    const sample = await readFile(join(repoRoot, 'legacy-adapter/mappings/legacy-php.yaml'), 'utf8');
+    const withSession = async (name: string, session: unknown) => {
+      const file = join(dir, `${name}.yaml`);
+      // The sample's session section replaced by another (JSON is YAML).
+      await writeFile(file, sample.replace(/^session:\n(?:[ #].*\n|\n)*/m, `session: ${JSON.stringify(session)}\n`));
+      return file;
+    };
+    const keys = { uid: { from: 'id' }, login: { from: 'username' }, rank: { column: 'group_rank', type: 'int' } };
+    const savePath = join(dir, 'php-sessions');
+    await mkdir(savePath);
+    const table = await withSession('table', { store: { type: 'table', table: 'sessions', columns: { timestamp: 'touched_at' } }, keys, loggedInAs: ['uid', 'login'] });
+    const files = await withSession('files', { serialize_handler: 'php_binary', store: { type: 'files', save_path: savePath }, keys: { uid: { from: 'id' } } });
+    const missingDir = await withSession('missing-dir', { store: { type: 'files', save_path: join(dir, 'nowhere') } });
+    const redis = await withSession('redis', { serialize_handler: 'php_serialize', store: { type: 'phpredis', prefix: 'shop:' }, cookie: { name: 'SHOP', samesite: 'Strict' }, sid: { length: 22, bits_per_character: 4 } });
+    await forEachDatabase(t, async (_t, db) => {
+      await createLegacyPhpSchema(db);
+      const env = { LEGACY_DATABASE_URL: db.url };
+
+      // The sample's sessions table has last_access, not touched_at; users has no group_rank.
+      const bad = await run(['--mapping', table], env);
+      assert.equal(bad.code, 1, bad.output);
+      assert.match(bad.output, /SESSIONS: NO: the sessions table sessions has no column touched_at; session key rank reads column group_rank, which users does not have\./);
+      await db.knex.schema.alterTable('users', (t) => t.integer('group_rank').nullable());
+      await db.knex.schema.alterTable('sessions', (t) => t.integer('touched_at').nullable());
+      const good = await run(['--mapping', table], env);
+      assert.equal(good.code, 0, good.output);
+      assert.match(good.output, /store: table sessions \(id id, data data, last access touched_at as unix seconds\)/);
+      assert.match(good.output, /a logged-in session holds: \$_SESSION\['uid'\] \(int, the legacy id \(user_id\)\), \$_SESSION\['login'\] \(string, columns\.username \(user_login\)\), \$_SESSION\['rank'\] \(int, column group_rank\)/);
+      assert.match(good.output, /SESSIONS: YES/);
+
+      const inDir = await run(['--mapping', files], env);
+      assert.equal(inDir.code, 0, inDir.output);
+      assert.match(inDir.output, new RegExp(`store: files sess_<id> in ${savePath.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+      const nowhere = await run(['--mapping', missingDir, '--json'], env);
+      assert.equal(nowhere.code, 1, nowhere.output);
+      const report = JSON.parse(nowhere.output);
+      assert.equal(report.ready, false);
+      assert.equal(report.session.ok, false);
+      assert.match(report.session.problems[0], /save_path .*nowhere is not a directory the adapter can write \(ENOENT\)/);
+
+      // phpredis: a Redis that answers, one that does not; the password is never printed.
+      if (!redisProblemNow) {
+        const shared = new URL(REDIS_TEST_URL);
+        const up = await run(['--mapping', redis, '--json'], { ...env, LEGACY_REDIS_HOST: shared.hostname, LEGACY_REDIS_PORT: shared.port || '6379' });
+        assert.equal(up.code, 0, up.output);
+        assert.deepEqual(JSON.parse(up.output).session.store, { type: 'phpredis', prefix: 'shop:', ttl: 1440, host: shared.hostname, port: Number(shared.port || 6379), db: 0, password: 'unset' });
+      } else t.diagnostic(`shared Redis not reachable (${redisProblemNow}): only the unreachable case ran`);
+      const closed = await run(['--mapping', redis], { ...env, LEGACY_REDIS_PORT: String(await freePort()), LEGACY_REDIS_PASSWORD: 'never-printed-secret' });
+      assert.equal(closed.code, 1, closed.output);
+      assert.match(closed.output, /SESSIONS: NO: phpredis's Redis 127\.0\.0\.1:\d+\/0 does not answer/);
+      assert.match(closed.output, /phpredis keys shop:<id> with TTL 1440 s .*\(password set\)/);
+      assert.match(closed.output, /cookie: SHOP; Path=\/; HttpOnly; SameSite=Strict; browser-session/);
+      assert.match(closed.output, /warning: session ids of 88 random bits: fewer than 128/);
+      assert.ok(!closed.output.includes('never-printed-secret'));
     });
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -109,9 +109,11 @@ test('session.serialize_handler: php unless the mapping names another of PHP\'s 
   assert.match(problemsOf({ ...minimal, session: { serializeHandler: 'php' } }).join('\n'), /m\.yaml: session: .*serializeHandler/);
 });
 
-test('session.keys: the $_SESSION names of the user id and login, plain names, two of them', () => {
-  assert.deepEqual(parseMapping(minimal).session.keys, { userId: 'user_id', login: 'login' });
-  assert.deepEqual(parseMapping({ ...minimal, session: { keys: { userId: 'uid', login: 'username' } } }).session.keys, { userId: 'uid', login: 'username' });
+test('session.keys in the first format: the $_SESSION names of the user id and login, plain names, two of them', () => {
+  const keys = (userId: string, login: string) => ({ [userId]: { type: 'int', source: { from: 'id' } }, [login]: { type: 'string', source: { from: 'username' } } });
+  assert.deepEqual(parseMapping(minimal).session.keys, keys('user_id', 'login'));
+  assert.deepEqual(parseMapping({ ...minimal, session: { keys: { userId: 'uid', login: 'username' } } }).session.keys, keys('uid', 'username'));
+  assert.deepEqual(parseMapping({ ...minimal, session: { keys: { userId: 'uid', login: 'username' } } }).session.loggedInAs, ['uid', 'username']);
   for (const bad of ['a|b', '!uid', '7', '', 'x'.repeat(64)]) assert.match(problemsOf({ ...minimal, session: { keys: { userId: bad } } }).join('\n'), /session\.keys\.userId: must be a plain name/, bad);
   assert.match(problemsOf({ ...minimal, session: { keys: { userId: 'login' } } }).join('\n'), /session\.keys: userId and login must be different keys/);
 });

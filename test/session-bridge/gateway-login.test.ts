@@ -3,6 +3,9 @@
 // own login page (just in time, with the legacy password), lands back, and the monolith's
 // unchanged account.php sees them logged in; logout ends the PHP session and the idp's.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
@@ -11,6 +14,7 @@ import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyKnex, legacyPhpUnavailableR
 import { createTransactionCookies } from '../../gateway/rp/transaction-cookie.ts';
 import { followRedirects, signInAtIdp, signInWithCookie } from './flows.ts';
 import { ADAPTER_SECRET, allowConsent, BRIDGE_SECRET, COOKIE_SECRET, IDP_SECRET, postJson, startStack, type Stack } from './stack.ts';
+import { repoRoot } from '../support/processes.ts';
 
 function setCookies(res: Response): string[] {
   return res.headers.getSetCookie();
@@ -252,21 +256,31 @@ const redisReason = await legacyPhpUnavailableReason({ db: 'mysql', sessionStore
 describeOrSkip('session bridge with phpredis sessions (LEGACY_SESSION_STORE=redis)', redisReason, () => {
   let stack: Stack;
   let redis: Redis;
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-login-cookie-'));
   before(async () => {
-    stack = await startStack({ db: 'mysql', sessionStore: 'redis', sessionName: 'LEGACYSESS', env: { gateway: { LOG_LEVEL: 'debug' } } });
+    // The monolith's cookie as its mapping describes it; the gateway's LEGACY_SESSION_NAME is a
+    // stale fallback it must not use while the adapter announces the cookie.
+    const sample = readFileSync(join(repoRoot, 'legacy-adapter/mappings/legacy-php.yaml'), 'utf8');
+    assert.match(sample, /samesite: Lax\n +lifetime: 0\n/);
+    const mapping = join(dir, 'mapping.yaml');
+    writeFileSync(mapping, sample.replace(/samesite: Lax\n( +)lifetime: 0\n/, 'samesite: Strict\n$1lifetime: 3600\n'));
+    stack = await startStack({ db: 'mysql', sessionStore: 'redis', sessionName: 'LEGACYSESS', env: { adapter: { LEGACY_MAPPING_FILE: mapping }, gateway: { LOG_LEVEL: 'debug', LEGACY_SESSION_NAME: 'STALE_FALLBACK' } } });
     redis = new Redis(stack.php.redisUrl, { maxRetriesPerRequest: 1 });
   });
   after(async () => {
     redis?.disconnect();
     await stack?.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
-  test('the bridge writes PHPREDIS_SESSION:<id> with the lifetime as TTL; account.php sees the user; logout deletes it', async () => {
+  test('the bridge writes PHPREDIS_SESSION:<id> with the lifetime as TTL and sets the cookie the adapter announces; account.php sees the user; logout deletes it', async () => {
     const browser = new FormClient(stack.gateway);
     const landed = await browser.request(await signInAtIdp(browser, 'grace'));
     assert.equal(landed.status, 302);
     const cookie = setCookies(landed).find((c) => c.startsWith('LEGACYSESS='));
-    assert.ok(cookie, 'the cookie named by LEGACY_SESSION_NAME');
+    assert.ok(cookie, 'the cookie named by the mapping (LEGACY_SESSION_NAME on the adapter)');
+    assert.match(cookie, /^LEGACYSESS=[0-9a-v]{32}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=3600$/, 'with the attributes of the mapping\'s session.cookie');
+    assert.ok(!setCookies(landed).some((c) => c.startsWith('STALE_FALLBACK=')));
     const id = /^LEGACYSESS=([^;]+)/.exec(cookie)![1]!;
     assert.equal(await redis.get(`PHPREDIS_SESSION:${id}`), legacySessionData(7, 'grace'));
     const ttl = await redis.ttl(`PHPREDIS_SESSION:${id}`);
@@ -277,6 +291,7 @@ describeOrSkip('session bridge with phpredis sessions (LEGACY_SESSION_STORE=redi
 
     const out = await browser.request('/auth/logout', { form: {} });
     assert.equal(out.status, 303);
+    assert.ok(setCookies(out).some((c) => /^LEGACYSESS=; Path=\/; HttpOnly; SameSite=Strict; Max-Age=0; Expires=/.test(c)), 'cleared with the same attributes');
     assert.equal(await redis.exists(`PHPREDIS_SESSION:${id}`), 0);
     assert.equal((await browser.request('/account.php')).status, 302);
   });

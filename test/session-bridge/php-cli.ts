@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { SerializeHandler } from '../../legacy-adapter/sessions/php-serialize.ts';
+import { sessionSchema } from '../../legacy-adapter/mapping/session-schema.ts';
 import type { SessionFormat } from '../../legacy-adapter/sessions/php-session.ts';
 
 const run = promisify(execFile);
@@ -51,8 +52,8 @@ export async function phpDecode(data: Buffer, handler: SerializeHandler): Promis
   return JSON.parse(stdout) as { ok: boolean; session: Record<string, unknown>; types: Record<string, string> };
 }
 
-/** The sample monolith's session keys (legacy-php login_user()) under `handler`. */
-export const sessionFormat = (handler: SerializeHandler): SessionFormat => ({ serialize_handler: handler, keys: { userId: 'user_id', login: 'login' } });
+/** A mapping's `session` section under `handler`: by default the sample monolith's keys (legacy-php login_user()). */
+export const sessionFormat = (handler: SerializeHandler): SessionFormat => sessionSchema.parse({ serialize_handler: handler });
 
 /** A PHP string literal for any text (base64, so no quoting slip can change it). */
 export const phpString = (text: string) => `base64_decode("${Buffer.from(text).toString('base64')}")`;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SERIALIZE_HANDLERS, type SerializeHandler } from '../../legacy-adapter/sessions/php-serialize.ts';
 import { decodePhpSession, PhpSessionFormatError, type PhpValue } from '../../legacy-adapter/sessions/php-session-decode.ts';
-import { loggedInSessionData, loggedInUserId } from '../../legacy-adapter/sessions/php-session.ts';
+import { loggedInAs, loggedInSessionData } from '../../legacy-adapter/sessions/php-session.ts';
 import { awkwardLogins as logins, phpDecode, phpEncode as phpEncodeAs, phpProblem, phpString, sessionFormat } from './php-cli.ts';
 
 const phpEncode = (expression: string) => phpEncodeAs(expression, 'php');
@@ -18,13 +18,13 @@ for (const handler of SERIALIZE_HANDLERS) {
     for (const login of logins) {
       const data = await phpEncodeAs(`array("user_id" => 42, "login" => ${phpString(login)}, "csrf_token" => "0123abcd")`, handler);
       assert.deepEqual(decoded(data, handler), { user_id: 42, login, csrf_token: '0123abcd' }, login);
-      assert.equal(loggedInUserId(data, sessionFormat(handler)), 42, login);
+      assert.equal(loggedInAs(data, sessionFormat(handler))?.value, 42, login);
       // Our writer and PHP agree byte for byte.
       if (login !== '') assert.deepEqual(loggedInSessionData({ legacyId: '42', username: login }, sessionFormat(handler)), await phpEncodeAs(`array("user_id" => 42, "login" => ${phpString(login)})`, handler));
     }
     const data = await phpEncodeAs('array("n" => null, "t" => true, "pi" => 3.25, "list" => array(1, "two", array("k" => "v")), "map" => array("a|b" => "x;y", 10 => false), "user_id" => 3, "login" => "x")', handler);
     assert.deepEqual(decoded(data, handler), { n: null, t: true, pi: 3.25, list: [[0, 1], [1, 'two'], [2, [['k', 'v']]]], map: [['a|b', 'x;y'], [10, false]], user_id: 3, login: 'x' });
-    assert.equal(loggedInUserId(data, sessionFormat(handler)), 3);
+    assert.equal(loggedInAs(data, sessionFormat(handler))?.value, 3);
   });
 }
 
@@ -34,15 +34,15 @@ test('a php_serialize session whose string holds php-format session data is neve
   // first `|` pass for a key and the rest for user_id 1 logged in as admin.
   const payload = 'X|i:0;user_id|i:1;login|s:5:"admin";Z|a:1:{i:0;s:0:"';
   const data = await phpEncodeAs(`array("note" => ${phpString(payload)})`, 'php_serialize');
-  assert.equal(loggedInUserId(data, sessionFormat('php')), 1, 'the attack: read as the php handler would, it is user 1');
+  assert.equal(loggedInAs(data, sessionFormat('php'))?.value, 1, 'the attack: read as the php handler would, it is user 1');
   // Read as what it is: one variable `note` holding the string, and nobody logged in.
   assert.deepEqual(decoded(data, 'php_serialize'), { note: payload });
-  assert.equal(loggedInUserId(data, sessionFormat('php_serialize')), undefined);
+  assert.equal(loggedInAs(data, sessionFormat('php_serialize'))?.value, undefined);
   assert.deepEqual(await phpDecode(data, 'php_serialize'), { ok: true, session: { note: payload }, types: { note: 'string' } }, 'PHP agrees');
   // The same string in a php_binary session is just as inert.
   const binary = await phpEncodeAs(`array("note" => ${phpString(payload)})`, 'php_binary');
   assert.deepEqual(decoded(binary, 'php_binary'), { note: payload });
-  assert.equal(loggedInUserId(binary, sessionFormat('php_binary')), undefined);
+  assert.equal(loggedInAs(binary, sessionFormat('php_binary'))?.value, undefined);
 });
 
 test('php_serialize and php_binary refuse what is not exactly their format', () => {
@@ -61,9 +61,9 @@ test('php_serialize and php_binary refuse what is not exactly their format', () 
   ];
   for (const [handler, what, data] of refused) {
     assert.throws(() => decodePhpSession(data, handler), PhpSessionFormatError, `${handler}: ${what}`);
-    assert.equal(loggedInUserId(data, sessionFormat(handler)), undefined, `${handler}: ${what}`);
+    assert.equal(loggedInAs(data, sessionFormat(handler))?.value, undefined, `${handler}: ${what}`);
   }
-  for (const handler of SERIALIZE_HANDLERS) assert.equal(loggedInUserId(Buffer.alloc(0), sessionFormat(handler)), undefined, `${handler}: empty`);
+  for (const handler of SERIALIZE_HANDLERS) assert.equal(loggedInAs(Buffer.alloc(0), sessionFormat(handler))?.value, undefined, `${handler}: empty`);
 });
 
 test('php: reads every scalar type and nested arrays as PHP writes them', { skip: phpProblem }, async () => {
@@ -79,7 +79,7 @@ test('php: reads every scalar type and nested arrays as PHP writes them', { skip
     user_id: 3,
     login: 'x',
   });
-  assert.equal(loggedInUserId(data, sessionFormat('php')), 3);
+  assert.equal(loggedInAs(data, sessionFormat('php'))?.value, 3);
 });
 
 test('php: refuses what it does not understand instead of guessing', { skip: phpProblem }, async () => {
@@ -107,11 +107,11 @@ test('php: refuses what it does not understand instead of guessing', { skip: php
   ];
   for (const [what, data] of refused) {
     assert.throws(() => decodePhpSession(data, 'php'), PhpSessionFormatError, what);
-    assert.equal(loggedInUserId(data, sessionFormat('php')), undefined, what);
+    assert.equal(loggedInAs(data, sessionFormat('php'))?.value, undefined, what);
   }
   // Decodable, but not logged in by auth.php's rule as login_user() writes it.
   for (const data of ['', 'login|s:5:"alice";', 'user_id|i:0;login|s:5:"alice";', 'user_id|i:-1;login|s:1:"a";', 'user_id|s:1:"1";login|s:1:"a";', 'user_id|i:1;', 'user_id|i:1;login|N;', 'csrf_token|s:4:"abcd";']) {
-    assert.equal(loggedInUserId(Buffer.from(data), sessionFormat('php')), undefined, data);
+    assert.equal(loggedInAs(Buffer.from(data), sessionFormat('php'))?.value, undefined, data);
   }
-  assert.equal(loggedInUserId(Buffer.from('user_id|i:1;login|s:5:"alice";'), sessionFormat('php')), 1);
+  assert.equal(loggedInAs(Buffer.from('user_id|i:1;login|s:5:"alice";'), sessionFormat('php'))?.value, 1);
 });

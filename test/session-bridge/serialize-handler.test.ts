@@ -27,8 +27,16 @@ describeOrSkip('legacy-adapter sessions with session.serialize_handler=php_seria
     assert.match(sample, /serialize_handler: php\n/);
     const mapping = join(dir, 'mapping.yaml');
     // A monolith of its own: php_serialize, and other names for the logged-in keys.
-    assert.match(sample, /userId: user_id\n +login: login\n/);
-    writeFileSync(mapping, sample.replace('serialize_handler: php\n', 'serialize_handler: php_serialize\n').replace('userId: user_id', 'userId: uid').replace('login: login\n', 'login: username\n'));
+    assert.match(sample, /user_id: \{from: id, type: int\}\n +login: \{from: username, type: string\}\n/);
+    assert.match(sample, /loggedInAs: \[user_id, login\]/);
+    writeFileSync(
+      mapping,
+      sample
+        .replace('serialize_handler: php\n', 'serialize_handler: php_serialize\n')
+        .replace('user_id: {from: id', 'uid: {from: id')
+        .replace('login: {from: username', 'username: {from: username')
+        .replace('loggedInAs: [user_id, login]', 'loggedInAs: [uid, username]'),
+    );
     adapter = await startAdapter(php, { LEGACY_MAPPING_FILE: mapping });
     db = legacyKnex(php);
   });

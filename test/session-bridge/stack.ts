@@ -60,6 +60,7 @@ export function startAdapter(php: LegacyPhp, env: Record<string, string> = {}): 
     LEGACY_SESSION_STORE: php.env.LEGACY_SESSION_STORE!,
     LEGACY_REDIS_HOST: php.env.LEGACY_REDIS_HOST!,
     LEGACY_REDIS_PORT: php.env.LEGACY_REDIS_PORT!,
+    LEGACY_SESSION_NAME: php.sessionName,
     ...env,
   });
 }
