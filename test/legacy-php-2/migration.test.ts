@@ -50,7 +50,12 @@ for (const kind of ['mysql', 'sqlite'] as const) {
       assert.deepEqual(report.schemes, schemes);
       assert.equal(report.unrecognised.count, 0);
       assert.equal(report.write.canWrite, true);
-      assert.deepEqual(report.session, { serialize_handler: 'php_serialize', keys: { userId: 'uid', login: 'uname' } });
+      const session = report.session as { serialize_handler: string; store: { type: string }; cookie: { name: string }; keys: { name: string }[]; loggedInAs: string[] };
+      assert.equal(session.serialize_handler, 'php_serialize');
+      assert.equal(session.store.type, 'phpredis');
+      assert.equal(session.cookie.name, 'MEMBERSID');
+      assert.deepEqual(session.keys.map((k) => k.name), ['uid', 'uname', 'is_admin']);
+      assert.deepEqual(session.loggedInAs, ['uid', 'uname']);
 
       const human = await run([]);
       assert.match(human, /READY: every row can migrate/);

@@ -43,8 +43,8 @@ describeOrSkip('legacy-php-2 sessions through the legacy-adapter', reason, () =>
     const created = await postJson(`${adapter.url}/internal/v1/sessions`, BRIDGE_SECRET, { legacyId: String(clara.id) });
     assert.equal(created.status, 201);
     const { sessionId } = (await created.json()) as { sessionId: string };
-    // Only the two keys the mapping can name today; is_admin waits for the session section's extension.
-    assert.equal(await site.redis.get(sessionId), 'a:2:{s:3:"uid";i:3;s:5:"uname";s:5:"clara";}');
+    // Exactly what lib/session.php's own login stores: is_admin from group_id by the mapping's value map.
+    assert.equal(await site.redis.get(sessionId), 'a:3:{s:3:"uid";i:3;s:5:"uname";s:5:"clara";s:8:"is_admin";b:0;}');
 
     const account = await browserWith(sessionId).get('account.php');
     assert.equal(account.status, 200);
