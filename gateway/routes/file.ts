@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../../lib/config.ts';
 import { flagStateSchema, type FlagState } from '../flags/state.ts';
 import { compileCanonicalizer } from './canonical.ts';
+import { routeAuthProblems, routeAuthSchema } from './auth.ts';
 import { readYamlDocument, YamlFileError } from '../../lib/yaml-file.ts';
 
 /** Upstreams every route file can name without declaring them: they come from the environment. */
@@ -79,6 +80,8 @@ const routeSchema = z.strictObject({
   /** Required with `shadow: login-decision`: how the legacy answer says accepted or refused. */
   loginDecision: loginDecisionSchema.optional(),
   autoRollback: autoRollbackSchema.optional(),
+  /** An API route's bearer access token check (auth.ts). */
+  auth: routeAuthSchema.optional(),
 });
 
 const fileSchema = z.strictObject({
@@ -141,6 +144,7 @@ export function parseRouteTable(raw: unknown, builtIns: Record<(typeof BUILT_IN_
       problems.push(`${label}: loginDecision: shadow: login-decision needs the form's fields and how the legacy answer says accepted and refused`);
     }
     if (route.shadow !== 'login-decision' && route.loginDecision) problems.push(`${label}: loginDecision: only read with shadow: login-decision`);
+    if (route.auth) for (const p of routeAuthProblems(route.auth, route.methods)) problems.push(`${label}: ${p}`);
     const decision = route.loginDecision;
     if (decision && decision.accepted.location === decision.refused.location && decision.accepted.status.some((s) => decision.refused.status.includes(s))) {
       problems.push(`${label}: loginDecision: accepted and refused share a status and a location; one answer cannot say both`);
