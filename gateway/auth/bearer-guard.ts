@@ -1,0 +1,63 @@
+// An API route's door (its `auth` block, routes/auth.ts): the request's bearer access token is
+// verified for the route's audience, must hold the scopes its method needs, and becomes the
+// identity headers the route names. Refusals are RFC 6750's: 401 invalid_token, 403
+// insufficient_scope with the scope needed; an idp that cannot be asked is 503, never a 401.
+import type { BearerOutcome } from '../metrics.ts';
+import { requiredScopes, type IdentityClaim, type RouteAuth } from '../routes/auth.ts';
+import type { AccessTokenClaims, AccessTokenVerifier } from './access-token.ts';
+
+export type GuardResult =
+  | { ok: true; outcome: 'ok' | 'anonymous'; claims: AccessTokenClaims | undefined; headers: [string, string][] }
+  | { ok: false; outcome: Exclude<BearerOutcome, 'ok' | 'anonymous'>; status: 401 | 403 | 503; error: string; headers: Record<string, string>; detail?: string };
+
+// A header line is written as is (proxy/headers.ts requestHeadFrom): only printable ASCII may go in one.
+const HEADER_SAFE = /^[\x20-\x7e]*$/;
+
+function claimValue(claims: AccessTokenClaims, claim: IdentityClaim): string | undefined {
+  switch (claim) {
+    case 'sub':
+      return claims.sub;
+    case 'client_id':
+      return claims.clientId;
+    case 'scope':
+      return [...claims.scopes].join(' ');
+    case 'legacy_id':
+      return claims.legacyId;
+    case 'legacy_username':
+      return claims.legacyUsername;
+  }
+}
+
+/** The identity headers for the upstream: a claim the token lacks, or one no header line can carry, sends none. */
+function identityHeaders(auth: RouteAuth, claims: AccessTokenClaims): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [name, claim] of Object.entries(auth.headers)) {
+    const value = claimValue(claims, claim);
+    if (value !== undefined && value !== '' && HEADER_SAFE.test(value)) out.push([name, value]);
+  }
+  return out;
+}
+
+const refuse = (outcome: 'missing' | 'invalid' | 'insufficient_scope' | 'unavailable', detail?: string): GuardResult => {
+  switch (outcome) {
+    // RFC 6750 3.1: a request without credentials gets the challenge alone, no error code.
+    case 'missing':
+      return { ok: false, outcome, status: 401, error: 'unauthorized', headers: { 'www-authenticate': 'Bearer' } };
+    case 'invalid':
+      return { ok: false, outcome, status: 401, error: 'invalid_token', headers: { 'www-authenticate': 'Bearer error="invalid_token"' }, ...(detail ? { detail } : {}) };
+    case 'insufficient_scope':
+      return { ok: false, outcome, status: 403, error: 'insufficient_scope', headers: { 'www-authenticate': `Bearer error="insufficient_scope", scope="${detail ?? ''}"` } };
+    case 'unavailable':
+      return { ok: false, outcome, status: 503, error: 'temporarily_unavailable', headers: { 'retry-after': '5' }, ...(detail ? { detail } : {}) };
+  }
+};
+
+/** `token`: the request's bearer token (lib/bearer-auth.ts), undefined when it has none. */
+export async function checkBearer(auth: RouteAuth, verifier: AccessTokenVerifier, method: string, token: string | undefined): Promise<GuardResult> {
+  if (token === undefined) return auth.bearer === 'optional' ? { ok: true, outcome: 'anonymous', claims: undefined, headers: [] } : refuse('missing');
+  const verified = await verifier.verify(token, auth.audience);
+  if (!verified.ok) return refuse(verified.reason, verified.detail);
+  const needed = requiredScopes(auth, method);
+  if (needed.some((s) => !verified.claims.scopes.has(s))) return refuse('insufficient_scope', needed.join(' '));
+  return { ok: true, outcome: 'ok', claims: verified.claims, headers: identityHeaders(auth, verified.claims) };
+}
