@@ -6,6 +6,7 @@ import { currentRequest, REQUEST_ID_HEADER, requestIdOf } from '../lib/request-c
 import { bearerToken } from '../lib/bearer-auth.ts';
 import { setRouteLabel, type ServiceContext } from '../lib/service.ts';
 import type { AccessTokenVerifier } from './auth/access-token.ts';
+import { checkBearer, type GuardResult } from './auth/bearer-guard.ts';
 import { bucketOf, goesToNewSide, subjectKey, type BucketCookies } from './canary.ts';
 import type { FlaggedRoute } from './flags/table.ts';
 import type { GatewayMetrics, Side } from './metrics.ts';
@@ -16,6 +17,7 @@ import { forwardUpgrade, rejectUpgrade } from './proxy/upgrade.ts';
 import type { Upstream } from './proxy/upstream.ts';
 import { relyingPartyAction } from './rp/paths.ts';
 import type { RouteDefinition } from './routes/file.ts';
+import type { RouteAuth } from './routes/auth.ts';
 import { compileCanonicalizer, type CanonicalTarget } from './routes/canonical.ts';
 import { compileMatcher } from './routes/matcher.ts';
 import type { RollbackWatch } from './rollback.ts';
@@ -47,7 +49,7 @@ export interface DispatchOptions {
   auth: RequestListener;
   /** The signed gw_bucket cookie that keeps an anonymous browser on its side of a canary. */
   buckets: BucketCookies;
-  /** Verifies a request's bearer access token, whose `sub` then picks its canary bucket. */
+  /** Verifies a request's bearer access token: API routes' checks, and its `sub` picks a canary bucket. */
   accessTokens: AccessTokenVerifier;
   onRollback(route: LiveRoute, reason: string): void;
   /** lib/service's recorder for a request the hot path answered (HTTP metrics, access log). */
@@ -177,6 +179,8 @@ export function createDispatcher(options: DispatchOptions) {
     }
     const route = found.route;
     setRouteLabel(res, route.name);
+    const auth = route.definition.auth;
+    if (auth) return guarded(route, auth, req, res, requestId);
     // Without a bearer token (or outside a split canary) the request stays synchronous.
     const token = splits(route) ? bearerToken(req) : undefined;
     if (token === undefined) return proxy(route, req, res, requestId, undefined);
@@ -195,18 +199,55 @@ export function createDispatcher(options: DispatchOptions) {
   };
 
   /**
-   * The ordinary path: shadow copies, canaries keyed by a verified token, https upstreams.
+   * An API route (its `auth` block): the bearer check first, then the ordinary path with the
+   * token's identity headers; a verified token's `sub` also picks a canary bucket. Without a token
+   * on an optional route nothing waits: the monolith's own session decides, as before.
+   */
+  function guarded(route: LiveRoute, auth: RouteAuth, req: IncomingMessage, res: ServerResponse, requestId: string) {
+    const token = bearerToken(req);
+    if (token === undefined && auth.bearer === 'optional') {
+      metrics.bearerChecked(route.name, 'anonymous');
+      return proxy(route, req, res, requestId, undefined);
+    }
+    checkBearer(auth, options.accessTokens, req.method ?? 'GET', token)
+      .then((result) => {
+        metrics.bearerChecked(route.name, result.outcome);
+        if (res.destroyed || req.socket.destroyed) return;
+        if (!result.ok) return refuse(route, result, res, requestId);
+        proxy(route, req, res, requestId, result.claims?.sub, result.headers);
+      })
+      .catch((error: unknown) => {
+        options.logger.error({ route: route.name, err: { message: (error as Error).message } }, 'bearer check failed');
+        if (!res.headersSent) sendGatewayError(res, 502, 'bad_gateway', requestId);
+        else res.destroy();
+      });
+  }
+
+  function refuse(route: LiveRoute, result: Extract<GuardResult, { ok: false }>, res: ServerResponse, requestId: string) {
+    // The detail names what was wrong with the token or the idp, never the token itself.
+    if (result.outcome === 'unavailable') options.logger.warn({ route: route.name, detail: result.detail }, 'bearer check: the idp could not be asked');
+    sendGatewayError(res, result.status, result.error, requestId, result.headers);
+  }
+
+  /**
+   * The ordinary path: shadow copies, canaries keyed by a verified token, https upstreams, API
+   * routes (`identity`: the verified token's headers, after the client's were stripped).
    * lib/service has set the request id on `res` already.
    */
-  function proxy(route: LiveRoute, req: IncomingMessage, res: ServerResponse, requestId: string, subject: string | undefined) {
+  function proxy(route: LiveRoute, req: IncomingMessage, res: ServerResponse, requestId: string, subject: string | undefined, identity?: readonly [string, string][]) {
     const choice = chooseSide(route, req.headers.cookie, isSecure(req), subject);
     const target = choice.side === 'legacy' ? route.legacy : route.next;
-    const headers = upstreamRequestHeaders(req, { requestId, trusted, pinned: target.publicOrigin });
-    const compare = route.flag.state.mode === 'shadow' ? shadow.begin(route.name, route.definition.shadow, req, route.next, shadowHeaders(req, route, headers, requestId), requestId) : undefined;
+    const headers = withIdentity(upstreamRequestHeaders(req, { requestId, trusted, pinned: target.publicOrigin }), identity);
+    const compare = route.flag.state.mode === 'shadow' ? shadow.begin(route.name, route.definition.shadow, req, route.next, withIdentity(shadowHeaders(req, route, headers, requestId), identity), requestId) : undefined;
     forward(req, res, target, headers, requestId, timeoutMs, choice.setCookie ? ['set-cookie', choice.setCookie] : undefined, (outcome) => {
       observe(route, choice.side, outcome);
       compare?.(outcome);
     });
+  }
+
+  function withIdentity(headers: ReturnType<typeof upstreamRequestHeaders>, identity: readonly [string, string][] | undefined) {
+    if (identity) for (const [name, value] of identity) headers[name.toLowerCase()] = value;
+    return headers;
   }
 
   /** The shadow copy's headers: the legacy side's, unless the new side is pinned to another public origin. */
@@ -231,7 +272,8 @@ export function createDispatcher(options: DispatchOptions) {
     if (!found.ok) return false;
     const route = found.route;
     const mode = route.flag.state.mode;
-    if (mode === 'shadow') return false;
+    // API routes check a token first (guarded).
+    if (mode === 'shadow' || route.definition.auth) return false;
     // An https upstream goes the ordinary way: when the mode alone names the side, know it before reading a header.
     if (mode !== 'canary' && !(mode === 'legacy' ? route.legacy : route.next).pool) return false;
     // The head carries the side's pinned origin, and in a canary the side is known only from the
@@ -262,6 +304,18 @@ export function createDispatcher(options: DispatchOptions) {
     const found = match(req.method ?? 'GET', target.routePath);
     if (!found.ok) return rejectUpgrade(socket, 404, found.reason, requestId);
     const route = found.route;
+    const auth = route.definition.auth;
+    if (auth) {
+      checkBearer(auth, options.accessTokens, req.method ?? 'GET', bearerToken(req))
+        .then((result) => {
+          metrics.bearerChecked(route.name, result.outcome);
+          if (socket.destroyed) return;
+          if (!result.ok) return rejectUpgrade(socket, result.status, result.error, requestId);
+          tunnel(route, req, socket, head, requestId, result.claims?.sub, result.headers);
+        })
+        .catch(() => socket.destroy());
+      return;
+    }
     // Non-browser clients (apps) can send a bearer token with the upgrade: bucketed by user as on HTTP.
     const token = splits(route) ? bearerToken(req) : undefined;
     if (token === undefined) return tunnel(route, req, socket, head, requestId, undefined);
@@ -272,13 +326,13 @@ export function createDispatcher(options: DispatchOptions) {
       .catch(() => socket.destroy());
   }
 
-  function tunnel(route: LiveRoute, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, subject: string | undefined) {
+  function tunnel(route: LiveRoute, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, subject: string | undefined, identity?: readonly [string, string][]) {
     // No response object to set a cookie on: a visitor without one stays on legacy for upgrades.
     const state = route.flag.state;
     const id = subject === undefined ? options.buckets.read(req.headers.cookie) : subjectKey(subject);
     const side: Side = state.mode === 'idp' || (state.mode === 'canary' && id !== undefined && goesToNewSide(bucketOf(id), state.percent)) || (state.mode === 'canary' && state.percent >= 100) ? 'new' : 'legacy';
     const target = side === 'legacy' ? route.legacy : route.next;
-    const headers = upstreamRequestHeaders(req, { requestId, trusted, upgrade: true, pinned: target.publicOrigin }) as Record<string, string | string[] | number | undefined>;
+    const headers = withIdentity(upstreamRequestHeaders(req, { requestId, trusted, upgrade: true, pinned: target.publicOrigin }), identity) as Record<string, string | string[] | number | undefined>;
     forwardUpgrade(req, socket, head, target, headers, requestId, timeoutMs, (s) => {
       upgrades.add(s);
       s.once('close', () => upgrades.delete(s));

@@ -107,6 +107,12 @@ export function createGatewayMetrics(registry: Registry) {
     labelNames: ['reason'] as const,
     registers,
   });
+  const bearerChecks = new Counter({
+    name: 'gateway_bearer_checks_total',
+    help: 'Bearer checks on API routes (auth in the route file), by route and outcome: ok, anonymous (no token, bearer optional), missing, invalid, insufficient_scope, unavailable (the idp could not be asked)',
+    labelNames: ['route', 'outcome'] as const,
+    registers,
+  });
 
   // Handles per route, side and status (see lib/metric-batch.ts): the proxy path's only metric cost.
   const children = new Map<string, Record<Side, { latency: HistogramHandle; statuses: Map<number, CounterHandle> }>>();
@@ -151,7 +157,12 @@ export function createGatewayMetrics(registry: Registry) {
     canaryTokenRejected(reason: 'invalid' | 'unavailable') {
       canaryTokens.inc({ reason });
     },
+    bearerChecked(route: string, outcome: BearerOutcome) {
+      bearerChecks.inc({ route, outcome });
+    },
   };
 }
+
+export type BearerOutcome = 'ok' | 'anonymous' | 'missing' | 'invalid' | 'insufficient_scope' | 'unavailable';
 
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
