@@ -13,11 +13,7 @@ const scopeName = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope is pr
 /** `default` names the scopes of every method the map does not list; other keys are method names. */
 const scopeKey = z.union([z.literal('default'), z.string().regex(/^[A-Za-z]+$/, 'must be an HTTP method name or "default"').transform((m) => m.toUpperCase())]);
 
-const headerName = z
-  .string()
-  .regex(/^[A-Za-z0-9-]+$/, 'must be a header name (letters, digits, "-")')
-  // Only a header the gateway strips from every client request can be believed by the upstream.
-  .refine((h) => isIdentityHeader(h.toLowerCase()), 'must be a header the gateway strips from what clients send: X-Identity-*, X-User-*, X-User, X-Remote-User, Remote-User, X-Authenticated-User or X-Forwarded-User');
+const HEADER_NAME = /^[A-Za-z0-9-]+$/;
 
 export const routeAuthSchema = z.strictObject({
   /** required: no token, no entry. optional: a request without one goes on as before (the monolith's own session). */
@@ -27,14 +23,14 @@ export const routeAuthSchema = z.strictObject({
   /** Method -> scopes the token needs, all of them; [] needs a valid token only. */
   scopes: z.record(scopeKey, z.array(scopeName)).default({}),
   /** Header name -> the claim it carries to the upstream. */
-  headers: z.record(headerName, z.enum(IDENTITY_CLAIMS)).default({}),
+  headers: z.record(z.string(), z.enum(IDENTITY_CLAIMS)).default({}),
 });
 export type RouteAuth = z.infer<typeof routeAuthSchema>;
 
 /**
  * What the parser cannot see in the block alone: a method the route serves with no scopes to
  * check (only `default` covers a route matching every method), or scopes for a method it never
- * matches, and one header named twice.
+ * matches, a header the upstream could not believe, and one header named twice.
  */
 export function routeAuthProblems(auth: RouteAuth, methods: readonly string[] | undefined): string[] {
   const problems: string[] = [];
@@ -44,6 +40,11 @@ export function routeAuthProblems(auth: RouteAuth, methods: readonly string[] | 
     else for (const m of methods) if (!listed.includes(m) && !(m === 'HEAD' && listed.includes('GET'))) problems.push(`auth.scopes: no scopes for ${m}, which the route matches (list it, or add "default")`);
   }
   if (methods) for (const m of listed) if (!methods.includes(m)) problems.push(`auth.scopes.${m}: the route does not match ${m}`);
+  for (const name of Object.keys(auth.headers)) {
+    if (!HEADER_NAME.test(name)) problems.push(`auth.headers.${name}: must be a header name (letters, digits, "-")`);
+    // Only a header the gateway strips from every client request can be believed by the upstream.
+    else if (!isIdentityHeader(name.toLowerCase())) problems.push(`auth.headers.${name}: must be a header the gateway strips from what clients send: X-Identity-*, X-User-*, X-User, X-Remote-User, Remote-User, X-Authenticated-User or X-Forwarded-User`);
+  }
   const names = Object.keys(auth.headers).map((h) => h.toLowerCase());
   if (new Set(names).size !== names.length) problems.push('auth.headers: a header is named twice (names are case-insensitive)');
   return problems;

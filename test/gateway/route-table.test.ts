@@ -214,3 +214,43 @@ routes:
 `), builtIns);
   assert.deepEqual(table.routes[0]?.loginDecision?.fields, { login: 'email', password: 'pw' });
 });
+
+test('auth: every method the route serves needs its scopes, and identity headers must be ones the door strips', () => {
+  const found = problems(`
+routes:
+  - name: open
+    paths: [/open/*]
+    auth: { bearer: required, audience: 'https://api.example.test', scopes: { GET: [a:read] } }
+  - name: listed
+    paths: [/listed/*]
+    methods: [GET, POST]
+    auth: { bearer: optional, audience: 'https://api.example.test', scopes: { get: [a:read], DELETE: [a:write] } }
+  - name: headers
+    paths: [/h/*]
+    auth: { bearer: required, audience: 'https://api.example.test', scopes: { default: [] }, headers: { X-Legacy-User: legacy_username, 'X Bad': sub, X-Remote-User: sub, x-remote-user: sub } }
+`).join('\n');
+  assert.match(found, /route "open" \(routes\[0\]\): auth\.scopes: the route matches every method, so it needs a "default"/);
+  assert.match(found, /route "listed" \(routes\[1\]\): auth\.scopes: no scopes for POST, which the route matches/);
+  assert.doesNotMatch(found, /no scopes for GET/, 'method names are case-insensitive');
+  assert.match(found, /route "listed" \(routes\[1\]\): auth\.scopes\.DELETE: the route does not match DELETE/);
+  assert.match(found, /route "headers" \(routes\[2\]\): auth\.headers\.X-Legacy-User: must be a header the gateway strips/);
+  assert.match(found, /route "headers" \(routes\[2\]\): auth\.headers\.X Bad: must be a header name/);
+  assert.match(found, /route "headers" \(routes\[2\]\): auth\.headers: a header is named twice/);
+
+  const shape = problems(`
+routes:
+  - name: a
+    paths: [/a]
+    auth: { bearer: sometimes, audience: 'ftp://x', scopes: { default: ['bad scope'] }, headers: { X-User-Id: password } }
+`).join('\n');
+  assert.match(shape, /route "a" \(routes\[0\]\): auth\.bearer: /);
+  assert.match(shape, /route "a" \(routes\[0\]\): auth\.audience: must be an http/);
+  assert.match(shape, /route "a" \(routes\[0\]\): auth\.scopes\.default\.0: a scope is printable ASCII/);
+  assert.match(shape, /route "a" \(routes\[0\]\): auth\.headers\.X-User-Id: /);
+
+  const table = parseRouteTable(parse(`
+routes:
+  - { name: a, paths: [/a], methods: [GET, HEAD], auth: { bearer: required, audience: 'https://api.example.test', scopes: { GET: [a:read] } } }
+`), builtIns);
+  assert.deepEqual(table.routes[0]?.auth?.scopes, { GET: ['a:read'] }, 'HEAD is checked as GET');
+});
