@@ -3,10 +3,10 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../lib/logger.ts';
 import { performance } from 'node:perf_hooks';
 import { currentRequest, REQUEST_ID_HEADER, requestIdOf } from '../lib/request-context.ts';
-import { bearerToken } from '../lib/bearer-auth.ts';
+import { bearerToken, bearerTokenOf } from '../lib/bearer-auth.ts';
 import { setRouteLabel, type ServiceContext } from '../lib/service.ts';
 import type { AccessTokenVerifier } from './auth/access-token.ts';
-import { checkBearer, type GuardResult } from './auth/bearer-guard.ts';
+import { checkBearer, checkBearerNow, type GuardResult } from './auth/bearer-guard.ts';
 import { bucketOf, goesToNewSide, subjectKey, type BucketCookies } from './canary.ts';
 import type { FlaggedRoute } from './flags/table.ts';
 import type { GatewayMetrics, Side } from './metrics.ts';
@@ -245,6 +245,13 @@ export function createDispatcher(options: DispatchOptions) {
     });
   }
 
+  /** The head with the identity header lines before its blank line (values are printable ASCII: bearer-guard.ts). */
+  function withIdentityLines(head: string, identity: readonly [string, string][]): string {
+    let lines = '';
+    for (const [name, value] of identity) lines += `${name}: ${value}\r\n`;
+    return `${head.slice(0, -2)}${lines}\r\n`;
+  }
+
   function withIdentity(headers: ReturnType<typeof upstreamRequestHeaders>, identity: readonly [string, string][] | undefined) {
     if (identity) for (const [name, value] of identity) headers[name.toLowerCase()] = value;
     return headers;
@@ -272,8 +279,7 @@ export function createDispatcher(options: DispatchOptions) {
     if (!found.ok) return false;
     const route = found.route;
     const mode = route.flag.state.mode;
-    // API routes check a token first (guarded).
-    if (mode === 'shadow' || route.definition.auth) return false;
+    if (mode === 'shadow') return false;
     // An https upstream goes the ordinary way: when the mode alone names the side, know it before reading a header.
     if (mode !== 'canary' && !(mode === 'legacy' ? route.legacy : route.next).pool) return false;
     // The head carries the side's pinned origin, and in a canary the side is known only from the
@@ -282,13 +288,23 @@ export function createDispatcher(options: DispatchOptions) {
     const upstream = upstreamRequestHead(req, trusted, (mode === 'legacy' ? route.legacy : route.next).publicOrigin);
     // A token on a split canary picks the bucket: it needs a verification first.
     if (upstream.bearer && splits(route)) return false;
+    // An API route stays here only when its check needs no waiting and lets the request through
+    // (no token where optional, or a token the verifier has cached); the rest is guarded's.
+    let head = upstream.head;
+    const auth = route.definition.auth;
+    if (auth) {
+      const allowed = checkBearerNow(auth, options.accessTokens, method, bearerTokenOf(upstream.authorization));
+      if (!allowed?.ok) return false;
+      metrics.bearerChecked(route.name, allowed.outcome);
+      if (allowed.headers.length) head = withIdentityLines(head, allowed.headers);
+    }
     const choice = chooseSide(route, upstream.cookie, isSecure(req), undefined);
     const target = choice.side === 'legacy' ? route.legacy : route.next;
     if (!target.pool) return false;
     const started = performance.now();
     const requestId = upstream.requestId;
     const extraHeaders = choice.setCookie ? [REQUEST_ID_HEADER, requestId, 'set-cookie', choice.setCookie] : [REQUEST_ID_HEADER, requestId];
-    forwardLean(req, res, target.pool, { head: upstream.head, method, bodyless: upstream.bodyless, chunked: upstream.chunked, requestId, extraHeaders }, timeoutMs, {
+    forwardLean(req, res, target.pool, { head, method, bodyless: upstream.bodyless, chunked: upstream.chunked, requestId, extraHeaders }, timeoutMs, {
       answered: (outcome) => observe(route, choice.side, outcome),
       ended: (status) => options.finished(requestId, method, route.name, status, (performance.now() - started) / 1000),
     });

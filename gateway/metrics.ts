@@ -108,6 +108,7 @@ export function createGatewayMetrics(registry: Registry) {
     registers,
   });
   const bearerChecks = new Counter({
+    collect: () => batch.flush(),
     name: 'gateway_bearer_checks_total',
     help: 'Bearer checks on API routes (auth in the route file), by route and outcome: ok, anonymous (no token, bearer optional), missing, invalid, insufficient_scope, unavailable (the idp could not be asked)',
     labelNames: ['route', 'outcome'] as const,
@@ -116,6 +117,7 @@ export function createGatewayMetrics(registry: Registry) {
 
   // Handles per route, side and status (see lib/metric-batch.ts): the proxy path's only metric cost.
   const children = new Map<string, Record<Side, { latency: HistogramHandle; statuses: Map<number, CounterHandle> }>>();
+  const bearerHandles = new Map<string, CounterHandle>();
   const forSide = (route: string, side: Side) => ({ latency: batch.histogram(upstreamLatency.labels(route, side)), statuses: new Map<number, CounterHandle>() });
 
   return {
@@ -157,8 +159,12 @@ export function createGatewayMetrics(registry: Registry) {
     canaryTokenRejected(reason: 'invalid' | 'unavailable') {
       canaryTokens.inc({ reason });
     },
+    /** Batched like `proxied`: API routes count every request on the hot path too. */
     bearerChecked(route: string, outcome: BearerOutcome) {
-      bearerChecks.inc({ route, outcome });
+      const key = `${route}\n${outcome}`;
+      let handle = bearerHandles.get(key);
+      if (!handle) bearerHandles.set(key, (handle = batch.counter(bearerChecks.labels(route, outcome))));
+      handle.inc();
     },
   };
 }

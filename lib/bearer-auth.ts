@@ -11,7 +11,11 @@ export function secretsEqual(given: string, expected: string): boolean {
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
 export function bearerToken(req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization;
+  return bearerTokenOf(req.headers.authorization);
+}
+
+/** The same from the header's value (the gateway's hot path reads raw headers). */
+export function bearerTokenOf(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match?.[1];

@@ -129,17 +129,29 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions) {
     return { ok: true, claims };
   }
 
+  function forAudience(result: Verification, audience: string | undefined): Verification {
+    if (result.ok && audience !== undefined && !result.claims.audiences.includes(audience)) return { ok: false, reason: 'invalid', detail: 'audience' };
+    return result;
+  }
+
+  function fromCache(token: string): Verification | undefined {
+    const cached = cache.get(token, Date.now());
+    if (cached === undefined) return undefined;
+    return cached === 'inactive' ? { ok: false, reason: 'invalid', detail: 'introspection: inactive' } : { ok: true, claims: cached };
+  }
+
   return {
     /**
      * The token's claims when it is valid now and, when given, has `audience` among its `aud`.
      * Cached per token. Never throws; the detail names the problem, never the token.
      */
     async verify(token: string, audience?: string): Promise<Verification> {
-      const cached = cache.get(token, Date.now());
-      const result: Verification =
-        cached === 'inactive' ? { ok: false, reason: 'invalid', detail: 'introspection: inactive' } : cached ? { ok: true, claims: cached } : JWT_SHAPE.test(token) ? await verifyJwt(token) : await verifyOpaque(token);
-      if (result.ok && audience !== undefined && !result.claims.audiences.includes(audience)) return { ok: false, reason: 'invalid', detail: 'audience' };
-      return result;
+      return forAudience(fromCache(token) ?? (JWT_SHAPE.test(token) ? await verifyJwt(token) : await verifyOpaque(token)), audience);
+    },
+    /** What verify would answer, when the cache knows without waiting for anything; else undefined. */
+    peek(token: string, audience?: string): Verification | undefined {
+      const cached = fromCache(token);
+      return cached && forAudience(cached, audience);
     },
   };
 }

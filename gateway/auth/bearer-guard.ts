@@ -4,7 +4,7 @@
 // insufficient_scope with the scope needed; an idp that cannot be asked is 503, never a 401.
 import type { BearerOutcome } from '../metrics.ts';
 import { requiredScopes, type IdentityClaim, type RouteAuth } from '../routes/auth.ts';
-import type { AccessTokenClaims, AccessTokenVerifier } from './access-token.ts';
+import type { AccessTokenClaims, AccessTokenVerifier, Verification } from './access-token.ts';
 
 export type GuardResult =
   | { ok: true; outcome: 'ok' | 'anonymous'; claims: AccessTokenClaims | undefined; headers: [string, string][] }
@@ -52,12 +52,28 @@ const refuse = (outcome: 'missing' | 'invalid' | 'insufficient_scope' | 'unavail
   }
 };
 
-/** `token`: the request's bearer token (lib/bearer-auth.ts), undefined when it has none. */
-export async function checkBearer(auth: RouteAuth, verifier: AccessTokenVerifier, method: string, token: string | undefined): Promise<GuardResult> {
-  if (token === undefined) return auth.bearer === 'optional' ? { ok: true, outcome: 'anonymous', claims: undefined, headers: [] } : refuse('missing');
-  const verified = await verifier.verify(token, auth.audience);
+/** The answer for a verification: the method's scopes, then the identity headers. */
+function decide(auth: RouteAuth, method: string, verified: Verification): GuardResult {
   if (!verified.ok) return refuse(verified.reason, verified.detail);
   const needed = requiredScopes(auth, method);
   if (needed.some((s) => !verified.claims.scopes.has(s))) return refuse('insufficient_scope', needed.join(' '));
   return { ok: true, outcome: 'ok', claims: verified.claims, headers: identityHeaders(auth, verified.claims) };
+}
+
+const ANONYMOUS: GuardResult = { ok: true, outcome: 'anonymous', claims: undefined, headers: [] };
+
+/** `token`: the request's bearer token (lib/bearer-auth.ts), undefined when it has none. */
+export async function checkBearer(auth: RouteAuth, verifier: AccessTokenVerifier, method: string, token: string | undefined): Promise<GuardResult> {
+  if (token === undefined) return auth.bearer === 'optional' ? ANONYMOUS : refuse('missing');
+  return decide(auth, method, await verifier.verify(token, auth.audience));
+}
+
+/**
+ * checkBearer's answer when it needs no waiting (no token, or one the verifier has cached), for
+ * the hot path; undefined when the token must be verified first.
+ */
+export function checkBearerNow(auth: RouteAuth, verifier: AccessTokenVerifier, method: string, token: string | undefined): GuardResult | undefined {
+  if (token === undefined) return auth.bearer === 'optional' ? ANONYMOUS : refuse('missing');
+  const verified = verifier.peek(token, auth.audience);
+  return verified && decide(auth, method, verified);
 }

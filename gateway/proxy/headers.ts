@@ -122,6 +122,8 @@ export interface UpstreamHead {
   cookie: string | undefined;
   /** The request carries a bearer token (a split canary then checks it on the ordinary path). */
   bearer: boolean;
+  /** The first Authorization header's value (an API route's bearer check). */
+  authorization: string | undefined;
   /** The body is chunked (it is re-chunked upstream); false with Content-Length or no body. */
   chunked: boolean;
   bodyless: boolean;
@@ -146,6 +148,7 @@ export function upstreamRequestHead(req: IncomingMessage, trust: (address: strin
   let priorHost: string | undefined;
   let host: string | undefined;
   let bearer = false;
+  let authorization: string | undefined;
   let chunked = false;
   let length: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -163,6 +166,7 @@ export function upstreamRequestHead(req: IncomingMessage, trust: (address: strin
         break;
       case 'authorization':
         bearer ||= BEARER.test(value);
+        authorization ??= value;
         break;
       case 'content-length':
         length ??= value;
@@ -205,6 +209,7 @@ export function upstreamRequestHead(req: IncomingMessage, trust: (address: strin
     requestId,
     cookie,
     bearer,
+    authorization,
     chunked,
     bodyless: !chunked && (length === undefined || length === '0'),
   };
