@@ -99,6 +99,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
         clientSecret: config.GATEWAY_OIDC_CLIENT_SECRET,
         timeoutMs: Math.min(config.UPSTREAM_TIMEOUT_MS, 5_000),
         cacheSeconds: config.GATEWAY_INTROSPECTION_CACHE_S,
+        logger,
       },
     });
     const admin = createAdminApp({

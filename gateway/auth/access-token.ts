@@ -42,8 +42,8 @@ export interface AccessTokenVerifierOptions {
 // knows closes the algorithm-confusion family of attacks.
 const ALGORITHMS = ['RS256'];
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
-// RFC 6750 b64token, of a length the idp's opaque tokens have room in: anything else is not worth a question to the idp.
-const OPAQUE_SHAPE = /^[\w\-.~+/]{16,512}=*$/;
+// The idp's opaque tokens are base64url ids (oidc-provider: 43 characters); anything else is not worth a question to it.
+const OPAQUE_SHAPE = /^[\w-]{16,512}$/;
 const FETCH_BACKOFF_MS = 5_000;
 
 const optionalString = (v: unknown): v is string | undefined => v === undefined || typeof v === 'string';

@@ -1,5 +1,6 @@
 // The gateway as an introspecting client of the idp (RFC 7662): what an opaque access token
 // stands for. Only the idp's answer decides; an idp that cannot answer decides nothing.
+import type { Logger } from '../../lib/logger.ts';
 
 export interface IntrospectionOptions {
   /** The idp's introspection endpoint, reached directly (IDP_UPSTREAM_URL), not through the gateway. */
@@ -7,12 +8,15 @@ export interface IntrospectionOptions {
   clientId: string;
   clientSecret: string;
   timeoutMs: number;
+  logger?: Logger;
 }
 
 export type Introspection =
   | { active: true; fields: Record<string, unknown> }
   | { active: false }
   | { unavailable: string };
+
+const REFUSAL_LOG_EVERY_MS = 60_000;
 
 export type Introspect = (token: string) => Promise<Introspection>;
 
@@ -26,6 +30,7 @@ export function createIntrospection(options: IntrospectionOptions): Introspect {
   const authorization = basic(options.clientId, options.clientSecret);
   // Concurrent requests with one token share one question to the idp.
   const inFlight = new Map<string, Promise<Introspection>>();
+  let refusalLoggedAt = -Infinity;
 
   async function ask(token: string): Promise<Introspection> {
     try {
@@ -35,9 +40,17 @@ export function createIntrospection(options: IntrospectionOptions): Introspect {
         body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
         signal: AbortSignal.timeout(options.timeoutMs),
       });
-      // A refused client (401) is the gateway's configuration, not the token: nothing is decided.
       if (res.status !== 200) {
         await res.body?.cancel();
+        // The idp refused the gateway's own client (GATEWAY_OIDC_CLIENT_ID/_SECRET): no opaque token
+        // can be accepted, the same as a token it does not know; ops must hear of it, once a minute.
+        if (res.status === 400 || res.status === 401) {
+          if (performance.now() - refusalLoggedAt > REFUSAL_LOG_EVERY_MS) {
+            refusalLoggedAt = performance.now();
+            options.logger?.error({ status: res.status, clientId: options.clientId }, 'introspection: the idp refused the gateway\'s client credentials; opaque access tokens are refused');
+          }
+          return { active: false };
+        }
         return { unavailable: `introspection answered ${res.status}` };
       }
       const body = (await res.json()) as unknown;

@@ -279,6 +279,16 @@ describeOrSkip('API routes take access tokens and check scopes', reason, () => {
     const noScope = await get('/orders/list', bearer(await token(alice, 'other:read', { audience: ORDERS, format: 'opaque' })));
     assert.equal(noScope.status, 403);
 
+    // A gateway whose client the idp refuses accepts no opaque token (and does not claim an outage).
+    const misconfigured = await startTestGateway(routes(echo.url), { LEGACY_UPSTREAM_URL: php.url, IDP_UPSTREAM_URL: idp.url, GATEWAY_TOKEN_ISSUER: idp.issuer, GATEWAY_OIDC_CLIENT_ID: 'gateway', GATEWAY_OIDC_CLIENT_SECRET: `${GATEWAY_SECRET}-wrong` });
+    try {
+      const refused = await fetch(`${misconfigured.url}/orders/list`, { headers: bearer(opaque) });
+      assert.equal(refused.status, 401);
+      await refused.text();
+    } finally {
+      await misconfigured.stop();
+    }
+
     // The answer is cached for GATEWAY_INTROSPECTION_CACHE_S (30 s), but never past the token's exp.
     const shortLived = await token(bob, 'orders:read', { audience: ORDERS, format: 'opaque', expiredSecondsAgo: -5 });
     const expiresAt = Date.now() + 5_000;
