@@ -245,13 +245,6 @@ export function createDispatcher(options: DispatchOptions) {
     });
   }
 
-  /** The head with the identity header lines before its blank line (values are printable ASCII: bearer-guard.ts). */
-  function withIdentityLines(head: string, identity: readonly [string, string][]): string {
-    let lines = '';
-    for (const [name, value] of identity) lines += `${name}: ${value}\r\n`;
-    return `${head.slice(0, -2)}${lines}\r\n`;
-  }
-
   function withIdentity(headers: ReturnType<typeof upstreamRequestHeaders>, identity: readonly [string, string][] | undefined) {
     if (identity) for (const [name, value] of identity) headers[name.toLowerCase()] = value;
     return headers;
@@ -296,7 +289,8 @@ export function createDispatcher(options: DispatchOptions) {
       const allowed = checkBearerNow(auth, options.accessTokens, method, bearerTokenOf(upstream.authorization));
       if (!allowed?.ok) return false;
       metrics.bearerChecked(route.name, allowed.outcome);
-      if (allowed.headers.length) head = withIdentityLines(head, allowed.headers);
+      // The identity lines go before the head's blank line (values are printable ASCII: bearer-guard.ts).
+      if (allowed.lines) head = `${head.slice(0, -2)}${allowed.lines}\r\n`;
     }
     const choice = chooseSide(route, upstream.cookie, isSecure(req), undefined);
     const target = choice.side === 'legacy' ? route.legacy : route.next;

@@ -117,7 +117,7 @@ export function createGatewayMetrics(registry: Registry) {
 
   // Handles per route, side and status (see lib/metric-batch.ts): the proxy path's only metric cost.
   const children = new Map<string, Record<Side, { latency: HistogramHandle; statuses: Map<number, CounterHandle> }>>();
-  const bearerHandles = new Map<string, CounterHandle>();
+  const bearerHandles = new Map<string, Map<BearerOutcome, CounterHandle>>();
   const forSide = (route: string, side: Side) => ({ latency: batch.histogram(upstreamLatency.labels(route, side)), statuses: new Map<number, CounterHandle>() });
 
   return {
@@ -161,9 +161,10 @@ export function createGatewayMetrics(registry: Registry) {
     },
     /** Batched like `proxied`: API routes count every request on the hot path too. */
     bearerChecked(route: string, outcome: BearerOutcome) {
-      const key = `${route}\n${outcome}`;
-      let handle = bearerHandles.get(key);
-      if (!handle) bearerHandles.set(key, (handle = batch.counter(bearerChecks.labels(route, outcome))));
+      let handles = bearerHandles.get(route);
+      if (!handles) bearerHandles.set(route, (handles = new Map()));
+      let handle = handles.get(outcome);
+      if (!handle) handles.set(outcome, (handle = batch.counter(bearerChecks.labels(route, outcome))));
       handle.inc();
     },
   };

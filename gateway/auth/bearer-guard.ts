@@ -7,7 +7,7 @@ import { requiredScopes, type IdentityClaim, type RouteAuth } from '../routes/au
 import type { AccessTokenClaims, AccessTokenVerifier, Verification } from './access-token.ts';
 
 export type GuardResult =
-  | { ok: true; outcome: 'ok' | 'anonymous'; claims: AccessTokenClaims | undefined; headers: [string, string][] }
+  | { ok: true; outcome: 'ok' | 'anonymous'; claims: AccessTokenClaims | undefined; headers: [string, string][]; /** The same as request-head lines. */ lines: string }
   | { ok: false; outcome: Exclude<BearerOutcome, 'ok' | 'anonymous'>; status: 401 | 403 | 503; error: string; headers: Record<string, string>; detail?: string };
 
 // A header line is written as is (proxy/headers.ts requestHeadFrom): only printable ASCII may go in one.
@@ -52,15 +52,30 @@ const refuse = (outcome: 'missing' | 'invalid' | 'insufficient_scope' | 'unavail
   }
 };
 
+// A cached token's answer per route is the same on every request: built once, while its claims
+// are cached (the verifier's cache holds the claims object).
+const allowed = new WeakMap<AccessTokenClaims, Map<RouteAuth, GuardResult>>();
+
+function allow(auth: RouteAuth, claims: AccessTokenClaims): GuardResult {
+  let byRoute = allowed.get(claims);
+  if (!byRoute) allowed.set(claims, (byRoute = new Map()));
+  let result = byRoute.get(auth);
+  if (!result) {
+    const headers = identityHeaders(auth, claims);
+    byRoute.set(auth, (result = { ok: true, outcome: 'ok', claims, headers, lines: headers.map(([n, v]) => `${n}: ${v}\r\n`).join('') }));
+  }
+  return result;
+}
+
 /** The answer for a verification: the method's scopes, then the identity headers. */
 function decide(auth: RouteAuth, method: string, verified: Verification): GuardResult {
   if (!verified.ok) return refuse(verified.reason, verified.detail);
   const needed = requiredScopes(auth, method);
-  if (needed.some((s) => !verified.claims.scopes.has(s))) return refuse('insufficient_scope', needed.join(' '));
-  return { ok: true, outcome: 'ok', claims: verified.claims, headers: identityHeaders(auth, verified.claims) };
+  for (const scope of needed) if (!verified.claims.scopes.has(scope)) return refuse('insufficient_scope', needed.join(' '));
+  return allow(auth, verified.claims);
 }
 
-const ANONYMOUS: GuardResult = { ok: true, outcome: 'anonymous', claims: undefined, headers: [] };
+const ANONYMOUS: GuardResult = { ok: true, outcome: 'anonymous', claims: undefined, headers: [], lines: '' };
 
 /** `token`: the request's bearer token (lib/bearer-auth.ts), undefined when it has none. */
 export async function checkBearer(auth: RouteAuth, verifier: AccessTokenVerifier, method: string, token: string | undefined): Promise<GuardResult> {
