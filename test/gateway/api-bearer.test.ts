@@ -13,7 +13,7 @@ import { closeSharedResources, SECRET_KEY, seedLegacyUser, type TestIdp } from '
 import { describeOrSkip, LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
 import { repoRoot } from '../support/processes.ts';
 import { metric, startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from './helpers.ts';
-import { startTokenIdp, userAccessToken } from './tokens.ts';
+import { clientCredentials, startTokenIdp, userAccessToken } from './tokens.ts';
 
 const MEMBERS = 'https://members.example.test/api';
 const ORDERS = 'https://orders.example.test/api';
@@ -140,6 +140,11 @@ describeOrSkip('API routes take access tokens and check scopes', reason, () => {
     }
     const counted = metric(await gateway.metrics(), 'gateway_bearer_checks_total', { route: 'api', outcome: 'ok' }) - metric(before, 'gateway_bearer_checks_total', { route: 'api', outcome: 'ok' });
     assert.equal(counted, 2);
+    // A service's own token (client credentials) has no user, so no legacy claim and no X-Remote-User.
+    const service = await clientCredentials(idp, 'app', `${GATEWAY_SECRET}-app`, 'api:read', MEMBERS);
+    const noUser = await get('/api/me.php', bearer(service));
+    assert.equal(noUser.status, 401, 'the monolith found no user');
+    assert.equal(noUser.json.error, 'not_authenticated');
   });
 
   test('the identity headers the route names reach the upstream, with the verified values, first (verified) and again (cached)', async () => {
