@@ -320,7 +320,7 @@ export function createDispatcher(options: DispatchOptions) {
         .then((result) => {
           metrics.bearerChecked(route.name, result.outcome);
           if (socket.destroyed) return;
-          if (!result.ok) return rejectUpgrade(socket, result.status, result.error, requestId);
+          if (!result.ok) return rejectUpgrade(socket, result.status, result.error, requestId, result.headers);
           tunnel(route, req, socket, head, requestId, result.claims?.sub, result.headers);
         })
         .catch(() => socket.destroy());

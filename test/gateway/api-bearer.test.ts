@@ -5,6 +5,8 @@
 // rotated signing key is picked up by its unknown kid, and opaque tokens are introspected.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { request } from 'node:http';
+import type { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeProtectedHeader } from 'jose';
@@ -101,6 +103,8 @@ describeOrSkip('API routes take access tokens and check scopes', reason, () => {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(req.headers));
     });
+    // A WebSocket upgrade is answered with the user the gateway named.
+    echo.server.on('upgrade', (req, socket: Socket) => socket.end(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-seen-user: ${String(req.headers['x-remote-user'])}\r\n\r\n`));
     gateway = await startTestGateway(routes(echo.url), {
       LEGACY_UPSTREAM_URL: php.url,
       IDP_UPSTREAM_URL: idp.url,
@@ -246,6 +250,26 @@ describeOrSkip('API routes take access tokens and check scopes', reason, () => {
     // A token verified (and cached) for one API is still refused by another one's route.
     assert.equal((await get('/echo/x', bearer(valid))).status, 200);
     assert.equal((await get('/orders/x', bearer(valid))).status, 401, 'the members token on the orders route');
+  });
+
+  test('a WebSocket upgrade on an API route is checked the same way and carries the identity headers', async () => {
+    const upgrade = (headers: Record<string, string>) =>
+      new Promise<{ status: number; user?: string; challenge?: string }>((resolve, reject) => {
+        const req = request(`${gateway.url}/echo/ws`, { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers } });
+        req.on('upgrade', (res, socket) => {
+          socket.destroy();
+          resolve({ status: 101, user: String(res.headers['x-seen-user']) });
+        });
+        req.on('response', (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, ...(res.headers['www-authenticate'] ? { challenge: String(res.headers['www-authenticate']) } : {}) });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    assert.deepEqual(await upgrade({ 'x-remote-user': 'alice' }), { status: 401, challenge: 'Bearer' });
+    assert.deepEqual(await upgrade(bearer(await token(bob, 'api:write'))), { status: 403, challenge: 'Bearer error="insufficient_scope", scope="api:read"' });
+    assert.deepEqual(await upgrade(bearer(await token(bob, 'api:read'), { 'x-remote-user': 'alice' })), { status: 101, user: 'bob' });
   });
 
   test('a rotated signing key is picked up by its unknown kid, and tokens of the old key keep working', async () => {
