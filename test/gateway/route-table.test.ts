@@ -7,6 +7,8 @@ import { parse } from 'yaml';
 import { bucketOf, goesToNewSide } from '../../gateway/canary.ts';
 import { flagStateSchema, parseStoredFlag } from '../../gateway/flags/state.ts';
 import { loadRouteTable, parseRouteTable } from '../../gateway/routes/file.ts';
+import { gatewayEnv } from '../../gateway/config.ts';
+import { loadResourcesFile } from '../../idp/oidc/resources.ts';
 import { compileCanonicalizer } from '../../gateway/routes/canonical.ts';
 import { compileMatcher } from '../../gateway/routes/matcher.ts';
 import { ConfigError } from '../../lib/config.ts';
@@ -253,4 +255,15 @@ routes:
   - { name: a, paths: [/a], methods: [GET, HEAD], auth: { bearer: required, audience: 'https://api.example.test', scopes: { GET: [a:read] } } }
 `), builtIns);
   assert.deepEqual(table.routes[0]?.auth?.scopes, { GET: ['a:read'] }, 'HEAD is checked as GET');
+});
+
+test('the shipped api route asks for tokens the shipped idp issues: its audience, scopes and legacy claims, introspectable by the gateway', () => {
+  const auth = loadRouteTable(join(repoRoot, 'gateway/routes.yaml'), builtIns).routes.find((r) => r.name === 'api')?.auth;
+  assert.ok(auth, 'the api route checks bearer tokens');
+  assert.equal(auth.bearer, 'optional', 'page scripts keep their PHP session');
+  const resource = loadResourcesFile(join(repoRoot, 'idp/resources.yaml')).byAudience(auth.audience);
+  assert.ok(resource, `idp/resources.yaml declares ${auth.audience}`);
+  for (const scope of Object.values(auth.scopes).flat()) assert.ok(resource.scopes.has(scope), `${scope} is the resource's`);
+  for (const claim of Object.values(auth.headers)) if (claim.startsWith('legacy_')) assert.ok((resource.accessTokenClaims as string[]).includes(claim), `the resource puts ${claim} in its tokens`);
+  assert.ok(resource.introspectionClients.has(gatewayEnv.GATEWAY_OIDC_CLIENT_ID.parse(undefined)), 'the gateway may introspect its opaque tokens');
 });
