@@ -7,7 +7,10 @@
 //
 // The upstream is an nginx that answers a small fixed body, so it is never the bottleneck:
 // what differs between the three runs is only the proxy in the middle (none, nginx, gateway),
-// each with one worker process and keep-alive connections to the upstream.
+// each with one worker process and keep-alive connections to the upstream. The same gateway also
+// serves a bearer-checked API route (an RS256 access token verified against a JWKS the upstream
+// nginx serves), measured against its route without auth in the same run.
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -128,8 +131,8 @@ function toMs(text: string): number {
   return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
 }
 
-function wrk(url: string, conns: number, secs: number): WrkResult {
-  const run = spawnSync('wrk', ['-t1', `-c${conns}`, `-d${secs}s`, '--latency', url], { encoding: 'utf8' });
+function wrk(url: string, conns: number, secs: number, headers: string[] = []): WrkResult {
+  const run = spawnSync('wrk', ['-t1', `-c${conns}`, `-d${secs}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`wrk failed: ${run.stderr}`);
   const out = run.stdout;
   const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
@@ -147,7 +150,21 @@ function wrk(url: string, conns: number, secs: number): WrkResult {
 try {
   const [upstreamPort, nginxPort, gatewayPort, expressPort, nginxNPort, gatewayNPort, floorPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   const body = 'x'.repeat(256);
-  const upstreamConf = nginxConfig('upstream', `server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "${body}"; } }`);
+  // The idp's part for the bearer route: a signing key whose JWKS the upstream serves at /jwks
+  // (the gateway fetches it once), and one access token as the idp would issue it.
+  const issuer = 'https://idp.bench.example';
+  const audience = 'https://api.bench.example';
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'bench', alg: 'RS256', use: 'sig' }] });
+  const accessToken = await new SignJWT({ scope: 'bench:read', client_id: 'bench-client', legacy_username: 'alice' })
+    .setProtectedHeader({ alg: 'RS256', kid: 'bench', typ: 'at+jwt' })
+    .setIssuer(issuer)
+    .setAudience(audience)
+    .setSubject('bench-user')
+    .setIssuedAt()
+    .setExpirationTime('2h')
+    .sign(privateKey);
+  const upstreamConf = nginxConfig('upstream', `server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "${body}"; } location = /jwks { default_type application/json; return 200 '${jwks}'; } }`);
   const proxyServer = (port: number) => `
   upstream app { server 127.0.0.1:${upstreamPort}; keepalive 128; }
   server {
@@ -171,7 +188,14 @@ try {
     pids[name] = start(name, 'nginx', ['-p', dir, '-e', join(dir, `${name}-startup-error.log`), '-c', conf, '-g', 'daemon off;']).pid!;
   }
   const routes = join(dir, 'routes.yaml');
-  writeFileSync(routes, 'routes:\n  - name: all\n    paths: ["/*"]\n    default: legacy\n');
+  writeFileSync(routes, `routes:
+  - name: api
+    paths: ["/api/*"]
+    auth: { bearer: required, audience: "${audience}", scopes: { default: ["bench:read"] }, headers: { X-Remote-User: legacy_username, X-Identity-Subject: sub } }
+  - name: all
+    paths: ["/*"]
+    default: legacy
+`);
   const gatewayEnv = (port: number, database: string) => ({
     NODE_ENV: 'production',
     GATEWAY_PORT: String(port),
@@ -185,6 +209,7 @@ try {
     LEGACY_SESSION_BRIDGE_SECRET: 'bench-session-bridge-secret-that-is-long-enough-01',
     LEGACY_UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}`,
     IDP_UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}`,
+    GATEWAY_TOKEN_ISSUER: issuer,
     DATABASE_URL: `sqlite:${join(dir, database)}`,
     LOG_LEVEL: gatewayLogLevel,
     REDIS_URL: '',
@@ -205,21 +230,29 @@ try {
     direct: `http://127.0.0.1:${upstreamPort}/bench`,
     nginx: `http://127.0.0.1:${nginxPort}/bench`,
     gateway: `http://127.0.0.1:${gatewayPort}/bench`,
+    gatewayBearer: `http://127.0.0.1:${gatewayPort}/api/bench`,
+    gatewayTokenOnly: `http://127.0.0.1:${gatewayPort}/bench`,
     ...(workers > 1 ? { nginxN: `http://127.0.0.1:${nginxNPort}/bench`, gatewayN: `http://127.0.0.1:${gatewayNPort}/bench` } : {}),
     floor: `http://127.0.0.1:${floorPort}/bench`,
     express: `http://127.0.0.1:${expressPort}/bench`,
   };
-  await Promise.all(Object.values(urls).map(waitFor));
+  pids.gatewayBearer = pids.gateway;
+  pids.gatewayTokenOnly = pids.gateway;
+  // The route without auth, with the same token sent along: what the check costs apart from carrying ~800 bytes more.
+  const requestHeaders: Record<string, string[]> = { gatewayBearer: [`Authorization: Bearer ${accessToken}`], gatewayTokenOnly: [`Authorization: Bearer ${accessToken}`] };
+  // The bearer route answers 401 without its token: the gateway's own URL says it is up.
+  await Promise.all(Object.entries(urls).filter(([name]) => name !== 'gatewayBearer').map(([, url]) => waitFor(url)));
 
   const loadBefore = loadavg();
   const results: Record<string, { throughput: WrkResult; latency: WrkResult; cpuMicrosPerRequest: number }> = {};
   for (const [name, url] of Object.entries(urls)) {
-    wrk(url, connections, 2); // warm-up: JIT, keep-alive pools
+    const headers = requestHeaders[name];
+    wrk(url, connections, 2, headers); // warm-up: JIT, keep-alive pools (and the bearer route's JWKS and token cache)
     // The proxy's own CPU (for "direct", the upstream's: what every path pays anyway).
     const before = cpuTicks(pids[name]!);
-    const throughput = wrk(url, connections, seconds);
+    const throughput = wrk(url, connections, seconds, headers);
     const cpuMicrosPerRequest = ((cpuTicks(pids[name]!) - before) * 10_000) / Math.max(1, throughput.requests);
-    const latency = wrk(url, 1, latencySeconds);
+    const latency = wrk(url, 1, latencySeconds, headers);
     results[name] = { throughput, latency, cpuMicrosPerRequest };
     console.error(`${name}: ${throughput.rps.toFixed(0)} req/s at ${connections} connections (${cpuMicrosPerRequest.toFixed(1)} us CPU per request); p50 ${latency.p50ms} ms, p99 ${latency.p99ms} ms at 1 connection`);
   }
@@ -241,11 +274,20 @@ try {
     };
   };
   const targets: Record<string, ReturnType<typeof compare>> = { 'one process each': compare('gateway', 'nginx') };
+  const bearerRatio = results.gatewayBearer!.throughput.rps / results.gateway!.throughput.rps;
+  const bearer = {
+    wanted: '>= 70% of the same gateway without auth',
+    got: `${(bearerRatio * 100).toFixed(1)}%`,
+    met: bearerRatio >= 0.7,
+    cpuPerRequest: `${(results.gatewayBearer!.cpuMicrosPerRequest / results.gateway!.cpuMicrosPerRequest).toFixed(2)}x without auth, ${(results.gatewayBearer!.cpuMicrosPerRequest / results.gatewayTokenOnly!.cpuMicrosPerRequest).toFixed(2)}x the same token not looked at`,
+  };
   if (workers > 1) targets[`${workers} processes each`] = compare('gatewayN', 'nginxN');
   const labels: Record<string, string> = {
     direct: 'upstream directly',
     nginx: 'nginx, 1 worker',
     gateway: '**gateway, 1 process**',
+    gatewayBearer: '**gateway, 1 process, bearer-checked API route** (JWT; verified once, then cached)',
+    gatewayTokenOnly: 'gateway, 1 process, route without auth, the same token sent along (not looked at)',
     nginxN: `nginx, ${workers} workers`,
     gatewayN: `**gateway, ${workers} workers** (GATEWAY_WORKERS=${workers})`,
     floor: 'the floor: the same forwarder, no features, 1 process (bench/floor-proxy.ts)',
@@ -261,10 +303,12 @@ try {
     settings: { seconds, connections, latencySeconds, gatewayLogLevel, wrkThreads: 1, workers },
     results,
     targets,
+    bearer,
   };
   const verdicts = Object.entries(targets).map(([pair, t]) =>
     `${pair}: throughput ${t.throughput.got} of nginx (target >= 50%: ${t.throughput.met ? 'met' : 'NOT met'}); added p50 ${t.addedP50.got} nginx's (target <= 2x: ${t.addedP50.met ? 'met' : 'NOT met'}); CPU per request ${t.cpuPerRequest}`,
   );
+  verdicts.push(`bearer-checked route: ${bearer.got} of the gateway's requests/s without auth (target >= 70%: ${bearer.met ? 'met' : 'NOT met'}); CPU per request ${bearer.cpuPerRequest}`);
   console.log(`
 load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after, on ${cpus().length} CPUs
 

@@ -88,12 +88,24 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       metrics,
       logger,
     });
-    // One verifier (one cached key set) for the admin API and canary stickiness; the keys come
-    // from the idp directly, not through the gateway's own /jwks route.
+    // One verifier (one cached key set, one token cache) for the admin API, canary stickiness and
+    // API routes; keys and introspection come from the idp directly, not through the gateway's
+    // own routes. The gateway introspects as its OIDC client (the resource's introspection_clients).
+    const idpUpstream = config.IDP_UPSTREAM_URL.replace(/\/+$/, '');
     const accessTokens = createAccessTokenVerifier({
-      jwksUrl: `${config.IDP_UPSTREAM_URL.replace(/\/+$/, '')}/jwks`,
+      jwksUrl: `${idpUpstream}/jwks`,
       issuer: config.GATEWAY_TOKEN_ISSUER,
       clockToleranceSeconds: config.GATEWAY_TOKEN_CLOCK_TOLERANCE_S,
+      jwksCooldownMs: config.GATEWAY_JWKS_COOLDOWN_MS,
+      cacheSize: config.GATEWAY_TOKEN_CACHE_SIZE,
+      introspection: {
+        url: `${idpUpstream}/token/introspection`,
+        clientId: config.GATEWAY_OIDC_CLIENT_ID,
+        clientSecret: config.GATEWAY_OIDC_CLIENT_SECRET,
+        timeoutMs: Math.min(config.UPSTREAM_TIMEOUT_MS, 5_000),
+        cacheSeconds: config.GATEWAY_INTROSPECTION_CACHE_S,
+        logger,
+      },
     });
     const admin = createAdminApp({
       token: config.GATEWAY_ADMIN_TOKEN,

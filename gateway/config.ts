@@ -54,6 +54,12 @@ export const gatewayEnv = {
   GATEWAY_WORKERS: z.string().trim().regex(/^(auto|[1-9][0-9]?)$/, 'a number of processes from 1 to 99, or auto (one per CPU)').default('1'),
   /** Allowed clock skew, in seconds, on access tokens' exp/nbf. */
   GATEWAY_TOKEN_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(30),
+  /** Least time between two fetches of the idp's JWKS: a token with an unknown `kid` (a key rotation) refetches no sooner. */
+  GATEWAY_JWKS_COOLDOWN_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /** Verified access tokens kept in memory per process (least recently used out first); 0: none. */
+  GATEWAY_TOKEN_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  /** Seconds an introspection answer for an opaque token is reused (never past the token's exp); 0: ask every time. */
+  GATEWAY_INTROSPECTION_CACHE_S: z.coerce.number().int().min(0).max(300).default(30),
   ...relyingPartyEnv,
 };
 

@@ -3,10 +3,11 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../lib/logger.ts';
 import { performance } from 'node:perf_hooks';
 import { currentRequest, REQUEST_ID_HEADER, requestIdOf } from '../lib/request-context.ts';
-import { bearerToken } from '../lib/bearer-auth.ts';
+import { bearerToken, bearerTokenOf } from '../lib/bearer-auth.ts';
 import { setRouteLabel, type ServiceContext } from '../lib/service.ts';
 import type { AccessTokenVerifier } from './auth/access-token.ts';
 import type { ActionRunner } from './actions.ts';
+import { checkBearer, checkBearerNow, type GuardResult } from './auth/bearer-guard.ts';
 import { bucketOf, goesToNewSide, subjectKey, type BucketCookies } from './canary.ts';
 import type { FlaggedRoute } from './flags/table.ts';
 import type { GatewayMetrics, Side } from './metrics.ts';
@@ -18,6 +19,7 @@ import { forwardUpgrade, rejectUpgrade } from './proxy/upgrade.ts';
 import type { Upstream } from './proxy/upstream.ts';
 import { relyingPartyAction } from './rp/paths.ts';
 import type { RouteDefinition } from './routes/file.ts';
+import type { RouteAuth } from './routes/auth.ts';
 import { compileCanonicalizer, type CanonicalTarget } from './routes/canonical.ts';
 import { compileMatcher } from './routes/matcher.ts';
 import type { RollbackWatch } from './rollback.ts';
@@ -51,7 +53,7 @@ export interface DispatchOptions {
   runAction: ActionRunner;
   /** The signed gw_bucket cookie that keeps an anonymous browser on its side of a canary. */
   buckets: BucketCookies;
-  /** Verifies a request's bearer access token, whose `sub` then picks its canary bucket. */
+  /** Verifies a request's bearer access token: API routes' checks, and its `sub` picks a canary bucket. */
   accessTokens: AccessTokenVerifier;
   onRollback(route: LiveRoute, reason: string): void;
   /** lib/service's recorder for a request the hot path answered (HTTP metrics, access log). */
@@ -181,6 +183,8 @@ export function createDispatcher(options: DispatchOptions) {
     }
     const route = found.route;
     setRouteLabel(res, route.name);
+    const auth = route.definition.auth;
+    if (auth) return guarded(route, auth, req, res, requestId);
     // Without a bearer token (or outside a split canary) the request stays synchronous.
     const token = splits(route) ? bearerToken(req) : undefined;
     if (token === undefined) return proxy(route, req, res, requestId, undefined);
@@ -199,20 +203,52 @@ export function createDispatcher(options: DispatchOptions) {
   };
 
   /**
-   * The ordinary path: shadow copies, canaries keyed by a verified token, https upstreams.
+   * An API route (its `auth` block): the bearer check first, then the ordinary path with the
+   * token's identity headers; a verified token's `sub` also picks a canary bucket. Without a token
+   * on an optional route nothing waits: the monolith's own session decides, as before.
+   */
+  function guarded(route: LiveRoute, auth: RouteAuth, req: IncomingMessage, res: ServerResponse, requestId: string) {
+    const token = bearerToken(req);
+    if (token === undefined && auth.bearer === 'optional') {
+      metrics.bearerChecked(route.name, 'anonymous');
+      return proxy(route, req, res, requestId, undefined);
+    }
+    checkBearer(auth, options.accessTokens, req.method ?? 'GET', token)
+      .then((result) => {
+        metrics.bearerChecked(route.name, result.outcome);
+        if (res.destroyed || req.socket.destroyed) return;
+        if (!result.ok) return refuse(route, result, res, requestId);
+        proxy(route, req, res, requestId, result.claims?.sub, result.headers);
+      })
+      .catch((error: unknown) => {
+        options.logger.error({ route: route.name, err: { message: (error as Error).message } }, 'bearer check failed');
+        if (!res.headersSent) sendGatewayError(res, 502, 'bad_gateway', requestId);
+        else res.destroy();
+      });
+  }
+
+  function refuse(route: LiveRoute, result: Extract<GuardResult, { ok: false }>, res: ServerResponse, requestId: string) {
+    // The detail names what was wrong with the token or the idp, never the token itself.
+    if (result.outcome === 'unavailable') options.logger.warn({ route: route.name, detail: result.detail }, 'bearer check: the idp could not be asked');
+    sendGatewayError(res, result.status, result.error, requestId, result.headers);
+  }
+
+  /**
+   * The ordinary path: shadow copies, canaries keyed by a verified token, https upstreams, API
+   * routes (`identity`: the verified token's headers, after the client's were stripped).
    * lib/service has set the request id on `res` already.
    */
-  function proxy(route: LiveRoute, req: IncomingMessage, res: ServerResponse, requestId: string, subject: string | undefined) {
+  function proxy(route: LiveRoute, req: IncomingMessage, res: ServerResponse, requestId: string, subject: string | undefined, identity?: readonly [string, string][]) {
     const choice = chooseSide(route, req.headers.cookie, isSecure(req), subject);
     const action = route.definition.action;
     if (choice.side === 'new' && action) return act(route, action, req, res, choice.setCookie);
     const target = choice.side === 'legacy' ? route.legacy : route.next;
-    const headers = upstreamRequestHeaders(req, { requestId, trusted, pinned: target.publicOrigin });
+    const headers = withIdentity(upstreamRequestHeaders(req, { requestId, trusted, pinned: target.publicOrigin }), identity);
     if (!headers) return refuseRequest(req, res, requestId);
     // An action answers with a redirect, not a page: its status says nothing next to legacy's.
     // Only the login decision compares (the `new` upstream checks the same credentials).
     const compares = route.flag.state.mode === 'shadow' && (!action || route.definition.shadow === 'login-decision');
-    const compare = compares ? shadow.begin(route.name, route.definition.shadow, req, route.next, shadowHeaders(req, route, headers, requestId), requestId) : undefined;
+    const compare = compares ? shadow.begin(route.name, route.definition.shadow, req, route.next, withIdentity(shadowHeaders(req, route, headers, requestId), identity), requestId) : undefined;
     forward(req, res, target, headers, requestId, timeoutMs, choice.setCookie ? ['set-cookie', choice.setCookie] : undefined, (outcome) => {
       observe(route, choice.side, outcome);
       compare?.(outcome);
@@ -224,6 +260,12 @@ export function createDispatcher(options: DispatchOptions) {
     if (setCookie) res.appendHeader('set-cookie', setCookie);
     res.once('close', () => observe(route, 'new', { status: res.writableFinished ? res.statusCode : 499, upstreamSeconds: undefined }));
     options.runAction(action, req, res);
+  }
+
+  /** The verified identity's headers (the route's `auth.headers`), set over whatever else is there. */
+  function withIdentity<H extends OutgoingHttpHeaders | undefined>(headers: H, identity: readonly [string, string][] | undefined): H {
+    if (headers && identity) for (const [name, value] of identity) headers[name.toLowerCase()] = value;
+    return headers;
   }
 
   /** The shadow copy's headers: the legacy side's, unless the new side is pinned to another public origin. */
@@ -262,13 +304,24 @@ export function createDispatcher(options: DispatchOptions) {
     if (!upstream) return false;
     // A token on a split canary picks the bucket: it needs a verification first.
     if (upstream.bearer && splits(route)) return false;
+    // An API route stays here only when its check needs no waiting and lets the request through
+    // (no token where optional, or a token the verifier has cached); the rest is guarded's.
+    let head = upstream.head;
+    const auth = route.definition.auth;
+    if (auth) {
+      const allowed = checkBearerNow(auth, options.accessTokens, method, bearerTokenOf(upstream.authorization));
+      if (!allowed?.ok) return false;
+      metrics.bearerChecked(route.name, allowed.outcome);
+      // The identity lines go before the head's blank line (values are printable ASCII: bearer-guard.ts).
+      if (allowed.lines) head = `${head.slice(0, -2)}${allowed.lines}\r\n`;
+    }
     const choice = chooseSide(route, upstream.cookie, isSecure(req), undefined);
     const target = choice.side === 'legacy' ? route.legacy : route.next;
     if (!target.pool) return false;
     const started = performance.now();
     const requestId = upstream.requestId;
     const extraHeaders = choice.setCookie ? [REQUEST_ID_HEADER, requestId, 'set-cookie', choice.setCookie] : [REQUEST_ID_HEADER, requestId];
-    forwardLean(req, res, target.pool, { head: upstream.head, method, bodyless: upstream.bodyless, chunked: upstream.chunked, requestId, extraHeaders }, timeoutMs, {
+    forwardLean(req, res, target.pool, { head, method, bodyless: upstream.bodyless, chunked: upstream.chunked, requestId, extraHeaders }, timeoutMs, {
       answered: (outcome) => observe(route, choice.side, outcome),
       ended: (status) => options.finished(requestId, method, route.name, status, (performance.now() - started) / 1000),
     });
@@ -284,6 +337,18 @@ export function createDispatcher(options: DispatchOptions) {
     const found = match(req.method ?? 'GET', target.routePath);
     if (!found.ok) return rejectUpgrade(socket, 404, found.reason, requestId);
     const route = found.route;
+    const auth = route.definition.auth;
+    if (auth) {
+      checkBearer(auth, options.accessTokens, req.method ?? 'GET', bearerToken(req))
+        .then((result) => {
+          metrics.bearerChecked(route.name, result.outcome);
+          if (socket.destroyed) return;
+          if (!result.ok) return rejectUpgrade(socket, result.status, result.error, requestId, result.headers);
+          tunnel(route, req, socket, head, requestId, result.claims?.sub, result.headers);
+        })
+        .catch(() => socket.destroy());
+      return;
+    }
     // Non-browser clients (apps) can send a bearer token with the upgrade: bucketed by user as on HTTP.
     const token = splits(route) ? bearerToken(req) : undefined;
     if (token === undefined) return tunnel(route, req, socket, head, requestId, undefined);
@@ -294,7 +359,7 @@ export function createDispatcher(options: DispatchOptions) {
       .catch(() => socket.destroy());
   }
 
-  function tunnel(route: LiveRoute, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, subject: string | undefined) {
+  function tunnel(route: LiveRoute, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, subject: string | undefined, identity?: readonly [string, string][]) {
     // No response object to set a cookie on: a visitor without one stays on legacy for upgrades.
     const state = route.flag.state;
     const id = subject === undefined ? options.buckets.read(req.headers.cookie) : subjectKey(subject);
@@ -302,7 +367,7 @@ export function createDispatcher(options: DispatchOptions) {
     // A sign-in or sign-out is a page, never a tunnel.
     if (side === 'new' && route.definition.action) return rejectUpgrade(socket, 400, 'not_upgradable', requestId);
     const target = side === 'legacy' ? route.legacy : route.next;
-    const headers = upstreamRequestHeaders(req, { requestId, trusted, upgrade: true, pinned: target.publicOrigin }) as Record<string, string | string[] | number | undefined> | undefined;
+    const headers = withIdentity(upstreamRequestHeaders(req, { requestId, trusted, upgrade: true, pinned: target.publicOrigin }), identity) as Record<string, string | string[] | number | undefined> | undefined;
     if (!headers) return rejectUpgrade(socket, 400, 'bad_request', requestId);
     forwardUpgrade(req, socket, head, target, headers, requestId, timeoutMs, (s) => {
       upgrades.add(s);

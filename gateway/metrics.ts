@@ -115,9 +115,17 @@ export function createGatewayMetrics(registry: Registry) {
     registers,
   });
   for (const result of ['ended', 'refused', 'failed']) backchannelLogouts.inc({ result }, 0);
+  const bearerChecks = new Counter({
+    collect: () => batch.flush(),
+    name: 'gateway_bearer_checks_total',
+    help: 'Bearer checks on API routes (auth in the route file), by route and outcome: ok, anonymous (no token, bearer optional), missing, invalid, insufficient_scope, unavailable (the idp could not be asked)',
+    labelNames: ['route', 'outcome'] as const,
+    registers,
+  });
 
   // Handles per route, side and status (see lib/metric-batch.ts): the proxy path's only metric cost.
   const children = new Map<string, Record<Side, { latency: HistogramHandle; statuses: Map<number, CounterHandle> }>>();
+  const bearerHandles = new Map<string, Map<BearerOutcome, CounterHandle>>();
   const forSide = (route: string, side: Side) => ({ latency: batch.histogram(upstreamLatency.labels(route, side)), statuses: new Map<number, CounterHandle>() });
 
   return {
@@ -162,7 +170,17 @@ export function createGatewayMetrics(registry: Registry) {
     canaryTokenRejected(reason: 'invalid' | 'unavailable') {
       canaryTokens.inc({ reason });
     },
+    /** Batched like `proxied`: API routes count every request on the hot path too. */
+    bearerChecked(route: string, outcome: BearerOutcome) {
+      let handles = bearerHandles.get(route);
+      if (!handles) bearerHandles.set(route, (handles = new Map()));
+      let handle = handles.get(outcome);
+      if (!handle) handles.set(outcome, (handle = batch.counter(bearerChecks.labels(route, outcome))));
+      handle.inc();
+    },
   };
 }
+
+export type BearerOutcome = 'ok' | 'anonymous' | 'missing' | 'invalid' | 'insufficient_scope' | 'unavailable';
 
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

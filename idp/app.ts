@@ -114,6 +114,10 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
       knex,
       ...(redis ? { redis } : {}),
       users: loginService,
+      async legacyIdentity(sub) {
+        const user = await users.findById(sub);
+        return user?.active && user.legacyId ? { legacyId: user.legacyId, username: user.username } : undefined;
+      },
       logger,
       registry: metrics.registry,
       pages: { renderError, logoutSource, postLogoutSuccessSource },

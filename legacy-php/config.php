@@ -14,6 +14,10 @@
  *   LEGACY_REDIS_PORT        default 6379
  *   LEGACY_SESSION_NAME      session cookie name, default PHPSESSID
  *   LEGACY_SESSION_LIFETIME  idle seconds before a session is dead, default 1440
+ *   LEGACY_TRUSTED_USER_HEADER  header a front proxy that authenticated the request sets to the
+ *                            user's login (e.g. X-Remote-User); the JSON API believes it. Unset:
+ *                            believed from nobody (the default).
+ *   LEGACY_TRUSTED_PROXIES   comma-separated REMOTE_ADDRs allowed to set it, default none
  */
 
 function legacy_env($name, $default = null)
@@ -34,6 +38,8 @@ $LEGACY_CONFIG = array(
     'redis_port'       => (int) legacy_env('LEGACY_REDIS_PORT', '6379'),
     'session_name'     => legacy_env('LEGACY_SESSION_NAME', 'PHPSESSID'),
     'session_lifetime' => (int) legacy_env('LEGACY_SESSION_LIFETIME', '1440'),
+    'trusted_user_header' => legacy_env('LEGACY_TRUSTED_USER_HEADER', ''),
+    'trusted_proxies'  => array_filter(array_map('trim', explode(',', legacy_env('LEGACY_TRUSTED_PROXIES', '')))),
     'site_name'        => 'Example Members Area',
 );
 

@@ -63,8 +63,8 @@ const children: { name: string; child: ChildProcess }[] = [];
 const closeOnStop: { close(): void }[] = [];
 let stopping = false;
 
-function run(name: string, command: string, args: string[]): ChildProcess {
-  const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
+function run(name: string, command: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
+  const child = spawn(command, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
   children.push({ name, child });
   child.once('exit', (code, signal) => {
     if (stopping) return;
@@ -111,7 +111,9 @@ const hasPhp = spawnSync('php', ['--version'], { stdio: 'ignore' }).status === 0
 if (hasPhp) {
   const seeded = spawnSync('php', ['legacy-php/seed.php'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   if (seeded.status !== 0) throw new Error('seeding the sample legacy database failed');
-  run('legacy-php', 'php', ['-S', `127.0.0.1:${ports.php}`, '-t', 'legacy-php/public', 'legacy-php/public/router.php']);
+  // Its JSON API believes the user the gateway names after checking an access token (the `api`
+  // route of gateway/routes.yaml); on a machine of its own, anything local could send that header.
+  run('legacy-php', 'php', ['-S', `127.0.0.1:${ports.php}`, '-t', 'legacy-php/public', 'legacy-php/public/router.php'], { LEGACY_TRUSTED_USER_HEADER: 'X-Remote-User', LEGACY_TRUSTED_PROXIES: '127.0.0.1' });
 } else {
   // A legacy database of one's own (LEGACY_DATABASE_URL) is never written to.
   if (!process.env.LEGACY_DATABASE_URL) seedLegacyUsers(legacySqlite);

@@ -13,8 +13,8 @@ export function cutResponse(res: ServerResponse): void {
   res.destroy();
 }
 
-/** The gateway's own error answer: a code and the request id, nothing about the upstream. */
-export function sendGatewayError(res: ServerResponse, status: number, error: string, requestId: string): void {
+/** The gateway's own error answer: a code and the request id, nothing about the upstream; `headers`: a challenge, a Retry-After. */
+export function sendGatewayError(res: ServerResponse, status: number, error: string, requestId: string, headers?: Record<string, string>): void {
   if (res.headersSent || res.destroyed) {
     cutResponse(res);
     return;
@@ -23,7 +23,7 @@ export function sendGatewayError(res: ServerResponse, status: number, error: str
   if (status === 408) res.shouldKeepAlive = false;
   const body = JSON.stringify({ error, request_id: requestId });
   // The id is set here too: on the hot path nothing else has put it on the response.
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', [REQUEST_ID_HEADER]: requestId });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', [REQUEST_ID_HEADER]: requestId });
   res.end(body);
 }
 

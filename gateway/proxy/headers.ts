@@ -197,6 +197,8 @@ export interface UpstreamHead {
   cookie: string | undefined;
   /** The request carries a bearer token (a split canary then checks it on the ordinary path). */
   bearer: boolean;
+  /** The first Authorization header's value (an API route's bearer check). */
+  authorization: string | undefined;
   /** The body is chunked (it is re-chunked upstream); false with Content-Length or no body. */
   chunked: boolean;
   bodyless: boolean;
@@ -223,6 +225,7 @@ export function upstreamRequestHead(req: IncomingMessage, trust: (address: strin
   let priorHost: string | undefined;
   let host: string | undefined;
   let bearer = false;
+  let authorization: string | undefined;
   let codings = 0;
   let codingOk = false;
   let hosts = 0;
@@ -243,6 +246,7 @@ export function upstreamRequestHead(req: IncomingMessage, trust: (address: strin
         break;
       case 'authorization':
         bearer ||= BEARER.test(value);
+        authorization ??= value;
         break;
       case 'content-length':
         lengths++;
@@ -289,6 +293,7 @@ export function upstreamRequestHead(req: IncomingMessage, trust: (address: strin
     requestId,
     cookie,
     bearer,
+    authorization,
     chunked,
     bodyless: !chunked && (length === undefined || length === '0'),
   };

@@ -4,6 +4,7 @@ import { ConfigError } from '../../lib/config.ts';
 import { flagStateSchema, type FlagState } from '../flags/state.ts';
 import { compileCanonicalizer } from './canonical.ts';
 import { safeReturnTo } from '../rp/return-to.ts';
+import { routeAuthProblems, routeAuthSchema } from './auth.ts';
 import { readYamlDocument, YamlFileError } from '../../lib/yaml-file.ts';
 
 /** Upstreams every route file can name without declaring them: they come from the environment. */
@@ -107,6 +108,8 @@ const routeSchema = z.strictObject({
   /** Required with `shadow: login-decision`: how the legacy answer says accepted or refused. */
   loginDecision: loginDecisionSchema.optional(),
   autoRollback: autoRollbackSchema.optional(),
+  /** An API route's bearer access token check (auth.ts). */
+  auth: routeAuthSchema.optional(),
 });
 
 const fileSchema = z.strictObject({
@@ -172,6 +175,7 @@ export function parseRouteTable(raw: unknown, builtIns: Record<(typeof BUILT_IN_
     if (route.action?.type === 'signout' && route.shadow === 'login-decision') {
       problems.push(`${label}: shadow: login-decision needs credentials to compare, and action: signout takes none`);
     }
+    if (route.auth) for (const p of routeAuthProblems(route.auth, route.methods)) problems.push(`${label}: ${p}`);
     const decision = route.loginDecision;
     if (decision && decision.accepted.location === decision.refused.location && decision.accepted.status.some((s) => decision.refused.status.includes(s))) {
       problems.push(`${label}: loginDecision: accepted and refused share a status and a location; one answer cannot say both`);

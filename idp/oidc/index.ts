@@ -15,7 +15,7 @@ import { loadClientsFile } from './clients.ts';
 import { keyCipherFromConfig } from './keys/key-encryption.ts';
 import { createKeyRing, type KeyRing } from './keys/key-ring.ts';
 import { instrumentProvider } from './metrics.ts';
-import { createProvider, OIDC_SCOPES, type ProviderPages } from './provider.ts';
+import { createProvider, OIDC_SCOPES, type LegacyIdentityLookup, type ProviderPages } from './provider.ts';
 import { loadResourcesFile, type ResourceRegistry } from './resources.ts';
 import { DeclarationFileError } from './yaml-file.ts';
 
@@ -29,6 +29,7 @@ export interface OidcDeps {
   knex: Knex;
   redis?: Redis;
   users: UserDirectory;
+  legacyIdentity?: LegacyIdentityLookup;
   logger: Logger;
   registry?: Registry;
   pages?: ProviderPages;
@@ -76,6 +77,7 @@ export async function createOidc(deps: OidcDeps): Promise<Oidc> {
     resources,
     jwks: keyRing.initial.jwks,
     users: deps.users,
+    ...(deps.legacyIdentity ? { legacyIdentity: deps.legacyIdentity } : {}),
     cookieKeys: config.IDP_COOKIE_KEYS.split(',').map((k) => k.trim()).filter(Boolean),
     clientSecretKey: config.IDP_CLIENT_SECRET_KEY,
     previousClientSecretKeys: config.IDP_CLIENT_SECRET_KEYS_PREVIOUS,

@@ -43,6 +43,8 @@ export interface ProviderDeps {
   resources: ResourceRegistry;
   jwks: { keys: Jwk[] };
   users: UserDirectory;
+  /** The user's legacy account, for resources that ask for legacy claims in their access tokens. */
+  legacyIdentity?: LegacyIdentityLookup;
   cookieKeys: string[];
   /** HMAC key of stored client secrets (IDP_CLIENT_SECRET_KEY). */
   clientSecretKey: string;
@@ -57,6 +59,9 @@ export interface ProviderDeps {
   pages?: ProviderPages;
   logger: Logger;
 }
+
+/** Which monolith account an idp user is: undefined for an unknown, inactive or idp-only user. */
+export type LegacyIdentityLookup = (sub: string) => Promise<{ legacyId: string; username: string | null } | undefined>;
 
 export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
 
@@ -115,8 +120,26 @@ export function createProvider(deps: ProviderDeps): Provider {
     return globalThis.fetch(url, options);
   };
 
+  /**
+   * The legacy claims a resource declared (`access_token_claims`), so an API in front of the
+   * monolith learns its account from the token instead of asking the idp on every request.
+   * Client-credentials tokens have no user and get none.
+   */
+  async function extraTokenClaims(_ctx: KoaContextWithOIDC, token: { accountId?: string; resourceServer?: { audience?: string } }) {
+    const audience = token.resourceServer?.audience;
+    const wanted = audience === undefined ? undefined : resources.byAudience(audience)?.accessTokenClaims;
+    if (!wanted?.length || !token.accountId || !deps.legacyIdentity) return undefined;
+    const identity = await deps.legacyIdentity(token.accountId);
+    if (!identity) return undefined;
+    const claims: Record<string, string> = {};
+    if (wanted.includes('legacy_id')) claims.legacy_id = identity.legacyId;
+    if (wanted.includes('legacy_username') && identity.username !== null) claims.legacy_username = identity.username;
+    return claims;
+  }
+
   const configuration = {
     adapter: deps.adapter,
+    extraTokenClaims,
     fetch: outboundFetch,
     clients: deps.clients,
     jwks: deps.jwks,
@@ -252,8 +275,8 @@ export function createProvider(deps: ProviderDeps): Provider {
             scope: [...server.scopes.keys()].join(' '),
             audience: server.audience,
             accessTokenTTL: server.accessTokenTtl ?? ttl.accessToken,
-            accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: 'RS256' } },
+            accessTokenFormat: server.accessTokenFormat,
+            ...(server.accessTokenFormat === 'jwt' ? { jwt: { sign: { alg: 'RS256' } } } : {}),
           };
         },
       },

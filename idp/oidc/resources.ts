@@ -4,6 +4,10 @@
 import { z } from 'zod';
 import { describeEntryPath, readYamlFile } from './yaml-file.ts';
 
+/** User claims a resource may ask for in its access tokens: the user's account on the monolith. */
+export const LEGACY_TOKEN_CLAIMS = ['legacy_id', 'legacy_username'] as const;
+export type LegacyTokenClaim = (typeof LEGACY_TOKEN_CLAIMS)[number];
+
 const scopeName = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope is printable ASCII without spaces, quotes or backslashes');
 
 const resourceSchema = z.strictObject({
@@ -14,6 +18,13 @@ const resourceSchema = z.strictObject({
   access_token_ttl: z.number().int().min(30).max(86_400).optional(),
   /** Clients (confidential, declared in the clients file) that may introspect its tokens. */
   introspection_clients: z.array(z.string().min(1)).default([]),
+  /**
+   * jwt: self-contained, verified against the JWKS. opaque: a reference only introspection
+   * resolves, for an API whose token content must not be readable by the client holding it.
+   */
+  access_token_format: z.enum(['jwt', 'opaque']).default('jwt'),
+  /** Claims about the user this API needs in its tokens (a JWT carries them readably: see the README). */
+  access_token_claims: z.array(z.enum(LEGACY_TOKEN_CLAIMS)).default([]).refine((c) => new Set(c).size === c.length, 'lists a claim twice'),
 });
 
 const fileSchema = z.strictObject({ resources: z.array(resourceSchema).default([]) });
@@ -26,6 +37,8 @@ export interface ResourceServer {
   scopes: Map<string, string>;
   accessTokenTtl?: number;
   introspectionClients: Set<string>;
+  accessTokenFormat: 'jwt' | 'opaque';
+  accessTokenClaims: LegacyTokenClaim[];
 }
 
 export interface ResourceRegistry {
@@ -56,6 +69,8 @@ export function createResourceRegistry(declarations: ResourceDeclaration[]): Res
       scopes: new Map(Object.entries(d.scopes)),
       ...(d.access_token_ttl ? { accessTokenTtl: d.access_token_ttl } : {}),
       introspectionClients: new Set(d.introspection_clients),
+      accessTokenFormat: d.access_token_format,
+      accessTokenClaims: d.access_token_claims,
     });
   }
   if (problems.length) throw new Error(`resources are invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

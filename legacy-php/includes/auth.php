@@ -29,6 +29,30 @@ function current_user()
     return $user;
 }
 
+/*
+ * The user a trusted front proxy vouches for (LEGACY_TRUSTED_USER_HEADER, sent from one of
+ * LEGACY_TRUSTED_PROXIES), or null: the API's clients that sign in elsewhere (the proxy checked
+ * their token) are believed only when the request came from that proxy.
+ */
+function proxy_user()
+{
+    global $LEGACY_CONFIG;
+    $header = $LEGACY_CONFIG['trusted_user_header'];
+    $peer = isset($_SERVER['REMOTE_ADDR']) ? $_SERVER['REMOTE_ADDR'] : '';
+    if ($header === '' || !in_array($peer, $LEGACY_CONFIG['trusted_proxies'], true)) {
+        return null;
+    }
+    $key = 'HTTP_' . strtoupper(str_replace('-', '_', $header));
+    if (!isset($_SERVER[$key]) || $_SERVER[$key] === '') {
+        return null;
+    }
+    $row = db_find_user_by_login($_SERVER[$key]);
+    if ($row === null || (int) $row['is_active'] !== 1) {
+        return null;
+    }
+    return $row;
+}
+
 /* For pages that need a login: sends guests to the login form. */
 function require_login()
 {

@@ -54,6 +54,15 @@ function db_find_user_by_id($user_id)
     return $row ? $row : null;
 }
 
+/* Exactly one login name, as a front proxy names the user (never an e-mail address). */
+function db_find_user_by_login($login)
+{
+    $stmt = db()->prepare('SELECT * FROM users WHERE user_login = ?');
+    $stmt->execute(array((string) $login));
+    $row = $stmt->fetch();
+    return $row ? $row : null;
+}
+
 /*
  * Users log in with either their login name or their e-mail address. Old
  * sign-ups were allowed to share an e-mail address, so prefer an exact login

@@ -7,6 +7,8 @@ import { parse } from 'yaml';
 import { bucketOf, goesToNewSide } from '../../gateway/canary.ts';
 import { flagStateSchema, parseStoredFlag } from '../../gateway/flags/state.ts';
 import { loadRouteTable, parseRouteTable } from '../../gateway/routes/file.ts';
+import { gatewayEnv } from '../../gateway/config.ts';
+import { loadResourcesFile } from '../../idp/oidc/resources.ts';
 import { compileCanonicalizer } from '../../gateway/routes/canonical.ts';
 import { compileMatcher } from '../../gateway/routes/matcher.ts';
 import { ConfigError } from '../../lib/config.ts';
@@ -213,4 +215,55 @@ routes:
   - { name: login, paths: [/signin], shadow: login-decision, loginDecision: { fields: { login: email, password: pw }, accepted: { status: [302], location: /home }, refused: { status: [302], location: /signin } } }
 `), builtIns);
   assert.deepEqual(table.routes[0]?.loginDecision?.fields, { login: 'email', password: 'pw' });
+});
+
+test('auth: every method the route serves needs its scopes, and identity headers must be ones the door strips', () => {
+  const found = problems(`
+routes:
+  - name: open
+    paths: [/open/*]
+    auth: { bearer: required, audience: 'https://api.example.test', scopes: { GET: [a:read] } }
+  - name: listed
+    paths: [/listed/*]
+    methods: [GET, POST]
+    auth: { bearer: optional, audience: 'https://api.example.test', scopes: { get: [a:read], DELETE: [a:write] } }
+  - name: headers
+    paths: [/h/*]
+    auth: { bearer: required, audience: 'https://api.example.test', scopes: { default: [] }, headers: { X-Legacy-User: legacy_username, 'X Bad': sub, X-Remote-User: sub, x-remote-user: sub } }
+`).join('\n');
+  assert.match(found, /route "open" \(routes\[0\]\): auth\.scopes: the route matches every method, so it needs a "default"/);
+  assert.match(found, /route "listed" \(routes\[1\]\): auth\.scopes: no scopes for POST, which the route matches/);
+  assert.doesNotMatch(found, /no scopes for GET/, 'method names are case-insensitive');
+  assert.match(found, /route "listed" \(routes\[1\]\): auth\.scopes\.DELETE: the route does not match DELETE/);
+  assert.match(found, /route "headers" \(routes\[2\]\): auth\.headers\.X-Legacy-User: must be a header the gateway strips/);
+  assert.match(found, /route "headers" \(routes\[2\]\): auth\.headers\.X Bad: must be a header name/);
+  assert.match(found, /route "headers" \(routes\[2\]\): auth\.headers: a header is named twice/);
+
+  const shape = problems(`
+routes:
+  - name: a
+    paths: [/a]
+    auth: { bearer: sometimes, audience: 'ftp://x', scopes: { default: ['bad scope'] }, headers: { X-User-Id: password } }
+`).join('\n');
+  assert.match(shape, /route "a" \(routes\[0\]\): auth\.bearer: /);
+  assert.match(shape, /route "a" \(routes\[0\]\): auth\.audience: must be an http/);
+  assert.match(shape, /route "a" \(routes\[0\]\): auth\.scopes\.default\.0: a scope is printable ASCII/);
+  assert.match(shape, /route "a" \(routes\[0\]\): auth\.headers\.X-User-Id: /);
+
+  const table = parseRouteTable(parse(`
+routes:
+  - { name: a, paths: [/a], methods: [GET, HEAD], auth: { bearer: required, audience: 'https://api.example.test', scopes: { GET: [a:read] } } }
+`), builtIns);
+  assert.deepEqual(table.routes[0]?.auth?.scopes, { GET: ['a:read'] }, 'HEAD is checked as GET');
+});
+
+test('the shipped api route asks for tokens the shipped idp issues: its audience, scopes and legacy claims, introspectable by the gateway', () => {
+  const auth = loadRouteTable(join(repoRoot, 'gateway/routes.yaml'), builtIns).routes.find((r) => r.name === 'api')?.auth;
+  assert.ok(auth, 'the api route checks bearer tokens');
+  assert.equal(auth.bearer, 'optional', 'page scripts keep their PHP session');
+  const resource = loadResourcesFile(join(repoRoot, 'idp/resources.yaml')).byAudience(auth.audience);
+  assert.ok(resource, `idp/resources.yaml declares ${auth.audience}`);
+  for (const scope of Object.values(auth.scopes).flat()) assert.ok(resource.scopes.has(scope), `${scope} is the resource's`);
+  for (const claim of Object.values(auth.headers)) if (claim.startsWith('legacy_')) assert.ok((resource.accessTokenClaims as string[]).includes(claim), `the resource puts ${claim} in its tokens`);
+  assert.ok(resource.introspectionClients.has(gatewayEnv.GATEWAY_OIDC_CLIENT_ID.parse(undefined)), 'the gateway may introspect its opaque tokens');
 });

@@ -51,10 +51,14 @@ export async function clientCredentials(idp: TestIdp, clientId: string, secret: 
   return json.access_token;
 }
 
-/** A user's access token, signed by the idp's provider; `expiredSecondsAgo` makes it expired. */
-export async function userAccessToken(idp: TestIdp, sub: string, options: { audience?: string; scope?: string; expiredSecondsAgo?: number } = {}): Promise<string> {
-  const found = await idp.provider.Client.find('gateway-viewer');
-  if (!found) throw new Error('the test clients file lost gateway-viewer');
+/**
+ * A user's access token, signed by the idp's provider (or opaque, `format: 'opaque'`, then only
+ * introspection resolves it); `expiredSecondsAgo` makes it expired.
+ */
+export async function userAccessToken(idp: TestIdp, sub: string, options: { audience?: string; scope?: string; expiredSecondsAgo?: number; client?: string; format?: 'jwt' | 'opaque' } = {}): Promise<string> {
+  const clientId = options.client ?? 'gateway-viewer';
+  const found = await idp.provider.Client.find(clientId);
+  if (!found) throw new Error(`the test clients file has no ${clientId}`);
   const now = Math.floor(Date.now() / 1000);
   const scope = options.scope ?? 'gateway:status';
   // The project's oidc-provider typings declare only AccessToken.find; the model is a class.
@@ -63,7 +67,7 @@ export async function userAccessToken(idp: TestIdp, sub: string, options: { audi
     accountId: sub,
     client: found,
     scope,
-    resourceServer: { audience: options.audience ?? ADMIN_AUDIENCE, scope, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } },
+    resourceServer: { audience: options.audience ?? ADMIN_AUDIENCE, scope, ...(options.format === 'opaque' ? { accessTokenFormat: 'opaque' } : { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }) },
     ...(options.expiredSecondsAgo === undefined ? {} : { iat: now - options.expiredSecondsAgo - 600, exp: now - options.expiredSecondsAgo }),
   });
   return token.save();

@@ -259,10 +259,10 @@ export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
 }
 
 /** Seeds a user as the batch ETL would: the legacy phpass hash copied as is. */
-export async function seedLegacyUser(idp: TestIdp, username: string): Promise<string> {
+export async function seedLegacyUser(idp: TestIdp, username: string, legacyId = `legacy-${username}`): Promise<string> {
   const store = createUserStore(idp.db.knex);
   const { user } = await store.insertFromLegacy({
-    legacyId: `legacy-${username}`,
+    legacyId,
     username,
     email: `${username}@example.test`,
     name: `${username[0]?.toUpperCase()}${username.slice(1)} Legacy`,
