@@ -11,6 +11,8 @@ import type { ProgressReporter } from './progress.ts';
 import { createLegacyReader, type KeysetStart, type LegacyBatch } from './reader.ts';
 import { addCounts, DEFAULT_BATCH_SIZE, emptyCounts, MAX_BATCH_SIZE, totalDeadLettered, type MigrationCounts } from './types.ts';
 import { ConcurrentChangeError, describeDatabaseError, isRowError, writePlan } from './writer.ts';
+import { wrapPlanHashes } from './wrap-plan.ts';
+import { checkWrapIterations, DEFAULT_WRAP_ITERATIONS } from '../../lib/passwords/index.ts';
 
 /** Attempts at a row whose idp user keeps changing under us (logins) before it is dead-lettered. */
 const CONCURRENT_ATTEMPTS = 3;
@@ -32,6 +34,11 @@ export interface MigrateOptions {
   limit?: number;
   /** Delta pass: only rows whose mapped updatedAt is at or after this instant. */
   changedSince?: Date;
+  /**
+   * PBKDF2 iterations the cheap legacy hashes are wrapped with as they are written (per row,
+   * LEGACY_WRAP_ITERATIONS); 0 copies them as they are. Default DEFAULT_WRAP_ITERATIONS.
+   */
+  wrapIterations?: number;
   progress?: ProgressReporter;
   /** Aborting stops the pass after the batch in flight (checkpointed, resumable). */
   signal?: AbortSignal;
@@ -74,6 +81,8 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) throw new RangeError(`batch size must be an integer from 1 to ${MAX_BATCH_SIZE}`);
   const dryRun = options.dryRun === true;
+  const wrapIterations = options.wrapIterations ?? DEFAULT_WRAP_ITERATIONS;
+  if (wrapIterations !== 0) checkWrapIterations(wrapIterations);
   const limit = options.limit ?? Infinity;
   const source = mapping.table;
   const context: PlanContext = { mapping, fingerprintKey };
@@ -103,8 +112,10 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
   let retried = 0;
   let complete = false;
 
+  // A dry run writes nothing, so it spends no PBKDF2 on hashes it would not store.
   async function planOf(prepared: readonly Prepared[]) {
-    return planBatch(prepared, await findUsersForImport(idp, importKeysOf(prepared)));
+    const plan = planBatch(prepared, await findUsersForImport(idp, importKeysOf(prepared)));
+    return dryRun ? plan : wrapPlanHashes(plan, wrapIterations);
   }
 
   /** One row in its own transaction: the fallback when its batch could not be written whole. */

@@ -17,6 +17,7 @@ export function formatReport(report: MigrationReport): string {
   row('updated', counts.updated);
   row('unchanged', counts.unchanged);
   row('already upgraded', counts.alreadyUpgraded);
+  row('wrapped (PBKDF2)', counts.wrapped);
   row('dead-lettered', report.deadLetteredTotal);
   for (const reason of DEAD_LETTER_REASONS) if (counts.deadLettered[reason] > 0) row(`  ${reason}`, counts.deadLettered[reason]);
   const run = report.thisRun;
