@@ -34,6 +34,9 @@ test('10,000 legacy rows of mixed schemes: every good row lands, every broken ro
     assert.equal(report.complete, true);
     assert.equal(report.lastId, '10000');
     assert.equal(report.thisRun.batches, 20);
+    // Reported for bench:migrate's slope (figures, not asserted): one mean per end of the run.
+    assert.equal(typeof report.thisRun.msPerBatch.start, 'number');
+    assert.equal(typeof report.thisRun.msPerBatch.end, 'number');
     assert.equal(report.deadLettersOutstanding, broken.length);
 
     // Every broken row, with the right reason, and nothing else.
