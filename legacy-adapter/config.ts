@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_WRAP_ITERATIONS } from '../lib/passwords/index.ts';
 import { commonEnv, databaseUrl, legacyAdapterSecret, loadConfig, milliseconds, passwordWorkerQueueMax, port } from '../lib/config.ts';
 import { sessionBridgeEnv } from './sessions/config.ts';
 
@@ -31,6 +32,16 @@ export const legacyAdapterEnv = {
    * since a new key makes every stored fingerprint look changed.
    */
   LEGACY_FINGERPRINT_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  /**
+   * PBKDF2 iterations the batch migration wraps cheap legacy hashes (md5, salted digests, DES and
+   * md5 crypt, phpass) with as it copies them, and `npm run wrap:hashes` over rows copied before
+   * (lib/passwords/README.md, "Wrapped legacy hashes"); 0 copies them unwrapped (not advised).
+   */
+  LEGACY_WRAP_ITERATIONS: z.coerce
+    .number()
+    .int()
+    .refine((n) => n === 0 || (n >= 1000 && n <= 10_000_000), 'must be 0 (no wrapping) or from 1000 to 10000000')
+    .default(DEFAULT_WRAP_ITERATIONS),
   /** The PHP session store the gateway's session bridge writes (sessions/config.ts). */
   ...sessionBridgeEnv,
 };

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
 import { createPasswordVerifyMetrics } from '../../lib/password-metrics.ts';
+import { WEAK_SCHEMES } from '../../lib/passwords/index.ts';
 
 export type LoginResult =
   | 'success'
@@ -33,23 +34,37 @@ export interface LoginMetricsOptions {
 export function createLoginMetrics(registry: Registry, options: LoginMetricsOptions): LoginMetrics {
   const cacheMs = options.cacheMs ?? 15_000;
   let cached: { at: number; counts: Map<string, number> } | undefined;
+  // One count serves both gauges; a scrape must not fail because the database hiccupped, so
+  // the last figures are kept (undefined only before the first success).
+  async function counts(): Promise<Map<string, number> | undefined> {
+    if (!cached || Date.now() - cached.at >= cacheMs) {
+      try {
+        cached = { at: Date.now(), counts: await options.countByScheme() };
+      } catch (error) {
+        options.logger?.warn({ err: error }, 'cannot count users by password scheme');
+      }
+    }
+    return cached?.counts;
+  }
   new Gauge({
     name: 'idp_users_by_password_scheme',
     help: 'Users in the idp store per stored password scheme: every scheme but pbkdf2-sha256 is a user still to migrate',
     labelNames: ['scheme'] as const,
     registers: [registry],
     async collect() {
-      if (!cached || Date.now() - cached.at >= cacheMs) {
-        try {
-          cached = { at: Date.now(), counts: await options.countByScheme() };
-        } catch (error) {
-          // A scrape must not fail because the database hiccupped: keep the last figures.
-          options.logger?.warn({ err: error }, 'cannot count users by password scheme');
-          if (!cached) return;
-        }
-      }
+      const current = await counts();
+      if (!current) return;
       this.reset();
-      for (const [scheme, count] of cached.counts) this.set({ scheme }, count);
+      for (const [scheme, count] of current) this.set({ scheme }, count);
+    },
+  });
+  new Gauge({
+    name: 'idp_users_weak_password_hashes',
+    help: 'Users whose stored hash is still a cheap legacy one (digests, DES and md5 crypt, phpass), neither wrapped in PBKDF2 nor upgraded: the target is 0 after npm run wrap:hashes',
+    registers: [registry],
+    async collect() {
+      const current = await counts();
+      if (current) this.set(WEAK_SCHEMES.reduce((sum, scheme) => sum + (current.get(scheme) ?? 0), 0));
     },
   });
   return {

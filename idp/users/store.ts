@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Knex } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { uuidv7 } from '../../lib/uuidv7.ts';
 import type { PasswordEncoding } from '../../lib/passwords/index.ts';
 import { insertPendingRevocation } from '../account/pending-revocations.ts';
 import { insertPasswordEvent } from '../dual-write/outbox.ts';
@@ -72,10 +72,16 @@ export function legacyUserColumns(user: Partial<NewLegacyUser>): Row {
   return row;
 }
 
-/** A complete new row: a fresh random subject, e-mail unverified, active unless the legacy row says otherwise. */
+/**
+ * A complete new row: a fresh subject, e-mail unverified, active unless the legacy row says
+ * otherwise. The subject is a UUIDv7, so that copying millions of users appends to the primary
+ * key instead of scattering across it; its first 48 bits tell when the idp created the account
+ * (not when the legacy one was), which the `sub` of any OIDC provider may. Ids written before
+ * (UUIDv4) are never changed: they are the `sub` of tokens already issued.
+ */
 export function newLegacyUserRow(user: NewLegacyUser): Row {
   return {
-    id: randomUUID(),
+    id: uuidv7(),
     email_verified: false,
     password_salt: null,
     password_candidates: null,

@@ -155,6 +155,7 @@ async function main(): Promise<number> {
       fromId: args.fromId,
       limit: args.limit,
       changedSince: args.changedSince,
+      wrapIterations: config.LEGACY_WRAP_ITERATIONS,
       signal: abort.signal,
       log,
       progress: createProgressReporter({ tty: process.stdout.isTTY === true, terminal: process.stdout, log: process.stderr }),

@@ -5,12 +5,12 @@ import { parseCounts, type MigrationCounts } from './types.ts';
 type Db = Knex | Knex.Transaction;
 const TABLE = 'legacy_migration_checkpoints';
 
-export interface Checkpoint {
+export interface Checkpoint<C = MigrationCounts> {
   name: string;
   /** 'running': a pass is under way (or was killed) and resumes after lastId. 'done': it finished. */
   state: 'running' | 'done';
   lastId: string | null;
-  counts: MigrationCounts;
+  counts: C;
   startedAt: number;
 }
 
@@ -19,19 +19,24 @@ export function checkpointName(source: string, changedSince?: Date): string {
   return changedSince ? `${source}@changed-since=${changedSince.toISOString()}` : source;
 }
 
-export async function loadCheckpoint(db: Db, name: string): Promise<Checkpoint | undefined> {
+/** `parse` reads the pass's counts (saved as JSON); the batch migration's by default. */
+export async function loadCheckpoint<C = MigrationCounts>(
+  db: Db,
+  name: string,
+  parse: (text: string) => C = parseCounts as unknown as (text: string) => C,
+): Promise<Checkpoint<C> | undefined> {
   const row = (await db(TABLE).where('name', name).first()) as Record<string, unknown> | undefined;
   if (!row) return undefined;
   return {
     name,
     state: row.state === 'done' ? 'done' : 'running',
     lastId: (row.last_id as string | null) ?? null,
-    counts: parseCounts(String(row.counts)),
+    counts: parse(String(row.counts)),
     startedAt: Number(row.started_at),
   };
 }
 
-export async function saveCheckpoint(db: Db, checkpoint: Checkpoint, now = Date.now()): Promise<void> {
+export async function saveCheckpoint(db: Db, checkpoint: Checkpoint<unknown>, now = Date.now()): Promise<void> {
   await db(TABLE)
     .insert({
       name: checkpoint.name,

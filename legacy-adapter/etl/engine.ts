@@ -11,6 +11,11 @@ import type { ProgressReporter } from './progress.ts';
 import { createLegacyReader, type KeysetStart, type LegacyBatch } from './reader.ts';
 import { addCounts, DEFAULT_BATCH_SIZE, emptyCounts, MAX_BATCH_SIZE, totalDeadLettered, type MigrationCounts } from './types.ts';
 import { ConcurrentChangeError, describeDatabaseError, isRowError, writePlan } from './writer.ts';
+import { wrapPlanHashes } from './wrap-plan.ts';
+import { checkWrapIterations, DEFAULT_WRAP_ITERATIONS } from '../../lib/passwords/index.ts';
+
+/** How many batches at each end of a run msPerBatch averages over. */
+const BATCH_WINDOW = 20;
 
 /** Attempts at a row whose idp user keeps changing under us (logins) before it is dead-lettered. */
 const CONCURRENT_ATTEMPTS = 3;
@@ -32,6 +37,11 @@ export interface MigrateOptions {
   limit?: number;
   /** Delta pass: only rows whose mapped updatedAt is at or after this instant. */
   changedSince?: Date;
+  /**
+   * PBKDF2 iterations the cheap legacy hashes are wrapped with as they are written (per row,
+   * LEGACY_WRAP_ITERATIONS); 0 copies them as they are. Default DEFAULT_WRAP_ITERATIONS.
+   */
+  wrapIterations?: number;
   progress?: ProgressReporter;
   /** Aborting stops the pass after the batch in flight (checkpointed, resumable). */
   signal?: AbortSignal;
@@ -63,7 +73,18 @@ export interface MigrationReport {
   /** The whole pass, including what a killed run before this one did. */
   counts: MigrationCounts;
   deadLetteredTotal: number;
-  thisRun: { read: number; batches: number; batchesRetriedRowByRow: number; durationMs: number; rowsPerSecond: number };
+  thisRun: {
+    read: number;
+    batches: number;
+    batchesRetriedRowByRow: number;
+    durationMs: number;
+    rowsPerSecond: number;
+    /**
+     * Mean milliseconds per batch (between one batch's commit and the next's) over the first and
+     * the last BATCH_WINDOW batches of this run: a run that slows as the table grows shows it here.
+     */
+    msPerBatch: { start: number | null; end: number | null };
+  };
   /** Entries in the dead-letter table for this source after the run (older passes included). */
   deadLettersOutstanding: number | null;
   peakMemoryMb: number;
@@ -74,6 +95,8 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) throw new RangeError(`batch size must be an integer from 1 to ${MAX_BATCH_SIZE}`);
   const dryRun = options.dryRun === true;
+  const wrapIterations = options.wrapIterations ?? DEFAULT_WRAP_ITERATIONS;
+  if (wrapIterations !== 0) checkWrapIterations(wrapIterations);
   const limit = options.limit ?? Infinity;
   const source = mapping.table;
   const context: PlanContext = { mapping, fingerprintKey };
@@ -103,8 +126,10 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
   let retried = 0;
   let complete = false;
 
+  // A dry run writes nothing, so it spends no PBKDF2 on hashes it would not store.
   async function planOf(prepared: readonly Prepared[]) {
-    return planBatch(prepared, await findUsersForImport(idp, importKeysOf(prepared)));
+    const plan = planBatch(prepared, await findUsersForImport(idp, importKeysOf(prepared)));
+    return dryRun ? plan : wrapPlanHashes(plan, wrapIterations);
   }
 
   /** One row in its own transaction: the fallback when its batch could not be written whole. */
@@ -186,6 +211,9 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
   // so the legacy database, this process and the idp's database work at the same time. A login
   // key that batch N takes is unseen by N+1's look-up; the unique index refuses the insert, and
   // the row-by-row retry then sees it: correct, only slower, and rare.
+  const firstBatches: number[] = [];
+  const lastBatches: number[] = [];
+  let lastCommit = performance.now();
   let pending = next(start);
   while (pending) {
     const current = await pending;
@@ -198,6 +226,11 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
     pending = endOfTable || signal?.aborted ? null : next({ after: current.batch.lastId });
     await writeBatch(current);
     batches++;
+    const now = performance.now();
+    if (firstBatches.length < BATCH_WINDOW) firstBatches.push(now - lastCommit);
+    lastBatches.push(now - lastCommit);
+    if (lastBatches.length > BATCH_WINDOW) lastBatches.shift();
+    lastCommit = now;
     progress?.update({ read, total, elapsedMs: performance.now() - started, counts: checkpoint.counts });
     if (endOfTable) complete = true;
     if (signal?.aborted) break;
@@ -224,8 +257,10 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
     stopped,
     counts: checkpoint.counts,
     deadLetteredTotal: totalDeadLettered(checkpoint.counts),
-    thisRun: { read, batches, batchesRetriedRowByRow: retried, durationMs: Math.round(durationMs), rowsPerSecond: durationMs > 0 ? Math.round(read / (durationMs / 1000)) : 0 },
+    thisRun: { read, batches, batchesRetriedRowByRow: retried, durationMs: Math.round(durationMs), rowsPerSecond: durationMs > 0 ? Math.round(read / (durationMs / 1000)) : 0, msPerBatch: { start: mean(firstBatches), end: mean(lastBatches) } },
     deadLettersOutstanding: dryRun ? null : await countDeadLetters(idp, source),
     peakMemoryMb: Math.round(process.resourceUsage().maxRSS / 1024),
   };
 }
+
+const mean = (values: readonly number[]): number | null => (values.length ? Math.round((values.reduce((a, b) => a + b, 0) / values.length) * 10) / 10 : null);

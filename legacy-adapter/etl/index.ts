@@ -7,3 +7,4 @@ export { listDeadLetters, countDeadLetters, type StoredDeadLetter } from './dead
 export { loadCheckpoint, checkpointName, type Checkpoint } from './checkpoint.ts';
 export { loadMigrateConfig, type MigrateConfig } from './config.ts';
 export { DEAD_LETTER_REASONS, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, totalDeadLettered, type DeadLetterReason, type MigrationCounts } from './types.ts';
+export { countWeakHashes, runWrapPass, WRAP_CHECKPOINT, type WrapCounts, type WrapPassReport } from './wrap-pass.ts';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { LegacyUserChange } from '../../idp/users/batch.ts';
 import { normalizeLogin } from '../../idp/users/normalize.ts';
 import type { NewLegacyUser, StoredUser } from '../../idp/users/types.ts';
-import { getScheme, identifyScheme, pbkdf2Scheme } from '../../lib/passwords/index.ts';
+import { getScheme, identifyScheme, pbkdf2Scheme, WRAPPED_SCHEME } from '../../lib/passwords/index.ts';
 import { verificationSalt, type LegacyRow } from '../legacy/directory.ts';
 import { legacyFingerprint } from '../legacy/fingerprint.ts';
 import type { LegacyMapping } from '../mapping/index.ts';
@@ -30,6 +30,8 @@ export interface PlannedUpdate {
   userId: string;
   expectedHash: string | null;
   change: LegacyUserChange;
+  /** The whole user the legacy row asks for (the change holds only what differs). */
+  wanted: PreparedRow['user'];
 }
 
 export interface BatchPlan {
@@ -118,6 +120,10 @@ function changeFor(existing: StoredUser, wanted: PreparedRow['user']): { change:
     return { change, upgraded };
   }
   if (upgraded && existing.legacyFingerprint === wanted.legacyFingerprint) return { change, upgraded };
+  // A wrapped hash is the legacy hash made strong (with a fresh salt, so it never equals a copy):
+  // it stands as long as the legacy row still holds the hash it wrapped.
+  const wrapped = existing.passwordHash !== null && identifyScheme(existing.passwordHash) === WRAPPED_SCHEME;
+  if (wrapped && existing.legacyFingerprint !== null && existing.legacyFingerprint === wanted.legacyFingerprint) return { change, upgraded };
   // The legacy row is the truth for this password: either the idp still holds a copy of a legacy
   // hash, or the password changed on the legacy side since the idp last saw it.
   if (existing.passwordHash !== wanted.passwordHash) change.passwordHash = wanted.passwordHash;
@@ -190,7 +196,7 @@ export function planBatch(prepared: readonly Prepared[], existingUsers: readonly
     }
     const { change, upgraded } = changeFor(existing, row.user);
     if (Object.keys(change).length > 0) {
-      plan.updates.push({ legacyId: row.legacyId, userId: existing.id, expectedHash: existing.passwordHash, change });
+      plan.updates.push({ legacyId: row.legacyId, userId: existing.id, expectedHash: existing.passwordHash, change, wanted: row.user });
       plan.counts.updated++;
     } else if (upgraded) {
       plan.counts.alreadyUpgraded++;

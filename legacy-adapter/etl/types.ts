@@ -28,6 +28,8 @@ export interface DeadLetter {
  * - unchanged: the idp row still holds the legacy hash and nothing changed.
  * - alreadyUpgraded: the idp rehashed the password at a login and the legacy password did not
  *   change since, so the PBKDF2 hash was kept.
+ * Besides: wrapped, of the inserted and updated rows, those whose cheap legacy hash was stored
+ * wrapped in PBKDF2 (lib/passwords, "Wrapped legacy hashes").
  */
 export interface MigrationCounts {
   read: number;
@@ -35,6 +37,7 @@ export interface MigrationCounts {
   updated: number;
   unchanged: number;
   alreadyUpgraded: number;
+  wrapped: number;
   deadLettered: Record<DeadLetterReason, number>;
 }
 
@@ -45,6 +48,7 @@ export function emptyCounts(): MigrationCounts {
     updated: 0,
     unchanged: 0,
     alreadyUpgraded: 0,
+    wrapped: 0,
     deadLettered: Object.fromEntries(DEAD_LETTER_REASONS.map((r) => [r, 0])) as Record<DeadLetterReason, number>,
   };
 }
@@ -55,6 +59,7 @@ export function addCounts(into: MigrationCounts, more: MigrationCounts): void {
   into.updated += more.updated;
   into.unchanged += more.unchanged;
   into.alreadyUpgraded += more.alreadyUpgraded;
+  into.wrapped += more.wrapped;
   for (const reason of DEAD_LETTER_REASONS) into.deadLettered[reason] += more.deadLettered[reason];
 }
 
@@ -71,7 +76,7 @@ export function parseCounts(text: string): MigrationCounts {
   } catch {
     return counts;
   }
-  for (const key of ['read', 'inserted', 'updated', 'unchanged', 'alreadyUpgraded'] as const) {
+  for (const key of ['read', 'inserted', 'updated', 'unchanged', 'alreadyUpgraded', 'wrapped'] as const) {
     const value = Number(saved[key]);
     if (Number.isFinite(value)) counts[key] = value;
   }

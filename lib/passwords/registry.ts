@@ -5,10 +5,9 @@ import { desCryptScheme, md5CryptScheme, sha256CryptScheme, sha512CryptScheme } 
 import { hexSchemes } from './schemes/hex.ts';
 import { pbkdf2Scheme } from './schemes/pbkdf2.ts';
 import { drupal7Scheme, phpassHScheme, phpassPScheme } from './schemes/phpass.ts';
+import { createWrappedScheme } from './schemes/wrapped.ts';
 
-/** Every scheme, self-describing ones first; each prefix is claimed by exactly one of them. */
-export const PASSWORD_SCHEMES: readonly PasswordScheme[] = Object.freeze([
-  pbkdf2Scheme,
+const legacySchemes: readonly PasswordScheme[] = [
   ...argon2Schemes,
   ...bcryptSchemes,
   sha512CryptScheme,
@@ -19,6 +18,21 @@ export const PASSWORD_SCHEMES: readonly PasswordScheme[] = Object.freeze([
   drupal7Scheme,
   desCryptScheme,
   ...hexSchemes,
+];
+
+/**
+ * The cheap legacy schemes (digests, DES and md5 crypt, phpass): the ones whose hashes are
+ * wrapped in PBKDF2 at import, and which count as weak until they are.
+ */
+export const WEAK_SCHEMES: readonly string[] = Object.freeze(legacySchemes.filter((s) => s.wrapping).map((s) => s.name));
+
+export const wrapped = createWrappedScheme(legacySchemes.filter((s) => s.wrapping));
+
+/** Every scheme, self-describing ones first; each prefix is claimed by exactly one of them. */
+export const PASSWORD_SCHEMES: readonly PasswordScheme[] = Object.freeze([
+  pbkdf2Scheme,
+  wrapped.scheme,
+  ...legacySchemes,
 ]);
 
 const byName = new Map(PASSWORD_SCHEMES.map((scheme) => [scheme.name, scheme]));

@@ -45,6 +45,23 @@ export interface PasswordScheme {
    * the hash is malformed or asks for more work than the limits allow.
    */
   verify(password: Uint8Array, hash: string, context?: SchemeVerifyContext): Promise<boolean>;
+  /** Set on the cheap legacy schemes whose hashes are wrapped in PBKDF2 (schemes/wrapped.ts). */
+  readonly wrapping?: LegacyWrapping;
+}
+
+/**
+ * What a cheap legacy scheme lends the wrapped scheme: the part of a stored hash needed to
+ * recompute it from a password (its salt and cost, never its digest), and that recomputation.
+ */
+export interface LegacyWrapping {
+  /** The setting of a stored hash of this scheme; null when the hash does not have its shape. */
+  settingOf(hash: string): string | null;
+  /** Whether a setting read back from a wrapped string is one settingOf can have written. */
+  validSetting(setting: string): boolean;
+  /** The stored hash spelled exactly as compute returns it (hex digests in lowercase). */
+  canonical(hash: string): string;
+  /** The legacy function's output for the password under `setting`; throws UnverifiableHashError past the limits. */
+  compute(password: Uint8Array, setting: string, context: SchemeVerifyContext): Promise<string> | string;
 }
 
 /** PBKDF2-HMAC-SHA256 parameters for new hashes, and the bar below which old ones are rehashed. */

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { listDeadLetters, runMigration, type MigrationReport } from '../../legacy-adapter/etl/index.ts';
 import { createDatabase } from '../../lib/db.ts';
 import { forEachDatabase, mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../support/databases.ts';
-import { createDatabaseOfKind, createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, idpState, insertLegacyUsers, mapping, spawnMigrate } from './support.ts';
+import { createDatabaseOfKind, createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, idpState, insertLegacyUsers, mapping, spawnMigrate, TEST_WRAP_ITERATIONS } from './support.ts';
 
 test('a batch with a row the idp store refuses is rolled back and retried row by row: the other rows land, that one is dead-lettered', async (t) => {
   const problem = await mariadbProblem();
@@ -20,7 +20,7 @@ test('a batch with a row the idp store refuses is rolled back and retried row by
     await insertLegacyUsers(legacy.knex, generated);
 
     const warnings: string[] = [];
-    const report = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 10, log: (_level, message) => warnings.push(message) });
+    const report = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 10, wrapIterations: TEST_WRAP_ITERATIONS, log: (_level, message) => warnings.push(message) });
     assert.equal(report.thisRun.batchesRetriedRowByRow, 1, 'only the batch with the bad row was retried');
     assert.equal(report.counts.read, 30);
     assert.equal(report.counts.inserted, 29);
@@ -38,7 +38,7 @@ test('a batch with a row the idp store refuses is rolled back and retried row by
 
     // Fixed on the legacy side, the next pass copies it and clears its dead letter.
     await legacy.knex('users').where('user_id', tooLong.row.user_id).update({ display_name: 'Fixed' });
-    const again = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 10 });
+    const again = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 10, wrapIterations: TEST_WRAP_ITERATIONS });
     assert.deepEqual([again.counts.inserted, again.counts.unchanged, again.deadLetteredTotal, again.deadLettersOutstanding], [1, 29, 0, 0]);
   } finally {
     await Promise.all([legacy.drop(), idp.drop()]);
@@ -72,7 +72,7 @@ test('the legacy site keeps working during a run: a concurrent writer to the leg
       }
     })();
     // Small batches: many reads interleaved with the writer's commits.
-    const report = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 100 }).finally(() => (running = false));
+    const report = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 100, wrapIterations: TEST_WRAP_ITERATIONS }).finally(() => (running = false));
     await writer;
     assert.deepEqual(errors, [], 'every write of the legacy site succeeded');
     assert.ok(latencies.length >= 20, `the site wrote all along the run (${latencies.length} writes)`);
@@ -83,7 +83,7 @@ test('the legacy site keeps working during a run: a concurrent writer to the leg
     assert.ok(report.counts.read >= 6_000);
 
     // A second pass picks up what the site wrote meanwhile: the idp matches the legacy table.
-    const after = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY });
+    const after = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS });
     const legacyRows = Number((await legacy.knex('users').count({ n: '*' }))[0]?.n);
     assert.equal(after.counts.read, legacyRows);
     const renamed = (await legacy.knex('users').where('display_name', 'like', 'Renamed %').select('user_id', 'display_name')) as { user_id: number; display_name: string }[];

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadCheckpoint, runMigration, type MigrationReport } from '../../legacy-adapter/etl/index.ts';
 import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../support/databases.ts';
-import { createDatabaseOfKind, createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, idpState, insertLegacyUsers, mapping, spawnMigrate } from './support.ts';
+import { createDatabaseOfKind, createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, idpState, insertLegacyUsers, mapping, spawnMigrate, TEST_WRAP_ITERATIONS } from './support.ts';
 
 test('killed with SIGKILL mid-run and run again: the same final state as an uninterrupted run, no duplicates, counts for the whole pass', async (t) => {
   const problem = await mariadbProblem();
@@ -18,7 +18,7 @@ test('killed with SIGKILL mid-run and run again: the same final state as an unin
     const good = generated.filter((u) => !u.deadLetter).length;
     const env = { DATABASE_URL: killed.url, LEGACY_DATABASE_URL: legacy.url };
 
-    await runMigration({ legacy: legacy.knex, idp: uninterrupted.knex, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 100 });
+    await runMigration({ legacy: legacy.knex, idp: uninterrupted.knex, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 100, wrapIterations: TEST_WRAP_ITERATIONS });
 
     // Small batches so the run lasts long enough to be killed between checkpoints.
     const first = spawnMigrate(['--batch-size', '50', '--json'], env);

@@ -165,6 +165,9 @@ export async function createIdpStore(kind: 'sqlite' | 'mysql' = 'mysql'): Promis
 
 export const TEST_POLICY = { iterations: 1000, keyLength: 32, saltLength: 16 };
 
+/** The cheapest wrapping allowed: the format and the code paths are those of the default. */
+export const TEST_WRAP_ITERATIONS = 1000;
+
 /**
  * The idp's just-in-time login over the idp store. `adapterUrl`: a running legacy-adapter for
  * users the idp does not know yet; by default none answers (only imported users can log in).
@@ -189,9 +192,14 @@ export interface CliRun {
 
 /** The migrate command as ops run it: its own process, configured by environment. */
 export function spawnMigrate(args: string[], env: Record<string, string>): { child: ReturnType<typeof spawn>; done: Promise<CliRun> } {
-  const child = spawn(process.execPath, ['legacy-adapter/cli/migrate.ts', ...args], {
+  return spawnEtlCommand('legacy-adapter/cli/migrate.ts', args, env);
+}
+
+/** One of the batch migration's commands (legacy-adapter/cli/), in its own process. */
+export function spawnEtlCommand(script: string, args: string[], env: Record<string, string>): { child: ReturnType<typeof spawn>; done: Promise<CliRun> } {
+  const child = spawn(process.execPath, [script, ...args], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', LEGACY_ADAPTER_SECRET: ADAPTER_SECRET, LEGACY_MAPPING_FILE: MAPPING_FILE, ...env },
+    env: { PATH: process.env.PATH ?? '', LEGACY_ADAPTER_SECRET: ADAPTER_SECRET, LEGACY_MAPPING_FILE: MAPPING_FILE, LEGACY_WRAP_ITERATIONS: String(TEST_WRAP_ITERATIONS), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -202,11 +210,14 @@ export function spawnMigrate(args: string[], env: Record<string, string>): { chi
   return { child, done };
 }
 
+/** A wrapped hash without its random salt and key: two wraps of one legacy hash compare equal. */
+export const wrappedShape = (hash: unknown): unknown => (typeof hash === 'string' ? hash.replace(/^(\$wrapped-pbkdf2-sha256\$[^$]+)\$[^$]+\$[^$]+\$/, '$1$*$*$') : hash);
+
 /** Everything the migration decides about the idp, keyed by legacy id: for comparing two stores. */
 export async function idpState(idp: Knex): Promise<{ users: Record<string, unknown>[]; deadLetters: Record<string, unknown>[] }> {
   const users = (await idp('users')
     .select('legacy_id', 'username', 'username_normalized', 'email', 'email_normalized', 'name', 'active', 'password_hash', 'password_salt', 'password_scheme', 'password_candidates', 'password_encodings', 'legacy_fingerprint')
     .orderBy('legacy_id')) as Record<string, unknown>[];
   const deadLetters = (await idp('legacy_migration_dead_letters').select('source', 'legacy_id', 'reason', 'detail').orderBy(['source', 'legacy_id'])) as Record<string, unknown>[];
-  return { users: users.map((u) => ({ ...u, active: Number(u.active) })), deadLetters };
+  return { users: users.map((u) => ({ ...u, active: Number(u.active), password_hash: wrappedShape(u.password_hash) })), deadLetters };
 }

@@ -184,6 +184,8 @@ test('hashes the ETL copied are verified from the idp store and upgraded with a 
       legacyId: 'weak-1', username: 'weak_user', email: null, name: null,
       passwordHash: await hashPassword(PASSWORD, { iterations: 500, keyLength: 32, saltLength: 16 }), passwordScheme: 'pbkdf2-sha256', legacyFingerprint: null,
     });
+    // The md5 row is a weak hash; the PBKDF2 one, however low its count, is not.
+    assert.equal(sample(await rig.metricsText(), 'idp_users_weak_password_hashes', {}), 1);
     const dry = await rig.login.login('etl_user', PASSWORD, { dryRun: true });
     assert.ok(dry.ok);
     assert.equal((await rig.users.findById(etl.user.id))?.passwordHash, salted.hash.toUpperCase(), 'a dry run writes nothing');
@@ -200,6 +202,7 @@ test('hashes the ETL copied are verified from the idp store and upgraded with a 
     assert.equal(sample(metrics, 'idp_password_upgrades_total', { from_scheme: 'md5(salt.password)', result: 'upgraded' }), 1);
     assert.equal(sample(metrics, 'idp_password_upgrades_total', { from_scheme: 'pbkdf2-sha256', result: 'upgraded' }), 1);
     assert.equal(sample(metrics, 'idp_logins_total', { dry_run: 'true', result: 'success' }), 1);
+    assert.equal(sample(metrics, 'idp_users_weak_password_hashes', {}), 0, 'upgraded at login');
   });
 });
 

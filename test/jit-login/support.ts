@@ -127,8 +127,10 @@ export async function createLoginRig(
 export function sample(text: string, name: string, labels: Record<string, string>): number {
   let total = 0;
   for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const inner = line.slice(name.length + 1, line.lastIndexOf('}'));
+    // A metric without labels is printed without braces.
+    const bare = line.startsWith(`${name} `);
+    if (!bare && !line.startsWith(`${name}{`)) continue;
+    const inner = bare ? '' : line.slice(name.length + 1, line.lastIndexOf('}'));
     const got = Object.fromEntries([...inner.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
     if (Object.entries(labels).every(([k, v]) => got[k] === v)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
   }

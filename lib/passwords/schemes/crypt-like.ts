@@ -12,6 +12,11 @@ export interface CryptLikeDefinition {
   check?(hash: string, limits: CostLimits): void;
   /** Recomputes the full string the way PHP does from the stored setting. */
   compute(password: Uint8Array, hash: string): Promise<string> | string;
+  /**
+   * For the cheap schemes wrapped in PBKDF2: how much of a stored hash is its setting (salt and
+   * cost), which compute() accepts in place of the whole hash, and the shape of that setting.
+   */
+  wrap?: { settingLength(hash: string): number; settingShape: RegExp };
 }
 
 /**
@@ -19,7 +24,8 @@ export interface CryptLikeDefinition {
  * recompute the whole string from the stored setting and compare it in constant time.
  */
 export function cryptLikeScheme(definition: CryptLikeDefinition): PasswordScheme {
-  const { name } = definition;
+  const { name, wrap } = definition;
+  const check = (hash: string, limits: CostLimits | undefined): void => definition.check?.(hash, limits ?? DEFAULT_COST_LIMITS);
   return {
     name,
     kind: 'self-describing',
@@ -29,8 +35,19 @@ export function cryptLikeScheme(definition: CryptLikeDefinition): PasswordScheme
       if (!definition.shape.test(hash)) {
         throw new UnverifiableHashError('malformed', name, 'does not have the shape this scheme produces');
       }
-      definition.check?.(hash, context.limits ?? DEFAULT_COST_LIMITS);
+      check(hash, context.limits);
       return constantTimeEqualStrings(await definition.compute(password, hash), hash);
     },
+    ...(wrap && {
+      wrapping: {
+        settingOf: (hash) => (definition.shape.test(hash) ? hash.slice(0, wrap.settingLength(hash)) : null),
+        validSetting: (setting) => wrap.settingShape.test(setting),
+        canonical: (hash) => hash,
+        compute(password, setting, context) {
+          check(setting, context.limits);
+          return definition.compute(password, setting);
+        },
+      },
+    }),
   };
 }

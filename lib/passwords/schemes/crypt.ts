@@ -14,6 +14,7 @@ export const desCryptScheme = cryptLikeScheme({
   shape: /^[./0-9A-Za-z]{13}$/,
   // Twenty-five DES blocks take microseconds, so a thread hop would cost more than it saves.
   compute: (password, hash) => desCrypt(cString(password), hash),
+  wrap: { settingLength: () => 2, settingShape: /^[./0-9A-Za-z]{2}$/ },
 });
 
 export const md5CryptScheme = cryptLikeScheme({
@@ -21,6 +22,8 @@ export const md5CryptScheme = cryptLikeScheme({
   identify: (hash) => hash.startsWith('$1$'),
   shape: /^\$1\$[^$]{0,8}\$[./0-9A-Za-z]{22}$/,
   compute: (password, hash) => runInWorker({ algorithm: 'md5-crypt', password: cString(password), setting: hash }),
+  // "$1$<salt>$": md5Crypt reads the salt up to the '$', so the setting alone recomputes the hash.
+  wrap: { settingLength: (hash) => hash.lastIndexOf('$') + 1, settingShape: /^\$1\$[^$]{0,8}\$$/ },
 });
 
 function checkShaCrypt(name: string) {

@@ -13,6 +13,10 @@ const sha256 = digest('sha256');
 function hexScheme(name: string, hexLength: number, salted: boolean, compute: Compute): PasswordScheme {
   // PHP's md5()/sha1() print lowercase, but rows edited by hand or by other tools may be upper.
   const shape = new RegExp(`^[0-9a-fA-F]{${hexLength}}$`);
+  const digestOf = (password: Uint8Array, salt: Uint8Array | null | undefined): Buffer => {
+    if (salted && salt == null) throw new UnverifiableHashError('missing-salt', name, 'the row has no salt');
+    return compute(Buffer.from(password), Buffer.from(salt ?? []));
+  };
   return {
     name,
     kind: 'bare-hex',
@@ -20,9 +24,14 @@ function hexScheme(name: string, hexLength: number, salted: boolean, compute: Co
     identify: (stored) => shape.test(stored),
     async verify(password, stored, context = {}) {
       if (!shape.test(stored)) throw new UnverifiableHashError('malformed', name, `expected ${hexLength} hex digits`);
-      const salt = context.salt;
-      if (salted && salt == null) throw new UnverifiableHashError('missing-salt', name, 'the row has no salt');
-      return constantTimeEqual(compute(Buffer.from(password), Buffer.from(salt ?? [])), Buffer.from(stored, 'hex'));
+      return constantTimeEqual(digestOf(password, context.salt), Buffer.from(stored, 'hex'));
+    },
+    // A digest has no setting: the salt, if any, stays in the row's salt column.
+    wrapping: {
+      settingOf: (stored) => (shape.test(stored) ? '' : null),
+      validSetting: (setting) => setting === '',
+      canonical: (stored) => stored.toLowerCase(),
+      compute: (password, _setting, context) => digestOf(password, context.salt).toString('hex'),
     },
   };
 }

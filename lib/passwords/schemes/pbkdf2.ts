@@ -6,7 +6,7 @@ import { DEFAULT_COST_LIMITS } from '../limits.ts';
 import type { HashingScheme, Pbkdf2Policy } from '../types.ts';
 import { libuvGate } from '../workers/gate.ts';
 
-const pbkdf2Async = promisify(pbkdf2);
+export const pbkdf2Async = promisify(pbkdf2);
 
 export const PBKDF2_SCHEME = 'pbkdf2-sha256';
 const PREFIX = `$${PBKDF2_SCHEME}$`;
@@ -24,8 +24,8 @@ const SHAPE = /^\$pbkdf2-sha256\$i=([1-9]\d{0,9}),l=([1-9]\d{0,2})\$([A-Za-z0-9+
 
 // Standard base64 without padding is what Ory Kratos and Auth0 import; only the canonical
 // spelling is accepted so that one hash has exactly one string.
-const toB64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64').replace(/=+$/, '');
-function fromB64(text: string): Buffer | null {
+export const toB64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64').replace(/=+$/, '');
+export function fromB64(text: string): Buffer | null {
   const bytes = Buffer.from(text, 'base64');
   return toB64(bytes) === text ? bytes : null;
 }

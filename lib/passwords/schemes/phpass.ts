@@ -22,6 +22,8 @@ function phpassScheme(name: string, prefix: '$P$' | '$H$'): PasswordScheme {
     shape: new RegExp(`^\\$${prefix[1]}\\$[./0-9A-Za-z]{31}$`),
     check: checkCount(name),
     compute: (password, hash) => runInWorker({ algorithm: 'phpass', password, setting: hash }),
+    // Prefix, count character and 8 salt characters: phpassCrypt reads nothing more.
+    wrap: { settingLength: () => 12, settingShape: new RegExp(`^\\$${prefix[1]}\\$[./0-9A-Za-z]{9}$`) },
   });
 }
 
