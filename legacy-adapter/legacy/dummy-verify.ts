@@ -47,6 +47,13 @@ const randomIn = (low: number, high: number): number => low + randomInt(high - l
  * mismatch (no further encodings tried), which would let anyone test guesses against that row.
  */
 export function lookalikePassword(password: string): string {
+  const drawn = drawLookalike(password);
+  // A short password's draw can come out as the password itself (1 in 94 for one ASCII
+  // character): draw again, so the sent password is never the one hashed (NULs alone stay NULs).
+  return drawn === password && /[^\0]/.test(password) ? lookalikePassword(password) : drawn;
+}
+
+function drawLookalike(password: string): string {
   let out = '';
   for (let i = 0; i < password.length; i++) {
     const c = password.charCodeAt(i);
