@@ -232,9 +232,14 @@ test('a Redis restart without persistence: no replica ever serves the default in
       await redis.publish('idm:gateway:flags:changed', 'app');
       assert.ok(await eventually(async () => (await redis.hget('gateway:flags', 'app')) === JSON.stringify({ mode: 'canary', percent: 5 }), 15_000, 50), 'an unaudited state is replaced by the audited one');
       for (const g of gateways) assert.ok(await eventually(async () => (await routeState(g, 'app')).mode === 'canary', 2_000));
-      let unaudited = 0;
-      for (const g of gateways) unaudited += metric(await (await fetch(`${g.opsUrl}/metrics`)).text(), 'gateway_flag_restores_total', { route: 'app', drift: 'unaudited' });
-      assert.equal(unaudited, 1);
+      // The restore writes Redis, then counts: the count may trail the write a moment.
+      const unaudited = async () => {
+        let sum = 0;
+        for (const g of gateways) sum += metric(await (await fetch(`${g.opsUrl}/metrics`)).text(), 'gateway_flag_restores_total', { route: 'app', drift: 'unaudited' });
+        return sum;
+      };
+      assert.ok(await eventually(async () => (await unaudited()) >= 1, 5_000, 50), 'the unaudited state was counted');
+      assert.equal(await unaudited(), 1);
     } finally {
       const codes = await Promise.all(gateways.map((g) => g.stop()));
       redis.disconnect();
