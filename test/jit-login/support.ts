@@ -16,6 +16,7 @@ import type { UpgradeHooks } from '../../idp/users/types.ts';
 import { createMariaDbDatabase, createSqliteDatabase, type TestDatabase } from '../support/databases.ts';
 import { repoRoot, type SpawnedService } from '../support/processes.ts';
 import { PASSWORD, vector, vectors } from '../support/legacy-hashes.ts';
+import type { LegacyUserRow } from '../../scripts/seed-legacy-users.ts';
 export { createLegacyPhpSchema } from '../support/legacy-php.ts';
 
 export { PASSWORD, vector, vectors };
@@ -26,14 +27,8 @@ export const ADAPTER_SECRET = 'test-legacy-adapter-secret-0123456789abcdef';
 export const TEST_ITERATIONS = 1000;
 
 
-export interface LegacyRow {
-  user_login: string;
-  user_email: string;
-  user_pass: string;
-  user_salt: string | null;
-  is_active: number;
-  display_name: string;
-}
+/** A row of the sample monolith's users table (one definition: the seeding script's). */
+export type LegacyRow = LegacyUserRow;
 
 // Every scheme the sample monolith's includes/password.php accepts, as PHP wrote it (fixtures).
 // Bare hex rows have a NULL salt, which the monolith concatenates as ''.

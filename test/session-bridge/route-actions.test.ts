@@ -11,22 +11,9 @@ import { BUCKET_COOKIE, bucketOf, createBucketCookies, goesToNewSide } from '../
 import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
 import { describeOrSkip, legacyKnex, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
 import { allowConsent, COOKIE_SECRET, startStack, submitPassword, type Stack } from './stack.ts';
+import { followRedirects } from './flows.ts';
 
 const ADMIN_TOKEN = 'test-admin-token-for-route-actions-0123456789';
-
-/** Follows redirects on the gateway's origin, by hand, until a page (or a redirect to `stopAt`). */
-async function follow(browser: FormClient, first: Response, from: string, stopAt?: string): Promise<{ res: Response; url: string }> {
-  let res = first;
-  let url = from;
-  for (let hop = 0; hop < 12 && res.status >= 300 && res.status < 400; hop++) {
-    const next = new URL(res.headers.get('location') ?? '', url);
-    if (stopAt && next.pathname === stopAt) return { res, url: next.href };
-    await res.body?.cancel();
-    url = next.href;
-    res = await browser.request(url);
-  }
-  return { res, url };
-}
 
 /** From the idp's password page (where `page` is), signs in as `login` and follows the browser back to the site. */
 async function signInOnIdpPage(browser: FormClient, page: { res: Response; url: string }, login: string): Promise<{ res: Response; url: string }> {
@@ -35,12 +22,12 @@ async function signInOnIdpPage(browser: FormClient, page: { res: Response; url: 
   const body = await page.res.text();
   assert.match(body, /name="identifier"/);
   const submitted = await submitPassword(browser, uid, body, login);
-  const landed = await follow(browser, submitted, new URL(`/interaction/${uid}/login`, browser.base).href);
+  const landed = await followRedirects(browser, submitted, new URL(`/interaction/${uid}/login`, browser.base).href);
   // The gateway's first sign-in for this user may ask for consent.
   const consent = /^\/interaction\/([^/?#]+)$/.exec(new URL(landed.url).pathname)?.[1];
   if (!consent) return landed;
   const allowed = await allowConsent(browser, consent, await landed.res.text());
-  return follow(browser, allowed, new URL(`/interaction/${consent}/confirm`, browser.base).href);
+  return followRedirects(browser, allowed, new URL(`/interaction/${consent}/confirm`, browser.base).href);
 }
 
 const reason = await legacyPhpUnavailableReason({ db: 'sqlite' });
@@ -73,7 +60,7 @@ describeOrSkip('the monolith\'s login and logout pages flipped to the gateway\'s
     const start = await browser.request('/login.php');
     assert.equal(start.status, 302);
     assert.equal(start.headers.get('location'), '/auth/login?return_to=%2Faccount.php');
-    const passwordPage = await follow(browser, start, `${stack.gateway}/login.php`);
+    const passwordPage = await followRedirects(browser, start, `${stack.gateway}/login.php`);
     const back = await signInOnIdpPage(browser, passwordPage, 'frank');
     assert.equal(back.res.status, 200, `landed on a page (${back.url})`);
     assert.equal(back.url, `${stack.gateway}/account.php`);
@@ -96,7 +83,7 @@ describeOrSkip('the monolith\'s login and logout pages flipped to the gateway\'s
     assert.ok(action, 'the idp asks to confirm the sign-out');
     const done = await browser.request(action, { form: { xsrf: hiddenValue(confirmBody, 'xsrf'), logout: 'yes' } });
     assert.equal(done.status, 303);
-    const again = await follow(browser, await browser.request('/login.php'), `${stack.gateway}/login.php`);
+    const again = await followRedirects(browser, await browser.request('/login.php'), `${stack.gateway}/login.php`);
     assert.match(new URL(again.url).pathname, /^\/interaction\/[^/]+$/);
     assert.match(await again.res.text(), /name="identifier"/, 'no idp session is left');
   });
