@@ -141,6 +141,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
         : undefined;
     // Before the interaction routes: their /interaction/:uid would take /interaction/password-reset.
     const resetPolicy = { ...throttlePolicyFromConfig(config), accountFreeAttempts: config.IDP_PASSWORD_RESET_ACCOUNT_FREE_REQUESTS };
+    const pendingRevocations = createPendingRevocations(knex);
     const reset = mountReset(app, {
       users,
       legacy,
@@ -154,6 +155,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
       metrics: createResetMetrics(metrics.registry),
       policy: passwordPolicy,
       revokeUserGrants: oidc.revokeUserGrants,
+      pendingRevocations,
       ...(legacyWrite ? { legacyWrite } : {}),
       logger,
       publicOrigin: new URL(config.IDP_ISSUER).origin,
@@ -174,9 +176,8 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
         ...(config.IDP_ACCEPT_LEGACY_SESSION ? { legacySession: { login: createLegacySessionLogin({ users, legacy, logger }), cookieName: config.LEGACY_SESSION_NAME, lifetimeSeconds: config.IDP_TTL_LEGACY_SESSION } } : {}),
       });
     }
-    // Revocations a password change could not finish (Redis failed after the commit): done at
-    // start, whenever Redis is back, and every half minute.
-    const pendingRevocations = createPendingRevocations(knex);
+    // Revocations a password change or reset could not finish (Redis failed after the commit):
+    // done at start, whenever Redis is back, and every half minute.
     const revocationRetrier = createRevocationRetrier({ pending: pendingRevocations, revokeUserGrants: oidc.revokeUserGrants, metrics: createPasswordChangeMetrics(metrics.registry), logger });
     redis?.on('ready', () => revocationRetrier.wake());
     mountAccount(app, {

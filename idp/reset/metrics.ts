@@ -4,7 +4,7 @@ import { counter } from '../interactions/index.ts';
 /** What became of a "Forgot password?" form submission (the page the user sees is the same for all). */
 export type ResetRequestResult = 'issued' | 'no_account' | 'throttled' | 'unavailable' | 'failed';
 /** What became of a new-password form submission (or of opening a link that no longer works). */
-export type ResetCompletionResult = 'success' | 'expired' | 'invalid' | 'invalid_form' | 'revoke_failed';
+export type ResetCompletionResult = 'success' | 'expired' | 'invalid' | 'invalid_form' | 'revoke_deferred';
 
 export interface ResetMetrics {
   requested(result: ResetRequestResult): void;
@@ -25,12 +25,12 @@ export function createResetMetrics(registry?: Registry): ResetMetrics {
   const completions = counter(
     registry,
     'idp_password_reset_completions_total',
-    'Reset links used, by result (success; expired: past IDP_PASSWORD_RESET_TTL; invalid: unknown or already used; invalid_form; revoke_failed: reset but other sessions not ended)',
+    'Reset links used, by result (success; expired: past IDP_PASSWORD_RESET_TTL; invalid: unknown or already used; invalid_form; revoke_deferred: reset, its other sessions ended later by the retrier)',
     ['result'] as const,
   );
   const revoked = counter(registry, 'idp_password_reset_revocations_total', 'What password resets revoked: the grants and browser sessions of the account', ['kind'] as const);
   for (const result of ['issued', 'no_account', 'throttled', 'unavailable', 'failed'] satisfies ResetRequestResult[]) requests.inc({ result }, 0);
-  for (const result of ['success', 'expired', 'invalid', 'invalid_form', 'revoke_failed'] satisfies ResetCompletionResult[]) completions.inc({ result }, 0);
+  for (const result of ['success', 'expired', 'invalid', 'invalid_form', 'revoke_deferred'] satisfies ResetCompletionResult[]) completions.inc({ result }, 0);
   imports.inc(0);
   return {
     requested: (result) => requests.inc({ result }),

@@ -9,10 +9,13 @@ import { messagePage, pageHeaders, sendUnavailablePage, unreadableFormStatus } f
 import type { RevokeUserGrants } from '../oidc/index.ts';
 import { createResetRequests, displayName, type ResetRequestDeps } from './requests.ts';
 import { NEW_PASSWORD_PATH, newPasswordPage, requestedPage, requestPage, RESET_PATH } from './views.ts';
+import type { PendingRevocations } from '../account/pending-revocations.ts';
 
 export interface ResetDeps extends ResetRequestDeps {
   policy: Pbkdf2Policy;
   revokeUserGrants: RevokeUserGrants;
+  /** The revocation each reset records with its new password, forgotten here once done (else left to revocation-retrier.ts). */
+  pendingRevocations: PendingRevocations;
   /** Dual-write (as the password change): a user with a legacy id gets the new password as `$2y$` bcrypt at this cost. */
   legacyWrite?: { bcryptCost: number; queued(eventId: string): void };
 }
@@ -118,9 +121,13 @@ export function mountReset(app: Express, deps: ResetDeps): MountedReset {
       deps.metrics.revoked(revoked.grants, revoked.sessions);
       log.info({ sub: user.id, grantsRevoked: revoked.grants, sessionsEnded: revoked.sessions }, 'password reset; every grant and session revoked');
     } catch (error) {
-      deps.metrics.completed('revoke_failed');
-      log.error({ err: error, sub: user.id }, 'password reset but revoking the grants and sessions failed');
-      return send(res, 500, messagePage({ title: 'Your password was changed', message: 'But we could not sign you out of your other devices and applications. Please try again later or contact support.' }));
+      // The reset stands; its revocation waits in pending_revocations for the retrier.
+      deps.metrics.completed('revoke_deferred');
+      log.warn({ err: error, sub: user.id }, 'password reset; revoking the grants and sessions left to the retrier');
+      return send(res, 200, messagePage({ title: 'Your password was changed', message: 'Sign in with your new password. Your other devices and applications could not be signed out yet: they will be within a few minutes.' }));
+    }
+    if (outcome.revocationId) {
+      await deps.pendingRevocations.settle(outcome.revocationId).catch((error: unknown) => log.warn({ err: error, sub: user.id }, 'a done revocation is still recorded as pending'));
     }
     send(res, 200, messagePage({ title: 'Your password was changed', message: 'Sign in with your new password from your application. Every device and application signed in to your account has been signed out.' }));
   });

@@ -229,7 +229,10 @@ export function createUserStore(knex: Knex, options: UserStoreOptions = {}): Idp
         if (!(await claim(trx))) return { changed: false };
         const changed = await trx('users').where({ id: userId }).update({ ...newHashColumns(newHash, newScheme), password_changed_at: new Date() });
         if (changed === 0) throw new Error('the user of a password reset is gone');
-        return { changed: true, legacyEventId: await queueLegacyWrite(trx, userId, legacyHash), revocationId: null };
+        // Every grant and session goes, none kept: recorded here, so a Redis failing after the
+        // commit delays the revocation (revocation-retrier.ts) instead of losing it.
+        const revocationId = await insertPendingRevocation(trx, { accountId: userId, keepGrantId: null, keepSessionId: null });
+        return { changed: true, legacyEventId: await queueLegacyWrite(trx, userId, legacyHash), revocationId };
       });
     },
 
