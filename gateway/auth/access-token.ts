@@ -151,10 +151,15 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions) {
   return {
     /**
      * The token's claims when it is valid now and, when given, has `audience` among its `aud`.
-     * Cached per token. Never throws; the detail names the problem, never the token.
+     * Cached per token. Never throws; the detail names the problem, never the token. Opaque
+     * tokens are introspected only when `introspect` is set (API routes): elsewhere (the admin
+     * API, canary stickiness) a string that is no JWT must not make the gateway call the idp.
      */
-    async verify(token: string, audience?: string): Promise<Verification> {
-      return forAudience(fromCache(token) ?? (JWT_SHAPE.test(token) ? await verifyJwt(token) : await verifyOpaque(token)), audience);
+    async verify(token: string, audience?: string, { introspect: opaque = false }: { introspect?: boolean } = {}): Promise<Verification> {
+      const known = fromCache(token);
+      if (known) return forAudience(known, audience);
+      if (JWT_SHAPE.test(token)) return forAudience(await verifyJwt(token), audience);
+      return opaque ? forAudience(await verifyOpaque(token), audience) : { ok: false, reason: 'invalid', detail: 'not a JWT' };
     },
     /** What verify would answer, when the cache knows without waiting for anything; else undefined. */
     peek(token: string, audience?: string): Verification | undefined {

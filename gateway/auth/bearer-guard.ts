@@ -80,7 +80,7 @@ const ANONYMOUS: GuardResult = { ok: true, outcome: 'anonymous', claims: undefin
 /** `token`: the request's bearer token (lib/bearer-auth.ts), undefined when it has none. */
 export async function checkBearer(auth: RouteAuth, verifier: AccessTokenVerifier, method: string, token: string | undefined): Promise<GuardResult> {
   if (token === undefined) return auth.bearer === 'optional' ? ANONYMOUS : refuse('missing');
-  return decide(auth, method, await verifier.verify(token, auth.audience));
+  return decide(auth, method, await verifier.verify(token, auth.audience, { introspect: true }));
 }
 
 /**
