@@ -40,6 +40,7 @@ interface Client {
   client_id: string;
   redirect_uris?: string[];
   post_logout_redirect_uris?: string[];
+  backchannel_logout_uri?: string;
   client_secret_hash?: string;
   client_secret_env?: string;
 }
@@ -54,6 +55,7 @@ export function composeClients(shipped: string, publicUrl: string): string {
       const moved: Client = { ...c };
       if (c.redirect_uris) moved.redirect_uris = c.redirect_uris.map(at);
       if (c.post_logout_redirect_uris) moved.post_logout_redirect_uris = c.post_logout_redirect_uris.map(at);
+      if (c.backchannel_logout_uri) moved.backchannel_logout_uri = at(c.backchannel_logout_uri);
       if (c.client_id === 'gateway') {
         delete moved.client_secret_hash;
         moved.client_secret_env = 'GATEWAY_OIDC_CLIENT_SECRET';

@@ -57,6 +57,9 @@ test('compose:env writes fresh secrets once and never overwrites them without --
     const clients = parse(readFileSync(join(dir, 'clients.yaml'), 'utf8')) as { clients: Record<string, unknown>[] };
     const gateway = clients.clients.find((c) => c.client_id === 'gateway')!;
     assert.deepEqual(gateway.redirect_uris, ['https://login.example.test/auth/callback']);
+    // Every URI the idp calls or sends browsers to is the site's, back-channel logout's too.
+    assert.equal(gateway.backchannel_logout_uri, 'https://login.example.test/auth/backchannel-logout');
+    assert.ok(!JSON.stringify(clients).includes('localhost:3000'), 'no URI left at the development origin');
     assert.equal(gateway.client_secret_env, 'GATEWAY_OIDC_CLIENT_SECRET');
     assert.equal(gateway.client_secret_hash, undefined);
     assert.ok(!clients.clients.some((c) => c.client_id === 'gateway-ops'), 'the development-only hash is left out');
