@@ -6,6 +6,7 @@ import { currentLogger } from '../lib/request-context.ts';
 import { LEGACY_WRITE_HASH, LegacyCannotWriteError, LegacyUnavailableError, profileOf, type LegacyDirectory } from './legacy/directory.ts';
 import { prepareRow, type PlanContext } from './etl/plan.ts';
 import type { AdapterMetrics } from './metrics.ts';
+import { wrapImportRecord } from './etl/wrap-plan.ts';
 
 const login = z.string().trim().min(1, 'must not be empty').max(320, 'is too long');
 const authenticateBody = z.strictObject({ login, password: z.string().max(4096, 'is too long') });
@@ -31,7 +32,7 @@ function badRequest(res: Response, error: z.ZodError): void {
  * never carry a hash or a salt, but a lookup asking `withImport` (the import record is the batch
  * migration's, as the session resolve answers it); failures of authenticate are one generic `{ok:false}`.
  */
-export function internalRoutes(directory: LegacyDirectory, metrics: AdapterMetrics, logger: Logger, plan: PlanContext): express.Router {
+export function internalRoutes(directory: LegacyDirectory, metrics: AdapterMetrics, logger: Logger, plan: PlanContext & { wrapIterations: number }): express.Router {
   const router = express.Router();
   router.use(express.json({ limit: '16kb' }));
 
@@ -69,12 +70,12 @@ export function internalRoutes(directory: LegacyDirectory, metrics: AdapterMetri
       metrics.lookups.inc({ kind, result: rows.length ? 'found' : 'not_found' });
       if (!body.data.withImport) return void res.json({ users: rows.map(profileOf) });
       // A row the migration could not import (no login, unreadable hash) comes without a record.
-      const users = rows.map((row) => {
+      const users = await Promise.all(rows.map(async (row) => {
         const prepared = prepareRow(row, plan);
         if (!prepared.ok) return profileOf(row);
         const { active: _active, ...record } = prepared.row.user;
-        return { ...profileOf(row), import: record };
-      });
+        return { ...profileOf(row), import: await wrapImportRecord(record, plan.wrapIterations) };
+      }));
       res.json({ users });
     } catch (error) {
       if (!(error instanceof LegacyUnavailableError)) throw error;

@@ -48,3 +48,14 @@ export async function wrapPlanHashes(plan: BatchPlan, iterations: number): Promi
     counts: { ...plan.counts, wrapped: plan.counts.wrapped + wrappedInsert.size + wrappedUpdate.size },
   };
 }
+
+/**
+ * One import record wrapped as a batch would wrap it: the records the adapter hands the idp for a
+ * just-in-time import (a PHP session accepted at cutover, a password reset's lookup) must not
+ * bring a weak hash into the idp's store either. 0: as it is.
+ */
+export async function wrapImportRecord<U extends Pick<NewLegacyUser, 'passwordHash' | 'passwordScheme' | 'passwordCandidates' | 'passwordSalt'>>(user: U, iterations: number): Promise<U> {
+  if (iterations === 0 || !WEAK_SCHEMES.includes(user.passwordScheme)) return user;
+  const [hash] = await wrapLegacyHashes([wrapInputOf(user)], iterations);
+  return hash ? { ...user, ...wrappedColumns(hash) } : user;
+}

@@ -12,6 +12,7 @@ import { loggedInAs } from './php-session.ts';
 import { findSessionRow, lookupColumn } from './session-user.ts';
 import { isPhpSessionId } from './session-id.ts';
 import type { LegacySessionStore } from './store.ts';
+import { wrapImportRecord } from '../etl/wrap-plan.ts';
 
 // The id travels in the body, never in the URL: URLs end up in access logs.
 const body = z.strictObject({ sessionId: z.string().max(256) });
@@ -23,6 +24,8 @@ export interface SessionResolveDeps {
   fingerprintKey: string;
   /** LEGACY_DATABASE_TIMEOUT_MS: each statement's deadline (the store has its own, the same). */
   timeoutMs: number;
+  /** LEGACY_WRAP_ITERATIONS: the import record's weak hash is wrapped as the batch migration wraps it. */
+  wrapIterations: number;
   registry: Registry;
   logger: Logger;
 }
@@ -79,7 +82,7 @@ export function sessionResolveRouter(deps: SessionResolveDeps): express.Router {
     counter.inc({ result: 'valid' });
     log.info({ legacyId: row.legacyId }, 'legacy session resolved');
     const { active: _active, ...user } = prepared.row.user;
-    res.json({ ok: true, user: profileOf(row), import: user });
+    res.json({ ok: true, user: profileOf(row), import: await wrapImportRecord(user, deps.wrapIterations) });
   });
 
   router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {

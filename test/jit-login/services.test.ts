@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createDatabase } from '../../lib/db.ts';
+import { verifyPassword } from '../../lib/passwords/index.ts';
 import { LEGACY_DEMO_USERS, LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
 import { startServiceProcess, type SpawnedService } from '../support/processes.ts';
 import { ADAPTER_SECRET, sample } from './support.ts';
@@ -83,8 +84,13 @@ test('the legacy-adapter authenticates every seeded PHP user through the mapping
   // withImport (the idp's password reset): the batch migration's record, legacy hash and all.
   const withImport = (await (await post(url, '/internal/v1/users/lookup', { login: 'erin', withImport: true }, ADAPTER_SECRET)).json()) as { users: { legacyId: string; import?: Record<string, unknown> }[] };
   assert.equal(withImport.users[0]?.legacyId, '5');
-  assert.match(String(withImport.users[0]?.import?.passwordHash), /^\$P\$/, 'the legacy phpass hash, as the batch migration copies it');
-  assert.equal(withImport.users[0]?.import?.passwordScheme, 'phpass-portable-P');
+  // phpass is cheap: wrapped in PBKDF2 as the batch migration wraps it (issue 15), so a
+  // just-in-time import brings no weak hash into the idp's store either; the password still works.
+  const record = withImport.users[0]?.import as { passwordHash: string; passwordScheme: string; passwordSalt: string | null };
+  assert.equal(record.passwordScheme, 'wrapped-pbkdf2-sha256');
+  assert.match(record.passwordHash, /^\$wrapped-pbkdf2-sha256\$/);
+  assert.equal((await verifyPassword(LEGACY_DEMO_PASSWORD, { hash: record.passwordHash, salt: record.passwordSalt })).ok, true);
+  assert.equal((await verifyPassword(`${LEGACY_DEMO_PASSWORD}x`, { hash: record.passwordHash, salt: record.passwordSalt })).ok, false);
   assert.equal((await post(url, '/internal/v1/users/lookup', { login: 'erin', withImport: false }, ADAPTER_SECRET)).status, 400, 'only true asks for it');
 
   // Bad requests are named without echoing what was sent (it may hold a password).
