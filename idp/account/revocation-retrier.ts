@@ -5,6 +5,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { RevokeUserGrants } from '../oidc/index.ts';
 import type { PasswordChangeMetrics } from './metrics.ts';
 import type { PendingRevocations } from './pending-revocations.ts';
+import { safeError } from '../../lib/safe-error.ts';
 
 const BATCH = 100;
 
@@ -12,7 +13,6 @@ const BATCH = 100;
 export const REVOCATION_RETRY_INTERVAL_MS = 30_000;
 
 /** Only the name and code: a store's message could quote a key, which holds a session or grant id. */
-const errorSummary = (error: unknown) => ({ name: (error as { name?: unknown }).name, code: (error as { code?: unknown }).code });
 
 export interface RevocationRetrier {
   start(): void;
@@ -46,10 +46,10 @@ export function createRevocationRetrier(options: RevocationRetrierOptions): Revo
         await pending.settle(row.id);
         metrics.deferredRevocation('done');
         metrics.revoked(revoked.grants, revoked.sessions);
-        log.info({ sub: row.accountId, grantsRevoked: revoked.grants, sessionsEnded: revoked.sessions }, 'deferred revocation of a password change done');
+        log.info({ sub: row.accountId, grantsRevoked: revoked.grants, sessionsEnded: revoked.sessions }, 'deferred revocation done');
       } catch (error) {
         metrics.deferredRevocation('failed');
-        log.warn({ err: errorSummary(error), sub: row.accountId, attempts: row.attempts + 1 }, 'deferred revocation of a password change failed; retrying later');
+        log.warn({ err: safeError(error), sub: row.accountId, attempts: row.attempts + 1 }, 'deferred revocation failed; retrying later');
         await pending.failed(row.id).catch(() => undefined);
         return;
       }
@@ -65,7 +65,7 @@ export function createRevocationRetrier(options: RevocationRetrierOptions): Revo
     running = (async () => {
       do {
         again = false;
-        await runOnce().catch((error: unknown) => log.warn({ err: errorSummary(error) }, 'pending revocations could not be read; retrying later'));
+        await runOnce().catch((error: unknown) => log.warn({ err: safeError(error) }, 'pending revocations could not be read; retrying later'));
       } while (again && !stopped);
     })().finally(() => {
       running = undefined;

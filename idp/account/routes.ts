@@ -17,6 +17,7 @@ import type { PendingRevocations } from './pending-revocations.ts';
 import { formProblem, MAX_PASSWORD_LENGTH, type PasswordForm, type PasswordFormProblem } from './password-rules.ts';
 import { signedInSession, type SignedInSession } from './session.ts';
 import { PASSWORD_PATH, passwordChangePage } from './views.ts';
+import { safeError } from '../../lib/safe-error.ts';
 
 export interface AccountDeps {
   provider: Provider;
@@ -192,7 +193,7 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
     } catch (error) {
       // The change stands; the revocation waits in pending_revocations for the retrier.
       metrics.change('revoke_deferred');
-      log.warn({ err: { name: (error as Error).name, code: (error as { code?: unknown }).code }, sub: user.id }, 'password changed; revoking the other grants and sessions failed and is left to the retrier');
+      log.warn({ err: safeError(error), sub: user.id }, 'password changed; revoking the other grants and sessions failed and is left to the retrier');
       return send(res, 200, messagePage({ title: 'Your password was changed', message: REVOCATION_DEFERRED }));
     }
     if (outcome.revocationId) {
