@@ -20,10 +20,10 @@ import { createUserStore } from '../idp/users/store.ts';
 import { createDatabase, migrate } from '../lib/db.ts';
 import { idpMigrations } from '../idp/store/migrations/index.ts';
 import { hashClientSecret } from '../idp/oidc/client-secrets.ts';
-import { authorize, UserAgent } from '../test/idp/support/browser.ts';
-import { LEGACY_PHPASS, PASSWORD } from '../test/idp/support/harness.ts';
-import { createMariaDbDatabase, createTestRedis, mariadbProblem, redisProblem, REDIS_TEST_URL } from '../test/support/databases.ts';
-import { freePort, repoRoot } from '../test/support/processes.ts';
+import { authorize, UserAgent } from '../scripts/support/browser.ts';
+import { LEGACY_PHPASS, PASSWORD } from '../test/support/idp.ts';
+import { createMariaDbDatabase, createTestRedis, mariadbProblem, redisProblem, REDIS_TEST_URL } from '../scripts/support/databases.ts';
+import { freePort, repoRoot } from '../scripts/support/processes.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);

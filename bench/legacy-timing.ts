@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createDatabase } from '../lib/db.ts';
 import { createLegacyPhpSchema } from '../test/support/legacy-php.ts';
-import { repoRoot, startServiceProcess } from '../test/support/processes.ts';
+import { repoRoot, startServiceProcess } from '../scripts/support/processes.ts';
 import { schemeUsers, legacyRow, vector, type LegacyRow } from '../test/jit-login/support.ts';
 
 const ATTEMPTS = Number(process.env.BENCH_ATTEMPTS ?? 200);

@@ -27,7 +27,7 @@ import { hashSync } from '@node-rs/bcrypt';
 import { idpMigrations } from '../idp/store/migrations/index.ts';
 import type { MigrationReport } from '../legacy-adapter/etl/index.ts';
 import { createDatabase, migrate, type Knex } from '../lib/db.ts';
-import { repoRoot } from '../test/support/processes.ts';
+import { repoRoot } from '../scripts/support/processes.ts';
 
 const adminUrl = (process.env.TEST_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/').replace(/\/$/, '');
 const sizes = (process.env.BENCH_SIZES ?? '1000000').split(',').map(Number);

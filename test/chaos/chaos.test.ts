@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { verifyPassword } from '../../lib/passwords/index.ts';
-import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../support/databases.ts';
+import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { LegacyBrowser, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
 import { redisServerProblem } from '../support/redis-server.ts';
 import { adminRequest } from './agent.ts';

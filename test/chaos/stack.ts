@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDatabase, type Knex } from '../../lib/db.ts';
-import { createMariaDbDatabase, type TestDatabase } from '../support/databases.ts';
+import { createMariaDbDatabase, type TestDatabase } from '../../scripts/support/databases.ts';
 import { startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
-import { freePort, repoRoot, startServiceProcess, type SpawnedService } from '../support/processes.ts';
+import { freePort, repoRoot, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { startOwnRedis, type OwnRedis } from '../support/redis-server.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
-import { ADAPTER_SECRET, BRIDGE_SECRET, CLIENT_SECRET, CLIENT_SECRET_KEY, clientsYaml, COOKIE_SECRET, IDP_SECRET, startAdapter } from '../session-bridge/stack.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET, CLIENT_SECRET, CLIENT_SECRET_KEY, clientsYaml, COOKIE_SECRET, IDP_SECRET, startAdapter } from '../support/stack.ts';
 
 /** The site's public origin: browsers (the test's agents) reach it at the gateway with X-Forwarded-Proto: https. */
 export const PUBLIC_URL = 'https://login.example.test';

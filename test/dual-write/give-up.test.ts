@@ -13,10 +13,10 @@ import { hashPhpBcrypt } from '../../lib/passwords/index.ts';
 import { createDualWriteMetrics, createOutbox, createRelay, insertPasswordEvent, type RelayOptions } from '../../idp/dual-write/index.ts';
 import { createLegacyAdapterClient } from '../../idp/legacy/client.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
-import { closeSharedResources } from '../idp/support/harness.ts';
+import { closeSharedResources } from '../support/idp.ts';
 import { ADAPTER_SECRET, FORUM_MAPPING, createLegacyPhpSchema, insertLegacyRows, legacyIdOf, legacyRow, sample, startAdapter } from '../jit-login/support.ts';
-import { createSqliteDatabase, forEachDatabase } from '../support/databases.ts';
-import { freePort } from '../support/processes.ts';
+import { createSqliteDatabase, forEachDatabase } from '../../scripts/support/databases.ts';
+import { freePort } from '../../scripts/support/processes.ts';
 
 after(closeSharedResources);
 

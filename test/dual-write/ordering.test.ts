@@ -11,9 +11,9 @@ import { hashPhpBcrypt, verifyPassword } from '../../lib/passwords/index.ts';
 import { createDualWriteMetrics, createOutbox, createRelay, insertPasswordEvent } from '../../idp/dual-write/index.ts';
 import { createLegacyAdapterClient } from '../../idp/legacy/client.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
-import { closeSharedResources } from '../idp/support/harness.ts';
+import { closeSharedResources } from '../support/idp.ts';
 import { ADAPTER_SECRET, FORUM_MAPPING, createLegacyPhpSchema, insertLegacyRows, legacyIdOf, legacyRow, sample, startAdapter } from '../jit-login/support.ts';
-import { forEachDatabase } from '../support/databases.ts';
+import { forEachDatabase } from '../../scripts/support/databases.ts';
 
 after(closeSharedResources);
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { listDeadLetters, runMigration, type MigrationReport } from '../../legacy-adapter/etl/index.ts';
 import { createDatabase } from '../../lib/db.ts';
-import { forEachDatabase, mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../support/databases.ts';
+import { forEachDatabase, mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { createDatabaseOfKind, createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, idpState, insertLegacyUsers, mapping, spawnMigrate, TEST_WRAP_ITERATIONS } from './support.ts';
 
 test('a batch with a row the idp store refuses is rolled back and retried row by row: the other rows land, that one is dead-lettered', async (t) => {

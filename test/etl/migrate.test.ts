@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { DEAD_LETTER_REASONS, listDeadLetters, runMigration, totalDeadLettered } from '../../legacy-adapter/etl/index.ts';
 import { legacyFingerprint } from '../../legacy-adapter/legacy/fingerprint.ts';
 import { getScheme, pbkdf2Scheme } from '../../lib/passwords/index.ts';
-import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../support/databases.ts';
+import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { createDatabaseOfKind, createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, insertLegacyUsers, loginServiceFor, mapping } from './support.ts';
 
 test('10,000 legacy rows of mixed schemes: every good row lands, every broken row is dead-lettered with its reason, the counts add up, and the users log in', async (t) => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadCheckpoint, runMigration, type MigrationReport } from '../../legacy-adapter/etl/index.ts';
-import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../support/databases.ts';
+import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { createDatabaseOfKind, createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, idpState, insertLegacyUsers, mapping, spawnMigrate, TEST_WRAP_ITERATIONS } from './support.ts';
 
 test('killed with SIGKILL mid-run and run again: the same final state as an uninterrupted run, no duplicates, counts for the whole pass', async (t) => {

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { runMigration } from '../../legacy-adapter/etl/index.ts';
 import { uuidv7 } from '../../lib/uuidv7.ts';
-import { forEachDatabase } from '../support/databases.ts';
+import { forEachDatabase } from '../../scripts/support/databases.ts';
 import { createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, insertLegacyUsers, loginServiceFor, mapping, TEST_WRAP_ITERATIONS } from './support.ts';
 
 const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

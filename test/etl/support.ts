@@ -14,9 +14,9 @@ import type { DeadLetterReason } from '../../legacy-adapter/etl/index.ts';
 import { fingerprintKey } from '../../legacy-adapter/legacy/fingerprint.ts';
 import { migrate, type Knex } from '../../lib/db.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { createMariaDbDatabase, createSqliteDatabase, type TestDatabase } from '../support/databases.ts';
-import { repoRoot } from '../support/processes.ts';
-import { vector } from '../support/legacy-hashes.ts';
+import { createMariaDbDatabase, createSqliteDatabase, type TestDatabase } from '../../scripts/support/databases.ts';
+import { repoRoot } from '../../scripts/support/processes.ts';
+import { vector } from '../../scripts/support/legacy-hashes.ts';
 export { createLegacyPhpSchema as createLegacySchema } from '../support/legacy-php.ts';
 
 export const MAPPING_FILE = join(repoRoot, 'legacy-adapter/mappings/legacy-php.yaml');

@@ -7,7 +7,7 @@ import { loadLegacyAdapterConfig } from '../../legacy-adapter/config.ts';
 import { runMigration, type MigrationReport } from '../../legacy-adapter/etl/index.ts';
 import { legacyFingerprint } from '../../legacy-adapter/legacy/fingerprint.ts';
 import { pbkdf2Scheme } from '../../lib/passwords/index.ts';
-import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../support/databases.ts';
+import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { ADAPTER_SECRET, createDatabaseOfKind, createIdpStore, createLegacySchema, FINGERPRINT_KEY, loginServiceFor, mapping, MAPPING_FILE, spawnMigrate } from './support.ts';
 
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');

@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import { countWeakHashes, loadCheckpoint, runMigration, WRAP_CHECKPOINT, type WrapPassReport } from '../../legacy-adapter/etl/index.ts';
 import { legacyFingerprint } from '../../legacy-adapter/legacy/fingerprint.ts';
 import { pbkdf2Scheme, WEAK_SCHEMES, WRAPPED_SCHEME } from '../../lib/passwords/index.ts';
-import { forEachDatabase } from '../support/databases.ts';
-import { vector } from '../support/legacy-hashes.ts';
+import { forEachDatabase } from '../../scripts/support/databases.ts';
+import { vector } from '../../scripts/support/legacy-hashes.ts';
 import { wrongPassword } from '../passwords/support/fixtures.ts';
 import { createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, insertLegacyUsers, loginServiceFor, mapping, spawnEtlCommand, TEST_WRAP_ITERATIONS } from './support.ts';
 

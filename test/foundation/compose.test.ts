@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { parse } from 'yaml';
 import { COMPOSE_SECRETS } from '../../scripts/compose-env.ts';
-import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../support/databases.ts';
+import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { phpAvailable } from '../support/legacy-php.ts';
-import { freePort, repoRoot, startServiceProcess } from '../support/processes.ts';
+import { freePort, repoRoot, startServiceProcess } from '../../scripts/support/processes.ts';
 import { configProblem, serviceOfCommand } from '../support/service-config.ts';
 
 interface ComposeService {

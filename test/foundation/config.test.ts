@@ -8,7 +8,7 @@ import { loadGatewayConfig } from '../../gateway/config.ts';
 import { loadIdpConfig } from '../../idp/config.ts';
 import { loadLegacyAdapterConfig } from '../../legacy-adapter/config.ts';
 import { kustomize } from '../support/kustomize.ts';
-import { repoRoot, spawnScript } from '../support/processes.ts';
+import { repoRoot, spawnScript } from '../../scripts/support/processes.ts';
 
 test('defaults describe the embedded mode', () => {
   const config = loadIdpConfig({});

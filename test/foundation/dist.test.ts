@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freePort, repoRoot, startServiceProcess } from '../support/processes.ts';
+import { freePort, repoRoot, startServiceProcess } from '../../scripts/support/processes.ts';
 
 /** The image's HEALTHCHECK command (deploy/Dockerfile), run here against the one service started. */
 function dockerHealthcheck(env: Record<string, string>) {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { kustomize, strategicMerge, type K8sObject } from '../support/kustomize.ts';
-import { repoRoot } from '../support/processes.ts';
+import { repoRoot } from '../../scripts/support/processes.ts';
 import { configProblem, serviceOfCommand, type ServiceName } from '../support/service-config.ts';
 
 interface EnvVar {

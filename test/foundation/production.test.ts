@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { composeClients } from '../../scripts/compose-env.ts';
-import { createMariaDbDatabase, mariadbProblem, MARIADB_ADMIN_URL, REDIS_TEST_URL, redisProblem, skipLoudly } from '../support/databases.ts';
-import { freePort, repoRoot, spawnScript, startServiceProcess, type SpawnedService } from '../support/processes.ts';
+import { createMariaDbDatabase, mariadbProblem, MARIADB_ADMIN_URL, REDIS_TEST_URL, redisProblem, skipLoudly } from '../../scripts/support/databases.ts';
+import { freePort, repoRoot, spawnScript, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 
 const secret = () => randomBytes(30).toString('base64url');
 

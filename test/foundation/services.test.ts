@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { eventually, metric } from '../gateway/helpers.ts';
-import { freePort, startServiceProcess, type SpawnedService } from '../support/processes.ts';
+import { eventually, metric } from '../support/gateway.ts';
+import { freePort, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'idm-services-'));
 const seen: IncomingHttpHeaders[] = [];

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import { startServiceProcess } from '../support/processes.ts';
+import { startServiceProcess } from '../../scripts/support/processes.ts';
 
 function get(url: string, agent: Agent): Promise<{ status: number; body: string; connection: string | undefined }> {
   return new Promise((resolve, reject) => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { authorizeUrl, FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
 import { LEGACY_DEMO_PASSWORD } from '../support/legacy-php.ts';
-import { freePort, repoRoot } from '../support/processes.ts';
+import { freePort, repoRoot } from '../../scripts/support/processes.ts';
 
 const DEMO_REDIRECT = 'http://127.0.0.1/callback';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createDatabase, databaseKind, migrate } from '../../lib/db.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
-import { createTestRedis, forEachDatabase, redisProblem, REDIS_TEST_URL, skipLoudly } from '../support/databases.ts';
+import { createTestRedis, forEachDatabase, redisProblem, REDIS_TEST_URL, skipLoudly } from '../../scripts/support/databases.ts';
 
 test('databaseKind reads the URL scheme and refuses others', () => {
   assert.equal(databaseKind('sqlite::memory:'), 'sqlite');

@@ -5,9 +5,9 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { closeSharedResources, type TestIdp } from '../idp/support/harness.ts';
-import { repoRoot } from '../support/processes.ts';
-import { startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from './helpers.ts';
+import { closeSharedResources, type TestIdp } from '../support/idp.ts';
+import { repoRoot } from '../../scripts/support/processes.ts';
+import { startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
 import { ADMIN_AUDIENCE, clientCredentials, OPS_SECRET, ORDERS_SECRET, OTHER_AUDIENCE, startTokenIdp, userAccessToken, VIEWER_SECRET } from './tokens.ts';
 
 const ROUTES = 'routes:\n  - { name: app, paths: ["/*"] }\n';

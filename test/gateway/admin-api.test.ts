@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import { test } from 'node:test';
-import { forEachDatabase } from '../support/databases.ts';
-import { repoRoot } from '../support/processes.ts';
-import { ADMIN_TOKEN, eventually, metric, startTestGateway, startUpstream } from './helpers.ts';
+import { forEachDatabase } from '../../scripts/support/databases.ts';
+import { repoRoot } from '../../scripts/support/processes.ts';
+import { ADMIN_TOKEN, eventually, metric, startTestGateway, startUpstream } from '../support/gateway.ts';
 
 const ROUTES = `
 routes:

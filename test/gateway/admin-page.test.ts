@@ -3,8 +3,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { repoRoot } from '../support/processes.ts';
-import { ADMIN_TOKEN, LOGIN_DECISION, startTestGateway, startUpstream } from './helpers.ts';
+import { repoRoot } from '../../scripts/support/processes.ts';
+import { ADMIN_TOKEN, LOGIN_DECISION, startTestGateway, startUpstream } from '../support/gateway.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 

@@ -11,10 +11,10 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeProtectedHeader } from 'jose';
 import { hashClientSecret } from '../../idp/oidc/client-secrets.ts';
-import { closeSharedResources, SECRET_KEY, seedLegacyUser, type TestIdp } from '../idp/support/harness.ts';
+import { closeSharedResources, SECRET_KEY, seedLegacyUser, type TestIdp } from '../support/idp.ts';
 import { describeOrSkip, LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
-import { repoRoot } from '../support/processes.ts';
-import { metric, startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from './helpers.ts';
+import { repoRoot } from '../../scripts/support/processes.ts';
+import { metric, startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
 import { clientCredentials, startTokenIdp, userAccessToken } from './tokens.ts';
 
 const MEMBERS = 'https://members.example.test/api';

@@ -7,8 +7,8 @@ import { request } from 'node:http';
 import type { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { BUCKET_COOKIE } from '../../gateway/canary.ts';
-import { closeSharedResources, type TestIdp } from '../idp/support/harness.ts';
-import { metric, startTestGateway, startUpstream, testBuckets, type TaggedUpstream, type TestGateway } from './helpers.ts';
+import { closeSharedResources, type TestIdp } from '../support/idp.ts';
+import { metric, startTestGateway, startUpstream, testBuckets, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
 import { clientCredentials, OPS_SECRET, startTokenIdp, userAccessToken } from './tokens.ts';
 
 let idp: TestIdp;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { BUCKET_COOKIE, bucketOf, createBucketCookies, goesToNewSide } from '../../gateway/canary.ts';
-import { startTestGateway, startUpstream, testBuckets, type TaggedUpstream, type TestGateway } from './helpers.ts';
+import { startTestGateway, startUpstream, testBuckets, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
 
 let legacy: TaggedUpstream;
 let next: TaggedUpstream;

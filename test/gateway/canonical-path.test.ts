@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { compileCanonicalizer } from '../../gateway/routes/canonical.ts';
-import { repoRoot } from '../support/processes.ts';
-import { startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from './helpers.ts';
+import { repoRoot } from '../../scripts/support/processes.ts';
+import { startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
 
 let legacy: TaggedUpstream;
 let next: TaggedUpstream;

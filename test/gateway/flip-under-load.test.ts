@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { after, before, test } from 'node:test';
 import { BUCKET_COOKIE, bucketOf, goesToNewSide } from '../../gateway/canary.ts';
 import type { FlagState } from '../../gateway/flags/state.ts';
-import { startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from './helpers.ts';
+import { startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
 
 const LOAD_SECONDS = 21;
 const CLIENTS = 16;

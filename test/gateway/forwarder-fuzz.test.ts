@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { startTestGateway, type TestGateway } from './helpers.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { startRawUpstream, type RawRequest, type RawUpstream } from './raw-upstream.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
-import { startTestGateway, type TestGateway } from './helpers.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 /** path -> raw response bytes (or a function of the socket) */
 type Script = Record<string, string | Buffer | ((socket: Socket, requestsOnThisSocket: number) => void)>;

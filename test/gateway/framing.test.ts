@@ -5,7 +5,7 @@
 // upgrade of node (or a lenient parser option) that let them through would be noticed.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startTestGateway, type TestGateway } from './helpers.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { header, rawExchange, startRawUpstream, type RawUpstream } from './raw-upstream.ts';
 
 let upstream: RawUpstream;

@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startServiceProcess } from '../support/processes.ts';
-import { ADMIN_TOKEN, INTERNAL_SECRET, metric, startTestGateway, type TestGateway } from './helpers.ts';
+import { startServiceProcess } from '../../scripts/support/processes.ts';
+import { ADMIN_TOKEN, INTERNAL_SECRET, metric, startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 let upstream: Server;
 let upstreamUrl: string;

@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freePort, startServiceProcess } from '../support/processes.ts';
-import { ADMIN_TOKEN } from './helpers.ts';
+import { freePort, startServiceProcess } from '../../scripts/support/processes.ts';
+import { ADMIN_TOKEN } from '../support/gateway.ts';
 
 test('an https upstream: answers, bodies, headers, request id, and 502/504 with the request id', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-tls-'));

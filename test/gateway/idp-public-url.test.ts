@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { after, before, test } from 'node:test';
-import { closeSharedResources, type TestIdp } from '../idp/support/harness.ts';
-import { startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from './helpers.ts';
+import { closeSharedResources, type TestIdp } from '../support/idp.ts';
+import { startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
 import { startTokenIdp } from './tokens.ts';
 
 const ISSUER = 'https://login.example.test';

@@ -10,8 +10,8 @@ import type { Express } from 'express';
 import { loadRouteTable, type RouteDefinition } from '../../gateway/routes/file.ts';
 import { compileCanonicalizer } from '../../gateway/routes/canonical.ts';
 import { compileMatcher } from '../../gateway/routes/matcher.ts';
-import { repoRoot } from '../support/processes.ts';
-import { startTestIdp, type TestIdp } from '../idp/support/harness.ts';
+import { repoRoot } from '../../scripts/support/processes.ts';
+import { startTestIdp, type TestIdp } from '../support/idp.ts';
 
 /** oidc-provider's route names (lib/helpers/initialize_app.js); those of features the idp leaves off have no path. */
 const PROVIDER_ROUTES = [

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { describeOrSkip, LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
-import { startServiceProcess, type SpawnedService } from '../support/processes.ts';
-import { ADMIN_TOKEN, eventually, INTERNAL_SECRET, metric } from './helpers.ts';
+import { startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
+import { ADMIN_TOKEN, eventually, INTERNAL_SECRET, metric } from '../support/gateway.ts';
 
 const reason = await legacyPhpUnavailableReason({ db: 'sqlite' });
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer, request, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, test } from 'node:test';
-import { freePort } from '../support/processes.ts';
-import { metric, startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from './helpers.ts';
+import { freePort } from '../../scripts/support/processes.ts';
+import { metric, startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
 
 let legacy: TaggedUpstream;
 let next: TaggedUpstream;

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { createRedis } from '../../lib/redis.ts';
-import { createTestRedis, forEachDatabase, redisProblem, REDIS_TEST_URL, skipLoudly } from '../support/databases.ts';
-import { freePort, startServiceProcess, type SpawnedService } from '../support/processes.ts';
-import { ADMIN_TOKEN, eventually, metric, startUpstream } from './helpers.ts';
+import { createTestRedis, forEachDatabase, redisProblem, REDIS_TEST_URL, skipLoudly } from '../../scripts/support/databases.ts';
+import { freePort, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
+import { ADMIN_TOKEN, eventually, metric, startUpstream } from '../support/gateway.ts';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 

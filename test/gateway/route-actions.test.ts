@@ -11,8 +11,8 @@ import { BUCKET_COOKIE, bucketOf, goesToNewSide } from '../../gateway/canary.ts'
 import { parseRouteTable, type RouteAction } from '../../gateway/routes/file.ts';
 import { ConfigError } from '../../lib/config.ts';
 import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
-import { repoRoot } from '../support/processes.ts';
-import { ADMIN_TOKEN, eventually, LOGIN_DECISION, startTestGateway, startUpstream, testBuckets, type TaggedUpstream, type TestGateway } from './helpers.ts';
+import { repoRoot } from '../../scripts/support/processes.ts';
+import { ADMIN_TOKEN, eventually, LOGIN_DECISION, startTestGateway, startUpstream, testBuckets, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
 
 const builtIns = { legacy: 'http://127.0.0.1:8080', idp: 'http://127.0.0.1:3001' };
 

@@ -12,7 +12,7 @@ import { loadResourcesFile } from '../../idp/oidc/resources.ts';
 import { compileCanonicalizer } from '../../gateway/routes/canonical.ts';
 import { compileMatcher } from '../../gateway/routes/matcher.ts';
 import { ConfigError } from '../../lib/config.ts';
-import { spawnScript, repoRoot } from '../support/processes.ts';
+import { spawnScript, repoRoot } from '../../scripts/support/processes.ts';
 
 const builtIns = { legacy: 'http://127.0.0.1:8080', idp: 'http://127.0.0.1:3001' };
 

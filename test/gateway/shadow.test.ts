@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { describeOrSkip, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
-import { freePort, startServiceProcess, type SpawnedService } from '../support/processes.ts';
-import { eventually, INTERNAL_SECRET, LOGIN_DECISION, metric, metricSum, startTestGateway, startUpstream, ADMIN_TOKEN, type TestGateway } from './helpers.ts';
+import { freePort, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
+import { eventually, INTERNAL_SECRET, LOGIN_DECISION, metric, metricSum, startTestGateway, startUpstream, ADMIN_TOKEN, type TestGateway } from '../support/gateway.ts';
 
 const ROUTES = 'routes:\n  - { name: app, paths: ["/*"], default: shadow }\n';
 

@@ -3,7 +3,7 @@
 // grant over HTTP as a client would, or minted by the idp's own provider for a given user (as
 // the authorization code flow would end) when a test needs many subjects or an expired token.
 import { hashClientSecret } from '../../idp/oidc/client-secrets.ts';
-import { SECRET_KEY, startTestIdp, type TestIdp } from '../idp/support/harness.ts';
+import { SECRET_KEY, startTestIdp, type TestIdp } from '../support/idp.ts';
 
 export const ADMIN_AUDIENCE = 'https://gateway.example.test/admin';
 export const OTHER_AUDIENCE = 'https://orders.example.test/api';

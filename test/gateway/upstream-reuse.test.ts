@@ -10,8 +10,8 @@ import { createServer as createTlsServer } from 'node:tls';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startServiceProcess } from '../support/processes.ts';
-import { ADMIN_TOKEN, startTestGateway } from './helpers.ts';
+import { startServiceProcess } from '../../scripts/support/processes.ts';
+import { ADMIN_TOKEN, startTestGateway } from '../support/gateway.ts';
 import { header, startRawUpstream, testCertificate } from './raw-upstream.ts';
 
 const BODY_PIECE = 'x'.repeat(16 * 1024);

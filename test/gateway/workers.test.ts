@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import { createTestRedis, redisProblem, skipLoudly } from '../support/databases.ts';
-import { spawnScript, startServiceProcess, type SpawnedService } from '../support/processes.ts';
-import { ADMIN_TOKEN, INTERNAL_SECRET, metric } from './helpers.ts';
+import { createTestRedis, redisProblem, skipLoudly } from '../../scripts/support/databases.ts';
+import { spawnScript, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
+import { ADMIN_TOKEN, INTERNAL_SECRET, metric } from '../support/gateway.ts';
 
 let legacy: Server;
 let next: Server;

@@ -15,7 +15,7 @@ import {
   type OidcAdapterFactory,
 } from '../../idp/oidc/adapters/index.ts';
 import { createRedis } from '../../lib/redis.ts';
-import { createTestRedis, redisProblem, REDIS_TEST_URL, skipLoudly } from '../support/databases.ts';
+import { createTestRedis, redisProblem, REDIS_TEST_URL, skipLoudly } from '../../scripts/support/databases.ts';
 
 interface Subject {
   adapters: OidcAdapterFactory;

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type RequestListener, type ServerRe
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { createOidcAdapter, type OidcAdapterFactory } from '../../idp/oidc/adapters/index.ts';
-import { createTestRedis, redisProblem, REDIS_TEST_URL, skipLoudly } from '../support/databases.ts';
+import { createTestRedis, redisProblem, REDIS_TEST_URL, skipLoudly } from '../../scripts/support/databases.ts';
 
 interface ProviderInstance {
   callback(): RequestListener;

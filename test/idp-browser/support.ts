@@ -15,8 +15,8 @@ import { identifyScheme } from '../../lib/passwords/index.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import type { UserDirectory } from '../../idp/login/types.ts';
 import { createUserStore } from '../../idp/users/store.ts';
-import { createMariaDbDatabase, mariadbProblem, skipLoudly } from '../support/databases.ts';
-import { freePort, repoRoot, spawnScript, waitForHttp } from '../support/processes.ts';
+import { createMariaDbDatabase, mariadbProblem, skipLoudly } from '../../scripts/support/databases.ts';
+import { freePort, repoRoot, spawnScript, waitForHttp } from '../../scripts/support/processes.ts';
 
 export const CHROMIUM_PATH = process.env.TEST_CHROMIUM ?? '/usr/bin/chromium';
 const BASE_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];

@@ -15,7 +15,7 @@ import {
   type LoginThrottle,
   type ThrottlePolicy,
 } from '../../idp/throttle/index.ts';
-import { createTestRedis, redisProblem, REDIS_TEST_URL, skipLoudly } from '../support/databases.ts';
+import { createTestRedis, redisProblem, REDIS_TEST_URL, skipLoudly } from '../../scripts/support/databases.ts';
 
 const policy: ThrottlePolicy = { windowMs: 60_000, accountFreeAttempts: 3, addressFreeAttempts: 6, networkFreeAttempts: 10, baseDelayMs: 40, maxDelayMs: 320 };
 // For "refused right after": delays long enough that no loaded machine outlives them between two calls.

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, test } from 'node:test';
-import { closeSharedResources, withIdp } from './support/harness.ts';
+import { closeSharedResources, withIdp } from '../support/idp.ts';
 
 after(closeSharedResources);
 

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import * as oidc from 'openid-client';
-import { authorize, UserAgent } from './support/browser.ts';
-import { closeSharedResources, CONFIDENTIAL_REDIRECT, CONFIDENTIAL_SECRET, NATIVE_REDIRECT, PASSWORD, seedLegacyUser, SERVICE_SECRET, withIdp, type Storage, type TestIdp } from './support/harness.ts';
+import { authorize, UserAgent } from '../../scripts/support/browser.ts';
+import { closeSharedResources, CONFIDENTIAL_REDIRECT, CONFIDENTIAL_SECRET, NATIVE_REDIRECT, PASSWORD, seedLegacyUser, SERVICE_SECRET, withIdp, type Storage, type TestIdp } from '../support/idp.ts';
 
 after(closeSharedResources);
 const insecure = { execute: [oidc.allowInsecureRequests] };

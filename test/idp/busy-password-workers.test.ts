@@ -9,7 +9,7 @@ import { closePasswordWorkers, configurePasswordWorkers, DEFAULT_WORKER_QUEUE_DE
 import { sample } from '../jit-login/support.ts';
 import { occupyEveryThread } from '../support/password-workers.ts';
 import { signInOnPage, STRICT_THROTTLE } from './sign-in-support.ts';
-import { closeSharedResources, LEGACY_PHPASS, PASSWORD, seedLegacyUser, withIdp, type TestIdp } from './support/harness.ts';
+import { closeSharedResources, LEGACY_PHPASS, PASSWORD, seedLegacyUser, withIdp, type TestIdp } from '../support/idp.ts';
 
 after(async () => {
   configurePasswordWorkers({ maxQueue: DEFAULT_WORKER_QUEUE_DEPTH });

@@ -12,9 +12,9 @@ import { idpEnv, loadIdpConfig } from '../../idp/config.ts';
 import { clientSecretKeyId, generateClientSecret, hashClientSecret, verifyClientSecret } from '../../idp/oidc/client-secrets.ts';
 import { loadClientsFile } from '../../idp/oidc/clients.ts';
 import { DeclarationFileError } from '../../idp/oidc/yaml-file.ts';
-import { closeSharedResources, REGISTRATION_TOKEN, startTestIdp, storageProblem, type TestIdp } from './support/harness.ts';
-import { skipLoudly } from '../support/databases.ts';
-import { spawnScript } from '../support/processes.ts';
+import { closeSharedResources, REGISTRATION_TOKEN, startTestIdp, storageProblem, type TestIdp } from '../support/idp.ts';
+import { skipLoudly } from '../../scripts/support/databases.ts';
+import { spawnScript } from '../../scripts/support/processes.ts';
 
 const OLD_KEY = 'old-client-secret-hmac-key-0123456789abcdef';
 const NEW_KEY = 'new-client-secret-hmac-key-0123456789abcdef';

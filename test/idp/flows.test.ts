@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, test, type TestContext } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { authorize, UserAgent } from './support/browser.ts';
+import { authorize, UserAgent } from '../../scripts/support/browser.ts';
 import {
   API_AUDIENCE,
   API_SECRET,
@@ -18,7 +18,7 @@ import {
   storedPasswordHash,
   withIdp,
   type TestIdp,
-} from './support/harness.ts';
+} from '../support/idp.ts';
 
 after(closeSharedResources);
 

@@ -14,8 +14,8 @@ import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { ConfigError } from '../../lib/config.ts';
 import { migrate, type Knex } from '../../lib/db.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { forEachDatabase } from '../support/databases.ts';
-import { repoRoot, spawnScript } from '../support/processes.ts';
+import { forEachDatabase } from '../../scripts/support/databases.ts';
+import { repoRoot, spawnScript } from '../../scripts/support/processes.ts';
 
 const OLD_KEK = 'old-key-encryption-key-for-tests-0123456789';
 const NEW_KEK = 'new-key-encryption-key-for-tests-0123456789';

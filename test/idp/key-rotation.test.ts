@@ -10,9 +10,9 @@ import * as oidc from 'openid-client';
 import { createKeyCipher } from '../../idp/oidc/keys/key-encryption.ts';
 import { createKeyRing, SigningKeyError } from '../../idp/oidc/keys/key-ring.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { createSqliteDatabase } from '../support/databases.ts';
-import { repoRoot } from '../support/processes.ts';
-import { API_AUDIENCE, closeSharedResources, SERVICE_SECRET, startTestIdp, withIdp, type TestIdp } from './support/harness.ts';
+import { createSqliteDatabase } from '../../scripts/support/databases.ts';
+import { repoRoot } from '../../scripts/support/processes.ts';
+import { API_AUDIENCE, closeSharedResources, SERVICE_SECRET, startTestIdp, withIdp, type TestIdp } from '../support/idp.ts';
 import { migrate } from '../../lib/db.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 

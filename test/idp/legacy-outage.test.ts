@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { loadIdpConfig } from '../../idp/config.ts';
-import { createSqliteDatabase } from '../support/databases.ts';
+import { createSqliteDatabase } from '../../scripts/support/databases.ts';
 import { sample } from '../jit-login/support.ts';
 import { signInOnPage, startLegacySite, STRICT_THROTTLE } from './sign-in-support.ts';
-import { closeSharedResources, PASSWORD, seedLegacyUser, withIdp, type TestIdp } from './support/harness.ts';
+import { closeSharedResources, PASSWORD, seedLegacyUser, withIdp, type TestIdp } from '../support/idp.ts';
 
 after(closeSharedResources);
 

@@ -6,10 +6,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as oidc from 'openid-client';
 import { formProblem } from '../../idp/account/password-rules.ts';
 import { createDatabase, type Knex } from '../../lib/db.ts';
-import { skipLoudly } from '../support/databases.ts';
+import { skipLoudly } from '../../scripts/support/databases.ts';
 import { redisServerProblem, startOwnRedis } from '../support/redis-server.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
-import { authorize, UserAgent } from './support/browser.ts';
+import { authorize, UserAgent } from '../../scripts/support/browser.ts';
 import {
   API_SECRET,
   closeSharedResources,
@@ -22,7 +22,7 @@ import {
   withIdp,
   type Storage,
   type TestIdp,
-} from './support/harness.ts';
+} from '../support/idp.ts';
 
 after(closeSharedResources);
 const insecure = { execute: [oidc.allowInsecureRequests] };

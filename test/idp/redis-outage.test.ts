@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { skipLoudly } from '../support/databases.ts';
-import { freePort, spawnScript, waitForHttp } from '../support/processes.ts';
+import { skipLoudly } from '../../scripts/support/databases.ts';
+import { freePort, spawnScript, waitForHttp } from '../../scripts/support/processes.ts';
 import { redisServerProblem, startOwnRedis } from '../support/redis-server.ts';
-import { location, UserAgent } from './support/browser.ts';
-import { NATIVE_REDIRECT } from './support/harness.ts';
+import { location, UserAgent } from '../../scripts/support/browser.ts';
+import { NATIVE_REDIRECT } from '../support/idp.ts';
 
 /** Polls `url` until it answers `status`; a deadline only so a broken idp fails instead of hanging. */
 async function until(url: string, status: number): Promise<void> {

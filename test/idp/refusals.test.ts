@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as oidc from 'openid-client';
-import { authorize, UserAgent } from './support/browser.ts';
+import { authorize, UserAgent } from '../../scripts/support/browser.ts';
 import {
   API_AUDIENCE,
   closeSharedResources,
@@ -18,7 +18,7 @@ import {
   storageProblem,
   type Storage,
   type TestIdp,
-} from './support/harness.ts';
+} from '../support/idp.ts';
 import { TOKEN_ALONE_DESCRIPTION } from '../../idp/oidc/spec-errors.ts';
 
 const storage: Storage = { db: 'mysql', redis: true };

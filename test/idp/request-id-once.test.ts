@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, test } from 'node:test';
-import { startTestGateway } from '../gateway/helpers.ts';
+import { startTestGateway } from '../support/gateway.ts';
 import { startAdapter } from '../jit-login/support.ts';
-import { createSqliteDatabase } from '../support/databases.ts';
-import { closeSharedResources, withIdp } from './support/harness.ts';
+import { createSqliteDatabase } from '../../scripts/support/databases.ts';
+import { closeSharedResources, withIdp } from '../support/idp.ts';
 
 after(closeSharedResources);
 

@@ -3,8 +3,8 @@
 import type { RunningService } from '../../lib/service.ts';
 import { authorizeUrl, FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
 import { ADAPTER_SECRET, createLegacyPhpSchema, insertLegacyRows, legacyRow, startAdapter, vector } from '../jit-login/support.ts';
-import type { TestDatabase } from '../support/databases.ts';
-import { NATIVE_REDIRECT } from './support/harness.ts';
+import type { TestDatabase } from '../../scripts/support/databases.ts';
+import { NATIVE_REDIRECT } from '../support/idp.ts';
 
 let addressCounter = 0;
 

@@ -4,9 +4,9 @@
 // only in the legacy database. Real idp pages, real MariaDB, real legacy-adapter.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { createMariaDbDatabase, mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../support/databases.ts';
+import { createMariaDbDatabase, mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { signInOnPage, startLegacySite, STRICT_THROTTLE } from './sign-in-support.ts';
-import { closeSharedResources, PASSWORD, seedLegacyUser, withIdp } from './support/harness.ts';
+import { closeSharedResources, PASSWORD, seedLegacyUser, withIdp } from '../support/idp.ts';
 
 after(closeSharedResources);
 

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { loadIdpConfig } from '../../idp/config.ts';
-import { ADMIN_TOKEN, startTestGateway } from '../gateway/helpers.ts';
-import { location, UserAgent } from './support/browser.ts';
-import { closeSharedResources, NATIVE_REDIRECT, withIdp } from './support/harness.ts';
+import { ADMIN_TOKEN, startTestGateway } from '../support/gateway.ts';
+import { location, UserAgent } from '../../scripts/support/browser.ts';
+import { closeSharedResources, NATIVE_REDIRECT, withIdp } from '../support/idp.ts';
 
 after(closeSharedResources);
 

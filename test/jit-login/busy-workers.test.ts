@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { closePasswordWorkers, configurePasswordWorkers, DEFAULT_WORKER_QUEUE_DEPTH } from '../../lib/passwords/index.ts';
-import { createSqliteDatabase } from '../support/databases.ts';
+import { createSqliteDatabase } from '../../scripts/support/databases.ts';
 import { occupyEveryThread } from '../support/password-workers.ts';
 import { ADAPTER_SECRET, createLegacyPhpSchema, insertLegacyRows, legacyRow, PASSWORD, sample, startAdapter, vector } from './support.ts';
 

@@ -4,8 +4,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { forEachDatabase, REDIS_TEST_URL, redisProblem } from '../support/databases.ts';
-import { freePort, repoRoot } from '../support/processes.ts';
+import { forEachDatabase, REDIS_TEST_URL, redisProblem } from '../../scripts/support/databases.ts';
+import { freePort, repoRoot } from '../../scripts/support/processes.ts';
 import { createLegacyPhpSchema, insertLegacyRows, legacyIdOf, legacyRow, schemeUsers, vector } from './support.ts';
 
 async function run(args: string[], env: Record<string, string>): Promise<{ code: number | string; output: string }> {

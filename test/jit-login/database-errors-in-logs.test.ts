@@ -5,8 +5,8 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { describeDatabaseError } from '../../legacy-adapter/etl/writer.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { forEachDatabase, type TestDatabase } from '../support/databases.ts';
-import { startServiceProcess } from '../support/processes.ts';
+import { forEachDatabase, type TestDatabase } from '../../scripts/support/databases.ts';
+import { startServiceProcess } from '../../scripts/support/processes.ts';
 import { ADAPTER_SECRET, createLegacyPhpSchema, insertLegacyRows, LEGACY_PHP_MAPPING, legacyIdOf, legacyRow, outputOnceLogged, vector } from './support.ts';
 
 /** A logger like every service's, writing into a string. */

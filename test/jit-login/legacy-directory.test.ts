@@ -7,7 +7,7 @@ import { legacyFingerprint } from '../../legacy-adapter/legacy/fingerprint.ts';
 import { loadMapping } from '../../legacy-adapter/mapping/index.ts';
 import { createAdapterMetrics } from '../../legacy-adapter/metrics.ts';
 import type { Knex } from '../../lib/db.ts';
-import { forEachDatabase } from '../support/databases.ts';
+import { forEachDatabase } from '../../scripts/support/databases.ts';
 import { createLegacyPhpSchema, FORUM_MAPPING, insertLegacyRows, LEGACY_PHP_MAPPING, legacyRow, PASSWORD, sample, schemeUsers, vector } from './support.ts';
 
 const KEY = 'fingerprint-key-for-tests-0123456789';

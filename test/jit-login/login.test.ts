@@ -3,7 +3,7 @@ import { test, type TestContext } from 'node:test';
 import type { RunningService } from '../../lib/service.ts';
 import { hashPassword, verifyPassword } from '../../lib/passwords/index.ts';
 import type { UpgradeHooks } from '../../idp/users/types.ts';
-import { forEachDatabase, type TestDatabase } from '../support/databases.ts';
+import { forEachDatabase, type TestDatabase } from '../../scripts/support/databases.ts';
 import {
   createDatabaseOfKind,
   createLegacyPhpSchema,

@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import { ConfigError } from '../../lib/config.ts';
 import { loadLegacyAdapterConfig } from '../../legacy-adapter/config.ts';
 import { legacyDatabaseUrl, loadMapping, MappingError, parseMapping } from '../../legacy-adapter/mapping/index.ts';
-import { spawnScript } from '../support/processes.ts';
+import { spawnScript } from '../../scripts/support/processes.ts';
 import { FORUM_MAPPING, LEGACY_PHP_MAPPING } from './support.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'idm-mapping-'));

@@ -13,9 +13,9 @@ import { createLoginMetrics, createLoginService } from '../../idp/login/index.ts
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { createUserStore } from '../../idp/users/store.ts';
 import type { UpgradeHooks } from '../../idp/users/types.ts';
-import { createMariaDbDatabase, createSqliteDatabase, type TestDatabase } from '../support/databases.ts';
-import { repoRoot, type SpawnedService } from '../support/processes.ts';
-import { PASSWORD, vector, vectors } from '../support/legacy-hashes.ts';
+import { createMariaDbDatabase, createSqliteDatabase, type TestDatabase } from '../../scripts/support/databases.ts';
+import { repoRoot, type SpawnedService } from '../../scripts/support/processes.ts';
+import { PASSWORD, vector, vectors } from '../../scripts/support/legacy-hashes.ts';
 import type { LegacyUserRow } from '../../scripts/seed-legacy-users.ts';
 export { createLegacyPhpSchema } from '../support/legacy-php.ts';
 

@@ -9,7 +9,7 @@ import { lookalikePassword } from '../../legacy-adapter/legacy/dummy-verify.ts';
 import { loadMapping } from '../../legacy-adapter/mapping/index.ts';
 import { createAdapterMetrics } from '../../legacy-adapter/metrics.ts';
 import type { Knex } from '../../lib/db.ts';
-import { forEachDatabase } from '../support/databases.ts';
+import { forEachDatabase } from '../../scripts/support/databases.ts';
 import { createLegacyPhpSchema, insertLegacyRows, LEGACY_PHP_MAPPING, legacyRow, PASSWORD, sample, schemeUsers } from './support.ts';
 
 const KEY = 'fingerprint-key-for-tests-0123456789';

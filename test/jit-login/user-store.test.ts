@@ -4,7 +4,7 @@ import { migrate } from '../../lib/db.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { createUserStore } from '../../idp/users/store.ts';
 import type { NewLegacyUser } from '../../idp/users/types.ts';
-import { forEachDatabase } from '../support/databases.ts';
+import { forEachDatabase } from '../../scripts/support/databases.ts';
 import './support.ts';
 
 const newUser = (legacyId: string, extra: Partial<NewLegacyUser> = {}): NewLegacyUser => ({

@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ADMIN_TOKEN, eventually, INTERNAL_SECRET, metric } from '../gateway/helpers.ts';
+import { ADMIN_TOKEN, eventually, INTERNAL_SECRET, metric } from '../support/gateway.ts';
 import { describeOrSkip, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
 import { demoMember, LEGACY_PHP_2_MAPPING, MEMBERS_DEMO, MembersBrowser, startLegacyPhp2, type LegacyPhp2 } from '../support/legacy-php-2.ts';
-import { repoRoot, startServiceProcess, type SpawnedService } from '../support/processes.ts';
+import { repoRoot, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 
 const reason = await legacyPhpUnavailableReason({ db: 'sqlite', sessionStore: 'redis' });
 

@@ -7,10 +7,10 @@ import { promisify } from 'node:util';
 import { after, before, it } from 'node:test';
 import { startAdapter, createLoginRig, createDatabaseOfKind, sample } from '../jit-login/support.ts';
 import { createIdpStore, loginServiceFor, spawnMigrate } from '../etl/support.ts';
-import type { TestDatabase } from '../support/databases.ts';
+import type { TestDatabase } from '../../scripts/support/databases.ts';
 import { describeOrSkip, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
 import { LEGACY_PHP_2_MAPPING, MEMBERS_DEMO, startLegacyPhp2, type LegacyPhp2 } from '../support/legacy-php-2.ts';
-import { repoRoot } from '../support/processes.ts';
+import { repoRoot } from '../../scripts/support/processes.ts';
 import { WEAK_SCHEMES, WRAPPED_SCHEME } from '../../lib/passwords/index.ts';
 
 const execFileAsync = promisify(execFile);

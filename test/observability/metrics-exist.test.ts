@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parse } from 'yaml';
-import { freePort, repoRoot, startServiceProcess, type SpawnedService } from '../support/processes.ts';
+import { freePort, repoRoot, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { exposedFamilies, isExposed, metricNames } from './promql.ts';
 
 // Series Prometheus makes itself for every target, not exposed by any service.

@@ -8,9 +8,9 @@ import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { authorizeUrl, FormClient } from '../idp-pages/browser-like.ts';
 import { describeOrSkip, legacyKnex, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
-import { startServiceProcess, type SpawnedService } from '../support/processes.ts';
+import { startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { authorize, idToken, passwordLogin, phpLogin, walk } from './flows.ts';
-import { ADAPTER_SECRET, BRIDGE_SECRET, postJson, startAdapter, startStack, type Stack } from './stack.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET, postJson, startAdapter, startStack, type Stack } from '../support/stack.ts';
 
 /**
  * An authorization request straight at an idp, the browser holding only `cookie` (the monolith's):

@@ -11,7 +11,7 @@ import { decodeJwt } from 'jose';
 import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
 import { describeOrSkip, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
 import { authorize, OFFLINE_CLIENT, passwordLogin, phpLogin, redeemCode, tokenRequest, type TokenResponse } from './flows.ts';
-import { startStack, type Stack } from './stack.ts';
+import { startStack, type Stack } from '../support/stack.ts';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const LEGACY_TTL = 1_440;

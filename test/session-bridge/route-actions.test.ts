@@ -10,7 +10,7 @@ import type { Knex } from 'knex';
 import { BUCKET_COOKIE, bucketOf, createBucketCookies, goesToNewSide } from '../../gateway/canary.ts';
 import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
 import { describeOrSkip, legacyKnex, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
-import { allowConsent, COOKIE_SECRET, startStack, submitPassword, type Stack } from './stack.ts';
+import { allowConsent, COOKIE_SECRET, startStack, submitPassword, type Stack } from '../support/stack.ts';
 import { followRedirects } from './flows.ts';
 
 const ADMIN_TOKEN = 'test-admin-token-for-route-actions-0123456789';

@@ -10,9 +10,9 @@ import { after, before, test } from 'node:test';
 import type { Knex } from 'knex';
 import { newPhpSessionId } from '../../legacy-adapter/sessions/session-id.ts';
 import { describeOrSkip, legacyKnex, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
-import { repoRoot, type SpawnedService } from '../support/processes.ts';
+import { repoRoot, type SpawnedService } from '../../scripts/support/processes.ts';
 import { phpDecode, phpEncode, phpString } from './php-cli.ts';
-import { ADAPTER_SECRET, BRIDGE_SECRET, postJson, startAdapter } from './stack.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET, postJson, startAdapter } from '../support/stack.ts';
 
 const reason = await legacyPhpUnavailableReason({ db: 'sqlite' });
 

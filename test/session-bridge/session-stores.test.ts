@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import type { SerializeHandler } from '../../legacy-adapter/sessions/php-serialize.ts';
-import { createMariaDbDatabase, createSqliteDatabase, mariadbProblem, skipLoudly, type TestDatabase } from '../support/databases.ts';
+import { createMariaDbDatabase, createSqliteDatabase, mariadbProblem, skipLoudly, type TestDatabase } from '../../scripts/support/databases.ts';
 import { createLegacyPhpSchema } from '../support/legacy-php.ts';
-import { startServiceProcess, type SpawnedService } from '../support/processes.ts';
+import { startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { redisServerProblem, startOwnRedis, type OwnRedis } from '../support/redis-server.ts';
 import { phpProblem, runPhp } from './php-cli.ts';
-import { ADAPTER_SECRET, BRIDGE_SECRET, postJson } from './stack.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET, postJson } from '../support/stack.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'session-stores-'));
 let redis: OwnRedis | undefined;

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { createDatabase } from '../../lib/db.ts';
 import type { RunningService } from '../../lib/service.ts';
 import { legacyIdOf, sample, startAdapter } from '../jit-login/support.ts';
-import { createTestRedis, redisProblem, REDIS_TEST_URL, skipLoudly } from '../support/databases.ts';
+import { createTestRedis, redisProblem, REDIS_TEST_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { answer, UNAVAILABLE, withLegacyDb } from '../support/legacy-deadline.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 

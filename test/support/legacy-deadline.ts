@@ -4,7 +4,7 @@
 import type { TestContext } from 'node:test';
 import type { RunningService } from '../../lib/service.ts';
 import { ADAPTER_SECRET, createLegacyPhpSchema, insertLegacyRows, legacyRow, vector } from '../jit-login/support.ts';
-import { createMariaDbDatabase, mariadbProblem, MARIADB_ADMIN_URL, skipLoudly, type TestDatabase } from './databases.ts';
+import { createMariaDbDatabase, mariadbProblem, MARIADB_ADMIN_URL, skipLoudly, type TestDatabase } from '../../scripts/support/databases.ts';
 
 // The adapter runs with its default deadline (LEGACY_DATABASE_TIMEOUT_MS, 2 s), generous enough
 // that a busy machine does not miss it while the database is fine. This is far above it:

@@ -17,7 +17,7 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createTestRedis } from './databases.ts';
+import { createTestRedis } from '../../scripts/support/databases.ts';
 import type { Redis } from '../../lib/redis.ts';
 import { Cleanups, LegacyBrowser, phpSiteEnv, provisionPhpDatabase, runPhpScript, servePhpSite, type LegacyPhp, type LegacyResponse, type PhpSite } from './legacy-php.ts';
 

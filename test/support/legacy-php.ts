@@ -49,7 +49,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { Redis } from 'ioredis';
-import type { TestDatabase } from './databases.ts';
+import type { TestDatabase } from '../../scripts/support/databases.ts';
 import knexFactory, { type Knex } from 'knex';
 import { describe, test } from 'node:test';
 

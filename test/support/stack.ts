@@ -8,8 +8,8 @@ import type { Knex } from 'knex';
 import { hashClientSecret } from '../../idp/oidc/client-secrets.ts';
 import { createDatabase } from '../../lib/db.ts';
 import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
-import { LEGACY_DEMO_PASSWORD, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
-import { freePort, spawnScript, startServiceProcess, waitForHttp, type SpawnedService } from '../support/processes.ts';
+import { LEGACY_DEMO_PASSWORD, startLegacyPhp, type LegacyPhp } from './legacy-php.ts';
+import { freePort, spawnScript, startServiceProcess, waitForHttp, type SpawnedService } from '../../scripts/support/processes.ts';
 
 export const BRIDGE_SECRET = 'test-session-bridge-secret-0123456789abcdef';
 export const ADAPTER_SECRET = 'test-legacy-adapter-secret-0123456789abcdef';

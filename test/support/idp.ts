@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import express, { type Express } from 'express';
 import type Provider from 'oidc-provider';
-import { startIdp, type IdpHooks } from '../../../idp/app.ts';
-import { loadIdpConfig } from '../../../idp/config.ts';
-import type { Oidc } from '../../../idp/oidc/index.ts';
-import { createUserStore } from '../../../idp/users/store.ts';
-import { hashClientSecret } from '../../../idp/oidc/client-secrets.ts';
-import type { RunningService } from '../../../lib/service.ts';
-import { closePasswordWorkers } from '../../../lib/passwords/index.ts';
+import { startIdp, type IdpHooks } from '../../idp/app.ts';
+import { loadIdpConfig } from '../../idp/config.ts';
+import type { Oidc } from '../../idp/oidc/index.ts';
+import { createUserStore } from '../../idp/users/store.ts';
+import { hashClientSecret } from '../../idp/oidc/client-secrets.ts';
+import type { RunningService } from '../../lib/service.ts';
+import { closePasswordWorkers } from '../../lib/passwords/index.ts';
 import {
   createMariaDbDatabase,
   createSqliteDatabase,
@@ -26,8 +26,8 @@ import {
   redisProblem,
   skipLoudly,
   type TestDatabase,
-} from '../../support/databases.ts';
-import { freePort } from '../../support/processes.ts';
+} from '../../scripts/support/databases.ts';
+import { freePort } from '../../scripts/support/processes.ts';
 
 export const SECRET_KEY = 'test-client-secret-hmac-key-0123456789';
 export const CONFIDENTIAL_SECRET = 'confidential-client-secret-generated-0123456789abcdef';
