@@ -17,7 +17,7 @@ import { createLoginMetrics, createLoginService, type LoginService } from './log
 import { createLegacySessionLogin } from './login/legacy-session.ts';
 import { loginCheckRouter } from './login/login-check-route.ts';
 import { legacyIdentityRouter } from './bridge/legacy-identity-route.ts';
-import { logoutSource, mountInteractions, postLogoutSuccessSource, renderError } from './interactions/index.ts';
+import { logoutSource, mountInteractions, postLogoutSuccessSource, renderError, unavailable } from './interactions/index.ts';
 import { createOidc, mountProvider, type Oidc } from './oidc/index.ts';
 import { redisGate } from './redis-gate.ts';
 import { idpMigrations } from './store/migrations/index.ts';
@@ -120,7 +120,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
       },
       logger,
       registry: metrics.registry,
-      pages: { renderError, logoutSource, postLogoutSuccessSource },
+      pages: { renderError, logoutSource, postLogoutSuccessSource, unavailable },
     });
     hooks.onOidc?.(oidc);
     if (config.IDP_ADMIN_TOKEN) adminRoutes.use(endSessionsRouter(oidc.endEverySession, config.IDP_ADMIN_TOKEN, logger));

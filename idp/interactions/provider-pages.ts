@@ -4,6 +4,7 @@
 import { raw } from './html.ts';
 import type { ProviderPageContext } from './provider-types.ts';
 import { pageHeaders } from './security-headers.ts';
+import { unavailablePageBody } from './unavailable.ts';
 import { logoutPage, messagePage } from './views.ts';
 
 function respond(ctx: ProviderPageContext, body: string, formTargets: (string | undefined)[] = []): void {
@@ -59,4 +60,8 @@ export async function logoutSource(ctx: ProviderPageContext, form: string): Prom
 
 export async function postLogoutSuccessSource(ctx: ProviderPageContext): Promise<void> {
   respond(ctx, messagePage({ title: 'You have signed out', message: 'You can close this window, or go back to the application.' }));
+}
+
+export async function unavailable(ctx: ProviderPageContext): Promise<void> {
+  respond(ctx, unavailablePageBody());
 }

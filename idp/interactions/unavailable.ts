@@ -13,3 +13,8 @@ const SIGNING_IN_UNAVAILABLE = { title: 'Signing in is unavailable right now', m
 export function sendUnavailablePage(res: Response, page: { title: string; message: string } = SIGNING_IN_UNAVAILABLE): void {
   res.status(503).set('retry-after', String(RETRY_AFTER_SECONDS)).set(pageHeaders()).send(messagePage(page));
 }
+
+/** The same page, for oidc-provider's own routes (koa); the caller sets status and Retry-After. */
+export function unavailablePageBody(): string {
+  return messagePage(SIGNING_IN_UNAVAILABLE);
+}

@@ -21,7 +21,12 @@ declare module 'oidc-provider' {
     res: ServerResponse;
     get(header: string): string;
     set(header: string, value: string): void;
+    remove(header: string): void;
     accepts(...types: string[]): string | false;
+    /** Whether the response head has gone out (then nothing about it can change). */
+    readonly headerSent: boolean;
+    /** Per-request scratch space shared by middleware and event listeners. */
+    state: Record<string | symbol, unknown>;
     oidc: OIDCContext;
   }
 

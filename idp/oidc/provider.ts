@@ -9,6 +9,7 @@ import { extraClientMetadata, type RegistrationPolicy } from './client-policy.ts
 import { generateClientSecret, verifyClientSecret, type ClientSecretKeys } from './client-secrets.ts';
 import type { Jwk } from './keys/key-store.ts';
 import type { ResourceRegistry } from './resources.ts';
+import { installOutageAnswers } from './outage-answers.ts';
 import { correctErrorOut, installSpecErrors } from './spec-errors.ts';
 import { LEGACY_SESSION_AMR } from '../interactions/legacy-session.ts';
 import { capToLegacySession, vouchedByLegacySession } from './legacy-session-cap.ts';
@@ -34,6 +35,8 @@ export interface ProviderPages {
   renderError?: PageHook<[out: Record<string, unknown>, error: unknown]>;
   logoutSource?: PageHook<[form: string]>;
   postLogoutSuccessSource?: PageHook<[]>;
+  /** The 503 page for a browser whose request met a Redis outage inside oidc-provider. */
+  unavailable?: PageHook<[]>;
 }
 
 export interface ProviderDeps {
@@ -286,7 +289,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(deps.issuer, configuration);
   installHashedSecretCheck(provider, { current: deps.clientSecretKey, previous: deps.previousClientSecretKeys ?? [] });
   installSpecErrors(provider);
-  provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => deps.logger.error({ err: error }, 'oidc-provider server_error'));
+  installOutageAnswers(provider, { logger: deps.logger, ...(deps.pages?.unavailable ? { page: deps.pages.unavailable } : {}) });
   return provider;
 }
 

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { skipLoudly } from '../../scripts/support/databases.ts';
 import { freePort, spawnScript, waitForHttp } from '../../scripts/support/processes.ts';
 import { redisServerProblem, startOwnRedis } from '../support/redis-server.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { location, UserAgent } from '../../scripts/support/browser.ts';
 import { NATIVE_REDIRECT } from '../support/idp.ts';
 
@@ -31,16 +32,12 @@ function authorizeUrl(issuer: string): URL {
   return url;
 }
 
-test('Redis down: 503 with Retry-After instead of 500s, one log line, and recovery', async (t) => {
-  const problem = redisServerProblem();
-  if (problem) return skipLoudly(t, 'redis-server', problem);
-  const redis = await startOwnRedis();
-  const dir = mkdtempSync(join(tmpdir(), 'idp-redis-outage-'));
+/** The idp as in production, on a SQLite file in `dir`, with its Redis at `redisUrl`. */
+async function spawnIdp(dir: string, redisUrl: string) {
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
   // /readyz lives on the ops listener only.
   const opsPort = await freePort();
-  const readyz = `http://127.0.0.1:${opsPort}/readyz`;
+  const issuer = `http://127.0.0.1:${port}`;
   const idp = spawnScript('idp/main.ts', {
     NODE_ENV: 'test',
     LOG_LEVEL: 'warn',
@@ -48,14 +45,26 @@ test('Redis down: 503 with Retry-After instead of 500s, one log line, and recove
     IDP_OPS_PORT: String(opsPort),
     IDP_ISSUER: issuer,
     DATABASE_URL: `sqlite:${join(dir, 'idp.sqlite')}`,
-    REDIS_URL: redis.url,
+    REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: 'outage:',
     PBKDF2_ITERATIONS: '1000',
     LEGACY_ADAPTER_URL: 'http://127.0.0.1:9',
     IDP_CLIENTS_FILE: 'test/idp/fixtures/native-client.yaml',
   });
+  await waitForHttp(`${issuer}/healthz`, idp.exited);
+  return { ...idp, issuer, readyz: `http://127.0.0.1:${opsPort}/readyz` };
+}
+
+const HTML = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
+
+test('Redis down: 503 with Retry-After instead of 500s, one log line, and recovery', async (t) => {
+  const problem = redisServerProblem();
+  if (problem) return skipLoudly(t, 'redis-server', problem);
+  const redis = await startOwnRedis();
+  const dir = mkdtempSync(join(tmpdir(), 'idp-redis-outage-'));
+  const idp = await spawnIdp(dir, redis.url);
+  const { issuer, readyz } = idp;
   try {
-    await waitForHttp(`${issuer}/healthz`, idp.exited);
     const agent = new UserAgent();
     const started = await agent.request(authorizeUrl(issuer));
     await started.body?.cancel();
@@ -65,7 +74,7 @@ test('Redis down: 503 with Retry-After instead of 500s, one log line, and recove
     await redis.kill();
     await until(readyz, 503);
 
-    const html = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
+    const html = HTML;
     const pages: [string, RequestInit][] = [
       [interaction.href, { headers: html }],
       [`${interaction.href}/login`, { method: 'POST', headers: { ...html, 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=x&identifier=a&password=b' }],
@@ -103,4 +112,52 @@ test('Redis down: 503 with Retry-After instead of 500s, one log line, and recove
   const output = idp.output();
   assert.doesNotMatch(output, /Unhandled error event/, 'every ioredis connection has an error listener');
   assert.equal(output.match(/redis connection failed; retrying/g)?.length, 1, `one line for the outage:\n${output.slice(0, 2000)}`);
+});
+
+// Redis that stops answering while the connection stays up (a partition, a stalled server) is
+// not seen by the gate: requests reach oidc-provider, whose commands then time out inside it.
+// Those answered 500 server_error (and, when the failure escaped its error handlers, koa's
+// bare "Internal Server Error"); they must be the same 503 the gate gives.
+test('Redis silent mid-request: oidc-provider routes answer 503 with Retry-After, not 500', async (t) => {
+  const problem = redisServerProblem();
+  if (problem) return skipLoudly(t, 'redis-server', problem);
+  const redis = await startOwnRedis();
+  const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(redis.url).port) });
+  const dir = mkdtempSync(join(tmpdir(), 'idp-redis-silent-'));
+  const target = new URL(redis.url);
+  target.port = String(proxy.port);
+  const idp = await spawnIdp(dir, target.href);
+  const { issuer } = idp;
+  try {
+    const agent = new UserAgent();
+    const started = await agent.request(authorizeUrl(issuer));
+    await started.body?.cancel();
+    assert.equal(started.status, 303, 'the authorization request works while Redis answers');
+
+    proxy.setMode('blackhole');
+    const page = await agent.request(authorizeUrl(issuer), { headers: HTML });
+    const body = await page.text();
+    assert.equal(page.status, 503, body.slice(0, 300));
+    assert.ok(Number(page.headers.get('retry-after')) > 0);
+    assert.equal(page.headers.get('location'), null);
+    assert.match(body, /unavailable right now/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'/, 'the page carries the idp page headers');
+
+    const token = await fetch(`${issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=authorization_code&code=x&client_id=native-app&code_verifier=' + 'x'.repeat(43) + `&redirect_uri=${encodeURIComponent(NATIVE_REDIRECT)}` });
+    assert.equal(token.status, 503);
+    assert.ok(Number(token.headers.get('retry-after')) > 0);
+    assert.equal((await token.json()).error, 'temporarily_unavailable');
+
+    proxy.setMode('open');
+    await until(idp.readyz, 200);
+  } finally {
+    idp.child.kill('SIGTERM');
+    await idp.exited;
+    await proxy.close();
+    await redis.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const output = idp.output();
+  assert.doesNotMatch(output, /oidc-provider server_error/, 'an outage is not logged as a server error');
+  assert.match(output, /redis unavailable during an oidc-provider request/);
 });
