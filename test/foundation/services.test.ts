@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { eventually, metric } from '../support/gateway.ts';
+import { eventually } from '../support/gateway.ts';
 import { freePort, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
+import { sample } from '../support/prometheus-text.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'idm-services-'));
 const seen: IncomingHttpHeaders[] = [];
@@ -104,7 +105,7 @@ test('the gateway stays ready while an upstream is down (one outage must not emp
     const body = (await ready.json()) as { checks: Record<string, string> };
     assert.equal(ready.status, 200, JSON.stringify(body));
     assert.deepEqual(body.checks, { flags: 'ok' }, 'readiness is about this process only');
-    const gauge = async (dependency: string) => metric(await (await fetch(`${lonely.opsUrl}/metrics`)).text(), 'gateway_dependency_up', { dependency });
+    const gauge = async (dependency: string) => sample(await (await fetch(`${lonely.opsUrl}/metrics`)).text(), 'gateway_dependency_up', { dependency });
     assert.ok(await eventually(async () => (await gauge('idp')) === 1 && (await gauge('legacy-adapter')) === 1 && (await gauge('database')) === 1, 10_000), 'the live dependencies are up');
     assert.equal(await gauge('legacy'), 0, 'the dead monolith is down on the gauge');
     const proxied = await fetch(`${lonely.url}/anything`);

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { authorizeUrl, FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
 import { LEGACY_DEMO_PASSWORD } from '../support/legacy-php.ts';
 import { freePort, repoRoot } from '../../scripts/support/processes.ts';
+import { sample } from '../support/prometheus-text.ts';
 
 const DEMO_REDIRECT = 'http://127.0.0.1/callback';
 
@@ -52,8 +53,7 @@ test('npm start without php seeds the demo users, signs alice in just in time an
 
     // Just in time: alice came from the legacy table and her PHP bcrypt hash was imported as PBKDF2.
     const metrics = await (await fetch(`http://127.0.0.1:${ports.IDP_OPS_PORT}/metrics`)).text();
-    const upgrades = metrics.split('\n').filter((line) => line.startsWith('idp_password_upgrades_total{'));
-    assert.ok(upgrades.some((line) => line.includes('from_scheme="bcrypt-2y",result="imported"') && line.endsWith(' 1')), upgrades.join('\n'));
+    assert.equal(sample(metrics, 'idp_password_upgrades_total', { from_scheme: 'bcrypt-2y', result: 'imported' }), 1, metrics);
 
     const legacyPage = await fetch(`${gateway}/account.php`, { redirect: 'manual' });
     assert.equal(legacyPage.status, 503);

@@ -14,8 +14,9 @@ import { hashClientSecret } from '../../idp/oidc/client-secrets.ts';
 import { closeSharedResources, SECRET_KEY, seedLegacyUser, type TestIdp } from '../support/idp.ts';
 import { describeOrSkip, LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
 import { repoRoot } from '../../scripts/support/processes.ts';
-import { metric, startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
+import { startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
 import { clientCredentials, startTokenIdp, userAccessToken } from './tokens.ts';
+import { sample } from '../support/prometheus-text.ts';
 
 const MEMBERS = 'https://members.example.test/api';
 const ORDERS = 'https://orders.example.test/api';
@@ -142,7 +143,7 @@ describeOrSkip('API routes take access tokens and check scopes', reason, () => {
       assert.equal(res.json.login, login);
       assert.equal(res.json.user_id, id);
     }
-    const counted = metric(await gateway.metrics(), 'gateway_bearer_checks_total', { route: 'api', outcome: 'ok' }) - metric(before, 'gateway_bearer_checks_total', { route: 'api', outcome: 'ok' });
+    const counted = sample(await gateway.metrics(), 'gateway_bearer_checks_total', { route: 'api', outcome: 'ok' }) - sample(before, 'gateway_bearer_checks_total', { route: 'api', outcome: 'ok' });
     assert.equal(counted, 2);
     // A service's own token (client credentials) has no user, so no legacy claim and no X-Remote-User.
     const service = await clientCredentials(idp, 'app', `${GATEWAY_SECRET}-app`, 'api:read', MEMBERS);

@@ -8,8 +8,9 @@ import type { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { BUCKET_COOKIE } from '../../gateway/canary.ts';
 import { closeSharedResources, type TestIdp } from '../support/idp.ts';
-import { metric, startTestGateway, startUpstream, testBuckets, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
+import { startTestGateway, startUpstream, testBuckets, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
 import { clientCredentials, OPS_SECRET, startTokenIdp, userAccessToken } from './tokens.ts';
+import { sample } from '../support/prometheus-text.ts';
 
 let idp: TestIdp;
 let legacy: TaggedUpstream;
@@ -121,18 +122,18 @@ test('canary by user: a bad token falls back to the cookie (or sets one), is cou
   }
   const first = await visit(gateway, { token: 'garbage' });
   assert.ok(first.setCookie, 'no cookie and a bad token: the visitor gets a bucket cookie as any anonymous one');
-  const counted = metric(await gateway.metrics(), 'gateway_canary_token_rejected_total', { reason: 'invalid' }) - metric(before, 'gateway_canary_token_rejected_total', { reason: 'invalid' });
+  const counted = sample(await gateway.metrics(), 'gateway_canary_token_rejected_total', { reason: 'invalid' }) - sample(before, 'gateway_canary_token_rejected_total', { reason: 'invalid' });
   assert.equal(counted, cookies.length * bad.length + 1);
 });
 
 test('canary by user: tokens are not even looked at outside a splitting canary', async () => {
-  const before = metric(await gateway.metrics(), 'gateway_canary_token_rejected_total', { reason: 'invalid' });
+  const before = sample(await gateway.metrics(), 'gateway_canary_token_rejected_total', { reason: 'invalid' });
   for (const state of [{ mode: 'legacy' }, { mode: 'idp' }, { mode: 'canary', percent: 0 }, { mode: 'canary', percent: 100 }]) {
     await gateway.flip('app', state);
     const res = await visit(gateway, { token: 'garbage', cookie: freshCookie() });
     assert.equal(res.side, state.mode === 'legacy' || state.percent === 0 ? 'legacy' : 'new', JSON.stringify(state));
   }
-  assert.equal(metric(await gateway.metrics(), 'gateway_canary_token_rejected_total', { reason: 'invalid' }), before);
+  assert.equal(sample(await gateway.metrics(), 'gateway_canary_token_rejected_total', { reason: 'invalid' }), before);
 });
 
 test('canary by user: with the idp out of reach for its keys, a valid token falls back to the cookie', async () => {
@@ -144,7 +145,7 @@ test('canary by user: with the idp out of reach for its keys, a valid token fall
       const cookie = freshCookie();
       assert.equal((await visit(dark, { token, cookie })).side, (await visit(dark, { cookie })).side);
     }
-    assert.ok(metric(await dark.metrics(), 'gateway_canary_token_rejected_total', { reason: 'unavailable' }) >= 10);
+    assert.ok(sample(await dark.metrics(), 'gateway_canary_token_rejected_total', { reason: 'unavailable' }) >= 10);
   } finally {
     await dark.stop();
   }

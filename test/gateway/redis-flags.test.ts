@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import { createRedis } from '../../lib/redis.ts';
 import { createTestRedis, forEachDatabase, redisProblem, REDIS_TEST_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { freePort, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
-import { ADMIN_TOKEN, eventually, metric, startUpstream } from '../support/gateway.ts';
+import { ADMIN_TOKEN, eventually, startUpstream } from '../support/gateway.ts';
+import { sample } from '../support/prometheus-text.ts';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
@@ -61,8 +62,8 @@ test('two gateway processes share flags in Redis: a flip on one reaches the othe
     await redis.publish(`${prefix}gateway:flags:changed`, 'app');
     await expectFallback(b, 'unreadable');
     const metrics = await (await fetch(`${b.opsUrl}/metrics`)).text();
-    assert.equal(metric(metrics, 'gateway_route_flag_fallback', { route: 'app' }), 1);
-    assert.ok(metric(metrics, 'gateway_flag_fallbacks_total', { route: 'app', reason: 'unreadable' }) >= 1);
+    assert.equal(sample(metrics, 'gateway_route_flag_fallback', { route: 'app' }), 1);
+    assert.ok(sample(metrics, 'gateway_flag_fallbacks_total', { route: 'app', reason: 'unreadable' }) >= 1);
     assert.match(b.output(), /route flag unreadable: using the route's default/);
     assert.match(b.output(), /percent: must be at most 100/);
     assert.equal(await sideVia(b), 'legacy');
@@ -205,7 +206,7 @@ test('a Redis restart without persistence: no replica ever serves the default in
       // A flip made right after Redis came back is not undone by any restore.
       assert.equal((await flipVia(b, 'quiet', { mode: 'canary', percent: 50 })).status, 200);
       // Two full reloads and the grace later, everything still holds.
-      const reloads = async () => metric(await (await fetch(`${a.opsUrl}/metrics`)).text(), 'gateway_flag_reloads_total', { result: 'ok' });
+      const reloads = async () => sample(await (await fetch(`${a.opsUrl}/metrics`)).text(), 'gateway_flag_reloads_total', { result: 'ok' });
       const before = await reloads();
       assert.ok(await eventually(async () => (await reloads()) >= before + 2, 10_000, 100));
       watching.stop = true;
@@ -220,7 +221,7 @@ test('a Redis restart without persistence: no replica ever serves the default in
         assert.equal(restores.length, 1, `${route}: one restore in the audit log`);
         assert.equal(restores[0]!.actor, 'gateway');
         let counted = 0;
-        for (const g of gateways) counted += metric(await (await fetch(`${g.opsUrl}/metrics`)).text(), 'gateway_flag_restores_total', { route, drift: 'missing' });
+        for (const g of gateways) counted += sample(await (await fetch(`${g.opsUrl}/metrics`)).text(), 'gateway_flag_restores_total', { route, drift: 'missing' });
         assert.equal(counted, 1, `${route}: one restore counted over both replicas`);
       }
       assert.equal(entries.filter((e) => e.route === 'quiet' && e.via === 'restore').length, 0);
@@ -235,7 +236,7 @@ test('a Redis restart without persistence: no replica ever serves the default in
       // The restore writes Redis, then counts: the count may trail the write a moment.
       const unaudited = async () => {
         let sum = 0;
-        for (const g of gateways) sum += metric(await (await fetch(`${g.opsUrl}/metrics`)).text(), 'gateway_flag_restores_total', { route: 'app', drift: 'unaudited' });
+        for (const g of gateways) sum += sample(await (await fetch(`${g.opsUrl}/metrics`)).text(), 'gateway_flag_restores_total', { route: 'app', drift: 'unaudited' });
         return sum;
       };
       assert.ok(await eventually(async () => (await unaudited()) >= 1, 5_000, 50), 'the unaudited state was counted');

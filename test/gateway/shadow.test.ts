@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { describeOrSkip, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
 import { freePort, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
-import { eventually, INTERNAL_SECRET, LOGIN_DECISION, metric, metricSum, startTestGateway, startUpstream, ADMIN_TOKEN, type TestGateway } from '../support/gateway.ts';
+import { eventually, INTERNAL_SECRET, LOGIN_DECISION, startTestGateway, startUpstream, ADMIN_TOKEN, type TestGateway } from '../support/gateway.ts';
+import { sample } from '../support/prometheus-text.ts';
 
 const ROUTES = 'routes:\n  - { name: app, paths: ["/*"], default: shadow }\n';
 
@@ -27,7 +28,7 @@ test('shadow: a slow shadow changes neither the status nor the latency of the an
     // The user has the full answer, and the shadow copy is still waiting: the user never waited for it.
     assert.ok(await eventually(() => held.length === 1, 2_000));
     assert.equal(slow.seen[0]?.body, 'payload', 'the shadow got the same body');
-    assert.equal(metric(await gateway.metrics(), 'gateway_shadow_in_flight', {}), 1);
+    assert.equal(sample(await gateway.metrics(), 'gateway_shadow_in_flight', {}), 1);
 
     const again = await fetch(`${gateway.url}/thing`);
     assert.equal(again.status, 201, 'a held shadow does not hold the next request either');
@@ -37,8 +38,8 @@ test('shadow: a slow shadow changes neither the status nor the latency of the an
       r.statusCode = 200;
       r.end('new');
     }
-    assert.ok(await eventually(async () => metric(await gateway.metrics(), 'gateway_shadow_comparisons_total', { route: 'app', result: 'agreed' }) === 2, 2_000));
-    assert.equal(metric(await gateway.metrics(), 'gateway_shadow_in_flight', {}), 0);
+    assert.ok(await eventually(async () => sample(await gateway.metrics(), 'gateway_shadow_comparisons_total', { route: 'app', result: 'agreed' }) === 2, 2_000));
+    assert.equal(sample(await gateway.metrics(), 'gateway_shadow_in_flight', {}), 0);
   } finally {
     for (const r of held) r.destroy();
     await gateway.stop();
@@ -60,15 +61,15 @@ test('shadow: a dead or timing-out shadow is counted as an error and the user st
       assert.equal(res.headers.get('x-served-by'), 'legacy');
       await res.text();
     }
-    assert.ok(await eventually(async () => metric(await dead.metrics(), 'gateway_shadow_comparisons_total', { route: 'app', result: 'error' }) === 3, 2_000));
+    assert.ok(await eventually(async () => sample(await dead.metrics(), 'gateway_shadow_comparisons_total', { route: 'app', result: 'error' }) === 3, 2_000));
 
     const answers = await Promise.all(Array.from({ length: 5 }, () => fetch(`${capped.url}/y`).then(async (r) => [r.status, await r.text()])));
     for (const a of answers) assert.deepEqual(a, [200, 'legacy /y']);
     const m = await capped.metrics();
-    assert.equal(metric(m, 'gateway_shadow_comparisons_total', { route: 'app', result: 'dropped' }), 3, 'past the cap of 2, copies are dropped');
+    assert.equal(sample(m, 'gateway_shadow_comparisons_total', { route: 'app', result: 'dropped' }), 3, 'past the cap of 2, copies are dropped');
     // The two held copies time out (300 ms) and free their slots.
-    assert.ok(await eventually(async () => metric(await capped.metrics(), 'gateway_shadow_comparisons_total', { route: 'app', result: 'error' }) === 2, 5_000));
-    assert.equal(metric(await capped.metrics(), 'gateway_shadow_in_flight', {}), 0);
+    assert.ok(await eventually(async () => sample(await capped.metrics(), 'gateway_shadow_comparisons_total', { route: 'app', result: 'error' }) === 2, 5_000));
+    assert.equal(sample(await capped.metrics(), 'gateway_shadow_in_flight', {}), 0);
   } finally {
     for (const r of held) r.destroy();
     await Promise.all([dead.stop(), capped.stop()]);
@@ -131,7 +132,7 @@ test('shadow on the login route compares login decisions (agreed / disagreed), n
     await res.text();
     return res;
   };
-  const count = async (result: string) => metric(await (await fetch(`${gateway.opsUrl}/metrics`)).text(), 'gateway_shadow_comparisons_total', { route: 'login', result });
+  const count = async (result: string) => sample(await (await fetch(`${gateway.opsUrl}/metrics`)).text(), 'gateway_shadow_comparisons_total', { route: 'login', result });
   try {
     const ok = await post({ csrf_token: 'ok', login: '  alice ', password: 'right password' });
     assert.equal(ok.status, 302);
@@ -177,8 +178,8 @@ describeOrSkip('shadow login checks against the real monolith and idp: only deci
   const dir = mkdtempSync(join(tmpdir(), 'gateway-shadow-budget-'));
   const routes = `routes:\n  - { name: login, paths: [/login.php], default: shadow, shadow: login-decision, ${LOGIN_DECISION} }\n  - { name: site, paths: ["/*"] }\n`;
   const gatewayWith = (env: Record<string, string>) => startTestGateway(routes, { LEGACY_UPSTREAM_URL: php.url, IDP_UPSTREAM_URL: idp.url, GATEWAY_SHADOW_TIMEOUT_MS: '20000', ...env });
-  const idpChecks = async () => metricSum(await (await fetch(`${idp.opsUrl}/metrics`)).text(), 'idp_logins_total', { dry_run: 'true' });
-  const shadowed = async (gateway: TestGateway, result: string) => metric(await gateway.metrics(), 'gateway_shadow_comparisons_total', { route: 'login', result });
+  const idpChecks = async () => sample(await (await fetch(`${idp.opsUrl}/metrics`)).text(), 'idp_logins_total', { dry_run: 'true' });
+  const shadowed = async (gateway: TestGateway, result: string) => sample(await gateway.metrics(), 'gateway_shadow_comparisons_total', { route: 'login', result });
   /** A real login form post through `gateway`: the form's own CSRF token, from `client` (X-Forwarded-For). */
   const postLogin = async (gateway: TestGateway, fields: Record<string, string>, client?: string) => {
     const browser = new LegacyBrowser(gateway.url);

@@ -12,7 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { createTestRedis, redisProblem, skipLoudly } from '../../scripts/support/databases.ts';
 import { spawnScript, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
-import { ADMIN_TOKEN, INTERNAL_SECRET, metric } from '../support/gateway.ts';
+import { ADMIN_TOKEN, INTERNAL_SECRET } from '../support/gateway.ts';
+import { sample } from '../support/prometheus-text.ts';
 
 let legacy: Server;
 let next: Server;
@@ -106,9 +107,9 @@ test('requests spread over the workers, and /metrics and the admin API count all
   assert.ok(legacyPeers.size >= 2, `requests reached the upstream from ${legacyPeers.size} worker pool(s)`);
   for (let scrape = 0; scrape < 6; scrape++) {
     const text = await (await fetch(`${gateway!.opsUrl}/metrics`, { headers: { connection: 'close' } })).text();
-    assert.equal(metric(text, 'gateway_proxy_requests_total', { route: 'site', side: 'legacy', status: '200' }), n, `scrape ${scrape}: the sum over workers`);
-    assert.equal(metric(text, 'http_requests_total', { route: 'site', method: 'GET', status: '200' }), n);
-    assert.equal(metric(text, 'gateway_route_mode', { route: 'site', mode: 'legacy' }), 1, 'a flag gauge is not summed');
+    assert.equal(sample(text, 'gateway_proxy_requests_total', { route: 'site', side: 'legacy', status: '200' }), n, `scrape ${scrape}: the sum over workers`);
+    assert.equal(sample(text, 'http_requests_total', { route: 'site', method: 'GET', status: '200' }), n);
+    assert.equal(sample(text, 'gateway_route_mode', { route: 'site', mode: 'legacy' }), 1, 'a flag gauge is not summed');
   }
   const routes = await (await fetch(`${gateway!.url}/admin/api/routes`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}`, connection: 'close' } })).json();
   assert.equal(routes.routes[0].traffic.legacy, n);

@@ -6,10 +6,11 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { loadIdpConfig } from '../../idp/config.ts';
 import { closePasswordWorkers, configurePasswordWorkers, DEFAULT_WORKER_QUEUE_DEPTH } from '../../lib/passwords/index.ts';
-import { sample } from '../jit-login/support.ts';
+
 import { occupyEveryThread } from '../support/password-workers.ts';
 import { signInOnPage, STRICT_THROTTLE } from './sign-in-support.ts';
 import { closeSharedResources, LEGACY_PHPASS, PASSWORD, seedLegacyUser, withIdp, type TestIdp } from '../support/idp.ts';
+import { sample } from '../support/prometheus-text.ts';
 
 after(async () => {
   configurePasswordWorkers({ maxQueue: DEFAULT_WORKER_QUEUE_DEPTH });

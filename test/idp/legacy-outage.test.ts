@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { loadIdpConfig } from '../../idp/config.ts';
 import { createSqliteDatabase } from '../../scripts/support/databases.ts';
-import { sample } from '../jit-login/support.ts';
+
 import { signInOnPage, startLegacySite, STRICT_THROTTLE } from './sign-in-support.ts';
 import { closeSharedResources, PASSWORD, seedLegacyUser, withIdp, type TestIdp } from '../support/idp.ts';
+import { sample } from '../support/prometheus-text.ts';
 
 after(closeSharedResources);
 

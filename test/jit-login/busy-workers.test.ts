@@ -5,7 +5,8 @@ import { after, test } from 'node:test';
 import { closePasswordWorkers, configurePasswordWorkers, DEFAULT_WORKER_QUEUE_DEPTH } from '../../lib/passwords/index.ts';
 import { createSqliteDatabase } from '../../scripts/support/databases.ts';
 import { occupyEveryThread } from '../support/password-workers.ts';
-import { ADAPTER_SECRET, createLegacyPhpSchema, insertLegacyRows, legacyRow, PASSWORD, sample, startAdapter, vector } from './support.ts';
+import { ADAPTER_SECRET, createLegacyPhpSchema, insertLegacyRows, legacyRow, PASSWORD, startAdapter, vector } from './support.ts';
+import { sample } from '../support/prometheus-text.ts';
 
 after(async () => {
   configurePasswordWorkers({ maxQueue: DEFAULT_WORKER_QUEUE_DEPTH });

@@ -118,20 +118,6 @@ export async function createLoginRig(
   return { login, users, registry, metricsText: () => registry.metrics() };
 }
 
-/** The sum of the samples of `name` whose labels include `labels`, in Prometheus text. */
-export function sample(text: string, name: string, labels: Record<string, string>): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    // A metric without labels is printed without braces.
-    const bare = line.startsWith(`${name} `);
-    if (!bare && !line.startsWith(`${name}{`)) continue;
-    const inner = bare ? '' : line.slice(name.length + 1, line.lastIndexOf('}'));
-    const got = Object.fromEntries([...inner.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
-}
-
 /**
  * A spawned service's output once it has logged `pattern`: its log lines travel through a pipe,
  * so they can arrive after the HTTP answer that followed them. Fails after `timeoutMs`.

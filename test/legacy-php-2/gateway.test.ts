@@ -7,10 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ADMIN_TOKEN, eventually, INTERNAL_SECRET, metric } from '../support/gateway.ts';
+import { ADMIN_TOKEN, eventually, INTERNAL_SECRET } from '../support/gateway.ts';
 import { describeOrSkip, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
 import { demoMember, LEGACY_PHP_2_MAPPING, MEMBERS_DEMO, MembersBrowser, startLegacyPhp2, type LegacyPhp2 } from '../support/legacy-php-2.ts';
 import { repoRoot, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
+import { sample } from '../support/prometheus-text.ts';
 
 const reason = await legacyPhpUnavailableReason({ db: 'sqlite', sessionStore: 'redis' });
 
@@ -99,7 +100,7 @@ describeOrSkip('gateway in front of legacy-php-2, configured by files and variab
       const answer = await new MembersBrowser({ url: gateway.url, sessionName: site.sessionName }).login(handle, pass);
       assert.equal(answer.status, status, `${handle}: PHP still answers in shadow mode`);
     }
-    const count = async (result: string) => metric(await (await fetch(`${gateway.opsUrl}/metrics`)).text(), 'gateway_shadow_comparisons_total', { route: 'login', result });
+    const count = async (result: string) => sample(await (await fetch(`${gateway.opsUrl}/metrics`)).text(), 'gateway_shadow_comparisons_total', { route: 'login', result });
     const settled = await eventually(async () => (await count('agreed')) + (await count('disagreed')) + (await count('error')) >= attempts.length, 60_000, 100);
     assert.ok(settled, 'every login was compared');
     assert.deepEqual({ agreed: await count('agreed'), disagreed: await count('disagreed'), error: await count('error') }, { agreed: attempts.length, disagreed: 0, error: 0 });

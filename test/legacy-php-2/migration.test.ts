@@ -5,13 +5,14 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, it } from 'node:test';
-import { startAdapter, createLoginRig, createDatabaseOfKind, sample } from '../jit-login/support.ts';
+import { startAdapter, createLoginRig, createDatabaseOfKind } from '../jit-login/support.ts';
 import { createIdpStore, loginServiceFor, spawnMigrate } from '../etl/support.ts';
 import type { TestDatabase } from '../../scripts/support/databases.ts';
 import { describeOrSkip, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
 import { LEGACY_PHP_2_MAPPING, MEMBERS_DEMO, startLegacyPhp2, type LegacyPhp2 } from '../support/legacy-php-2.ts';
 import { repoRoot } from '../../scripts/support/processes.ts';
 import { WEAK_SCHEMES, WRAPPED_SCHEME } from '../../lib/passwords/index.ts';
+import { sample } from '../support/prometheus-text.ts';
 
 const execFileAsync = promisify(execFile);
 const active = MEMBERS_DEMO.filter((m) => !m.banned);

@@ -12,9 +12,10 @@ import { DEFAULT_TEMPLATES_DIR } from '../../idp/mail/index.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { createUserStore } from '../../idp/users/store.ts';
 import { LEGACY_PHPASS } from '../support/idp.ts';
-import { sample } from '../jit-login/support.ts';
+
 import { freePort, startServiceProcess } from '../../scripts/support/processes.ts';
 import { startSmtpServer } from '../support/smtp-server.ts';
+import { sample } from '../support/prometheus-text.ts';
 
 const NAME = 'Eve <b>"Ops" & Co</b>';
 

@@ -11,8 +11,9 @@ import { Registry } from 'prom-client';
 import { createDatabase, migrate } from '../../lib/db.ts';
 import { createMailer, createMailMetrics, createMailOutbox, createMailTransport, loadMailTemplates } from '../../idp/mail/index.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
-import { sample } from '../jit-login/support.ts';
+
 import { startSmtpServer, type SmtpServerBehaviour } from '../support/smtp-server.ts';
+import { sample } from '../support/prometheus-text.ts';
 
 async function withMailer(behaviour: SmtpServerBehaviour, body: (ctx: { mailer: ReturnType<typeof createMailer>; rows(): Promise<Record<string, unknown>[]>; smtp: Awaited<ReturnType<typeof startSmtpServer>>; metrics(): Promise<string> }) => Promise<void>) {
   const dir = mkdtempSync(join(tmpdir(), 'idm-mailer-'));

@@ -11,6 +11,7 @@ import { describeOrSkip, legacyKnex, legacyPhpUnavailableReason, startLegacyPhp,
 import { startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { authorize, idToken, passwordLogin, phpLogin, walk } from './flows.ts';
 import { ADAPTER_SECRET, BRIDGE_SECRET, postJson, startAdapter, startStack, type Stack } from '../support/stack.ts';
+import { sample } from '../support/prometheus-text.ts';
 
 /**
  * An authorization request straight at an idp, the browser holding only `cookie` (the monolith's):
@@ -35,8 +36,7 @@ function sessionLifetimeSeconds(browser: FormClient): number {
 
 async function metric(stack: Stack, result: string): Promise<number> {
   const text = await (await fetch(`${stack.idp.opsUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`idp_legacy_session_logins_total{result="${result}"`));
-  return line ? Number(line.split(' ').pop()) : 0;
+  return sample(text, 'idp_legacy_session_logins_total', { result });
 }
 
 const reason = await legacyPhpUnavailableReason({ db: 'sqlite' });

@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createDatabase } from '../../lib/db.ts';
 import type { RunningService } from '../../lib/service.ts';
-import { legacyIdOf, sample, startAdapter } from '../jit-login/support.ts';
+import { legacyIdOf, startAdapter } from '../jit-login/support.ts';
 import { createTestRedis, redisProblem, REDIS_TEST_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { answer, UNAVAILABLE, withLegacyDb } from '../support/legacy-deadline.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
+import { sample } from '../support/prometheus-text.ts';
 
 const BRIDGE_SECRET = 'test-session-bridge-secret-0123456789abcdef';
 const bridge = { secret: BRIDGE_SECRET };

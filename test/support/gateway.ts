@@ -138,28 +138,6 @@ export async function startTestGateway(routesYaml: string, env: Record<string, s
   };
 }
 
-/** The value of one Prometheus sample (0 when absent). */
-export function metric(text: string, name: string, labels: Record<string, string>): number {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const inner = line.slice(name.length + 1, line.indexOf('}'));
-    const ok = Object.entries(labels).every(([k, v]) => inner.includes(`${k}="${v}"`));
-    if (ok) return Number(line.slice(line.indexOf('}') + 1).trim());
-  }
-  return 0;
-}
-
-/** The sum of every series of `name` that carries `labels` (whatever its other labels). */
-export function metricSum(text: string, name: string, labels: Record<string, string>): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const inner = line.slice(name.length + 1, line.indexOf('}'));
-    if (Object.entries(labels).every(([k, v]) => inner.includes(`${k}="${v}"`))) sum += Number(line.slice(line.indexOf('}') + 1).trim());
-  }
-  return sum;
-}
-
 /** Polls `check` until it returns true or `ms` passes; returns whether it did. */
 export async function eventually(check: () => Promise<boolean> | boolean, ms: number, every = 20): Promise<boolean> {
   const deadline = Date.now() + ms;
