@@ -94,6 +94,11 @@ export async function createSqliteDatabase(): Promise<TestDatabase> {
   };
 }
 
+/** A throwaway database of `kind`, named after `prefix` on MariaDB. */
+export function createDatabaseOfKind(kind: 'sqlite' | 'mysql', prefix = 'idm_test'): Promise<TestDatabase> {
+  return kind === 'mysql' ? createMariaDbDatabase(prefix) : createSqliteDatabase();
+}
+
 export const databaseKinds = ['sqlite', 'mysql'] as const;
 
 /**

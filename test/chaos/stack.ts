@@ -13,7 +13,8 @@ import { startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
 import { freePort, repoRoot, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { startOwnRedis, type OwnRedis } from '../support/redis-server.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
-import { ADAPTER_SECRET, BRIDGE_SECRET, CLIENT_SECRET, CLIENT_SECRET_KEY, clientsYaml, COOKIE_SECRET, IDP_SECRET, startAdapter } from '../support/stack.ts';
+import { CLIENT_SECRET, CLIENT_SECRET_KEY, clientsYaml, COOKIE_SECRET, IDP_SECRET } from '../support/stack.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET, startAdapterProcess } from '../support/legacy-adapter.ts';
 
 /** The site's public origin: browsers (the test's agents) reach it at the gateway with X-Forwarded-Proto: https. */
 export const PUBLIC_URL = 'https://login.example.test';
@@ -99,7 +100,7 @@ export async function startChaosStack(options: { seedUsers: number }): Promise<C
     };
     for (const step of [['idp/store/migrate-cli.ts'], ['idp/cli/keys.ts', 'add-next'], ['idp/cli/keys.ts', 'promote']]) operatorStep(step, idpEnv);
 
-    const adapter = await startAdapter(php, { NODE_ENV: 'production', LEGACY_DATABASE_URL: legacyUrl.href });
+    const adapter = await startAdapterProcess(php, { NODE_ENV: 'production', LEGACY_DATABASE_URL: legacyUrl.href });
     cleanups.push(() => adapter.stop());
     const idpPort = await freePort();
     let idp = await startServiceProcess('idp/main.ts', 'IDP_PORT', { ...idpEnv, LEGACY_ADAPTER_URL: adapter.url }, idpPort);

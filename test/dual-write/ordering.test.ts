@@ -12,7 +12,8 @@ import { createDualWriteMetrics, createOutbox, createRelay, insertPasswordEvent 
 import { createLegacyAdapterClient } from '../../idp/legacy/client.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { closeSharedResources } from '../support/idp.ts';
-import { ADAPTER_SECRET, FORUM_MAPPING, createLegacyPhpSchema, insertLegacyRows, legacyIdOf, legacyRow, startAdapter } from '../jit-login/support.ts';
+import { createLegacyPhpSchema, insertLegacyRows, legacyIdOf, legacyRow } from '../jit-login/support.ts';
+import { ADAPTER_SECRET, FORUM_MAPPING, startAdapter } from '../support/legacy-adapter.ts';
 import { forEachDatabase } from '../../scripts/support/databases.ts';
 import { sample } from '../support/prometheus-text.ts';
 

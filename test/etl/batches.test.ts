@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { listDeadLetters, runMigration, type MigrationReport } from '../../legacy-adapter/etl/index.ts';
 import { createDatabase } from '../../lib/db.ts';
 import { forEachDatabase, mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
-import { createDatabaseOfKind, createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, idpState, insertLegacyUsers, mapping, spawnMigrate, TEST_WRAP_ITERATIONS } from './support.ts';
+import { createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, idpState, insertLegacyUsers, mapping, spawnMigrate, TEST_WRAP_ITERATIONS } from './support.ts';
+import { createDatabaseOfKind } from '../../scripts/support/databases.ts';
 
 test('a batch with a row the idp store refuses is rolled back and retried row by row: the other rows land, that one is dead-lettered', async (t) => {
   const problem = await mariadbProblem();

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadCheckpoint, runMigration, type MigrationReport } from '../../legacy-adapter/etl/index.ts';
 import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
-import { createDatabaseOfKind, createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, idpState, insertLegacyUsers, mapping, spawnMigrate, TEST_WRAP_ITERATIONS } from './support.ts';
+import { createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, idpState, insertLegacyUsers, mapping, spawnMigrate, TEST_WRAP_ITERATIONS } from './support.ts';
+import { createDatabaseOfKind } from '../../scripts/support/databases.ts';
 
 test('killed with SIGKILL mid-run and run again: the same final state as an uninterrupted run, no duplicates, counts for the whole pass', async (t) => {
   const problem = await mariadbProblem();

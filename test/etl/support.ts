@@ -14,7 +14,7 @@ import type { DeadLetterReason } from '../../legacy-adapter/etl/index.ts';
 import { fingerprintKey } from '../../legacy-adapter/legacy/fingerprint.ts';
 import { migrate, type Knex } from '../../lib/db.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { createMariaDbDatabase, createSqliteDatabase, type TestDatabase } from '../../scripts/support/databases.ts';
+import { createDatabaseOfKind, type TestDatabase } from '../../scripts/support/databases.ts';
 import { repoRoot } from '../../scripts/support/processes.ts';
 import { vector } from '../../scripts/support/legacy-hashes.ts';
 export { createLegacyPhpSchema as createLegacySchema } from '../support/legacy-php.ts';
@@ -150,10 +150,6 @@ export function generateUsers(count: number): GeneratedUser[] {
 export async function insertLegacyUsers(knex: Knex, users: readonly GeneratedUser[]): Promise<void> {
   // 500: SQLite's limit on the terms of the compound SELECT knex inserts several rows with.
   for (let i = 0; i < users.length; i += 500) await knex('users').insert(users.slice(i, i + 500).map((u) => u.row));
-}
-
-export function createDatabaseOfKind(kind: 'sqlite' | 'mysql', prefix = 'idm_etl'): Promise<TestDatabase> {
-  return kind === 'mysql' ? createMariaDbDatabase(prefix) : createSqliteDatabase();
 }
 
 /** A fresh idp store, migrated as the idp migrates it. */

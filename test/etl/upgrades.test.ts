@@ -8,7 +8,8 @@ import { runMigration, type MigrationReport } from '../../legacy-adapter/etl/ind
 import { legacyFingerprint } from '../../legacy-adapter/legacy/fingerprint.ts';
 import { pbkdf2Scheme } from '../../lib/passwords/index.ts';
 import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
-import { ADAPTER_SECRET, createDatabaseOfKind, createIdpStore, createLegacySchema, FINGERPRINT_KEY, loginServiceFor, mapping, MAPPING_FILE, spawnMigrate } from './support.ts';
+import { ADAPTER_SECRET, createIdpStore, createLegacySchema, FINGERPRINT_KEY, loginServiceFor, mapping, MAPPING_FILE, spawnMigrate } from './support.ts';
+import { createDatabaseOfKind } from '../../scripts/support/databases.ts';
 
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');

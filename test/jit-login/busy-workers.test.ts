@@ -5,7 +5,8 @@ import { after, test } from 'node:test';
 import { closePasswordWorkers, configurePasswordWorkers, DEFAULT_WORKER_QUEUE_DEPTH } from '../../lib/passwords/index.ts';
 import { createSqliteDatabase } from '../../scripts/support/databases.ts';
 import { occupyEveryThread } from '../support/password-workers.ts';
-import { ADAPTER_SECRET, createLegacyPhpSchema, insertLegacyRows, legacyRow, PASSWORD, startAdapter, vector } from './support.ts';
+import { createLegacyPhpSchema, insertLegacyRows, legacyRow, PASSWORD, vector } from './support.ts';
+import { ADAPTER_SECRET, startAdapter } from '../support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
 
 after(async () => {

@@ -7,7 +7,8 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { test } from 'node:test';
 import { createDatabase } from '../../lib/db.ts';
 import { answer, UNAVAILABLE, withLegacyDb } from '../support/legacy-deadline.ts';
-import { legacyIdOf, PASSWORD, startAdapter, vector } from './support.ts';
+import { legacyIdOf, PASSWORD, vector } from './support.ts';
+import { startAdapter } from '../support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
 
 test('a table locked by another session: every legacy call answers 503 unavailable, then works again', async (t) => {

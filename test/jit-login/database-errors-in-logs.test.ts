@@ -7,7 +7,8 @@ import { describeDatabaseError } from '../../legacy-adapter/etl/writer.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { forEachDatabase, type TestDatabase } from '../../scripts/support/databases.ts';
 import { startServiceProcess } from '../../scripts/support/processes.ts';
-import { ADAPTER_SECRET, createLegacyPhpSchema, insertLegacyRows, LEGACY_PHP_MAPPING, legacyIdOf, legacyRow, outputOnceLogged, vector } from './support.ts';
+import { createLegacyPhpSchema, insertLegacyRows, legacyIdOf, legacyRow, outputOnceLogged, vector } from './support.ts';
+import { ADAPTER_SECRET, LEGACY_PHP_MAPPING } from '../support/legacy-adapter.ts';
 
 /** A logger like every service's, writing into a string. */
 function capturedLogger(): { logger: ReturnType<typeof createLogger>; text(): string } {

@@ -8,7 +8,8 @@ import { loadMapping } from '../../legacy-adapter/mapping/index.ts';
 import { createAdapterMetrics } from '../../legacy-adapter/metrics.ts';
 import type { Knex } from '../../lib/db.ts';
 import { forEachDatabase } from '../../scripts/support/databases.ts';
-import { createLegacyPhpSchema, FORUM_MAPPING, insertLegacyRows, LEGACY_PHP_MAPPING, legacyRow, PASSWORD, schemeUsers, vector } from './support.ts';
+import { createLegacyPhpSchema, insertLegacyRows, legacyRow, PASSWORD, schemeUsers, vector } from './support.ts';
+import { FORUM_MAPPING, LEGACY_PHP_MAPPING } from '../support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
 
 const KEY = 'fingerprint-key-for-tests-0123456789';

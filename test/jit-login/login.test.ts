@@ -4,7 +4,9 @@ import type { RunningService } from '../../lib/service.ts';
 import { hashPassword, verifyPassword } from '../../lib/passwords/index.ts';
 import type { UpgradeHooks } from '../../idp/users/types.ts';
 import { forEachDatabase, type TestDatabase } from '../../scripts/support/databases.ts';
-import { createDatabaseOfKind, createLegacyPhpSchema, createLoginRig, insertLegacyRows, legacyIdOf, legacyRow, PASSWORD, schemeUsers, startAdapter, TEST_ITERATIONS, vector, type LoginRig } from './support.ts';
+import { createLegacyPhpSchema, createLoginRig, insertLegacyRows, legacyIdOf, legacyRow, PASSWORD, schemeUsers, TEST_ITERATIONS, vector, type LoginRig } from './support.ts';
+import { createDatabaseOfKind } from '../../scripts/support/databases.ts';
+import { startAdapter } from '../support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
 
 interface Ctx {

@@ -1,28 +1,22 @@
 // Shared set-up of the just-in-time login tests: the sample monolith's users table (or the
 // forum schema) on a real database, the legacy-adapter as a real HTTP service, the idp store.
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { migrate, type Knex } from '../../lib/db.ts';
 import { createLogger } from '../../lib/logger.ts';
-import type { RunningService } from '../../lib/service.ts';
-import { startLegacyAdapter } from '../../legacy-adapter/app.ts';
-import { loadLegacyAdapterConfig } from '../../legacy-adapter/config.ts';
 import { createLegacyAdapterClient } from '../../idp/legacy/client.ts';
 import { createLoginMetrics, createLoginService } from '../../idp/login/index.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { createUserStore } from '../../idp/users/store.ts';
 import type { UpgradeHooks } from '../../idp/users/types.ts';
-import { createMariaDbDatabase, createSqliteDatabase, type TestDatabase } from '../../scripts/support/databases.ts';
-import { repoRoot, type SpawnedService } from '../../scripts/support/processes.ts';
+import type { TestDatabase } from '../../scripts/support/databases.ts';
+import { ADAPTER_SECRET } from '../support/legacy-adapter.ts';
+import type { SpawnedService } from '../../scripts/support/processes.ts';
 import { PASSWORD, vector, vectors } from '../../scripts/support/legacy-hashes.ts';
 import type { LegacyUserRow } from '../../scripts/seed-legacy-users.ts';
 export { createLegacyPhpSchema } from '../support/legacy-php.ts';
 
 export { PASSWORD, vector, vectors };
-export const LEGACY_PHP_MAPPING = join(repoRoot, 'legacy-adapter/mappings/legacy-php.yaml');
-export const FORUM_MAPPING = join(repoRoot, 'legacy-adapter/mappings/forum-members.yaml');
-export const ADAPTER_SECRET = 'test-legacy-adapter-secret-0123456789abcdef';
 /** Low on purpose (tests only); one test runs the production default. */
 export const TEST_ITERATIONS = 1000;
 
@@ -69,25 +63,6 @@ export async function legacyIdOf(knex: Knex, login: string): Promise<string> {
   const row = (await knex('users').where('user_login', login).first('user_id')) as { user_id: number } | undefined;
   if (!row) throw new Error(`no legacy row ${login}`);
   return String(row.user_id);
-}
-
-export function createDatabaseOfKind(kind: 'sqlite' | 'mysql'): Promise<TestDatabase> {
-  return kind === 'mysql' ? createMariaDbDatabase('idm_jit') : createSqliteDatabase();
-}
-
-/** The legacy-adapter as a real HTTP service on a free port, in this process. */
-export async function startAdapter(databaseUrl: string, mappingFile = LEGACY_PHP_MAPPING, env: Record<string, string> = {}): Promise<RunningService> {
-  return startLegacyAdapter(
-    loadLegacyAdapterConfig({
-      LOG_LEVEL: 'silent',
-      LEGACY_ADAPTER_PORT: '0',
-      LEGACY_ADAPTER_OPS_PORT: '0',
-      LEGACY_ADAPTER_SECRET: ADAPTER_SECRET,
-      LEGACY_DATABASE_URL: databaseUrl,
-      LEGACY_MAPPING_FILE: mappingFile,
-      ...env,
-    }),
-  );
 }
 
 export interface LoginRig {

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import type { RunningService } from '../../lib/service.ts';
-import { ADAPTER_SECRET, startAdapter } from '../jit-login/support.ts';
-import { BRIDGE_SECRET, postJson } from '../support/stack.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET, startAdapter } from '../support/legacy-adapter.ts';
+import { postJson } from '../support/stack.ts';
 import { describeOrSkip, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
 import { demoMember, LEGACY_PHP_2_MAPPING, MembersBrowser, startLegacyPhp2, type LegacyPhp2 } from '../support/legacy-php-2.ts';
 

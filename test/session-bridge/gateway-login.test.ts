@@ -13,7 +13,8 @@ import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
 import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyKnex, legacyPhpUnavailableReason, legacySessionData } from '../support/legacy-php.ts';
 import { createTransactionCookies } from '../../gateway/rp/transaction-cookie.ts';
 import { followRedirects, signInAtIdp, signInWithCookie } from './flows.ts';
-import { ADAPTER_SECRET, allowConsent, BRIDGE_SECRET, COOKIE_SECRET, IDP_SECRET, postJson, startStack, type Stack } from '../support/stack.ts';
+import { allowConsent, COOKIE_SECRET, IDP_SECRET, postJson, startStack, type Stack } from '../support/stack.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET } from '../support/legacy-adapter.ts';
 import { repoRoot } from '../../scripts/support/processes.ts';
 
 function setCookies(res: Response): string[] {

@@ -10,7 +10,8 @@ import { authorizeUrl, FormClient } from '../idp-pages/browser-like.ts';
 import { describeOrSkip, legacyKnex, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
 import { startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { authorize, idToken, passwordLogin, phpLogin, walk } from './flows.ts';
-import { ADAPTER_SECRET, BRIDGE_SECRET, postJson, startAdapter, startStack, type Stack } from '../support/stack.ts';
+import { postJson, startStack, type Stack } from '../support/stack.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET, startAdapterProcess } from '../support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
 
 /**
@@ -239,7 +240,7 @@ describeOrSkip('the legacy-adapter reads phpredis sessions (LEGACY_SESSION_STORE
   let redis: Redis;
   before(async () => {
     php = await startLegacyPhp({ db: 'mysql', sessionStore: 'redis' });
-    adapter = await startAdapter(php);
+    adapter = await startAdapterProcess(php);
     redis = new Redis(php.redisUrl, { maxRetriesPerRequest: 1 });
   });
   after(async () => {

@@ -12,7 +12,8 @@ import { newPhpSessionId } from '../../legacy-adapter/sessions/session-id.ts';
 import { describeOrSkip, legacyKnex, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
 import { repoRoot, type SpawnedService } from '../../scripts/support/processes.ts';
 import { phpDecode, phpEncode, phpString } from './php-cli.ts';
-import { ADAPTER_SECRET, BRIDGE_SECRET, postJson, startAdapter } from '../support/stack.ts';
+import { postJson } from '../support/stack.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET, startAdapterProcess } from '../support/legacy-adapter.ts';
 
 const reason = await legacyPhpUnavailableReason({ db: 'sqlite' });
 
@@ -37,7 +38,7 @@ describeOrSkip('legacy-adapter sessions with session.serialize_handler=php_seria
         .replace('login: {from: username', 'username: {from: username')
         .replace('loggedInAs: [user_id, login]', 'loggedInAs: [uid, username]'),
     );
-    adapter = await startAdapter(php, { LEGACY_MAPPING_FILE: mapping });
+    adapter = await startAdapterProcess(php, { LEGACY_MAPPING_FILE: mapping });
     db = legacyKnex(php);
   });
   after(async () => {

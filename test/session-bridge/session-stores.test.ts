@@ -17,7 +17,8 @@ import { createLegacyPhpSchema } from '../support/legacy-php.ts';
 import { startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { redisServerProblem, startOwnRedis, type OwnRedis } from '../support/redis-server.ts';
 import { phpProblem, runPhp } from './php-cli.ts';
-import { ADAPTER_SECRET, BRIDGE_SECRET, postJson } from '../support/stack.ts';
+import { postJson } from '../support/stack.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET } from '../support/legacy-adapter.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'session-stores-'));
 let redis: OwnRedis | undefined;

@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createDatabase } from '../../lib/db.ts';
 import type { RunningService } from '../../lib/service.ts';
-import { legacyIdOf, startAdapter } from '../jit-login/support.ts';
+import { legacyIdOf } from '../jit-login/support.ts';
+import { BRIDGE_SECRET, startAdapter } from '../support/legacy-adapter.ts';
 import { createTestRedis, redisProblem, REDIS_TEST_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { answer, UNAVAILABLE, withLegacyDb } from '../support/legacy-deadline.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { sample } from '../support/prometheus-text.ts';
 
-const BRIDGE_SECRET = 'test-session-bridge-secret-0123456789abcdef';
 const bridge = { secret: BRIDGE_SECRET };
 
 /** The three calls that touch the store: the gateway's create and delete, the idp's resolve. */

@@ -3,7 +3,8 @@
 // requests that wait far longer than the adapter may, so reaching that wait is a failure.
 import type { TestContext } from 'node:test';
 import type { RunningService } from '../../lib/service.ts';
-import { ADAPTER_SECRET, createLegacyPhpSchema, insertLegacyRows, legacyRow, vector } from '../jit-login/support.ts';
+import { createLegacyPhpSchema, insertLegacyRows, legacyRow, vector } from '../jit-login/support.ts';
+import { ADAPTER_SECRET } from './legacy-adapter.ts';
 import { createMariaDbDatabase, mariadbProblem, MARIADB_ADMIN_URL, skipLoudly, type TestDatabase } from '../../scripts/support/databases.ts';
 
 // The adapter runs with its default deadline (LEGACY_DATABASE_TIMEOUT_MS, 2 s), generous enough

@@ -9,10 +9,9 @@ import { hashClientSecret } from '../../idp/oidc/client-secrets.ts';
 import { createDatabase } from '../../lib/db.ts';
 import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
 import { LEGACY_DEMO_PASSWORD, startLegacyPhp, type LegacyPhp } from './legacy-php.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET, startAdapterProcess } from './legacy-adapter.ts';
 import { freePort, spawnScript, startServiceProcess, waitForHttp, type SpawnedService } from '../../scripts/support/processes.ts';
 
-export const BRIDGE_SECRET = 'test-session-bridge-secret-0123456789abcdef';
-export const ADAPTER_SECRET = 'test-legacy-adapter-secret-0123456789abcdef';
 export const IDP_SECRET = 'test-idp-internal-secret-0123456789abcdef';
 export const CLIENT_SECRET = 'test-gateway-oidc-client-secret-0123456789abcdef';
 export const CLIENT_SECRET_KEY = 'test-client-secret-hmac-key-0123456789';
@@ -51,20 +50,6 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** A legacy-adapter over `php`'s database and session store, with both of its secrets. */
-export function startAdapter(php: LegacyPhp, env: Record<string, string> = {}): Promise<SpawnedService> {
-  return startServiceProcess('legacy-adapter/main.ts', 'LEGACY_ADAPTER_PORT', {
-    LEGACY_DATABASE_URL: php.db.url,
-    LEGACY_ADAPTER_SECRET: ADAPTER_SECRET,
-    LEGACY_SESSION_BRIDGE_SECRET: BRIDGE_SECRET,
-    LEGACY_SESSION_STORE: php.env.LEGACY_SESSION_STORE!,
-    LEGACY_REDIS_HOST: php.env.LEGACY_REDIS_HOST!,
-    LEGACY_REDIS_PORT: php.env.LEGACY_REDIS_PORT!,
-    LEGACY_SESSION_NAME: php.sessionName,
-    ...env,
-  });
-}
-
 const backchannelLines = (uri: string | undefined) => (uri ? `\n    backchannel_logout_uri: "${uri}"\n    backchannel_logout_session_required: true` : '');
 
 /**
@@ -97,7 +82,7 @@ export async function startStack(options: StackOptions): Promise<Stack>;
 export async function startStack(options: StackOptions): Promise<Stack & { idpDb?: Knex }> {
   const dir = mkdtempSync(join(tmpdir(), options.tmpPrefix ?? 'session-bridge-'));
   const php = await startLegacyPhp({ db: options.db, sessionStore: options.sessionStore, ...(options.sessionName ? { sessionName: options.sessionName } : {}) });
-  const adapter = await startAdapter(php, options.env?.adapter);
+  const adapter = await startAdapterProcess(php, options.env?.adapter);
   const port = await freePort();
   const gateway = `http://127.0.0.1:${port}`;
   const clients = join(dir, 'clients.yaml');
