@@ -14,13 +14,14 @@ import { after, before, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, ConsoleMessage, Page } from 'playwright-core';
-import { artifact, launchChromium, selfSignedCertificate, startHarnessIdp, startRealIdp, startSpaServer, type RealIdp, type SpaServer } from './support.ts';
+import { startIdpProcess, type IdpProcess } from '../support/idp.ts';
+import { artifact, launchChromium, selfSignedCertificate, startSpaServer, type SpaServer } from './support.ts';
 
 const SPA_HOST = 'spa.test';
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
 
-let idp: RealIdp | undefined;
+let idp: IdpProcess | undefined;
 let spa: SpaServer | undefined;
 let rp: { server: Server; redirectUri: string } | undefined;
 let browser: Browser | undefined;
@@ -36,9 +37,7 @@ before(async (t) => {
   tlsDir = mkdtempSync(join(tmpdir(), 'idm-spa-tls-'));
   spa = await startSpaServer(SPA_HOST, selfSignedCertificate(tlsDir, SPA_HOST));
 
-  const useHarness = process.env.TEST_IDP_BROWSER_TARGET === 'harness';
-  if (useHarness) t.diagnostic('TEST_IDP_BROWSER_TARGET=harness: the pages run on a provider built in the test, not the real idp');
-  idp = await (useHarness ? startHarnessIdp : startRealIdp)([
+  idp = await startIdpProcess([
     {
       client_id: 'browser-native',
       client_name: 'Native test app',
@@ -60,7 +59,6 @@ before(async (t) => {
       scope: 'openid profile email',
     },
   ]);
-  t.diagnostic(`idp under test: ${idp.mode} (${idp.mode === 'process' ? 'idp/main.ts' : idp.mode === 'in-process' ? 'startIdp from idp/app.ts with the pages mounted through its hook' : 'a provider built in the test'})`);
   Object.assign(spa.config, { issuer: idp.issuer, clientId: 'browser-spa', redirectUri: `${spa.origin}/callback.html`, scope: 'openid profile email' });
 
   browser = await launchChromium(t as never, [`--host-resolver-rules=MAP ${SPA_HOST} 127.0.0.1`, '--ignore-certificate-errors']);
@@ -141,9 +139,7 @@ test('a person signs in through the login page with the keyboard (code + PKCE), 
     assert.ok(claims?.sub);
     const userinfo = await oidc.fetchUserInfo(flow.config, tokens.access_token, claims.sub);
     assert.equal(userinfo.email, 'alice@example.test');
-    if (idp!.mode !== 'harness') {
-      assert.match((await idp!.storedScheme()) ?? '', /pbkdf2/, 'the legacy hash was upgraded on the way');
-    }
+    assert.match((await idp!.storedScheme()) ?? '', /pbkdf2/, 'the legacy hash was upgraded on the way');
     assert.deepEqual(cspViolations, [], 'no CSP violation on the way (form-action allowed the redirect chain)');
   } finally {
     await context.close();

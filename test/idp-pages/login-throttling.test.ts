@@ -5,7 +5,7 @@ import { test, type TestContext } from 'node:test';
 import { createMemoryThrottle, createRedisThrottle, type LoginThrottle, type ThrottlePolicy } from '../../idp/throttle/index.ts';
 import { createTestRedis, redisProblem, REDIS_TEST_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { authorizeUrl, FormClient, hiddenValue } from './browser-like.ts';
-import { startPageHarness, WEB_CLIENT, type PageHarness } from './harness.ts';
+import { startPageHarness, WEB_CLIENT, type PageHarness } from '../support/idp.ts';
 
 // Delays long enough that a block cannot lapse during the test, so nothing depends on timing.
 const policy: ThrottlePolicy = { windowMs: 600_000, accountFreeAttempts: 2, addressFreeAttempts: 5, networkFreeAttempts: 8, baseDelayMs: 120_000, maxDelayMs: 600_000 };

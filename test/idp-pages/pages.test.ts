@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createMemoryThrottle, DEFAULT_THROTTLE_POLICY } from '../../idp/throttle/index.ts';
 import { authorizeUrl, FormClient, hiddenValue } from './browser-like.ts';
-import { startPageHarness, WEB_CLIENT, type PageHarness } from './harness.ts';
+import { startPageHarness, WEB_CLIENT, type PageHarness } from '../support/idp.ts';
 
 const HOSTILE_NAME = `<script>alert("pwned")</script><img src=x onerror=alert(1)>&'`;
 const HOSTILE_CLIENT = { ...WEB_CLIENT, client_id: 'hostile', client_name: HOSTILE_NAME, redirect_uris: ['https://evil.example.test/cb'] };

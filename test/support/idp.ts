@@ -1,21 +1,37 @@
-// A real idp (startIdp, in-process) on a throwaway database (MariaDB or SQLite) and Redis (or
-// the in-process store), with clients and resources files written for the test. Interactions are
-// completed through a tiny test-only route that calls the real login service and
-// provider.interactionFinished, so these tests do not depend on the HTML of the login pages
-// (test/idp-pages and test/idp-browser cover those).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// The idp as the tests start it, three ways:
+// - startTestIdp: the real idp (startIdp, in this process) on a throwaway database (MariaDB or
+//   SQLite) and Redis (or the in-process store), with clients and resources files written for the
+//   test. By default interactions are completed through a tiny test-only route that calls the
+//   real login service and provider.interactionFinished, so most tests do not depend on the HTML
+//   of the login pages; `realPages` mounts the idp's own pages.
+// - startIdpProcess: idp/main.ts in its own process, as production runs it (the browser tests).
+// - startPageHarness: the idp's interaction module alone, on an oidc-provider built here over an
+//   in-memory user list, for the page tests that count password checks.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import express, { type Express } from 'express';
 import type Provider from 'oidc-provider';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { stringify } from 'yaml';
 import { startIdp, type IdpHooks } from '../../idp/app.ts';
 import { loadIdpConfig } from '../../idp/config.ts';
 import type { Oidc } from '../../idp/oidc/index.ts';
 import { createUserStore } from '../../idp/users/store.ts';
+import { mountInteractions, logoutSource, postLogoutSuccessSource, renderError, type InteractionProvider } from '../../idp/interactions/index.ts';
+import type { IdpUser, LoginOptions, LoginOutcome, LoginService, UserDirectory } from '../../idp/login/types.ts';
+import { createOidcAdapter } from '../../idp/oidc/adapters/index.ts';
+import { idpMigrations } from '../../idp/store/migrations/index.ts';
+import type { LoginThrottle } from '../../idp/throttle/index.ts';
+import { createDatabase, migrate } from '../../lib/db.ts';
 import { hashClientSecret } from '../../idp/oidc/client-secrets.ts';
 import type { RunningService } from '../../lib/service.ts';
-import { closePasswordWorkers } from '../../lib/passwords/index.ts';
+import { closePasswordWorkers, identifyScheme } from '../../lib/passwords/index.ts';
 import {
   createMariaDbDatabase,
   createSqliteDatabase,
@@ -27,7 +43,7 @@ import {
   skipLoudly,
   type TestDatabase,
 } from '../../scripts/support/databases.ts';
-import { freePort } from '../../scripts/support/processes.ts';
+import { freePort, repoRoot, spawnScript, waitForHttp } from '../../scripts/support/processes.ts';
 
 export const SECRET_KEY = 'test-client-secret-hmac-key-0123456789';
 export const CONFIDENTIAL_SECRET = 'confidential-client-secret-generated-0123456789abcdef';
@@ -292,4 +308,253 @@ export async function withIdp(t: TestContext, storage: Storage, body: (idp: Test
 
 export async function closeSharedResources(): Promise<void> {
   await closePasswordWorkers();
+}
+
+export interface SeededUser {
+  username: string;
+  password: string;
+  legacyHash: string;
+}
+
+/** A legacy user as the batch ETL leaves them: a phpass hash real PHP produced, not yet upgraded. */
+function legacyUser(): SeededUser {
+  const fixtures = JSON.parse(readFileSync(join(repoRoot, 'test/fixtures/legacy-hashes.json'), 'utf8')) as { scheme: string; password: string; hash: string }[];
+  const vector = fixtures.find((v) => v.scheme === 'phpass-portable-P');
+  if (!vector) throw new Error('no phpass vector in the fixtures');
+  return { username: 'alice', password: vector.password, legacyHash: vector.hash };
+}
+
+export interface IdpProcess {
+  issuer: string;
+  databaseUrl: string;
+  user: SeededUser;
+  output(): string;
+  /** The stored password scheme of the seeded user (to see the just-in-time upgrade). */
+  storedScheme(): Promise<string | null>;
+  close(): Promise<void>;
+}
+
+/**
+ * The idp's database with one legacy user: a throwaway MariaDB database when MariaDB answers
+ * (as in production), else a SQLite file in `dir`.
+ */
+async function seedDatabase(dir: string): Promise<{ databaseUrl: string; user: SeededUser; drop(): Promise<void> }> {
+  const mariadb = (await mariadbProblem()) === undefined ? await createMariaDbDatabase('idm_browser') : undefined;
+  const databaseUrl = mariadb?.url ?? `sqlite:${join(dir, 'idp.sqlite')}`;
+  const user = legacyUser();
+  const knex = mariadb?.knex ?? createDatabase(databaseUrl);
+  try {
+    await migrate(knex, idpMigrations);
+    await createUserStore(knex).insertFromLegacy({
+      legacyId: 'legacy-42',
+      username: user.username,
+      email: 'alice@example.test',
+      name: 'Alice Example',
+      passwordHash: user.legacyHash,
+      passwordScheme: identifyScheme(user.legacyHash) ?? 'unknown',
+      legacyFingerprint: null,
+    });
+  } finally {
+    if (!mariadb) await knex.destroy();
+  }
+  return { databaseUrl, user, drop: async () => (mariadb ? mariadb.drop() : undefined) };
+}
+
+function storedSchemeReader(databaseUrl: string, username: string) {
+  return async () => {
+    const db = createDatabase(databaseUrl);
+    try {
+      const row = (await db('users').where({ username }).first('password_scheme')) as { password_scheme: string | null } | undefined;
+      return row?.password_scheme ?? null;
+    } finally {
+      await db.destroy();
+    }
+  };
+}
+
+
+/**
+ * idp/main.ts in its own process, as production runs it, on a throwaway database holding one
+ * legacy user (startTestIdp runs the same startIdp in this process instead), with a clients
+ * file written for this test.
+ */
+export async function startIdpProcess(clients: Record<string, unknown>[], env: Record<string, string> = {}): Promise<IdpProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'idm-browser-'));
+  const { databaseUrl, user, drop } = await seedDatabase(dir);
+  const clientsFile = join(dir, 'clients.yaml');
+  writeFileSync(clientsFile, stringify({ clients }));
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const idpEnv: Record<string, string> = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    IDP_PORT: String(port),
+    IDP_OPS_PORT: '0',
+    IDP_ISSUER: issuer,
+    DATABASE_URL: databaseUrl,
+    IDP_CLIENTS_FILE: clientsFile,
+    // Never asked: the user is already in the idp's store.
+    LEGACY_ADAPTER_URL: 'http://127.0.0.1:9',
+    ...env,
+  };
+  const proc = spawnScript('idp/main.ts', idpEnv);
+  const stopProcess = async () => {
+    if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGTERM');
+    await proc.exited;
+  };
+  try {
+    await waitForHttp(`${issuer}/healthz`, proc.exited, 30_000);
+  } catch (error) {
+    await stopProcess();
+    await drop();
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${(error as Error).message}\n${proc.output()}`, { cause: error });
+  }
+  return {
+    issuer,
+    databaseUrl,
+    user,
+    storedScheme: storedSchemeReader(databaseUrl, user.username),
+    output: proc.output,
+    async close() {
+      await stopProcess();
+      await drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+type ProviderConstructor = new (issuer: string, configuration: Record<string, unknown>) => InteractionProvider & {
+  callback(): express.RequestHandler;
+  proxy: boolean;
+  on(event: string, listener: (...args: unknown[]) => void): void;
+};
+// oidc-provider ships no type declarations; a non-literal specifier keeps tsc from demanding them.
+const oidcProviderModule: string = 'oidc-provider';
+const { Provider: BareProvider } = (await import(oidcProviderModule)) as { Provider: ProviderConstructor };
+
+export class InMemoryUsers implements LoginService, UserDirectory {
+  readonly calls: string[] = [];
+  readonly #accounts: { user: IdpUser; password: string }[] = [];
+
+  add(username: string, password: string, name = username): IdpUser {
+    const user: IdpUser = {
+      id: `u-${randomBytes(4).toString('hex')}`,
+      username,
+      email: `${username}@example.test`,
+      emailVerified: true,
+      name,
+      active: true,
+      updatedAt: new Date(),
+    };
+    this.#accounts.push({ user, password });
+    return user;
+  }
+
+  async login(identifier: string, password: string, options: LoginOptions = {}): Promise<LoginOutcome> {
+    this.calls.push(identifier);
+    const wanted = identifier.trim().toLowerCase();
+    const found = this.#accounts.find((a) => a.user.username === wanted || a.user.email === wanted);
+    const digest = (s: string) => createHash('sha256').update(s).digest();
+    const matches = timingSafeEqual(digest(found?.password ?? randomBytes(16).toString('hex')), digest(password));
+    // The account the identifier named, right password or wrong, as the real login service tells it.
+    if (found) options.onAccount?.(`idp:${found.user.id}`);
+    return found && matches && found.user.active ? { ok: true, user: found.user } : { ok: false };
+  }
+
+  async findById(id: string): Promise<IdpUser | undefined> {
+    return this.#accounts.find((a) => a.user.id === id)?.user;
+  }
+}
+
+export interface TestClient {
+  client_id: string;
+  client_name?: string;
+  redirect_uris: string[];
+  response_types?: string[];
+  grant_types?: string[];
+  token_endpoint_auth_method?: string;
+  scope?: string;
+  post_logout_redirect_uris?: string[];
+  first_party?: boolean;
+}
+
+export const WEB_CLIENT: TestClient = {
+  client_id: 'web-app',
+  client_name: 'Example Web App',
+  redirect_uris: ['https://app.example.test/callback'],
+  post_logout_redirect_uris: ['https://app.example.test/bye'],
+  token_endpoint_auth_method: 'none',
+  scope: 'openid profile email offline_access',
+};
+
+export interface PageHarness {
+  issuer: string;
+  users: InMemoryUsers;
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+export async function startPageHarness(options: {
+  throttle: LoginThrottle;
+  clients?: TestClient[];
+  forgotPasswordUrl?: string;
+  host?: string;
+  extraConfiguration?: Record<string, unknown>;
+  configureApp?: (app: express.Express) => void;
+}): Promise<PageHarness> {
+  const users = new InMemoryUsers();
+  const registry = new Registry();
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  options.configureApp?.(app);
+  const server: Server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, options.host ?? '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const provider = new BareProvider(issuer, {
+    adapter: createOidcAdapter(),
+    clients: options.clients ?? [WEB_CLIENT],
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    pkce: { required: () => true },
+    scopes: ['openid', 'profile', 'email', 'offline_access'],
+    claims: { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email', 'email_verified'] },
+    findAccount: async (_ctx: unknown, sub: string) => {
+      const user = await users.findById(sub);
+      if (!user) return undefined;
+      return { accountId: sub, claims: async () => ({ sub, name: user.name, preferred_username: user.username, email: user.email, email_verified: user.emailVerified }) };
+    },
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+    },
+    renderError,
+    ...options.extraConfiguration,
+  });
+  provider.proxy = true;
+  provider.on('server_error', (_ctx, error) => console.error('oidc-provider server_error:', error));
+
+  mountInteractions(app, provider, {
+    login: users,
+    users,
+    throttle: options.throttle,
+    logger: pino({ level: 'silent' }),
+    csrfSecret: randomBytes(32).toString('base64url'),
+    metrics: { registry },
+    forgotPasswordUrl: options.forgotPasswordUrl,
+  });
+  app.use(provider.callback());
+
+  return {
+    issuer,
+    users,
+    registry,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
 }
