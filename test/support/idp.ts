@@ -158,7 +158,7 @@ interface StartOptions {
  * signs in through the real login service; POST /interaction/:uid/test-consent grants exactly
  * what the prompt says is missing (what the consent page shows).
  */
-export function testInteractions(login: (u: string, p: string) => Promise<{ ok: true; user: { id: string } } | { ok: false }>) {
+export function testInteractions(login: (u: string, p: string) => Promise<{ ok: true; user: { id: string } } | { ok: false; unavailable?: boolean }>) {
   return (app: Express, provider: Provider) => {
     app.get('/interaction/:uid/test-prompt', async (req, res, next) => {
       try {
@@ -174,7 +174,9 @@ export function testInteractions(login: (u: string, p: string) => Promise<{ ok: 
         const body = req.body as { username?: string; password?: string };
         const outcome = await login(String(body.username), String(body.password));
         if (!outcome.ok) {
-          res.status(401).json({ error: 'login failed' });
+          // "Not decided" (adapter down, hashing threads busy) is not a wrong password: say which.
+          if ('unavailable' in outcome && outcome.unavailable) res.status(503).json({ error: 'temporarily_unavailable' });
+          else res.status(401).json({ error: 'login failed' });
           return;
         }
         await provider.interactionFinished(req, res, { login: { accountId: outcome.user.id } }, { mergeWithLastSubmission: false });
@@ -238,7 +240,10 @@ export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
     TEST_SERVICE_CLIENT_SECRET: SERVICE_SECRET,
     PBKDF2_ITERATIONS: '20000',
     LEGACY_ADAPTER_URL: 'http://127.0.0.1:9',
-    LEGACY_ADAPTER_TIMEOUT_MS: '500',
+    // Without an adapter (port 9) a call fails at once whatever the timeout. With a real one, a
+    // first login opens the adapter's database pool and hashing threads: on a loaded machine that
+    // took over half a second, and a login "not decided" failed tests that were about something else.
+    LEGACY_ADAPTER_TIMEOUT_MS: '5000',
     ...options.env,
   };
   const config = loadIdpConfig(env);
