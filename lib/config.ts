@@ -33,23 +33,56 @@ export const redisUrl = z
   .optional()
   .transform((v) => v || undefined);
 
+/** What docs/configuration.md and .env.example say about a variable (npm run docs:config writes both). */
+export interface VariableDoc {
+  /** What it does, for an operator: markdown (inline code in backticks). */
+  description: string;
+  /** The default as an operator should read it, where the schema has none or it is derived from another variable. */
+  default?: string;
+  /** Never printed, never committed; secret() variables are marked without it. */
+  secret?: boolean;
+  /** Why a production deployment must set it, where the service starts without it but would be wrong. */
+  production?: string;
+}
+
+export const variableDocs = z.registry<VariableDoc>();
+
+/**
+ * `schema` with its documentation: a copy, so that a schema several variables share (a port, a
+ * host) can be described once per variable; the copy keeps what the original was registered with
+ * (secret()'s development default), since zod registries inherit from a clone's parent.
+ */
+export function variable<T extends z.ZodType>(schema: T, description: string, more: Omit<VariableDoc, 'description'> = {}): T {
+  const copy = schema.clone();
+  variableDocs.add(copy, { description, ...more });
+  return copy;
+}
+
 /** Variables every service reads. */
 export const commonEnv = {
-  NODE_ENV: nodeEnv,
-  LOG_LEVEL: logLevel,
-  HOST: host,
-  /** Where the ops listener (/metrics, /readyz) listens: loopback unless a prober or scraper elsewhere must reach it. */
-  OPS_HOST: host,
-  SHUTDOWN_GRACE_MS: milliseconds(10_000),
-  SHUTDOWN_DELAY_MS: milliseconds(0),
-  /** Whose X-Forwarded-* are believed (lib/trust-proxy.ts): checked here, so a bad value stops every service at start. */
-  TRUST_PROXY: z
-    .string()
-    .default('loopback')
-    .superRefine((value, ctx) => {
-      const parsed = parseTrustProxy(value);
-      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.problem });
-    }),
+  NODE_ENV: variable(nodeEnv, '`development`, `test` or `production`; `production` refuses development secrets and short ones.', {
+    production: 'set to `production`',
+  }),
+  LOG_LEVEL: variable(logLevel, 'pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`; logs are JSON lines with `reqId`.'),
+  HOST: variable(host, 'Address the public listener listens on (`0.0.0.0` in a container).'),
+  OPS_HOST: variable(
+    host,
+    'Address of the ops listener (`/metrics`, `/readyz`): loopback unless a prober or scraper elsewhere must reach it (`0.0.0.0` where a kubelet or Prometheus reaches the pod IP), never behind the public load balancer.',
+  ),
+  SHUTDOWN_GRACE_MS: variable(milliseconds(10_000), 'On SIGTERM, time in-flight requests get to finish; past it they are cut and the exit code is 1.'),
+  SHUTDOWN_DELAY_MS: variable(milliseconds(0), 'On SIGTERM, time to answer not-ready before closing the listener (so a load balancer stops sending first).'),
+  /** Checked here (lib/trust-proxy.ts), so a bad value stops every service at start. */
+  TRUST_PROXY: variable(
+    z
+      .string()
+      .default('loopback')
+      .superRefine((value, ctx) => {
+        const parsed = parseTrustProxy(value);
+        if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.problem });
+      }),
+    "Whose `X-Forwarded-*` are believed: `true`, `false`, `loopback`, `linklocal`, `uniquelocal`, addresses and CIDRs, comma-separated (from other peers they are replaced); anything else stops the start (exit 78). Name exactly the proxies in front of the service.",
+    { production: 'name the load balancer (compose and the Kubernetes overlay require it)' },
+  ),
 };
 
 const secrets = z.registry<{ devDefault: string; minLength: number }>();
@@ -62,6 +95,11 @@ export function secret(devDefault: string, minLength = 32) {
   const schema = z.string().default(devDefault);
   schema.register(secrets, { devDefault, minLength });
   return schema;
+}
+
+/** What secret() registered `schema` with (its development default, its least length in production), or undefined. */
+export function secretOf(schema: z.ZodType): { devDefault: string; minLength: number } | undefined {
+  return secrets.get(schema);
 }
 
 /** Why `value` cannot be a production secret, or undefined; for secrets outside the registry too (lists of old keys). */
@@ -104,7 +142,7 @@ export function loadConfig<S extends z.ZodRawShape>(
   if (config.NODE_ENV === 'production') {
     const problems: string[] = [];
     for (const [name, schema] of Object.entries(shape)) {
-      const meta = secrets.get(schema as z.ZodType);
+      const meta = secretOf(schema as z.ZodType);
       if (!meta) continue;
       const problem = productionSecretProblem(name, String(config[name] ?? ''), meta.devDefault, meta.minLength);
       if (problem) problems.push(problem);
@@ -115,16 +153,28 @@ export function loadConfig<S extends z.ZodRawShape>(
 }
 
 /** PASSWORD_WORKER_QUEUE_MAX: jobs that may wait for a password worker thread (lib/passwords/workers/pool.ts). */
-export const passwordWorkerQueueMax = z.coerce.number().int().min(0).max(100_000).default(DEFAULT_WORKER_QUEUE_DEPTH);
+export const passwordWorkerQueueMax = variable(
+  z.coerce.number().int().min(0).max(100_000).default(DEFAULT_WORKER_QUEUE_DEPTH),
+  'Slow-hash jobs (sha-crypt, md5-crypt, phpass) that may wait for a password worker thread, and the same depth in front of libuv\'s pool (bcrypt, argon2, PBKDF2); one more is answered 503 "busy, try again" (`Retry-After`), never a wrong password (lib/passwords/README.md).',
+);
 
 /** The bearer secret the idp presents to the legacy-adapter's internal API (both read the same variable). */
-export const legacyAdapterSecret = secret('dev-only-legacy-adapter-secret-change-me');
+export const legacyAdapterSecret = variable(
+  secret('dev-only-legacy-adapter-secret-change-me'),
+  'Bearer token of the legacy-adapter\'s internal API (password verification, imports, dual-write), which the idp presents.',
+);
 
 /** The bearer secret of the idp's internal endpoints (the gateway's shadow login checks present it). */
-export const idpInternalSecret = secret('dev-only-idp-internal-secret-change-me');
+export const idpInternalSecret = variable(
+  secret('dev-only-idp-internal-secret-change-me'),
+  'Bearer token of the idp\'s internal endpoints (`POST /internal/v1/login-check`, which the gateway\'s shadow mode calls).',
+);
 
 /** The bearer secret of the legacy-adapter's session endpoints, which the gateway's session bridge presents (both read the same variable). */
-export const legacySessionBridgeSecret = secret('dev-only-legacy-session-bridge-secret-change-me');
+export const legacySessionBridgeSecret = variable(
+  secret('dev-only-legacy-session-bridge-secret-change-me'),
+  'Bearer token of the legacy-adapter\'s `/internal/v1/sessions`, which the gateway\'s session bridge presents; not `LEGACY_ADAPTER_SECRET`, which also verifies passwords.',
+);
 
 /** The monolith's session cookie name (legacy-php's LEGACY_SESSION_NAME). */
 export const legacySessionName = phpSessionName.default('PHPSESSID');

@@ -14,6 +14,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse, stringify } from 'yaml';
+import { z } from 'zod';
+import { variable } from '../lib/config.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -35,6 +37,32 @@ export const COMPOSE_SECRETS = [
   'IDP_COOKIE_KEYS',
   'GRAFANA_ADMIN_PASSWORD',
 ] as const;
+
+/**
+ * What docker-compose.yml reads besides the services' own variables (compose substitutes them; no
+ * service reads them): declared here so that docs/configuration.md and .env.example describe them.
+ */
+export const composeOnlyEnv = {
+  PUBLIC_URL: variable(
+    z.string().optional(),
+    "The https origin users reach the gateway at: the idp's issuer, the gateway's public URL and the sign-in client's URIs (deploy/compose/clients.yaml).",
+    { default: 'written by `npm run compose:env` (`https://localhost:3000`)' },
+  ),
+  MARIADB_ROOT_PASSWORD: variable(z.string().optional(), "MariaDB's root password. Written, random, by `npm run compose:env`; compose refuses to start without it.", {
+    secret: true,
+    default: 'random',
+  }),
+  MARIADB_PASSWORD: variable(z.string().optional(), "The idp's database user's password (random, from `npm run compose:env`).", { secret: true, default: 'random' }),
+  LEGACY_DB_PASSWORD: variable(z.string().optional(), "The monolith's own database user's password (random, from `npm run compose:env`).", {
+    secret: true,
+    default: 'random',
+  }),
+  GRAFANA_ADMIN_PASSWORD: variable(z.string().optional(), "Grafana's `admin` password (random, from `npm run compose:env`).", { secret: true, default: 'random' }),
+  MARIADB_DATABASE: variable(z.string().default('idm'), "The idp's database."),
+  MARIADB_USER: variable(z.string().default('idm'), "The idp's database user."),
+  LEGACY_DB_NAME: variable(z.string().default('legacy'), "The monolith's database, created on MariaDB's first start (names the monolith chose are configuration)."),
+  LEGACY_DB_USER: variable(z.string().default('legacy'), "The monolith's database user."),
+};
 
 interface Client {
   client_id: string;

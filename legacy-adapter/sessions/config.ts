@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { legacySessionBridgeSecret, port } from '../../lib/config.ts';
+import { legacySessionBridgeSecret, port, variable } from '../../lib/config.ts';
 import { phpSessionName } from '../../lib/legacy-session-cookie.ts';
 import { tableName } from '../mapping/identifiers.ts';
 import { savePath } from '../mapping/session-schema.ts';
@@ -11,25 +11,41 @@ import { savePath } from '../mapping/session-schema.ts';
  * when set, wins over the mapping (sessions/settings.ts).
  */
 export const sessionBridgeEnv = {
-  /** Bearer secret of /internal/v1/sessions (the gateway's session bridge): not LEGACY_ADAPTER_SECRET, which also verifies passwords. */
   LEGACY_SESSION_BRIDGE_SECRET: legacySessionBridgeSecret,
-  /** Override of session.store.type: `db` (= table), `redis` (= phpredis), `files`. */
-  LEGACY_SESSION_STORE: z.enum(['db', 'redis', 'table', 'phpredis', 'files']).optional(),
-  /** Override of the table store's table. */
-  LEGACY_SESSION_TABLE: tableName.optional(),
-  /** Override of session.lifetime (session.gc_maxlifetime); neither set: 1440. */
-  LEGACY_SESSION_LIFETIME: z.coerce.number().int().min(60).max(31_536_000).optional(),
-  /** Override of the phpredis store's key prefix. */
-  LEGACY_SESSION_REDIS_PREFIX: z.string().max(128).optional(),
-  /** Override of the files store's session.save_path (it differs per host more often than per monolith). */
-  LEGACY_SESSION_SAVE_PATH: savePath.optional(),
-  /** Override of session.cookie.name (legacy-php's LEGACY_SESSION_NAME). */
-  LEGACY_SESSION_NAME: phpSessionName.optional(),
-  /** phpredis's session.save_path host, port, database and password (the phpredis store). */
-  LEGACY_REDIS_HOST: z.string().min(1).default('127.0.0.1'),
-  LEGACY_REDIS_PORT: port(6379),
-  LEGACY_REDIS_DB: z.coerce.number().int().min(0).max(65_535).default(0),
-  LEGACY_REDIS_PASSWORD: z.string().min(1).optional(),
+  LEGACY_SESSION_STORE: variable(
+    z.enum(['db', 'redis', 'table', 'phpredis', 'files']).optional(),
+    "Override of the mapping's session store: `db`/`table` (a sessions table), `redis`/`phpredis`, `files`; legacy-php reads the same variable.",
+    { default: "the mapping's `session.store`, else `db`" },
+  ),
+  LEGACY_SESSION_TABLE: variable(tableName.optional(), "Override of the table store's table name (its columns come from the mapping).", {
+    default: "the mapping's, else `sessions`",
+  }),
+  LEGACY_SESSION_LIFETIME: variable(
+    z.coerce.number().int().min(60).max(31_536_000).optional(),
+    'Override: idle seconds before PHP counts a session dead (`session.gc_maxlifetime`; the phpredis TTL unless the mapping sets `ttl`).',
+    { default: "the mapping's `session.lifetime`, else `1440`" },
+  ),
+  LEGACY_SESSION_REDIS_PREFIX: variable(z.string().max(128).optional(), "Override of the phpredis store's session key prefix.", {
+    default: "the mapping's, else `PHPREDIS_SESSION:`",
+  }),
+  LEGACY_SESSION_SAVE_PATH: variable(
+    savePath.optional(),
+    "Override of the files store's `session.save_path` (it differs per host more often than per monolith).",
+    { default: "the mapping's" },
+  ),
+  LEGACY_SESSION_NAME: variable(
+    phpSessionName.optional(),
+    "Override of the mapping's `session.cookie.name` (legacy-php reads the same variable); the idp reads this cookie too, so keep its `LEGACY_SESSION_NAME` equal.",
+    { default: "the mapping's, else `PHPSESSID`" },
+  ),
+  LEGACY_REDIS_HOST: variable(z.string().min(1).default('127.0.0.1'), "phpredis's `session.save_path` host (the phpredis store)."),
+  LEGACY_REDIS_PORT: variable(port(6379), "phpredis's `session.save_path` port."),
+  LEGACY_REDIS_DB: variable(z.coerce.number().int().min(0).max(65_535).default(0), "phpredis's `database` save_path option."),
+  LEGACY_REDIS_PASSWORD: variable(
+    z.string().min(1).optional(),
+    "phpredis's `auth` save_path option; never printed (`idm check-mapping` says only set or unset).",
+    { secret: true, default: 'unset' },
+  ),
 };
 
 export type SessionBridgeConfig = z.infer<z.ZodObject<typeof sessionBridgeEnv>>;
