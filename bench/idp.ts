@@ -21,7 +21,7 @@ import { createDatabase, migrate } from '../lib/db.ts';
 import { idpMigrations } from '../idp/store/migrations/index.ts';
 import { hashClientSecret } from '../idp/oidc/client-secrets.ts';
 import { authorize, UserAgent } from '../scripts/support/browser.ts';
-import { LEGACY_PHPASS, PASSWORD } from '../test/support/idp.ts';
+import { LEGACY_PHPASS, PASSWORD } from '../scripts/support/legacy-hashes.ts';
 import { createMariaDbDatabase, createTestRedis, mariadbProblem, redisProblem, REDIS_TEST_URL } from '../scripts/support/databases.ts';
 import { freePort, repoRoot } from '../scripts/support/processes.ts';
 

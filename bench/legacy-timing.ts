@@ -15,9 +15,10 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createDatabase } from '../lib/db.ts';
-import { createLegacyPhpSchema } from '../test/support/legacy-php.ts';
+import { createLegacyPhpSchema } from '../scripts/support/legacy-schema.ts';
 import { repoRoot, startServiceProcess } from '../scripts/support/processes.ts';
-import { schemeUsers, legacyRow, vector, type LegacyRow } from '../test/jit-login/support.ts';
+import { vector } from '../scripts/support/legacy-hashes.ts';
+import { schemeUsers, legacyRow, type LegacyRow } from '../scripts/support/legacy-users.ts';
 
 const ATTEMPTS = Number(process.env.BENCH_ATTEMPTS ?? 200);
 const WARMUP = 20;

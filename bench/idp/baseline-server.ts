@@ -5,7 +5,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 import express from 'express';
 import Provider from 'oidc-provider';
-import { testInteractions } from '../../test/support/idp.ts';
+import { testInteractions } from '../../scripts/support/interactions.ts';
 
 const port = Number(process.env.PORT);
 const issuer = `http://127.0.0.1:${port}`;

@@ -3,7 +3,7 @@
 // without the HTML pages.
 import { startIdp } from '../../idp/app.ts';
 import { loadIdpConfig } from '../../idp/config.ts';
-import { testInteractions } from '../../test/support/idp.ts';
+import { testInteractions } from '../../scripts/support/interactions.ts';
 
 const service = await startIdp(loadIdpConfig(), {
   mountInteractions: (app, provider, { login }) => testInteractions((u, p) => login.login(u, p))(app, provider),

@@ -21,3 +21,6 @@ export function vector(scheme: string, password = PASSWORD): Vector {
   if (!found) throw new Error(`no fixture for ${scheme} / ${password}`);
   return found;
 }
+
+/** A phpass hash of PASSWORD, as the sample legacy PHP site wrote them (test/fixtures). */
+export const LEGACY_PHPASS = '$P$BnKIIqConek1Kc2flv6caY7hm6Ud/J0';

@@ -12,7 +12,9 @@ import { createDualWriteMetrics, createOutbox, createRelay, insertPasswordEvent 
 import { createLegacyAdapterClient } from '../../idp/legacy/client.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { closeSharedResources } from '../support/idp.ts';
-import { createLegacyPhpSchema, insertLegacyRows, legacyIdOf, legacyRow } from '../jit-login/support.ts';
+import { insertLegacyRows, legacyIdOf } from '../jit-login/support.ts';
+import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
+import { legacyRow } from '../../scripts/support/legacy-users.ts';
 import { ADAPTER_SECRET, FORUM_MAPPING, startAdapter } from '../support/legacy-adapter.ts';
 import { forEachDatabase } from '../../scripts/support/databases.ts';
 import { sample } from '../support/prometheus-text.ts';

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { listDeadLetters, runMigration, type MigrationReport } from '../../legacy-adapter/etl/index.ts';
 import { createDatabase } from '../../lib/db.ts';
 import { forEachDatabase, mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
-import { createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, idpState, insertLegacyUsers, mapping, spawnMigrate, TEST_WRAP_ITERATIONS } from './support.ts';
+import { createIdpStore, FINGERPRINT_KEY, generateUsers, idpState, insertLegacyUsers, mapping, spawnMigrate, TEST_WRAP_ITERATIONS } from './support.ts';
+import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { createDatabaseOfKind } from '../../scripts/support/databases.ts';
 
 test('a batch with a row the idp store refuses is rolled back and retried row by row: the other rows land, that one is dead-lettered', async (t) => {
@@ -12,7 +13,7 @@ test('a batch with a row the idp store refuses is rolled back and retried row by
   const legacy = await createDatabaseOfKind('mysql', 'idm_etl_legacy');
   const idp = await createIdpStore();
   try {
-    await createLegacySchema(legacy);
+    await createLegacyPhpSchema(legacy);
     // A legacy schema that allows longer display names than the idp's column (250).
     await legacy.knex.raw('ALTER TABLE users MODIFY display_name TEXT NOT NULL');
     const generated = generateUsers(30);
@@ -54,7 +55,7 @@ test('the legacy site keeps working during a run: a concurrent writer to the leg
   // The PHP site's own connection: autocommitted single-row writes, as its pages do them.
   const site = createDatabase(legacy.url, { pool: { min: 1, max: 1 } });
   try {
-    await createLegacySchema(legacy);
+    await createLegacyPhpSchema(legacy);
     await insertLegacyUsers(legacy.knex, generateUsers(6_000));
     let running = true;
     const latencies: number[] = [];
@@ -104,7 +105,7 @@ test('--dry-run writes nothing; --from-id and --limit take a slice and the next 
   const legacy = await createDatabaseOfKind('mysql', 'idm_etl_legacy');
   const idp = await createIdpStore();
   try {
-    await createLegacySchema(legacy);
+    await createLegacyPhpSchema(legacy);
     const generated = generateUsers(300);
     await insertLegacyUsers(legacy.knex, generated);
     const env = { DATABASE_URL: idp.url, LEGACY_DATABASE_URL: legacy.url };
@@ -165,7 +166,7 @@ test('the same pass on the embedded default (SQLite on both sides) and on MariaD
   await forEachDatabase(t, async (_t, legacy) => {
     const idp = await createIdpStore(legacy.kind);
     try {
-      await createLegacySchema(legacy);
+      await createLegacyPhpSchema(legacy);
       const generated = generateUsers(600);
       await insertLegacyUsers(legacy.knex, generated);
       const run = await spawnMigrate(['--json', '--batch-size', '128'], { DATABASE_URL: idp.url, LEGACY_DATABASE_URL: legacy.url }).done;

@@ -4,7 +4,8 @@ import { DEAD_LETTER_REASONS, listDeadLetters, runMigration, totalDeadLettered }
 import { legacyFingerprint } from '../../legacy-adapter/legacy/fingerprint.ts';
 import { getScheme, pbkdf2Scheme } from '../../lib/passwords/index.ts';
 import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
-import { createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, insertLegacyUsers, loginServiceFor, mapping } from './support.ts';
+import { createIdpStore, FINGERPRINT_KEY, generateUsers, insertLegacyUsers, loginServiceFor, mapping } from './support.ts';
+import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { createDatabaseOfKind } from '../../scripts/support/databases.ts';
 
 test('10,000 legacy rows of mixed schemes: every good row lands, every broken row is dead-lettered with its reason, the counts add up, and the users log in', async (t) => {
@@ -13,7 +14,7 @@ test('10,000 legacy rows of mixed schemes: every good row lands, every broken ro
   const legacy = await createDatabaseOfKind('mysql', 'idm_etl_legacy');
   const idp = await createIdpStore();
   try {
-    await createLegacySchema(legacy);
+    await createLegacyPhpSchema(legacy);
     const generated = generateUsers(10_000);
     await insertLegacyUsers(legacy.knex, generated);
     const good = generated.filter((u) => !u.deadLetter);

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadCheckpoint, runMigration, type MigrationReport } from '../../legacy-adapter/etl/index.ts';
 import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
-import { createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, idpState, insertLegacyUsers, mapping, spawnMigrate, TEST_WRAP_ITERATIONS } from './support.ts';
+import { createIdpStore, FINGERPRINT_KEY, generateUsers, idpState, insertLegacyUsers, mapping, spawnMigrate, TEST_WRAP_ITERATIONS } from './support.ts';
+import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { createDatabaseOfKind } from '../../scripts/support/databases.ts';
 
 test('killed with SIGKILL mid-run and run again: the same final state as an uninterrupted run, no duplicates, counts for the whole pass', async (t) => {
@@ -13,7 +14,7 @@ test('killed with SIGKILL mid-run and run again: the same final state as an unin
   const uninterrupted = await createIdpStore();
   const killed = await createIdpStore();
   try {
-    await createLegacySchema(legacy);
+    await createLegacyPhpSchema(legacy);
     const generated = generateUsers(10_000);
     await insertLegacyUsers(legacy.knex, generated);
     const good = generated.filter((u) => !u.deadLetter).length;

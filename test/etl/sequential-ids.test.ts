@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { runMigration } from '../../legacy-adapter/etl/index.ts';
 import { uuidv7 } from '../../lib/uuidv7.ts';
 import { forEachDatabase } from '../../scripts/support/databases.ts';
-import { createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, insertLegacyUsers, loginServiceFor, mapping, TEST_WRAP_ITERATIONS } from './support.ts';
+import { createIdpStore, FINGERPRINT_KEY, generateUsers, insertLegacyUsers, loginServiceFor, mapping, TEST_WRAP_ITERATIONS } from './support.ts';
+import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 
 const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -27,7 +28,7 @@ test('the migration gives new users time-ordered ids and keeps the ids (the sub)
   await forEachDatabase(t, async (_t, legacy) => {
     const idp = await createIdpStore(legacy.kind);
     try {
-      await createLegacySchema(legacy);
+      await createLegacyPhpSchema(legacy);
       const generated = generateUsers(300);
       await insertLegacyUsers(legacy.knex, generated);
       const options = { legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS, batchSize: 40 };

@@ -17,7 +17,6 @@ import { createLogger } from '../../lib/logger.ts';
 import { createDatabaseOfKind, type TestDatabase } from '../../scripts/support/databases.ts';
 import { repoRoot } from '../../scripts/support/processes.ts';
 import { vector } from '../../scripts/support/legacy-hashes.ts';
-export { createLegacyPhpSchema as createLegacySchema } from '../support/legacy-php.ts';
 
 export const MAPPING_FILE = join(repoRoot, 'legacy-adapter/mappings/legacy-php.yaml');
 export const mapping = loadMapping(MAPPING_FILE);

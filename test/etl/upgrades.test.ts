@@ -8,7 +8,8 @@ import { runMigration, type MigrationReport } from '../../legacy-adapter/etl/ind
 import { legacyFingerprint } from '../../legacy-adapter/legacy/fingerprint.ts';
 import { pbkdf2Scheme } from '../../lib/passwords/index.ts';
 import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
-import { ADAPTER_SECRET, createIdpStore, createLegacySchema, FINGERPRINT_KEY, loginServiceFor, mapping, MAPPING_FILE, spawnMigrate } from './support.ts';
+import { ADAPTER_SECRET, createIdpStore, FINGERPRINT_KEY, loginServiceFor, mapping, MAPPING_FILE, spawnMigrate } from './support.ts';
+import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { createDatabaseOfKind } from '../../scripts/support/databases.ts';
 
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
@@ -24,7 +25,7 @@ test('never downgrade: a user upgraded just in time keeps PBKDF2; a password cha
     loadLegacyAdapterConfig({ LOG_LEVEL: 'silent', LEGACY_ADAPTER_PORT: '0', LEGACY_ADAPTER_OPS_PORT: '0', LEGACY_ADAPTER_SECRET: ADAPTER_SECRET, LEGACY_DATABASE_URL: legacy.url, LEGACY_MAPPING_FILE: MAPPING_FILE }),
   );
   try {
-    await createLegacySchema(legacy);
+    await createLegacyPhpSchema(legacy);
     const salt = 'x7Kq';
     await legacy.knex('users').insert([
       // alice: logs in before the migration ever runs (JIT import through the adapter).

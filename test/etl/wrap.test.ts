@@ -10,7 +10,8 @@ import { pbkdf2Scheme, WEAK_SCHEMES, WRAPPED_SCHEME } from '../../lib/passwords/
 import { forEachDatabase } from '../../scripts/support/databases.ts';
 import { vector } from '../../scripts/support/legacy-hashes.ts';
 import { wrongPassword } from '../passwords/support/fixtures.ts';
-import { createIdpStore, createLegacySchema, FINGERPRINT_KEY, generateUsers, insertLegacyUsers, loginServiceFor, mapping, spawnEtlCommand, TEST_WRAP_ITERATIONS } from './support.ts';
+import { createIdpStore, FINGERPRINT_KEY, generateUsers, insertLegacyUsers, loginServiceFor, mapping, spawnEtlCommand, TEST_WRAP_ITERATIONS } from './support.ts';
+import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 
 const isPbkdf2 = (hash: string | null | undefined) => typeof hash === 'string' && pbkdf2Scheme.identify(hash);
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
@@ -23,7 +24,7 @@ test('the migration wraps cheap legacy hashes at import: right password only, th
   await forEachDatabase(t, async (_t, legacy) => {
     const idp = await createIdpStore(legacy.kind);
     try {
-      await createLegacySchema(legacy);
+      await createLegacyPhpSchema(legacy);
       const fixtures = [...WEAK_FIXTURES, ...STRONG_FIXTURES].map((scheme, i) => ({ ...vector(scheme), login: `user-${i}` }));
       await legacy.knex('users').insert(fixtures.map((f) => ({ user_login: f.login, user_email: `${f.login}@example.test`, user_pass: f.hash, user_salt: f.salt, display_name: f.login, updated_at: '2024-01-01 00:00:00' })));
 
@@ -83,7 +84,7 @@ test('wrap:hashes wraps the rows copied before, resumes after SIGKILL without wr
   await forEachDatabase(t, async (_t, legacy) => {
     const idp = await createIdpStore(legacy.kind);
     try {
-      await createLegacySchema(legacy);
+      await createLegacyPhpSchema(legacy);
       const generated = generateUsers(3_000);
       await insertLegacyUsers(legacy.knex, generated);
       // Copied as an older version did: unwrapped.

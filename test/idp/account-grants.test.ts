@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { authorize, UserAgent } from '../../scripts/support/browser.ts';
-import { closeSharedResources, CONFIDENTIAL_REDIRECT, CONFIDENTIAL_SECRET, NATIVE_REDIRECT, PASSWORD, seedLegacyUser, SERVICE_SECRET, withIdp, type Storage, type TestIdp } from '../support/idp.ts';
+import { closeSharedResources, CONFIDENTIAL_REDIRECT, CONFIDENTIAL_SECRET, NATIVE_REDIRECT, seedLegacyUser, SERVICE_SECRET, withIdp, type Storage, type TestIdp } from '../support/idp.ts';
+import { PASSWORD } from '../../scripts/support/legacy-hashes.ts';
 
 after(closeSharedResources);
 const insecure = { execute: [oidc.allowInsecureRequests] };

@@ -9,7 +9,8 @@ import { closePasswordWorkers, configurePasswordWorkers, DEFAULT_WORKER_QUEUE_DE
 
 import { occupyEveryThread } from '../support/password-workers.ts';
 import { signInOnPage, STRICT_THROTTLE } from './sign-in-support.ts';
-import { closeSharedResources, LEGACY_PHPASS, PASSWORD, seedLegacyUser, withIdp, type TestIdp } from '../support/idp.ts';
+import { closeSharedResources, seedLegacyUser, withIdp, type TestIdp } from '../support/idp.ts';
+import { LEGACY_PHPASS, PASSWORD } from '../../scripts/support/legacy-hashes.ts';
 import { sample } from '../support/prometheus-text.ts';
 
 after(async () => {

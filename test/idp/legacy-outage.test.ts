@@ -8,7 +8,8 @@ import { loadIdpConfig } from '../../idp/config.ts';
 import { createSqliteDatabase } from '../../scripts/support/databases.ts';
 
 import { signInOnPage, startLegacySite, STRICT_THROTTLE } from './sign-in-support.ts';
-import { closeSharedResources, PASSWORD, seedLegacyUser, withIdp, type TestIdp } from '../support/idp.ts';
+import { closeSharedResources, seedLegacyUser, withIdp, type TestIdp } from '../support/idp.ts';
+import { PASSWORD } from '../../scripts/support/legacy-hashes.ts';
 import { sample } from '../support/prometheus-text.ts';
 
 after(closeSharedResources);

@@ -10,19 +10,8 @@ import { skipLoudly } from '../../scripts/support/databases.ts';
 import { redisServerProblem, startOwnRedis } from '../support/redis-server.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { authorize, UserAgent } from '../../scripts/support/browser.ts';
-import {
-  API_SECRET,
-  closeSharedResources,
-  CONFIDENTIAL_REDIRECT,
-  CONFIDENTIAL_SECRET,
-  NATIVE_REDIRECT,
-  PASSWORD,
-  seedLegacyUser,
-  storedPasswordHash,
-  withIdp,
-  type Storage,
-  type TestIdp,
-} from '../support/idp.ts';
+import { API_SECRET, closeSharedResources, CONFIDENTIAL_REDIRECT, CONFIDENTIAL_SECRET, NATIVE_REDIRECT, seedLegacyUser, storedPasswordHash, withIdp, type Storage, type TestIdp } from '../support/idp.ts';
+import { PASSWORD } from '../../scripts/support/legacy-hashes.ts';
 
 after(closeSharedResources);
 const insecure = { execute: [oidc.allowInsecureRequests] };

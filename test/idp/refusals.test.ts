@@ -4,21 +4,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { authorize, UserAgent } from '../../scripts/support/browser.ts';
-import {
-  API_AUDIENCE,
-  closeSharedResources,
-  CONFIDENTIAL_REDIRECT,
-  CONFIDENTIAL_SECRET,
-  NATIVE_REDIRECT,
-  PASSWORD,
-  REGISTRATION_TOKEN,
-  seedLegacyUser,
-  SERVICE_SECRET,
-  startTestIdp,
-  storageProblem,
-  type Storage,
-  type TestIdp,
-} from '../support/idp.ts';
+import { API_AUDIENCE, closeSharedResources, CONFIDENTIAL_REDIRECT, CONFIDENTIAL_SECRET, NATIVE_REDIRECT, REGISTRATION_TOKEN, seedLegacyUser, SERVICE_SECRET, startTestIdp, storageProblem, type Storage, type TestIdp } from '../support/idp.ts';
+import { PASSWORD } from '../../scripts/support/legacy-hashes.ts';
 import { TOKEN_ALONE_DESCRIPTION } from '../../idp/oidc/spec-errors.ts';
 
 const storage: Storage = { db: 'mysql', redis: true };

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createMariaDbDatabase, mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { signInOnPage, startLegacySite, STRICT_THROTTLE } from './sign-in-support.ts';
-import { closeSharedResources, PASSWORD, seedLegacyUser, withIdp } from '../support/idp.ts';
+import { closeSharedResources, seedLegacyUser, withIdp } from '../support/idp.ts';
+import { PASSWORD } from '../../scripts/support/legacy-hashes.ts';
 
 after(closeSharedResources);
 

@@ -5,7 +5,10 @@ import { after, test } from 'node:test';
 import { closePasswordWorkers, configurePasswordWorkers, DEFAULT_WORKER_QUEUE_DEPTH } from '../../lib/passwords/index.ts';
 import { createSqliteDatabase } from '../../scripts/support/databases.ts';
 import { occupyEveryThread } from '../support/password-workers.ts';
-import { createLegacyPhpSchema, insertLegacyRows, legacyRow, PASSWORD, vector } from './support.ts';
+import { insertLegacyRows } from './support.ts';
+import { PASSWORD, vector } from '../../scripts/support/legacy-hashes.ts';
+import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
+import { legacyRow } from '../../scripts/support/legacy-users.ts';
 import { ADAPTER_SECRET, startAdapter } from '../support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
 

@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { forEachDatabase, REDIS_TEST_URL, redisProblem } from '../../scripts/support/databases.ts';
 import { freePort, repoRoot } from '../../scripts/support/processes.ts';
-import { createLegacyPhpSchema, insertLegacyRows, legacyIdOf, legacyRow, schemeUsers, vector } from './support.ts';
+import { insertLegacyRows, legacyIdOf } from './support.ts';
+import { vector } from '../../scripts/support/legacy-hashes.ts';
+import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
+import { legacyRow, schemeUsers } from '../../scripts/support/legacy-users.ts';
 
 async function run(args: string[], env: Record<string, string>): Promise<{ code: number | string; output: string }> {
   const child = spawn(process.execPath, ['legacy-adapter/cli/check-mapping.ts', ...args], {

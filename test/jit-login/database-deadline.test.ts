@@ -7,7 +7,8 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { test } from 'node:test';
 import { createDatabase } from '../../lib/db.ts';
 import { answer, UNAVAILABLE, withLegacyDb } from '../support/legacy-deadline.ts';
-import { legacyIdOf, PASSWORD, vector } from './support.ts';
+import { legacyIdOf } from './support.ts';
+import { PASSWORD, vector } from '../../scripts/support/legacy-hashes.ts';
 import { startAdapter } from '../support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
 

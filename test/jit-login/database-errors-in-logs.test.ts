@@ -7,7 +7,10 @@ import { describeDatabaseError } from '../../legacy-adapter/etl/writer.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { forEachDatabase, type TestDatabase } from '../../scripts/support/databases.ts';
 import { startServiceProcess } from '../../scripts/support/processes.ts';
-import { createLegacyPhpSchema, insertLegacyRows, legacyIdOf, legacyRow, outputOnceLogged, vector } from './support.ts';
+import { insertLegacyRows, legacyIdOf, outputOnceLogged } from './support.ts';
+import { vector } from '../../scripts/support/legacy-hashes.ts';
+import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
+import { legacyRow } from '../../scripts/support/legacy-users.ts';
 import { ADAPTER_SECRET, LEGACY_PHP_MAPPING } from '../support/legacy-adapter.ts';
 
 /** A logger like every service's, writing into a string. */

@@ -10,7 +10,10 @@ import { loadMapping } from '../../legacy-adapter/mapping/index.ts';
 import { createAdapterMetrics } from '../../legacy-adapter/metrics.ts';
 import type { Knex } from '../../lib/db.ts';
 import { forEachDatabase } from '../../scripts/support/databases.ts';
-import { createLegacyPhpSchema, insertLegacyRows, legacyRow, PASSWORD, schemeUsers } from './support.ts';
+import { insertLegacyRows } from './support.ts';
+import { PASSWORD } from '../../scripts/support/legacy-hashes.ts';
+import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
+import { legacyRow, schemeUsers } from '../../scripts/support/legacy-users.ts';
 import { LEGACY_PHP_MAPPING } from '../support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
 

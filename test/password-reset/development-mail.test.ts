@@ -11,7 +11,7 @@ import { createDatabase, migrate } from '../../lib/db.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../../idp/mail/index.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { createUserStore } from '../../idp/users/store.ts';
-import { LEGACY_PHPASS } from '../support/idp.ts';
+import { LEGACY_PHPASS } from '../../scripts/support/legacy-hashes.ts';
 
 import { freePort, startServiceProcess } from '../../scripts/support/processes.ts';
 import { startSmtpServer } from '../support/smtp-server.ts';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import type { SerializeHandler } from '../../legacy-adapter/sessions/php-serialize.ts';
 import { createMariaDbDatabase, createSqliteDatabase, mariadbProblem, skipLoudly, type TestDatabase } from '../../scripts/support/databases.ts';
-import { createLegacyPhpSchema } from '../support/legacy-php.ts';
+import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { redisServerProblem, startOwnRedis, type OwnRedis } from '../support/redis-server.ts';
 import { phpProblem, runPhp } from './php-cli.ts';

@@ -43,6 +43,8 @@ import {
   skipLoudly,
   type TestDatabase,
 } from '../../scripts/support/databases.ts';
+import { testInteractions } from '../../scripts/support/interactions.ts';
+import { LEGACY_PHPASS } from '../../scripts/support/legacy-hashes.ts';
 import { freePort, repoRoot, spawnScript, waitForHttp } from '../../scripts/support/processes.ts';
 
 export const SECRET_KEY = 'test-client-secret-hmac-key-0123456789';
@@ -53,9 +55,6 @@ export const REGISTRATION_TOKEN = 'test-registration-initial-access-token-012345
 export const API_AUDIENCE = 'https://orders.example.test/api';
 export const CONFIDENTIAL_REDIRECT = 'https://app.example.test/callback';
 export const NATIVE_REDIRECT = 'http://127.0.0.1/callback';
-export const PASSWORD = 'correct horse battery staple';
-/** A phpass hash of PASSWORD, as the sample legacy PHP site wrote them (test/fixtures). */
-export const LEGACY_PHPASS = '$P$BnKIIqConek1Kc2flv6caY7hm6Ud/J0';
 
 export interface TestIdp {
   url: string;
@@ -151,58 +150,6 @@ interface StartOptions {
   realPages?: boolean;
   /** Called with the idp's express app once every route is mounted. */
   onApp?: IdpHooks['onApp'];
-}
-
-/**
- * The test-only interaction route: POST /interaction/:uid/test-login {username, password}
- * signs in through the real login service; POST /interaction/:uid/test-consent grants exactly
- * what the prompt says is missing (what the consent page shows).
- */
-export function testInteractions(login: (u: string, p: string) => Promise<{ ok: true; user: { id: string } } | { ok: false; unavailable?: boolean }>) {
-  return (app: Express, provider: Provider) => {
-    app.get('/interaction/:uid/test-prompt', async (req, res, next) => {
-      try {
-        const details = await provider.interactionDetails(req, res);
-        res.json({ name: details.prompt.name, details: details.prompt.details });
-      } catch (error) {
-        next(error);
-      }
-    });
-    app.post('/interaction/:uid/test-login', express.json(), async (req, res, next) => {
-      try {
-        await provider.interactionDetails(req, res);
-        const body = req.body as { username?: string; password?: string };
-        const outcome = await login(String(body.username), String(body.password));
-        if (!outcome.ok) {
-          // "Not decided" (adapter down, hashing threads busy) is not a wrong password: say which.
-          if ('unavailable' in outcome && outcome.unavailable) res.status(503).json({ error: 'temporarily_unavailable' });
-          else res.status(401).json({ error: 'login failed' });
-          return;
-        }
-        await provider.interactionFinished(req, res, { login: { accountId: outcome.user.id } }, { mergeWithLastSubmission: false });
-      } catch (error) {
-        next(error);
-      }
-    });
-    app.post('/interaction/:uid/test-consent', async (req, res, next) => {
-      try {
-        const details = await provider.interactionDetails(req, res);
-        const accountId = details.session?.accountId;
-        const clientId = String(details.params.client_id);
-        if (!accountId) throw new Error('consent before login');
-        const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId, clientId });
-        if (!grant) throw new Error('grant vanished');
-        const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
-        if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
-        if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-        for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
-        const grantId = await grant.save();
-        await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
-      } catch (error) {
-        next(error);
-      }
-    });
-  };
 }
 
 export async function startTestIdp(options: StartOptions): Promise<TestIdp> {

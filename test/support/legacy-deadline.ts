@@ -3,7 +3,10 @@
 // requests that wait far longer than the adapter may, so reaching that wait is a failure.
 import type { TestContext } from 'node:test';
 import type { RunningService } from '../../lib/service.ts';
-import { createLegacyPhpSchema, insertLegacyRows, legacyRow, vector } from '../jit-login/support.ts';
+import { insertLegacyRows } from '../jit-login/support.ts';
+import { vector } from '../../scripts/support/legacy-hashes.ts';
+import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
+import { legacyRow } from '../../scripts/support/legacy-users.ts';
 import { ADAPTER_SECRET } from './legacy-adapter.ts';
 import { createMariaDbDatabase, mariadbProblem, MARIADB_ADMIN_URL, skipLoudly, type TestDatabase } from '../../scripts/support/databases.ts';
 

@@ -41,7 +41,7 @@
  */
 import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -49,7 +49,6 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { Redis } from 'ioredis';
-import type { TestDatabase } from '../../scripts/support/databases.ts';
 import knexFactory, { type Knex } from 'knex';
 import { describe, test } from 'node:test';
 
@@ -634,17 +633,4 @@ export class LegacyBrowser {
   sessionId(name = 'PHPSESSID'): string | undefined {
     return this.cookies.get(name);
   }
-}
-
-/** The sample monolith's schema (legacy-php/schema/*.sql), as the monolith itself creates it, on a test database. */
-export async function createLegacyPhpSchema(db: TestDatabase): Promise<void> {
-  const sql = readFileSync(join(LEGACY_PHP_DIR, `schema/${db.kind === 'mysql' ? 'mysql' : 'sqlite'}.sql`), 'utf8');
-  const statements = sql
-    .split('\n')
-    .filter((line) => !line.trimStart().startsWith('--'))
-    .join('\n')
-    .split(';')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const statement of statements) await db.knex.raw(statement);
 }
