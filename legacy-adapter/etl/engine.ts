@@ -1,10 +1,10 @@
 // The batch migration: copies the legacy user table into the idp's store through the schema
 // mapping, batch by batch, resumable, in memory bounded by the batch size.
 import { performance } from 'node:perf_hooks';
-import { findUsersForImport } from '../../idp/users/batch.ts';
+import { findUsersForImport } from '../../idp/import/batch.ts';
 import type { Knex } from '../../lib/db.ts';
 import type { LegacyMapping } from '../mapping/index.ts';
-import { checkpointName, loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { checkpointName, loadCheckpoint, saveCheckpoint, type Checkpoint } from '../../lib/checkpoints.ts';
 import { countDeadLetters, recordDeadLetters } from './dead-letters.ts';
 import { importKeysOf, planBatch, prepareRow, type BatchPlan, type PlanContext, type Prepared } from './plan.ts';
 import type { ProgressReporter } from './progress.ts';

@@ -4,7 +4,7 @@ export { runMigration, type MigrateOptions, type MigrationReport } from './engin
 export { formatReport } from './report.ts';
 export { createProgressReporter, type ProgressReporter } from './progress.ts';
 export { listDeadLetters, countDeadLetters, type StoredDeadLetter } from './dead-letters.ts';
-export { loadCheckpoint, checkpointName, type Checkpoint } from './checkpoint.ts';
+export { loadCheckpoint, checkpointName, type Checkpoint } from '../../lib/checkpoints.ts';
 export { loadMigrateConfig, type MigrateConfig } from './config.ts';
 export { DEAD_LETTER_REASONS, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, totalDeadLettered, type DeadLetterReason, type MigrationCounts } from './types.ts';
-export { countWeakHashes, runWrapPass, WRAP_CHECKPOINT, type WrapCounts, type WrapPassReport } from './wrap-pass.ts';
+export { countWeakHashes, runWrapPass, WRAP_CHECKPOINT, type WrapCounts, type WrapPassReport } from '../../idp/import/wrap-pass.ts';

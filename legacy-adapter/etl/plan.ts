@@ -1,7 +1,7 @@
 // What to do with one batch of legacy rows, decided in memory from the rows and the idp users
 // they could collide with: validation, the never-downgrade rule, login-key conflicts.
 import { z } from 'zod';
-import type { LegacyUserChange } from '../../idp/users/batch.ts';
+import type { LegacyUserChange } from '../../idp/import/batch.ts';
 import { normalizeLogin } from '../../idp/users/normalize.ts';
 import type { NewLegacyUser, StoredUser } from '../../idp/users/types.ts';
 import { getScheme, identifyScheme, pbkdf2Scheme, WRAPPED_SCHEME } from '../../lib/passwords/index.ts';

@@ -1,6 +1,6 @@
 // Applies a batch plan to the idp's store in one transaction; a batch that fails is retried
 // row by row so that one bad row is dead-lettered and the others land.
-import { insertLegacyUsers, updateLegacyUser } from '../../idp/users/batch.ts';
+import { insertLegacyUsers, updateLegacyUser } from '../../idp/import/batch.ts';
 import type { Knex } from '../../lib/db.ts';
 import { safeError } from '../../lib/safe-error.ts';
 import { recordDeadLetters, resolveDeadLetters } from './dead-letters.ts';

@@ -94,7 +94,7 @@ test('wrap:hashes wraps the rows copied before, resumes after SIGKILL without wr
       assert.ok(weakBefore > 2_500, `most rows are weak (${weakBefore})`);
 
       const env = { DATABASE_URL: idp.url, LEGACY_WRAP_ITERATIONS: String(TEST_WRAP_ITERATIONS) };
-      const first = spawnEtlCommand('legacy-adapter/cli/wrap-hashes.ts', ['--batch-size', '25', '--json'], env);
+      const first = spawnEtlCommand('idp/cli/wrap-hashes.ts', ['--batch-size', '25', '--json'], env);
       let exited = false;
       void first.done.then(() => (exited = true));
       for (;;) {
@@ -108,7 +108,7 @@ test('wrap:hashes wraps the rows copied before, resumes after SIGKILL without wr
       const midway = Object.values(await countWeakHashes(idp.knex)).reduce((a, b) => a + b, 0);
       assert.ok(midway > 0 && midway < weakBefore, `killed midway (${midway} of ${weakBefore} left)`);
 
-      const second = await spawnEtlCommand('legacy-adapter/cli/wrap-hashes.ts', ['--json'], env).done;
+      const second = await spawnEtlCommand('idp/cli/wrap-hashes.ts', ['--json'], env).done;
       assert.equal(second.code, 0, second.stderr);
       const report = JSON.parse(second.stdout) as WrapPassReport;
       assert.equal(report.complete, true);
@@ -133,7 +133,7 @@ test('wrap:hashes wraps the rows copied before, resumes after SIGKILL without wr
       // A migration pass after the wrap keeps every wrapped hash (the fingerprints still match).
       const after = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS });
       assert.deepEqual([after.counts.updated, after.counts.wrapped], [0, 0]);
-      const count = await spawnEtlCommand('legacy-adapter/cli/wrap-hashes.ts', ['--count', '--json'], env).done;
+      const count = await spawnEtlCommand('idp/cli/wrap-hashes.ts', ['--count', '--json'], env).done;
       assert.deepEqual([count.code, JSON.parse(count.stdout)], [0, { weakRemaining: {} }]);
     } finally {
       await idp.drop();

@@ -1,6 +1,6 @@
 // The checkpoint table (idp migration 021): how far a pass got, committed with each batch.
-import type { Knex } from '../../lib/db.ts';
-import { parseCounts, type MigrationCounts } from './types.ts';
+import type { Knex } from './db.ts';
+import { parseCounts, type MigrationCounts } from '../legacy-adapter/etl/types.ts';
 
 type Db = Knex | Knex.Transaction;
 const TABLE = 'legacy_migration_checkpoints';

@@ -2,12 +2,12 @@
 // the idp's store in PBKDF2, batch by batch, resumable like the migration itself. It reads only
 // the idp's users table, never the legacy database.
 import { performance } from 'node:perf_hooks';
-import { toUser } from '../../idp/users/store.ts';
+import { toUser } from '../users/store.ts';
 import type { Knex } from '../../lib/db.ts';
 import { checkWrapIterations, WEAK_SCHEMES, WRAPPED_SCHEME, wrapLegacyHashes } from '../../lib/passwords/index.ts';
-import { loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.ts';
-import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from './types.ts';
-import { wrapInputOf, wrappedColumns } from './wrap-plan.ts';
+import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../../lib/checkpoints.ts';
+import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../../legacy-adapter/etl/types.ts';
+import { wrapInputOf, wrappedColumns } from '../../legacy-adapter/etl/wrap-plan.ts';
 
 /** Its row in legacy_migration_checkpoints ('@' keeps it apart from the source tables' rows). */
 export const WRAP_CHECKPOINT = '@wrap-weak-hashes';

@@ -1,12 +1,12 @@
 /**
  * The one-off pass that wraps, in PBKDF2, every cheap legacy hash the batch migration copied
- * before it wrapped at import (legacy-adapter/etl/wrap-pass.ts). README.md, "Batch migration".
+ * before it wrapped at import (idp/import/wrap-pass.ts). README.md, "Batch migration".
  *
  * Exit status: 0 done; 1 failed (run again: it resumes); 2 bad arguments; 78 bad configuration;
  * 130/143 stopped by SIGINT/SIGTERM after the batch in flight.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../etl/types.ts';
+import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../../legacy-adapter/etl/types.ts';
 
 const USAGE = `usage: npm run wrap:hashes -- [--batch-size <n>] [--limit <n>] [--count] [--json]
 
@@ -50,12 +50,12 @@ async function main(): Promise<number> {
     return 0;
   }
   const [{ idpMigrations }, { ConfigError }, { createDatabase, migrate }, { loadWrapConfig }, { countWeakHashes, runWrapPass }, { describeDatabaseError }] = await Promise.all([
-    import('../../idp/store/migrations/index.ts'),
+    import('../store/migrations/index.ts'),
     import('../../lib/config.ts'),
     import('../../lib/db.ts'),
-    import('../etl/config.ts'),
-    import('../etl/wrap-pass.ts'),
-    import('../etl/writer.ts'),
+    import('../../legacy-adapter/etl/config.ts'),
+    import('../import/wrap-pass.ts'),
+    import('../../legacy-adapter/etl/writer.ts'),
   ]);
   let config;
   try {
