@@ -1,0 +1,90 @@
+// The documentation is many pages that point at each other and at the code: a page renamed, a
+// file moved or a heading reworded must not leave a reader on a dead link. Every relative link
+// in the README, SECURITY.md, docs/ and the READMEs beside the code must name a file that exists
+// and, when it has an anchor, a heading of that file (GitHub's anchors).
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { test } from 'node:test';
+import { repoRoot } from '../../scripts/support/processes.ts';
+
+const pages = [
+  'README.md',
+  'SECURITY.md',
+  ...readdirSync(join(repoRoot, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+  'legacy-adapter/mappings/README.md',
+  'lib/passwords/README.md',
+  'legacy-php/README.md',
+  'legacy-php-2/README.md',
+].filter((page) => existsSync(join(repoRoot, page)));
+
+/** Markdown without its fenced blocks and inline code, where brackets are not links. */
+function prose(markdown: string): string {
+  return markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '').replace(/`[^`\n]*`/g, '');
+}
+
+/** GitHub's anchor of a heading (github-slugger): lower case, punctuation dropped, spaces to hyphens. */
+function slug(heading: string): string {
+  const text = heading
+    .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
+    .replace(/<[^>]+>/g, '')
+    .trim();
+  return text
+    .toLowerCase()
+    .replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '')
+    .replace(/ /g, '-');
+}
+
+const anchorCache = new Map<string, Set<string>>();
+function anchorsOf(file: string): Set<string> {
+  let anchors = anchorCache.get(file);
+  if (anchors) return anchors;
+  anchors = new Set();
+  const seen = new Map<string, number>();
+  const withoutFences = readFileSync(file, 'utf8').replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '');
+  for (const match of withoutFences.matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
+    const base = slug(match[1]!);
+    const count = seen.get(base) ?? 0;
+    seen.set(base, count + 1);
+    anchors.add(count === 0 ? base : `${base}-${count}`);
+  }
+  anchorCache.set(file, anchors);
+  return anchors;
+}
+
+/** Every problem with the relative links of one page, as "page: target: what". */
+function deadLinks(page: string): string[] {
+  const file = join(repoRoot, page);
+  const problems: string[] = [];
+  for (const match of prose(readFileSync(file, 'utf8')).matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
+    const link = match[1]!;
+    if (/^[a-z][a-z0-9+.-]*:/i.test(link)) continue; // https:, mailto: and other absolute URLs
+    const [path = '', anchor] = link.split('#', 2);
+    const target = path === '' ? file : resolve(dirname(file), decodeURIComponent(path));
+    if (!target.startsWith(repoRoot)) {
+      problems.push(`${page}: ${link}: points outside the repository`);
+      continue;
+    }
+    if (!existsSync(target)) {
+      problems.push(`${page}: ${link}: ${relative(repoRoot, target)} does not exist`);
+      continue;
+    }
+    if (anchor && target.endsWith('.md') && statSync(target).isFile() && !anchorsOf(target).has(anchor)) {
+      problems.push(`${page}: ${link}: no heading #${anchor} in ${relative(repoRoot, target)}`);
+    }
+  }
+  return problems;
+}
+
+test('every relative link in the README and the docs points to a file and heading that exist', () => {
+  assert.ok(pages.includes('README.md') && pages.some((page) => page.startsWith('docs/')), `pages found: ${pages.join(', ')}`);
+  assert.deepEqual(pages.flatMap(deadLinks), []);
+});
+
+test('the anchors computed here are the ones GitHub makes', () => {
+  assert.equal(slug('The route table (`GATEWAY_ROUTES_FILE`, default `gateway/routes.yaml`)'), 'the-route-table-gateway_routes_file-default-gatewayroutesyaml');
+  assert.equal(slug("Worked examples: PHP's files handler"), 'worked-examples-phps-files-handler');
+  assert.equal(slug('Flipping: CLI, admin API, admin page'), 'flipping-cli-admin-api-admin-page');
+});
