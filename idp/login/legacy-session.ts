@@ -20,8 +20,8 @@ export interface LegacySessionLogin {
 }
 
 /**
- * Accepting a live PHP session as proof of authentication (docs/DESIGN.md, "Sessions across the
- * two worlds"). The legacy-adapter judges the session by the monolith's rules; the idp's row, once
+ * Accepting a live PHP session as proof of authentication (docs/DESIGN.md, "The session
+ * bridge"). The legacy-adapter judges the session by the monolith's rules; the idp's row, once
  * it exists, is the truth about the user (its active flag), as in the just-in-time login.
  */
 export function createLegacySessionLogin(options: { users: UserStore; legacy: LegacyAdapterClient; logger: Logger }): LegacySessionLogin {

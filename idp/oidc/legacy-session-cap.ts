@@ -1,5 +1,5 @@
-// What a sign-in vouched for only by a PHP session may yield (docs/DESIGN.md, "Sessions across
-// the two worlds"): no refresh token, and nothing that outlives the PHP session's lifetime
+// What a sign-in vouched for only by a PHP session may yield (docs/DESIGN.md, "The session
+// bridge" and its decisions): no refresh token, and nothing that outlives the PHP session's lifetime
 // (IDP_TTL_LEGACY_SESSION) counted from the sign-in.
 import { LEGACY_SESSION_AMR } from '../interactions/legacy-session.ts';
 

@@ -23,7 +23,7 @@ const resourceSchema = z.strictObject({
    * resolves, for an API whose token content must not be readable by the client holding it.
    */
   access_token_format: z.enum(['jwt', 'opaque']).default('jwt'),
-  /** Claims about the user this API needs in its tokens (a JWT carries them readably: see the README). */
+  /** Claims about the user this API needs in its tokens (a JWT carries them readably: see docs/idp.md, "Resources file"). */
   access_token_claims: z.array(z.enum(LEGACY_TOKEN_CLAIMS)).default([]).refine((c) => new Set(c).size === c.length, 'lists a claim twice'),
 });
 

@@ -1,4 +1,4 @@
-// Password reset by e-mail (docs/DESIGN.md, README "Password reset"): for idp users and for
+// Password reset by e-mail (docs/idp.md "Password reset", docs/DESIGN.md "Decisions"): for idp users and for
 // legacy users who never signed in, who are imported first.
 export { createResetMetrics, type ResetMetrics } from './metrics.ts';
 export { mountReset, type MountedReset, type ResetDeps } from './routes.ts';
