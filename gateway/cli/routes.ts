@@ -1,23 +1,24 @@
-// Ops command for the gateway's routes, over the admin API (see README, "Gateway: ops").
+// `idm routes`: the gateway's routes, over the admin API (see README, "Gateway: ops").
 //
-//   GATEWAY_ADMIN_TOKEN=... node gateway/cli/routes.ts list
-//   GATEWAY_ADMIN_TOKEN=... node gateway/cli/routes.ts flip <route> <legacy|idp|canary|shadow> [--percent N] --reason "..."
-//   GATEWAY_ADMIN_TOKEN=... node gateway/cli/routes.ts audit [--route NAME] [--limit N]
+//   GATEWAY_ADMIN_TOKEN=... idm routes list
+//   GATEWAY_ADMIN_TOKEN=... idm routes flip <route> <legacy|idp|canary|shadow> [--percent N] --reason "..."
+//   GATEWAY_ADMIN_TOKEN=... idm routes audit [--route NAME] [--limit N]
 //
 // Instead of the shared admin token, GATEWAY_ADMIN_ACCESS_TOKEN may hold an idp access token for
 // the gateway admin audience with the admin scope; the audit log then names its subject.
 //
 // GATEWAY_ADMIN_URL picks the gateway (default http://127.0.0.1:3000). Exit codes: 0 done,
-// 1 refused or failed (the reason is printed), 2 wrong usage.
+// 1 refused or failed (the reason is printed), 2 wrong usage, 78 a variable is malformed.
 import { hostname, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../../lib/config.ts';
+import { routesCliEnv } from './env.ts';
 import { describeNewSide } from '../admin/view.ts';
 import type { RouteAction } from '../routes/file.ts';
 
-const usage = `usage:
-  node gateway/cli/routes.ts list [--json]
-  node gateway/cli/routes.ts flip <route> <legacy|idp|canary|shadow> [--percent N] --reason "why" [--actor NAME]
-  node gateway/cli/routes.ts audit [--route NAME] [--limit N] [--json]
+const usage = `usage: idm routes list [--json]
+       idm routes flip <route> <legacy|idp|canary|shadow> [--percent N] --reason "why" [--actor NAME] [--json]
+       idm routes audit [--route NAME] [--limit N] [--json]
 environment: GATEWAY_ADMIN_ACCESS_TOKEN (an idp access token with the admin scope) or GATEWAY_ADMIN_TOKEN,
   GATEWAY_ADMIN_URL (default http://127.0.0.1:3000)`;
 
@@ -60,8 +61,11 @@ function whoami(): string {
 
 const state = (s: { mode: string; percent?: number | null } | null) => (s ? (s.mode === 'canary' ? `canary ${s.percent}%` : s.mode) : '?');
 
-async function main() {
-  const { values, positionals } = parseArgs({
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+    args: argv,
     allowPositionals: true,
     options: {
       percent: { type: 'string' },
@@ -73,11 +77,25 @@ async function main() {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (values.help) die(usage, 0);
+  } catch (error) {
+    die(`${(error as Error).message}\n${usage}`, 2);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  let env;
+  try {
+    env = loadConfig(routesCliEnv);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    die(error.message, 78);
+  }
   // The access token wins: it names who flips, where the shared token cannot.
-  const token = process.env.GATEWAY_ADMIN_ACCESS_TOKEN || process.env.GATEWAY_ADMIN_TOKEN;
+  const token = env.GATEWAY_ADMIN_ACCESS_TOKEN || env.GATEWAY_ADMIN_TOKEN;
   if (!token) die(`neither GATEWAY_ADMIN_ACCESS_TOKEN nor GATEWAY_ADMIN_TOKEN is set\n${usage}`, 2);
-  const base = (process.env.GATEWAY_ADMIN_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
+  const base = env.GATEWAY_ADMIN_URL.replace(/\/+$/, '');
 
   const call = async (method: string, path: string, body?: unknown) => {
     let res: Response;
@@ -109,13 +127,16 @@ async function main() {
   switch (command) {
     case 'list': {
       const { routes } = (await call('GET', '/routes')) as { routes: RouteView[] };
-      if (values.json) return console.log(JSON.stringify(routes, null, 2));
+      if (values.json) {
+        console.log(JSON.stringify(routes, null, 2));
+        return 0;
+      }
       for (const r of routes) {
         const source = r.source === 'default' ? ` (default: flag ${r.fallbackReason ?? 'not set'})` : '';
         const sides = r.action ? `  new: ${describeNewSide(r.upstreams.new, r.action)}` : '';
         console.log(`${r.name.padEnd(16)} ${state(r).padEnd(12)} legacy ${r.traffic.legacy}, new ${r.traffic.new}${source}  ${r.paths.join(' ')}${sides}`);
       }
-      return;
+      return 0;
     }
     case 'flip': {
       const [route, mode] = rest;
@@ -127,21 +148,21 @@ async function main() {
         body.percent = Number(values.percent);
       }
       const result = (await call('PUT', `/routes/${encodeURIComponent(route)}/flag`, body)) as { route: string; from: RouteView; to: RouteView };
-      console.log(`${result.route}: ${state(result.from)} -> ${state(result.to)}`);
-      return;
+      console.log(values.json ? JSON.stringify(result, null, 2) : `${result.route}: ${state(result.from)} -> ${state(result.to)}`);
+      return 0;
     }
     case 'audit': {
       const query = new URLSearchParams();
       if (values.route) query.set('route', values.route);
       if (values.limit) query.set('limit', values.limit);
       const { entries } = (await call('GET', `/audit${query.size ? `?${query}` : ''}`)) as { entries: AuditView[] };
-      if (values.json) return console.log(JSON.stringify(entries, null, 2));
-      for (const e of entries) console.log(`${e.at}  ${e.route.padEnd(12)} ${state(e.from)} -> ${state(e.to)}  by ${e.actor} (${e.via}): ${e.reason}`);
-      return;
+      if (values.json) console.log(JSON.stringify(entries, null, 2));
+      else for (const e of entries) console.log(`${e.at}  ${e.route.padEnd(12)} ${state(e.from)} -> ${state(e.to)}  by ${e.actor} (${e.via}): ${e.reason}`);
+      return 0;
     }
     default:
       die(usage, 2);
   }
 }
 
-await main();
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

@@ -1,15 +1,17 @@
-// Client secrets for the clients file: generated here, never chosen.
+// `idm clients`: client secrets for the clients file, generated here, never chosen.
 //
-//   IDP_CLIENT_SECRET_KEY=... node idp/cli/clients.ts new-secret
+//   IDP_CLIENT_SECRET_KEY=... idm clients new-secret [--json]
 //
 // prints a fresh secret (hand it to the client's operators, once) and the client_secret_hash
 // line for idp/clients.yaml. The hash is keyed with IDP_CLIENT_SECRET_KEY, so run it with the
 // same value the idp runs with.
 //
-//   IDP_CLIENT_SECRET_KEY=... node idp/cli/clients.ts rehash < secret.txt
+//   IDP_CLIENT_SECRET_KEY=... idm clients rehash [--json] < secret.txt
 //
 // reads an existing client's secret on stdin and prints its hash under the current key: after a
 // key rotation, the clients file's hashes move to the new key without new secrets for anyone.
+// Exit codes: 0 done, 2 usage, 78 configuration.
+import { parseArgs } from 'node:util';
 import { ConfigError } from '../../lib/config.ts';
 import { loadIdpConfig } from '../config.ts';
 import { generateClientSecret, hashClientSecret } from '../oidc/client-secrets.ts';
@@ -20,11 +22,26 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function main(argv: string[]): Promise<number> {
-  const command = argv[0];
-  if (command !== 'new-secret' && command !== 'rehash') {
-    console.error('usage: node idp/cli/clients.ts new-secret\n       node idp/cli/clients.ts rehash < file-holding-the-secret');
-    return 64;
+const USAGE = `usage: idm clients new-secret [--json]
+       idm clients rehash [--json] < file-holding-the-secret`;
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const json = parsed.values.json;
+  const [command, ...extra] = parsed.positionals;
+  if ((command !== 'new-secret' && command !== 'rehash') || extra.length) {
+    console.error(USAGE);
+    return 2;
   }
   let key: string;
   try {
@@ -41,12 +58,17 @@ async function main(argv: string[]): Promise<number> {
     const secret = (await readStdin()).replace(/\r?\n$/, '');
     if (!secret) {
       console.error('rehash: give the client secret on stdin');
-      return 64;
+      return 2;
     }
-    console.log(`client_secret_hash: "${hashClientSecret(secret, key)}"`);
+    const hash = hashClientSecret(secret, key);
+    console.log(json ? JSON.stringify({ client_secret_hash: hash }) : `client_secret_hash: "${hash}"`);
     return 0;
   }
   const secret = generateClientSecret();
+  if (json) {
+    console.log(JSON.stringify({ client_secret: secret, client_secret_hash: hashClientSecret(secret, key) }));
+    return 0;
+  }
   console.log(`client secret (give it to the client, it is not stored anywhere): ${secret}`);
   console.log(`for the clients file:\n    client_secret_hash: "${hashClientSecret(secret, key)}"`);
   return 0;

@@ -1,14 +1,15 @@
-// Signing-key rotation, for ops. Reads the idp's configuration (DATABASE_URL, TTLs, poll period)
-// from the environment, exactly as the running idp does.
+// `idm keys`: signing-key rotation, for ops. Reads the idp's configuration (DATABASE_URL, TTLs,
+// poll period) from the environment, exactly as the running idp does.
 //
-//   node idp/cli/keys.ts list
-//   node idp/cli/keys.ts ensure              first start: a key of its own, unless one is active
-//   node idp/cli/keys.ts add-next            new key, published in JWKS, not signing yet
-//   node idp/cli/keys.ts promote [--force]   next key signs; the old one keeps verifying
-//   node idp/cli/keys.ts retire <kid> [--force]   unpublish a key no valid token can need
-//   node idp/cli/keys.ts reencrypt           rewrite every private key with IDP_KEY_ENCRYPTION_KEY
+//   idm keys list [--json]
+//   idm keys ensure              first start: a key of its own, unless one is active
+//   idm keys add-next            new key, published in JWKS, not signing yet
+//   idm keys promote [--force]   next key signs; the old one keeps verifying
+//   idm keys retire <kid> [--force]   unpublish a key no valid token can need
+//   idm keys reencrypt           rewrite every private key with IDP_KEY_ENCRYPTION_KEY
 //
-// Every replica applies a change within IDP_KEYS_POLL_SECONDS, without a restart.
+// Every replica applies a change within IDP_KEYS_POLL_SECONDS, without a restart. Exit codes:
+// 0 done, 1 refused (too early, wrong state: why is printed) or failed, 2 usage, 78 configuration.
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../lib/config.ts';
 import { createDatabase } from '../../lib/db.ts';
@@ -17,8 +18,8 @@ import { keyCipherFromConfig } from '../oidc/keys/key-encryption.ts';
 import { addNextKey, encryptStoredKeys, KeyLifecycleError, listKeys, promoteNextKey, retireKey } from '../oidc/keys/key-store.ts';
 import { loadResourcesFile } from '../oidc/resources.ts';
 
-const USAGE = `usage: node idp/cli/keys.ts <command>
-  list                      show every key with its state and dates
+const USAGE = `usage: idm keys <command>
+  list [--json]             show every key with its state and dates
   ensure                    first start (compose's setup, the migration Job): unless a production key
                             is active, add one and promote it; safe to run on every deploy
   add-next                  generate the next key: published in JWKS, not signing
@@ -45,12 +46,31 @@ export function minRetiringMs(config: IdpConfig): number {
 
 const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
 
-async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { force: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { force: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    });
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { positionals, values } = parsed;
   const [command, kid] = positionals;
-  if (values.help || !command) {
+  if (values.help) {
     console.log(USAGE);
-    return command || values.help ? 0 : 64;
+    return 0;
+  }
+  if (!command || !['list', 'ensure', 'add-next', 'promote', 'retire', 'reencrypt'].includes(command)) {
+    console.error(command ? `unknown command ${command}\n${USAGE}` : USAGE);
+    return 2;
+  }
+  if (command === 'retire' && !kid) {
+    console.error('retire needs the kid of a retiring key (see `list`)');
+    return 2;
   }
   let config: IdpConfig;
   try {
@@ -71,6 +91,21 @@ async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'list': {
         const keys = await listKeys(knex);
+        if (values.json) {
+          const iso8601 = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+          const view = keys.map((k) => ({
+            kid: k.kid,
+            state: k.state,
+            alg: k.alg,
+            development: k.development,
+            createdAt: iso8601(k.createdAt),
+            activatedAt: iso8601(k.activatedAt),
+            deactivatedAt: iso8601(k.deactivatedAt),
+            retiredAt: iso8601(k.retiredAt),
+          }));
+          console.log(JSON.stringify(view, null, 2));
+          return 0;
+        }
         if (!keys.length) console.log('no keys');
         for (const k of keys) {
           console.log(
@@ -107,11 +142,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'retire': {
-        if (!kid) {
-          console.error('retire needs the kid of a retiring key (see `list`)');
-          return 64;
-        }
-        await retireKey(knex, kid, { minRetiringMs: minRetiringMs(config), force: values.force });
+        await retireKey(knex, kid!, { minRetiringMs: minRetiringMs(config), force: values.force });
         console.log(`retired ${kid}: unpublished within ${config.IDP_KEYS_POLL_SECONDS} s; its private key is erased`);
         return 0;
       }
@@ -125,8 +156,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       default:
-        console.error(`unknown command ${command}\n${USAGE}`);
-        return 64;
+        return 2;
     }
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -135,7 +165,7 @@ async function main(argv: string[]): Promise<number> {
     }
     if (error instanceof KeyLifecycleError) {
       console.error(`refused: ${error.message}`);
-      return 2;
+      return 1;
     }
     throw error;
   } finally {

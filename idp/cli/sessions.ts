@@ -1,42 +1,72 @@
-// Ops command: sign an account out everywhere, over the idp's admin endpoint (README, "Ending
-// sessions"). Every session of the account ends, every grant is revoked, and each client signed
-// in through those sessions (the gateway among them: it ends the PHP sessions it made) gets a
-// back-channel logout token.
+// `idm sessions end --user <sub>`: sign an account out everywhere, over the idp's admin endpoint
+// (README, "Ending sessions"). Every session of the account ends, every grant is revoked, and
+// each client signed in through those sessions (the gateway among them: it ends the PHP sessions
+// it made) gets a back-channel logout token.
 //
-//   IDP_ADMIN_TOKEN=... node idp/cli/sessions.ts end --user <sub>
+//   IDP_ADMIN_TOKEN=... idm sessions end --user <sub> [--json]
 //
 // IDP_ADMIN_URL picks the idp (default http://127.0.0.1:3001), reached directly, not through the
-// gateway. Exit codes: 0 done, 1 refused or failed (the reason is printed), 2 wrong usage.
+// gateway. Exit codes: 0 done, 1 refused or failed (the reason is printed), 2 wrong usage,
+// 78 a variable is malformed.
 import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../../lib/config.ts';
+import { sessionsCliEnv } from './env.ts';
 
-const usage = `usage:
-  node idp/cli/sessions.ts end --user <sub>
+const usage = `usage: idm sessions end --user <sub> [--json]
 environment: IDP_ADMIN_TOKEN, IDP_ADMIN_URL (default http://127.0.0.1:3001)`;
 
-function die(message: string, code: number): never {
+function fail(message: string, code: number): number {
   console.error(message);
-  process.exit(code);
+  return code;
 }
 
-async function main() {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { user: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } });
-  if (values.help) die(usage, 0);
-  if (positionals.length !== 1 || positionals[0] !== 'end' || !values.user) die(usage, 2);
-  const token = process.env.IDP_ADMIN_TOKEN;
-  if (!token) die(`IDP_ADMIN_TOKEN is not set\n${usage}`, 2);
-  const base = (process.env.IDP_ADMIN_URL ?? 'http://127.0.0.1:3001').replace(/\/+$/, '');
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { user: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    });
+  } catch (error) {
+    return fail(`${(error as Error).message}\n${usage}`, 2);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  if (positionals.length !== 1 || positionals[0] !== 'end' || !values.user) return fail(usage, 2);
+  let env;
+  try {
+    env = loadConfig(sessionsCliEnv);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return fail(error.message, 78);
+  }
+  if (!env.IDP_ADMIN_TOKEN) return fail(`IDP_ADMIN_TOKEN is not set\n${usage}`, 2);
+  const base = env.IDP_ADMIN_URL.replace(/\/+$/, '');
   let res: Response;
   try {
-    res = await fetch(`${base}/internal/v1/users/${encodeURIComponent(values.user)}/sessions/end`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(30_000) });
+    res = await fetch(`${base}/internal/v1/users/${encodeURIComponent(values.user)}/sessions/end`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${env.IDP_ADMIN_TOKEN}` },
+      signal: AbortSignal.timeout(30_000),
+    });
   } catch (error) {
-    die(`cannot reach the idp at ${base}: ${(error as Error).message}`, 1);
+    return fail(`cannot reach the idp at ${base}: ${(error as Error).message}`, 1);
   }
   if (!res.ok) {
     await res.body?.cancel();
-    die(`refused (HTTP ${res.status})`, 1);
+    return fail(`refused (HTTP ${res.status})`, 1);
   }
   const ended = (await res.json()) as { grants: number; sessions: number };
-  console.log(`${values.user}: ${ended.sessions} session(s) ended, ${ended.grants} grant(s) revoked; their clients are being told by back-channel logout`);
+  console.log(
+    values.json
+      ? JSON.stringify({ user: values.user, sessions: ended.sessions, grants: ended.grants })
+      : `${values.user}: ${ended.sessions} session(s) ended, ${ended.grants} grant(s) revoked; their clients are being told by back-channel logout`,
+  );
+  return 0;
 }
 
-await main();
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

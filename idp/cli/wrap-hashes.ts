@@ -1,6 +1,6 @@
 /**
- * The one-off pass that wraps, in PBKDF2, every cheap legacy hash the batch migration copied
- * before it wrapped at import (idp/import/wrap-pass.ts). README.md, "Batch migration".
+ * `idm wrap-hashes`: the one-off pass that wraps, in PBKDF2, every cheap legacy hash the batch
+ * migration copied before it wrapped at import (idp/import/wrap-pass.ts). README.md, "Batch migration".
  *
  * Exit status: 0 done; 1 failed (run again: it resumes); 2 bad arguments; 78 bad configuration;
  * 130/143 stopped by SIGINT/SIGTERM after the batch in flight.
@@ -8,7 +8,8 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../../legacy-adapter/etl/types.ts';
 
-const USAGE = `usage: npm run wrap:hashes -- [--batch-size <n>] [--limit <n>] [--count] [--json]
+const USAGE = `usage: idm wrap-hashes [--batch-size <n>] [--limit <n>] [--count] [--json]
+       npm run wrap:hashes -- [options]   (from the sources, with the heap flags it is measured with)
 
 Wraps every md5, salted digest, DES and md5 crypt and phpass hash in the idp's store
 (DATABASE_URL) in PBKDF2 with LEGACY_WRAP_ITERATIONS iterations (default 10000), on every core.
@@ -26,11 +27,11 @@ function positive(name: string, value: string | undefined, max: number): number 
   return Number(value);
 }
 
-async function main(): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   let args;
   try {
     const { values } = parseArgs({
-      args: process.argv.slice(2),
+      args: argv,
       strict: true,
       options: {
         'batch-size': { type: 'string' },
@@ -114,4 +115,4 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

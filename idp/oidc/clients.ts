@@ -1,7 +1,7 @@
 // The clients ops declare up front, in a YAML file (IDP_CLIENTS_FILE). Loaded and validated at
 // start: a mistake stops the idp with a message naming the client and the field. The file never
 // holds a usable secret: either the HMAC of a generated one (`client_secret_hash`, made by
-// `node idp/cli/clients.ts new-secret`) or the name of an environment variable that holds it.
+// `idm clients new-secret`) or the name of an environment variable that holds it.
 import { z } from 'zod';
 import type { ClientMetadata } from 'oidc-provider';
 import { clientSecretKeyId, hashClientSecret, hasUnknownClientSecretKey, isHashedClientSecret, parseClientSecretHash } from './client-secrets.ts';
@@ -44,7 +44,7 @@ const clientSchema = z
     if (needsSecret && given !== 1) problem('client_secret_hash', `${c.token_endpoint_auth_method} needs exactly one of client_secret_hash or client_secret_env`);
     if (!needsSecret && given && c.token_endpoint_auth_method !== 'client_secret_jwt') problem('client_secret_hash', `${c.token_endpoint_auth_method} clients have no secret; remove client_secret_hash/client_secret_env`);
     if (c.client_secret_hash !== undefined && !isHashedClientSecret(c.client_secret_hash)) {
-      problem('client_secret_hash', 'must be a $hmac-sha256$ hash from `node idp/cli/clients.ts new-secret`, never the secret itself');
+      problem('client_secret_hash', 'must be a $hmac-sha256$ hash from `idm clients new-secret`, never the secret itself');
     }
     if (c.token_endpoint_auth_method === 'private_key_jwt' && !c.jwks && !c.jwks_uri) problem('jwks', 'private_key_jwt needs jwks or jwks_uri');
     if (c.token_endpoint_auth_method === 'none' && c.grant_types.includes('client_credentials')) {
@@ -103,14 +103,14 @@ export function toClientMetadata(file: string, declarations: ClientDeclaration[]
       if (hasUnknownClientSecretKey(d.client_secret_hash, { current: options.secretKey, previous: options.previousSecretKeys ?? [] })) {
         const kid = parseClientSecretHash(d.client_secret_hash)?.kid;
         problems.push(
-          `${name}: client_secret_hash: made with a key (id ${kid}) that is neither IDP_CLIENT_SECRET_KEY (id ${clientSecretKeyId(options.secretKey)}) nor in IDP_CLIENT_SECRET_KEYS_PREVIOUS; rehash the secret with \`node idp/cli/clients.ts rehash\` or configure that key`,
+          `${name}: client_secret_hash: made with a key (id ${kid}) that is neither IDP_CLIENT_SECRET_KEY (id ${clientSecretKeyId(options.secretKey)}) nor in IDP_CLIENT_SECRET_KEYS_PREVIOUS; rehash the secret with \`idm clients rehash\` or configure that key`,
         );
       }
     }
     if (d.client_secret_env) {
       const plain = env[d.client_secret_env];
       if (!plain) problems.push(`${name}: client_secret_env: ${d.client_secret_env} is not set`);
-      else if (plain.length < 32) problems.push(`${name}: client_secret_env: ${d.client_secret_env} holds a secret shorter than 32 characters; generate one with \`node idp/cli/clients.ts new-secret\``);
+      else if (plain.length < 32) problems.push(`${name}: client_secret_env: ${d.client_secret_env} holds a secret shorter than 32 characters; generate one with \`idm clients new-secret\``);
       else clientSecret = hashClientSecret(plain, options.secretKey);
     }
     const { client_secret_hash: _h, client_secret_env: _e, ...metadata } = d;

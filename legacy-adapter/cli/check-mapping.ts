@@ -1,7 +1,7 @@
 /**
  * Migration readiness of the legacy table, read through the schema mapping:
  *
- *   node legacy-adapter/cli/check-mapping.ts [--mapping <file>] [--json]
+ *   idm check-mapping [--mapping <file>] [--json]
  *
  * The mapping comes from --mapping, else LEGACY_MAPPING_FILE, else the sample monolith's; the
  * database from LEGACY_DATABASE_URL, else the mapping's database.url. Reads no password and
@@ -12,9 +12,9 @@
  * overrides: serializer, store, cookie, ids, keys), checking that the store is there (the table
  * and its columns, a writable save_path, a Redis that answers) and the columns the keys read exist.
  * Exit code: 0 ready, 1 not ready (rows to fix, a write section naming a missing column, or
- * sessions the bridge cannot use),
- * 2 the mapping, the database or the arguments are wrong. No write section at all is reported,
- * not failed: a site may migrate without dual-write.
+ * sessions the bridge cannot use) or the database cannot be read, 2 the arguments are wrong,
+ * 78 the mapping or the environment is. No write section at all is reported, not failed: a site
+ * may migrate without dual-write.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../lib/config.ts';
@@ -26,16 +26,18 @@ import { checkWriteSupport, formatWriteSupport } from '../legacy/write-support.t
 import { legacyDatabaseUrl, loadMapping } from '../mapping/index.ts';
 import { sessionSettings, type SessionSettings } from '../sessions/settings.ts';
 
-async function main(): Promise<number> {
+const USAGE = 'usage: idm check-mapping [--mapping <file>] [--json]';
+
+export async function main(argv: string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs({ options: { mapping: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
+    args = parseArgs({ args: argv, options: { mapping: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
   } catch (error) {
-    console.error(`check-mapping: ${(error as Error).message}\nusage: node legacy-adapter/cli/check-mapping.ts [--mapping <file>] [--json]`);
+    console.error(`check-mapping: ${(error as Error).message}\n${USAGE}`);
     return 2;
   }
   if (args.values.help) {
-    console.log('usage: node legacy-adapter/cli/check-mapping.ts [--mapping <file>] [--json]');
+    console.log(USAGE);
     return 0;
   }
   let mapping;
@@ -49,7 +51,7 @@ async function main(): Promise<number> {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`check-mapping: ${error.message}`);
-    return 2;
+    return 78;
   }
   const knex = createDatabase(url, { pool: { min: 0, max: 1 } });
   try {
@@ -62,10 +64,10 @@ async function main(): Promise<number> {
   } catch (error) {
     // Driver messages name tables and columns, never the URL's password.
     console.error(`check-mapping: cannot read ${mapping.table} through the mapping: ${(error as Error).message}`);
-    return 2;
+    return 1;
   } finally {
     await knex.destroy();
   }
 }
 
-process.exitCode = await main();
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

@@ -1,5 +1,5 @@
 /**
- * The batch migration ops command: copies every legacy user into the idp's store through the
+ * `idm migrate users`, the batch migration: copies every legacy user into the idp's store through the
  * legacy schema mapping (legacy-adapter/etl). Exact invocation and flags: README.md, "Batch
  * migration"; `--help` prints them.
  *
@@ -12,8 +12,8 @@ import { parseArgs } from 'node:util';
 // and the database drivers load after (see main()).
 import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../etl/types.ts';
 
-const USAGE = `usage: npm run migrate:users -- [options]
-       node legacy-adapter/cli/migrate.ts [options]
+const USAGE = `usage: idm migrate users [options]
+       npm run migrate:users -- [options]   (from the sources, with the heap flags it is measured with)
 
 Copies the legacy user table into the idp's store (DATABASE_URL) through the legacy schema
 mapping. Resumes from its checkpoint after a kill; safe to run again at any time.
@@ -86,10 +86,10 @@ function parseCommandLine(argv: string[]) {
   };
 }
 
-async function main(): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   let args: ReturnType<typeof parseCommandLine>;
   try {
-    args = parseCommandLine(process.argv.slice(2));
+    args = parseCommandLine(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(`migrate: ${error.message}\n\n${USAGE}`);
@@ -175,4 +175,4 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

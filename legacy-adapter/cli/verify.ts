@@ -2,14 +2,15 @@
  * Bulk check of legacy password hashes for ops, e.g. to measure how many rows the registry can
  * verify before a route is flipped:
  *
- *   node legacy-adapter/cli/verify.ts < accounts.jsonl
+ *   idm verify < accounts.jsonl
  *
  * Each input line is {"hash","password","salt"?,"scheme"?,"encoding"?}; `scheme` names the bare
  * hex digest scheme for hashes without a prefix, `encoding` is "utf8", "latin1" or a list of
  * them. Each output line, in input order, is {"ok","scheme","needsRehash"} plus "reason" when
  * ok is false, or {"ok":false,"scheme":null,"needsRehash":false,"error"} for a line that could
- * not be read. Passwords are never printed. Exit code 0 unless stdin cannot be read.
+ * not be read. Passwords are never printed. Exit code 0 unless stdin cannot be read (2).
  */
+import { parseArgs } from 'node:util';
 import { fstatSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
@@ -94,12 +95,27 @@ function stdinProblem(): string | null {
   }
 }
 
-async function main(): Promise<void> {
+const USAGE = `usage: idm verify < accounts.jsonl
+Each input line: {"hash","password","salt"?,"scheme"?,"encoding"?}; each output line, in input
+order: {"ok","scheme","needsRehash"} plus "reason" (or "error" for a line that could not be read).
+Passwords are never printed.`;
+
+export async function main(argv: string[]): Promise<number> {
+  let help;
+  try {
+    help = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h', default: false } } }).values.help;
+  } catch (error) {
+    console.error(`verify: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (help) {
+    console.log(USAGE);
+    return 0;
+  }
   const problem = stdinProblem();
   if (problem) {
     console.error(`verify: cannot read stdin: ${problem}`);
-    process.exitCode = 2;
-    return;
+    return 2;
   }
   let unreadable = false;
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
@@ -118,7 +134,7 @@ async function main(): Promise<void> {
   }
   for (const verdict of pending) await write(`${JSON.stringify(await verdict)}\n`);
   await closePasswordWorkers();
-  if (unreadable) process.exitCode = 2;
+  return unreadable ? 2 : 0;
 }
 
-await main();
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

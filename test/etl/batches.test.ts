@@ -147,7 +147,7 @@ test('the migrate command refuses bad arguments (2) and a bad configuration or m
   for (const args of [['--batch-size', '0'], ['--batch-size', '20000'], ['--limit', 'ten'], ['--changed-since', 'last tuesday'], ['--changed-since', '2024-05-01T10:00:00'], ['--frobnicate'], ['--from-id', '']]) {
     const run = await spawnMigrate(args, env).done;
     assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
-    assert.match(run.stderr, /usage: npm run migrate:users/);
+    assert.match(run.stderr, /usage: idm migrate users/);
   }
   const noMapping = await spawnMigrate(['--mapping', 'no/such/mapping.yaml'], env).done;
   assert.equal(noMapping.code, 78);

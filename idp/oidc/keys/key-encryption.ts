@@ -45,7 +45,7 @@ export interface KeyCipher {
 
 export interface KeyCipherOptions {
   current: string;
-  /** Older KEKs, read-only: rows they wrote still load until `keys.ts reencrypt` rewrites them. */
+  /** Older KEKs, read-only: rows they wrote still load until `idm keys reencrypt` rewrites them. */
   previous?: readonly string[];
 }
 

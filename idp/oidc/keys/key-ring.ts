@@ -37,13 +37,13 @@ export interface KeyRing {
 function check(keys: PublishedKeys, development: boolean): void {
   if (!keys.activeKid) {
     throw new SigningKeyError(
-      'no active signing key in the database: run `node idp/cli/keys.ts add-next` then `node idp/cli/keys.ts promote`',
+      'no active signing key in the database: run `idm keys add-next` then `idm keys promote`',
     );
   }
   if (!development && keys.developmentKids.length) {
     throw new SigningKeyError(
       `development signing keys are published (${keys.developmentKids.join(', ')}); production refuses them: ` +
-        'add and promote a real key with `node idp/cli/keys.ts`, then retire the development ones (--force)',
+        'add and promote a real key with `idm keys`, then retire the development ones (--force)',
     );
   }
 }
