@@ -88,3 +88,39 @@ test('the anchors computed here are the ones GitHub makes', () => {
   assert.equal(slug("Worked examples: PHP's files handler"), 'worked-examples-phps-files-handler');
   assert.equal(slug('Flipping: CLI, admin API, admin page'), 'flipping-cli-admin-api-admin-page');
 });
+
+// Files the docs name that a run writes, not the repository: they need not exist in a checkout.
+const WRITTEN_BY_A_RUN = /^(data|dist|test-artifacts|bench\/out)\/|^deploy\/compose\/clients\.yaml$|^\.env$/;
+const TOP_LEVEL = /^(gateway|idp|legacy-adapter|lib|contracts|test|scripts|deploy|bench|docs|legacy-php|legacy-php-2)\//;
+
+/** The repository paths a page names in its code, inline or fenced (`gateway/routes.yaml`, `node idp/cli/keys.ts`). */
+function namedPaths(markdown: string): string[] {
+  const code = [...markdown.matchAll(/^(```|~~~)[^\n]*\n([\s\S]*?)^\1[^\n]*$/gm)].map((m) => m[2]!);
+  const withoutFences = markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '');
+  code.push(...[...withoutFences.matchAll(/`([^`\n]+)`/g)].map((m) => m[1]!));
+  const paths = new Set<string>();
+  for (const text of code) {
+    for (const word of text.split(/[\s,()[\]]+/)) {
+      const path = word.replace(/^\.\//, '').replace(/[:;.]+$/, '');
+      if (!TOP_LEVEL.test(path) || /[<>*{}$|'"=?]/.test(path) || WRITTEN_BY_A_RUN.test(path)) continue;
+      paths.add(path);
+    }
+  }
+  return [...paths];
+}
+
+test('every repository path and npm script the README and the docs name exists', () => {
+  const scripts = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const problems: string[] = [];
+  // The READMEs beside the code name paths relative to their own folder (legacy-php-2/'s lib/): not checked here.
+  for (const page of pages.filter((p) => !p.includes('/') || p.startsWith('docs/'))) {
+    const markdown = readFileSync(join(repoRoot, page), 'utf8');
+    for (const path of namedPaths(markdown)) {
+      if (!existsSync(join(repoRoot, path))) problems.push(`${page}: ${path} does not exist`);
+    }
+    for (const [, script] of markdown.matchAll(/npm run (?:-s )?([a-z][\w:-]*\w)/g)) {
+      if (!(script! in scripts)) problems.push(`${page}: npm run ${script} is not a script of package.json`);
+    }
+  }
+  assert.deepEqual([...new Set(problems)], []);
+});
