@@ -91,7 +91,7 @@ test('the anchors computed here are the ones GitHub makes', () => {
 
 // Files the docs name that a run writes, not the repository: they need not exist in a checkout.
 const WRITTEN_BY_A_RUN = /^(data|dist|test-artifacts|bench\/out)\/|^deploy\/compose\/clients\.yaml$|^\.env$/;
-const TOP_LEVEL = /^(gateway|idp|legacy-adapter|lib|contracts|test|scripts|deploy|bench|docs|legacy-php|legacy-php-2)\//;
+const TOP_LEVEL = /^(gateway|idp|legacy-adapter|lib|contracts|cli|test|scripts|deploy|bench|docs|legacy-php|legacy-php-2)\//;
 
 /** The repository paths a page names in its code, inline or fenced (`gateway/routes.yaml`, `node idp/cli/keys.ts`). */
 function namedPaths(markdown: string): string[] {
