@@ -13,7 +13,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createDatabase, migrate } from '../lib/db.ts';
 import { createLogger } from '../lib/logger.ts';
 import { closePasswordWorkers, hashPassword, verifyPassword, type Pbkdf2Policy } from '../lib/passwords/index.ts';
-import { createLegacyAdapterClient } from '../idp/legacy/client.ts';
+import { createLegacyAdapterClient } from '../idp/adapter-client/client.ts';
 import { createLoginService } from '../idp/login/index.ts';
 import { idpMigrations } from '../idp/store/migrations/index.ts';
 import { createUserStore } from '../idp/users/store.ts';

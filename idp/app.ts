@@ -12,7 +12,7 @@ import type { IdpConfig } from './config.ts';
 import { createPasswordChangeMetrics, createPendingRevocations, createRevocationRetrier, mountAccount } from './account/index.ts';
 import { endSessionsRouter } from './account/end-sessions-route.ts';
 import { createDualWriteMetrics, createOutbox, createRelay, type Relay } from './dual-write/index.ts';
-import { createLegacyAdapterClient } from './legacy/client.ts';
+import { createLegacyAdapterClient } from './adapter-client/client.ts';
 import { createLoginMetrics, createLoginService, type LoginService } from './login/index.ts';
 import { createLegacySessionLogin } from './login/legacy-session.ts';
 import { loginCheckRouter } from './login/login-check-route.ts';

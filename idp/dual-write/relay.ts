@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { createPollingLoop } from '../../lib/polling-loop.ts';
-import type { LegacyAdapterClient } from '../legacy/client.ts';
+import type { LegacyAdapterClient } from '../adapter-client/client.ts';
 import type { DualWriteMetrics } from './metrics.ts';
 import type { DeadReason, Outbox, OutboxEvent } from './outbox.ts';
 

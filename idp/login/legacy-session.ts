@@ -1,6 +1,6 @@
 import type { Logger } from '../../lib/logger.ts';
 import { currentLogger } from '../../lib/request-context.ts';
-import type { LegacyAdapterClient } from '../legacy/client.ts';
+import type { LegacyAdapterClient } from '../adapter-client/client.ts';
 import { normalizeLogin } from '../users/normalize.ts';
 import type { UserStore } from '../users/types.ts';
 import { publicUser } from './service.ts';

@@ -11,7 +11,7 @@ import {
   type VerifyResult,
 } from '../../lib/passwords/index.ts';
 import { currentLogger } from '../../lib/request-context.ts';
-import type { LegacyAdapterClient } from '../legacy/client.ts';
+import type { LegacyAdapterClient } from '../adapter-client/client.ts';
 import type { StoredUser, UpgradeHooks, UserStore } from '../users/types.ts';
 import type { LoginMetrics, LoginResult } from './metrics.ts';
 import { accountOf, type IdpUser, type LoginOutcome, type LoginService, type UserDirectory } from './types.ts';

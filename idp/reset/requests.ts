@@ -4,7 +4,7 @@
 // got, so neither its content nor its timing tells whether an account exists.
 import type { Logger } from '../../lib/logger.ts';
 import { currentLogger } from '../../lib/request-context.ts';
-import type { LegacyAdapterClient } from '../legacy/client.ts';
+import type { LegacyAdapterClient } from '../adapter-client/client.ts';
 import { accountOf } from '../login/index.ts';
 import type { Mailer } from '../mail/index.ts';
 import { throttleSubjects, userKey, type LoginThrottle } from '../throttle/index.ts';

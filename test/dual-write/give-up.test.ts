@@ -11,7 +11,7 @@ import { migrate, type Knex } from '../../lib/db.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { hashPhpBcrypt } from '../../lib/passwords/index.ts';
 import { createDualWriteMetrics, createOutbox, createRelay, insertPasswordEvent, type RelayOptions } from '../../idp/dual-write/index.ts';
-import { createLegacyAdapterClient } from '../../idp/legacy/client.ts';
+import { createLegacyAdapterClient } from '../../idp/adapter-client/client.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { closeSharedResources } from '../support/idp.ts';
 import { insertLegacyRows, legacyIdOf } from '../jit-login/support.ts';

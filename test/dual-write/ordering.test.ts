@@ -9,7 +9,7 @@ import { migrate } from '../../lib/db.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { hashPhpBcrypt, verifyPassword } from '../../lib/passwords/index.ts';
 import { createDualWriteMetrics, createOutbox, createRelay, insertPasswordEvent } from '../../idp/dual-write/index.ts';
-import { createLegacyAdapterClient } from '../../idp/legacy/client.ts';
+import { createLegacyAdapterClient } from '../../idp/adapter-client/client.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { closeSharedResources } from '../support/idp.ts';
 import { insertLegacyRows, legacyIdOf } from '../jit-login/support.ts';

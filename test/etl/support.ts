@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { hashSync } from '@node-rs/bcrypt';
-import { createLegacyAdapterClient } from '../../idp/legacy/client.ts';
+import { createLegacyAdapterClient } from '../../idp/adapter-client/client.ts';
 import { createLoginService } from '../../idp/login/index.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { createUserStore } from '../../idp/users/store.ts';

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { migrate, type Knex } from '../../lib/db.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { createLegacyAdapterClient } from '../../idp/legacy/client.ts';
+import { createLegacyAdapterClient } from '../../idp/adapter-client/client.ts';
 import { createLoginMetrics, createLoginService } from '../../idp/login/index.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { createUserStore } from '../../idp/users/store.ts';
