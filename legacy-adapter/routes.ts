@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Logger } from '../lib/logger.ts';
 import { PasswordWorkersBusyError } from '../lib/passwords/index.ts';
 import { currentLogger } from '../lib/request-context.ts';
-import { LEGACY_WRITE_HASH, LegacyCannotWriteError, LegacyUnavailableError, profileOf, type LegacyDirectory } from './legacy/directory.ts';
+import { LEGACY_WRITE_HASH, LegacyCannotWriteError, LegacyUnavailableError, profileOf, type LegacyDirectory } from './directory/directory.ts';
 import { prepareRow, type PlanContext } from './etl/plan.ts';
 import type { AdapterMetrics } from './metrics.ts';
 import { wrapImportRecord } from './etl/wrap-plan.ts';

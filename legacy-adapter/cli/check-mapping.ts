@@ -20,9 +20,9 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../../lib/config.ts';
 import { createDatabase } from '../../lib/db.ts';
 import { loadLegacyAdapterConfig } from '../config.ts';
-import { checkMapping, formatReport } from '../legacy/readiness.ts';
-import { checkSessionSupport, formatSessionSupport } from '../legacy/session-support.ts';
-import { checkWriteSupport, formatWriteSupport } from '../legacy/write-support.ts';
+import { checkMapping, formatReport } from '../directory/readiness.ts';
+import { checkSessionSupport, formatSessionSupport } from '../directory/session-support.ts';
+import { checkWriteSupport, formatWriteSupport } from '../directory/write-support.ts';
 import { legacyDatabaseUrl, loadMapping } from '../mapping/index.ts';
 import { sessionSettings, type SessionSettings } from '../sessions/settings.ts';
 

@@ -106,7 +106,7 @@ export async function main(argv: string[]): Promise<number> {
     import('../../lib/db.ts'),
     import('../etl/index.ts'),
     import('../etl/writer.ts'),
-    import('../legacy/fingerprint.ts'),
+    import('../directory/fingerprint.ts'),
     import('../mapping/index.ts'),
   ]);
   const { createProgressReporter, formatReport, loadMigrateConfig, runMigration, totalDeadLettered } = etl;

@@ -5,8 +5,8 @@ import type { LegacyUserChange } from '../../idp/import/batch.ts';
 import { normalizeLogin } from '../../idp/users/normalize.ts';
 import type { NewLegacyUser, StoredUser } from '../../idp/users/types.ts';
 import { getScheme, identifyScheme, pbkdf2Scheme, WRAPPED_SCHEME } from '../../lib/passwords/index.ts';
-import { verificationSalt, type LegacyRow } from '../legacy/directory.ts';
-import { legacyFingerprint } from '../legacy/fingerprint.ts';
+import { verificationSalt, type LegacyRow } from '../directory/directory.ts';
+import { legacyFingerprint } from '../directory/fingerprint.ts';
 import type { LegacyMapping } from '../mapping/index.ts';
 import { emptyCounts, type DeadLetter, type MigrationCounts } from './types.ts';
 

@@ -3,7 +3,7 @@
 // read), never a transaction and never the whole table, so the live PHP site is never waiting
 // on the migration.
 import type { Knex } from '../../lib/db.ts';
-import { legacySelection, toLegacyRow, type LegacyRow } from '../legacy/directory.ts';
+import { legacySelection, toLegacyRow, type LegacyRow } from '../directory/directory.ts';
 import type { LegacyMapping } from '../mapping/index.ts';
 
 /** Where a read starts: after an id already done (exclusive) or at an id asked for (inclusive). */

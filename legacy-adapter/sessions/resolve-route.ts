@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Logger } from '../../lib/logger.ts';
 import { currentLogger } from '../../lib/request-context.ts';
 import { prepareRow } from '../etl/plan.ts';
-import { profileOf } from '../legacy/directory.ts';
+import { profileOf } from '../directory/directory.ts';
 import type { LegacyMapping } from '../mapping/index.ts';
 import { loggedInAs } from './php-session.ts';
 import { findSessionRow, lookupColumn } from './session-user.ts';

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { hasBearerSecret } from '../../lib/bearer-auth.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { currentLogger } from '../../lib/request-context.ts';
-import type { LegacyDirectory } from '../legacy/directory.ts';
+import type { LegacyDirectory } from '../directory/directory.ts';
 import type { LegacyMapping } from '../mapping/index.ts';
 import { loggedInAs, loggedInSessionData, SessionValueError } from './php-session.ts';
 import { findSessionRow, type SessionRow } from './session-user.ts';

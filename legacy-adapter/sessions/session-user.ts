@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { queryWithin } from '../../lib/db.ts';
-import { legacySelection, toLegacyRow, type LegacyRow } from '../legacy/directory.ts';
+import { legacySelection, toLegacyRow, type LegacyRow } from '../directory/directory.ts';
 import type { LegacyMapping } from '../mapping/index.ts';
 import { sessionLeaves } from '../mapping/session-schema.ts';
 import type { LoggedInAs, SessionUser } from './php-session.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEAD_LETTER_REASONS, listDeadLetters, runMigration, totalDeadLettered } from '../../legacy-adapter/etl/index.ts';
-import { legacyFingerprint } from '../../legacy-adapter/legacy/fingerprint.ts';
+import { legacyFingerprint } from '../../legacy-adapter/directory/fingerprint.ts';
 import { getScheme, pbkdf2Scheme } from '../../lib/passwords/index.ts';
 import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { createIdpStore, FINGERPRINT_KEY, generateUsers, insertLegacyUsers, loginServiceFor, mapping } from './support.ts';

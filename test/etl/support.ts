@@ -11,7 +11,7 @@ import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { createUserStore } from '../../idp/users/store.ts';
 import { loadMapping } from '../../legacy-adapter/mapping/index.ts';
 import type { DeadLetterReason } from '../../legacy-adapter/etl/index.ts';
-import { fingerprintKey } from '../../legacy-adapter/legacy/fingerprint.ts';
+import { fingerprintKey } from '../../legacy-adapter/directory/fingerprint.ts';
 import { migrate, type Knex } from '../../lib/db.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createDatabaseOfKind, type TestDatabase } from '../../scripts/support/databases.ts';

@@ -5,7 +5,7 @@ import { hashSync } from '@node-rs/bcrypt';
 import { startLegacyAdapter } from '../../legacy-adapter/app.ts';
 import { loadLegacyAdapterConfig } from '../../legacy-adapter/config.ts';
 import { runMigration, type MigrationReport } from '../../legacy-adapter/etl/index.ts';
-import { legacyFingerprint } from '../../legacy-adapter/legacy/fingerprint.ts';
+import { legacyFingerprint } from '../../legacy-adapter/directory/fingerprint.ts';
 import { pbkdf2Scheme } from '../../lib/passwords/index.ts';
 import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { ADAPTER_SECRET, createIdpStore, FINGERPRINT_KEY, loginServiceFor, mapping, MAPPING_FILE, spawnMigrate } from './support.ts';

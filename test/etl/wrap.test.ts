@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { countWeakHashes, loadCheckpoint, runMigration, WRAP_CHECKPOINT, type WrapPassReport } from '../../legacy-adapter/etl/index.ts';
-import { legacyFingerprint } from '../../legacy-adapter/legacy/fingerprint.ts';
+import { legacyFingerprint } from '../../legacy-adapter/directory/fingerprint.ts';
 import { pbkdf2Scheme, WEAK_SCHEMES, WRAPPED_SCHEME } from '../../lib/passwords/index.ts';
 import { forEachDatabase } from '../../scripts/support/databases.ts';
 import { vector } from '../../scripts/support/legacy-hashes.ts';

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
-import { createLegacyDirectory } from '../../legacy-adapter/legacy/directory.ts';
-import { lookalikePassword } from '../../legacy-adapter/legacy/dummy-verify.ts';
+import { createLegacyDirectory } from '../../legacy-adapter/directory/directory.ts';
+import { lookalikePassword } from '../../legacy-adapter/directory/dummy-verify.ts';
 import { loadMapping } from '../../legacy-adapter/mapping/index.ts';
 import { createAdapterMetrics } from '../../legacy-adapter/metrics.ts';
 import type { Knex } from '../../lib/db.ts';
