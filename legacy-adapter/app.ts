@@ -6,7 +6,7 @@ import { startService, type RunningService } from '../lib/service.ts';
 import type { LegacyAdapterConfig } from './config.ts';
 import { createLegacyDirectory } from './directory/directory.ts';
 import { fingerprintKey } from './directory/fingerprint.ts';
-import { legacyDatabaseUrl, loadMapping } from './mapping/index.ts';
+import { legacyDatabaseUrl, loadMapping } from './mapping-format/index.ts';
 import { createAdapterMetrics } from './metrics.ts';
 import { internalRoutes } from './routes.ts';
 import { sessionResolveRouter } from './sessions/resolve-route.ts';

@@ -23,7 +23,7 @@ import { loadLegacyAdapterConfig } from '../config.ts';
 import { checkMapping, formatReport } from '../directory/readiness.ts';
 import { checkSessionSupport, formatSessionSupport } from '../directory/session-support.ts';
 import { checkWriteSupport, formatWriteSupport } from '../directory/write-support.ts';
-import { legacyDatabaseUrl, loadMapping } from '../mapping/index.ts';
+import { legacyDatabaseUrl, loadMapping } from '../mapping-format/index.ts';
 import { sessionSettings, type SessionSettings } from '../sessions/settings.ts';
 
 const USAGE = 'usage: idm check-mapping [--mapping <file>] [--json]';

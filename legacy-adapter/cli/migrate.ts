@@ -107,7 +107,7 @@ export async function main(argv: string[]): Promise<number> {
     import('../etl/index.ts'),
     import('../etl/writer.ts'),
     import('../directory/fingerprint.ts'),
-    import('../mapping/index.ts'),
+    import('../mapping-format/index.ts'),
   ]);
   const { createProgressReporter, formatReport, loadMigrateConfig, runMigration, totalDeadLettered } = etl;
   let config: ReturnType<typeof loadMigrateConfig>;

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { queryWithin, type Knex } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { verifyPassword, type VerifyResult } from '../../lib/passwords/index.ts';
-import type { LegacyMapping } from '../mapping/index.ts';
+import type { LegacyMapping } from '../mapping-format/index.ts';
 import type { AdapterMetrics } from '../metrics.ts';
 import { createDummyVerifier } from './dummy-verify.ts';
 import { legacyFingerprint } from './fingerprint.ts';

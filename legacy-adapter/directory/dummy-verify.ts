@@ -12,7 +12,7 @@
 import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import { boundQuery, withDeadline, type Knex } from '../../lib/db.ts';
 import { hashPhpBcrypt, identifyScheme, verifyPassword, type StoredPassword } from '../../lib/passwords/index.ts';
-import type { LegacyMapping } from '../mapping/index.ts';
+import type { LegacyMapping } from '../mapping-format/index.ts';
 
 /** Rows sampled: enough to carry the table's mix of schemes and costs. */
 export const DUMMY_SAMPLE_SIZE = 64;

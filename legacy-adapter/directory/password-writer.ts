@@ -1,7 +1,7 @@
 // Dual-write: the new password of a user who changed it in the idp, written into the legacy
 // table through the mapping's `write` section, once per event and never older over newer.
 import { boundQuery, withDeadline, type Knex } from '../../lib/db.ts';
-import type { LegacyMapping } from '../mapping/index.ts';
+import type { LegacyMapping } from '../mapping-format/index.ts';
 import { LegacyUnavailableError } from './directory.ts';
 import { legacyFingerprint } from './fingerprint.ts';
 

@@ -1,6 +1,6 @@
 import type { Knex } from '../../lib/db.ts';
 import { BARE_HEX_SCHEMES, getScheme, identifyScheme } from '../../lib/passwords/index.ts';
-import type { LegacyMapping } from '../mapping/index.ts';
+import type { LegacyMapping } from '../mapping-format/index.ts';
 
 /** Ids listed per finding, at most; counts are always complete. */
 const MAX_IDS = 1000;

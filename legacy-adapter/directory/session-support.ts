@@ -7,8 +7,8 @@ import { access, stat } from 'node:fs/promises';
 import type { Knex } from '../../lib/db.ts';
 import type { LegacySessionCookie } from '../../lib/legacy-session-cookie.ts';
 import { createRedis } from '../../lib/redis.ts';
-import type { LegacyMapping } from '../mapping/index.ts';
-import { sessionLeaves, type KeySource, type PhpType } from '../mapping/session-schema.ts';
+import type { LegacyMapping } from '../mapping-format/index.ts';
+import { sessionLeaves, type KeySource, type PhpType } from '../mapping-format/session-schema.ts';
 import type { SessionSettings } from '../sessions/settings.ts';
 import { phpredisUrl } from '../sessions/store.ts';
 

@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import { findUsersForImport } from '../../idp/import/batch.ts';
 import type { Knex } from '../../lib/db.ts';
-import type { LegacyMapping } from '../mapping/index.ts';
+import type { LegacyMapping } from '../mapping-format/index.ts';
 import { checkpointName, loadCheckpoint, saveCheckpoint, type Checkpoint } from '../../lib/checkpoints.ts';
 import { countDeadLetters, recordDeadLetters } from './dead-letters.ts';
 import { importKeysOf, planBatch, prepareRow, type BatchPlan, type PlanContext, type Prepared } from './plan.ts';

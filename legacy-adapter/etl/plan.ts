@@ -7,7 +7,7 @@ import type { NewLegacyUser, StoredUser } from '../../idp/users/types.ts';
 import { getScheme, identifyScheme, pbkdf2Scheme, WRAPPED_SCHEME } from '../../lib/passwords/index.ts';
 import { verificationSalt, type LegacyRow } from '../directory/directory.ts';
 import { legacyFingerprint } from '../directory/fingerprint.ts';
-import type { LegacyMapping } from '../mapping/index.ts';
+import type { LegacyMapping } from '../mapping-format/index.ts';
 import { emptyCounts, type DeadLetter, type MigrationCounts } from './types.ts';
 
 export interface PlanContext {

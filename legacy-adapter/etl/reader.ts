@@ -4,7 +4,7 @@
 // on the migration.
 import type { Knex } from '../../lib/db.ts';
 import { legacySelection, toLegacyRow, type LegacyRow } from '../directory/directory.ts';
-import type { LegacyMapping } from '../mapping/index.ts';
+import type { LegacyMapping } from '../mapping-format/index.ts';
 
 /** Where a read starts: after an id already done (exclusive) or at an id asked for (inclusive). */
 export type KeysetStart = { after: unknown } | { from: unknown } | null;

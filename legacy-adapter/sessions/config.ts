@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { legacySessionBridgeSecret, port, variable } from '../../lib/config.ts';
 import { phpSessionName } from '../../lib/legacy-session-cookie.ts';
-import { tableName } from '../mapping/identifiers.ts';
-import { savePath } from '../mapping/session-schema.ts';
+import { tableName } from '../mapping-format/identifiers.ts';
+import { savePath } from '../mapping-format/session-schema.ts';
 
 /**
  * The monolith's sessions are described by the mapping's `session` section; the environment holds

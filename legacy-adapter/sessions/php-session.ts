@@ -1,4 +1,4 @@
-import { sessionLeafAt, type KeySource, type PhpType, type SessionEntrySpec, type SessionKeySpec, type SessionMapping } from '../mapping/session-schema.ts';
+import { sessionLeafAt, type KeySource, type PhpType, type SessionEntrySpec, type SessionKeySpec, type SessionMapping } from '../mapping-format/session-schema.ts';
 import { encodePhpSession, type PhpSessionValue } from './php-serialize.ts';
 import { decodePhpSession, PhpSessionFormatError, type PhpValue } from './php-session-decode.ts';
 

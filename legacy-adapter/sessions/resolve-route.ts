@@ -7,7 +7,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { currentLogger } from '../../lib/request-context.ts';
 import { prepareRow } from '../etl/plan.ts';
 import { profileOf } from '../directory/directory.ts';
-import type { LegacyMapping } from '../mapping/index.ts';
+import type { LegacyMapping } from '../mapping-format/index.ts';
 import { loggedInAs } from './php-session.ts';
 import { findSessionRow, lookupColumn } from './session-user.ts';
 import { isPhpSessionId } from './session-id.ts';

@@ -6,7 +6,7 @@ import { hasBearerSecret } from '../../lib/bearer-auth.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { currentLogger } from '../../lib/request-context.ts';
 import type { LegacyDirectory } from '../directory/directory.ts';
-import type { LegacyMapping } from '../mapping/index.ts';
+import type { LegacyMapping } from '../mapping-format/index.ts';
 import { loggedInAs, loggedInSessionData, SessionValueError } from './php-session.ts';
 import { findSessionRow, type SessionRow } from './session-user.ts';
 import { isPhpSessionId, newPhpSessionId } from './session-id.ts';

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { queryWithin } from '../../lib/db.ts';
 import { legacySelection, toLegacyRow, type LegacyRow } from '../directory/directory.ts';
-import type { LegacyMapping } from '../mapping/index.ts';
-import { sessionLeaves } from '../mapping/session-schema.ts';
+import type { LegacyMapping } from '../mapping-format/index.ts';
+import { sessionLeaves } from '../mapping-format/session-schema.ts';
 import type { LoggedInAs, SessionUser } from './php-session.ts';
 
 /** The extra columns of the user's row the mapping's session keys read. */

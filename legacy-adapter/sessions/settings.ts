@@ -1,6 +1,6 @@
 import { ConfigError } from '../../lib/config.ts';
 import type { LegacySessionCookie } from '../../lib/legacy-session-cookie.ts';
-import type { SessionMapping, SessionStoreSettings } from '../mapping/session-schema.ts';
+import type { SessionMapping, SessionStoreSettings } from '../mapping-format/session-schema.ts';
 import type { SessionBridgeConfig } from './config.ts';
 
 /** The session settings in force: the mapping's `session` section with the environment's overrides applied. */

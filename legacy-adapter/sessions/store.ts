@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { queryWithin } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { createRedis, redisCheck, type Redis } from '../../lib/redis.ts';
-import type { SessionStoreSettings } from '../mapping/session-schema.ts';
+import type { SessionStoreSettings } from '../mapping-format/session-schema.ts';
 import { filesStore } from './files-store.ts';
 import type { SessionSettings } from './settings.ts';
 

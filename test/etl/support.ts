@@ -9,7 +9,7 @@ import { createLegacyAdapterClient } from '../../idp/adapter-client/client.ts';
 import { createLoginService } from '../../idp/login/index.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { createUserStore } from '../../idp/users/store.ts';
-import { loadMapping } from '../../legacy-adapter/mapping/index.ts';
+import { loadMapping } from '../../legacy-adapter/mapping-format/index.ts';
 import type { DeadLetterReason } from '../../legacy-adapter/etl/index.ts';
 import { fingerprintKey } from '../../legacy-adapter/directory/fingerprint.ts';
 import { migrate, type Knex } from '../../lib/db.ts';

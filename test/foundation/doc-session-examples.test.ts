@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { loadMapping, parseMapping } from '../../legacy-adapter/mapping/index.ts';
+import { loadMapping, parseMapping } from '../../legacy-adapter/mapping-format/index.ts';
 import { loggedInSessionData } from '../../legacy-adapter/sessions/php-session.ts';
 import { repoRoot } from '../../scripts/support/processes.ts';
 

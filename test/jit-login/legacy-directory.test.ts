@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { createLegacyDirectory, type LegacyDirectory } from '../../legacy-adapter/directory/directory.ts';
 import { legacyFingerprint } from '../../legacy-adapter/directory/fingerprint.ts';
-import { loadMapping } from '../../legacy-adapter/mapping/index.ts';
+import { loadMapping } from '../../legacy-adapter/mapping-format/index.ts';
 import { createAdapterMetrics } from '../../legacy-adapter/metrics.ts';
 import type { Knex } from '../../lib/db.ts';
 import { forEachDatabase } from '../../scripts/support/databases.ts';

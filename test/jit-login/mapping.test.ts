@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ConfigError } from '../../lib/config.ts';
 import { loadLegacyAdapterConfig } from '../../legacy-adapter/config.ts';
-import { legacyDatabaseUrl, loadMapping, MappingError, parseMapping } from '../../legacy-adapter/mapping/index.ts';
+import { legacyDatabaseUrl, loadMapping, MappingError, parseMapping } from '../../legacy-adapter/mapping-format/index.ts';
 import { spawnScript } from '../../scripts/support/processes.ts';
 import { FORUM_MAPPING, LEGACY_PHP_MAPPING } from '../support/legacy-adapter.ts';
 

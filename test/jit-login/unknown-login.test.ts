@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { createLegacyDirectory } from '../../legacy-adapter/directory/directory.ts';
 import { lookalikePassword } from '../../legacy-adapter/directory/dummy-verify.ts';
-import { loadMapping } from '../../legacy-adapter/mapping/index.ts';
+import { loadMapping } from '../../legacy-adapter/mapping-format/index.ts';
 import { createAdapterMetrics } from '../../legacy-adapter/metrics.ts';
 import type { Knex } from '../../lib/db.ts';
 import { forEachDatabase } from '../../scripts/support/databases.ts';

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { SerializeHandler } from '../../legacy-adapter/sessions/php-serialize.ts';
-import { sessionSchema } from '../../legacy-adapter/mapping/session-schema.ts';
+import { sessionSchema } from '../../legacy-adapter/mapping-format/session-schema.ts';
 import type { SessionFormat } from '../../legacy-adapter/sessions/php-session.ts';
 
 const run = promisify(execFile);

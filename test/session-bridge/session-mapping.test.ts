@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadLegacyAdapterConfig } from '../../legacy-adapter/config.ts';
-import { MappingError, parseMapping } from '../../legacy-adapter/mapping/index.ts';
+import { MappingError, parseMapping } from '../../legacy-adapter/mapping-format/index.ts';
 import { loggedInAs, loggedInSessionData } from '../../legacy-adapter/sessions/php-session.ts';
 import { sessionSettings } from '../../legacy-adapter/sessions/settings.ts';
 import { ConfigError } from '../../lib/config.ts';
