@@ -9,7 +9,7 @@ import { upstreamCheck } from '../lib/upstream-check.ts';
 import { watchDependencies } from './dependencies.ts';
 import { createActionRunner } from './actions.ts';
 import { createAdminApp } from './admin/app.ts';
-import { createAccessTokenVerifier } from './auth/access-token.ts';
+import { createAccessTokenVerifier } from './api-auth/access-token.ts';
 import { createBucketCookies } from './canary.ts';
 import { GATEWAY_MIGRATIONS_TABLE, gatewayMigrations } from './audit/migrations.ts';
 import { createAuditLog } from './audit/store.ts';

@@ -4,7 +4,7 @@ import { bearerToken, hasBearerSecret } from '../../lib/bearer-auth.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { currentRequest } from '../../lib/request-context.ts';
 import type { AuditLog } from '../audit/store.ts';
-import type { AccessTokenClaims, AccessTokenVerifier } from '../auth/access-token.ts';
+import type { AccessTokenClaims, AccessTokenVerifier } from '../api-auth/access-token.ts';
 import type { LiveRoute } from '../dispatch.ts';
 import { FlagStoreUnavailable, type Flipper } from '../flips.ts';
 import { parseFlip, routeView } from './view.ts';

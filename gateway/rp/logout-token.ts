@@ -1,6 +1,6 @@
 // OpenID Connect Back-Channel Logout 1.0 §2.6: what makes a logout token valid for this client.
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
-import { keySetUnavailable } from '../auth/access-token.ts';
+import { keySetUnavailable } from '../api-auth/access-token.ts';
 
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 

@@ -2,7 +2,7 @@
 // own deadline, and a token in use outlives ones nobody presents any more.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TokenCache } from '../../gateway/auth/token-cache.ts';
+import { TokenCache } from '../../gateway/api-auth/token-cache.ts';
 
 test('token cache: bounded, each entry until its deadline, the least recently used out first', () => {
   const cache = new TokenCache<string>(4);
