@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { RouteAction } from './routes/file.ts';
-import { redirect } from './rp/http.ts';
-import { safeReturnTo } from './rp/return-to.ts';
+import { redirect } from './signin/http.ts';
+import { safeReturnTo } from './signin/return-to.ts';
 
 type SigninAction = Extract<RouteAction, { type: 'signin' }>;
 

@@ -25,13 +25,13 @@ import { rejectUpgrade } from './proxy/upgrade.ts';
 import { createUpstream, type Upstream } from './proxy/upstream.ts';
 import { createAutoRollback, RollbackWatch } from './rollback.ts';
 import { loadRouteTable } from './routes/file.ts';
-import { createBackchannelLogout } from './rp/backchannel-logout.ts';
-import { createSessionBridgeClient } from './rp/bridge.ts';
-import { createMemoryLogoutIndex, createRedisLogoutIndex } from './rp/logout-index.ts';
-import { createLogoutTokenVerifier } from './rp/logout-token.ts';
-import { createRelyingParty } from './rp/handler.ts';
-import { fallbackLegacyCookie } from './rp/legacy-cookie.ts';
-import { createProviderConfiguration } from './rp/provider.ts';
+import { createBackchannelLogout } from './signin/backchannel-logout.ts';
+import { createSessionBridgeClient } from './signin/bridge.ts';
+import { createMemoryLogoutIndex, createRedisLogoutIndex } from './signin/logout-index.ts';
+import { createLogoutTokenVerifier } from './signin/logout-token.ts';
+import { createRelyingParty } from './signin/handler.ts';
+import { fallbackLegacyCookie } from './signin/legacy-cookie.ts';
+import { createProviderConfiguration } from './signin/provider.ts';
 import { Shadow } from './shadow/shadow.ts';
 
 export async function startGateway(config: GatewayConfig): Promise<RunningService> {

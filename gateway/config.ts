@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError, commonEnv, databaseUrl, httpUrl, idpInternalSecret, loadConfig, milliseconds, port, redisUrl, secret, variable } from '../lib/config.ts';
-import { relyingPartyEnv } from './rp/config.ts';
+import { relyingPartyEnv } from './signin/config.ts';
 
 export const gatewayEnv = {
   ...commonEnv,

@@ -17,7 +17,7 @@ import { upstreamRequestHead, upstreamRequestHeaders } from './proxy/headers.ts'
 import { forwardLean } from './proxy/lean-forward.ts';
 import { forwardUpgrade, rejectUpgrade } from './proxy/upgrade.ts';
 import type { Upstream } from './proxy/upstream.ts';
-import { relyingPartyAction } from './rp/paths.ts';
+import { relyingPartyAction } from './signin/paths.ts';
 import type { RouteDefinition } from './routes/file.ts';
 import type { RouteAuth } from './routes/auth.ts';
 import { compileCanonicalizer, type CanonicalTarget } from './routes/canonical.ts';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../../lib/config.ts';
 import { flagStateSchema, type FlagState } from '../flags/state.ts';
 import { compileCanonicalizer } from './canonical.ts';
-import { safeReturnTo } from '../rp/return-to.ts';
+import { safeReturnTo } from '../signin/return-to.ts';
 import { routeAuthProblems, routeAuthSchema } from './auth.ts';
 import { readYamlDocument, YamlFileError } from '../../lib/yaml-file.ts';
 

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
 import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyKnex, legacyPhpUnavailableReason, legacySessionData } from '../support/legacy-php.ts';
-import { createTransactionCookies } from '../../gateway/rp/transaction-cookie.ts';
+import { createTransactionCookies } from '../../gateway/signin/transaction-cookie.ts';
 import { followRedirects, signInAtIdp, signInWithCookie } from './flows.ts';
 import { allowConsent, COOKIE_SECRET, IDP_SECRET, postJson, startStack, type Stack } from '../support/stack.ts';
 import { ADAPTER_SECRET, BRIDGE_SECRET } from '../support/legacy-adapter.ts';

@@ -2,7 +2,7 @@
 // the browser will really get (the normalised path), not only on what was asked for.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { safeReturnTo } from '../../gateway/rp/return-to.ts';
+import { safeReturnTo } from '../../gateway/signin/return-to.ts';
 
 const ORIGIN = 'https://site.example';
 
