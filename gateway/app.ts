@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { clusterMetricsSource, isClusterWorker } from '../lib/cluster.ts';
+import { clusterMetricsSource, isClusterWorker } from './cluster.ts';
 import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
 import { requestIdOf } from '../lib/request-context.ts';
 import { startService, type RunningService } from '../lib/service.ts';

@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { superviseWorkers } from '../lib/cluster.ts';
+import { superviseWorkers } from './cluster.ts';
 import { createLogger } from '../lib/logger.ts';
 import { configOrExit, runMain } from '../lib/service.ts';
 import { startGateway } from './app.ts';

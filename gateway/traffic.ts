@@ -1,4 +1,4 @@
-import { answerGather, gather, isClusterWorker } from '../lib/cluster.ts';
+import { answerGather, gather, isClusterWorker } from './cluster.ts';
 import type { LiveRoute } from './dispatch.ts';
 
 export interface Traffic {

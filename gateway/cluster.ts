@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../lib/logger.ts';
 
 /**
  * Several processes of one service on one port (node:cluster), for a service whose single
