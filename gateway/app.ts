@@ -5,7 +5,7 @@ import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
 import { requestIdOf } from '../lib/request-context.ts';
 import { startService, type RunningService } from '../lib/service.ts';
 import { compileTrust } from '../lib/trust-proxy.ts';
-import { upstreamCheck } from '../lib/upstream-check.ts';
+import { upstreamCheck } from './upstream-check.ts';
 import { watchDependencies } from './dependencies.ts';
 import { createActionRunner } from './actions.ts';
 import { createAdminApp } from './admin/app.ts';

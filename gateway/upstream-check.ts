@@ -1,4 +1,4 @@
-import type { ReadinessCheck } from './health.ts';
+import type { ReadinessCheck } from '../lib/health.ts';
 
 /** Readiness of another HTTP service: any answer below 500 from `url` within the timeout. */
 export function upstreamCheck(name: string, url: string, timeoutMs = 2_000): ReadinessCheck {
