@@ -19,7 +19,7 @@ export function signinLocation(url: string, action: SigninAction, origin: string
 export interface ActionOptions {
   /** The site's public origin, the one return_to must stay on (the relying party's). */
   publicUrl: string;
-  /** The session bridge's logout (gateway/rp/handler.ts): GET asks, a same-site POST ends both sessions. */
+  /** The session bridge's logout (gateway/signin/handler.ts): GET asks, a same-site POST ends both sessions. */
   signout: RequestListener;
 }
 

@@ -47,7 +47,7 @@ export interface DispatchOptions {
   logger: Logger;
   /** Everything under /admin (express: the API and the page). */
   admin: RequestListener;
-  /** The relying party's /auth/login, /auth/callback and /auth/logout (gateway/rp). */
+  /** The relying party's /auth/login, /auth/callback and /auth/logout (gateway/signin). */
   auth: RequestListener;
   /** A route's `action` (signin, signout), run when its new side is chosen (actions.ts). */
   runAction: ActionRunner;

@@ -25,7 +25,7 @@ export const legacyAdapterEnv = {
   ),
   LEGACY_FINGERPRINT_KEY: variable(
     z.string().min(32, 'must be at least 32 characters').optional(),
-    'Key of the legacy-hash fingerprints the idp stores at import (legacy/fingerprint.ts). Set it explicitly before ever rotating `LEGACY_ADAPTER_SECRET`, since a new key makes every stored fingerprint look changed.',
+    'Key of the legacy-hash fingerprints the idp stores at import (directory/fingerprint.ts). Set it explicitly before ever rotating `LEGACY_ADAPTER_SECRET`, since a new key makes every stored fingerprint look changed.',
     { secret: true, default: 'derived from `LEGACY_ADAPTER_SECRET`' },
   ),
   LEGACY_WRAP_ITERATIONS: variable(

@@ -38,7 +38,7 @@ const without = (shape: Shape, common: Shape): Shape => Object.fromEntries(Objec
 
 export const sections: Section[] = [
   { title: 'All services', about: 'Read by the gateway, the idp and the legacy-adapter (lib/config.ts).', shape: commonEnv },
-  { title: 'gateway', about: 'gateway/config.ts and gateway/rp/config.ts (the session bridge).', shape: without(gatewayEnv, commonEnv) },
+  { title: 'gateway', about: 'gateway/config.ts and gateway/signin/config.ts (the session bridge).', shape: without(gatewayEnv, commonEnv) },
   { title: 'idp', about: 'idp/config.ts.', shape: without(idpEnv, commonEnv) },
   { title: 'legacy-adapter', about: 'legacy-adapter/config.ts and legacy-adapter/sessions/config.ts.', shape: without(legacyAdapterEnv, commonEnv) },
   {

@@ -181,7 +181,7 @@ export function createLegacyDirectory(knex: Knex, options: LegacyDirectoryOption
       }
       const row = await findForLogin(login);
       if (!row) {
-        // As long as verifying a real row takes (legacy/dummy-verify.ts), so the answer's timing
+        // As long as verifying a real row takes (directory/dummy-verify.ts), so the answer's timing
         // does not say whether the account exists.
         metrics?.dummyVerifies.inc({ scheme: await dummy.spend(login, password) });
         record('not_found', null);

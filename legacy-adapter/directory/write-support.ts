@@ -1,4 +1,4 @@
-// Whether the mapping can dual-write (legacy-adapter/legacy/password-writer.ts): its `write`
+// Whether the mapping can dual-write (legacy-adapter/directory/password-writer.ts): its `write`
 // section names columns that must exist in the legacy table, or every write fails at run time.
 import type { Knex } from '../../lib/db.ts';
 import type { LegacyMapping } from '../mapping-format/index.ts';

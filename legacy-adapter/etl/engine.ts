@@ -26,7 +26,7 @@ export interface MigrateOptions {
   /** The idp's database, migrated (idp/store/migrations). */
   idp: Knex;
   mapping: LegacyMapping;
-  /** The key the legacy-adapter fingerprints legacy hashes with (legacy/fingerprint.ts). */
+  /** The key the legacy-adapter fingerprints legacy hashes with (directory/fingerprint.ts). */
   fingerprintKey: string;
   batchSize?: number;
   /** Read and validate everything, look the idp up, write nothing (no users, dead letters or checkpoint). */

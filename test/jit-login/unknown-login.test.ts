@@ -1,4 +1,4 @@
-// A login that matches no legacy row spends a real row's verify (legacy/dummy-verify.ts), so
+// A login that matches no legacy row spends a real row's verify (directory/dummy-verify.ts), so
 // it takes as long as a wrong password. Checked by what the directory counts, never by a clock;
 // the timing itself is measured by `npm run bench:legacy-timing` (docs/PERFORMANCE.md).
 import assert from 'node:assert/strict';
