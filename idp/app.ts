@@ -13,7 +13,7 @@ import { createPasswordChangeMetrics, createPendingRevocations, createRevocation
 import { endSessionsRouter } from './account/end-sessions-route.ts';
 import { createDualWriteMetrics, createOutbox, createRelay, type Relay } from './dual-write/index.ts';
 import { createLegacyAdapterClient } from './adapter-client/client.ts';
-import { createLoginMetrics, createLoginService, type LoginService } from './login/index.ts';
+import { createPasswordLoginMetrics, createLoginService, type LoginService } from './login/index.ts';
 import { createLegacySessionLogin } from './login/legacy-session.ts';
 import { loginCheckRouter } from './login/login-check-route.ts';
 import { legacyIdentityRouter } from './bridge/legacy-identity-route.ts';
@@ -50,7 +50,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
       users,
       legacy,
       policy: passwordPolicy,
-      metrics: createLoginMetrics(metrics.registry, { countByScheme: () => users.countByPasswordScheme(), logger }),
+      metrics: createPasswordLoginMetrics(metrics.registry, { countByScheme: () => users.countByPasswordScheme(), logger }),
       logger,
     });
     // Dual-write: password changes of legacy users go back to the legacy site through the outbox.

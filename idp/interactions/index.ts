@@ -7,6 +7,6 @@ export { createCsrfTokens, type CsrfTokens } from './csrf.ts';
 export { unreadableFormStatus } from './form-errors.ts';
 export { RETRY_AFTER_SECONDS, sendUnavailablePage } from './unavailable.ts';
 export { html, type Html } from './html.ts';
-export { counter } from './login-metrics.ts';
+export { counter } from './login-form-metrics.ts';
 export { pageHeaders } from './security-headers.ts';
 export { errorSummary, fieldError, hidden, layout, messagePage, type FieldError } from './views.ts';

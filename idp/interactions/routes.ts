@@ -12,7 +12,7 @@ import { unreadableFormStatus } from './form-errors.ts';
 import { RETRY_AFTER_SECONDS, sendUnavailablePage } from './unavailable.ts';
 import { checkPassword } from './password-check.ts';
 import { LEGACY_SESSION_AMR, legacySessionApplies, legacySessionCookie, legacySessionMetrics, signedInByLegacySession, type LegacySessionStep } from './legacy-session.ts';
-import { createLoginMetrics } from './login-metrics.ts';
+import { createLoginFormMetrics } from './login-form-metrics.ts';
 import type { ClientLike, GrantLike, InteractionDetails, InteractionProvider } from './provider-types.ts';
 import { describeClaim, describeScope } from './scope-descriptions.ts';
 import { pageHeaders } from './security-headers.ts';
@@ -53,7 +53,7 @@ function clientDisplayName(client: ClientLike | undefined, fallback: string): st
 
 export function mountInteractions(app: Express, provider: InteractionProvider, deps: InteractionDeps): void {
   const csrf: CsrfTokens = createCsrfTokens(deps.csrfSecret);
-  const metrics = createLoginMetrics(deps.metrics?.registry);
+  const metrics = createLoginFormMetrics(deps.metrics?.registry);
   const log = deps.logger.child({ component: 'interactions' });
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
   const countLegacySession = legacySessionMetrics(deps.metrics?.registry);

@@ -3,7 +3,8 @@ import type { Logger } from '../../lib/logger.ts';
 import { createPasswordVerifyMetrics } from '../../lib/password-metrics.ts';
 import { WEAK_SCHEMES } from '../../lib/passwords/index.ts';
 
-export type LoginResult =
+/** How one password check of the login service ended (a label of idp_logins_total); the login form counts its submissions apart (interactions/login-form-metrics.ts). */
+export type PasswordLoginOutcome =
   | 'success'
   | 'wrong_password'
   | 'unknown_user'
@@ -15,7 +16,7 @@ export type LoginResult =
   | 'invalid_input'
   | 'error';
 
-export interface LoginMetrics {
+export interface PasswordLoginMetrics {
   logins: Counter<'result' | 'scheme' | 'source' | 'dry_run'>;
   upgrades: Counter<'from_scheme' | 'result'>;
   legacyLookups: Counter<'result'>;
@@ -23,7 +24,7 @@ export interface LoginMetrics {
   unreadableHashes: Counter<'code'>;
 }
 
-export interface LoginMetricsOptions {
+export interface PasswordLoginMetricsOptions {
   /** Users per stored scheme; read on scrape, at most every `cacheMs`. */
   countByScheme(): Promise<Map<string, number>>;
   cacheMs?: number;
@@ -31,7 +32,7 @@ export interface LoginMetricsOptions {
 }
 
 /** The idp's login metrics, on the service registry (GET /metrics). */
-export function createLoginMetrics(registry: Registry, options: LoginMetricsOptions): LoginMetrics {
+export function createPasswordLoginMetrics(registry: Registry, options: PasswordLoginMetricsOptions): PasswordLoginMetrics {
   const cacheMs = options.cacheMs ?? 15_000;
   let cached: { at: number; counts: Map<string, number> } | undefined;
   // One count serves both gauges; a scrape must not fail because the database hiccupped, so

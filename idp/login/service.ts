@@ -13,7 +13,7 @@ import {
 import { currentLogger } from '../../lib/request-context.ts';
 import type { LegacyAdapterClient } from '../adapter-client/client.ts';
 import type { StoredUser, UpgradeHooks, UserStore } from '../users/types.ts';
-import type { LoginMetrics, LoginResult } from './metrics.ts';
+import type { PasswordLoginMetrics, PasswordLoginOutcome } from './metrics.ts';
 import { accountOf, type IdpUser, type LoginOutcome, type LoginService, type UserDirectory } from './types.ts';
 
 /** An outcome with the account it resolved to, which login() hands to onAccount, never to its result. */
@@ -29,7 +29,7 @@ export interface LoginServiceOptions {
   legacy: LegacyAdapterClient;
   /** What new hashes are written with, and the bar below which PBKDF2 hashes are rehashed. */
   policy: Pbkdf2Policy;
-  metrics?: LoginMetrics;
+  metrics?: PasswordLoginMetrics;
   logger: Logger;
   /** Tests only: interrupt the writes to prove a crash at any step loses nothing. */
   hooks?: UpgradeHooks;
@@ -49,13 +49,13 @@ export function publicUser(user: StoredUser): IdpUser {
 export function createLoginService(options: LoginServiceOptions): LoginService & UserDirectory {
   const { users, legacy, policy, metrics, logger, hooks = {} } = options;
 
-  function count(result: LoginResult, scheme: string | null, source: 'idp' | 'legacy' | 'none', dryRun: boolean): void {
+  function count(result: PasswordLoginOutcome, scheme: string | null, source: 'idp' | 'legacy' | 'none', dryRun: boolean): void {
     metrics?.logins.inc({ result, scheme: scheme ?? 'none', source, dry_run: String(dryRun) });
   }
 
   /** Pads a failure to the cost of a policy-strength verification, unless one was already spent. */
   async function fail(
-    result: LoginResult,
+    result: PasswordLoginOutcome,
     scheme: string | null,
     source: 'idp' | 'legacy' | 'none',
     dryRun: boolean,

@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../../lib/config.ts';
 import { createDatabase } from '../../lib/db.ts';
 import { loadLegacyAdapterConfig } from '../config.ts';
-import { checkMapping, formatReport } from '../directory/readiness.ts';
+import { checkMapping, formatReadinessReport } from '../directory/readiness.ts';
 import { checkSessionSupport, formatSessionSupport } from '../directory/session-support.ts';
 import { checkWriteSupport, formatWriteSupport } from '../directory/write-support.ts';
 import { legacyDatabaseUrl, loadMapping } from '../mapping-format/index.ts';
@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     const write = await checkWriteSupport(knex, mapping);
     const session = await checkSessionSupport(knex, mapping, settings);
     const ready = rows.ready && (!write.configured || write.canWrite) && session.ok;
-    console.log(args.values.json ? JSON.stringify({ ...rows, write, session, ready }, null, 2) : `${formatReport(rows)}\n\n${formatWriteSupport(write, mapping.table)}\n\n${formatSessionSupport(session)}`);
+    console.log(args.values.json ? JSON.stringify({ ...rows, write, session, ready }, null, 2) : `${formatReadinessReport(rows)}\n\n${formatWriteSupport(write, mapping.table)}\n\n${formatSessionSupport(session)}`);
     return ready ? 0 : 1;
   } catch (error) {
     // Driver messages name tables and columns, never the URL's password.

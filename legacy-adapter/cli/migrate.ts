@@ -109,7 +109,7 @@ export async function main(argv: string[]): Promise<number> {
     import('../directory/fingerprint.ts'),
     import('../mapping-format/index.ts'),
   ]);
-  const { createProgressReporter, formatReport, loadMigrateConfig, runMigration, totalDeadLettered } = etl;
+  const { createProgressReporter, formatMigrationReport, loadMigrateConfig, runMigration, totalDeadLettered } = etl;
   let config: ReturnType<typeof loadMigrateConfig>;
   let mapping: ReturnType<typeof loadMapping>;
   try {
@@ -162,7 +162,7 @@ export async function main(argv: string[]): Promise<number> {
     };
     log('info', `${args.dryRun ? 'dry run of ' : ''}${args.changedSince ? `a delta pass (changed since ${args.changedSince.toISOString()})` : 'a full pass'} of ${mapping.table}, batches of ${args.batchSize}`);
     const report = await runMigration(options);
-    process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatMigrationReport(report));
     if (report.stopped) return signalCode || 143;
     return totalDeadLettered(report.counts) > 0 ? 3 : 0;
   } catch (error) {

@@ -122,7 +122,7 @@ export async function checkMapping(knex: Knex, mapping: LegacyMapping, batchSize
 }
 
 /** The report for people: counts first, then the ids of each problem. */
-export function formatReport(report: ReadinessReport): string {
+export function formatReadinessReport(report: ReadinessReport): string {
   const lines = [`legacy table ${report.table}: ${report.rows} rows (${report.active} active, ${report.inactive} inactive)`, '', 'recognised schemes:'];
   const schemes = Object.entries(report.schemes).sort((a, b) => b[1] - a[1]);
   if (schemes.length === 0) lines.push('  (none)');

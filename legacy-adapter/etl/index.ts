@@ -1,7 +1,7 @@
 // The batch migration (issue 4): copy the legacy user table into the idp's store.
 // The ops entry point is legacy-adapter/cli/migrate.ts (`npm run migrate:users`).
 export { runMigration, type MigrateOptions, type MigrationReport } from './engine.ts';
-export { formatReport } from './report.ts';
+export { formatMigrationReport } from './report.ts';
 export { createProgressReporter, type ProgressReporter } from './progress.ts';
 export { listDeadLetters, countDeadLetters, type StoredDeadLetter } from './dead-letters.ts';
 export { loadCheckpoint, checkpointName, type Checkpoint } from '../../lib/checkpoints.ts';

@@ -5,7 +5,7 @@ import { DEAD_LETTER_REASONS } from './types.ts';
 const number = new Intl.NumberFormat('en-US');
 
 /** The final report for a person (the CLI prints JSON with --json). */
-export function formatReport(report: MigrationReport): string {
+export function formatMigrationReport(report: MigrationReport): string {
   const { counts } = report;
   const state = report.complete ? 'complete' : report.stopped ? 'stopped (run again to resume)' : 'partial (run again to go on)';
   const pass = report.mode === 'delta' ? `delta pass, rows changed since ${report.changedSince}` : 'full pass';

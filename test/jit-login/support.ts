@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { migrate, type Knex } from '../../lib/db.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createLegacyAdapterClient } from '../../idp/adapter-client/client.ts';
-import { createLoginMetrics, createLoginService } from '../../idp/login/index.ts';
+import { createPasswordLoginMetrics, createLoginService } from '../../idp/login/index.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { createUserStore } from '../../idp/users/store.ts';
 import type { UpgradeHooks } from '../../idp/users/types.ts';
@@ -49,7 +49,7 @@ export async function createLoginRig(
     users,
     legacy: createLegacyAdapterClient({ baseUrl: adapterUrl, secret: ADAPTER_SECRET, timeoutMs: options.timeoutMs ?? 5000 }),
     policy: { iterations: options.iterations ?? TEST_ITERATIONS, keyLength: 32, saltLength: 16 },
-    metrics: createLoginMetrics(registry, { countByScheme: () => users.countByPasswordScheme(), cacheMs: 0, logger }),
+    metrics: createPasswordLoginMetrics(registry, { countByScheme: () => users.countByPasswordScheme(), cacheMs: 0, logger }),
     logger,
     hooks: options.hooks,
   });

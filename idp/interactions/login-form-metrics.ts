@@ -1,10 +1,11 @@
 import { Counter, type Registry } from 'prom-client';
 import type { ThrottleSubject } from '../throttle/index.ts';
 
-export type LoginResult = 'success' | 'failure' | 'throttled' | 'unavailable' | 'invalid_form';
+/** How one login form submission ended (idp_login_page_submissions_total); the password check under it is counted by login/metrics.ts. */
+export type LoginFormResult = 'success' | 'failure' | 'throttled' | 'unavailable' | 'invalid_form';
 
-export interface LoginMetrics {
-  login(result: LoginResult): void;
+export interface LoginFormMetrics {
+  login(result: LoginFormResult): void;
   throttled(subject: ThrottleSubject): void;
 }
 
@@ -15,7 +16,7 @@ export function counter<L extends string>(registry: Registry, name: string, help
   return new Counter({ name, help, labelNames, registers: [registry] });
 }
 
-export function createLoginMetrics(registry?: Registry): LoginMetrics {
+export function createLoginFormMetrics(registry?: Registry): LoginFormMetrics {
   if (!registry) return { login: () => undefined, throttled: () => undefined };
   const logins = counter(registry, 'idp_login_page_submissions_total', 'Login form submissions, by result (success, failure, throttled: refused by the login throttle, unavailable: the legacy-adapter did not answer or the password workers were busy, invalid_form)', ['result'] as const);
   const throttled = counter(registry, 'idp_login_throttled_total', 'Login attempts refused by the throttle, by the subject that was over its limit (account as typed, user as resolved, address, network)', ['subject'] as const);
