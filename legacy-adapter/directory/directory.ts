@@ -7,8 +7,7 @@ import type { AdapterMetrics } from '../metrics.ts';
 import { createDummyVerifier } from './dummy-verify.ts';
 import { legacyFingerprint } from './fingerprint.ts';
 import { createLegacyPasswordWriter, type PasswordWrite, type PasswordWriteResult } from './password-writer.ts';
-
-export { LEGACY_WRITE_HASH, LegacyCannotWriteError, type PasswordWrite, type PasswordWriteResult } from './password-writer.ts';
+import { LegacyUnavailableError } from './unavailable.ts';
 
 /** What the legacy table says about a user; never the hash. */
 export interface LegacyProfile {
@@ -31,14 +30,6 @@ export type AuthFailure = 'empty_password' | 'not_found' | 'wrong_password' | 'i
 export type AuthResult =
   | { ok: true; user: LegacyProfile; scheme: string; fingerprint: string }
   | { ok: false; reason: AuthFailure };
-
-/** The legacy database did not answer (or refused the mapped query); the caller answers 503. */
-export class LegacyUnavailableError extends Error {
-  constructor(cause: unknown) {
-    super('the legacy database is unavailable', { cause });
-    this.name = 'LegacyUnavailableError';
-  }
-}
 
 /** How long a directory call waits for the legacy database unless told otherwise (LEGACY_DATABASE_TIMEOUT_MS). */
 export const DEFAULT_LEGACY_DATABASE_TIMEOUT_MS = 2_000;

@@ -2,7 +2,7 @@
 // table through the mapping's `write` section, once per event and never older over newer.
 import { boundQuery, withDeadline, type Knex } from '../../lib/db.ts';
 import type { LegacyMapping } from '../mapping-format/index.ts';
-import { LegacyUnavailableError } from './directory.ts';
+import { LegacyUnavailableError } from './unavailable.ts';
 import { legacyFingerprint } from './fingerprint.ts';
 
 /** PHP's `password_verify` reads it; the only form the adapter writes. */

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, link, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { LegacySessionStore } from './store.ts';
+import type { LegacySessionStore } from './legacy-session-store.ts';
 
 /** How long a read waits for a PHP request that holds the session. */
 const LOCK_WAIT_SECONDS = 2;

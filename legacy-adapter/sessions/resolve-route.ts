@@ -11,7 +11,7 @@ import type { LegacyMapping } from '../mapping-format/index.ts';
 import { loggedInAs } from './php-session.ts';
 import { findSessionRow, lookupColumn } from './session-user.ts';
 import { isPhpSessionId } from './session-id.ts';
-import type { LegacySessionStore } from './store.ts';
+import type { LegacySessionStore } from './legacy-session-store.ts';
 import { wrapImportRecord } from '../etl/wrap-plan.ts';
 
 // The id travels in the body, never in the URL: URLs end up in access logs.

@@ -11,7 +11,7 @@ import { loggedInAs, loggedInSessionData, SessionValueError } from './php-sessio
 import { findSessionRow, type SessionRow } from './session-user.ts';
 import { isPhpSessionId, newPhpSessionId } from './session-id.ts';
 import type { SessionSettings } from './settings.ts';
-import type { LegacySessionStore } from './store.ts';
+import type { LegacySessionStore } from './legacy-session-store.ts';
 
 const body = z.union([
   z.strictObject({ legacyId: z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a positive integer') }),
