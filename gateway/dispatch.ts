@@ -11,8 +11,9 @@ import { checkBearer, checkBearerNow, type GuardResult } from './api-auth/bearer
 import { bucketOf, goesToNewSide, subjectKey, type BucketCookies } from './canary.ts';
 import type { FlaggedRoute } from './flags/table.ts';
 import type { GatewayMetrics, Side } from './metrics.ts';
-import { forward, sendGatewayError, type ForwardOutcome } from './proxy/forward.ts';
-import { refuseRequest } from './proxy/gateway-error.ts';
+import { forward } from './proxy/forward.ts';
+import type { ForwardOutcome } from './proxy/forward-outcome.ts';
+import { refuseRequest, sendGatewayError } from './proxy/gateway-error.ts';
 import { upstreamRequestHead, upstreamRequestHeaders } from './proxy/headers.ts';
 import { forwardLean } from './proxy/lean-forward.ts';
 import { forwardUpgrade, rejectUpgrade } from './proxy/upgrade.ts';

@@ -1,5 +1,4 @@
 import { answerGather, gather, isClusterWorker } from './cluster.ts';
-import type { LiveRoute } from './dispatch.ts';
 
 export interface Traffic {
   legacy: number;
@@ -17,7 +16,8 @@ const none = (): Traffic => ({ legacy: 0, new: 0, legacy5xx: 0, new5xx: 0 });
  * This process's counters, or in a cluster worker the sum over all workers (each counts only the
  * requests that landed on it; ops want the route's traffic, not one worker's share).
  */
-export function trafficSource(routes: readonly LiveRoute[]): TrafficSource {
+// Only what it reads of a route: the dispatcher's LiveRoute carries a Traffic, so importing that type here would be a cycle.
+export function trafficSource(routes: readonly { readonly name: string; readonly traffic: Traffic }[]): TrafficSource {
   const local = () => routes.map((r) => [r.name, { ...r.traffic }] as const);
   if (!isClusterWorker()) return async () => new Map(local());
   answerGather('traffic', local);

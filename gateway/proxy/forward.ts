@@ -1,23 +1,11 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { chunkedOnly, clientResponseHeaderList, requestHeadFrom } from './headers.ts';
-import { cutResponse, sendGatewayError, upstreamFailure, type UpstreamFailure } from './gateway-error.ts';
+import { cutResponse, sendGatewayError, upstreamFailure } from './gateway-error.ts';
+import type { ForwardOutcome } from './forward-outcome.ts';
 import { forwardLean } from './lean-forward.ts';
 import { reusableAfter } from './pool.ts';
-
-export { sendGatewayError };
 import { requestUpstream, UPSTREAM_TIMED_OUT, type Upstream } from './upstream.ts';
-
-export interface ForwardOutcome {
-  /** The status the client got (499: it went away before an answer). */
-  status: number;
-  /** Seconds until the upstream's response headers; undefined when there were none. */
-  upstreamSeconds: number | undefined;
-  /** When the gateway answered instead of the upstream: `timeout` (504), `unreachable` (502) or `client_timeout` (408). */
-  failure?: UpstreamFailure['failure'];
-  /** The upstream's Location header (the login shadow reads the legacy decision from it). */
-  location?: string;
-}
 
 function joinedConnection(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;

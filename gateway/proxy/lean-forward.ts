@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { clientResponseHeaderList } from './headers.ts';
-import type { ForwardOutcome } from './forward.ts';
+import type { ForwardOutcome } from './forward-outcome.ts';
 import { cutResponse, sendGatewayError, upstreamFailure } from './gateway-error.ts';
 import { reusableAfter, type Connection, type ConnectionPool, type ConnectionUser } from './pool.ts';
 import { ResponseParser, type ParserEvents, type ResponseHead } from './response-parser.ts';

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { ForwardOutcome } from '../proxy/forward.ts';
+import type { ForwardOutcome } from '../proxy/forward-outcome.ts';
 import type { DecisionSignal, LoginDecisionConfig } from '../routes/file.ts';
 
 // Only the path matters when comparing a Location with the configured one; the host is a stand-in.

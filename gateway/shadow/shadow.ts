@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Logger } from '../../lib/logger.ts';
 import type { GatewayMetrics, ShadowResult } from '../metrics.ts';
 import { GATEWAY_HEADER_PREFIX } from '../proxy/headers.ts';
-import type { ForwardOutcome } from '../proxy/forward.ts';
+import type { ForwardOutcome } from '../proxy/forward-outcome.ts';
 import type { Upstream } from '../proxy/upstream.ts';
 import type { LoginDecisionConfig } from '../routes/file.ts';
 import { KeyedBudget, TokenBucket } from './budget.ts';
