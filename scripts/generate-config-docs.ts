@@ -18,6 +18,7 @@ import { legacyAdapterEnv } from '../legacy-adapter/config.ts';
 import { migrateEnv, wrapEnv } from '../legacy-adapter/etl/config.ts';
 import { commonEnv, secretOf, variableDocs } from '../lib/config.ts';
 import { composeOnlyEnv } from './compose-env.ts';
+import { embeddedEnv } from './embedded-env.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const CONFIG_DOC = 'docs/configuration.md';
@@ -47,6 +48,7 @@ export const sections: Section[] = [
     shape: { ...migrateEnv, ...wrapEnv },
   },
   { title: 'Operator commands (`idm routes`, `idm sessions`)', about: 'gateway/cli/env.ts and idp/cli/env.ts.', shape: { ...routesCliEnv, ...sessionsCliEnv } },
+  { title: 'One machine (`npm start`)', about: 'scripts/embedded-env.ts; it passes every other variable on to the services.', shape: embeddedEnv },
   {
     title: 'docker-compose.yml only',
     about: 'Substituted by compose, read by no service (scripts/compose-env.ts); `npm run compose:env` writes them into `.env`.',

@@ -7,11 +7,14 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../lib/config.ts';
+import { embeddedEnv } from './embedded-env.ts';
 import { PHP_PACKAGES, startPhpMissingPage } from './php-missing-page.ts';
 import { seedLegacyUsers } from './seed-legacy-users.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const data = resolve(root, process.env.DATA_DIR ?? 'data');
+const own = loadConfig(embeddedEnv);
+const data = resolve(root, own.DATA_DIR);
 mkdirSync(data, { recursive: true });
 
 const ports = {
@@ -21,7 +24,7 @@ const ports = {
   gatewayOps: Number(process.env.GATEWAY_OPS_PORT ?? 3100),
   idpOps: Number(process.env.IDP_OPS_PORT ?? 3101),
   adapterOps: Number(process.env.LEGACY_ADAPTER_OPS_PORT ?? 3102),
-  php: Number(process.env.LEGACY_PHP_PORT ?? 8080),
+  php: own.LEGACY_PHP_PORT,
 };
 const legacySqlite = resolve(data, 'legacy.sqlite');
 const env: Record<string, string> = {
