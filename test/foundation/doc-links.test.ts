@@ -124,3 +124,23 @@ test('every repository path and npm script the README and the docs name exists',
   }
   assert.deepEqual([...new Set(problems)], []);
 });
+
+test('every file and folder the layout in docs/development.md names exists', () => {
+  const page = readFileSync(join(repoRoot, 'docs/development.md'), 'utf8');
+  const block = /## Layout of the repository\n+```\n([\s\S]*?)^```$/m.exec(page)?.[1];
+  assert.ok(block, 'docs/development.md shows the layout');
+  const problems: string[] = [];
+  let folder = '';
+  for (const line of block.split('\n')) {
+    // "name/", "  name.ts other/", then two spaces and what it is; deeper indents continue a description.
+    const entry = /^( {0,2})(\S+(?: \S+)*?)(?: {2,}|$)/.exec(line);
+    if (!entry || line.startsWith('   ')) continue;
+    const names = entry[2]!.split(' ');
+    for (const name of names) {
+      const path = entry[1] === '' ? name : `${folder}${name}`;
+      if (!existsSync(join(repoRoot, path))) problems.push(path);
+    }
+    if (entry[1] === '') folder = names[0]!.endsWith('/') ? names[0]! : '';
+  }
+  assert.deepEqual(problems, [], 'named in the layout, missing from the repository');
+});
