@@ -4,12 +4,15 @@
 // end of the run (the slope shows whether it slows as the table grows); without wrapping also
 // against MariaDB's own multi-row INSERT of the same rows into a copy of the target table; with
 // wrapping against what the cores allow for one PBKDF2 per row, measured in the same run.
-// Reported, not asserted; the figures go in docs/PERFORMANCE.md.
+// Reported, not asserted; the figures go in docs/PERFORMANCE.md. The migration writes through
+// the idp's bulk-import port, so a real idp process runs on the target database for each size,
+// and the ETL keeps its checkpoints and dead letters in a third database of its own.
 //
 //   npm run bench:migrate                                # 1000000 rows, without and with wrapping
 //   BENCH_SIZES=10000000 npm run bench:migrate           # ten million (hours: on a quiet machine)
 //   BENCH_SIZES=50000 BENCH_WRAP=off npm run bench:migrate   # a smoke run
 //   BENCH_WRAP=on|off|both (default both), BENCH_WRAP_ITERATIONS (default 10000), BENCH_BATCH_SIZE
+//   BENCH_DB=sqlite: the embedded default instead (SQLite files; seeded from this process, no ceiling)
 //
 // Needs MariaDB at TEST_MARIADB_URL (default mysql://root@127.0.0.1:3306/) with the SEQUENCE
 // engine (seq_1_to_N tables, on by default). Each size uses two throwaway databases, dropped at
@@ -17,9 +20,10 @@
 // in its JSON report) is its own: `npm run migrate:users`, so with the script's V8 heap flags.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { pbkdf2 } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -27,7 +31,7 @@ import { hashSync } from '@node-rs/bcrypt';
 import { idpMigrations } from '../idp/store/migrations/index.ts';
 import type { MigrationReport } from '../legacy-adapter/etl/index.ts';
 import { createDatabase, migrate, type Knex } from '../lib/db.ts';
-import { repoRoot } from '../scripts/support/processes.ts';
+import { repoRoot, startServiceProcess } from '../scripts/support/processes.ts';
 
 const adminUrl = (process.env.TEST_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/').replace(/\/$/, '');
 const sizes = (process.env.BENCH_SIZES ?? '1000000').split(',').map(Number);
@@ -35,6 +39,8 @@ const batchSize = Number(process.env.BENCH_BATCH_SIZE ?? 1000);
 const wrapModes = { off: [false], on: [true], both: [false, true] }[process.env.BENCH_WRAP ?? 'both'] ?? [false, true];
 const wrapIterations = Number(process.env.BENCH_WRAP_ITERATIONS ?? 10_000);
 const SECRET = 'bench-migrate-legacy-adapter-secret-0123456789';
+const IDP_SECRET = 'bench-migrate-idp-internal-secret-0123456789';
+const kind: 'mysql' | 'sqlite' = process.env.BENCH_DB === 'sqlite' ? 'sqlite' : 'mysql';
 
 interface Result {
   rows: number;
@@ -75,6 +81,19 @@ async function pbkdf2PerSecond(iterations: number): Promise<number> {
 }
 
 async function database(prefix: string): Promise<{ url: string; knex: Knex; drop(): Promise<void> }> {
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+    const url = `sqlite:${join(dir, 'db.sqlite')}`;
+    const knex = createDatabase(url);
+    return {
+      url,
+      knex,
+      async drop() {
+        await knex.destroy();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
   const name = `${prefix}_${randomBytes(4).toString('hex')}`;
   const admin = createDatabase(`${adminUrl}/`, { pool: { min: 0, max: 1 } });
   await admin.raw(`create database \`${name}\` character set utf8mb4 collate utf8mb4_unicode_ci`);
@@ -95,12 +114,13 @@ async function database(prefix: string): Promise<{ url: string; knex: Knex; drop
 
 /** The sample monolith's schema, then `rows` users made by MariaDB itself from a number sequence. */
 async function seedLegacy(knex: Knex, rows: number): Promise<void> {
-  const sql = readFileSync(join(repoRoot, 'legacy-php/schema/mysql.sql'), 'utf8');
+  const sql = readFileSync(join(repoRoot, `legacy-php/schema/${kind}.sql`), 'utf8');
   for (const statement of sql.split('\n').filter((l) => !l.trimStart().startsWith('--')).join('\n').split(';').map((s) => s.trim()).filter(Boolean)) {
     await knex.raw(statement);
   }
   const bcrypt = hashSync('bench', 4).replace('$2b$', '$2y$');
   const phpass = '$P$BnKIIqConek1Kc2flv6caY7hm6Ud/J0';
+  if (kind === 'sqlite') return seedSqlite(knex, rows, bcrypt, phpass);
   // Mostly cheap digests (salted md5, sha1, sha256, as the monolith wrote them), one row in a
   // thousand bcrypt and one phpass, and one in ten thousand with an invalid e-mail (dead-lettered).
   for (let start = 1; start <= rows; start += 250_000) {
@@ -118,6 +138,29 @@ async function seedLegacy(knex: Knex, rows: number): Promise<void> {
        FROM seq_${start}_to_${end}`,
       [bcrypt, phpass],
     );
+  }
+}
+
+/** The same population as the MariaDB seed, made here (SQLite has no digest functions). */
+async function seedSqlite(knex: Knex, rows: number, bcrypt: string, phpass: string): Promise<void> {
+  const hex = (algorithm: string, text: string) => createHash(algorithm).update(text).digest('hex');
+  // 100 rows per INSERT: SQLite allows 500 compound terms and 32766 variables.
+  for (let start = 1; start <= rows; start += 100) {
+    const batch = [];
+    for (let seq = start; seq <= Math.min(rows, start + 99); seq++) {
+      const salt = seq.toString(16).toUpperCase().padStart(8, '0');
+      const special = seq % 1000 === 7 ? bcrypt : seq % 1000 === 9 ? phpass : null;
+      batch.push({
+        user_id: seq,
+        user_login: `user${seq}`,
+        user_email: seq % 10000 === 5000 ? `user${seq}-at-example.test` : `${seq % 3 === 0 ? 'User' : 'user'}${seq}@example.test`,
+        user_pass: special ?? (seq % 3 === 0 ? hex('md5', `${salt}pw${seq}`) : seq % 3 === 1 ? hex('sha1', `pw${seq}`) : hex('sha256', `pw${seq}`)),
+        user_salt: seq % 3 === 0 && !special ? salt : null,
+        is_active: seq % 97 === 0 ? 0 : 1,
+        display_name: `User ${seq}`,
+      });
+    }
+    await knex('users').insert(batch);
   }
 }
 
@@ -173,6 +216,8 @@ async function serverSideCopy(idp: Knex): Promise<{ seconds: number }> {
 async function benchSize(rows: number, wrap: boolean): Promise<Result> {
   const legacy = await database('bench_migrate_legacy');
   const idp = await database('bench_migrate_idp');
+  const etl = await database('bench_migrate_etl');
+  let idpProcess: Awaited<ReturnType<typeof startServiceProcess>> | undefined;
   const label = `${rows.toLocaleString('en-US')} rows, ${wrap ? `wrapping at i=${wrapIterations}` : 'no wrapping'}`;
   try {
     console.error(`\n== ${label}: seeding the legacy table`);
@@ -180,13 +225,15 @@ async function benchSize(rows: number, wrap: boolean): Promise<Result> {
     await seedLegacy(legacy.knex, rows);
     const seedSeconds = (performance.now() - started) / 1000;
     await migrate(idp.knex, idpMigrations);
+    // The idp the migration imports through, as its own process (its CPU, its connection pool).
+    idpProcess = await startServiceProcess('idp/main.ts', 'IDP_PORT', { LOG_LEVEL: 'warn', DATABASE_URL: idp.url, IDP_INTERNAL_SECRET: IDP_SECRET, IDP_OPS_PORT: '0' });
 
     // Measured before and after the run, the higher kept: a machine that got busier meanwhile
     // must not flatter the migration's share of it.
     const capacityBefore = wrap ? await pbkdf2PerSecond(wrapIterations) : 0;
     console.error(`== ${label}: migrate (batches of ${batchSize})`);
     started = performance.now();
-    const report = await runMigrate({ DATABASE_URL: idp.url, LEGACY_DATABASE_URL: legacy.url, LEGACY_WRAP_ITERATIONS: wrap ? String(wrapIterations) : '0' });
+    const report = await runMigrate({ IDP_INTERNAL_URL: idpProcess.url, IDP_INTERNAL_SECRET: IDP_SECRET, LEGACY_ETL_DATABASE_URL: etl.url, LEGACY_DATABASE_URL: legacy.url, LEGACY_WRAP_ITERATIONS: wrap ? String(wrapIterations) : '0' });
     const wall = (performance.now() - started) / 1000;
     const inserted = report.counts.inserted;
     const migrateRate = report.thisRun.rowsPerSecond;
@@ -212,6 +259,7 @@ async function benchSize(rows: number, wrap: boolean): Promise<Result> {
       result.ratio = Math.round((migrateRate / result.pbkdf2Capacity) * 100) / 100;
       return result;
     }
+    if (kind === 'sqlite') return result;
     console.error(`== ${label}: MariaDB multi-row INSERT of the same ${inserted.toLocaleString('en-US')} rows (ceiling)`);
     const ceil = await ceiling(idp.knex, rows);
     const copy = await serverSideCopy(idp.knex);
@@ -221,7 +269,8 @@ async function benchSize(rows: number, wrap: boolean): Promise<Result> {
     result.ratio = Math.round((migrateRate / ceilingRate) * 100) / 100;
     return result;
   } finally {
-    await Promise.all([legacy.drop(), idp.drop()]);
+    await idpProcess?.stop();
+    await Promise.all([legacy.drop(), idp.drop(), etl.drop()]);
   }
 }
 
@@ -229,13 +278,16 @@ const results: Result[] = [];
 for (const rows of sizes) for (const wrap of wrapModes) results.push(await benchSize(rows, wrap));
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`;
-const mariadb = createDatabase(`${adminUrl}/`, { pool: { min: 0, max: 1 } });
-const [[version]] = (await mariadb.raw('select version() as v')) as [[{ v: string }]];
-await mariadb.destroy();
+let version: { v: string } | undefined = { v: 'SQLite (better-sqlite3)' };
+if (kind === 'mysql') {
+  const mariadb = createDatabase(`${adminUrl}/`, { pool: { min: 0, max: 1 } });
+  [[version]] = (await mariadb.raw('select version() as v')) as [[{ v: string }]];
+  await mariadb.destroy();
+}
 
 const n = (value: number | null | undefined) => (value == null ? '-' : value.toLocaleString('en-US'));
 const pct = (value: number) => `${Math.round(value * 100)}%`;
-console.log(`\nbench:migrate on ${machine}, MariaDB ${version?.v}, batches of ${batchSize}`);
+console.log(`\nbench:migrate on ${machine}, ${kind === 'mysql' ? 'MariaDB ' : ''}${version?.v}, batches of ${batchSize}`);
 console.log('| rows | wrapping | migrate rows/s | ms per batch, start → end (end / start) | peak RSS | wall time | ceiling rows/s | compared |');
 console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |');
 for (const r of results) {

@@ -17,6 +17,7 @@ import { createPasswordLoginMetrics, createLoginService, type LoginService } fro
 import { createLegacySessionLogin } from './login/legacy-session.ts';
 import { loginCheckRouter } from './login/login-check-route.ts';
 import { legacyIdentityRouter } from './bridge/legacy-identity-route.ts';
+import { importRouter } from './import/route.ts';
 import { logoutSource, mountInteractions, postLogoutSuccessSource, renderError, unavailable } from './interactions/index.ts';
 import { createOidc, mountProvider, type Oidc } from './oidc/index.ts';
 import { redisGate } from './redis-gate.ts';
@@ -109,6 +110,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     app.use('/internal/v1', adminRoutes);
     app.use('/internal/v1', loginCheckRouter(loginService, config.IDP_INTERNAL_SECRET, logger));
     app.use('/internal/v1', legacyIdentityRouter(users, config.IDP_INTERNAL_SECRET, logger));
+    app.use('/internal/v1', importRouter(knex, config.IDP_INTERNAL_SECRET, logger));
     const oidc = await createOidc({
       config,
       knex,

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_WRAP_ITERATIONS } from '../lib/passwords/index.ts';
-import { commonEnv, databaseUrl, legacyAdapterSecret, loadConfig, milliseconds, passwordWorkerQueueMax, port, variable } from '../lib/config.ts';
+import { commonEnv, databaseUrl, legacyAdapterSecret, legacyWrapIterations, loadConfig, milliseconds, passwordWorkerQueueMax, port, variable } from '../lib/config.ts';
 import { sessionBridgeEnv } from './sessions/config.ts';
 
 export const legacyAdapterEnv = {
@@ -28,14 +27,7 @@ export const legacyAdapterEnv = {
     'Key of the legacy-hash fingerprints the idp stores at import (directory/fingerprint.ts). Set it explicitly before ever rotating `LEGACY_ADAPTER_SECRET`, since a new key makes every stored fingerprint look changed.',
     { secret: true, default: 'derived from `LEGACY_ADAPTER_SECRET`' },
   ),
-  LEGACY_WRAP_ITERATIONS: variable(
-    z.coerce
-      .number()
-      .int()
-      .refine((n) => n === 0 || (n >= 1000 && n <= 10_000_000), 'must be 0 (no wrapping) or from 1000 to 10000000')
-      .default(DEFAULT_WRAP_ITERATIONS),
-    'PBKDF2 iterations the batch migration (`idm migrate users`) wraps cheap legacy hashes (digests, DES and md5 crypt, phpass) with as it copies them, and `idm wrap-hashes` wraps rows copied before; `0` copies them unwrapped (not advised). One PBKDF2 per copied row: see "Wrapped legacy hashes" in lib/passwords/README.md for the count chosen.',
-  ),
+  LEGACY_WRAP_ITERATIONS: legacyWrapIterations,
   ...sessionBridgeEnv,
 };
 

@@ -6,9 +6,9 @@ import { currentLogger } from '../lib/request-context.ts';
 import { profileOf, type LegacyDirectory } from './directory/directory.ts';
 import { LEGACY_WRITE_HASH, LegacyCannotWriteError } from './directory/password-writer.ts';
 import { LegacyUnavailableError } from './directory/unavailable.ts';
-import { prepareRow, type PlanContext } from './etl/plan.ts';
+import { prepareRow, type PlanContext } from './etl/prepare.ts';
 import type { AdapterMetrics } from './metrics.ts';
-import { wrapImportRecord } from './etl/wrap-plan.ts';
+import { wrapImportRecord } from '../lib/passwords/wrap-record.ts';
 
 const login = z.string().trim().min(1, 'must not be empty').max(320, 'is too long');
 const authenticateBody = z.strictObject({ login, password: z.string().max(4096, 'is too long') });

@@ -1,11 +1,12 @@
-// The checkpoint table (idp migration 021): how far a pass got, committed with each batch.
+// Resumable passes over big tables keep a checkpoint row: how far they got, committed with each
+// batch where the batch's writes share its database. The batch migration keeps its own in the
+// ETL's store (legacy_etl_checkpoints); the idp's wrap pass in the idp's
+// (legacy_migration_checkpoints, idp migration 021). Same shape, so one reader and one writer.
 import type { Knex } from './db.ts';
-import { parseCounts, type MigrationCounts } from '../legacy-adapter/etl/types.ts';
 
 type Db = Knex | Knex.Transaction;
-const TABLE = 'legacy_migration_checkpoints';
 
-export interface Checkpoint<C = MigrationCounts> {
+export interface Checkpoint<C> {
   name: string;
   /** 'running': a pass is under way (or was killed) and resumes after lastId. 'done': it finished. */
   state: 'running' | 'done';
@@ -14,18 +15,9 @@ export interface Checkpoint<C = MigrationCounts> {
   startedAt: number;
 }
 
-/** One checkpoint per source table, and one per delta cut-off (a delta pass is its own pass). */
-export function checkpointName(source: string, changedSince?: Date): string {
-  return changedSince ? `${source}@changed-since=${changedSince.toISOString()}` : source;
-}
-
-/** `parse` reads the pass's counts (saved as JSON); the batch migration's by default. */
-export async function loadCheckpoint<C = MigrationCounts>(
-  db: Db,
-  name: string,
-  parse: (text: string) => C = parseCounts as unknown as (text: string) => C,
-): Promise<Checkpoint<C> | undefined> {
-  const row = (await db(TABLE).where('name', name).first()) as Record<string, unknown> | undefined;
+/** `parse` reads the pass's counts (saved as JSON) leniently. */
+export async function loadCheckpoint<C>(db: Db, table: string, name: string, parse: (text: string) => C): Promise<Checkpoint<C> | undefined> {
+  const row = (await db(table).where('name', name).first()) as Record<string, unknown> | undefined;
   if (!row) return undefined;
   return {
     name,
@@ -36,9 +28,11 @@ export async function loadCheckpoint<C = MigrationCounts>(
   };
 }
 
-export async function saveCheckpoint(db: Db, checkpoint: Checkpoint<unknown>, now = Date.now()): Promise<void> {
-  await db(TABLE)
+/** `extra`: columns of the table's own beyond the common ones. */
+export async function saveCheckpoint(db: Db, table: string, checkpoint: Checkpoint<unknown>, extra: Record<string, Knex.Value> = {}, now = Date.now()): Promise<void> {
+  await db(table)
     .insert({
+      ...extra,
       name: checkpoint.name,
       state: checkpoint.state,
       last_id: checkpoint.lastId,
@@ -47,5 +41,5 @@ export async function saveCheckpoint(db: Db, checkpoint: Checkpoint<unknown>, no
       updated_at: now,
     })
     .onConflict('name')
-    .merge(['state', 'last_id', 'counts', 'started_at', 'updated_at']);
+    .merge(['state', 'last_id', 'counts', 'started_at', 'updated_at', ...Object.keys(extra)]);
 }

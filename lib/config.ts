@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseTrustProxy } from './trust-proxy.ts';
 import { DEFAULT_WORKER_QUEUE_DEPTH } from './passwords/limits.ts';
 import { phpSessionName } from './legacy-session-cookie.ts';
+import { DEFAULT_WRAP_ITERATIONS } from './passwords/wrap.ts';
 
 /** Thrown when the environment does not describe a runnable service; lists every problem at once. */
 export class ConfigError extends Error {
@@ -181,3 +182,13 @@ export const legacySessionName = phpSessionName.default('PHPSESSID');
 
 /** Idle seconds before PHP counts a session dead (session.gc_maxlifetime, the phpredis TTL): the adapter writes sessions with it, the gateway keeps which idp session made them as long. */
 export const legacySessionLifetime = z.coerce.number().int().min(60).max(31_536_000).default(1440);
+
+/** Read by the batch migration (legacy-adapter/etl) and by the idp's wrap pass (idp/cli/wrap-hashes.ts). */
+export const legacyWrapIterations = variable(
+  z.coerce
+    .number()
+    .int()
+    .refine((n) => n === 0 || (n >= 1000 && n <= 10_000_000), 'must be 0 (no wrapping) or from 1000 to 10000000')
+    .default(DEFAULT_WRAP_ITERATIONS),
+  'PBKDF2 iterations the batch migration (`idm migrate users`) wraps cheap legacy hashes (digests, DES and md5 crypt, phpass) with as it copies them, and `idm wrap-hashes` wraps rows copied before; `0` copies them unwrapped (not advised). One PBKDF2 per copied row: see "Wrapped legacy hashes" in lib/passwords/README.md for the count chosen.',
+);

@@ -69,3 +69,12 @@ export function safeError(error: unknown, depth = 0): SafeError {
   if (e.cause !== undefined && depth < MAX_CAUSES) safe.cause = safeError(e.cause, depth + 1);
   return safe;
 }
+
+/**
+ * One line for a command's output or a dead letter: the driver's code and own message with its
+ * values withheld (a duplicate entry names the value, and a statement could carry a hash).
+ */
+export function describeDatabaseError(error: unknown): string {
+  const { code, message } = safeError(error);
+  return `${code ?? 'error'}: ${message}`.slice(0, 255);
+}

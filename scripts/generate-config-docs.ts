@@ -15,7 +15,8 @@ import { routesCliEnv } from '../gateway/cli/env.ts';
 import { idpEnv } from '../idp/config.ts';
 import { sessionsCliEnv } from '../idp/cli/env.ts';
 import { legacyAdapterEnv } from '../legacy-adapter/config.ts';
-import { migrateEnv, wrapEnv } from '../legacy-adapter/etl/config.ts';
+import { wrapEnv } from '../idp/import/config.ts';
+import { migrateEnv } from '../legacy-adapter/etl/config.ts';
 import { commonEnv, secretOf, variableDocs } from '../lib/config.ts';
 import { composeOnlyEnv } from './compose-env.ts';
 import { embeddedEnv } from './embedded-env.ts';
@@ -44,7 +45,7 @@ export const sections: Section[] = [
   { title: 'legacy-adapter', about: 'legacy-adapter/config.ts and legacy-adapter/sessions/config.ts.', shape: without(legacyAdapterEnv, commonEnv) },
   {
     title: 'Batch migration (`idm migrate users`, `idm wrap-hashes`)',
-    about: 'legacy-adapter/etl/config.ts: the idp\'s database and the legacy-adapter\'s variables, read by the commands.',
+    about: 'legacy-adapter/etl/config.ts (migrate: its own store, the idp\'s import port, the legacy-adapter\'s variables) and idp/import/config.ts (wrap-hashes: the idp\'s database).',
     shape: { ...migrateEnv, ...wrapEnv },
   },
   { title: 'Operator commands (`idm routes`, `idm sessions`)', about: 'gateway/cli/env.ts and idp/cli/env.ts.', shape: { ...routesCliEnv, ...sessionsCliEnv } },

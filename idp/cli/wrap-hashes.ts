@@ -1,12 +1,13 @@
 /**
  * `idm wrap-hashes`: the one-off pass that wraps, in PBKDF2, every cheap legacy hash the batch
- * migration copied before it wrapped at import (idp/import/wrap-pass.ts). README.md, "Batch migration".
+ * migration copied before it wrapped at import (idp/import/wrap-pass.ts). It touches only the
+ * idp's own tables. README.md, "Batch migration".
  *
  * Exit status: 0 done; 1 failed (run again: it resumes); 2 bad arguments; 78 bad configuration;
  * 130/143 stopped by SIGINT/SIGTERM after the batch in flight.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../../legacy-adapter/etl/types.ts';
+import { DEFAULT_WRAP_BATCH_SIZE as DEFAULT_BATCH_SIZE, MAX_WRAP_BATCH_SIZE as MAX_BATCH_SIZE } from '../import/wrap-pass.ts';
 
 const USAGE = `usage: idm wrap-hashes [--batch-size <n>] [--limit <n>] [--count] [--json]
        npm run wrap:hashes -- [options]   (from the sources, with the heap flags it is measured with)
@@ -54,9 +55,9 @@ export async function main(argv: string[]): Promise<number> {
     import('../store/migrations/index.ts'),
     import('../../lib/config.ts'),
     import('../../lib/db.ts'),
-    import('../../legacy-adapter/etl/config.ts'),
+    import('../import/config.ts'),
     import('../import/wrap-pass.ts'),
-    import('../../legacy-adapter/etl/writer.ts'),
+    import('../../lib/safe-error.ts'),
   ]);
   let config;
   try {

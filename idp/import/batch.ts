@@ -1,5 +1,5 @@
-// Set-at-a-time access to the users table for the batch migration (legacy-adapter/etl): one
-// query per batch instead of one per row. The rows are spelled by store.ts, as for a JIT import.
+// Set-at-a-time access to the users table for the bulk import (idp/import/apply.ts): one query
+// per batch instead of one per row. The rows are spelled by store.ts, as for a JIT import.
 import type { Knex } from '../../lib/db.ts';
 import { legacyUserColumns, newLegacyUserRow, toUser } from '../users/store.ts';
 import type { NewLegacyUser, StoredUser } from '../users/types.ts';

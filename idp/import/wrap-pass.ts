@@ -1,16 +1,19 @@
 // The one-off pass over users already copied (issue 15): wraps every cheap legacy hash still in
-// the idp's store in PBKDF2, batch by batch, resumable like the migration itself. It reads only
-// the idp's users table, never the legacy database.
+// the idp's store in PBKDF2, batch by batch, resumable like the migration itself. It reads and
+// writes only the idp's own tables, never the legacy database.
 import { performance } from 'node:perf_hooks';
 import { toUser } from '../users/store.ts';
 import type { Knex } from '../../lib/db.ts';
 import { checkWrapIterations, WEAK_SCHEMES, WRAPPED_SCHEME, wrapLegacyHashes } from '../../lib/passwords/index.ts';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../../lib/checkpoints.ts';
-import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../../legacy-adapter/etl/types.ts';
-import { wrapInputOf, wrappedColumns } from '../../legacy-adapter/etl/wrap-plan.ts';
+import { wrapInputOf, wrappedColumns } from '../../lib/passwords/wrap-record.ts';
 
-/** Its row in legacy_migration_checkpoints ('@' keeps it apart from the source tables' rows). */
+/** Its row in the idp's legacy_migration_checkpoints (migration 021; '@' keeps it apart from rows an older batch migration left there). */
 export const WRAP_CHECKPOINT = '@wrap-weak-hashes';
+export const WRAP_CHECKPOINT_TABLE = 'legacy_migration_checkpoints';
+
+export const DEFAULT_WRAP_BATCH_SIZE = 1000;
+export const MAX_WRAP_BATCH_SIZE = 10_000;
 
 export interface WrapCounts {
   /** Users read (every user, weak or not: the pass walks the primary key). */
@@ -56,6 +59,11 @@ function parseWrapCounts(text: string): WrapCounts {
   return counts;
 }
 
+/** Where the pass got to (for tests and ops looking on). */
+export function loadWrapCheckpoint(idp: Knex): Promise<Checkpoint<WrapCounts> | undefined> {
+  return loadCheckpoint(idp, WRAP_CHECKPOINT_TABLE, WRAP_CHECKPOINT, parseWrapCounts);
+}
+
 /** Users whose stored hash is of a cheap legacy scheme, by scheme: what the pass has left to do. */
 export async function countWeakHashes(db: Knex): Promise<Record<string, number>> {
   const rows = (await db('users').select('password_scheme').count({ n: '*' }).whereIn('password_scheme', [...WEAK_SCHEMES]).whereNotNull('password_hash').groupBy('password_scheme')) as { password_scheme: string; n: number | string }[];
@@ -71,13 +79,13 @@ export async function countWeakHashes(db: Knex): Promise<Record<string, number>>
 export async function runWrapPass(options: WrapPassOptions): Promise<WrapPassReport> {
   const { idp, signal, log = () => undefined } = options;
   const iterations = checkWrapIterations(options.iterations);
-  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) throw new RangeError(`batch size must be an integer from 1 to ${MAX_BATCH_SIZE}`);
+  const batchSize = options.batchSize ?? DEFAULT_WRAP_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_WRAP_BATCH_SIZE) throw new RangeError(`batch size must be an integer from 1 to ${MAX_WRAP_BATCH_SIZE}`);
   const limit = options.limit ?? Infinity;
   const started = performance.now();
 
   const checkpoint: Checkpoint<WrapCounts> = { name: WRAP_CHECKPOINT, state: 'running', lastId: null, counts: emptyWrapCounts(), startedAt: Date.now() };
-  const saved = await loadCheckpoint(idp, WRAP_CHECKPOINT, parseWrapCounts);
+  const saved = await loadCheckpoint(idp, WRAP_CHECKPOINT_TABLE, WRAP_CHECKPOINT, parseWrapCounts);
   const resumedAfter = saved?.state === 'running' ? saved.lastId : null;
   if (saved?.state === 'running') {
     Object.assign(checkpoint, { lastId: saved.lastId, counts: saved.counts, startedAt: saved.startedAt });
@@ -115,7 +123,7 @@ export async function runWrapPass(options: WrapPassOptions): Promise<WrapPassRep
         if (changed > 0) counts.wrapped++;
         else counts.skipped++;
       }
-      await saveCheckpoint(trx, { ...checkpoint, lastId, counts });
+      await saveCheckpoint(trx, WRAP_CHECKPOINT_TABLE, { ...checkpoint, lastId, counts });
     });
     wrappedThisRun += counts.wrapped - checkpoint.counts.wrapped;
     Object.assign(checkpoint, { lastId, counts });
@@ -128,7 +136,7 @@ export async function runWrapPass(options: WrapPassOptions): Promise<WrapPassRep
   }
   if (complete) {
     checkpoint.state = 'done';
-    await saveCheckpoint(idp, checkpoint);
+    await saveCheckpoint(idp, WRAP_CHECKPOINT_TABLE, checkpoint);
   }
   const durationMs = performance.now() - started;
   const perSecond = (n: number) => (durationMs > 0 ? Math.round(n / (durationMs / 1000)) : 0);

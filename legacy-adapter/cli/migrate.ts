@@ -1,10 +1,11 @@
 /**
- * `idm migrate users`, the batch migration: copies every legacy user into the idp's store through the
- * legacy schema mapping (legacy-adapter/etl). Exact invocation and flags: README.md, "Batch
- * migration"; `--help` prints them.
+ * `idm migrate users`, the batch migration: copies every legacy user into the idp through the
+ * legacy schema mapping (legacy-adapter/etl) and the idp's bulk-import port. Exact invocation
+ * and flags: README.md, "Batch migration"; `--help` prints them.
  *
  * Exit status: 0 done, nothing dead-lettered; 3 done, some rows dead-lettered (see the
- * legacy_migration_dead_letters table); 1 failed (run again: it resumes); 2 bad arguments;
+ * legacy_etl_dead_letters table of LEGACY_ETL_DATABASE_URL); 1 failed, or the idp could not be
+ * reached (run again: it resumes); 2 bad arguments;
  * 78 bad configuration or mapping; 130/143 stopped by SIGINT/SIGTERM after the batch in flight.
  */
 import { parseArgs } from 'node:util';
@@ -15,8 +16,9 @@ import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../etl/types.ts';
 const USAGE = `usage: idm migrate users [options]
        npm run migrate:users -- [options]   (from the sources, with the heap flags it is measured with)
 
-Copies the legacy user table into the idp's store (DATABASE_URL) through the legacy schema
-mapping. Resumes from its checkpoint after a kill; safe to run again at any time.
+Copies the legacy user table into the idp (its bulk-import port at IDP_INTERNAL_URL, with
+IDP_INTERNAL_SECRET) through the legacy schema mapping. Checkpoints and dead letters go to
+LEGACY_ETL_DATABASE_URL. Resumes from its checkpoint after a kill; safe to run again at any time.
 
   --mapping <file>        legacy schema mapping (default: LEGACY_MAPPING_FILE, else
                           legacy-adapter/mappings/legacy-php.yaml); the legacy database is
@@ -100,16 +102,15 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const [{ idpMigrations }, { ConfigError }, { createDatabase, migrate }, etl, { describeDatabaseError }, { fingerprintKey }, { legacyDatabaseUrl, loadMapping }] = await Promise.all([
-    import('../../idp/store/migrations/index.ts'),
+  const [{ ConfigError }, { createDatabase }, etl, { describeDatabaseError }, { fingerprintKey }, { legacyDatabaseUrl, loadMapping }] = await Promise.all([
     import('../../lib/config.ts'),
     import('../../lib/db.ts'),
     import('../etl/index.ts'),
-    import('../etl/writer.ts'),
+    import('../../lib/safe-error.ts'),
     import('../directory/fingerprint.ts'),
     import('../mapping-format/index.ts'),
   ]);
-  const { createProgressReporter, formatMigrationReport, loadMigrateConfig, runMigration, totalDeadLettered } = etl;
+  const { createIdpImportClient, createProgressReporter, formatMigrationReport, IdpImportFailure, loadMigrateConfig, migrateEtlStore, runMigration, totalDeadLettered } = etl;
   let config: ReturnType<typeof loadMigrateConfig>;
   let mapping: ReturnType<typeof loadMapping>;
   try {
@@ -137,17 +138,23 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  let idp: ReturnType<typeof createDatabase> | undefined;
+  let store: ReturnType<typeof createDatabase> | undefined;
   let legacy: ReturnType<typeof createDatabase> | undefined;
   try {
-    idp = createDatabase(config.DATABASE_URL, { pool: { min: 0, max: 4 } });
+    store = createDatabase(config.LEGACY_ETL_DATABASE_URL, { pool: { min: 0, max: 2 } });
     legacy = createDatabase(legacyDatabaseUrl(config.LEGACY_DATABASE_URL, mapping), { pool: { min: 0, max: 2 } });
-    // The ETL's own tables are idp migrations (expand-only, safe beside running replicas); a dry
-    // run writes nothing, so it needs an idp store that is already migrated.
-    if (!args.dryRun) await migrate(idp, idpMigrations);
+    // The ETL's own store: created on first use, even by a dry run (which writes nothing to it).
+    await migrateEtlStore(store);
+    const idp = createIdpImportClient({
+      baseUrl: config.IDP_INTERNAL_URL,
+      secret: config.IDP_INTERNAL_SECRET,
+      timeoutMs: config.IDP_IMPORT_TIMEOUT_MS,
+      log: (message) => log('warn', message),
+    });
     const options: Parameters<typeof runMigration>[0] = {
       legacy,
       idp,
+      etl: store,
       mapping,
       fingerprintKey: fingerprintKey(config),
       batchSize: args.batchSize,
@@ -167,11 +174,11 @@ export async function main(argv: string[]): Promise<number> {
     return totalDeadLettered(report.counts) > 0 ? 3 : 0;
   } catch (error) {
     // knex puts the statement with its values (hashes) into its messages: only the driver's part is shown.
-    console.error(`migrate: failed: ${describeDatabaseError(error)}`);
+    console.error(`migrate: failed: ${error instanceof IdpImportFailure ? error.message : describeDatabaseError(error)}`);
     console.error('migrate: everything up to the last checkpoint is kept; run the same command again to resume');
     return 1;
   } finally {
-    await Promise.allSettled([idp?.destroy(), legacy?.destroy()]);
+    await Promise.allSettled([store?.destroy(), legacy?.destroy()]);
   }
 }
 

@@ -1,10 +1,10 @@
-// The dead-letter table (idp migration 020): one row per source and legacy id that could not
+// The dead-letter table of the ETL's store (migrations/001): one row per source and legacy id that could not
 // be copied, kept until a later pass copies it.
 import type { Knex } from '../../lib/db.ts';
 import type { DeadLetter } from './types.ts';
 
 type Db = Knex | Knex.Transaction;
-const TABLE = 'legacy_migration_dead_letters';
+const TABLE = 'legacy_etl_dead_letters';
 // At most 500 rows per multi-row INSERT: knex writes them as a compound SELECT on SQLite, which allows 500 terms.
 const CHUNK = 500;
 

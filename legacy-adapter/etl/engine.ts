@@ -1,30 +1,30 @@
-// The batch migration: copies the legacy user table into the idp's store through the schema
-// mapping, batch by batch, resumable, in memory bounded by the batch size.
+// The batch migration: reads the legacy user table through the schema mapping, batch by batch,
+// and hands each batch to the idp's bulk-import port (contracts/idp-import.ts), which decides and
+// writes. Resumable (checkpoints and dead letters in the ETL's own store), in memory bounded by
+// the batch size.
 import { performance } from 'node:perf_hooks';
-import { findUsersForImport } from '../../idp/import/batch.ts';
+import type { ImportUser } from '../../contracts/idp-import.ts';
 import type { Knex } from '../../lib/db.ts';
+import { checkWrapIterations, DEFAULT_WRAP_ITERATIONS } from '../../lib/passwords/index.ts';
 import type { LegacyMapping } from '../mapping-format/index.ts';
-import { checkpointName, loadCheckpoint, saveCheckpoint, type Checkpoint } from '../../lib/checkpoints.ts';
-import { countDeadLetters, recordDeadLetters } from './dead-letters.ts';
-import { importKeysOf, planBatch, prepareRow, type BatchPlan, type PlanContext, type Prepared } from './plan.ts';
+import { checkpointName, loadCheckpoint, saveCheckpoint, type EtlCheckpoint } from './checkpoint.ts';
+import { countDeadLetters, recordDeadLetters, resolveDeadLetters } from './dead-letters.ts';
+import type { IdpImportClient } from './idp-import-client.ts';
+import { prepareRow, type PlanContext, type Prepared } from './prepare.ts';
 import type { ProgressReporter } from './progress.ts';
 import { createLegacyReader, type KeysetStart, type LegacyBatch } from './reader.ts';
-import { addCounts, DEFAULT_BATCH_SIZE, emptyCounts, MAX_BATCH_SIZE, totalDeadLettered, type MigrationCounts } from './types.ts';
-import { ConcurrentChangeError, describeDatabaseError, isRowError, writePlan } from './writer.ts';
-import { wrapPlanHashes } from './wrap-plan.ts';
-import { checkWrapIterations, DEFAULT_WRAP_ITERATIONS } from '../../lib/passwords/index.ts';
+import { addCounts, DEFAULT_BATCH_SIZE, emptyCounts, MAX_BATCH_SIZE, totalDeadLettered, type DeadLetter, type MigrationCounts } from './types.ts';
 
 /** How many batches at each end of a run msPerBatch averages over. */
 const BATCH_WINDOW = 20;
 
-/** Attempts at a row whose idp user keeps changing under us (logins) before it is dead-lettered. */
-const CONCURRENT_ATTEMPTS = 3;
-
 export interface MigrateOptions {
   /** The legacy database (read only, never in a transaction). */
   legacy: Knex;
-  /** The idp's database, migrated (idp/store/migrations). */
-  idp: Knex;
+  /** The idp's bulk-import port. */
+  idp: IdpImportClient;
+  /** The ETL's own store (dead letters, checkpoints), migrated (migrations/). */
+  etl: Knex;
   mapping: LegacyMapping;
   /** The key the legacy-adapter fingerprints legacy hashes with (directory/fingerprint.ts). */
   fingerprintKey: string;
@@ -48,12 +48,11 @@ export interface MigrateOptions {
   log?: (level: 'info' | 'warn', message: string) => void;
 }
 
-interface PlannedBatch {
+interface ReadBatch {
   /** Rows asked for: fewer came back at the end of the table. */
   size: number;
   batch: LegacyBatch;
   prepared: Prepared[];
-  plan: BatchPlan;
 }
 
 export interface MigrationReport {
@@ -91,7 +90,7 @@ export interface MigrationReport {
 }
 
 export async function runMigration(options: MigrateOptions): Promise<MigrationReport> {
-  const { legacy, idp, mapping, fingerprintKey, progress, signal, log = () => undefined } = options;
+  const { legacy, idp, etl, mapping, fingerprintKey, progress, signal, log = () => undefined } = options;
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) throw new RangeError(`batch size must be an integer from 1 to ${MAX_BATCH_SIZE}`);
   const dryRun = options.dryRun === true;
@@ -103,22 +102,25 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
   const reader = createLegacyReader(legacy, mapping, { changedSince: options.changedSince });
   const started = performance.now();
 
-  const checkpoint: Checkpoint = { name: checkpointName(source, options.changedSince), state: 'running', lastId: null, counts: emptyCounts(), startedAt: Date.now() };
+  const checkpoint: EtlCheckpoint = { name: checkpointName(source, options.changedSince), state: 'running', lastId: null, counts: emptyCounts(), startedAt: Date.now(), pendingSize: null };
   let start: KeysetStart = null;
   let resumedAfter: string | null = null;
+  // A batch the idp may have committed before the last run died: read the same rows again.
+  let firstSize: number | null = null;
   if (options.fromId !== undefined) {
     start = { from: options.fromId };
   } else if (!dryRun) {
-    const saved = await loadCheckpoint(idp, checkpoint.name);
+    const saved = await loadCheckpoint(etl, checkpoint.name);
     if (saved?.state === 'running') {
       Object.assign(checkpoint, { lastId: saved.lastId, counts: saved.counts, startedAt: saved.startedAt });
       resumedAfter = saved.lastId;
       if (saved.lastId !== null) start = { after: saved.lastId };
+      firstSize = saved.pendingSize;
       log('info', `resuming the pass started ${new Date(saved.startedAt).toISOString()} after legacy id ${saved.lastId ?? '(none)'}`);
     }
   }
   // Only a table that already has dead letters can have some to resolve as rows now land.
-  const resolve = !dryRun && (await countDeadLetters(idp, source)) > 0;
+  const resolve = !dryRun && (await countDeadLetters(etl, source)) > 0;
   const total = Math.min(await reader.count(start), limit);
 
   let read = 0;
@@ -126,91 +128,77 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
   let retried = 0;
   let complete = false;
 
-  // A dry run writes nothing, so it spends no PBKDF2 on hashes it would not store.
-  async function planOf(prepared: readonly Prepared[]) {
-    const plan = planBatch(prepared, await findUsersForImport(idp, importKeysOf(prepared)));
-    return dryRun ? plan : wrapPlanHashes(plan, wrapIterations);
+  /** Reads a batch and validates it; asks the idp nothing. */
+  async function readNext(from: KeysetStart, size: number): Promise<ReadBatch> {
+    const batch = await reader.read(from, size);
+    return { size, batch, prepared: batch.rows.map((row) => prepareRow(row, context)) };
   }
 
-  /** One row in its own transaction: the fallback when its batch could not be written whole. */
-  async function migrateOne(item: Prepared): Promise<MigrationCounts> {
-    const legacyId = item.ok ? item.row.legacyId : item.deadLetter.legacyId;
-    let lastProblem = '';
-    for (let attempt = 0; attempt < CONCURRENT_ATTEMPTS; attempt++) {
-      const plan = await planOf([item]);
-      try {
-        await idp.transaction((trx) => writePlan(trx, plan, { source, resolve: true }));
-        return plan.counts;
-      } catch (error) {
-        if (!isRowError(error)) throw error;
-        if (error instanceof ConcurrentChangeError) {
-          lastProblem = 'the idp user kept changing (concurrent logins)';
-          continue;
-        }
-        return deadLetterOne(legacyId, 'write_failed', describeDatabaseError(error));
+  /** Hands the valid rows to the idp; records what it and the validation refused; moves the checkpoint. */
+  async function importBatch({ size, batch, prepared }: ReadBatch): Promise<void> {
+    const lastId = String(batch.lastId);
+    const users: ImportUser[] = [];
+    const deadLetters: DeadLetter[] = [];
+    const counts = emptyCounts();
+    counts.read = prepared.length;
+    for (const item of prepared) {
+      if (item.ok) users.push(item.row.user);
+      else {
+        deadLetters.push(item.deadLetter);
+        counts.deadLettered[item.deadLetter.reason]++;
       }
     }
-    return deadLetterOne(legacyId, 'concurrent_change', lastProblem);
-  }
-
-  async function deadLetterOne(legacyId: string, reason: 'write_failed' | 'concurrent_change', detail: string): Promise<MigrationCounts> {
-    await recordDeadLetters(idp, source, [{ legacyId, reason, detail }]);
-    const counts = emptyCounts();
-    counts.read = 1;
-    counts.deadLettered[reason] = 1;
-    return counts;
-  }
-
-  /** Reads a batch and decides what to do with it; writes nothing. */
-  async function planNext(from: KeysetStart, size: number): Promise<PlannedBatch> {
-    const batch = await reader.read(from, size);
-    const prepared = batch.rows.map((row) => prepareRow(row, context));
-    return { size, batch, prepared, plan: await planOf(prepared) };
-  }
-
-  async function writeBatch({ batch, prepared, plan }: PlannedBatch): Promise<void> {
-    const lastId = String(batch.lastId);
-    if (dryRun) {
-      addCounts(checkpoint.counts, plan.counts);
-      checkpoint.lastId = lastId;
-      return;
+    const settled: string[] = [];
+    if (users.length > 0) {
+      // The batch is named by the pass and where it starts and how many rows it reads, which a
+      // resumed pass reproduces (pendingSize), so the idp can tell a batch sent again.
+      const receipt = { pass: `${checkpoint.name}@${checkpoint.startedAt}`, batch: `after=${checkpoint.lastId ?? ''};rows=${size}` };
+      if (!dryRun) await saveCheckpoint(etl, { ...checkpoint, pendingSize: size });
+      const answer = await idp.importUsers({ users, dryRun, wrapIterations, ...(dryRun ? {} : { receipt }) });
+      if (answer.results.length !== users.length) throw new Error(`the idp answered ${answer.results.length} results for ${users.length} users`);
+      if (answer.retriedRowByRow !== null) {
+        retried++;
+        log('warn', `batch after legacy id ${checkpoint.lastId ?? '(start)'} failed (${answer.retriedRowByRow}); retrying its ${prepared.length} rows one by one`);
+      }
+      for (const result of answer.results) {
+        if (!result.ok) {
+          deadLetters.push({ legacyId: result.legacyId, reason: result.reason, detail: result.detail });
+          counts.deadLettered[result.reason]++;
+          continue;
+        }
+        settled.push(result.legacyId);
+        if (result.wrapped) counts.wrapped++;
+        if (result.outcome === 'inserted') counts.inserted++;
+        else if (result.outcome === 'updated') counts.updated++;
+        else if (result.outcome === 'already_upgraded') counts.alreadyUpgraded++;
+        else counts.unchanged++;
+      }
     }
-    const after = emptyCounts();
-    addCounts(after, checkpoint.counts);
-    addCounts(after, plan.counts);
-    try {
-      await idp.transaction(async (trx) => {
-        await writePlan(trx, plan, { source, resolve });
-        // The checkpoint commits with the batch: killed before, the batch is redone; after, it is not.
-        await saveCheckpoint(trx, { ...checkpoint, lastId, counts: after });
-      });
-      Object.assign(checkpoint, { lastId, counts: after });
-      return;
-    } catch (error) {
-      if (!isRowError(error)) throw error;
-      retried++;
-      log('warn', `batch after legacy id ${checkpoint.lastId ?? '(start)'} failed (${describeDatabaseError(error)}); retrying its ${prepared.length} rows one by one`);
-    }
-    const counts = emptyCounts();
-    for (const item of prepared) addCounts(counts, await migrateOne(item));
     addCounts(checkpoint.counts, counts);
     checkpoint.lastId = lastId;
-    await saveCheckpoint(idp, checkpoint);
+    if (dryRun) return;
+    // The idp committed the batch; its dead letters and the checkpoint commit together here. Killed
+    // in between, the batch is sent again and the idp answers from its receipt.
+    await etl.transaction(async (trx) => {
+      await recordDeadLetters(trx, source, deadLetters);
+      if (resolve) await resolveDeadLetters(trx, source, settled);
+      await saveCheckpoint(trx, checkpoint);
+    });
   }
 
-  const next = (from: KeysetStart): Promise<PlannedBatch> | null => {
-    const size = Math.min(batchSize, limit - read);
+  const next = (from: KeysetStart): Promise<ReadBatch> | null => {
+    const size = Math.min(firstSize ?? batchSize, limit - read);
+    firstSize = null;
     if (size <= 0) return null;
-    const pending = planNext(from, size);
+    const pending = readNext(from, size);
     // Awaited below; until then a failure must not count as unhandled.
     pending.catch(() => undefined);
     return pending;
   };
 
-  // A two-stage pipeline: batch N+1 is read, validated and looked up while batch N is written,
-  // so the legacy database, this process and the idp's database work at the same time. A login
-  // key that batch N takes is unseen by N+1's look-up; the unique index refuses the insert, and
-  // the row-by-row retry then sees it: correct, only slower, and rare.
+  // A two-stage pipeline: batch N+1 is read and validated while the idp imports batch N, so the
+  // legacy database, this process and the idp work at the same time. The idp takes the batches
+  // one after the other, so each is decided against everything before it.
   const firstBatches: number[] = [];
   const lastBatches: number[] = [];
   let lastCommit = performance.now();
@@ -224,7 +212,7 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
     read += current.batch.rows.length;
     const endOfTable = current.batch.rows.length < current.size;
     pending = endOfTable || signal?.aborted ? null : next({ after: current.batch.lastId });
-    await writeBatch(current);
+    await importBatch(current);
     batches++;
     const now = performance.now();
     if (firstBatches.length < BATCH_WINDOW) firstBatches.push(now - lastCommit);
@@ -239,7 +227,7 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
   const stopped = !complete && signal?.aborted === true;
   if (!dryRun && complete) {
     checkpoint.state = 'done';
-    await saveCheckpoint(idp, checkpoint);
+    await saveCheckpoint(etl, checkpoint);
   }
   const durationMs = performance.now() - started;
   progress?.update({ read, total: read, elapsedMs: durationMs, counts: checkpoint.counts });
@@ -258,7 +246,7 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
     counts: checkpoint.counts,
     deadLetteredTotal: totalDeadLettered(checkpoint.counts),
     thisRun: { read, batches, batchesRetriedRowByRow: retried, durationMs: Math.round(durationMs), rowsPerSecond: durationMs > 0 ? Math.round(read / (durationMs / 1000)) : 0, msPerBatch: { start: mean(firstBatches), end: mean(lastBatches) } },
-    deadLettersOutstanding: dryRun ? null : await countDeadLetters(idp, source),
+    deadLettersOutstanding: dryRun ? null : await countDeadLetters(etl, source),
     peakMemoryMb: Math.round(process.resourceUsage().maxRSS / 1024),
   };
 }

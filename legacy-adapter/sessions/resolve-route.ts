@@ -5,14 +5,14 @@ import { Counter } from 'prom-client';
 import { z } from 'zod';
 import type { Logger } from '../../lib/logger.ts';
 import { currentLogger } from '../../lib/request-context.ts';
-import { prepareRow } from '../etl/plan.ts';
+import { prepareRow } from '../etl/prepare.ts';
 import { profileOf } from '../directory/directory.ts';
 import type { LegacyMapping } from '../mapping-format/index.ts';
 import { loggedInAs } from './php-session.ts';
 import { findSessionRow, lookupColumn } from './session-user.ts';
 import { isPhpSessionId } from './session-id.ts';
 import type { LegacySessionStore } from './legacy-session-store.ts';
-import { wrapImportRecord } from '../etl/wrap-plan.ts';
+import { wrapImportRecord } from '../../lib/passwords/wrap-record.ts';
 
 // The id travels in the body, never in the URL: URLs end up in access logs.
 const body = z.strictObject({ sessionId: z.string().max(256) });

@@ -22,7 +22,7 @@ test('a batch with a row the idp store refuses is rolled back and retried row by
     await insertLegacyUsers(legacy.knex, generated);
 
     const warnings: string[] = [];
-    const report = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 10, wrapIterations: TEST_WRAP_ITERATIONS, log: (_level, message) => warnings.push(message) });
+    const report = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 10, wrapIterations: TEST_WRAP_ITERATIONS, log: (_level, message) => warnings.push(message) });
     assert.equal(report.thisRun.batchesRetriedRowByRow, 1, 'only the batch with the bad row was retried');
     assert.equal(report.counts.read, 30);
     assert.equal(report.counts.inserted, 29);
@@ -31,7 +31,7 @@ test('a batch with a row the idp store refuses is rolled back and retried row by
 
     const landed = ((await idp.knex('users').select('legacy_id')) as { legacy_id: string }[]).map((r) => Number(r.legacy_id)).sort((a, b) => a - b);
     assert.deepEqual(landed, generated.map((u) => u.row.user_id).filter((id) => id !== tooLong.row.user_id));
-    const [letter, ...others] = await listDeadLetters(idp.knex, 'users');
+    const [letter, ...others] = await listDeadLetters(idp.etl, 'users');
     assert.equal(others.length, 0);
     assert.equal(letter?.legacyId, String(tooLong.row.user_id));
     assert.equal(letter?.reason, 'write_failed');
@@ -40,7 +40,7 @@ test('a batch with a row the idp store refuses is rolled back and retried row by
 
     // Fixed on the legacy side, the next pass copies it and clears its dead letter.
     await legacy.knex('users').where('user_id', tooLong.row.user_id).update({ display_name: 'Fixed' });
-    const again = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 10, wrapIterations: TEST_WRAP_ITERATIONS });
+    const again = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 10, wrapIterations: TEST_WRAP_ITERATIONS });
     assert.deepEqual([again.counts.inserted, again.counts.unchanged, again.deadLetteredTotal, again.deadLettersOutstanding], [1, 29, 0, 0]);
   } finally {
     await Promise.all([legacy.drop(), idp.drop()]);
@@ -74,7 +74,7 @@ test('the legacy site keeps working during a run: a concurrent writer to the leg
       }
     })();
     // Small batches: many reads interleaved with the writer's commits.
-    const report = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 100, wrapIterations: TEST_WRAP_ITERATIONS }).finally(() => (running = false));
+    const report = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 100, wrapIterations: TEST_WRAP_ITERATIONS }).finally(() => (running = false));
     await writer;
     assert.deepEqual(errors, [], 'every write of the legacy site succeeded');
     assert.ok(latencies.length >= 20, `the site wrote all along the run (${latencies.length} writes)`);
@@ -85,7 +85,7 @@ test('the legacy site keeps working during a run: a concurrent writer to the leg
     assert.ok(report.counts.read >= 6_000);
 
     // A second pass picks up what the site wrote meanwhile: the idp matches the legacy table.
-    const after = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS });
+    const after = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS });
     const legacyRows = Number((await legacy.knex('users').count({ n: '*' }))[0]?.n);
     assert.equal(after.counts.read, legacyRows);
     const renamed = (await legacy.knex('users').where('display_name', 'like', 'Renamed %').select('user_id', 'display_name')) as { user_id: number; display_name: string }[];
@@ -108,7 +108,7 @@ test('--dry-run writes nothing; --from-id and --limit take a slice and the next 
     await createLegacyPhpSchema(legacy);
     const generated = generateUsers(300);
     await insertLegacyUsers(legacy.knex, generated);
-    const env = { DATABASE_URL: idp.url, LEGACY_DATABASE_URL: legacy.url };
+    const env = { ...idp.env, LEGACY_DATABASE_URL: legacy.url };
 
     const dry = await spawnMigrate(['--dry-run', '--json', '--batch-size', '64'], env).done;
     assert.equal(dry.code, 3, `a dry run reports the rows it would dead-letter\n${dry.stderr}`);
@@ -117,8 +117,8 @@ test('--dry-run writes nothing; --from-id and --limit take a slice and the next 
     assert.equal(dryReport.counts.read, 300);
     assert.equal(dryReport.counts.inserted, generated.filter((u) => !u.deadLetter).length);
     assert.equal(dryReport.deadLetteredTotal, generated.filter((u) => u.deadLetter).length);
-    assert.deepEqual(await idpState(idp.knex), { users: [], deadLetters: [] }, 'nothing written');
-    assert.equal(Number((await idp.knex('legacy_migration_checkpoints').count({ n: '*' }))[0]?.n), 0, 'no checkpoint either');
+    assert.deepEqual(await idpState(idp), { users: [], deadLetters: [] }, 'nothing written');
+    assert.equal(Number((await idp.etl('legacy_etl_checkpoints').count({ n: '*' }))[0]?.n), 0, 'no checkpoint either');
 
     const slice = await spawnMigrate(['--from-id', '101', '--limit', '50', '--json'], env).done;
     const sliceReport = JSON.parse(slice.stdout) as MigrationReport;
@@ -143,7 +143,7 @@ test('--dry-run writes nothing; --from-id and --limit take a slice and the next 
 });
 
 test('the migrate command refuses bad arguments (2) and a bad configuration or mapping (78) before touching anything', async () => {
-  const env = { DATABASE_URL: 'sqlite::memory:', LEGACY_DATABASE_URL: 'sqlite::memory:' };
+  const env = { LEGACY_ETL_DATABASE_URL: 'sqlite::memory:', LEGACY_DATABASE_URL: 'sqlite::memory:' };
   for (const args of [['--batch-size', '0'], ['--batch-size', '20000'], ['--limit', 'ten'], ['--changed-since', 'last tuesday'], ['--changed-since', '2024-05-01T10:00:00'], ['--frobnicate'], ['--from-id', '']]) {
     const run = await spawnMigrate(args, env).done;
     assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
@@ -152,9 +152,9 @@ test('the migrate command refuses bad arguments (2) and a bad configuration or m
   const noMapping = await spawnMigrate(['--mapping', 'no/such/mapping.yaml'], env).done;
   assert.equal(noMapping.code, 78);
   assert.match(noMapping.stderr, /no\/such\/mapping\.yaml: cannot read the mapping file/);
-  const badUrl = await spawnMigrate([], { DATABASE_URL: 'postgres://x' }).done;
+  const badUrl = await spawnMigrate([], { LEGACY_ETL_DATABASE_URL: 'postgres://x' }).done;
   assert.equal(badUrl.code, 78);
-  assert.match(badUrl.stderr, /DATABASE_URL/);
+  assert.match(badUrl.stderr, /LEGACY_ETL_DATABASE_URL/);
   const production = await spawnMigrate([], { ...env, NODE_ENV: 'production', LEGACY_ADAPTER_SECRET: 'short' }).done;
   assert.equal(production.code, 78, 'production refuses a weak fingerprint secret');
   const help = await spawnMigrate(['--help'], env).done;
@@ -169,12 +169,12 @@ test('the same pass on the embedded default (SQLite on both sides) and on MariaD
       await createLegacyPhpSchema(legacy);
       const generated = generateUsers(600);
       await insertLegacyUsers(legacy.knex, generated);
-      const run = await spawnMigrate(['--json', '--batch-size', '128'], { DATABASE_URL: idp.url, LEGACY_DATABASE_URL: legacy.url }).done;
+      const run = await spawnMigrate(['--json', '--batch-size', '128'], { ...idp.env, LEGACY_DATABASE_URL: legacy.url }).done;
       assert.equal(run.code, 3, run.stderr);
       const report = JSON.parse(run.stdout) as MigrationReport;
       assert.equal(report.counts.inserted, generated.filter((u) => !u.deadLetter).length);
       assert.equal(report.deadLetteredTotal, generated.filter((u) => u.deadLetter).length);
-      const state = await idpState(idp.knex);
+      const state = await idpState(idp);
       assert.equal(state.users.length, report.counts.inserted);
       assert.equal(state.deadLetters.length, report.deadLetteredTotal);
     } finally {

@@ -24,7 +24,7 @@ test('10,000 legacy rows of mixed schemes: every good row lands, every broken ro
 
     // Copied as they are (wrapping off): what the idp's login must verify of a raw legacy hash.
     // Wrapping at import has its own suite (wrap.test.ts).
-    const report = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 500, wrapIterations: 0 });
+    const report = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 500, wrapIterations: 0 });
     const { counts } = report;
     assert.equal(counts.read, 10_000);
     assert.equal(counts.inserted, good.length);
@@ -42,7 +42,7 @@ test('10,000 legacy rows of mixed schemes: every good row lands, every broken ro
     assert.equal(report.deadLettersOutstanding, broken.length);
 
     // Every broken row, with the right reason, and nothing else.
-    const letters = await listDeadLetters(idp.knex, 'users');
+    const letters = await listDeadLetters(idp.etl, 'users');
     assert.deepEqual(
       new Map(letters.map((l) => [l.legacyId, l.reason])),
       new Map(broken.map((u) => [String(u.row.user_id), u.deadLetter])),
@@ -90,7 +90,7 @@ test('10,000 legacy rows of mixed schemes: every good row lands, every broken ro
     assert.equal((await login.login(inactive.row.user_login, inactive.password)).ok, false, 'an inactive legacy user stays locked out');
 
     // Run again: nothing new, the upgraded users keep their PBKDF2 hash, the broken rows stay dead-lettered.
-    const again = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 500 });
+    const again = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 500 });
     assert.equal(again.counts.read, 10_000);
     assert.equal(again.counts.inserted, 0);
     assert.equal(again.counts.updated, 0);

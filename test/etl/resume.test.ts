@@ -18,23 +18,23 @@ test('killed with SIGKILL mid-run and run again: the same final state as an unin
     const generated = generateUsers(10_000);
     await insertLegacyUsers(legacy.knex, generated);
     const good = generated.filter((u) => !u.deadLetter).length;
-    const env = { DATABASE_URL: killed.url, LEGACY_DATABASE_URL: legacy.url };
+    const env = { ...killed.env, LEGACY_DATABASE_URL: legacy.url };
 
-    await runMigration({ legacy: legacy.knex, idp: uninterrupted.knex, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 100, wrapIterations: TEST_WRAP_ITERATIONS });
+    await runMigration({ legacy: legacy.knex, ...uninterrupted.target, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 100, wrapIterations: TEST_WRAP_ITERATIONS });
 
     // Small batches so the run lasts long enough to be killed between checkpoints.
     const first = spawnMigrate(['--batch-size', '50', '--json'], env);
     let exited = false;
     void first.done.then(() => (exited = true));
     for (;;) {
-      const checkpoint = await loadCheckpoint(killed.knex, 'users').catch(() => undefined);
+      const checkpoint = await loadCheckpoint(killed.etl, 'users').catch(() => undefined);
       if (checkpoint && Number(checkpoint.lastId) >= 1_000) break;
       if (exited) assert.fail(`the migrate command ended before it could be killed:\n${(await first.done).stderr}`);
       await sleep(10);
     }
     first.child.kill('SIGKILL');
     assert.equal((await first.done).code, 'SIGKILL');
-    const atKill = await loadCheckpoint(killed.knex, 'users');
+    const atKill = await loadCheckpoint(killed.etl, 'users');
     assert.ok(atKill && atKill.state === 'running', 'the pass was under way');
     const doneAtKill = Number(atKill.lastId);
     assert.ok(doneAtKill >= 1_000 && doneAtKill < 10_000, `killed mid-run (checkpoint at ${doneAtKill})`);
@@ -55,7 +55,7 @@ test('killed with SIGKILL mid-run and run again: the same final state as an unin
     assert.match(second.stderr, /resuming the pass started .* after legacy id \d+/);
     assert.match(second.stderr, /rows read, [\d,]+ rows\/s, ETA/, 'plain progress lines when stdout is not a terminal');
 
-    assert.deepEqual(await idpState(killed.knex), await idpState(uninterrupted.knex));
+    assert.deepEqual(await idpState(killed), await idpState(uninterrupted));
 
     // A finished pass is not resumed: the next run is a new full pass, which changes nothing.
     const third = await spawnMigrate(['--json'], env).done;
@@ -65,7 +65,7 @@ test('killed with SIGKILL mid-run and run again: the same final state as an unin
     assert.equal(again.counts.read, 10_000);
     assert.equal(again.counts.inserted, 0);
     assert.equal(again.counts.unchanged, good);
-    assert.deepEqual(await idpState(killed.knex), await idpState(uninterrupted.knex));
+    assert.deepEqual(await idpState(killed), await idpState(uninterrupted));
   } finally {
     await Promise.all([legacy.drop(), uninterrupted.drop(), killed.drop()]);
   }

@@ -31,7 +31,7 @@ test('the migration gives new users time-ordered ids and keeps the ids (the sub)
       await createLegacyPhpSchema(legacy);
       const generated = generateUsers(300);
       await insertLegacyUsers(legacy.knex, generated);
-      const options = { legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS, batchSize: 40 };
+      const options = { legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS, batchSize: 40 };
       await runMigration({ ...options, limit: 50 });
       // The first 50 as a release before this one copied them: random UUIDv4 subjects.
       const before = new Map<string, string>();

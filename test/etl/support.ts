@@ -1,6 +1,7 @@
 // Shared set-up of the batch migration tests: a legacy database with the sample monolith's
 // schema, a synthetic population of legacy users (mixed schemes, some broken rows, each with
-// the reason it must be dead-lettered), and a migrated idp store.
+// the reason it must be dead-lettered), and the idp the migration imports into: a real idp
+// (test/support/idp.ts) on a migrated store the tests read, with the ETL's own store beside it.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -10,7 +11,8 @@ import { createLoginService } from '../../idp/login/index.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { createUserStore } from '../../idp/users/store.ts';
 import { loadMapping } from '../../legacy-adapter/mapping-format/index.ts';
-import type { DeadLetterReason } from '../../legacy-adapter/etl/index.ts';
+import { createIdpImportClient, migrateEtlStore, type DeadLetterReason, type IdpImportClient } from '../../legacy-adapter/etl/index.ts';
+import { startTestIdp, type TestIdp } from '../support/idp.ts';
 import { fingerprintKey } from '../../legacy-adapter/directory/fingerprint.ts';
 import { migrate, type Knex } from '../../lib/db.ts';
 import { createLogger } from '../../lib/logger.ts';
@@ -151,11 +153,46 @@ export async function insertLegacyUsers(knex: Knex, users: readonly GeneratedUse
   for (let i = 0; i < users.length; i += 500) await knex('users').insert(users.slice(i, i + 500).map((u) => u.row));
 }
 
-/** A fresh idp store, migrated as the idp migrates it. */
-export async function createIdpStore(kind: 'sqlite' | 'mysql' = 'mysql'): Promise<TestDatabase> {
+export const IMPORT_SECRET = 'test-etl-idp-internal-secret-0123456789abcdef';
+
+/** The idp the migration imports into, and the ETL's own store. */
+export interface ImportTarget extends TestDatabase {
+  /** The ETL's store (dead letters, checkpoints), migrated. */
+  etl: Knex;
+  /** runMigration's `idp` and `etl`. */
+  target: { idp: IdpImportClient; etl: Knex };
+  /** The migrate command's environment for this idp and store. */
+  env: Record<string, string>;
+  idp: TestIdp;
+}
+
+/**
+ * A fresh idp store, migrated as the idp migrates it, with a real idp serving its import port,
+ * and a fresh ETL store of the same kind. `drop()` stops the idp and drops both stores.
+ */
+export async function createIdpStore(kind: 'sqlite' | 'mysql' = 'mysql'): Promise<ImportTarget> {
   const db = await createDatabaseOfKind(kind, 'idm_etl_idp');
-  await migrate(db.knex, idpMigrations);
-  return db;
+  const store = await createDatabaseOfKind(kind, 'idm_etl_store');
+  try {
+    await migrate(db.knex, idpMigrations);
+    await migrateEtlStore(store.knex);
+    const idp = await startTestIdp({ storage: { db: kind, redis: false }, database: db, env: { IDP_INTERNAL_SECRET: IMPORT_SECRET } });
+    const client = createIdpImportClient({ baseUrl: idp.url, secret: IMPORT_SECRET });
+    return {
+      ...db,
+      etl: store.knex,
+      target: { idp: client, etl: store.knex },
+      env: { IDP_INTERNAL_URL: idp.url, IDP_INTERNAL_SECRET: IMPORT_SECRET, LEGACY_ETL_DATABASE_URL: store.url },
+      idp,
+      async drop() {
+        await idp.stop();
+        await Promise.all([db.drop(), store.drop()]);
+      },
+    };
+  } catch (error) {
+    await Promise.all([db.drop(), store.drop()]);
+    throw error;
+  }
 }
 
 export const TEST_POLICY = { iterations: 1000, keyLength: 32, saltLength: 16 };
@@ -208,11 +245,11 @@ export function spawnEtlCommand(script: string, args: string[], env: Record<stri
 /** A wrapped hash without its random salt and key: two wraps of one legacy hash compare equal. */
 export const wrappedShape = (hash: unknown): unknown => (typeof hash === 'string' ? hash.replace(/^(\$wrapped-pbkdf2-sha256\$[^$]+)\$[^$]+\$[^$]+\$/, '$1$*$*$') : hash);
 
-/** Everything the migration decides about the idp, keyed by legacy id: for comparing two stores. */
-export async function idpState(idp: Knex): Promise<{ users: Record<string, unknown>[]; deadLetters: Record<string, unknown>[] }> {
-  const users = (await idp('users')
+/** Everything the migration decides about the idp and its dead letters, keyed by legacy id: for comparing two runs. */
+export async function idpState(target: ImportTarget): Promise<{ users: Record<string, unknown>[]; deadLetters: Record<string, unknown>[] }> {
+  const users = (await target.knex('users')
     .select('legacy_id', 'username', 'username_normalized', 'email', 'email_normalized', 'name', 'active', 'password_hash', 'password_salt', 'password_scheme', 'password_candidates', 'password_encodings', 'legacy_fingerprint')
     .orderBy('legacy_id')) as Record<string, unknown>[];
-  const deadLetters = (await idp('legacy_migration_dead_letters').select('source', 'legacy_id', 'reason', 'detail').orderBy(['source', 'legacy_id'])) as Record<string, unknown>[];
+  const deadLetters = (await target.etl('legacy_etl_dead_letters').select('source', 'legacy_id', 'reason', 'detail').orderBy(['source', 'legacy_id'])) as Record<string, unknown>[];
   return { users: users.map((u) => ({ ...u, active: Number(u.active), password_hash: wrappedShape(u.password_hash) })), deadLetters };
 }

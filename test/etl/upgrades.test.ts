@@ -45,7 +45,7 @@ test('never downgrade: a user upgraded just in time keeps PBKDF2; a password cha
     assert.ok(isPbkdf2(aliceImported?.passwordHash));
     assert.equal(aliceImported?.legacyFingerprint, legacyFingerprint(FINGERPRINT_KEY, md5(`${salt}alice-old`), salt), 'the JIT import records the legacy fingerprint');
 
-    const first = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY });
+    const first = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY });
     assert.deepEqual([first.counts.read, first.counts.inserted, first.counts.alreadyUpgraded, first.counts.updated], [4, 3, 1, 0]);
     assert.equal((await users.findByLegacyId(await legacyId('alice')))?.passwordHash, aliceImported?.passwordHash, 'alice keeps her PBKDF2 hash');
 
@@ -64,7 +64,7 @@ test('never downgrade: a user upgraded just in time keeps PBKDF2; a password cha
     await legacy.knex('users').where('user_login', 'carol').update({ user_pass: carolNew, user_salt: null, updated_at: stamp });
 
     // The delta pass, as ops run it during the weeks both systems live.
-    const delta = await spawnMigrate(['--changed-since', changedAt.toISOString(), '--json'], { DATABASE_URL: idp.url, LEGACY_DATABASE_URL: legacy.url }).done;
+    const delta = await spawnMigrate(['--changed-since', changedAt.toISOString(), '--json'], { ...idp.env, LEGACY_DATABASE_URL: legacy.url }).done;
     assert.equal(delta.code, 0, delta.stderr);
     const deltaReport = JSON.parse(delta.stdout) as MigrationReport;
     assert.equal(deltaReport.mode, 'delta');
@@ -78,7 +78,7 @@ test('never downgrade: a user upgraded just in time keeps PBKDF2; a password cha
     assert.equal(carol?.passwordHash, carolNew);
 
     // A full pass now changes nothing: alice and dave keep PBKDF2.
-    const full = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY });
+    const full = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY });
     assert.deepEqual([full.counts.read, full.counts.alreadyUpgraded, full.counts.unchanged, full.counts.updated], [4, 2, 2, 0]);
     assert.equal((await users.findByLegacyId(await legacyId('dave')))?.passwordHash, daveUpgraded?.passwordHash);
 
@@ -92,7 +92,7 @@ test('never downgrade: a user upgraded just in time keeps PBKDF2; a password cha
     assert.ok(isPbkdf2((await users.findByLegacyId(await legacyId('bob')))?.passwordHash), 'bob upgraded again at login');
 
     // A re-run after those upgrades: the fingerprints match, so nothing is downgraded.
-    const last = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY });
+    const last = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY });
     assert.deepEqual([last.counts.alreadyUpgraded, last.counts.updated], [4, 0]);
   } finally {
     await adapter.stop();

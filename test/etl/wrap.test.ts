@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { countWeakHashes, loadCheckpoint, runMigration, WRAP_CHECKPOINT, type WrapPassReport } from '../../legacy-adapter/etl/index.ts';
+import { countWeakHashes, loadWrapCheckpoint, type WrapPassReport } from '../../idp/import/wrap-pass.ts';
+import { runMigration } from '../../legacy-adapter/etl/index.ts';
 import { legacyFingerprint } from '../../legacy-adapter/directory/fingerprint.ts';
 import { pbkdf2Scheme, WEAK_SCHEMES, WRAPPED_SCHEME } from '../../lib/passwords/index.ts';
 import { forEachDatabase } from '../../scripts/support/databases.ts';
@@ -28,7 +29,7 @@ test('the migration wraps cheap legacy hashes at import: right password only, th
       const fixtures = [...WEAK_FIXTURES, ...STRONG_FIXTURES].map((scheme, i) => ({ ...vector(scheme), login: `user-${i}` }));
       await legacy.knex('users').insert(fixtures.map((f) => ({ user_login: f.login, user_email: `${f.login}@example.test`, user_pass: f.hash, user_salt: f.salt, display_name: f.login, updated_at: '2024-01-01 00:00:00' })));
 
-      const first = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS });
+      const first = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS });
       assert.deepEqual([first.counts.inserted, first.counts.wrapped], [fixtures.length, WEAK_FIXTURES.length]);
       const { login, users } = loginServiceFor(idp.knex);
       const stored = async (login: string) => (await users.findByLogin(login)) ?? assert.fail(login);
@@ -46,9 +47,9 @@ test('the migration wraps cheap legacy hashes at import: right password only, th
       assert.deepEqual(await countWeakHashes(idp.knex), {}, 'no weak hash in the store');
 
       // A full re-run and a delta pass over every row: the wrapped hashes stand, exactly.
-      const again = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS });
+      const again = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS });
       assert.deepEqual([again.counts.unchanged, again.counts.updated, again.counts.wrapped], [fixtures.length, 0, 0]);
-      const delta = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS, changedSince: new Date('2024-01-01T00:00:00Z') });
+      const delta = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS, changedSince: new Date('2024-01-01T00:00:00Z') });
       assert.deepEqual([delta.mode, delta.counts.unchanged, delta.counts.updated], ['delta', fixtures.length, 0]);
       for (const f of fixtures) assert.equal((await stored(f.login)).passwordHash, copied.get(f.login), f.scheme);
 
@@ -56,7 +57,7 @@ test('the migration wraps cheap legacy hashes at import: right password only, th
       const changed = fixtures.find((f) => f.scheme === 'md5(salt.password)') ?? assert.fail();
       const since = new Date(Date.now() - 1000);
       await legacy.knex('users').where('user_login', changed.login).update({ user_pass: md5(`${changed.salt}new-pw`), updated_at: new Date().toISOString().slice(0, 19).replace('T', ' ') });
-      const changeRun = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS, changedSince: since });
+      const changeRun = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS, changedSince: since });
       assert.deepEqual([changeRun.counts.read, changeRun.counts.updated, changeRun.counts.wrapped], [1, 1, 1]);
       const rewrapped = await stored(changed.login);
       assert.equal(rewrapped.passwordScheme, WRAPPED_SCHEME);
@@ -72,7 +73,7 @@ test('the migration wraps cheap legacy hashes at import: right password only, th
         assert.ok(isPbkdf2(after.passwordHash), `${f.scheme}: upgraded at login`);
         assert.equal(after.passwordScheme, pbkdf2Scheme.name);
       }
-      const last = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS });
+      const last = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS });
       assert.deepEqual([last.counts.alreadyUpgraded, last.counts.updated], [fixtures.length, 0], 'never downgraded');
     } finally {
       await idp.drop();
@@ -88,7 +89,7 @@ test('wrap:hashes wraps the rows copied before, resumes after SIGKILL without wr
       const generated = generateUsers(3_000);
       await insertLegacyUsers(legacy.knex, generated);
       // Copied as an older version did: unwrapped.
-      const copy = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: 0 });
+      const copy = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: 0 });
       assert.equal(copy.counts.wrapped, 0);
       const weakBefore = Object.values(await countWeakHashes(idp.knex)).reduce((a, b) => a + b, 0);
       assert.ok(weakBefore > 2_500, `most rows are weak (${weakBefore})`);
@@ -98,7 +99,7 @@ test('wrap:hashes wraps the rows copied before, resumes after SIGKILL without wr
       let exited = false;
       void first.done.then(() => (exited = true));
       for (;;) {
-        const checkpoint = await loadCheckpoint(idp.knex, WRAP_CHECKPOINT).catch(() => undefined);
+        const checkpoint = await loadWrapCheckpoint(idp.knex).catch(() => undefined);
         if (checkpoint && checkpoint.lastId !== null && checkpoint.counts.read >= 500) break;
         if (exited) assert.fail(`wrap:hashes ended before it could be killed:\n${(await first.done).stderr}`);
         await new Promise((resolve) => setTimeout(resolve, 10));
@@ -131,7 +132,7 @@ test('wrap:hashes wraps the rows copied before, resumes after SIGKILL without wr
       }
 
       // A migration pass after the wrap keeps every wrapped hash (the fingerprints still match).
-      const after = await runMigration({ legacy: legacy.knex, idp: idp.knex, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS });
+      const after = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS });
       assert.deepEqual([after.counts.updated, after.counts.wrapped], [0, 0]);
       const count = await spawnEtlCommand('idp/cli/wrap-hashes.ts', ['--count', '--json'], env).done;
       assert.deepEqual([count.code, JSON.parse(count.stdout)], [0, { weakRemaining: {} }]);

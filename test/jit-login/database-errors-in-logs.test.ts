@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { describeDatabaseError } from '../../legacy-adapter/etl/writer.ts';
+import { describeDatabaseError } from '../../lib/safe-error.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { forEachDatabase, type TestDatabase } from '../../scripts/support/databases.ts';
 import { startServiceProcess } from '../../scripts/support/processes.ts';

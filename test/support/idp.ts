@@ -150,12 +150,14 @@ interface StartOptions {
   realPages?: boolean;
   /** Called with the idp's express app once every route is mounted. */
   onApp?: IdpHooks['onApp'];
+  /** A database the caller made (and drops): the idp runs on it instead of a fresh one of `storage.db`. */
+  database?: TestDatabase;
 }
 
 export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
   const dir = mkdtempSync(join(tmpdir(), 'idp-oidc-test-'));
   const primary = options.replicaOf;
-  const db = primary ? primary.db : options.storage.db === 'mysql' ? await createMariaDbDatabase('idm_oidc') : await createSqliteDatabase();
+  const db = primary ? primary.db : (options.database ?? (options.storage.db === 'mysql' ? await createMariaDbDatabase('idm_oidc') : await createSqliteDatabase()));
   const redis = primary ? primary.redis : options.storage.redis ? await createTestRedis() : undefined;
   const logoutTokens: string[] = [];
   // The RP's back-channel logout endpoint (a separate server, as a real RP would be).
@@ -218,7 +220,7 @@ export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
       await service.stop();
       await new Promise((resolve) => rpServer.close(resolve));
       if (!primary) {
-        await db.drop();
+        if (!options.database) await db.drop();
         await redis?.cleanup();
       }
       rmSync(dir, { recursive: true, force: true });
