@@ -59,11 +59,17 @@ export async function waitForHttp(url: string, exited: Promise<unknown>, timeout
 }
 
 /**
- * Spawns `script` with `env`, waits for `<url>/healthz`; on `port` when given (a restart), else a
- * free one. The ops port goes in the variable named like the port's with `_OPS_PORT`
+ * Spawns `script` with `env`, waits for `<url>/healthz` (up to `timeoutMs`, default 20 s); on
+ * `port` when given (a restart), else a free one. The ops port goes in the variable named like the port's with `_OPS_PORT`
  * (GATEWAY_PORT: GATEWAY_OPS_PORT), unless `env` sets it.
  */
-export async function startServiceProcess(script: string, portVariable: string, env: Record<string, string> = {}, port?: number): Promise<SpawnedService> {
+export async function startServiceProcess(
+  script: string,
+  portVariable: string,
+  env: Record<string, string> = {},
+  port?: number,
+  timeoutMs?: number,
+): Promise<SpawnedService> {
   port ??= await freePort();
   const opsVariable = portVariable.replace(/_PORT$/, '_OPS_PORT');
   const opsPort = env[opsVariable] ?? String(await freePort());
@@ -71,9 +77,9 @@ export async function startServiceProcess(script: string, portVariable: string, 
   const url = `http://127.0.0.1:${port}`;
   const opsUrl = `http://127.0.0.1:${opsPort}`;
   try {
-    await waitForHttp(`${url}/healthz`, proc.exited);
+    await waitForHttp(`${url}/healthz`, proc.exited, timeoutMs);
     // The ops listener opens just after the public one.
-    if (opsPort !== '0') await waitForHttp(`${opsUrl}/healthz`, proc.exited);
+    if (opsPort !== '0') await waitForHttp(`${opsUrl}/healthz`, proc.exited, timeoutMs);
   } catch (error) {
     proc.child.kill('SIGKILL');
     throw new Error(`${(error as Error).message}\n${proc.output()}`, { cause: error });

@@ -48,11 +48,12 @@ export class Agent {
     this.#deadlineMs = deadlineMs;
   }
 
-  async request(url: string, form?: Record<string, string>): Promise<Answer> {
+  /** `headers`: more request headers, e.g. an API call's Authorization. */
+  async request(url: string, form?: Record<string, string>, headers?: Record<string, string>): Promise<Answer> {
     const path = sitePath(url);
     const signal = AbortSignal.timeout(this.#deadlineMs);
     try {
-      const res = await this.#browser.request(path, { ...(form ? { form } : {}), signal });
+      const res = await this.#browser.request(path, { ...(form ? { form } : {}), ...(headers ? { headers } : {}), signal });
       const location = res.headers.get('location');
       const retryAfter = res.headers.get('retry-after') ?? undefined;
       return { path, status: res.status, body: await res.text(), location: location === null ? undefined : sitePath(location), retryAfter };
@@ -72,12 +73,24 @@ export function adminRequest(gateway: string, token: string, method: string, pat
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const signal = AbortSignal.timeout(deadlineMs);
   return new Promise((resolve, reject) => {
-    const req = request(`${gateway}${path}`, { method, agent: false, signal, headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json' } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ path, status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), location: res.headers.location, retryAfter: res.headers['retry-after'] }));
-      res.on('error', (error) => reject(signal.aborted ? new Hung(path, deadlineMs) : new NoAnswer(path, error)));
-    });
+    const req = request(
+      `${gateway}${path}`,
+      { method, agent: false, signal, headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json' } : {}) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({
+            path,
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+            location: res.headers.location,
+            retryAfter: res.headers['retry-after'],
+          }),
+        );
+        res.on('error', (error) => reject(signal.aborted ? new Hung(path, deadlineMs) : new NoAnswer(path, error)));
+      },
+    );
     req.on('error', (error) => reject(signal.aborted ? new Hung(path, deadlineMs) : new NoAnswer(path, error)));
     req.end(payload);
   });

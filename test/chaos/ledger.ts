@@ -4,7 +4,8 @@
 import { Hung, NoAnswer, type Answer } from './agent.ts';
 import { StepFailed, summary } from './flows.ts';
 
-export type Kind = 'page view' | 'sign-in' | 'password change' | 'flip';
+export type Kind =
+  'page view' | 'sign-in' | 'password change' | 'flip' | 'app sign-in' | 'token refresh' | 'api call' | 'restart' | 'key rotation' | 'migration delta';
 export type Outcome = 'ok' | 'expected' | 'unexpected' | 'hung';
 
 export interface Fault {
@@ -76,7 +77,8 @@ export class Ledger {
     // Ids in paths (interactions, resumed authorizations) left out, so that like failures add up.
     const path = answer.path.split('?')[0]!.replace(/\/[A-Za-z0-9_-]{20,}/g, '/:id');
     const why = `${step} (${path}): HTTP ${answer.status} ${summary(answer)} ${during ? `during "${during.name}"` : 'with no fault'}`;
-    if (answer.status === 401 && step === 'POST login' && WRONG_PASSWORD.test(answer.body)) return { outcome: 'unexpected', why: `${why}: a correct password refused` };
+    if (answer.status === 401 && step === 'POST login' && WRONG_PASSWORD.test(answer.body))
+      return { outcome: 'unexpected', why: `${why}: a correct password refused` };
     const explained = cleanOutageAnswer(answer) ? during : STATE_GONE_PAGE.test(answer.body) ? this.#overlapping(since, end, true) : undefined;
     return { outcome: explained ? 'expected' : 'unexpected', why };
   }
@@ -115,7 +117,9 @@ export class Ledger {
   }
 
   report(): string {
-    const rows = [...this.#counts].map(([kind, c]) => `  ${kind.padEnd(16)} ${[c.sent, c.ok, c.expected, c.unexpected, c.hung].map((n, i) => String(n).padStart(width(COLUMNS[i]!))).join('')}`);
+    const rows = [...this.#counts].map(
+      ([kind, c]) => `  ${kind.padEnd(16)} ${[c.sent, c.ok, c.expected, c.unexpected, c.hung].map((n, i) => String(n).padStart(width(COLUMNS[i]!))).join('')}`,
+    );
     const faults = this.faults.map((f) => `  ${f.name}: ${((f.end ?? Date.now()) - f.start) / 1000} s`);
     return [
       `  ${'kind'.padEnd(16)} ${COLUMNS.map((h) => h.padStart(width(h))).join('')}`,

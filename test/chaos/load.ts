@@ -1,9 +1,10 @@
-// The chaos test's steady load, until `running()` turns false: anonymous page views of the monolith,
-// sign-ins (users never seen by the idp, imported just in time, and users coming back), and
-// password changes whose outcome the test later looks for on the PHP side.
+// The chaos and zero-downtime tests' steady load, until `running()` turns false: anonymous page
+// views of the monolith, sign-ins (users never seen by the idp, imported just in time, and users
+// coming back), password changes whose outcome the test later looks for on the PHP side, and an
+// app's sessions (sign-in with PKCE, API calls with the access token, refreshes).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from './agent.ts';
-import { changePassword, signIn, StepFailed, viewPage } from './flows.ts';
+import { apiCall, appSignIn, changePassword, refreshTokens, signIn, StepFailed, viewPage, type AppClient, type Tokens } from './flows.ts';
 import type { Ledger } from './ledger.ts';
 
 export interface LoadOptions {
@@ -45,7 +46,9 @@ export async function signIns(options: LoadOptions, fresh: string[]): Promise<vo
     // Once the seed's new users run out (a fast machine), users coming back carry the load.
     const login = (i % 2 && returning.length ? undefined : fresh.shift()) ?? returning[i % Math.max(1, returning.length)];
     if (login === undefined) throw new Error('no user to sign in: the seed has too few users, and none signed in yet');
-    const { outcome } = await options.ledger.run('sign-in', () => signIn(new Agent(options.gateway, nextAddress(), options.deadlineMs), login, options.seedPassword));
+    const { outcome } = await options.ledger.run('sign-in', () =>
+      signIn(new Agent(options.gateway, nextAddress(), options.deadlineMs), login, options.seedPassword),
+    );
     if (outcome === 'ok' && !returning.includes(login)) returning.push(login);
     await sleep(100);
   }
@@ -86,4 +89,32 @@ export async function passwordChanges(options: LoadOptions, users: PasswordUser[
     if (!options.running()) return;
   }
   throw new Error('the password-change users ran out');
+}
+
+/**
+ * An app's sessions, one user after another from `users` (round and round): sign in, then API
+ * calls with the access token and a refresh every third call, five refreshes a session.
+ */
+export async function appSessions(options: LoadOptions, app: AppClient, users: string[]): Promise<void> {
+  for (let i = 0; options.running(); i++) {
+    const login = users[i % users.length]!;
+    const agent = new Agent(options.gateway, nextAddress(), options.deadlineMs);
+    let tokens: Tokens | undefined;
+    await options.ledger.run('app sign-in', async () => {
+      tokens = await appSignIn(agent, app, login, options.seedPassword);
+    });
+    for (let call = 1; tokens && call <= 15 && options.running(); call++) {
+      const { access } = tokens;
+      await options.ledger.run('api call', () => apiCall(agent, access, login));
+      await sleep(100);
+      if (call % 3 === 0) {
+        const { refresh } = tokens;
+        tokens = undefined;
+        await options.ledger.run('token refresh', async () => {
+          tokens = await refreshTokens(agent, app, refresh);
+        });
+      }
+    }
+    await sleep(100);
+  }
 }

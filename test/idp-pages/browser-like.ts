@@ -26,9 +26,12 @@ export class FormClient {
       .join('; ');
   }
 
-  async request(url: string, init: { method?: string; form?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; signal?: AbortSignal; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
     const target = new URL(url, this.base);
-    const headers: Record<string, string> = { ...this.headers, cookie: this.#cookieHeader(target.pathname) };
+    const headers: Record<string, string> = { ...this.headers, ...init.headers, cookie: this.#cookieHeader(target.pathname) };
     const res = await fetch(target, {
       method: init.method ?? (init.form ? 'POST' : 'GET'),
       headers: init.form ? { ...headers, 'content-type': 'application/x-www-form-urlencoded' } : headers,
