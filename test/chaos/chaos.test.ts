@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
-import { legacyPhpUnavailableReason } from '../support/legacy-php.ts';
-import { redisServerProblem } from '../support/redis-server.ts';
-import { checkDualWrite } from './dual-write.ts';
-import { checkFlags, flip } from './flags.ts';
-import { Ledger } from './ledger.ts';
-import { pageViews, passwordChanges, signIns, type LoadOptions, type PasswordUser } from './load.ts';
-import { startChaosStack, UPSTREAM_TIMEOUT_MS, type ChaosStack } from './stack.ts';
+import { legacyPhpUnavailableReason } from '../../scripts/support/legacy-php.ts';
+import { redisServerProblem } from '../../scripts/support/redis-server.ts';
+import { checkDualWrite } from '../../scripts/support/chaos/dual-write.ts';
+import { checkFlags, flip } from '../../scripts/support/chaos/flags.ts';
+import { Ledger } from '../../scripts/support/chaos/ledger.ts';
+import { pageViews, passwordChanges, signIns, type LoadOptions, type PasswordUser } from '../../scripts/support/chaos/load.ts';
+import { startChaosStack, UPSTREAM_TIMEOUT_MS, type ChaosStack } from '../../scripts/support/chaos/stack.ts';
 
 /** A request without an answer after twice the gateway's upstream timeout hung. */
 const DEADLINE_MS = 2 * UPSTREAM_TIMEOUT_MS;

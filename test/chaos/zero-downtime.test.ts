@@ -9,12 +9,12 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { NGINX_TEMPLATE, nginxProblem, renderBalancerConf } from '../../scripts/support/nginx.ts';
 import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
-import { legacyPhpUnavailableReason } from '../support/legacy-php.ts';
-import { redisServerProblem } from '../support/redis-server.ts';
-import { formatCounts, totalFailed } from './balancer-log.ts';
-import { checkDualWrite } from './dual-write.ts';
-import { checkFlags } from './flags.ts';
-import { DEADLINE_MS, runZeroDowntime } from './zero-downtime.ts';
+import { legacyPhpUnavailableReason } from '../../scripts/support/legacy-php.ts';
+import { redisServerProblem } from '../../scripts/support/redis-server.ts';
+import { formatCounts, totalFailed } from '../../scripts/support/chaos/balancer-log.ts';
+import { checkDualWrite } from '../../scripts/support/chaos/dual-write.ts';
+import { checkFlags } from '../../scripts/support/chaos/flags.ts';
+import { DEADLINE_MS, runZeroDowntime } from '../../scripts/support/chaos/zero-downtime.ts';
 
 const LOAD_SECONDS = Number(process.env.ZERO_DOWNTIME_LOAD_SECONDS ?? '30');
 

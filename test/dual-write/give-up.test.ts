@@ -17,7 +17,7 @@ import { closeSharedResources } from '../support/idp.ts';
 import { insertLegacyRows, legacyIdOf } from '../jit-login/support.ts';
 import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { legacyRow } from '../../scripts/support/legacy-users.ts';
-import { ADAPTER_SECRET, FORUM_MAPPING, startAdapter } from '../support/legacy-adapter.ts';
+import { ADAPTER_SECRET, FORUM_MAPPING, startAdapter } from '../../scripts/support/legacy-adapter.ts';
 import { createSqliteDatabase, forEachDatabase } from '../../scripts/support/databases.ts';
 import { freePort } from '../../scripts/support/processes.ts';
 import { sample } from '../support/prometheus-text.ts';

@@ -8,8 +8,8 @@ import { hashPassword } from '../../lib/passwords/index.ts';
 import type { RunningService } from '../../lib/service.ts';
 import { authorize, UserAgent } from '../../scripts/support/browser.ts';
 import { closeSharedResources, NATIVE_REDIRECT, withIdp, type Storage, type TestIdp } from '../support/idp.ts';
-import { ADAPTER_SECRET, startAdapter } from '../support/legacy-adapter.ts';
-import { LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyKnex, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
+import { ADAPTER_SECRET, startAdapter } from '../../scripts/support/legacy-adapter.ts';
+import { LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyKnex, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../../scripts/support/legacy-php.ts';
 import { freePort } from '../../scripts/support/processes.ts';
 import { sample } from '../support/prometheus-text.ts';
 

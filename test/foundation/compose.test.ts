@@ -11,7 +11,7 @@ import { test, type TestContext } from 'node:test';
 import { parse } from 'yaml';
 import { COMPOSE_SECRETS } from '../../scripts/compose-env.ts';
 import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
-import { phpAvailable } from '../support/legacy-php.ts';
+import { phpAvailable } from '../../scripts/support/legacy-php.ts';
 import { freePort, repoRoot, startServiceProcess } from '../../scripts/support/processes.ts';
 import { configProblem, serviceOfCommand } from '../support/service-config.ts';
 

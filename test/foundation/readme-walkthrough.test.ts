@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { freePort, repoRoot } from '../../scripts/support/processes.ts';
-import { legacyPhpUnavailableReason } from '../support/legacy-php.ts';
+import { legacyPhpUnavailableReason } from '../../scripts/support/legacy-php.ts';
 
 interface Block {
   lang: string;

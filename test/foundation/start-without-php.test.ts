@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { authorizeUrl, FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
-import { LEGACY_DEMO_PASSWORD } from '../support/legacy-php.ts';
+import { authorizeUrl, FormClient, hiddenValue } from '../../scripts/support/form-client.ts';
+import { LEGACY_DEMO_PASSWORD } from '../../scripts/support/legacy-php.ts';
 import { freePort, repoRoot } from '../../scripts/support/processes.ts';
 import { sample } from '../support/prometheus-text.ts';
 

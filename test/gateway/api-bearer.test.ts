@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeProtectedHeader } from 'jose';
 import { hashClientSecret } from '../../idp/oidc/client-secrets.ts';
 import { closeSharedResources, SECRET_KEY, seedLegacyUser, type TestIdp } from '../support/idp.ts';
-import { describeOrSkip, LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
+import { describeOrSkip, LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../../scripts/support/legacy-php.ts';
 import { repoRoot } from '../../scripts/support/processes.ts';
 import { startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
 import { clientCredentials, startTokenIdp, userAccessToken } from './tokens.ts';

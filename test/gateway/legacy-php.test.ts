@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { describeOrSkip, LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
+import { describeOrSkip, LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../../scripts/support/legacy-php.ts';
 import { startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { ADMIN_TOKEN, eventually, INTERNAL_SECRET } from '../support/gateway.ts';
 import { sample } from '../support/prometheus-text.ts';

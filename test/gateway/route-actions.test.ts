@@ -10,7 +10,7 @@ import { signinLocation } from '../../gateway/actions.ts';
 import { BUCKET_COOKIE, bucketOf, goesToNewSide } from '../../gateway/canary.ts';
 import { parseRouteTable, type RouteAction } from '../../gateway/routes/file.ts';
 import { ConfigError } from '../../lib/config.ts';
-import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
+import { FormClient, hiddenValue } from '../../scripts/support/form-client.ts';
 import { repoRoot } from '../../scripts/support/processes.ts';
 import { ADMIN_TOKEN, eventually, LOGIN_DECISION, startTestGateway, startUpstream, testBuckets, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
 

@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { describeOrSkip, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
+import { describeOrSkip, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../../scripts/support/legacy-php.ts';
 import { freePort, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { eventually, INTERNAL_SECRET, LOGIN_DECISION, startTestGateway, startUpstream, ADMIN_TOKEN, type TestGateway } from '../support/gateway.ts';
 import { sample } from '../support/prometheus-text.ts';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { createMemoryThrottle, createRedisThrottle, type LoginThrottle, type ThrottlePolicy } from '../../idp/throttle/index.ts';
 import { createTestRedis, redisProblem, REDIS_TEST_URL, skipLoudly } from '../../scripts/support/databases.ts';
-import { authorizeUrl, FormClient, hiddenValue } from './browser-like.ts';
+import { authorizeUrl, FormClient, hiddenValue } from '../../scripts/support/form-client.ts';
 import { startPageHarness, WEB_CLIENT, type PageHarness } from '../support/idp.ts';
 
 // Delays long enough that a block cannot lapse during the test, so nothing depends on timing.

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createMemoryThrottle, DEFAULT_THROTTLE_POLICY } from '../../idp/throttle/index.ts';
-import { authorizeUrl, FormClient, hiddenValue } from './browser-like.ts';
+import { authorizeUrl, FormClient, hiddenValue } from '../../scripts/support/form-client.ts';
 import { startPageHarness, WEB_CLIENT, type PageHarness } from '../support/idp.ts';
 
 const HOSTILE_NAME = `<script>alert("pwned")</script><img src=x onerror=alert(1)>&'`;

@@ -10,8 +10,8 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { skipLoudly } from '../../scripts/support/databases.ts';
 import { freePort, spawnScript, waitForHttp } from '../../scripts/support/processes.ts';
-import { redisServerProblem, startOwnRedis } from '../support/redis-server.ts';
-import { startTcpProxy } from '../support/tcp-proxy.ts';
+import { redisServerProblem, startOwnRedis } from '../../scripts/support/redis-server.ts';
+import { startTcpProxy } from '../../scripts/support/tcp-proxy.ts';
 import { location, UserAgent } from '../../scripts/support/browser.ts';
 import { NATIVE_REDIRECT } from '../support/idp.ts';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, test } from 'node:test';
 import { startTestGateway } from '../support/gateway.ts';
-import { startAdapter } from '../support/legacy-adapter.ts';
+import { startAdapter } from '../../scripts/support/legacy-adapter.ts';
 import { createSqliteDatabase } from '../../scripts/support/databases.ts';
 import { closeSharedResources, withIdp } from '../support/idp.ts';
 

@@ -1,12 +1,12 @@
 // The idp's real login page driven like a browser without JavaScript, and a legacy monolith's
 // users table behind a real legacy-adapter, for the sign-in tests that need the whole chain.
 import type { RunningService } from '../../lib/service.ts';
-import { authorizeUrl, FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
+import { authorizeUrl, FormClient, hiddenValue } from '../../scripts/support/form-client.ts';
 import { insertLegacyRows } from '../jit-login/support.ts';
 import { vector } from '../../scripts/support/legacy-hashes.ts';
 import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { legacyRow } from '../../scripts/support/legacy-users.ts';
-import { ADAPTER_SECRET, startAdapter } from '../support/legacy-adapter.ts';
+import { ADAPTER_SECRET, startAdapter } from '../../scripts/support/legacy-adapter.ts';
 import type { TestDatabase } from '../../scripts/support/databases.ts';
 import { NATIVE_REDIRECT } from '../support/idp.ts';
 

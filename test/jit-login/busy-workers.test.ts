@@ -9,7 +9,7 @@ import { insertLegacyRows } from './support.ts';
 import { PASSWORD, vector } from '../../scripts/support/legacy-hashes.ts';
 import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { legacyRow } from '../../scripts/support/legacy-users.ts';
-import { ADAPTER_SECRET, startAdapter } from '../support/legacy-adapter.ts';
+import { ADAPTER_SECRET, startAdapter } from '../../scripts/support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
 
 after(async () => {

@@ -9,7 +9,7 @@ import { createDatabase } from '../../lib/db.ts';
 import { answer, UNAVAILABLE, withLegacyDb } from '../support/legacy-deadline.ts';
 import { legacyIdOf } from './support.ts';
 import { PASSWORD, vector } from '../../scripts/support/legacy-hashes.ts';
-import { startAdapter } from '../support/legacy-adapter.ts';
+import { startAdapter } from '../../scripts/support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
 
 test('a table locked by another session: every legacy call answers 503 unavailable, then works again', async (t) => {

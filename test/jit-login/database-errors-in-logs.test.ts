@@ -11,7 +11,7 @@ import { insertLegacyRows, legacyIdOf, outputOnceLogged } from './support.ts';
 import { vector } from '../../scripts/support/legacy-hashes.ts';
 import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { legacyRow } from '../../scripts/support/legacy-users.ts';
-import { ADAPTER_SECRET, LEGACY_PHP_MAPPING } from '../support/legacy-adapter.ts';
+import { ADAPTER_SECRET, LEGACY_PHP_MAPPING } from '../../scripts/support/legacy-adapter.ts';
 
 /** A logger like every service's, writing into a string. */
 function capturedLogger(): { logger: ReturnType<typeof createLogger>; text(): string } {

@@ -12,7 +12,7 @@ import { insertLegacyRows } from './support.ts';
 import { PASSWORD, vector } from '../../scripts/support/legacy-hashes.ts';
 import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { legacyRow, schemeUsers } from '../../scripts/support/legacy-users.ts';
-import { FORUM_MAPPING, LEGACY_PHP_MAPPING } from '../support/legacy-adapter.ts';
+import { FORUM_MAPPING, LEGACY_PHP_MAPPING } from '../../scripts/support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
 
 const KEY = 'fingerprint-key-for-tests-0123456789';

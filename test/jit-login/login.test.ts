@@ -9,7 +9,7 @@ import { PASSWORD, vector } from '../../scripts/support/legacy-hashes.ts';
 import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { legacyRow, schemeUsers } from '../../scripts/support/legacy-users.ts';
 import { createDatabaseOfKind } from '../../scripts/support/databases.ts';
-import { startAdapter } from '../support/legacy-adapter.ts';
+import { startAdapter } from '../../scripts/support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
 
 interface Ctx {

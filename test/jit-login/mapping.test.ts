@@ -7,7 +7,7 @@ import { ConfigError } from '../../lib/config.ts';
 import { loadLegacyAdapterConfig } from '../../legacy-adapter/config.ts';
 import { legacyDatabaseUrl, loadMapping, MappingError, parseMapping } from '../../legacy-adapter/mapping-format/index.ts';
 import { spawnScript } from '../../scripts/support/processes.ts';
-import { FORUM_MAPPING, LEGACY_PHP_MAPPING } from '../support/legacy-adapter.ts';
+import { FORUM_MAPPING, LEGACY_PHP_MAPPING } from '../../scripts/support/legacy-adapter.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'idm-mapping-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createDatabase } from '../../lib/db.ts';
 import { verifyPassword } from '../../lib/passwords/index.ts';
-import { LEGACY_DEMO_USERS, LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
+import { LEGACY_DEMO_USERS, LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../../scripts/support/legacy-php.ts';
 import { startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
-import { ADAPTER_SECRET } from '../support/legacy-adapter.ts';
+import { ADAPTER_SECRET } from '../../scripts/support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
 
 const IDP_SECRET = 'test-idp-internal-secret-0123456789abcdef';

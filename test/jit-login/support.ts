@@ -10,7 +10,7 @@ import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { createUserStore } from '../../idp/users/store.ts';
 import type { UpgradeHooks } from '../../idp/users/types.ts';
 import type { TestDatabase } from '../../scripts/support/databases.ts';
-import { ADAPTER_SECRET } from '../support/legacy-adapter.ts';
+import { ADAPTER_SECRET } from '../../scripts/support/legacy-adapter.ts';
 import type { SpawnedService } from '../../scripts/support/processes.ts';
 import type { LegacyRow } from '../../scripts/support/legacy-users.ts';
 

@@ -14,7 +14,7 @@ import { insertLegacyRows } from './support.ts';
 import { PASSWORD } from '../../scripts/support/legacy-hashes.ts';
 import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { legacyRow, schemeUsers } from '../../scripts/support/legacy-users.ts';
-import { LEGACY_PHP_MAPPING } from '../support/legacy-adapter.ts';
+import { LEGACY_PHP_MAPPING } from '../../scripts/support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
 
 const KEY = 'fingerprint-key-for-tests-0123456789';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, it } from 'node:test';
-import { describeOrSkip, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
+import { describeOrSkip, legacyPhpUnavailableReason } from '../../scripts/support/legacy-php.ts';
 import { demoMember, MembersBrowser, startLegacyPhp2, type LegacyPhp2 } from '../support/legacy-php-2.ts';
 
 const PROXY = '127.0.0.1';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ADMIN_TOKEN, eventually, INTERNAL_SECRET } from '../support/gateway.ts';
-import { describeOrSkip, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
+import { describeOrSkip, legacyPhpUnavailableReason } from '../../scripts/support/legacy-php.ts';
 import { demoMember, LEGACY_PHP_2_MAPPING, MEMBERS_DEMO, MembersBrowser, startLegacyPhp2, type LegacyPhp2 } from '../support/legacy-php-2.ts';
 import { repoRoot, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { sample } from '../support/prometheus-text.ts';

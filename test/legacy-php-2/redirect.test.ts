@@ -3,7 +3,7 @@
 // parameter on its behalf must not trust it.
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { describeOrSkip, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
+import { describeOrSkip, legacyPhpUnavailableReason } from '../../scripts/support/legacy-php.ts';
 import { demoMember, MembersBrowser, startLegacyPhp2, type LegacyPhp2 } from '../support/legacy-php-2.ts';
 
 const reason = await legacyPhpUnavailableReason({ db: 'mysql', sessionStore: 'redis' });

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import type { RunningService } from '../../lib/service.ts';
-import { ADAPTER_SECRET, BRIDGE_SECRET, startAdapter } from '../support/legacy-adapter.ts';
-import { postJson } from '../support/stack.ts';
-import { describeOrSkip, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET, startAdapter } from '../../scripts/support/legacy-adapter.ts';
+import { postJson } from '../../scripts/support/stack.ts';
+import { describeOrSkip, legacyPhpUnavailableReason } from '../../scripts/support/legacy-php.ts';
 import { demoMember, LEGACY_PHP_2_MAPPING, MembersBrowser, startLegacyPhp2, type LegacyPhp2 } from '../support/legacy-php-2.ts';
 
 const reason = await legacyPhpUnavailableReason({ db: 'sqlite', sessionStore: 'redis' });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, it } from 'node:test';
-import { describeOrSkip, legacyKnex, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
+import { describeOrSkip, legacyKnex, legacyPhpUnavailableReason } from '../../scripts/support/legacy-php.ts';
 import { demoMember, MEMBERS_DEMO, MembersBrowser, membersSessionData, startLegacyPhp2, type LegacyPhp2 } from '../support/legacy-php-2.ts';
 
 for (const kind of ['mysql', 'sqlite'] as const) {

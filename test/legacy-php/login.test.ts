@@ -12,7 +12,7 @@ import {
   startLegacyPhp,
   type LegacyPhp,
   type LegacyScheme,
-} from '../support/legacy-php.ts';
+} from '../../scripts/support/legacy-php.ts';
 
 const GENERIC_ERROR = 'Invalid username or password.';
 

@@ -14,7 +14,7 @@ import {
   phpAvailable,
   startLegacyPhp,
   type LegacyPhp,
-} from '../support/legacy-php.ts';
+} from '../../scripts/support/legacy-php.ts';
 
 const checkScript = fileURLToPath(new URL('./fixtures/check-password.php', import.meta.url));
 

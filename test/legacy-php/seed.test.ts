@@ -13,7 +13,7 @@ import {
   legacyPhpUnavailableReason,
   startLegacyPhp,
   type LegacyPhp,
-} from '../support/legacy-php.ts';
+} from '../../scripts/support/legacy-php.ts';
 
 const reason = await legacyPhpUnavailableReason({ db: 'sqlite' });
 

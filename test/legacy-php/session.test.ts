@@ -13,7 +13,7 @@ import {
   legacySessionData,
   startLegacyPhp,
   type LegacyPhp,
-} from '../support/legacy-php.ts';
+} from '../../scripts/support/legacy-php.ts';
 import type { Knex } from 'knex';
 
 /** A session id as a bridge might make one: PHP accepts [A-Za-z0-9,-]{22,128}. */

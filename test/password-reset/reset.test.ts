@@ -13,8 +13,8 @@ import type { Browser, Page } from 'playwright-core';
 import type { RunningService } from '../../lib/service.ts';
 import { launchChromium } from '../idp-browser/support.ts';
 import { closeSharedResources, withIdp, type Storage, type TestIdp } from '../support/idp.ts';
-import { ADAPTER_SECRET, startAdapter } from '../support/legacy-adapter.ts';
-import { LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp } from '../support/legacy-php.ts';
+import { ADAPTER_SECRET, startAdapter } from '../../scripts/support/legacy-adapter.ts';
+import { LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp } from '../../scripts/support/legacy-php.ts';
 import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp-server.ts';
 import { sample } from '../support/prometheus-text.ts';
 

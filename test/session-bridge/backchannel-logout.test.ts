@@ -11,11 +11,11 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import type { Knex } from 'knex';
-import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
-import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
+import { FormClient, hiddenValue } from '../../scripts/support/form-client.ts';
+import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyPhpUnavailableReason } from '../../scripts/support/legacy-php.ts';
 import { repoRoot } from '../../scripts/support/processes.ts';
 import { authorize, OFFLINE_CLIENT, passwordLogin, signInAtIdp } from './flows.ts';
-import { startStack, type Stack, type StackOptions } from '../support/stack.ts';
+import { startStack, type Stack, type StackOptions } from '../../scripts/support/stack.ts';
 
 const ADMIN_TOKEN = 'test-idp-admin-token-0123456789abcdef0123';
 const NEW_PASSWORD = 'a brand new passphrase 42';

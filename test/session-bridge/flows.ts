@@ -3,9 +3,9 @@
 // the token endpoint.
 import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
-import { authorizeUrl, type FormClient } from '../idp-pages/browser-like.ts';
-import { LEGACY_DEMO_PASSWORD } from '../support/legacy-php.ts';
-import { allowConsent, CLIENT_SECRET, submitPassword } from '../support/stack.ts';
+import { authorizeUrl, type FormClient } from '../../scripts/support/form-client.ts';
+import { LEGACY_DEMO_PASSWORD } from '../../scripts/support/legacy-php.ts';
+import { allowConsent, CLIENT_SECRET, submitPassword } from '../../scripts/support/stack.ts';
 
 /** A client of the stack's clients file: its id and the scope it asks for. */
 export interface TestClient {

@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
-import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
-import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyKnex, legacyPhpUnavailableReason, legacySessionData } from '../support/legacy-php.ts';
+import { FormClient, hiddenValue } from '../../scripts/support/form-client.ts';
+import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyKnex, legacyPhpUnavailableReason, legacySessionData } from '../../scripts/support/legacy-php.ts';
 import { createTransactionCookies } from '../../gateway/signin/transaction-cookie.ts';
 import { followRedirects, signInAtIdp, signInWithCookie } from './flows.ts';
-import { allowConsent, COOKIE_SECRET, IDP_SECRET, postJson, startStack, type Stack } from '../support/stack.ts';
-import { ADAPTER_SECRET, BRIDGE_SECRET } from '../support/legacy-adapter.ts';
+import { allowConsent, COOKIE_SECRET, IDP_SECRET, postJson, startStack, type Stack } from '../../scripts/support/stack.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET } from '../../scripts/support/legacy-adapter.ts';
 import { repoRoot } from '../../scripts/support/processes.ts';
 
 function setCookies(res: Response): string[] {

@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
-import { authorizeUrl, FormClient } from '../idp-pages/browser-like.ts';
-import { describeOrSkip, legacyKnex, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
+import { authorizeUrl, FormClient } from '../../scripts/support/form-client.ts';
+import { describeOrSkip, legacyKnex, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../../scripts/support/legacy-php.ts';
 import { startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { authorize, idToken, passwordLogin, phpLogin, walk } from './flows.ts';
-import { postJson, startStack, type Stack } from '../support/stack.ts';
-import { ADAPTER_SECRET, BRIDGE_SECRET, startAdapterProcess } from '../support/legacy-adapter.ts';
+import { postJson, startStack, type Stack } from '../../scripts/support/stack.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET, startAdapterProcess } from '../../scripts/support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
 
 /**

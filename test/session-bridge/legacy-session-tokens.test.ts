@@ -8,10 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { decodeJwt } from 'jose';
-import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
-import { describeOrSkip, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
+import { FormClient, hiddenValue } from '../../scripts/support/form-client.ts';
+import { describeOrSkip, legacyPhpUnavailableReason } from '../../scripts/support/legacy-php.ts';
 import { authorize, OFFLINE_CLIENT, passwordLogin, phpLogin, redeemCode, tokenRequest, type TokenResponse } from './flows.ts';
-import { startStack, type Stack } from '../support/stack.ts';
+import { startStack, type Stack } from '../../scripts/support/stack.ts';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const LEGACY_TTL = 1_440;

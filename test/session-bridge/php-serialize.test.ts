@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { encodePhpSession, SERIALIZE_HANDLERS } from '../../legacy-adapter/sessions/php-serialize.ts';
 import { loggedInSessionData } from '../../legacy-adapter/sessions/php-session.ts';
 import { isPhpSessionId, newPhpSessionId } from '../../legacy-adapter/sessions/session-id.ts';
-import { legacySessionData } from '../support/legacy-php.ts';
+import { legacySessionData } from '../../scripts/support/legacy-php.ts';
 import { awkwardLogins as logins, phpDecode, phpEncode, phpProblem, phpString, runPhp, sessionFormat } from './php-cli.ts';
 
 for (const handler of SERIALIZE_HANDLERS) {

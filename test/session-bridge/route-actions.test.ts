@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type { Knex } from 'knex';
 import { BUCKET_COOKIE, bucketOf, createBucketCookies, goesToNewSide } from '../../gateway/canary.ts';
-import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
-import { describeOrSkip, legacyKnex, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
-import { allowConsent, COOKIE_SECRET, startStack, submitPassword, type Stack } from '../support/stack.ts';
+import { FormClient, hiddenValue } from '../../scripts/support/form-client.ts';
+import { describeOrSkip, legacyKnex, legacyPhpUnavailableReason } from '../../scripts/support/legacy-php.ts';
+import { allowConsent, COOKIE_SECRET, startStack, submitPassword, type Stack } from '../../scripts/support/stack.ts';
 import { followRedirects } from './flows.ts';
 
 const ADMIN_TOKEN = 'test-admin-token-for-route-actions-0123456789';

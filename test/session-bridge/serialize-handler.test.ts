@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Knex } from 'knex';
 import { newPhpSessionId } from '../../legacy-adapter/sessions/session-id.ts';
-import { describeOrSkip, legacyKnex, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
+import { describeOrSkip, legacyKnex, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../../scripts/support/legacy-php.ts';
 import { repoRoot, type SpawnedService } from '../../scripts/support/processes.ts';
 import { phpDecode, phpEncode, phpString } from './php-cli.ts';
-import { postJson } from '../support/stack.ts';
-import { ADAPTER_SECRET, BRIDGE_SECRET, startAdapterProcess } from '../support/legacy-adapter.ts';
+import { postJson } from '../../scripts/support/stack.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET, startAdapterProcess } from '../../scripts/support/legacy-adapter.ts';
 
 const reason = await legacyPhpUnavailableReason({ db: 'sqlite' });
 

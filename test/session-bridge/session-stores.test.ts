@@ -15,10 +15,10 @@ import type { SerializeHandler } from '../../legacy-adapter/sessions/php-seriali
 import { createMariaDbDatabase, createSqliteDatabase, mariadbProblem, skipLoudly, type TestDatabase } from '../../scripts/support/databases.ts';
 import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
-import { redisServerProblem, startOwnRedis, type OwnRedis } from '../support/redis-server.ts';
+import { redisServerProblem, startOwnRedis, type OwnRedis } from '../../scripts/support/redis-server.ts';
 import { phpProblem, runPhp } from './php-cli.ts';
-import { postJson } from '../support/stack.ts';
-import { ADAPTER_SECRET, BRIDGE_SECRET } from '../support/legacy-adapter.ts';
+import { postJson } from '../../scripts/support/stack.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET } from '../../scripts/support/legacy-adapter.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'session-stores-'));
 let redis: OwnRedis | undefined;

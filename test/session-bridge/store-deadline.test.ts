@@ -8,10 +8,10 @@ import { test } from 'node:test';
 import { createDatabase } from '../../lib/db.ts';
 import type { RunningService } from '../../lib/service.ts';
 import { legacyIdOf } from '../jit-login/support.ts';
-import { BRIDGE_SECRET, startAdapter } from '../support/legacy-adapter.ts';
+import { BRIDGE_SECRET, startAdapter } from '../../scripts/support/legacy-adapter.ts';
 import { createTestRedis, redisProblem, REDIS_TEST_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { answer, UNAVAILABLE, withLegacyDb } from '../support/legacy-deadline.ts';
-import { startTcpProxy } from '../support/tcp-proxy.ts';
+import { startTcpProxy } from '../../scripts/support/tcp-proxy.ts';
 import { sample } from '../support/prometheus-text.ts';
 
 const bridge = { secret: BRIDGE_SECRET };

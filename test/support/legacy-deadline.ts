@@ -7,7 +7,7 @@ import { insertLegacyRows } from '../jit-login/support.ts';
 import { vector } from '../../scripts/support/legacy-hashes.ts';
 import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { legacyRow } from '../../scripts/support/legacy-users.ts';
-import { ADAPTER_SECRET } from './legacy-adapter.ts';
+import { ADAPTER_SECRET } from '../../scripts/support/legacy-adapter.ts';
 import { createMariaDbDatabase, mariadbProblem, MARIADB_ADMIN_URL, skipLoudly, type TestDatabase } from '../../scripts/support/databases.ts';
 
 // The adapter runs with its default deadline (LEGACY_DATABASE_TIMEOUT_MS, 2 s), generous enough

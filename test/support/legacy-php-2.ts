@@ -1,6 +1,6 @@
 /**
  * Test harness for the second sample monolith, legacy-php-2/ (see its README), on the plumbing
- * of test/support/legacy-php.ts:
+ * of scripts/support/legacy-php.ts:
  *
  *   const reason = await legacyPhpUnavailableReason({ db: 'mysql', sessionStore: 'redis' });
  *   const site = await startLegacyPhp2({ db: 'mysql' });     // or 'sqlite'
@@ -19,7 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestRedis } from '../../scripts/support/databases.ts';
 import type { Redis } from '../../lib/redis.ts';
-import { Cleanups, LegacyBrowser, phpSiteEnv, provisionPhpDatabase, runPhpScript, servePhpSite, type LegacyPhp, type LegacyResponse, type PhpSite } from './legacy-php.ts';
+import { Cleanups, LegacyBrowser, phpSiteEnv, provisionPhpDatabase, runPhpScript, servePhpSite, type LegacyPhp, type LegacyResponse, type PhpSite } from '../../scripts/support/legacy-php.ts';
 
 export const LEGACY_PHP_2_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../legacy-php-2');
 export const LEGACY_PHP_2_MAPPING = resolve(LEGACY_PHP_2_DIR, '../legacy-adapter/mappings/legacy-php-2.yaml');

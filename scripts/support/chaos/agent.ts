@@ -3,7 +3,7 @@
 // with a deadline on every request so that a hang is seen as one, and the idp's https redirects
 // brought back to the gateway.
 import { request } from 'node:http';
-import { FormClient } from '../idp-pages/browser-like.ts';
+import { FormClient } from '../form-client.ts';
 
 export interface Answer {
   /** The path (and query) that was requested. */

@@ -2,7 +2,7 @@
 // restarts (the load balancer's list, or the gateway's upstream URL, names it), killed or
 // restarted when the test says so, and watched for exits the test did not ask for.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
+import { startServiceProcess, type SpawnedService } from '../processes.ts';
 
 export class Replica {
   readonly name: string;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { RunningService } from '../../lib/service.ts';
 import { startLegacyAdapter } from '../../legacy-adapter/app.ts';
 import { loadLegacyAdapterConfig } from '../../legacy-adapter/config.ts';
-import { repoRoot, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
+import { repoRoot, startServiceProcess, type SpawnedService } from './processes.ts';
 import type { LegacyPhp } from './legacy-php.ts';
 
 export const ADAPTER_SECRET = 'test-legacy-adapter-secret-0123456789abcdef';

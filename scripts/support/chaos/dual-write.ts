@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { verifyPassword } from '../../lib/passwords/index.ts';
-import { LegacyBrowser } from '../support/legacy-php.ts';
+import { verifyPassword } from '../../../lib/passwords/index.ts';
+import { LegacyBrowser } from '../legacy-php.ts';
 import type { PasswordUser } from './load.ts';
 import type { ChaosStack } from './stack.ts';
 

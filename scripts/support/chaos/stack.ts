@@ -11,15 +11,15 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { renderBalancerConf, startNginx, type BalancerValues, type RunningNginx } from '../../scripts/support/nginx.ts';
-import { createDatabase, type Knex } from '../../lib/db.ts';
-import { createMariaDbDatabase, type TestDatabase } from '../../scripts/support/databases.ts';
-import { startLegacyPhp, type LegacyPhp } from '../support/legacy-php.ts';
-import { freePort, repoRoot, type SpawnedService } from '../../scripts/support/processes.ts';
-import { startOwnRedis, type OwnRedis } from '../support/redis-server.ts';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
-import { CLIENT_SECRET, CLIENT_SECRET_KEY, clientsYaml, COOKIE_SECRET, IDP_SECRET } from '../support/stack.ts';
-import { ADAPTER_SECRET, BRIDGE_SECRET, startAdapterProcess } from '../support/legacy-adapter.ts';
+import { renderBalancerConf, startNginx, type BalancerValues, type RunningNginx } from '../nginx.ts';
+import { createDatabase, type Knex } from '../../../lib/db.ts';
+import { createMariaDbDatabase, type TestDatabase } from '../databases.ts';
+import { startLegacyPhp, type LegacyPhp } from '../legacy-php.ts';
+import { freePort, repoRoot, type SpawnedService } from '../processes.ts';
+import { startOwnRedis, type OwnRedis } from '../redis-server.ts';
+import { startTcpProxy, type TcpProxy } from '../tcp-proxy.ts';
+import { CLIENT_SECRET, CLIENT_SECRET_KEY, clientsYaml, COOKIE_SECRET, IDP_SECRET } from '../stack.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET, startAdapterProcess } from '../legacy-adapter.ts';
 import { Replica } from './replica.ts';
 
 /** The site's public origin: browsers (the test's agents) reach it at the gateway with X-Forwarded-Proto: https. */

@@ -1,7 +1,7 @@
 /**
  * Test harness for the sample legacy PHP monolith in legacy-php/ (see legacy-php/README.md).
  *
- *   import { startLegacyPhp, legacyPhpUnavailableReason } from '../support/legacy-php.ts';
+ *   import { startLegacyPhp, legacyPhpUnavailableReason } from './legacy-php.ts';
  *
  *   const reason = await legacyPhpUnavailableReason({ db: 'mysql' });  // null when it can run
  *   const php = await startLegacyPhp({ db: 'mysql' });                  // or { db: 'sqlite' }

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { hashClientSecret } from '../../idp/oidc/client-secrets.ts';
 import { createDatabase } from '../../lib/db.ts';
-import { FormClient, hiddenValue } from '../idp-pages/browser-like.ts';
+import { FormClient, hiddenValue } from './form-client.ts';
 import { LEGACY_DEMO_PASSWORD, startLegacyPhp, type LegacyPhp } from './legacy-php.ts';
 import { ADAPTER_SECRET, BRIDGE_SECRET, startAdapterProcess } from './legacy-adapter.ts';
-import { freePort, spawnScript, startServiceProcess, waitForHttp, type SpawnedService } from '../../scripts/support/processes.ts';
+import { freePort, spawnScript, startServiceProcess, waitForHttp, type SpawnedService } from './processes.ts';
 
 export const IDP_SECRET = 'test-idp-internal-secret-0123456789abcdef';
 export const CLIENT_SECRET = 'test-gateway-oidc-client-secret-0123456789abcdef';

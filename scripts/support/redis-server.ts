@@ -4,7 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRedis } from '../../lib/redis.ts';
-import { freePort } from '../../scripts/support/processes.ts';
+import { freePort } from './processes.ts';
 
 export interface OwnRedis {
   url: string;

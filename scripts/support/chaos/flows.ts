@@ -3,7 +3,7 @@
 // on the idp's account page; and an app's: sign a user in (authorization code with PKCE), refresh
 // its tokens, call the monolith's API with them. A step that does not get the answer it should
 // throws StepFailed.
-import { authorizeUrl, hiddenValue } from '../idp-pages/browser-like.ts';
+import { authorizeUrl, hiddenValue } from '../form-client.ts';
 import type { Agent, Answer } from './agent.ts';
 
 export class StepFailed extends Error {
