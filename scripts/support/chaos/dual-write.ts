@@ -28,7 +28,7 @@ async function idpPassword(stack: ChaosStack, user: PasswordUser): Promise<strin
   return undefined;
 }
 
-export async function checkDualWrite(t: TestContext, stack: ChaosStack, users: PasswordUser[]): Promise<void> {
+export async function checkDualWrite(t: Pick<TestContext, 'diagnostic'>, stack: ChaosStack, users: PasswordUser[]): Promise<void> {
   const outbox = await drainedOutbox(stack);
   t.diagnostic(`outbox after the run: ${JSON.stringify(outbox)}`);
   const lost: string[] = [];

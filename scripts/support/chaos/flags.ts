@@ -30,7 +30,11 @@ export async function flip(stack: ChaosStack, route: string, to: { mode: string;
  * connection of its own) serves, for each route, the flag the audit log's last flip chose;
  * resolves with those last flips.
  */
-export async function checkFlags(t: TestContext, stack: ChaosStack, deadlineMs: number): Promise<Map<string, { mode: string; percent?: number }>> {
+export async function checkFlags(
+  t: Pick<TestContext, 'diagnostic'>,
+  stack: ChaosStack,
+  deadlineMs: number,
+): Promise<Map<string, { mode: string; percent?: number }>> {
   const audit = await adminRequest(stack.gateway, stack.adminToken, 'GET', '/admin/api/audit?limit=500', undefined, deadlineMs);
   assert.equal(audit.status, 200, audit.body);
   const audited = new Map<string, { mode: string; percent?: number }>();
