@@ -153,9 +153,11 @@ test('the README walkthrough runs as printed against npm start', { skip: phpMiss
   const stackExited = new Promise<number | string>((resolve) => stack.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   const terminal = new Terminal({
     ...baseEnv,
-    // What the commands find by default in a checkout running npm start: ./data and port 3000.
+    // What the commands find by default in a checkout running npm start: ./data, the gateway on 3000, the idp on 3001.
     DATABASE_URL: `sqlite:${join(data, 'idp.sqlite')}`,
     LEGACY_DATABASE_URL: `sqlite:${join(data, 'legacy.sqlite')}`,
+    LEGACY_ETL_DATABASE_URL: `sqlite:${join(data, 'legacy-etl.sqlite')}`,
+    IDP_INTERNAL_URL: `http://127.0.0.1:${ports.IDP_PORT}`,
     GATEWAY_ADMIN_URL: `http://127.0.0.1:${ports.GATEWAY_PORT}`,
   });
   try {
