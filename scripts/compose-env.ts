@@ -95,10 +95,10 @@ export function composeClients(shipped: string, publicUrl: string): string {
 
 export function composeEnv(options: { publicUrl: string; trustProxy: string }): string {
   const lines = [
-    '# Written by npm run compose:env. Secrets: never commit, never share; rotate per README "Secrets".',
+    '# Written by npm run compose:env. Secrets: never commit, never share; rotate per SECURITY.md "Secrets and how to rotate them".',
     '# The https URL users reach the gateway at (a TLS terminator or load balancer in front of port 3000).',
     `PUBLIC_URL=${options.publicUrl}`,
-    '# The address or CIDR of that load balancer, exactly (README "Proxy trust"); false: clients connect directly.',
+    '# The address or CIDR of that load balancer, exactly (docs/operations.md "Proxy trust"); false: clients connect directly.',
     `TRUST_PROXY=${options.trustProxy}`,
     ...COMPOSE_SECRETS.map((name) => `${name}=${randomBytes(32).toString('base64url')}`),
   ];

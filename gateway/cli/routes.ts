@@ -1,4 +1,4 @@
-// `idm routes`: the gateway's routes, over the admin API (see README, "Gateway: ops").
+// `idm routes`: the gateway's routes, over the admin API (docs/gateway.md, "Flipping: CLI, admin API, admin page").
 //
 //   GATEWAY_ADMIN_TOKEN=... idm routes list
 //   GATEWAY_ADMIN_TOKEN=... idm routes flip <route> <legacy|idp|canary|shadow> [--percent N] --reason "..."

@@ -1,5 +1,5 @@
 // `idm sessions end --user <sub>`: sign an account out everywhere, over the idp's admin endpoint
-// (README, "Ending sessions"). Every session of the account ends, every grant is revoked, and
+// (docs/idp.md, "Ending sessions everywhere"). Every session of the account ends, every grant is revoked, and
 // each client signed in through those sessions (the gateway among them: it ends the PHP sessions
 // it made) gets a back-channel logout token.
 //

@@ -1,7 +1,7 @@
 /**
  * `idm wrap-hashes`: the one-off pass that wraps, in PBKDF2, every cheap legacy hash the batch
  * migration copied before it wrapped at import (idp/import/wrap-pass.ts). It touches only the
- * idp's own tables. README.md, "Batch migration".
+ * idp's own tables. docs/migration.md, "Batch migration".
  *
  * Exit status: 0 done; 1 failed (run again: it resumes); 2 bad arguments; 78 bad configuration;
  * 130/143 stopped by SIGINT/SIGTERM after the batch in flight.

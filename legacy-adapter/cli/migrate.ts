@@ -1,7 +1,7 @@
 /**
  * `idm migrate users`, the batch migration: copies every legacy user into the idp through the
  * legacy schema mapping (legacy-adapter/etl) and the idp's bulk-import port. Exact invocation
- * and flags: README.md, "Batch migration"; `--help` prints them.
+ * and flags: docs/migration.md, "Batch migration"; `--help` prints them.
  *
  * Exit status: 0 done, nothing dead-lettered; 3 done, some rows dead-lettered (see the
  * legacy_etl_dead_letters table of LEGACY_ETL_DATABASE_URL); 1 failed, or the idp could not be
