@@ -24,6 +24,7 @@ interface ComposeService {
   depends_on?: Record<string, { condition: string }>;
   volumes?: string[];
   ports?: unknown[];
+  networks?: Record<string, { ipv4_address?: string } | null>;
 }
 
 function composeEnv(dir: string, ...extra: string[]) {
@@ -132,6 +133,9 @@ test('docker-compose config: valid, started in order of health, every service co
   const db = services.mariadb!.environment!;
   assert.match(php.LEGACY_DB_DSN!, /^mysql:host=mariadb;.*dbname=legacy$/);
   assert.equal(php.LEGACY_SESSION_STORE, 'db');
+  // The API believes X-Remote-User from the gateway alone: its fixed address on this network.
+  assert.equal(php.LEGACY_TRUSTED_USER_HEADER, 'X-Remote-User');
+  assert.equal(php.LEGACY_TRUSTED_PROXIES, services.gateway!.networks?.default?.ipv4_address);
   assert.notEqual(php.LEGACY_DB_USER, db.MARIADB_USER);
   assert.notEqual(php.LEGACY_DB_PASSWORD, db.MARIADB_PASSWORD);
   assert.equal(db.LEGACY_DB_NAME, 'legacy');
