@@ -43,6 +43,20 @@ export interface RelyingParty {
 }
 
 /**
+ * CSRF on the logout: whether a browser says this POST comes from another site. Sec-Fetch-Site
+ * decides when the browser sends it: Origin can be `null` on a same-origin form post (a page
+ * with Referrer-Policy: no-referrer, as the gateway's own "sign out?" page is, or one reached
+ * through a redirect), so it is read only from browsers without Fetch Metadata. Neither header:
+ * not a browser form.
+ */
+export function crossSite(req: IncomingMessage, origin: string): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
+  const from = req.headers.origin;
+  return from !== undefined && from !== origin;
+}
+
+/**
  * /auth/login, /auth/callback and /auth/logout: an OpenID Connect sign-in (authorization code,
  * PKCE S256, state and nonce; openid-client validates the response and the ID token) that ends
  * with a fresh PHP session for the user's legacy account, and a logout that ends both; and
@@ -166,10 +180,7 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
       res.setHeader('allow', 'GET, HEAD, POST');
       return sendPage(res, 405, 'Method not allowed', 'Use the sign-out button.');
     }
-    // CSRF: a browser says where a POST comes from; refuse any other site (no header: not a browser form).
-    const site = req.headers['sec-fetch-site'];
-    const from = req.headers.origin;
-    if ((site !== undefined && site !== 'same-origin' && site !== 'none') || (from !== undefined && from !== origin)) {
+    if (crossSite(req, origin)) {
       currentLogger(options.logger).warn('session bridge: cross-site logout refused');
       return sendPage(res, 403, 'Sign out', 'Sign out from this site’s own page.', { form: { action: '/auth/logout', button: 'Sign out' } });
     }
