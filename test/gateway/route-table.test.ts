@@ -257,13 +257,15 @@ routes:
   assert.deepEqual(table.routes[0]?.auth?.scopes, { GET: ['a:read'] }, 'HEAD is checked as GET');
 });
 
-test('the shipped api route asks for tokens the shipped idp issues: its audience, scopes and legacy claims, introspectable by the gateway', () => {
-  const auth = loadRouteTable(join(repoRoot, 'gateway/routes.yaml'), builtIns).routes.find((r) => r.name === 'api')?.auth;
-  assert.ok(auth, 'the api route checks bearer tokens');
-  assert.equal(auth.bearer, 'optional', 'page scripts keep their PHP session');
-  const resource = loadResourcesFile(join(repoRoot, 'idp/resources.yaml')).byAudience(auth.audience);
-  assert.ok(resource, `idp/resources.yaml declares ${auth.audience}`);
-  for (const scope of Object.values(auth.scopes).flat()) assert.ok(resource.scopes.has(scope), `${scope} is the resource's`);
-  for (const claim of Object.values(auth.headers)) if (claim.startsWith('legacy_')) assert.ok((resource.accessTokenClaims as string[]).includes(claim), `the resource puts ${claim} in its tokens`);
-  assert.ok(resource.introspectionClients.has(gatewayEnv.GATEWAY_OIDC_CLIENT_ID.parse(undefined)), 'the gateway may introspect its opaque tokens');
-});
+for (const [routes, resources] of [['gateway/routes.yaml', 'idp/resources.yaml'], ['gateway/routes-legacy-php-2.yaml', 'idp/resources-legacy-php-2.yaml']] as const) {
+  test(`the shipped api route of ${routes} asks for tokens ${resources} issues: its audience, scopes and legacy claims, introspectable by the gateway`, () => {
+    const auth = loadRouteTable(join(repoRoot, routes), builtIns).routes.find((r) => r.name === 'api')?.auth;
+    assert.ok(auth, 'the api route checks bearer tokens');
+    assert.equal(auth.bearer, 'optional', 'page scripts keep their PHP session');
+    const resource = loadResourcesFile(join(repoRoot, resources)).byAudience(auth.audience);
+    assert.ok(resource, `${resources} declares ${auth.audience}`);
+    for (const scope of Object.values(auth.scopes).flat()) assert.ok(resource.scopes.has(scope), `${scope} is the resource's`);
+    for (const claim of Object.values(auth.headers)) if (claim.startsWith('legacy_')) assert.ok((resource.accessTokenClaims as string[]).includes(claim), `the resource puts ${claim} in its tokens`);
+    assert.ok(resource.introspectionClients.has(gatewayEnv.GATEWAY_OIDC_CLIENT_ID.parse(undefined)), 'the gateway may introspect its opaque tokens');
+  });
+}
