@@ -9,7 +9,10 @@
  *                            or sqlite:/var/lib/legacy/legacy.sqlite
  *   LEGACY_DB_USER           database user (ignored for sqlite)
  *   LEGACY_DB_PASSWORD       database password (ignored for sqlite)
- *   LEGACY_SESSION_STORE     "db" (default: the sessions table) or "redis"
+ *   LEGACY_SESSION_STORE     "db" (default: the sessions table), "redis" or "files"
+ *                            (PHP's own files, for a single web server)
+ *   LEGACY_SESSION_SAVE_PATH directory of the session files (LEGACY_SESSION_STORE=files),
+ *                            default /var/lib/php/sessions
  *   LEGACY_REDIS_HOST        default 127.0.0.1 (only for LEGACY_SESSION_STORE=redis)
  *   LEGACY_REDIS_PORT        default 6379
  *   LEGACY_SESSION_NAME      session cookie name, default PHPSESSID
@@ -34,6 +37,7 @@ $LEGACY_CONFIG = array(
     'db_user'          => legacy_env('LEGACY_DB_USER', 'root'),
     'db_password'      => legacy_env('LEGACY_DB_PASSWORD', ''),
     'session_store'    => strtolower(legacy_env('LEGACY_SESSION_STORE', 'db')),
+    'session_save_path' => legacy_env('LEGACY_SESSION_SAVE_PATH', '/var/lib/php/sessions'),
     'redis_host'       => legacy_env('LEGACY_REDIS_HOST', '127.0.0.1'),
     'redis_port'       => (int) legacy_env('LEGACY_REDIS_PORT', '6379'),
     'session_name'     => legacy_env('LEGACY_SESSION_NAME', 'PHPSESSID'),
@@ -43,10 +47,10 @@ $LEGACY_CONFIG = array(
     'site_name'        => 'Example Members Area',
 );
 
-if ($LEGACY_CONFIG['session_store'] !== 'db' && $LEGACY_CONFIG['session_store'] !== 'redis') {
+if (!in_array($LEGACY_CONFIG['session_store'], array('db', 'redis', 'files'), true)) {
     // Fail loudly: silently falling back to files would log everybody out on the next deploy.
     header('HTTP/1.1 500 Internal Server Error');
-    die('LEGACY_SESSION_STORE must be "db" or "redis"');
+    die('LEGACY_SESSION_STORE must be "db", "redis" or "files"');
 }
 if ($LEGACY_CONFIG['session_lifetime'] < 60) {
     $LEGACY_CONFIG['session_lifetime'] = 1440;

@@ -15,6 +15,9 @@ define('MEMBERS_DB_USER', members_setting('MEMBERS_DB_USER', 'root'));
 define('MEMBERS_DB_PASS', members_setting('MEMBERS_DB_PASS', ''));
 define('MEMBERS_REDIS_HOST', members_setting('MEMBERS_REDIS_HOST', '127.0.0.1'));
 define('MEMBERS_REDIS_PORT', (int) members_setting('MEMBERS_REDIS_PORT', '6379'));
+// redis (live), db (the member_sessions table) or files (MEMBERS_SESSION_SAVE_PATH).
+define('MEMBERS_SESSION_HANDLER', members_setting('MEMBERS_SESSION_HANDLER', 'redis'));
+define('MEMBERS_SESSION_SAVE_PATH', members_setting('MEMBERS_SESSION_SAVE_PATH', '/var/lib/php/sessions'));
 define('MEMBERS_SESSION_PREFIX', members_setting('MEMBERS_SESSION_PREFIX', 'members_sess:'));
 define('MEMBERS_SESSION_NAME', members_setting('MEMBERS_SESSION_NAME', 'MEMBERSID'));
 define('MEMBERS_SESSION_LIFETIME', max(60, (int) members_setting('MEMBERS_SESSION_LIFETIME', '3600')));

@@ -24,3 +24,12 @@ CREATE TABLE IF NOT EXISTS orders (
   PRIMARY KEY (order_id),
   KEY member_id (member_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8 COLLATE=utf8_general_ci;
+
+-- Sessions when MEMBERS_SESSION_HANDLER=db (lib/session.php). sess_touched is UTC.
+CREATE TABLE IF NOT EXISTS member_sessions (
+  sess_id      VARCHAR(128) NOT NULL,
+  sess_data    MEDIUMBLOB   NOT NULL,
+  sess_touched DATETIME     NOT NULL,
+  PRIMARY KEY (sess_id),
+  KEY sess_touched (sess_touched)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8 COLLATE=utf8_general_ci;

@@ -24,3 +24,12 @@ CREATE TABLE IF NOT EXISTS orders (
 );
 
 CREATE INDEX IF NOT EXISTS orders_member_id ON orders (member_id);
+
+-- Sessions when MEMBERS_SESSION_HANDLER=db (lib/session.php). sess_touched is UTC.
+CREATE TABLE IF NOT EXISTS member_sessions (
+  sess_id      VARCHAR(128) NOT NULL PRIMARY KEY,
+  sess_data    BLOB         NOT NULL,
+  sess_touched DATETIME     NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS member_sessions_touched ON member_sessions (sess_touched);

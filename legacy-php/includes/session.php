@@ -4,7 +4,9 @@
  *
  * With LEGACY_SESSION_STORE=db (the default) sessions live in the `sessions`
  * table so that every web server sees them; with LEGACY_SESSION_STORE=redis
- * we use phpredis's own save handler (keys PHPREDIS_SESSION:<id>).
+ * we use phpredis's own save handler (keys PHPREDIS_SESSION:<id>); with
+ * LEGACY_SESSION_STORE=files, PHP's own files (sess_<id> in LEGACY_SESSION_SAVE_PATH),
+ * which only works with a single web server.
  *
  * Either way the data is PHP's standard "php" serialize format, e.g.
  *
@@ -119,6 +121,9 @@ function legacy_session_configure()
         }
         ini_set('session.save_handler', 'redis');
         ini_set('session.save_path', 'tcp://' . $LEGACY_CONFIG['redis_host'] . ':' . $LEGACY_CONFIG['redis_port']);
+    } elseif ($LEGACY_CONFIG['session_store'] === 'files') {
+        ini_set('session.save_handler', 'files');
+        ini_set('session.save_path', $LEGACY_CONFIG['session_save_path']);
     } else {
         session_set_save_handler(new DbSessionHandler(db(), $LEGACY_CONFIG['session_lifetime']), true);
     }

@@ -14,6 +14,7 @@
  *                  sqlite: file path instead of a temp file. Given databases are created if
  *                  missing and are NOT dropped/deleted by stop(). Throwaway ones are.
  *   sessionStore   'db' (default: the sessions table) | 'redis' (phpredis, PHPREDIS_SESSION:<id>)
+ *                  | 'files' (PHP's own sess_<id> files in a temp directory, `sessionSavePath`)
  *   sessionName    session cookie name (default PHPSESSID)
  *   sessionLifetime idle seconds (default 1440)
  *   seed           true (default): schema + demo users (LEGACY_DEMO_USERS); false: schema only
@@ -26,7 +27,9 @@
  * It resolves to a LegacyPhp once GET /api/health.php answers 200: `url` (no trailing slash),
  * `dsn` (the PDO DSN php uses), `env` (the LEGACY_* variables php was started with), `db`
  * (with a project-style `url` — mysql://... or sqlite:<file> — that lib/db.ts createDatabase
- * accepts), `redisUrl`, `logs()` (php's recent stderr) and `stop()` (idempotent).
+ * accepts), `redisUrl`, `logs()` (php's recent stderr), `restart(env)` (php -S again on the
+ * same port with those variables changed, e.g. another session store; the database stays) and
+ * `stop()` (idempotent).
  *
  * Servers: MySQL/MariaDB from TEST_MYSQL_URL (default mysql://root@127.0.0.1:3306), Redis from
  * TEST_REDIS_URL (default redis://127.0.0.1:6379), php from PATH (or PHP_BINARY).
@@ -100,10 +103,12 @@ export const LEGACY_DEMO_USERS: readonly LegacyDemoUser[] = [
   { login: 'oscar', email: 'oscar@example.com', displayName: 'Oscar Olsen', scheme: 'phpass-H', active: true },
 ];
 
+export type LegacySessionStore = 'db' | 'redis' | 'files';
+
 export interface LegacyPhpOptions {
   db: 'mysql' | 'sqlite';
   database?: string;
-  sessionStore?: 'db' | 'redis';
+  sessionStore?: LegacySessionStore;
   sessionName?: string;
   sessionLifetime?: number;
   seed?: boolean;
@@ -133,12 +138,16 @@ export interface LegacyPhp {
     /** sqlite file path. */
     file?: string;
   };
-  sessionStore: 'db' | 'redis';
+  sessionStore: LegacySessionStore;
   sessionName: string;
+  /** The directory of the session files (LEGACY_SESSION_SAVE_PATH), made for sessionStore 'files'. */
+  sessionSavePath: string;
   redisUrl: string;
   seedPassword: string;
   /** Last lines php -S wrote (request log, PHP warnings). */
   logs(): string;
+  /** php -S again on the same port, its variables changed by `env` (another session store); the database stays. */
+  restart(env: Record<string, string>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -181,7 +190,7 @@ export function phpAvailable(): boolean {
  * Why startLegacyPhp(options) cannot work here (php, an extension, MySQL or Redis missing),
  * or null when it can. Meant for describeOrSkip(name, reason, fn).
  */
-export async function legacyPhpUnavailableReason(options: Pick<LegacyPhpOptions, 'db' | 'sessionStore'>): Promise<string | null> {
+export async function legacyPhpUnavailableReason(options: { db: 'mysql' | 'sqlite'; sessionStore?: LegacySessionStore }): Promise<string | null> {
   const modules = phpModules();
   if (modules === null) return `php CLI not found (${phpBinary()}): install php-cli to run the legacy PHP tests`;
   const needed = ['pdo', options.db === 'mysql' ? 'pdo_mysql' : 'pdo_sqlite', 'session'];
@@ -393,6 +402,8 @@ export interface ServedPhpSite {
   url: string;
   port: number;
   logs(): string;
+  /** Stops this php -S (the site's cleanups would too). */
+  stop(): Promise<void>;
 }
 
 /**
@@ -411,12 +422,41 @@ export async function servePhpSite(site: PhpSite, env: Record<string, string>, o
       continue;
     }
     const { child, logs } = started;
-    cleanups.push(async () => {
-      await stopChild(child);
-    });
-    return { url: `http://127.0.0.1:${port}`, port, logs };
+    const stop = () => stopChild(child);
+    cleanups.push(stop);
+    return { url: `http://127.0.0.1:${port}`, port, logs, stop };
   }
   throw lastError ?? new Error(`${site.name}: could not start php -S`);
+}
+
+/**
+ * A site php -S serves that can be started again on its port with other variables (a site's
+ * settings are read per request, but php -S passes its own environment only). The port may
+ * linger for a moment after the old server is gone: a few tries.
+ */
+export async function restartablePhpSite(site: PhpSite, env: Record<string, string>, options: { port?: number; workers?: number }, cleanups: Cleanups): Promise<ServedPhpSite & { restart(more: Record<string, string>): Promise<void> }> {
+  let served = await servePhpSite(site, phpSiteEnv(site, env), options, cleanups);
+  return {
+    get url() {
+      return served.url;
+    },
+    port: served.port,
+    logs: () => served.logs(),
+    stop: () => served.stop(),
+    async restart(more) {
+      await served.stop();
+      Object.assign(env, more);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          served = await servePhpSite(site, phpSiteEnv(site, env), { ...options, port: served.port }, cleanups);
+          return;
+        } catch (error) {
+          if (attempt >= 5) throw error;
+          await new Promise((r) => setTimeout(r, 200 * attempt));
+        }
+      }
+    },
+  };
 }
 
 /** Starts the legacy PHP site on 127.0.0.1; see the comment at the top of this file. */
@@ -439,6 +479,10 @@ export async function startLegacyPhp(options: LegacyPhpOptions): Promise<LegacyP
       LEGACY_REDIS_PORT: String(redis.port),
       LEGACY_SEED_PASSWORD: seedPassword,
     });
+    // A directory of its own for the session files whatever the store, so a restart may switch to them.
+    const sessionDir = mkdtempSync(join(tmpdir(), 'legacy-sessions-'));
+    cleanups.push(async () => rmSync(sessionDir, { recursive: true, force: true }));
+    env.LEGACY_SESSION_SAVE_PATH = sessionDir;
     if (options.sessionLifetime !== undefined) env.LEGACY_SESSION_LIFETIME = String(options.sessionLifetime);
     Object.assign(env, options.env ?? {});
     const childEnv = phpSiteEnv(LEGACY_PHP_SITE, env);
@@ -448,17 +492,23 @@ export async function startLegacyPhp(options: LegacyPhpOptions): Promise<LegacyP
     else if (options.seedUsers) seedArgs.push(`--users=${options.seedUsers}`);
     await runPhpScript(LEGACY_PHP_SITE, seedArgs, childEnv);
 
-    const served = await servePhpSite(LEGACY_PHP_SITE, childEnv, options, cleanups);
+    const served = await restartablePhpSite(LEGACY_PHP_SITE, env, options, cleanups);
     let stopped = false;
     return {
-      ...served,
+      url: served.url,
+      port: served.port,
+      logs: served.logs,
       dsn,
       env,
       db,
-      sessionStore,
+      get sessionStore() {
+        return env.LEGACY_SESSION_STORE as LegacySessionStore;
+      },
       sessionName,
+      sessionSavePath: sessionDir,
       redisUrl: redis.url,
       seedPassword,
+      restart: (more) => served.restart(more),
       async stop() {
         if (stopped) return;
         stopped = true;

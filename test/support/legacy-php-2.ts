@@ -8,18 +8,22 @@
  *   await browser.login('anna', 'sunshine04', '/api/orders.php');
  *   await site.stop();                                       // php, the database, the Redis keys
  *
- * startLegacyPhp2(options): db 'mysql' | 'sqlite'; sessionName (MEMBERSID); trustedProxies
+ * startLegacyPhp2(options): db 'mysql' | 'sqlite'; sessionHandler ('redis', the default, 'db':
+ * the member_sessions table, or 'files' in `sessionSavePath`); sessionName (MEMBERSID); trustedProxies
  * (MEMBERS_TRUSTED_PROXIES, none by default); proxyUserHeader (X-Remote-User); sessionLifetime;
  * seed (true: the demo members, MEMBERS_DEMO; false: tables only); port; workers; env (more
  * MEMBERS_* variables). Sessions go to the test Redis under a prefix of this instance alone
  * (`sessionPrefix`); `redis` is a client whose keys carry that prefix, so `redis.get(id)` reads
- * the session PHP stores for cookie value `id`.
+ * the session PHP stores for cookie value `id`. `restart(env)` runs php -S again on the same port
+ * with those MEMBERS_* variables changed (another session handler); the database stays.
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestRedis } from '../../scripts/support/databases.ts';
 import type { Redis } from '../../lib/redis.ts';
-import { Cleanups, LegacyBrowser, phpSiteEnv, provisionPhpDatabase, runPhpScript, servePhpSite, type LegacyPhp, type LegacyResponse, type PhpSite } from '../../scripts/support/legacy-php.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { Cleanups, LegacyBrowser, phpSiteEnv, provisionPhpDatabase, restartablePhpSite, runPhpScript, type LegacyPhp, type LegacyResponse, type PhpSite } from '../../scripts/support/legacy-php.ts';
 
 export const LEGACY_PHP_2_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../legacy-php-2');
 export const LEGACY_PHP_2_MAPPING = resolve(LEGACY_PHP_2_DIR, '../legacy-adapter/mappings/legacy-php-2.yaml');
@@ -66,8 +70,12 @@ export function membersSessionData(member: Pick<DemoMember, 'id' | 'handle' | 'a
   return `a:3:{${s('uid')}i:${member.id};${s('uname')}${s(member.handle)}${s('is_admin')}b:${member.admin ? 1 : 0};}`;
 }
 
+/** MEMBERS_SESSION_HANDLER: where legacy-php-2 keeps its sessions. */
+export type MembersSessionHandler = 'redis' | 'db' | 'files';
+
 export interface LegacyPhp2Options {
   db: 'mysql' | 'sqlite';
+  sessionHandler?: MembersSessionHandler;
   sessionName?: string;
   sessionLifetime?: number;
   trustedProxies?: string[];
@@ -89,7 +97,11 @@ export interface LegacyPhp2 {
   sessionPrefix: string;
   /** A client whose keys carry sessionPrefix. */
   redis: Redis;
+  /** MEMBERS_SESSION_SAVE_PATH: the session files' directory (made whatever the handler). */
+  sessionSavePath: string;
   logs(): string;
+  /** php -S again on the same port, its MEMBERS_* variables changed by `env`; the database stays. */
+  restart(env: Record<string, string>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -101,7 +113,11 @@ export async function startLegacyPhp2(options: LegacyPhp2Options): Promise<Legac
     const { dsn, db, user, password } = await provisionPhpDatabase(options.db, undefined, 'members', cleanups);
     const redisUrl = new URL(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
     const sessionName = options.sessionName ?? 'MEMBERSID';
+    const sessionDir = mkdtempSync(join(tmpdir(), 'members-sessions-'));
+    cleanups.push(async () => rmSync(sessionDir, { recursive: true, force: true }));
     const env: Record<string, string> = {
+      MEMBERS_SESSION_HANDLER: options.sessionHandler ?? 'redis',
+      MEMBERS_SESSION_SAVE_PATH: sessionDir,
       MEMBERS_DSN: dsn,
       MEMBERS_DB_USER: user,
       MEMBERS_DB_PASS: password,
@@ -116,15 +132,19 @@ export async function startLegacyPhp2(options: LegacyPhp2Options): Promise<Legac
     };
     const childEnv = phpSiteEnv(SITE, env);
     await runPhpScript(SITE, [join(LEGACY_PHP_2_DIR, 'scripts/seed.php'), ...(options.seed === false ? ['--schema-only'] : [])], childEnv);
-    const served = await servePhpSite(SITE, childEnv, options, cleanups);
+    const served = await restartablePhpSite(SITE, env, options, cleanups);
     let stopped = false;
     return {
-      ...served,
+      url: served.url,
+      port: served.port,
+      logs: served.logs,
       db,
       env,
       sessionName,
       sessionPrefix: sessions.prefix,
       redis: sessions.redis,
+      sessionSavePath: sessionDir,
+      restart: (more) => served.restart(more),
       async stop() {
         if (stopped) return;
         stopped = true;
