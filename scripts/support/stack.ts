@@ -52,13 +52,34 @@ export interface Stack {
 
 const backchannelLines = (uri: string | undefined) => (uri ? `\n    backchannel_logout_uri: "${uri}"\n    backchannel_logout_session_required: true` : '');
 
+/** What else the clients file holds. */
+export interface ClientsOptions {
+  /** The gateway's client as the shipped clients file has it: no consent page (first_party). */
+  firstParty?: boolean;
+  /** API_CLIENT too: a third-party web app that gets user access tokens for these scopes. */
+  apiScopes?: string[];
+}
+
+/** The third-party app of clientsYaml's `apiScopes`: authorization code for user access tokens to an API. */
+export const API_CLIENT = { id: 'api-app', scope: 'openid' };
+
 /**
  * The idp's clients file: the gateway as a confidential web client whose public origin is
  * `gateway`, told of every idp session's end at its /auth/backchannel-logout, as in production.
  */
-export function clientsYaml(gateway: string, backchannel: BackchannelUris = {}): string {
+export function clientsYaml(gateway: string, backchannel: BackchannelUris = {}, options: ClientsOptions = {}): string {
+  const apiApp = options.apiScopes
+    ? `
+  - client_id: ${API_CLIENT.id}
+    token_endpoint_auth_method: client_secret_basic
+    client_secret_hash: "${hashClientSecret(CLIENT_SECRET, CLIENT_SECRET_KEY)}"
+    redirect_uris: ["${gateway}/auth/callback"]
+    response_types: [code]
+    grant_types: [authorization_code]
+    scope: openid ${options.apiScopes.join(' ')}`
+    : '';
   return `clients:
-  - client_id: gateway
+  - client_id: gateway${options.firstParty ? '\n    first_party: true' : ''}
     token_endpoint_auth_method: client_secret_basic
     client_secret_hash: "${hashClientSecret(CLIENT_SECRET, CLIENT_SECRET_KEY)}"
     redirect_uris: ["${gateway}/auth/callback"]
@@ -73,27 +94,48 @@ export function clientsYaml(gateway: string, backchannel: BackchannelUris = {}):
     post_logout_redirect_uris: ["${gateway}/"]
     response_types: [code]
     grant_types: [authorization_code, refresh_token]
-    scope: openid offline_access${backchannelLines(backchannel.offline)}
+    scope: openid offline_access${backchannelLines(backchannel.offline)}${apiApp}
 `;
 }
 
-export async function startStack(options: StackOptions & { idpDb: true }): Promise<Stack & { idpDb: Knex }>;
-export async function startStack(options: StackOptions): Promise<Stack>;
-export async function startStack(options: StackOptions): Promise<Stack & { idpDb?: Knex }> {
-  const dir = mkdtempSync(join(tmpdir(), options.tmpPrefix ?? 'session-bridge-'));
-  const php = await startLegacyPhp({ db: options.db, sessionStore: options.sessionStore, ...(options.sessionName ? { sessionName: options.sessionName } : {}) });
-  const adapter = await startAdapterProcess(php, options.env?.adapter);
+export interface FrontOptions {
+  /** Holds the clients file and the idp's and the gateway's SQLite databases. */
+  dir: string;
+  /** The monolith as the gateway reaches it, and the page that says it is up. */
+  legacyUrl: string;
+  legacyHealthPath: string;
+  adapterUrl: string;
+  backchannel?: BackchannelUris;
+  clients?: ClientsOptions;
+  env?: { idp?: Record<string, string>; gateway?: Record<string, string> };
+}
+
+export interface Front {
+  gateway: string;
+  idp: SpawnedService;
+  /** The idp's environment but DATABASE_URL, to start a second idp like it. */
+  idpEnv: Record<string, string>;
+  idpFile: string;
+  outputs(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The idp (the gateway its client) and the gateway in front of a monolith and its legacy-adapter,
+ * whichever monolith: the part of the stack that knows nothing of it but its URL.
+ */
+export async function startFront(options: FrontOptions): Promise<Front> {
   const port = await freePort();
   const gateway = `http://127.0.0.1:${port}`;
-  const clients = join(dir, 'clients.yaml');
-  writeFileSync(clients, clientsYaml(gateway, options.backchannel));
-  const idpFile = join(dir, 'idp.sqlite');
+  const clients = join(options.dir, 'clients.yaml');
+  writeFileSync(clients, clientsYaml(gateway, options.backchannel, options.clients));
+  const idpFile = join(options.dir, 'idp.sqlite');
   const idpEnv = {
     IDP_ISSUER: gateway,
     IDP_CLIENTS_FILE: clients,
     IDP_CLIENT_SECRET_KEY: CLIENT_SECRET_KEY,
     IDP_ALLOW_HTTP_LOOPBACK_WEB_REDIRECTS: 'true',
-    LEGACY_ADAPTER_URL: adapter.url,
+    LEGACY_ADAPTER_URL: options.adapterUrl,
     LEGACY_ADAPTER_SECRET: ADAPTER_SECRET,
     IDP_INTERNAL_SECRET: IDP_SECRET,
     PBKDF2_ITERATIONS: '1000',
@@ -103,39 +145,69 @@ export async function startStack(options: StackOptions): Promise<Stack & { idpDb
   const proc = spawnScript('gateway/main.ts', {
     GATEWAY_PORT: String(port),
     GATEWAY_OPS_PORT: '0',
-    LEGACY_UPSTREAM_URL: php.url,
-    LEGACY_HEALTH_PATH: '/api/health.php',
+    LEGACY_UPSTREAM_URL: options.legacyUrl,
+    LEGACY_HEALTH_PATH: options.legacyHealthPath,
     IDP_UPSTREAM_URL: idp.url,
     IDP_ISSUER: gateway,
     IDP_INTERNAL_SECRET: IDP_SECRET,
-    DATABASE_URL: `sqlite:${join(dir, 'gateway.sqlite')}`,
+    DATABASE_URL: `sqlite:${join(options.dir, 'gateway.sqlite')}`,
     GATEWAY_OIDC_CLIENT_SECRET: CLIENT_SECRET,
     GATEWAY_AUTH_COOKIE_SECRET: COOKIE_SECRET,
-    LEGACY_ADAPTER_URL: adapter.url,
+    LEGACY_ADAPTER_URL: options.adapterUrl,
     LEGACY_SESSION_BRIDGE_SECRET: BRIDGE_SECRET,
-    LEGACY_SESSION_NAME: php.sessionName,
     ...options.env?.gateway,
   });
   try {
     await waitForHttp(`${gateway}/healthz`, proc.exited);
   } catch (error) {
     proc.child.kill('SIGKILL');
+    await idp.stop();
     throw new Error(`${(error as Error).message}\n${proc.output()}`, { cause: error });
   }
-  const idpDb = options.idpDb ? createDatabase(`sqlite:${idpFile}`) : undefined;
+  return {
+    gateway,
+    idp,
+    idpEnv,
+    idpFile,
+    outputs: () => proc.output() + idp.output(),
+    async stop() {
+      if (proc.child.exitCode === null) proc.child.kill('SIGTERM');
+      await Promise.all([proc.exited, idp.stop()]);
+    },
+  };
+}
+
+export async function startStack(options: StackOptions & { idpDb: true }): Promise<Stack & { idpDb: Knex }>;
+export async function startStack(options: StackOptions): Promise<Stack>;
+export async function startStack(options: StackOptions): Promise<Stack & { idpDb?: Knex }> {
+  const dir = mkdtempSync(join(tmpdir(), options.tmpPrefix ?? 'session-bridge-'));
+  const php = await startLegacyPhp({
+    db: options.db,
+    sessionStore: options.sessionStore,
+    ...(options.sessionName ? { sessionName: options.sessionName } : {}),
+  });
+  const adapter = await startAdapterProcess(php, options.env?.adapter);
+  const front = await startFront({
+    dir,
+    legacyUrl: php.url,
+    legacyHealthPath: '/api/health.php',
+    adapterUrl: adapter.url,
+    ...(options.backchannel ? { backchannel: options.backchannel } : {}),
+    env: { ...(options.env?.idp ? { idp: options.env.idp } : {}), gateway: { LEGACY_SESSION_NAME: php.sessionName, ...options.env?.gateway } },
+  });
+  const idpDb = options.idpDb ? createDatabase(`sqlite:${front.idpFile}`) : undefined;
   return {
     dir,
-    idpEnv,
+    idpEnv: front.idpEnv,
     php,
-    gateway,
+    gateway: front.gateway,
     adapter,
-    idp,
+    idp: front.idp,
     ...(idpDb ? { idpDb } : {}),
-    outputs: () => proc.output() + adapter.output() + idp.output(),
+    outputs: () => front.outputs() + adapter.output(),
     async stop() {
       await idpDb?.destroy();
-      if (proc.child.exitCode === null) proc.child.kill('SIGTERM');
-      await Promise.all([proc.exited, idp.stop(), adapter.stop()]);
+      await Promise.all([front.stop(), adapter.stop()]);
       await php.stop();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -144,7 +216,11 @@ export async function startStack(options: StackOptions): Promise<Stack & { idpDb
 
 /** POSTs `body` as JSON with `secret` as the bearer (none when undefined). */
 export function postJson(url: string, secret: string | undefined, body: unknown): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(secret ? { authorization: `Bearer ${secret}` } : {}) }, body: JSON.stringify(body) });
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(secret ? { authorization: `Bearer ${secret}` } : {}) },
+    body: JSON.stringify(body),
+  });
 }
 
 /** Allows the consent page of interaction `uid` whose HTML is `body`. */
@@ -152,7 +228,7 @@ export function allowConsent(browser: FormClient, uid: string, body: string): Pr
   return browser.request(`/interaction/${uid}/confirm`, { form: { csrf: hiddenValue(body, 'csrf'), decision: 'allow' } });
 }
 
-/** Submits the idp's password page of interaction `uid` (HTML `body`) with `login` and the demo password. */
-export function submitPassword(browser: FormClient, uid: string, body: string, login: string): Promise<Response> {
-  return browser.request(`/interaction/${uid}/login`, { form: { csrf: hiddenValue(body, 'csrf'), identifier: login, password: LEGACY_DEMO_PASSWORD } });
+/** Submits the idp's password page of interaction `uid` (HTML `body`) with `login` and `password` (the demo password by default). */
+export function submitPassword(browser: FormClient, uid: string, body: string, login: string, password = LEGACY_DEMO_PASSWORD): Promise<Response> {
+  return browser.request(`/interaction/${uid}/login`, { form: { csrf: hiddenValue(body, 'csrf'), identifier: login, password } });
 }

@@ -12,7 +12,7 @@ import { skipLoudly } from '../../scripts/support/databases.ts';
 import { repoRoot } from '../../scripts/support/processes.ts';
 
 export const CHROMIUM_PATH = process.env.TEST_CHROMIUM ?? '/usr/bin/chromium';
-const BASE_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
 
 /** Debian's chromium, or a loud skip when it is not installed. */
 export async function launchChromium(t: TestContext, extraArgs: string[] = []): Promise<Browser | undefined> {
@@ -20,7 +20,7 @@ export async function launchChromium(t: TestContext, extraArgs: string[] = []): 
     skipLoudly(t, `chromium at ${CHROMIUM_PATH}`, 'not installed (apt-get install chromium)');
     return undefined;
   }
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...BASE_ARGS, ...extraArgs] });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 export const ARTIFACTS = join(repoRoot, 'test-artifacts', 'idp-browser');
@@ -35,7 +35,25 @@ export function selfSignedCertificate(dir: string, name: string): { key: Buffer;
   const cert = join(dir, 'cert.pem');
   const made = spawnSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`, '-days', '1'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      `subjectAltName=DNS:${name}`,
+      '-days',
+      '1',
+    ],
     { encoding: 'utf8' },
   );
   if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);

@@ -38,7 +38,12 @@ export type Outcome = { kind: 'password'; uid: string; body: string; verifier: s
  * An authorization request of `client` (the gateway's by default) at the public issuer, walked like a browser
  * (consent allowed when asked) until the idp's password page or the redirect with a code.
  */
-export async function authorize(browser: FormClient, gateway: string, extra: Record<string, string> = {}, client: TestClient = GATEWAY_CLIENT): Promise<Outcome> {
+export async function authorize(
+  browser: FormClient,
+  gateway: string,
+  extra: Record<string, string> = {},
+  client: TestClient = GATEWAY_CLIENT,
+): Promise<Outcome> {
   const { url, verifier } = authorizeUrl(client.id, `${gateway}/auth/callback`, client.scope, { nonce: 'n-0S6_WzA2Mj', ...extra });
   return walk(browser, gateway, await browser.request(url), new URL(url, gateway).href, verifier);
 }
@@ -93,7 +98,11 @@ export async function tokenRequest(gateway: string, params: Record<string, strin
 export function redeemCode(gateway: string, outcome: Outcome, client: TestClient = GATEWAY_CLIENT): Promise<TokenResponse> {
   assert.equal(outcome.kind, 'code', 'signed in without a password');
   if (outcome.kind !== 'code') throw new Error('unreachable');
-  return tokenRequest(gateway, { grant_type: 'authorization_code', code: outcome.code, redirect_uri: `${gateway}/auth/callback`, code_verifier: outcome.verifier }, client);
+  return tokenRequest(
+    gateway,
+    { grant_type: 'authorization_code', code: outcome.code, redirect_uri: `${gateway}/auth/callback`, code_verifier: outcome.verifier },
+    client,
+  );
 }
 
 /** The claims of the ID token the code of `outcome` is exchanged for. */
@@ -101,10 +110,10 @@ export async function idToken(gateway: string, outcome: Outcome, client: TestCli
   return decodeJwt((await redeemCode(gateway, outcome, client)).id_token!) as Record<string, unknown>;
 }
 
-export async function passwordLogin(browser: FormClient, gateway: string, outcome: Outcome, login: string): Promise<Outcome> {
+export async function passwordLogin(browser: FormClient, gateway: string, outcome: Outcome, login: string, password?: string): Promise<Outcome> {
   if (outcome.kind !== 'password') throw new Error('expected the password page');
   const path = `/interaction/${outcome.uid}/login`;
-  const res = await submitPassword(browser, outcome.uid, outcome.body, login);
+  const res = await submitPassword(browser, outcome.uid, outcome.body, login, password);
   assert.equal(res.status, 303);
   return walk(browser, gateway, res, new URL(path, gateway).href, outcome.verifier);
 }

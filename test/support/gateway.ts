@@ -124,10 +124,7 @@ export async function startTestGateway(routesYaml: string, env: Record<string, s
     url,
     dir,
     admin,
-    async flip(route, state, reason = 'test flip') {
-      const res = await admin('PUT', `/routes/${route}/flag`, { ...state, reason });
-      if (res.status !== 200) throw new Error(`flip ${route} -> ${JSON.stringify(state)} answered ${res.status}: ${JSON.stringify(res.json)}`);
-    },
+    flip: (route, state, reason) => flipRoute(url, ADMIN_TOKEN, route, state, reason),
     async metrics() {
       return (await fetch(`${service.opsUrl}/metrics`)).text();
     },
@@ -136,6 +133,16 @@ export async function startTestGateway(routesYaml: string, env: Record<string, s
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Flips `route` of the gateway at `url` through its admin API with the admin `token`; throws on refusal. */
+export async function flipRoute(url: string, token: string, route: string, state: { mode: string; percent?: number }, reason = 'test flip'): Promise<void> {
+  const res = await fetch(`${url}/admin/api/routes/${route}/flag`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ...state, reason }),
+  });
+  if (res.status !== 200) throw new Error(`flip ${route} -> ${JSON.stringify(state)} answered ${res.status}: ${await res.text()}`);
 }
 
 /** Polls `check` until it returns true or `ms` passes; returns whether it did. */
@@ -149,7 +156,8 @@ export async function eventually(check: () => Promise<boolean> | boolean, ms: nu
 }
 
 /** The sample monolith's login.php signals (gateway/routes.yaml), as a flow-style route key. */
-export const LOGIN_DECISION = 'loginDecision: { fields: { login: login, password: password }, accepted: { status: [302, 303], location: account.php }, refused: { status: [200] } }';
+export const LOGIN_DECISION =
+  'loginDecision: { fields: { login: login, password: password }, accepted: { status: [302, 303], location: account.php }, refused: { status: [200] } }';
 
 export const SIMPLE_ROUTES = `
 routes:
