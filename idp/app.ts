@@ -13,6 +13,7 @@ import { createPasswordChangeMetrics, createPendingRevocations, createRevocation
 import { endSessionsRouter } from './account/end-sessions-route.ts';
 import { createDualWriteMetrics, createOutbox, createRelay, type Relay } from './dual-write/index.ts';
 import { createLegacyAdapterClient } from './adapter-client/client.ts';
+import { legacySessionCookieName } from './adapter-client/session-cookie-name.ts';
 import { createPasswordLoginMetrics, createLoginService, type LoginService } from './login/index.ts';
 import { createLegacySessionLogin } from './login/legacy-session.ts';
 import { loginCheckRouter } from './login/login-check-route.ts';
@@ -175,7 +176,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
         metrics,
         // The idp's own reset unless ops point the link elsewhere.
         forgotPasswordUrl: config.IDP_FORGOT_PASSWORD_URL ?? RESET_PATH,
-        ...(config.IDP_ACCEPT_LEGACY_SESSION ? { legacySession: { login: createLegacySessionLogin({ users, legacy, logger }), cookieName: config.LEGACY_SESSION_NAME, lifetimeSeconds: config.IDP_TTL_LEGACY_SESSION } } : {}),
+        ...(config.IDP_ACCEPT_LEGACY_SESSION ? { legacySession: { login: createLegacySessionLogin({ users, legacy, logger }), cookieName: legacySessionCookieName(legacy, config.LEGACY_SESSION_NAME), lifetimeSeconds: config.IDP_TTL_LEGACY_SESSION } } : {}),
       });
     }
     // Revocations a password change or reset could not finish (Redis failed after the commit):

@@ -119,7 +119,7 @@ export const idpEnv = {
   ),
   LEGACY_SESSION_NAME: variable(
     legacySessionName,
-    "The monolith's session cookie, which reaches the idp because the gateway serves both on one origin: it must equal the legacy-adapter mapping's `session.cookie.name`.",
+    "Deprecated here: the idp reads the monolith's session cookie by the name the legacy-adapter announces (the mapping's `session.cookie.name`, `GET /internal/v1/legacy-sessions/cookie`); this name is used only while an adapter from before that contract announces none.",
   ),
   IDP_LOGIN_THROTTLE_WINDOW_MS: variable(
     milliseconds(900_000),

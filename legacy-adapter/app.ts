@@ -48,7 +48,7 @@ export async function startLegacyAdapter(config: LegacyAdapterConfig): Promise<R
       res.json({ ok: true });
     });
     // The idp accepting a PHP session as proof of login: the idp's secret, not the bridge's.
-    internal.use('/legacy-sessions', sessionResolveRouter({ store: sessions, legacyDb, mapping, fingerprintKey: fingerprintKey(config), timeoutMs, wrapIterations: config.LEGACY_WRAP_ITERATIONS, registry: metrics.registry, logger }));
+    internal.use('/legacy-sessions', sessionResolveRouter({ store: sessions, legacyDb, mapping, fingerprintKey: fingerprintKey(config), timeoutMs, wrapIterations: config.LEGACY_WRAP_ITERATIONS, registry: metrics.registry, logger, cookie: settings.cookie }));
     internal.use(internalRoutes(directory, adapterMetrics, logger, { mapping, fingerprintKey: fingerprintKey(config), wrapIterations: config.LEGACY_WRAP_ITERATIONS }));
     app.use('/internal/v1', internal);
     return {

@@ -1,3 +1,4 @@
+import { LEGACY_SESSION_COOKIE_PATH, legacySessionCookieAnswer } from '../../contracts/legacy-session-cookie.ts';
 import { propagationHeaders } from '../../lib/request-context.ts';
 import type { NewLegacyUser } from '../users/types.ts';
 
@@ -49,7 +50,12 @@ export type LegacySessionResolution =
   | { status: 'rejected' }
   | { status: 'unavailable'; reason: string };
 
+/** The monolith's session cookie name, as the adapter's mapping has it; `not_announced`: an adapter from before that contract. */
+export type LegacySessionCookieName = { status: 'ok'; name: string } | { status: 'not_announced' } | { status: 'unavailable'; reason: string };
+
 export interface LegacyAdapterClient {
+  /** The name of the monolith's session cookie (contracts/legacy-session-cookie.ts). */
+  sessionCookieName(): Promise<LegacySessionCookieName>;
   /** Which legacy user the monolith's session `sessionId` is logged in as (never logged). */
   resolveSession(sessionId: string): Promise<LegacySessionResolution>;
   authenticate(login: string, password: string): Promise<LegacyAuthentication>;
@@ -128,6 +134,27 @@ export function createLegacyAdapterClient(options: LegacyAdapterClientOptions): 
   }
 
   return {
+    async sessionCookieName() {
+      let response: Response;
+      try {
+        response = await fetch(`${base}${LEGACY_SESSION_COOKIE_PATH}`, {
+          headers: { authorization: `Bearer ${options.secret}`, ...propagationHeaders() },
+          signal: AbortSignal.timeout(options.timeoutMs),
+        });
+      } catch (error) {
+        return { status: 'unavailable', reason: (error as Error).name === 'TimeoutError' ? 'timeout' : 'unreachable' };
+      }
+      if (response.status === 404) {
+        await response.body?.cancel();
+        return { status: 'not_announced' };
+      }
+      if (response.status !== 200) {
+        await response.body?.cancel();
+        return { status: 'unavailable', reason: `http_${response.status}` };
+      }
+      const answer = legacySessionCookieAnswer.safeParse(await response.json().catch(() => null));
+      return answer.success ? { status: 'ok', name: answer.data.cookie.name } : { status: 'unavailable', reason: 'bad_answer' };
+    },
     async authenticate(login, password) {
       const answer = await post('/authenticate', { login, password });
       if ('error' in answer) return { status: 'unavailable', reason: answer.error };

@@ -9,8 +9,8 @@ export const LEGACY_SESSION_AMR = 'legacy_session';
 
 export interface LegacySessionStep {
   login: LegacySessionLogin;
-  /** The monolith's session cookie (LEGACY_SESSION_NAME). */
-  cookieName: string;
+  /** The monolith's session cookie's name, as the legacy-adapter announces it (legacy/session-cookie-name.ts). */
+  cookieName: () => Promise<string>;
   /** IDP_TTL_LEGACY_SESSION: nothing such a sign-in yields may outlive it, its grant included. */
   lifetimeSeconds: number;
 }

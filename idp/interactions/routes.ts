@@ -141,7 +141,7 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
   async function signInWithLegacySession(req: Request, res: Response, d: InteractionDetails): Promise<boolean> {
     const step = deps.legacySession;
     if (!step || !legacySessionApplies(d)) return false;
-    const sessionId = legacySessionCookie(req, step.cookieName);
+    const sessionId = legacySessionCookie(req, await step.cookieName());
     if (sessionId === undefined) return false;
     if (sessionId === null) {
       countLegacySession('invalid');

@@ -35,7 +35,7 @@ export const sessionBridgeEnv = {
   ),
   LEGACY_SESSION_NAME: variable(
     phpSessionName.optional(),
-    "Override of the mapping's `session.cookie.name` (legacy-php reads the same variable); the idp reads this cookie too, so keep its `LEGACY_SESSION_NAME` equal.",
+    "Override of the mapping's `session.cookie.name` (legacy-php reads the same variable); the adapter announces the name in force to the gateway and the idp.",
     { default: "the mapping's, else `PHPSESSID`" },
   ),
   LEGACY_REDIS_HOST: variable(z.string().min(1).default('127.0.0.1'), "phpredis's `session.save_path` host (the phpredis store)."),

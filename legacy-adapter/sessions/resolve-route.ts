@@ -13,6 +13,8 @@ import { findSessionRow, lookupColumn } from './session-user.ts';
 import { isPhpSessionId } from './session-id.ts';
 import type { LegacySessionStore } from './legacy-session-store.ts';
 import { wrapImportRecord } from '../../lib/passwords/wrap-record.ts';
+import type { LegacySessionCookie } from '../../lib/legacy-session-cookie.ts';
+import type { LegacySessionCookieAnswer } from '../../contracts/legacy-session-cookie.ts';
 
 // The id travels in the body, never in the URL: URLs end up in access logs.
 const body = z.strictObject({ sessionId: z.string().max(256) });
@@ -28,6 +30,8 @@ export interface SessionResolveDeps {
   wrapIterations: number;
   registry: Registry;
   logger: Logger;
+  /** The monolith's session cookie (the mapping's session.cookie with the overrides): the idp reads the PHP session by its name. */
+  cookie: LegacySessionCookie;
 }
 
 /**
@@ -37,6 +41,7 @@ export interface SessionResolveDeps {
  * {ok:false} (one answer for every reason). `import` is the user as the batch migration would
  * import them (prepareRow), legacy hash included, so the idp can create them without a password
  * and they keep that password. 503 {error:"legacy_unavailable"} when the store or database fails.
+ * GET /legacy-sessions/cookie -> {cookie}: the monolith's session cookie (contracts/legacy-session-cookie.ts).
  */
 export function sessionResolveRouter(deps: SessionResolveDeps): express.Router {
   const counter = new Counter({
@@ -47,6 +52,12 @@ export function sessionResolveRouter(deps: SessionResolveDeps): express.Router {
   });
   const router = express.Router();
   router.use(express.json({ limit: '2kb' }));
+
+  // contracts/legacy-session-cookie.ts: one mapping file names the cookie for every service.
+  router.get('/cookie', (_req: Request, res: Response) => {
+    const answer: LegacySessionCookieAnswer = { cookie: deps.cookie };
+    res.json(answer);
+  });
 
   router.post('/resolve', async (req: Request, res: Response) => {
     res.set('cache-control', 'no-store');

@@ -220,6 +220,28 @@ describeOrSkip('the idp accepts a live PHP session as the login (sessions table)
     }
   });
 
+  test("the idp reads the PHP session by the cookie name the legacy-adapter's mapping gives, not a variable of its own", async () => {
+    const browser = new FormClient(stack.gateway);
+    const id = await phpLogin(browser, 'carol');
+    sessionIds.push(id);
+    // This adapter's mapping names another cookie (its LEGACY_SESSION_NAME override); the idp is told nothing.
+    const adapter = await startAdapterProcess(stack.php, { LEGACY_SESSION_NAME: 'MONOLITHSID' });
+    const idp = await startServiceProcess('idp/main.ts', 'IDP_PORT', { ...stack.idpEnv, LEGACY_ADAPTER_URL: adapter.url, DATABASE_URL: `sqlite:${join(stack.dir, 'idp-named.sqlite')}` });
+    try {
+      const announced = `${adapter.url}/internal/v1/legacy-sessions/cookie`;
+      const cookie = await fetch(announced, { headers: { authorization: `Bearer ${ADAPTER_SECRET}` } });
+      assert.equal(((await cookie.json()) as { cookie: { name: string } }).cookie.name, 'MONOLITHSID');
+      for (const headers of [{}, { authorization: `Bearer ${BRIDGE_SECRET}` }] as Record<string, string>[]) assert.equal((await fetch(announced, { headers })).status, 401, 'the idp\'s secret only');
+
+      assert.equal((await interactionWith(idp.url, stack.gateway, `MONOLITHSID=${id}`)).status, 303, 'accepted under the announced name');
+      const byDefault = await interactionWith(idp.url, stack.gateway, `PHPSESSID=${id}`);
+      assert.equal(byDefault.status, 200);
+      assert.match(byDefault.body, /name="identifier"/, 'the default name is not read');
+    } finally {
+      await Promise.all([idp.stop(), adapter.stop()]);
+    }
+  });
+
   test('the legacy-adapter down: the password page, counted as unavailable; no session id in any log', async () => {
     const browser = new FormClient(stack.gateway);
     sessionIds.push(await phpLogin(browser, 'nina'));
