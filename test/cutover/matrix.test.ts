@@ -109,8 +109,10 @@ for (const [name, startMonolith] of MONOLITHS) {
 
             await stack.flip('logout', 'idp');
             await monolith.clickLogout(page);
-            // A logout link (GET) gets the gateway's own "sign out?" page first; a form post does not.
-            if (await page.locator('form[action="/auth/logout"] button').isVisible()) await page.click('form[action="/auth/logout"] button');
+            // A logout link (GET) gets the gateway's own "sign out?" page first; a form post goes on to the idp's.
+            const ask = 'form[action="/auth/logout"] button';
+            await page.waitForSelector(`${ask}, button[name=logout][value=yes]`);
+            if (await page.locator(ask).isVisible()) await page.click(ask);
             await confirmIdpLogout(page, gateway);
             assert.equal(await monolith.hasSession(session), false, `the PHP session is gone from ${store}`);
             assert.equal(await cookieOf(context, gateway, monolith.sessionName), undefined, 'and its cookie');
