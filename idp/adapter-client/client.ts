@@ -51,7 +51,7 @@ export type LegacySessionResolution =
   | { status: 'unavailable'; reason: string };
 
 /** The monolith's session cookie name, as the adapter's mapping has it; `not_announced`: an adapter from before that contract. */
-export type LegacySessionCookieName = { status: 'ok'; name: string } | { status: 'not_announced' } | { status: 'unavailable'; reason: string };
+export type LegacySessionCookieName = { ok: true; name: string } | { ok: false; reason: 'not_announced' | 'unavailable' };
 
 export interface LegacyAdapterClient {
   /** The name of the monolith's session cookie (contracts/legacy-session-cookie.ts). */
@@ -141,19 +141,15 @@ export function createLegacyAdapterClient(options: LegacyAdapterClientOptions): 
           headers: { authorization: `Bearer ${options.secret}`, ...propagationHeaders() },
           signal: AbortSignal.timeout(options.timeoutMs),
         });
-      } catch (error) {
-        return { status: 'unavailable', reason: (error as Error).name === 'TimeoutError' ? 'timeout' : 'unreachable' };
-      }
-      if (response.status === 404) {
-        await response.body?.cancel();
-        return { status: 'not_announced' };
+      } catch {
+        return { ok: false, reason: 'unavailable' };
       }
       if (response.status !== 200) {
         await response.body?.cancel();
-        return { status: 'unavailable', reason: `http_${response.status}` };
+        return { ok: false, reason: response.status === 404 ? 'not_announced' : 'unavailable' };
       }
       const answer = legacySessionCookieAnswer.safeParse(await response.json().catch(() => null));
-      return answer.success ? { status: 'ok', name: answer.data.cookie.name } : { status: 'unavailable', reason: 'bad_answer' };
+      return answer.success ? { ok: true, name: answer.data.cookie.name } : { ok: false, reason: 'unavailable' };
     },
     async authenticate(login, password) {
       const answer = await post('/authenticate', { login, password });

@@ -16,8 +16,8 @@ export function legacySessionCookieName(legacy: Pick<LegacyAdapterClient, 'sessi
   let asking: Promise<string> | undefined;
   const ask = async (): Promise<string> => {
     const answer = await legacy.sessionCookieName();
-    if (answer.status === 'unavailable') return known?.name ?? fallback;
-    known = { name: answer.status === 'ok' ? answer.name : fallback, at: Date.now() };
+    if (!answer.ok && answer.reason === 'unavailable') return known?.name ?? fallback;
+    known = { name: answer.ok ? answer.name : fallback, at: Date.now() };
     return known.name;
   };
   return () => {
