@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../idp-browser/support.ts';
-import { FormClient } from '../idp-pages/browser-like.ts';
+import { FormClient } from '../../scripts/support/form-client.ts';
 import { authorize, passwordLogin, redeemCode } from '../session-bridge/flows.ts';
-import { API_CLIENT } from '../support/stack.ts';
+import { API_CLIENT } from '../../scripts/support/stack.ts';
 import type { DemoUser } from './monoliths.ts';
 
 /** Why Chromium cannot run here, or null. */

@@ -1,13 +1,13 @@
 // One stack per sample monolith for the cutover matrix: the monolith, its legacy-adapter, and the
-// idp and gateway of test/support/stack.ts configured with the monolith's shipped routes
+// idp and gateway of scripts/support/stack.ts configured with the monolith's shipped routes
 // and resources files. Switching the session store restarts only what reads it: php and the
 // legacy-adapter (on their ports); the idp and the gateway keep running.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { flipRoute } from '../support/gateway.ts';
-import { ADAPTER_SECRET, BRIDGE_SECRET } from '../support/legacy-adapter.ts';
-import { startFront, type Front } from '../support/stack.ts';
+import { ADAPTER_SECRET, BRIDGE_SECRET } from '../../scripts/support/legacy-adapter.ts';
+import { startFront, type Front } from '../../scripts/support/stack.ts';
 import { startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import type { Monolith, StoreKind } from './monoliths.ts';
 

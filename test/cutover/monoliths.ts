@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Page } from 'playwright-core';
 import { parse, stringify } from 'yaml';
-import { LEGACY_DEMO_PASSWORD, LEGACY_DEMO_USERS, legacyKnex, startLegacyPhp } from '../support/legacy-php.ts';
+import { LEGACY_DEMO_PASSWORD, LEGACY_DEMO_USERS, legacyKnex, startLegacyPhp } from '../../scripts/support/legacy-php.ts';
 import { LEGACY_PHP_2_MAPPING, MEMBERS_DEMO, startLegacyPhp2 } from '../support/legacy-php-2.ts';
 import { repoRoot } from '../../scripts/support/processes.ts';
 
