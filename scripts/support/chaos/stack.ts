@@ -42,6 +42,8 @@ export interface ChaosStackOptions {
   seedUsers: number;
   /** Gateway and idp replicas (default one each, no balancer); more than one puts nginx in front. */
   replicas?: { gateway: number; idp: number };
+  /** The gateway's UPSTREAM_TIMEOUT_MS (default UPSTREAM_TIMEOUT_MS, low for the chaos test's stalls). */
+  upstreamTimeoutMs?: number;
 }
 
 export interface ChaosStack {
@@ -55,6 +57,10 @@ export interface ChaosStack {
   idps: Replica[];
   gateways: Replica[];
   adapter: SpawnedService;
+  /** Where the idp's own API is reached (the batch migration's IDP_INTERNAL_URL): nginx's idp listener, or the one idp. */
+  idpInternalUrl: string;
+  /** A directory of the stack's, removed by stop(). */
+  dir: string;
   balancer: RunningNginx | undefined;
   /** What the shipped nginx template was rendered with. */
   balancerValues: BalancerValues | undefined;
@@ -103,6 +109,7 @@ function clients(): string {
 export async function startChaosStack(options: ChaosStackOptions): Promise<ChaosStack> {
   const replicas = options.replicas ?? { gateway: 1, idp: 1 };
   const balanced = replicas.gateway > 1 || replicas.idp > 1;
+  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? UPSTREAM_TIMEOUT_MS;
   const cleanups: Array<() => Promise<unknown>> = [];
   const stop = async () => {
     for (const cleanup of cleanups.splice(0).reverse())
@@ -155,7 +162,7 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
       // The lowest production allows: the machine has two cores for everything.
       PBKDF2_ITERATIONS: '100000',
       // Shorter than the gateway's timeout, so the idp's own answer to a stalled adapter gets through.
-      LEGACY_ADAPTER_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS / 2),
+      LEGACY_ADAPTER_TIMEOUT_MS: String(upstreamTimeoutMs / 2),
       IDP_DUAL_WRITE_BCRYPT_COST: '4',
       IDP_DUAL_WRITE_POLL_MS: '200',
       IDP_DUAL_WRITE_RETRY_BASE_MS: '100',
@@ -188,7 +195,7 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
       GATEWAY_FLAG_RELOAD_MS: '2000',
       // A rotated signing key's unknown kid sends the gateway to the JWKS again this soon.
       GATEWAY_JWKS_COOLDOWN_MS: '200',
-      UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
+      UPSTREAM_TIMEOUT_MS: String(upstreamTimeoutMs),
       GATEWAY_ADMIN_TOKEN: adminToken,
       GATEWAY_OIDC_CLIENT_SECRET: CLIENT_SECRET,
       GATEWAY_AUTH_COOKIE_SECRET: COOKIE_SECRET,
@@ -237,6 +244,8 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
       idps,
       gateways,
       adapter,
+      idpInternalUrl: balanced ? `http://127.0.0.1:${idpBalancerPort}` : idps[0]!.url,
+      dir,
       balancer,
       balancerValues,
       operator: (args, env = {}) => operatorStep(args, { ...idpEnv, ...env }),
