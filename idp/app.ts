@@ -10,6 +10,7 @@ import type { Express } from 'express';
 import type Provider from 'oidc-provider';
 import type { IdpConfig } from './config.ts';
 import { createPasswordChangeMetrics, createPendingRevocations, createRevocationRetrier, mountAccount } from './account/index.ts';
+import { IDP_INTERNAL_API_BASE } from '../contracts/idp-internal-api.ts';
 import { endSessionsRouter } from './account/end-sessions-route.ts';
 import { createDualWriteMetrics, createOutbox, createRelay, type Relay } from './dual-write/index.ts';
 import { createLegacyAdapterClient } from './adapter-client/client.ts';
@@ -108,10 +109,10 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     });
     // The admin endpoints come first: the internal routers below refuse whatever lacks their own secret.
     const adminRoutes = express.Router();
-    app.use('/internal/v1', adminRoutes);
-    app.use('/internal/v1', loginCheckRouter(loginService, config.IDP_INTERNAL_SECRET, logger));
-    app.use('/internal/v1', legacyIdentityRouter(users, config.IDP_INTERNAL_SECRET, logger));
-    app.use('/internal/v1', importRouter(knex, config.IDP_INTERNAL_SECRET, logger));
+    app.use(IDP_INTERNAL_API_BASE, adminRoutes);
+    app.use(IDP_INTERNAL_API_BASE, loginCheckRouter(loginService, config.IDP_INTERNAL_SECRET, logger));
+    app.use(IDP_INTERNAL_API_BASE, legacyIdentityRouter(users, config.IDP_INTERNAL_SECRET, logger));
+    app.use(IDP_INTERNAL_API_BASE, importRouter(knex, config.IDP_INTERNAL_SECRET, logger));
     const oidc = await createOidc({
       config,
       knex,

@@ -9,7 +9,9 @@ import { fingerprintKey } from './directory/fingerprint.ts';
 import { legacyDatabaseUrl, loadMapping } from './mapping-format/index.ts';
 import { createAdapterMetrics } from './metrics.ts';
 import { internalRoutes } from './routes.ts';
-import { sessionResolveRouter } from './sessions/resolve-route.ts';
+import { SESSION_RESOLVE_MOUNT, sessionResolveRouter } from './sessions/resolve-route.ts';
+import { LEGACY_ADAPTER_API_BASE, LEGACY_ADAPTER_ERRORS } from '../contracts/legacy-adapter-api.ts';
+import { SESSION_BRIDGE_BASE } from '../contracts/session-bridge-api.ts';
 import { sessionBridgeRouter } from './sessions/routes.ts';
 import { sessionSettings } from './sessions/settings.ts';
 import { createLegacySessionStore } from './sessions/store.ts';
@@ -18,7 +20,7 @@ import { createLegacySessionStore } from './sessions/store.ts';
 function requireInternalSecret(secret: string) {
   return (req: Request, res: Response, next: NextFunction) => {
     if (hasBearerSecret(req, secret)) return next();
-    res.status(401).set('www-authenticate', 'Bearer').json({ error: 'unauthorized' });
+    res.status(401).set('www-authenticate', 'Bearer').json({ error: LEGACY_ADAPTER_ERRORS.unauthorized });
   };
 }
 
@@ -41,16 +43,16 @@ export async function startLegacyAdapter(config: LegacyAdapterConfig): Promise<R
     const app = express();
     app.disable('x-powered-by');
     // The gateway's session bridge, with a secret of its own: mounted before the idp's API.
-    app.use('/internal/v1/sessions', sessionBridgeRouter({ secret: config.LEGACY_SESSION_BRIDGE_SECRET, store: sessions, legacyDb, mapping, directory, settings, timeoutMs, registry: metrics.registry, logger }));
+    app.use(SESSION_BRIDGE_BASE, sessionBridgeRouter({ secret: config.LEGACY_SESSION_BRIDGE_SECRET, store: sessions, legacyDb, mapping, directory, settings, timeoutMs, registry: metrics.registry, logger }));
     const internal = express.Router();
     internal.use(requireInternalSecret(config.LEGACY_ADAPTER_SECRET));
     internal.get('/ping', (_req, res) => {
       res.json({ ok: true });
     });
     // The idp accepting a PHP session as proof of login: the idp's secret, not the bridge's.
-    internal.use('/legacy-sessions', sessionResolveRouter({ store: sessions, legacyDb, mapping, fingerprintKey: fingerprintKey(config), timeoutMs, wrapIterations: config.LEGACY_WRAP_ITERATIONS, registry: metrics.registry, logger, cookie: settings.cookie }));
+    internal.use(SESSION_RESOLVE_MOUNT, sessionResolveRouter({ store: sessions, legacyDb, mapping, fingerprintKey: fingerprintKey(config), timeoutMs, wrapIterations: config.LEGACY_WRAP_ITERATIONS, registry: metrics.registry, logger, cookie: settings.cookie }));
     internal.use(internalRoutes(directory, adapterMetrics, logger, { mapping, fingerprintKey: fingerprintKey(config), wrapIterations: config.LEGACY_WRAP_ITERATIONS }));
-    app.use('/internal/v1', internal);
+    app.use(LEGACY_ADAPTER_API_BASE, internal);
     return {
       handler: app,
       // Readiness is the database answering; whether the mapping fits the table is logged at

@@ -1,6 +1,7 @@
 import { Agent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { loginCheckEndpoint } from '../../contracts/idp-internal-api.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { GatewayMetrics, ShadowResult } from '../metrics.ts';
 import { GATEWAY_HEADER_PREFIX } from '../proxy/headers.ts';
@@ -28,8 +29,6 @@ export interface ShadowOptions {
   logger: Logger;
 }
 
-const loginCheckAnswer = z.object({ ok: z.boolean() });
-const LOGIN_CHECK_PATH = '/internal/v1/login-check';
 /** Client addresses remembered by the per-client budget; past it the least recent is forgotten. */
 const MAX_TRACKED_CLIENTS = 10_000;
 
@@ -241,9 +240,9 @@ export class Shadow {
 
   /** Asks the new side whether these credentials are right; it only verifies (no session, no upgrade, no throttling). */
   async #loginCheck(target: Upstream, credentials: { login: string; password: string }, requestId: string): Promise<Pending> {
-    // The idp's contract (idp/login/login-check-route.ts): {login, password} -> {ok}.
-    const payload = Buffer.from(JSON.stringify(credentials));
-    const answer = await this.#send(target, 'POST', LOGIN_CHECK_PATH, {
+    // The idp's contract (contracts/idp-internal-api.ts): {login, password} -> {ok}.
+    const payload = Buffer.from(JSON.stringify(credentials satisfies z.input<typeof loginCheckEndpoint.request>));
+    const answer = await this.#send(target, loginCheckEndpoint.method, loginCheckEndpoint.path, {
       host: target.url.host,
       'content-type': 'application/json',
       accept: 'application/json',
@@ -252,7 +251,7 @@ export class Shadow {
       [`${GATEWAY_HEADER_PREFIX}shadow`]: '1',
     }, payload);
     if (answer.status !== 200) throw new Error(`login-check answered ${answer.status}`);
-    const parsed = loginCheckAnswer.safeParse(JSON.parse(answer.body.toString('utf8')));
+    const parsed = loginCheckEndpoint.answer.safeParse(JSON.parse(answer.body.toString('utf8')));
     if (!parsed.success) throw new Error('login-check answered without a boolean "ok"');
     return { kind: 'login', ok: parsed.data.ok };
   }

@@ -1,4 +1,8 @@
-import { legacySessionCookieSchema, type LegacySessionCookie } from '../../lib/legacy-session-cookie.ts';
+import type { z } from 'zod';
+import { fillPath } from '../../contracts/endpoint.ts';
+import { legacyIdentityEndpoint } from '../../contracts/idp-internal-api.ts';
+import { createSessionEndpoint, deleteSessionEndpoint, sessionCookieEndpoint } from '../../contracts/session-bridge-api.ts';
+import type { LegacySessionCookie } from '../../lib/legacy-session-cookie.ts';
 
 /** A fresh PHP session and the cookie that carries it, as the legacy-adapter says the monolith sets it. */
 export interface BridgedSession {
@@ -42,16 +46,20 @@ export function createSessionBridgeClient(options: { idpUrl: string; idpSecret: 
     }
   };
   let known: { cookie: LegacySessionCookie; at: number } | undefined;
-  const announced = (value: unknown): LegacySessionCookie => {
-    const parsed = legacySessionCookieSchema.safeParse(value);
-    const cookie = parsed.success ? parsed.data : options.fallbackCookie;
+  const announced = (value: LegacySessionCookie | undefined): LegacySessionCookie => {
+    const cookie = value ?? options.fallbackCookie;
     known = { cookie, at: Date.now() };
     return cookie;
+  };
+  const parsed = async <S extends z.ZodType>(what: string, res: Response, schema: S): Promise<z.infer<S>> => {
+    const answer = schema.safeParse(await res.json().catch(() => undefined));
+    if (!answer.success) throw new BridgeUnavailableError(what);
+    return answer.data;
   };
   return {
     async cookie() {
       if (known && Date.now() - known.at < COOKIE_CACHE_MS) return known.cookie;
-      const res = await call('legacy-adapter', `${adapter}/internal/v1/sessions/cookie`, options.adapterSecret);
+      const res = await call('legacy-adapter', `${adapter}${sessionCookieEndpoint.path}`, options.adapterSecret);
       if (res.status === 404) {
         await res.body?.cancel();
         return announced(undefined);
@@ -60,35 +68,33 @@ export function createSessionBridgeClient(options: { idpUrl: string; idpSecret: 
         await res.body?.cancel();
         throw new BridgeUnavailableError('legacy-adapter', res.status);
       }
-      return announced(((await res.json()) as { cookie?: unknown }).cookie);
+      return announced((await parsed('legacy-adapter', res, sessionCookieEndpoint.answer)).cookie);
     },
     async legacyIdOf(sub) {
-      const res = await call('idp', `${idp}/internal/v1/users/${encodeURIComponent(sub)}/legacy-identity`, options.idpSecret);
+      const res = await call('idp', `${idp}${fillPath(legacyIdentityEndpoint.path, { sub })}`, options.idpSecret);
       if (res.status === 404) return void (await res.body?.cancel());
       if (res.status !== 200) {
         await res.body?.cancel();
         throw new BridgeUnavailableError('idp', res.status);
       }
-      const body = (await res.json()) as { legacyId?: unknown };
-      return typeof body.legacyId === 'string' ? body.legacyId : undefined;
+      return (await parsed('idp', res, legacyIdentityEndpoint.answer)).legacyId;
     },
     async createSession(legacyId) {
-      const res = await call('legacy-adapter', `${adapter}/internal/v1/sessions`, options.adapterSecret, {
+      const res = await call('legacy-adapter', `${adapter}${createSessionEndpoint.path}`, options.adapterSecret, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ legacyId }),
+        body: JSON.stringify({ legacyId } satisfies z.input<typeof createSessionEndpoint.request>),
       });
       if (res.status === 404) return void (await res.body?.cancel());
       if (res.status !== 201) {
         await res.body?.cancel();
         throw new BridgeUnavailableError('legacy-adapter', res.status);
       }
-      const body = (await res.json()) as { sessionId?: unknown; cookie?: unknown };
-      if (typeof body.sessionId !== 'string') throw new BridgeUnavailableError('legacy-adapter');
+      const body = await parsed('legacy-adapter', res, createSessionEndpoint.answer);
       return { sessionId: body.sessionId, cookie: announced(body.cookie) };
     },
     async deleteSession(sessionId) {
-      const res = await call('legacy-adapter', `${adapter}/internal/v1/sessions/${encodeURIComponent(sessionId)}`, options.adapterSecret, { method: 'DELETE' });
+      const res = await call('legacy-adapter', `${adapter}${fillPath(deleteSessionEndpoint.path, { id: sessionId })}`, options.adapterSecret, { method: 'DELETE' });
       await res.body?.cancel();
       // 400: not a session id PHP could have made, so there is nothing to delete.
       if (res.status !== 204 && res.status !== 400) throw new BridgeUnavailableError('legacy-adapter', res.status);

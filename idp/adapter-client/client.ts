@@ -1,54 +1,51 @@
+import type { z } from 'zod';
+import { errorCodeOf } from '../../contracts/internal-error.ts';
+import {
+  authenticateEndpoint,
+  LEGACY_ADAPTER_ERRORS,
+  lookupEndpoint,
+  passwordWriteEndpoint,
+  sessionResolveEndpoint,
+  type LegacyUserProfile,
+  type PasswordWrite,
+  type PasswordWriteResult,
+} from '../../contracts/legacy-adapter-api.ts';
+import type { LegacyImportRecord } from '../../contracts/legacy-import-record.ts';
 import { LEGACY_SESSION_COOKIE_PATH, legacySessionCookieAnswer } from '../../contracts/legacy-session-cookie.ts';
 import { propagationHeaders } from '../../lib/request-context.ts';
 import type { NewLegacyUser } from '../users/types.ts';
 
-/** A legacy user as the legacy-adapter describes it: never a hash. */
-export interface LegacyUserProfile {
-  legacyId: string;
-  username: string | null;
-  email: string | null;
-  name: string | null;
-  active: boolean;
-}
+export type { LegacyUserProfile };
+
+/** The adapter or the legacy database did not answer properly; `detail` is a short code for logs and metrics (no secret in it). */
+type Unavailable = { ok: false; reason: 'unavailable'; detail: string };
 
 export type LegacyAuthentication =
-  | { status: 'ok'; user: LegacyUserProfile; scheme: string; fingerprint: string }
+  | { ok: true; user: LegacyUserProfile; scheme: string; fingerprint: string }
   /** Unknown login, wrong password, inactive or unreadable legacy row: the adapter does not say which. */
-  | { status: 'rejected' }
-  /** The adapter or the legacy database did not answer properly; `reason` is for logs and metrics. */
-  | { status: 'unavailable'; reason: string };
+  | { ok: false; reason: 'rejected' }
+  | Unavailable;
 
-export type LegacyLookup = { status: 'ok'; users: LegacyUserProfile[] } | { status: 'unavailable'; reason: string };
+export type LegacyLookup = { ok: true; users: LegacyUserProfile[] } | Unavailable;
 
 /** A lookup with the batch migration's import record of each user (absent for a row it cannot import). */
-export type LegacyImportLookup =
-  | { status: 'ok'; users: { user: LegacyUserProfile; import: NewLegacyUser | undefined }[] }
-  | { status: 'unavailable'; reason: string };
+export type LegacyImportLookup = { ok: true; users: { user: LegacyUserProfile; import: NewLegacyUser | undefined }[] } | Unavailable;
 
 /** A password change for the legacy row (dual-write): the hash is `$2y$` bcrypt, never a plaintext. */
-export interface LegacyPasswordWrite {
-  eventId: string;
-  /** The outbox sequence: the adapter never lets an older one overwrite a newer one. */
-  sequence: number;
-  legacyId: string;
-  hash: string;
-}
+export type LegacyPasswordWrite = PasswordWrite;
 
-export type LegacyPasswordWriteResult =
-  /** applied: written now; duplicate: this event was applied before; stale: a newer one was. */
-  | { status: 'applied'; fingerprint: string }
-  | { status: 'duplicate' | 'stale' }
-  /** The adapter has no legacy row with this id (deleted meanwhile): retrying cannot help. */
-  | { status: 'not_found' }
-  /** Not written; `reason` is a short code for the outbox row, logs and metrics (no secret in it). */
-  | { status: 'failed'; reason: string };
+/**
+ * What the adapter answered (contracts/legacy-adapter-api.ts), or `failed` when it did not answer
+ * properly: not written, `detail` is a short code for the outbox row, logs and metrics.
+ */
+export type LegacyPasswordWriteResult = PasswordWriteResult | { ok: false; reason: 'failed'; detail: string };
 
 /** The legacy user a PHP session is logged in as, with what importing them takes (their legacy hash). */
 export type LegacySessionResolution =
-  | { status: 'ok'; user: LegacyUserProfile; import: NewLegacyUser }
+  | { ok: true; user: LegacyUserProfile; import: NewLegacyUser }
   /** No live session, not logged in, malformed, unknown or inactive user: the adapter does not say which. */
-  | { status: 'rejected' }
-  | { status: 'unavailable'; reason: string };
+  | { ok: false; reason: 'rejected' }
+  | Unavailable;
 
 /** The monolith's session cookie name, as the adapter's mapping has it; `not_announced`: an adapter from before that contract. */
 export type LegacySessionCookieName = { ok: true; name: string } | { ok: false; reason: 'not_announced' | 'unavailable' };
@@ -72,41 +69,13 @@ export interface LegacyAdapterClientOptions {
   timeoutMs: number;
 }
 
-const isString = (v: unknown): v is string => typeof v === 'string';
-const isNullableString = (v: unknown): v is string | null => v === null || typeof v === 'string';
-
-function isProfile(value: unknown): value is LegacyUserProfile {
-  const p = value as Record<string, unknown> | null;
-  return (
-    typeof p === 'object' && p !== null && isString(p.legacyId) && p.legacyId !== '' &&
-    isNullableString(p.username) && isNullableString(p.email) && isNullableString(p.name) && typeof p.active === 'boolean'
-  );
+/** An import record is the user's own (never another row's), and as the idp stores it. */
+function asImport(record: LegacyImportRecord | undefined, legacyId: string): NewLegacyUser | undefined {
+  if (!record || record.legacyId !== legacyId) return undefined;
+  return { ...record, passwordSalt: record.passwordSalt ?? null, active: true };
 }
 
-const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
-
-/** The import record of a resolved session: the batch migration's shape, checked field by field. */
-function asImport(value: unknown, legacyId: string): NewLegacyUser | undefined {
-  const u = value as Record<string, unknown> | null;
-  if (typeof u !== 'object' || u === null || u.legacyId !== legacyId) return undefined;
-  if (!isNullableString(u.username) || !isNullableString(u.email) || !isNullableString(u.name)) return undefined;
-  if (!isString(u.passwordHash) || u.passwordHash === '' || !isString(u.passwordScheme) || !isNullableString(u.passwordSalt ?? null)) return undefined;
-  if (!isStringList(u.passwordCandidates) || !isStringList(u.passwordEncodings) || !u.passwordEncodings.every((e) => e === 'utf8' || e === 'latin1')) return undefined;
-  if (!isString(u.legacyFingerprint)) return undefined;
-  return {
-    legacyId,
-    username: u.username,
-    email: u.email,
-    name: u.name,
-    passwordHash: u.passwordHash,
-    passwordScheme: u.passwordScheme,
-    passwordSalt: (u.passwordSalt as string | null | undefined) ?? null,
-    passwordCandidates: u.passwordCandidates,
-    passwordEncodings: u.passwordEncodings as ('utf8' | 'latin1')[],
-    legacyFingerprint: u.legacyFingerprint,
-    active: true,
-  };
-}
+const unavailable = (detail: string): Unavailable => ({ ok: false, reason: 'unavailable', detail });
 
 /** The idp's side of the legacy-adapter's internal API (bearer secret, timeout, request id passed on). */
 export function createLegacyAdapterClient(options: LegacyAdapterClientOptions): LegacyAdapterClient {
@@ -114,7 +83,7 @@ export function createLegacyAdapterClient(options: LegacyAdapterClientOptions): 
 
   async function post(path: string, body: unknown): Promise<{ status: number; json: unknown } | { error: string }> {
     try {
-      const response = await fetch(`${base}/internal/v1${path}`, {
+      const response = await fetch(`${base}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${options.secret}`, ...propagationHeaders() },
         body: JSON.stringify(body),
@@ -131,6 +100,15 @@ export function createLegacyAdapterClient(options: LegacyAdapterClientOptions): 
       const name = (error as Error).name;
       return { error: name === 'TimeoutError' ? 'timeout' : 'unreachable' };
     }
+  }
+
+  /** The answer parsed with the endpoint's schema; otherwise why not, as a short code. */
+  async function call<S extends z.ZodType>(endpoint: { path: string; answer: S }, body: unknown, expected = 200): Promise<{ ok: true; answer: z.infer<S> } | { ok: false; detail: string; status?: number; json?: unknown }> {
+    const reply = await post(endpoint.path, body);
+    if ('error' in reply) return { ok: false, detail: reply.error };
+    if (reply.status !== expected) return { ok: false, detail: `http_${reply.status}`, status: reply.status, json: reply.json };
+    const parsed = endpoint.answer.safeParse(reply.json);
+    return parsed.success ? { ok: true, answer: parsed.data } : { ok: false, detail: 'bad_answer', status: reply.status };
   }
 
   return {
@@ -152,62 +130,43 @@ export function createLegacyAdapterClient(options: LegacyAdapterClientOptions): 
       return answer.success ? { ok: true, name: answer.data.cookie.name } : { ok: false, reason: 'unavailable' };
     },
     async authenticate(login, password) {
-      const answer = await post('/authenticate', { login, password });
-      if ('error' in answer) return { status: 'unavailable', reason: answer.error };
-      const body = answer.json as Record<string, unknown> | null;
-      if (answer.status !== 200 || typeof body !== 'object' || body === null) return { status: 'unavailable', reason: `http_${answer.status}` };
-      if (body.ok === false) return { status: 'rejected' };
-      if (body.ok === true && isProfile(body.user) && isString(body.scheme) && isString(body.fingerprint)) {
-        return { status: 'ok', user: body.user, scheme: body.scheme, fingerprint: body.fingerprint };
-      }
-      return { status: 'unavailable', reason: 'bad_answer' };
+      const reply = await call(authenticateEndpoint, { login, password });
+      if (!reply.ok) return unavailable(reply.detail);
+      const { answer } = reply;
+      return answer.ok ? { ok: true, user: answer.user, scheme: answer.scheme, fingerprint: answer.fingerprint } : { ok: false, reason: 'rejected' };
     },
     async resolveSession(sessionId) {
-      const answer = await post('/legacy-sessions/resolve', { sessionId });
-      if ('error' in answer) return { status: 'unavailable', reason: answer.error };
-      const body = answer.json as Record<string, unknown> | null;
-      if (answer.status !== 200 || typeof body !== 'object' || body === null) return { status: 'unavailable', reason: `http_${answer.status}` };
-      if (body.ok === false) return { status: 'rejected' };
-      if (body.ok === true && isProfile(body.user) && body.user.active) {
-        const record = asImport(body.import, body.user.legacyId);
-        if (record) return { status: 'ok', user: body.user, import: record };
-      }
-      return { status: 'unavailable', reason: 'bad_answer' };
+      const reply = await call(sessionResolveEndpoint, { sessionId });
+      if (!reply.ok) return unavailable(reply.detail);
+      const { answer } = reply;
+      if (!answer.ok) return { ok: false, reason: 'rejected' };
+      // The adapter resolves only active users; an answer that says otherwise is not believed.
+      const record = answer.user.active ? asImport(answer.import, answer.user.legacyId) : undefined;
+      return record ? { ok: true, user: answer.user, import: record } : unavailable('bad_answer');
     },
     async lookup(query) {
-      const answer = await post('/users/lookup', query);
-      if ('error' in answer) return { status: 'unavailable', reason: answer.error };
-      const users = (answer.json as { users?: unknown } | null)?.users;
-      if (answer.status !== 200 || !Array.isArray(users) || !users.every(isProfile)) return { status: 'unavailable', reason: `http_${answer.status}` };
-      return { status: 'ok', users };
+      const reply = await call(lookupEndpoint, query);
+      if (!reply.ok) return unavailable(reply.status === 200 ? 'http_200' : reply.detail);
+      return { ok: true, users: reply.answer.users.map(({ import: _record, ...user }) => user) };
     },
     async lookupForImport(query) {
-      const answer = await post('/users/lookup', { ...query, withImport: true });
-      if ('error' in answer) return { status: 'unavailable', reason: answer.error };
-      const users = (answer.json as { users?: unknown } | null)?.users;
-      if (answer.status !== 200 || !Array.isArray(users) || !users.every(isProfile)) return { status: 'unavailable', reason: `http_${answer.status}` };
+      const reply = await call(lookupEndpoint, { ...query, withImport: true });
+      if (!reply.ok) return unavailable(reply.status === 200 ? 'http_200' : reply.detail);
       // The record is split off the profile, so the hash never travels further with it.
-      return {
-        status: 'ok',
-        users: users.map((entry) => {
-          const { import: record, ...user } = entry as LegacyUserProfile & { import?: unknown };
-          return { user, import: asImport(record, user.legacyId) };
-        }),
-      };
+      return { ok: true, users: reply.answer.users.map(({ import: record, ...user }) => ({ user, import: asImport(record, user.legacyId) })) };
     },
     async writePassword(write) {
-      const answer = await post('/users/password', write);
-      if ('error' in answer) return { status: 'failed', reason: answer.error };
-      const body = answer.json as Record<string, unknown> | null;
-      if (answer.status === 200 && body?.ok === true) {
-        if (body.result === 'applied' && isString(body.fingerprint)) return { status: 'applied', fingerprint: body.fingerprint };
-        if (body.result === 'duplicate' || body.result === 'stale') return { status: body.result };
-        return { status: 'failed', reason: 'bad_answer' };
+      const reply = await call(passwordWriteEndpoint, write);
+      if (reply.ok) {
+        const { answer } = reply;
+        return answer.result === 'applied' ? { ok: true, outcome: 'applied', fingerprint: answer.fingerprint } : { ok: true, outcome: answer.result };
       }
-      if (answer.status === 404 && body?.error === 'legacy_user_not_found') return { status: 'not_found' };
-      // The adapter's error codes are a short fixed set; anything else is not echoed.
-      const code = isString(body?.error) && /^[a-z_]{1,40}$/.test(body.error) ? body.error : 'error';
-      return { status: 'failed', reason: `http_${answer.status}:${code}` };
+      if (reply.status === undefined || reply.status === 200) return { ok: false, reason: 'failed', detail: reply.detail };
+      const code = errorCodeOf(reply.json, Object.values(LEGACY_ADAPTER_ERRORS));
+      // Its own code, never a bare 404 (a wrong URL, a proxy in between): only then is the row gone.
+      if (reply.status === 404 && code === LEGACY_ADAPTER_ERRORS.legacyUserNotFound) return { ok: false, reason: code };
+      // Only the contract's codes are echoed into the outbox row and the metrics.
+      return { ok: false, reason: 'failed', detail: `http_${reply.status}:${code ?? 'error'}` };
     },
   };
 }

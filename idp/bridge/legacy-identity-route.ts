@@ -1,4 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { z } from 'zod';
+import { pathUnder } from '../../contracts/endpoint.ts';
+import { IDP_INTERNAL_API_BASE, IDP_INTERNAL_ERRORS as ERRORS, legacyIdentityEndpoint } from '../../contracts/idp-internal-api.ts';
 import { hasBearerSecret } from '../../lib/bearer-auth.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { currentLogger } from '../../lib/request-context.ts';
@@ -12,12 +15,12 @@ import type { UserStore } from '../users/types.ts';
  */
 export function legacyIdentityRouter(users: Pick<UserStore, 'findById'>, secret: string, logger: Logger): express.Router {
   const router = express.Router();
-  router.get('/users/:sub/legacy-identity', async (req: Request, res: Response, next: NextFunction) => {
-    if (!hasBearerSecret(req, secret)) return void res.status(401).set('www-authenticate', 'Bearer').json({ error: 'unauthorized' });
+  router.get(pathUnder(IDP_INTERNAL_API_BASE, legacyIdentityEndpoint.path), async (req: Request, res: Response, next: NextFunction) => {
+    if (!hasBearerSecret(req, secret)) return void res.status(401).set('www-authenticate', 'Bearer').json({ error: ERRORS.unauthorized });
     try {
       const user = await users.findById(String(req.params.sub));
-      if (!user || !user.active || !user.legacyId) return void res.status(404).json({ error: 'not_found' });
-      res.set('cache-control', 'no-store').json({ legacyId: user.legacyId });
+      if (!user || !user.active || !user.legacyId) return void res.status(404).json({ error: ERRORS.notFound, error_description: 'no active user with a legacy account by this subject' });
+      res.set('cache-control', 'no-store').json({ legacyId: user.legacyId } satisfies z.input<typeof legacyIdentityEndpoint.answer>);
     } catch (error) {
       currentLogger(logger).error({ err: error }, 'legacy identity look-up failed');
       next(error);

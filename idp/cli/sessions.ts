@@ -9,6 +9,8 @@
 // gateway. Exit codes: 0 done, 1 refused or failed (the reason is printed), 2 wrong usage,
 // 78 a variable is malformed.
 import { parseArgs } from 'node:util';
+import { fillPath } from '../../contracts/endpoint.ts';
+import { endSessionsEndpoint } from '../../contracts/idp-internal-api.ts';
 import { ConfigError, loadConfig } from '../../lib/config.ts';
 import { sessionsCliEnv } from './env.ts';
 
@@ -48,8 +50,8 @@ export async function main(argv: string[]): Promise<number> {
   const base = env.IDP_ADMIN_URL.replace(/\/+$/, '');
   let res: Response;
   try {
-    res = await fetch(`${base}/internal/v1/users/${encodeURIComponent(values.user)}/sessions/end`, {
-      method: 'POST',
+    res = await fetch(`${base}${fillPath(endSessionsEndpoint.path, { sub: values.user })}`, {
+      method: endSessionsEndpoint.method,
       headers: { authorization: `Bearer ${env.IDP_ADMIN_TOKEN}` },
       signal: AbortSignal.timeout(30_000),
     });
@@ -60,7 +62,9 @@ export async function main(argv: string[]): Promise<number> {
     await res.body?.cancel();
     return fail(`refused (HTTP ${res.status})`, 1);
   }
-  const ended = (await res.json()) as { grants: number; sessions: number };
+  const answer = endSessionsEndpoint.answer.safeParse(await res.json().catch(() => undefined));
+  if (!answer.success) return fail('the idp answered something other than {grants, sessions}', 1);
+  const ended = answer.data;
   console.log(
     values.json
       ? JSON.stringify({ user: values.user, sessions: ended.sessions, grants: ended.grants })

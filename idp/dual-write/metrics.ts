@@ -1,3 +1,4 @@
+import { LEGACY_ADAPTER_ERRORS } from '../../contracts/legacy-adapter-api.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
 import type { DeadReason, OutboxStats } from './outbox.ts';
@@ -49,7 +50,7 @@ export function createDualWriteMetrics(registry: Registry, options: DualWriteMet
       registers: [registry],
     });
   // Zero from the start, so the alert's increase() sees the first dead event.
-  for (const reason of ['legacy_user_not_found', 'max_attempts'] satisfies DeadReason[]) dead.inc({ reason }, 0);
+  for (const reason of [LEGACY_ADAPTER_ERRORS.legacyUserNotFound, 'max_attempts'] satisfies DeadReason[]) dead.inc({ reason }, 0);
   const pruned =
     existing<Counter>(registry, 'idp_dual_write_rows_pruned_total') ??
     new Counter({ name: 'idp_dual_write_rows_pruned_total', help: 'Settled (relayed or dead) outbox rows deleted after IDP_DUAL_WRITE_RETENTION_DAYS', registers: [registry] });

@@ -1,6 +1,7 @@
 // The legacy_outbox table (idp/store/migrations/030-legacy-outbox.ts): the one module that
 // reads and writes it. The user store writes events inside its own transaction; the relay
 // claims, settles and reschedules them.
+import type { LEGACY_ADAPTER_ERRORS } from '../../contracts/legacy-adapter-api.ts';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from '../../lib/db.ts';
 
@@ -25,7 +26,7 @@ export interface OutboxEvent {
 }
 
 /** Why the relay gave an event up (legacy_outbox.dead_reason). */
-export type DeadReason = 'legacy_user_not_found' | 'max_attempts';
+export type DeadReason = typeof LEGACY_ADAPTER_ERRORS.legacyUserNotFound | 'max_attempts';
 
 export interface OutboxStats {
   /** Pending events. */

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { createPollingLoop } from '../../lib/polling-loop.ts';
+import { LEGACY_ADAPTER_ERRORS } from '../../contracts/legacy-adapter-api.ts';
 import type { LegacyAdapterClient } from '../adapter-client/client.ts';
 import type { DualWriteMetrics } from './metrics.ts';
 import type { DeadReason, Outbox, OutboxEvent } from './outbox.ts';
@@ -42,7 +43,7 @@ export interface RelayOptions {
  * adapter refuses our secret. They hit every event alike and are fixed by ops, after which the
  * backlog drains; giving events up over them would drop every change made meanwhile.
  */
-const DEPLOYMENT_ERRORS = new Set(['http_409:mapping_cannot_write', 'http_401:unauthorized']);
+const DEPLOYMENT_ERRORS = new Set([`http_409:${LEGACY_ADAPTER_ERRORS.mappingCannotWrite}`, `http_401:${LEGACY_ADAPTER_ERRORS.unauthorized}`]);
 /**
  * Outages: the adapter or the legacy database down, slow or behind a failing proxy. The design
  * promises nothing is lost while the legacy side is down, however long, so these never count
@@ -88,32 +89,32 @@ export function createRelay(options: RelayOptions): Relay {
       return;
     }
     const result = await legacy.writePassword({ eventId: event.eventId, sequence: event.sequence, legacyId: event.legacyId, hash: event.legacyHash });
-    if (result.status === 'not_found') {
+    if (!result.ok && result.reason === LEGACY_ADAPTER_ERRORS.legacyUserNotFound) {
       // The legacy row is gone: no retry can write it. Later events of the user fail the same way.
-      await giveUp(event, context, 'legacy_user_not_found', 'http_404:legacy_user_not_found');
+      await giveUp(event, context, result.reason, `http_404:${result.reason}`);
       return;
     }
-    if (result.status === 'failed') {
+    if (!result.ok) {
       const attempts = event.attempts + 1;
-      if (attempts >= maxAttempts && !retriesForever(result.reason)) {
-        metrics.failed(result.reason);
-        await giveUp(event, context, 'max_attempts', result.reason);
+      if (attempts >= maxAttempts && !retriesForever(result.detail)) {
+        metrics.failed(result.detail);
+        await giveUp(event, context, 'max_attempts', result.detail);
         return;
       }
       const delayMs = retryDelay(attempts, retryBaseMs, retryMaxMs);
-      await outbox.reschedule(event, relayId, result.reason, delayMs);
-      metrics.failed(result.reason);
-      log.warn({ ...context, attempts, error: result.reason, retryInMs: delayMs }, 'legacy password write failed; will retry');
+      await outbox.reschedule(event, relayId, result.detail, delayMs);
+      metrics.failed(result.detail);
+      log.warn({ ...context, attempts, error: result.detail, retryInMs: delayMs }, 'legacy password write failed; will retry');
       return;
     }
-    if (result.status === 'applied') {
+    if (result.outcome === 'applied') {
       // The legacy row now holds this hash: record its fingerprint so the batch migration's
       // delta pass sees a legacy hash the idp already knows about, not a change to copy back.
       await knex('users').where({ id: event.userId }).update({ legacy_fingerprint: result.fingerprint });
     }
     if (await outbox.settle(event, relayId)) {
-      metrics.relayed(result.status);
-      log.info({ ...context, result: result.status, attempts: event.attempts + 1 }, 'password change relayed to the legacy site');
+      metrics.relayed(result.outcome);
+      log.info({ ...context, result: result.outcome, attempts: event.attempts + 1 }, 'password change relayed to the legacy site');
     }
   }
 

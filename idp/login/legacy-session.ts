@@ -35,11 +35,11 @@ export function createLegacySessionLogin(options: { users: UserStore; legacy: Le
     async signIn(sessionId, loginHint) {
       const log = currentLogger(logger);
       const answer = await legacy.resolveSession(sessionId);
-      if (answer.status === 'unavailable') {
-        log.warn({ reason: answer.reason }, 'legacy-adapter unavailable; legacy session not checked');
+      if (!answer.ok && answer.reason === 'unavailable') {
+        log.warn({ reason: answer.detail }, 'legacy-adapter unavailable; legacy session not checked');
         return { result: 'unavailable' };
       }
-      if (answer.status === 'rejected') return { result: 'invalid' };
+      if (!answer.ok) return { result: 'invalid' };
       const known = await users.findByLegacyId(answer.user.legacyId);
       if (loginHint !== undefined && !matches(loginHint, known ?? answer.user)) return { result: 'hint_mismatch' };
       // insertFromLegacy is the just-in-time import (one row however many race); the record is

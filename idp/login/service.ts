@@ -73,7 +73,7 @@ export function createLoginService(options: LoginServiceOptions): LoginService &
    */
   async function legacyAccountOf(identifier: string): Promise<string | undefined> {
     const found = await legacy.lookup({ login: identifier });
-    if (found.status !== 'ok') return undefined;
+    if (!found.ok) return undefined;
     const [user] = found.users;
     return user ? `legacy:${user.legacyId}` : undefined;
   }
@@ -132,11 +132,11 @@ export function createLoginService(options: LoginServiceOptions): LoginService &
 
   async function loginLegacy(identifier: string, password: string, dryRun: boolean): Promise<Decided> {
     const answer = await legacy.authenticate(identifier, password);
-    metrics?.legacyLookups.inc({ result: answer.status === 'ok' ? 'found' : answer.status });
-    if (answer.status === 'rejected') return fail('unknown_user', null, 'legacy', dryRun, { account: dryRun ? undefined : await legacyAccountOf(identifier) });
-    if (answer.status === 'unavailable') {
+    metrics?.legacyLookups.inc({ result: answer.ok ? 'found' : answer.reason });
+    if (!answer.ok && answer.reason === 'rejected') return fail('unknown_user', null, 'legacy', dryRun, { account: dryRun ? undefined : await legacyAccountOf(identifier) });
+    if (!answer.ok) {
       // Nothing was decided: not a wrong password, and no dummy work to pad (the answer says so anyway).
-      currentLogger(logger).warn({ reason: answer.reason }, 'legacy-adapter unavailable; login of a user unknown to the idp not decided');
+      currentLogger(logger).warn({ reason: answer.detail }, 'legacy-adapter unavailable; login of a user unknown to the idp not decided');
       count('legacy_unavailable', null, 'legacy', dryRun);
       return { ok: false, unavailable: true };
     }

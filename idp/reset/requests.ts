@@ -37,7 +37,7 @@ export function createResetRequests(deps: ResetRequestDeps) {
     // Both lookups, always and at once: the work is the same whichever side knows the account.
     const [known, legacy] = await Promise.all([deps.users.findByLogin(identifier), deps.legacy.lookupForImport({ login: identifier })]);
     if (known) return known;
-    if (legacy.status === 'unavailable') return 'unavailable';
+    if (!legacy.ok) return 'unavailable';
     const [entry] = legacy.users;
     if (!entry?.user.active || !entry.import) return undefined;
     // Already imported under other login keys (renamed, or an e-mail another user holds).

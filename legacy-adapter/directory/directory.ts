@@ -6,7 +6,8 @@ import type { LegacyMapping } from '../mapping-format/index.ts';
 import type { AdapterMetrics } from '../metrics.ts';
 import { createDummyVerifier } from './dummy-verify.ts';
 import { legacyFingerprint } from './fingerprint.ts';
-import { createLegacyPasswordWriter, type PasswordWrite, type PasswordWriteResult } from './password-writer.ts';
+import type { PasswordWrite, PasswordWriteResult } from '../../contracts/legacy-adapter-api.ts';
+import { createLegacyPasswordWriter } from './password-writer.ts';
 import { LegacyUnavailableError } from './unavailable.ts';
 
 /** What the legacy table says about a user; never the hash. */

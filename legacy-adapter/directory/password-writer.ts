@@ -4,23 +4,7 @@ import { boundQuery, withDeadline, type Knex } from '../../lib/db.ts';
 import type { LegacyMapping } from '../mapping-format/index.ts';
 import { LegacyUnavailableError } from './unavailable.ts';
 import { legacyFingerprint } from './fingerprint.ts';
-
-/** PHP's `password_verify` reads it; the only form the adapter writes. */
-export const LEGACY_WRITE_HASH = /^\$2y\$(0[4-9]|1[0-5])\$[./A-Za-z0-9]{53}$/;
-
-export interface PasswordWrite {
-  eventId: string;
-  /** The idp outbox sequence: per legacy user, only a higher one is applied. */
-  sequence: number;
-  legacyId: string;
-  hash: string;
-}
-
-export type PasswordWriteResult =
-  | { result: 'applied'; fingerprint: string }
-  /** duplicate: this event was applied before; stale: a newer one was. Both change nothing. */
-  | { result: 'duplicate' | 'stale' }
-  | { result: 'not_found' };
+import { LEGACY_ADAPTER_ERRORS, type PasswordWrite, type PasswordWriteResult } from '../../contracts/legacy-adapter-api.ts';
 
 /** The mapping has no `write` section: this legacy site cannot take passwords back. */
 export class LegacyCannotWriteError extends Error {
@@ -75,15 +59,15 @@ export function createLegacyPasswordWriter(knex: Knex, options: { mapping: Legac
       throw error;
     });
     await ledgerReady;
-    return knex.transaction(async (trx) => {
+    return knex.transaction(async (trx): Promise<PasswordWriteResult> => {
       // Lock the user's row first: concurrent writes for one user queue here (MySQL), and the
       // ledger check below then sees the winner's entry.
       const lock = trx(mapping.table).select(mapping.columns.id).where(mapping.columns.id, change.legacyId);
       const found = await bound(mysql ? lock.forUpdate() : lock).first();
-      if (!found) return { result: 'not_found' as const };
+      if (!found) return { ok: false, reason: LEGACY_ADAPTER_ERRORS.legacyUserNotFound };
       const applied = (await bound(trx(ledgerTable).where({ legacy_id: change.legacyId })).first('sequence', 'event_id')) as { sequence: unknown; event_id: string } | undefined;
       if (applied && Number(applied.sequence) >= change.sequence) {
-        return { result: applied.event_id === change.eventId ? ('duplicate' as const) : ('stale' as const) };
+        return { ok: true, outcome: applied.event_id === change.eventId ? 'duplicate' : 'stale' };
       }
       const columns: Record<string, unknown> = { ...password.set, [hashColumn]: change.hash };
       for (const column of password.clear) columns[column] = null;
@@ -98,7 +82,7 @@ export function createLegacyPasswordWriter(knex: Knex, options: { mapping: Legac
         ? ((await bound(trx(mapping.table).where(mapping.columns.id, change.legacyId)).first({ salt: mapping.columns.salt })) as { salt: unknown } | undefined)?.salt
         : null;
       const saltText = salt === null || salt === undefined ? null : Buffer.isBuffer(salt) ? salt.toString('utf8') : String(salt);
-      return { result: 'applied' as const, fingerprint: legacyFingerprint(fingerprintKey, change.hash, saltText) };
+      return { ok: true, outcome: 'applied', fingerprint: legacyFingerprint(fingerprintKey, change.hash, saltText) };
     });
   }
 

@@ -2,7 +2,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Knex } from 'knex';
 import type { Registry } from 'prom-client';
 import { Counter } from 'prom-client';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { pathUnder } from '../../contracts/endpoint.ts';
+import type { InternalErrorBody } from '../../contracts/internal-error.ts';
+import { LEGACY_ADAPTER_API_BASE, LEGACY_ADAPTER_ERRORS as ERRORS, sessionResolveEndpoint } from '../../contracts/legacy-adapter-api.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { currentLogger } from '../../lib/request-context.ts';
 import { prepareRow } from '../etl/prepare.ts';
@@ -14,10 +17,12 @@ import { isPhpSessionId } from './session-id.ts';
 import type { LegacySessionStore } from './legacy-session-store.ts';
 import { wrapImportRecord } from '../../lib/passwords/wrap-record.ts';
 import type { LegacySessionCookie } from '../../lib/legacy-session-cookie.ts';
-import type { LegacySessionCookieAnswer } from '../../contracts/legacy-session-cookie.ts';
+import { LEGACY_SESSION_COOKIE_PATH, type LegacySessionCookieAnswer } from '../../contracts/legacy-session-cookie.ts';
 
-// The id travels in the body, never in the URL: URLs end up in access logs.
-const body = z.strictObject({ sessionId: z.string().max(256) });
+/** Where the router is mounted, under the adapter's internal API (its own body limit and error handler). */
+export const SESSION_RESOLVE_MOUNT = '/legacy-sessions';
+const route = pathUnder(`${LEGACY_ADAPTER_API_BASE}${SESSION_RESOLVE_MOUNT}`, sessionResolveEndpoint.path);
+const fail = (res: Response, status: number, body: InternalErrorBody) => void res.status(status).json(body);
 
 export interface SessionResolveDeps {
   store: LegacySessionStore;
@@ -54,18 +59,18 @@ export function sessionResolveRouter(deps: SessionResolveDeps): express.Router {
   router.use(express.json({ limit: '2kb' }));
 
   // contracts/legacy-session-cookie.ts: one mapping file names the cookie for every service.
-  router.get('/cookie', (_req: Request, res: Response) => {
+  router.get(pathUnder(`${LEGACY_ADAPTER_API_BASE}${SESSION_RESOLVE_MOUNT}`, LEGACY_SESSION_COOKIE_PATH), (_req: Request, res: Response) => {
     const answer: LegacySessionCookieAnswer = { cookie: deps.cookie };
     res.json(answer);
   });
 
-  router.post('/resolve', async (req: Request, res: Response) => {
+  router.post(route, async (req: Request, res: Response) => {
     res.set('cache-control', 'no-store');
-    const parsed = body.safeParse(req.body);
-    if (!parsed.success) return void res.status(400).json({ error: 'invalid_request', message: 'body must be {"sessionId": string}' });
+    const parsed = sessionResolveEndpoint.request.safeParse(req.body);
+    if (!parsed.success) return fail(res, 400, { error: ERRORS.invalidRequest, error_description: 'body must be {"sessionId": string}' });
     const invalid = () => {
       counter.inc({ result: 'invalid' });
-      res.json({ ok: false });
+      res.json({ ok: false } satisfies z.input<typeof sessionResolveEndpoint.answer>);
     };
     // The format first: nothing that is not a PHP session id reaches the store.
     if (!isPhpSessionId(parsed.data.sessionId)) return invalid();
@@ -81,7 +86,8 @@ export function sessionResolveRouter(deps: SessionResolveDeps): express.Router {
       // Only the error's name and code: a driver's message could quote the session id.
       const cause = ((error as { cause?: unknown }).cause ?? error) as { name?: unknown; code?: unknown };
       log.error({ err: { name: cause.name, code: cause.code } }, 'legacy session store unavailable');
-      return void res.status(503).set('retry-after', '5').json({ error: 'legacy_unavailable' });
+      res.set('retry-after', '5');
+      return fail(res, 503, { error: ERRORS.legacyUnavailable, error_description: 'the legacy session store or database did not answer' });
     }
     // auth.php logs a session of a deleted or deactivated user out on the spot.
     if (!row || !row.active) return invalid();
@@ -99,9 +105,9 @@ export function sessionResolveRouter(deps: SessionResolveDeps): express.Router {
   router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
     const status = (error as { status?: number }).status;
-    if (status === 400 || status === 413 || status === 415) return void res.status(status).json({ error: 'invalid_request' });
+    if (status === 400 || status === 413 || status === 415) return fail(res, status, { error: ERRORS.invalidRequest });
     currentLogger(deps.logger).error({ err: { name: (error as Error).name } }, 'session resolve error');
-    res.status(500).json({ error: 'internal_error' });
+    fail(res, 500, { error: ERRORS.internalError });
   });
   return router;
 }

@@ -1,7 +1,16 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Knex } from 'knex';
 import { Counter, type Registry } from 'prom-client';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { pathUnder } from '../../contracts/endpoint.ts';
+import type { InternalErrorBody } from '../../contracts/internal-error.ts';
+import {
+  createSessionEndpoint,
+  deleteSessionEndpoint,
+  SESSION_BRIDGE_BASE,
+  SESSION_BRIDGE_ERRORS as ERRORS,
+  sessionCookieEndpoint,
+} from '../../contracts/session-bridge-api.ts';
 import { hasBearerSecret } from '../../lib/bearer-auth.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { currentLogger } from '../../lib/request-context.ts';
@@ -13,10 +22,8 @@ import { isPhpSessionId, newPhpSessionId } from './session-id.ts';
 import type { SessionSettings } from './settings.ts';
 import type { LegacySessionStore } from './legacy-session-store.ts';
 
-const body = z.union([
-  z.strictObject({ legacyId: z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a positive integer') }),
-  z.strictObject({ login: z.string().trim().min(1, 'must not be empty').max(320, 'is too long') }),
-]);
+const route = (path: string) => pathUnder(SESSION_BRIDGE_BASE, path);
+const fail = (res: Response, status: number, body: InternalErrorBody) => void res.status(status).json(body);
 
 export interface SessionBridgeDeps {
   secret: string;
@@ -39,7 +46,7 @@ export interface SessionBridgeDeps {
  *   POST /   {legacyId} or {login} -> 201 {sessionId, lifetimeSeconds, cookie}; 404 unknown or inactive user
  *   GET /cookie                    -> 200 {cookie}: the monolith's session cookie, for reading and clearing it
  *   DELETE /:id                    -> 204 (whether or not it existed)
- * `cookie` is lib/legacy-session-cookie.ts's contract, from the mapping's `session.cookie`.
+ * The contract is contracts/session-bridge-api.ts; `cookie` is lib/legacy-session-cookie.ts's, from the mapping's `session.cookie`.
  */
 export function sessionBridgeRouter(deps: SessionBridgeDeps): express.Router {
   const counter = new Counter({
@@ -54,15 +61,16 @@ export function sessionBridgeRouter(deps: SessionBridgeDeps): express.Router {
   const router = express.Router();
   router.use((req: Request, res: Response, next: NextFunction) => {
     if (hasBearerSecret(req, deps.secret)) return next();
-    res.status(401).set('www-authenticate', 'Bearer').json({ error: 'unauthorized' });
+    res.set('www-authenticate', 'Bearer');
+    fail(res, 401, { error: ERRORS.unauthorized });
   });
   router.use(express.json({ limit: '4kb' }));
 
-  router.post('/', async (req: Request, res: Response) => {
-    const parsed = body.safeParse(req.body);
+  router.post(route(createSessionEndpoint.path), async (req: Request, res: Response) => {
+    const parsed = createSessionEndpoint.request.safeParse(req.body);
     if (!parsed.success) {
       counter.inc({ action: 'create', result: 'invalid' });
-      return void res.status(400).json({ error: 'invalid_request', message: 'body must be {"legacyId": "<digits>"} or {"login": string}' });
+      return fail(res, 400, { error: ERRORS.invalidRequest, error_description: 'body must be {"legacyId": "<digits>"} or {"login": string}' });
     }
     let found: SessionRow | undefined;
     try {
@@ -76,7 +84,7 @@ export function sessionBridgeRouter(deps: SessionBridgeDeps): express.Router {
     }
     const notFound = () => {
       counter.inc({ action: 'create', result: 'not_found' });
-      res.status(404).json({ error: 'user_not_found' });
+      fail(res, 404, { error: ERRORS.userNotFound, error_description: 'no active legacy user by this id or login' });
     };
     // PHP would log an inactive user straight out again (auth.php): no session for them at all.
     if (!found || !found.row.active) return notFound();
@@ -91,7 +99,7 @@ export function sessionBridgeRouter(deps: SessionBridgeDeps): express.Router {
       // The mapping gives a key a type this row's value cannot have: a mapping to fix, not an outage.
       counter.inc({ action: 'create', result: 'invalid' });
       currentLogger(deps.logger).error({ legacyId: found.row.legacyId, err: { message: error.message } }, 'the session mapping does not fit this user');
-      return void res.status(500).json({ error: 'session_mapping_mismatch' });
+      return fail(res, 500, { error: ERRORS.sessionMappingMismatch, error_description: 'the mapping\'s session keys do not fit this user: see the adapter\'s log' });
     }
     const sessionId = newPhpSessionId(mapping.session.sid);
     try {
@@ -101,18 +109,19 @@ export function sessionBridgeRouter(deps: SessionBridgeDeps): express.Router {
     }
     counter.inc({ action: 'create', result: 'ok' });
     currentLogger(deps.logger).info({ legacyId: found.row.legacyId }, 'bridged PHP session created');
-    res.status(201).set('cache-control', 'no-store').json({ sessionId, lifetimeSeconds: settings.lifetime, cookie: settings.cookie });
+    const answer: z.input<typeof createSessionEndpoint.answer> = { sessionId, lifetimeSeconds: settings.lifetime, cookie: settings.cookie };
+    res.status(201).set('cache-control', 'no-store').json(answer);
   });
 
-  router.get('/cookie', (_req: Request, res: Response) => {
-    res.json({ cookie: settings.cookie });
+  router.get(route(sessionCookieEndpoint.path), (_req: Request, res: Response) => {
+    res.json({ cookie: settings.cookie } satisfies z.input<typeof sessionCookieEndpoint.answer>);
   });
 
-  router.delete('/:id', async (req: Request, res: Response) => {
+  router.delete(route(deleteSessionEndpoint.path), async (req: Request, res: Response) => {
     const id = String(req.params.id);
     if (!isPhpSessionId(id)) {
       counter.inc({ action: 'delete', result: 'invalid' });
-      return void res.status(400).json({ error: 'invalid_request', message: 'not a session id' });
+      return fail(res, 400, { error: ERRORS.invalidRequest, error_description: 'not a session id' });
     }
     try {
       const existed = await deps.store.destroy(id);
@@ -128,15 +137,16 @@ export function sessionBridgeRouter(deps: SessionBridgeDeps): express.Router {
     // Only the error's name and code: a driver's message can quote the session id (duplicate key).
     const cause = ((error as { cause?: unknown }).cause ?? error) as { name?: unknown; code?: unknown };
     currentLogger(deps.logger).error({ err: { name: cause.name, code: cause.code } }, 'legacy session store unavailable');
-    res.status(503).set('retry-after', '5').json({ error: 'legacy_unavailable' });
+    res.set('retry-after', '5');
+    fail(res, 503, { error: ERRORS.legacyUnavailable, error_description: 'the legacy session store or database did not answer' });
   }
 
   router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
     const status = (error as { status?: number }).status;
-    if (status === 400 || status === 413 || status === 415) return void res.status(status).json({ error: 'invalid_request' });
+    if (status === 400 || status === 413 || status === 415) return fail(res, status, { error: ERRORS.invalidRequest });
     currentLogger(deps.logger).error({ err: error }, 'session bridge error');
-    res.status(500).json({ error: 'internal_error' });
+    fail(res, 500, { error: ERRORS.internalError });
   });
   return router;
 }
