@@ -1,9 +1,9 @@
 // Pages oidc-provider renders itself (configuration hooks), in the same look and under the
 // same headers as ours. Plug in as `renderError` and `features.rpInitiatedLogout.logoutSource`
 // / `postLogoutSuccessSource`.
-import { raw } from './html.ts';
+import { raw } from '../../lib/html.ts';
 import type { ProviderPageContext } from './provider-types.ts';
-import { pageHeaders } from './security-headers.ts';
+import { pageHeaders } from '../../lib/page-headers.ts';
 import { unavailablePageBody } from './unavailable.ts';
 import { logoutPage, messagePage } from './views.ts';
 

@@ -15,7 +15,7 @@ import { LEGACY_SESSION_AMR, legacySessionApplies, legacySessionCookie, legacySe
 import { createLoginFormMetrics } from './login-form-metrics.ts';
 import type { ClientLike, GrantLike, InteractionDetails, InteractionProvider } from './provider-types.ts';
 import { describeClaim, describeScope } from './scope-descriptions.ts';
-import { pageHeaders } from './security-headers.ts';
+import { pageHeaders } from '../../lib/page-headers.ts';
 import { consentPage, loginPage, messagePage, type LoginProblem } from './views.ts';
 
 export interface InteractionDeps {

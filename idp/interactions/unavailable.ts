@@ -1,7 +1,7 @@
 // The idp's answer when something it depends on (Redis, the legacy-adapter) is down: 503 with
 // Retry-After, so people and clients come back instead of concluding they did something wrong.
 import type { Response } from 'express';
-import { pageHeaders } from './security-headers.ts';
+import { pageHeaders } from '../../lib/page-headers.ts';
 import { messagePage } from './views.ts';
 
 /** About the legacy-adapter's own Retry-After, and short enough for a person to wait. */

@@ -1,7 +1,7 @@
 // The idp's own pages. Plain HTML forms that work without JavaScript, one stylesheet, no
 // script. Accessibility: a lang attribute, a label for every field, autocomplete hints, focus
 // on the first field or on the error summary, and errors announced and linked to their field.
-import { html, type Html } from './html.ts';
+import { html, type Html } from '../../lib/html.ts';
 
 export const STYLESHEET_PATH = '/interaction/static/idp.css';
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createCsrfTokens } from '../../idp/interactions/csrf.ts';
-import { escapeHtml, html, raw } from '../../idp/interactions/html.ts';
+import { escapeHtml, html, raw } from '../../lib/html.ts';
 import { errorPageBody } from '../../idp/interactions/provider-pages.ts';
-import { contentSecurityPolicy, formTargetSource } from '../../idp/interactions/security-headers.ts';
+import { contentSecurityPolicy, formTargetSource } from '../../lib/page-headers.ts';
 
 test('escapeHtml neutralises every character that can open markup or leave an attribute', () => {
   assert.equal(escapeHtml(`<a href="x" onclick='y'>&\`</a>`), '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&#96;&lt;/a&gt;');
