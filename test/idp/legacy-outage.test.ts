@@ -11,6 +11,7 @@ import { signInOnPage, startLegacySite, STRICT_THROTTLE } from './sign-in-suppor
 import { closeSharedResources, seedLegacyUser, withIdp, type TestIdp } from '../support/idp.ts';
 import { PASSWORD } from '../../scripts/support/legacy-hashes.ts';
 import { sample } from '../support/prometheus-text.ts';
+import { internalErrorBody } from '../../contracts/internal-error.ts';
 
 after(closeSharedResources);
 
@@ -80,6 +81,6 @@ test('login-check (shadow mode) answers 503 rather than a verdict while the lega
       body: JSON.stringify({ login: 'nobody-migrated-yet', password: PASSWORD }),
     });
     assert.equal(res.status, 503);
-    assert.deepEqual(await res.json(), { error: 'temporarily_unavailable' });
+    assert.equal(internalErrorBody.parse(await res.json()).error, 'temporarily_unavailable');
   });
 });

@@ -11,6 +11,7 @@ import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { legacyRow } from '../../scripts/support/legacy-users.ts';
 import { ADAPTER_SECRET, startAdapter } from '../../scripts/support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
+import { internalErrorBody } from '../../contracts/internal-error.ts';
 
 after(async () => {
   configurePasswordWorkers({ maxQueue: DEFAULT_WORKER_QUEUE_DEPTH });
@@ -32,7 +33,7 @@ test('a legacy login that finds every password worker busy gets 503 busy, and th
   try {
     const endless = await occupyEveryThread();
     const busy = await login();
-    assert.deepEqual([busy.status, busy.headers.get('retry-after'), await busy.json()], [503, '1', { error: 'busy' }]);
+    assert.deepEqual([busy.status, busy.headers.get('retry-after'), internalErrorBody.parse(await busy.json()).error], [503, '1', 'busy']);
     await closePasswordWorkers();
     await Promise.all(endless);
     const ok = await login();
