@@ -1,5 +1,5 @@
-// The headers every page the idp renders itself carries. The CSP allows no script at all;
-// styles come only from our own stylesheet.
+// The headers every HTML page of every service carries, written here only: the CSP allows no
+// script at all, and styles and images only from the page's own origin when it has any.
 
 /**
  * A CSP source for the place a form's redirect chain ends. Chromium applies `form-action` to
@@ -22,28 +22,41 @@ export function formTargetSource(uri: string | undefined): string | undefined {
   return undefined;
 }
 
-export function contentSecurityPolicy(formTargets: readonly (string | undefined)[] = []): string {
-  const targets = [...new Set(formTargets.map(formTargetSource).filter((s): s is string => Boolean(s)))];
+export interface PagePolicy {
+  /** The URIs the page's forms may end at (their redirect chains included); 'self' always. */
+  formTargets?: readonly (string | undefined)[];
+  /** The page loads its stylesheet and images from its own origin; without it, none at all. */
+  ownAssets?: boolean;
+}
+
+export function contentSecurityPolicy(policy: PagePolicy = {}): string {
+  const targets = [...new Set((policy.formTargets ?? []).map(formTargetSource).filter((s): s is string => Boolean(s)))];
   return [
     "default-src 'none'",
-    "style-src 'self'",
-    "img-src 'self'",
+    ...(policy.ownAssets ? ["style-src 'self'", "img-src 'self'"] : []),
     `form-action ${["'self'", ...targets].join(' ')}`,
     "frame-ancestors 'none'",
     "base-uri 'none'",
   ].join('; ');
 }
 
-/** Header name → value for an HTML page; `formTargets` are the URIs its forms may end at. */
-export function pageHeaders(formTargets: readonly (string | undefined)[] = []): Record<string, string> {
+/**
+ * The security headers of a page, for a middleware that sets them on every answer of a router
+ * (whatever its content type): no script, no framing, never cached, no Referer to other sites.
+ */
+export function pageSecurityHeaders(policy: PagePolicy = {}): Record<string, string> {
   return {
-    'content-type': 'text/html; charset=utf-8',
-    'content-security-policy': contentSecurityPolicy(formTargets),
+    'content-security-policy': contentSecurityPolicy(policy),
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
-    // The interaction uid is in our URLs: keep it out of Referer headers to other sites.
+    // Ids in our URLs (an interaction uid) stay out of Referer headers to other sites.
     'referrer-policy': 'no-referrer',
     'cross-origin-opener-policy': 'same-origin',
   };
+}
+
+/** Header name → value for an HTML page. */
+export function pageHeaders(policy: PagePolicy = {}): Record<string, string> {
+  return { 'content-type': 'text/html; charset=utf-8', ...pageSecurityHeaders(policy) };
 }

@@ -1,6 +1,7 @@
 // Stands where the sample legacy PHP site would listen when `php` is absent, so every legacy
 // page reached through the gateway says what is missing instead of a bare 502.
 import { createServer, type Server } from 'node:http';
+import { pageHeaders } from '../lib/page-headers.ts';
 
 export const PHP_PACKAGES = 'php-cli php-sqlite3';
 
@@ -15,7 +16,7 @@ const page = `<!doctype html>
 export function startPhpMissingPage(port: number, host = '127.0.0.1'): Promise<Server> {
   const server = createServer((req, res) => {
     req.resume();
-    res.writeHead(503, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.writeHead(503, pageHeaders());
     res.end(page);
   });
   return new Promise((resolve, reject) => {

@@ -1,5 +1,7 @@
 import express, { type Request, type Response } from 'express';
 import { secretsEqual } from '../../lib/bearer-auth.ts';
+import { escapeHtml } from '../../lib/html.ts';
+import { pageSecurityHeaders } from '../../lib/page-headers.ts';
 import type { AuditEntry, AuditLog } from '../audit/store.ts';
 import type { LiveRoute } from '../dispatch.ts';
 import { describeFlag, MODES, type FlagState } from '../flags/state.ts';
@@ -20,13 +22,11 @@ input[name=percent]{width:4.5rem}input[name=reason]{min-width:14rem}
 label{display:block;margin:.6rem 0 .2rem}header{display:flex;justify-content:space-between;align-items:center}
 `;
 
-const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-const escape = (value: unknown) =>
-  String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+// Every answer of the admin page, its stylesheet included, carries the page headers.
+const SECURITY_HEADERS = pageSecurityHeaders({ ownAssets: true });
 
 function layout(title: string, body: string): string {
-  return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>` +
+  return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>` +
     `<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/admin/assets/admin.css"></head>` +
     `<body>${body}</body></html>`;
 }
@@ -36,7 +36,7 @@ const stateText = (s: FlagState | null) => (s ? describeFlag(s) : '(unreadable)'
 function auditTable(entries: AuditEntry[]): string {
   if (!entries.length) return '<p id="audit-empty">No changes yet.</p>';
   const rows = entries
-    .map((e) => `<tr><td>${escape(e.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</td><td>${escape(e.actor)}</td><td>${escape(e.via)}</td><td>${escape(e.route)}</td><td>${escape(stateText(e.from))}</td><td>${escape(stateText(e.to))}</td><td class="reason">${escape(e.reason)}</td></tr>`)
+    .map((e) => `<tr><td>${escapeHtml(e.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</td><td>${escapeHtml(e.actor)}</td><td>${escapeHtml(e.via)}</td><td>${escapeHtml(e.route)}</td><td>${escapeHtml(stateText(e.from))}</td><td>${escapeHtml(stateText(e.to))}</td><td class="reason">${escapeHtml(e.reason)}</td></tr>`)
     .join('');
   return `<table id="audit"><thead><tr><th>when (UTC)</th><th>who</th><th>via</th><th>route</th><th>from</th><th>to</th><th>why</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
@@ -46,11 +46,7 @@ export function adminPage(deps: { token: string; sessions: AdminSessions; routes
   const { sessions } = deps;
   const router = express.Router();
   router.use((_req, res, next) => {
-    res.setHeader('content-security-policy', CSP);
-    res.setHeader('x-content-type-options', 'nosniff');
-    res.setHeader('x-frame-options', 'DENY');
-    res.setHeader('referrer-policy', 'no-referrer');
-    res.setHeader('cache-control', 'no-store');
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     next();
   });
   router.get('/assets/admin.css', (_req, res) => {
@@ -80,8 +76,8 @@ export function adminPage(deps: { token: string; sessions: AdminSessions; routes
     res.setHeader('set-cookie', cookie(req, LOGIN_COOKIE, nonce, 600));
     res.status(status).type('html').send(layout('Gateway admin: log in', `<h1>Gateway admin</h1>
 <div class="box"><form method="post" action="/admin/login" id="login-form">
-${problem ? `<p class="error" id="login-error">${escape(problem)}</p>` : ''}
-<input type="hidden" name="csrf" value="${escape(sessions.loginCsrf(nonce))}">
+${problem ? `<p class="error" id="login-error">${escapeHtml(problem)}</p>` : ''}
+<input type="hidden" name="csrf" value="${escapeHtml(sessions.loginCsrf(nonce))}">
 <label for="name">Your name (for the audit log)</label><input id="name" name="name" required maxlength="60" autocomplete="username">
 <label for="token">Admin token</label><input id="token" name="token" type="password" required autocomplete="current-password">
 <p><button type="submit">Log in</button></p></form></div>`));
@@ -90,24 +86,24 @@ ${problem ? `<p class="error" id="login-error">${escape(problem)}</p>` : ''}
   const session = (req: Request): AdminSession | undefined => sessions.verify(readCookie(req, SESSION_COOKIE));
 
   const dashboard = async (req: Request, res: Response, who: AdminSession, notice?: string, problem?: string, status = 200) => {
-    const csrf = escape(sessions.csrfToken(who));
+    const csrf = escapeHtml(sessions.csrfToken(who));
     const traffic = await deps.traffic();
     const rows = [...deps.routes.values()].map((route) => {
       const v = routeView(route, trafficOf(traffic, route.name));
       const options = MODES.map((m) => `<option value="${m}"${m === v.mode ? ' selected' : ''}>${m}</option>`).join('');
-      return `<tr id="route-${escape(v.name)}"><td><strong>${escape(v.name)}</strong><br><code>${escape(v.paths.join(' '))}</code>${v.methods ? `<br><code>${escape(v.methods.join(' '))}</code>` : ''}<br><span class="sides">legacy: ${escape(v.upstreams.legacy)}, new: ${escape(describeNewSide(v.upstreams.new, v.action))}</span></td>
-<td class="mode">${escape(describeFlag(route.flag.state))}${v.source === 'default' ? `<br><span class="fallback">default (${escape(v.fallbackReason ?? 'not set')})</span>` : ''}</td>
+      return `<tr id="route-${escapeHtml(v.name)}"><td><strong>${escapeHtml(v.name)}</strong><br><code>${escapeHtml(v.paths.join(' '))}</code>${v.methods ? `<br><code>${escapeHtml(v.methods.join(' '))}</code>` : ''}<br><span class="sides">legacy: ${escapeHtml(v.upstreams.legacy)}, new: ${escapeHtml(describeNewSide(v.upstreams.new, v.action))}</span></td>
+<td class="mode">${escapeHtml(describeFlag(route.flag.state))}${v.source === 'default' ? `<br><span class="fallback">default (${escapeHtml(v.fallbackReason ?? 'not set')})</span>` : ''}</td>
 <td>legacy ${v.traffic.legacy} (${v.traffic.legacy5xx} 5xx)<br>new ${v.traffic.new} (${v.traffic.new5xx} 5xx)</td>
-<td><form class="inline" method="post" action="/admin/flip"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="route" value="${escape(v.name)}">
-<select name="mode" aria-label="mode for ${escape(v.name)}">${options}</select>
-<input name="percent" inputmode="numeric" placeholder="%" value="${v.percent ?? ''}" aria-label="canary percent for ${escape(v.name)}">
-<input name="reason" required minlength="3" maxlength="1000" placeholder="reason" aria-label="reason for ${escape(v.name)}">
+<td><form class="inline" method="post" action="/admin/flip"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="route" value="${escapeHtml(v.name)}">
+<select name="mode" aria-label="mode for ${escapeHtml(v.name)}">${options}</select>
+<input name="percent" inputmode="numeric" placeholder="%" value="${v.percent ?? ''}" aria-label="canary percent for ${escapeHtml(v.name)}">
+<input name="reason" required minlength="3" maxlength="1000" placeholder="reason" aria-label="reason for ${escapeHtml(v.name)}">
 <button type="submit">Flip…</button></form></td></tr>`;
     }).join('');
     const entries = await deps.audit.list({ limit: 50 });
     res.status(status).type('html').send(layout('Gateway admin', `<header><h1>Gateway admin</h1>
-<form method="post" action="/admin/logout"><input type="hidden" name="csrf" value="${csrf}">Logged in as <strong id="who">${escape(who.actor)}</strong> <button type="submit">Log out</button></form></header>
-${notice ? `<p class="notice" id="notice">${escape(notice)}</p>` : ''}${problem ? `<p class="error" id="problem">${escape(problem)}</p>` : ''}
+<form method="post" action="/admin/logout"><input type="hidden" name="csrf" value="${csrf}">Logged in as <strong id="who">${escapeHtml(who.actor)}</strong> <button type="submit">Log out</button></form></header>
+${notice ? `<p class="notice" id="notice">${escapeHtml(notice)}</p>` : ''}${problem ? `<p class="error" id="problem">${escapeHtml(problem)}</p>` : ''}
 <h2>Routes</h2><p>Traffic counts are this replica's since it started.</p>
 <table id="routes"><thead><tr><th>route</th><th>mode</th><th>traffic</th><th>flip</th></tr></thead><tbody>${rows}</tbody></table>
 <h2>Audit log</h2>${auditTable(entries)}`));
@@ -158,14 +154,14 @@ ${notice ? `<p class="notice" id="notice">${escape(notice)}</p>` : ''}${problem 
     const route = deps.routes.get(name);
     if (!route) return dashboard(req, res, who, undefined, `There is no route "${name}".`, 404);
     if (!parsed.ok) return dashboard(req, res, who, undefined, `Not flipped: ${parsed.problems.join('; ')}`, 400);
-    const csrf = escape(sessions.csrfToken(who));
+    const csrf = escapeHtml(sessions.csrfToken(who));
     res.type('html').send(layout('Confirm the flip', `<h1>Confirm the flip</h1><div class="box" id="confirm">
-<p>Route <strong>${escape(name)}</strong>: from <strong>${escape(describeFlag(route.flag.state))}</strong> to <strong id="confirm-to">${escape(describeFlag(parsed.to))}</strong>.</p>
-<p>Reason: <em>${escape(parsed.reason)}</em></p>
+<p>Route <strong>${escapeHtml(name)}</strong>: from <strong>${escapeHtml(describeFlag(route.flag.state))}</strong> to <strong id="confirm-to">${escapeHtml(describeFlag(parsed.to))}</strong>.</p>
+<p>Reason: <em>${escapeHtml(parsed.reason)}</em></p>
 <form method="post" action="/admin/flip/confirm"><input type="hidden" name="csrf" value="${csrf}">
-<input type="hidden" name="route" value="${escape(name)}"><input type="hidden" name="mode" value="${escape(parsed.to.mode)}">
-<input type="hidden" name="percent" value="${parsed.to.mode === 'canary' ? parsed.to.percent : ''}"><input type="hidden" name="reason" value="${escape(parsed.reason)}">
-<button type="submit" id="confirm-flip">Flip ${escape(name)} now</button> <a href="/admin">Cancel</a></form></div>`));
+<input type="hidden" name="route" value="${escapeHtml(name)}"><input type="hidden" name="mode" value="${escapeHtml(parsed.to.mode)}">
+<input type="hidden" name="percent" value="${parsed.to.mode === 'canary' ? parsed.to.percent : ''}"><input type="hidden" name="reason" value="${escapeHtml(parsed.reason)}">
+<button type="submit" id="confirm-flip">Flip ${escapeHtml(name)} now</button> <a href="/admin">Cancel</a></form></div>`));
   });
 
   router.post('/flip/confirm', async (req, res) => {

@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
-
-const escapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => escapes[c]!);
+import { escapeHtml } from '../../lib/html.ts';
+import { pageHeaders } from '../../lib/page-headers.ts';
 
 /**
  * A small page without scripts (CSP default-src 'none'), never cached. `formTargets` are the
@@ -13,11 +12,7 @@ export function sendPage(res: ServerResponse, status: number, title: string, mes
   // Appended, not set: a cookie the gateway set before (a canary bucket) must survive.
   for (const [name, value] of options.headers ?? []) res.appendHeader(name, value);
   res.statusCode = status;
-  res.setHeader('content-type', 'text/html; charset=utf-8');
-  res.setHeader('cache-control', 'no-store');
-  res.setHeader('content-security-policy', `default-src 'none'; form-action ${['\'self\'', ...(options.formTargets ?? [])].join(' ')}; frame-ancestors 'none'`);
-  res.setHeader('x-content-type-options', 'nosniff');
-  res.setHeader('referrer-policy', 'no-referrer');
+  for (const [name, value] of Object.entries(pageHeaders({ formTargets: options.formTargets }))) res.setHeader(name, value);
   res.end(body);
 }
 

@@ -7,7 +7,8 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
 import { isRedisUnavailableError } from '../../lib/redis.ts';
 import { hashPassword, hashPhpBcrypt, PasswordWorkersBusyError, pbkdf2Scheme, verifyPassword, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
-import { createCsrfTokens, messagePage, pageHeaders, sendUnavailablePage, unreadableFormStatus } from '../interactions/index.ts';
+import { pageHeaders } from '../../lib/page-headers.ts';
+import { createCsrfTokens, messagePage, sendUnavailablePage, unreadableFormStatus } from '../interactions/index.ts';
 import type { RevokeUserGrants } from '../oidc/index.ts';
 import { accountOf } from '../login/index.ts';
 import { throttleSubjects, userKey, type LoginThrottle } from '../throttle/index.ts';
@@ -43,7 +44,7 @@ export interface AccountDeps {
 const NEW_SCHEME = pbkdf2Scheme.name;
 
 function send(res: Response, status: number, body: string): void {
-  res.status(status).set(pageHeaders()).send(body);
+  res.status(status).set(pageHeaders({ ownAssets: true })).send(body);
 }
 
 function field(body: unknown, name: string): string {

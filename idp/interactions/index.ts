@@ -8,5 +8,4 @@ export { unreadableFormStatus } from './form-errors.ts';
 export { RETRY_AFTER_SECONDS, sendUnavailablePage } from './unavailable.ts';
 export { html, type Html } from '../../lib/html.ts';
 export { counter } from './login-form-metrics.ts';
-export { pageHeaders } from '../../lib/page-headers.ts';
 export { errorSummary, fieldError, hidden, layout, messagePage, type FieldError } from './views.ts';

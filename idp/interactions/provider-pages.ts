@@ -8,7 +8,7 @@ import { unavailablePageBody } from './unavailable.ts';
 import { logoutPage, messagePage } from './views.ts';
 
 function respond(ctx: ProviderPageContext, body: string, formTargets: (string | undefined)[] = []): void {
-  for (const [name, value] of Object.entries(pageHeaders(formTargets))) ctx.set(name, value);
+  for (const [name, value] of Object.entries(pageHeaders({ formTargets, ownAssets: true }))) ctx.set(name, value);
   ctx.body = body;
 }
 

@@ -39,7 +39,7 @@ const FIELD_MAX = 1024;
 class InteractionGone extends Error {}
 
 function send(res: Response, status: number, body: string, formTargets: (string | undefined)[] = []): void {
-  res.status(status).set(pageHeaders(formTargets)).send(body);
+  res.status(status).set(pageHeaders({ formTargets, ownAssets: true })).send(body);
 }
 
 function field(body: unknown, name: string): string {

@@ -1,6 +1,8 @@
 // The oidc-provider configuration: every choice that differs from the library's defaults is
 // here, with the specification it follows. The storage, clients, resources and keys arrive
 // already loaded and validated (see createOidc in ./index.ts).
+import { escapeHtml } from '../../lib/html.ts';
+import { pageHeaders } from '../../lib/page-headers.ts';
 import Provider, { errors, type Account, type ClientMetadata, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../../lib/logger.ts';
 import type { UserDirectory } from '../login/types.ts';
@@ -81,9 +83,8 @@ const RESPONSE_TYPES = ['code', 'id_token', 'id_token token', 'code id_token', '
 
 /** A minimal, safe error page for when the interaction pages are not wired in (tests). */
 async function plainErrorPage(ctx: KoaContextWithOIDC, out: Record<string, unknown>): Promise<void> {
-  const escape = (v: unknown) => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  ctx.type = 'html';
-  ctx.body = `<!doctype html><meta charset="utf-8"><title>Sign-in error</title><h1>Sign-in could not continue</h1><p>Error code: ${escape(out.error)}${out.error_description ? ` (${escape(out.error_description)})` : ''}</p>`;
+  for (const [name, value] of Object.entries(pageHeaders())) ctx.set(name, value);
+  ctx.body = `<!doctype html><meta charset="utf-8"><title>Sign-in error</title><h1>Sign-in could not continue</h1><p>Error code: ${escapeHtml(out.error)}${out.error_description ? ` (${escapeHtml(out.error_description)})` : ''}</p>`;
 }
 
 function audiencesOf(token: Record<string, unknown>): string[] {

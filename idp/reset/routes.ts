@@ -5,7 +5,8 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { isRedisUnavailableError } from '../../lib/redis.ts';
 import { hashPassword, hashPhpBcrypt, pbkdf2Scheme, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
 import { MAX_PASSWORD_LENGTH, newPasswordProblem } from '../account/password-rules.ts';
-import { messagePage, pageHeaders, sendUnavailablePage, unreadableFormStatus } from '../interactions/index.ts';
+import { pageHeaders } from '../../lib/page-headers.ts';
+import { messagePage, sendUnavailablePage, unreadableFormStatus } from '../interactions/index.ts';
 import type { RevokeUserGrants } from '../oidc/index.ts';
 import { createResetRequests, displayName, type ResetRequestDeps } from './requests.ts';
 import { NEW_PASSWORD_PATH, newPasswordPage, requestedPage, requestPage, RESET_PATH } from './views.ts';
@@ -26,7 +27,7 @@ export interface MountedReset {
 }
 
 function send(res: Response, status: number, body: string): void {
-  res.status(status).set(pageHeaders()).send(body);
+  res.status(status).set(pageHeaders({ ownAssets: true })).send(body);
 }
 
 function field(body: unknown, name: string, max: number): string {

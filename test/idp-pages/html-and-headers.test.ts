@@ -26,7 +26,7 @@ test('form-action allows only the origin or private-use scheme of a redirect tar
   assert.equal(formTargetSource('not a url'), undefined);
   assert.equal(formTargetSource(undefined), undefined);
   // Nothing from the URI can add a directive.
-  const csp = contentSecurityPolicy(['https://a.example/x;script-src *', "https://b.example/'unsafe-inline'"]);
+  const csp = contentSecurityPolicy({ formTargets: ['https://a.example/x;script-src *', "https://b.example/'unsafe-inline'"], ownAssets: true });
   assert.equal(csp.split(';').length, 6);
   assert.doesNotMatch(csp, /script-src|unsafe-inline/);
   assert.match(csp, /form-action 'self' https:\/\/a\.example https:\/\/b\.example;/);
