@@ -12,6 +12,7 @@ import { signInOnPage, STRICT_THROTTLE } from './sign-in-support.ts';
 import { closeSharedResources, seedLegacyUser, withIdp, type TestIdp } from '../support/idp.ts';
 import { LEGACY_PHPASS, PASSWORD } from '../../scripts/support/legacy-hashes.ts';
 import { sample } from '../support/prometheus-text.ts';
+import { internalErrorBody } from '../../contracts/internal-error.ts';
 
 after(async () => {
   configurePasswordWorkers({ maxQueue: DEFAULT_WORKER_QUEUE_DEPTH });
@@ -61,7 +62,7 @@ test('password workers busy: login page, login-check and password change answer 
         assert.doesNotMatch(login.body, /Incorrect login or password/);
       }
       for (const check of checks) {
-        assert.deepEqual([check.status, JSON.parse(check.body)], [503, { error: 'temporarily_unavailable' }]);
+        assert.deepEqual([check.status, internalErrorBody.parse(JSON.parse(check.body)).error], [503, 'temporarily_unavailable']);
         assert.ok(Number(check.retryAfter) > 0);
       }
       for (const changed of changes) {
