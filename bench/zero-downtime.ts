@@ -10,6 +10,8 @@
 //
 // Needs MariaDB (TEST_MARIADB_URL), php with pdo_mysql, redis-server and nginx (apt-get install
 // php-cli php-mysql redis-server nginx).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { formatCounts, totalFailed } from '../scripts/support/chaos/balancer-log.ts';
 import { checkDualWrite } from '../scripts/support/chaos/dual-write.ts';
 import { checkFlags } from '../scripts/support/chaos/flags.ts';
@@ -17,6 +19,7 @@ import { DEADLINE_MS, runZeroDowntime } from '../scripts/support/chaos/zero-down
 import { mariadbProblem } from '../scripts/support/databases.ts';
 import { legacyPhpUnavailableReason } from '../scripts/support/legacy-php.ts';
 import { nginxProblem } from '../scripts/support/nginx.ts';
+import { repoRoot } from '../scripts/support/processes.ts';
 import { redisServerProblem } from '../scripts/support/redis-server.ts';
 
 const loadSeconds = Number(process.env.BENCH_LOAD_SECONDS ?? '240');
@@ -60,6 +63,12 @@ try {
       problems.length ? `FAILED:\n${problems.join('\n')}` : 'nothing failed, nothing hung, no dual-write event lost',
     ].join('\n'),
   );
+  if (problems.length) {
+    // What the services said, for whoever reads the failure (they log no secret; the test checks that).
+    mkdirSync(join(repoRoot, 'bench/out'), { recursive: true });
+    writeFileSync(join(repoRoot, 'bench/out/zero-downtime-services.log'), stack.outputs());
+    console.log("the services' logs: bench/out/zero-downtime-services.log");
+  }
 } finally {
   await stack.stop();
 }
