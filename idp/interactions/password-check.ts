@@ -6,28 +6,28 @@ import type { IdpUser, LoginService } from '../login/types.ts';
 import { throttleSubjects, userKey, type LoginThrottle, type ThrottleSubject, type ThrottleSubjects } from '../throttle/index.ts';
 
 export type PasswordCheck =
-  | { result: 'success'; user: IdpUser; subjects: ThrottleSubjects }
-  | { result: 'incorrect'; subjects: ThrottleSubjects }
-  | { result: 'throttled'; retryAfterMs: number; subject: ThrottleSubject; subjects: ThrottleSubjects }
+  | { ok: true; user: IdpUser; subjects: ThrottleSubjects }
+  | { ok: false; reason: 'incorrect'; subjects: ThrottleSubjects }
+  | { ok: false; reason: 'throttled'; retryAfterMs: number; subject: ThrottleSubject; subjects: ThrottleSubjects }
   /** Nothing was decided (the legacy-adapter did not answer, or the password workers were busy); the attempt was not counted. */
-  | { result: 'unavailable'; subjects: ThrottleSubjects };
+  | { ok: false; reason: 'unavailable'; subjects: ThrottleSubjects };
 
 export async function checkPassword(login: LoginService, throttle: LoginThrottle, identifier: string, password: string, ip: string | undefined): Promise<PasswordCheck> {
   const subjects = throttleSubjects(identifier, ip);
   const typed = await throttle.attempt(subjects);
-  if (!typed.allowed) return { result: 'throttled', retryAfterMs: typed.retryAfterMs, subject: typed.subject, subjects };
+  if (!typed.allowed) return { ok: false, reason: 'throttled', retryAfterMs: typed.retryAfterMs, subject: typed.subject, subjects };
   let account: string | undefined;
   const outcome = await login.login(identifier, password, { onAccount: (resolvedTo) => (account = resolvedTo) });
   if (!outcome.ok && outcome.unavailable) {
     await throttle.refund(subjects);
-    return { result: 'unavailable', subjects };
+    return { ok: false, reason: 'unavailable', subjects };
   }
   const resolved: ThrottleSubjects = account === undefined ? subjects : { ...subjects, user: userKey(account) };
   if (resolved.user !== undefined) {
     const decision = await throttle.attempt({ user: resolved.user });
-    if (!decision.allowed) return { result: 'throttled', retryAfterMs: decision.retryAfterMs, subject: decision.subject, subjects: resolved };
+    if (!decision.allowed) return { ok: false, reason: 'throttled', retryAfterMs: decision.retryAfterMs, subject: decision.subject, subjects: resolved };
   }
-  if (!outcome.ok) return { result: 'incorrect', subjects: resolved };
+  if (!outcome.ok) return { ok: false, reason: 'incorrect', subjects: resolved };
   await throttle.succeeded(resolved);
-  return { result: 'success', user: outcome.user, subjects: resolved };
+  return { ok: true, user: outcome.user, subjects: resolved };
 }

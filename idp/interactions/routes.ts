@@ -154,10 +154,10 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
     } catch (error) {
       // The idp's own store failing here: the password page may still work.
       log.error({ uid: d.uid, err: { name: (error as Error).name, code: (error as { code?: unknown }).code } }, 'legacy session sign-in failed');
-      outcome = { result: 'unavailable' as const };
+      outcome = { ok: false, reason: 'unavailable' } as const;
     }
-    countLegacySession(outcome.result);
-    if (outcome.result !== 'accepted') return false;
+    countLegacySession(outcome.ok ? 'accepted' : outcome.reason);
+    if (!outcome.ok) return false;
     log.info({ uid: d.uid, sub: outcome.user.id }, 'login by legacy session');
     await provider.interactionFinished(req, res, { login: { accountId: outcome.user.id, amr: [LEGACY_SESSION_AMR] } }, { mergeWithLastSubmission: false });
     return true;
@@ -189,20 +189,20 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
       return renderLogin(res, d, 400, { identifier, problem });
     }
     const check = await checkPassword(deps.login, deps.throttle, identifier, password, req.ip);
-    if (check.result === 'throttled') {
+    if (!check.ok && check.reason === 'throttled') {
       metrics.login('throttled');
       metrics.throttled(check.subject);
       log.warn({ uid: d.uid, subject: check.subject, retryAfterMs: check.retryAfterMs }, 'login throttled');
       res.set('retry-after', String(Math.max(1, Math.ceil(check.retryAfterMs / 1000))));
       return renderLogin(res, d, 429, { identifier, problem: 'throttled' });
     }
-    if (check.result === 'unavailable') {
+    if (!check.ok && check.reason === 'unavailable') {
       metrics.login('unavailable');
       log.warn({ uid: d.uid }, 'login not decided: the legacy-adapter is unavailable or the password workers are busy');
       res.set('retry-after', String(RETRY_AFTER_SECONDS));
       return renderLogin(res, d, 503, { identifier, problem: 'unavailable' });
     }
-    if (check.result === 'incorrect') {
+    if (!check.ok) {
       metrics.login('failure');
       log.info({ uid: d.uid, account: check.subjects.account }, 'login failed');
       return renderLogin(res, d, 401, { identifier, problem: 'incorrect' });

@@ -8,7 +8,7 @@ import type { IdpUser } from './types.ts';
 
 export type LegacySessionResult = 'accepted' | 'invalid' | 'hint_mismatch' | 'unavailable';
 
-export type LegacySessionOutcome = { result: 'accepted'; user: IdpUser } | { result: Exclude<LegacySessionResult, 'accepted'> };
+export type LegacySessionOutcome = { ok: true; user: IdpUser } | { ok: false; reason: Exclude<LegacySessionResult, 'accepted'> };
 
 export interface LegacySessionLogin {
   /**
@@ -37,19 +37,19 @@ export function createLegacySessionLogin(options: { users: UserStore; legacy: Le
       const answer = await legacy.resolveSession(sessionId);
       if (!answer.ok && answer.reason === 'unavailable') {
         log.warn({ reason: answer.detail }, 'legacy-adapter unavailable; legacy session not checked');
-        return { result: 'unavailable' };
+        return { ok: false, reason: 'unavailable' };
       }
-      if (!answer.ok) return { result: 'invalid' };
+      if (!answer.ok) return { ok: false, reason: 'invalid' };
       const known = await users.findByLegacyId(answer.user.legacyId);
-      if (loginHint !== undefined && !matches(loginHint, known ?? answer.user)) return { result: 'hint_mismatch' };
+      if (loginHint !== undefined && !matches(loginHint, known ?? answer.user)) return { ok: false, reason: 'hint_mismatch' };
       // insertFromLegacy is the just-in-time import (one row however many race); the record is
       // the batch migration's, so the legacy hash comes along for a later password login.
       const user = known ?? (await users.insertFromLegacy(answer.import)).user;
       if (!user.active) {
         log.info({ sub: user.id, legacyId: answer.user.legacyId }, 'legacy session of a user inactive in the idp refused');
-        return { result: 'invalid' };
+        return { ok: false, reason: 'invalid' };
       }
-      return { result: 'accepted', user: publicUser(user) };
+      return { ok: true, user: publicUser(user) };
     },
   };
 }

@@ -74,14 +74,14 @@ export function mountReset(app: Express, deps: ResetDeps): MountedReset {
   app.get(NEW_PASSWORD_PATH, async (req, res) => {
     const token = typeof req.query.token === 'string' ? req.query.token : '';
     const checked = await deps.tokens.check(token);
-    if (checked.status !== 'valid') return linkUnusable(res, checked.status === 'expired');
+    if (!checked.ok) return linkUnusable(res, checked.reason === 'expired');
     send(res, 200, newPasswordPage({ token }));
   });
 
   app.post(NEW_PASSWORD_PATH, form, async (req, res) => {
     const token = field(req.body, 'token', 64);
     const checked = await deps.tokens.check(token);
-    if (checked.status !== 'valid') return linkUnusable(res, checked.status === 'expired');
+    if (!checked.ok) return linkUnusable(res, checked.reason === 'expired');
     const next = field(req.body, 'new-password', MAX_PASSWORD_LENGTH + 1);
     const problem = newPasswordProblem(next, field(req.body, 'confirm-password', MAX_PASSWORD_LENGTH + 1));
     if (problem) {

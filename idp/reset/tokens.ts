@@ -10,7 +10,7 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 /** Spent or expired rows are kept this long after expiry (support questions), then deleted. */
 const KEEP_AFTER_EXPIRY_MS = 86_400_000;
 
-export type TokenCheck = { status: 'valid'; userId: string } | { status: 'expired' } | { status: 'invalid' };
+export type TokenCheck = { ok: true; userId: string } | { ok: false; reason: 'expired' | 'invalid' };
 
 export interface ResetTokens {
   /** A new link token for `userId`; the caller puts it in the mail and forgets it. */
@@ -33,14 +33,14 @@ export function createResetTokens(knex: Knex, options: { key: string; ttlMs: num
       return token;
     },
     async check(token) {
-      if (!TOKEN.test(token)) return { status: 'invalid' };
+      if (!TOKEN.test(token)) return { ok: false, reason: 'invalid' };
       // Looked up by its HMAC: an index lookup on a keyed hash leaks nothing a timing could use.
       const row = (await knex(TABLE).where({ token_hash: hashOf(token) }).first('user_id', 'expires_at', 'used_at')) as
         | { user_id: string; expires_at: unknown; used_at: unknown }
         | undefined;
-      if (!row || (row.used_at !== null && row.used_at !== undefined)) return { status: 'invalid' };
-      if (Number(row.expires_at) <= Date.now()) return { status: 'expired' };
-      return { status: 'valid', userId: String(row.user_id) };
+      if (!row || (row.used_at !== null && row.used_at !== undefined)) return { ok: false, reason: 'invalid' };
+      if (Number(row.expires_at) <= Date.now()) return { ok: false, reason: 'expired' };
+      return { ok: true, userId: String(row.user_id) };
     },
     async claim(trx, token, userId) {
       if (!TOKEN.test(token)) return false;
