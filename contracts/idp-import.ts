@@ -3,6 +3,7 @@
 // never-downgrade rule, login keys already taken), writes, and answers one outcome per row.
 // Served by idp/import/route.ts, called by legacy-adapter/etl/idp-import-client.ts.
 import { z } from 'zod';
+import { internalErrorBody } from './internal-error.ts';
 
 export const IDP_IMPORT_USERS_PATH = '/internal/v1/import/users';
 export const IDP_IMPORT_USERS_METHOD = 'POST';
@@ -18,7 +19,8 @@ export const IdpImportError = {
 } as const;
 export type IdpImportErrorCode = (typeof IdpImportError)[keyof typeof IdpImportError];
 
-export const idpImportErrorSchema = z.object({ error: z.string(), error_description: z.string().optional() });
+/** The error body every internal API answers (contracts/internal-error.ts). */
+export const idpImportErrorSchema = internalErrorBody;
 
 /** One legacy user as the ETL prepared it: mapped, validated, its hash as the legacy row holds it. */
 export const importUserSchema = z.object({
