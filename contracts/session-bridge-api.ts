@@ -6,7 +6,7 @@
 // Session ids are never logged by either side.
 import { z } from 'zod';
 import type { Endpoint } from './endpoint.ts';
-import { legacySessionCookieSchema } from '../lib/legacy-session-cookie.ts';
+import { legacySessionCookieSchema } from './legacy-session-cookie.ts';
 
 export const SESSION_BRIDGE_BASE = '/internal/v1/sessions';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseTrustProxy } from './trust-proxy.ts';
 import { DEFAULT_WORKER_QUEUE_DEPTH } from './passwords/limits.ts';
-import { phpSessionName } from './legacy-session-cookie.ts';
+import { phpSessionName } from '../contracts/legacy-session-cookie.ts';
 import { DEFAULT_WRAP_ITERATIONS } from './passwords/wrap.ts';
 
 /** Thrown when the environment does not describe a runnable service; lists every problem at once. */

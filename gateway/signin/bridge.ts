@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { fillPath } from '../../contracts/endpoint.ts';
 import { legacyIdentityEndpoint } from '../../contracts/idp-internal-api.ts';
 import { createSessionEndpoint, deleteSessionEndpoint, sessionCookieEndpoint } from '../../contracts/session-bridge-api.ts';
-import type { LegacySessionCookie } from '../../lib/legacy-session-cookie.ts';
+import type { LegacySessionCookie } from '../../contracts/legacy-session-cookie.ts';
 
 /** A fresh PHP session and the cookie that carries it, as the legacy-adapter says the monolith sets it. */
 export interface BridgedSession {

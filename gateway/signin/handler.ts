@@ -2,7 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import * as client from 'openid-client';
 import type { Logger } from '../../lib/logger.ts';
 import { currentLogger } from '../../lib/request-context.ts';
-import type { LegacySessionCookie } from '../../lib/legacy-session-cookie.ts';
+import type { LegacySessionCookie } from '../../contracts/legacy-session-cookie.ts';
 import { BridgeUnavailableError, type BridgedSession, type SessionBridgeClient } from './bridge.ts';
 import { isHttps, readCookie, setCookie } from '../cookies.ts';
 import { sidKey, subKey, type LogoutIndex } from './logout-index.ts';

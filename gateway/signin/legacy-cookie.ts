@@ -1,4 +1,4 @@
-import type { LegacySessionCookie } from '../../lib/legacy-session-cookie.ts';
+import type { LegacySessionCookie } from '../../contracts/legacy-session-cookie.ts';
 
 const EXPIRED = '; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT';
 

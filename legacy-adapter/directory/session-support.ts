@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import type { Knex } from '../../lib/db.ts';
-import type { LegacySessionCookie } from '../../lib/legacy-session-cookie.ts';
+import type { LegacySessionCookie } from '../../contracts/legacy-session-cookie.ts';
 import { createRedis } from '../../lib/redis.ts';
 import type { LegacyMapping } from '../mapping-format/index.ts';
 import { sessionLeaves, type KeySource, type PhpType } from '../mapping-format/session-schema.ts';

@@ -2,7 +2,7 @@
 // cookie, session ids) and what a logged-in session holds. Documented in
 // legacy-adapter/mappings/README.md; hosts and secrets (Redis) stay in the environment.
 import { z } from 'zod';
-import { cookieDomain, cookiePath, phpSessionName } from '../../lib/legacy-session-cookie.ts';
+import { cookieDomain, cookiePath, phpSessionName } from '../../contracts/legacy-session-cookie.ts';
 import { SERIALIZE_HANDLERS } from '../sessions/php-serialize.ts';
 import { identifier, tableName } from './identifiers.ts';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { legacySessionBridgeSecret, port, variable } from '../../lib/config.ts';
-import { phpSessionName } from '../../lib/legacy-session-cookie.ts';
+import { phpSessionName } from '../../contracts/legacy-session-cookie.ts';
 import { tableName } from '../mapping-format/identifiers.ts';
 import { savePath } from '../mapping-format/session-schema.ts';
 

@@ -16,8 +16,7 @@ import { findSessionRow, lookupColumn } from './session-user.ts';
 import { isPhpSessionId } from './session-id.ts';
 import type { LegacySessionStore } from './legacy-session-store.ts';
 import { wrapImportRecord } from '../../lib/passwords/wrap-record.ts';
-import type { LegacySessionCookie } from '../../lib/legacy-session-cookie.ts';
-import { LEGACY_SESSION_COOKIE_PATH, type LegacySessionCookieAnswer } from '../../contracts/legacy-session-cookie.ts';
+import { LEGACY_SESSION_COOKIE_PATH, type LegacySessionCookie, type LegacySessionCookieAnswer } from '../../contracts/legacy-session-cookie.ts';
 
 /** Where the router is mounted, under the adapter's internal API (its own body limit and error handler). */
 export const SESSION_RESOLVE_MOUNT = '/legacy-sessions';

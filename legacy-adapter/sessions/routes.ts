@@ -46,7 +46,7 @@ export interface SessionBridgeDeps {
  *   POST /   {legacyId} or {login} -> 201 {sessionId, lifetimeSeconds, cookie}; 404 unknown or inactive user
  *   GET /cookie                    -> 200 {cookie}: the monolith's session cookie, for reading and clearing it
  *   DELETE /:id                    -> 204 (whether or not it existed)
- * The contract is contracts/session-bridge-api.ts; `cookie` is lib/legacy-session-cookie.ts's, from the mapping's `session.cookie`.
+ * The contract is contracts/session-bridge-api.ts; `cookie` is contracts/legacy-session-cookie.ts's, from the mapping's `session.cookie`.
  */
 export function sessionBridgeRouter(deps: SessionBridgeDeps): express.Router {
   const counter = new Counter({

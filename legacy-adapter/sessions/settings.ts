@@ -1,5 +1,5 @@
 import { ConfigError } from '../../lib/config.ts';
-import type { LegacySessionCookie } from '../../lib/legacy-session-cookie.ts';
+import type { LegacySessionCookie } from '../../contracts/legacy-session-cookie.ts';
 import type { SessionMapping, SessionStoreSettings } from '../mapping-format/session-schema.ts';
 import type { SessionBridgeConfig } from './config.ts';
 
