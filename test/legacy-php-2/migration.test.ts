@@ -102,7 +102,7 @@ for (const kind of ['mysql', 'sqlite'] as const) {
     it('the batch migration copies every member, who then log in without the legacy side', async () => {
       const idp = await createIdpStore(kind);
       try {
-        const env = { DATABASE_URL: idp.url, LEGACY_DATABASE_URL: site.db.url, LEGACY_MAPPING_FILE: LEGACY_PHP_2_MAPPING };
+        const env = { ...idp.env, LEGACY_DATABASE_URL: site.db.url, LEGACY_MAPPING_FILE: LEGACY_PHP_2_MAPPING };
         const run = await spawnMigrate(['--json'], env).done;
         assert.equal(run.code, 0, run.stderr);
         const report = JSON.parse(run.stdout);
