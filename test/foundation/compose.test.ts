@@ -184,6 +184,12 @@ test('deploy/Dockerfile: parser directive first, multi-stage without compilers i
   assert.equal(ignore.find((l) => l && !l.startsWith('#')), '*', 'everything is excluded unless listed');
   for (const never of ['node_modules', 'dist', 'data', '.git']) assert.ok(!ignore.some((l) => l.startsWith('!') && l.slice(1).replace(/\/$/, '') === never), `${never} must not be in the context`);
   assert.ok(ignore.includes('.env'), '.env never reaches the context');
+  // Every folder the build compiles reaches the build stage (cli/ once did not: no idm in the image).
+  const compiled = (JSON.parse(readFileSync(join(repoRoot, 'tsconfig.build.json'), 'utf8')) as { include: string[] }).include;
+  for (const folder of compiled) {
+    assert.match(stages[0]!, new RegExp(`^COPY ${folder} ${folder}$`, 'm'), `the build stage copies ${folder}/`);
+    assert.ok(ignore.includes(`!${folder}/`), `.dockerignore lets ${folder}/ into the context`);
+  }
 });
 
 test('the HEALTHCHECK command: ready only while the service in the container says so', async () => {
