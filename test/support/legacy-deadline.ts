@@ -1,6 +1,7 @@
 // A legacy database that stops answering, for the tests of the adapter's deadlines
 // (LEGACY_DATABASE_TIMEOUT_MS): a throwaway MariaDB with the sample monolith's schema, and
 // requests that wait far longer than the adapter may, so reaching that wait is a failure.
+import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { RunningService } from '../../lib/service.ts';
 import { insertLegacyRows } from '../jit-login/support.ts';
@@ -32,11 +33,21 @@ export function post(adapter: RunningService, path: string, body: unknown, { met
   });
 }
 
-/** Status and JSON body (null when there is none) of one call. */
+/**
+ * Status and JSON body (null when there is none) of one call. An error body's description is
+ * checked here (every internal error carries one, for people) and left out of what is returned,
+ * so callers compare the code, which is what a client decides on.
+ */
 export async function answer(adapter: RunningService, path: string, body: unknown, options: CallOptions = {}): Promise<[number, unknown]> {
   const res = await post(adapter, path, body, options);
   const text = await res.text();
-  return [res.status, text === '' ? null : JSON.parse(text)];
+  const json: unknown = text === '' ? null : JSON.parse(text);
+  if (res.status >= 400 && typeof json === 'object' && json !== null && 'error' in json) {
+    const { error_description: description, ...rest } = json as { error_description?: unknown };
+    assert.ok(typeof description === 'string' && description.length > 0, `${path}: an error body carries an error_description`);
+    return [res.status, rest];
+  }
+  return [res.status, json];
 }
 
 /** A MariaDB legacy database with the sample schema and the user alice (bcrypt); skips loudly without MariaDB. */
