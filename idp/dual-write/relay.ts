@@ -110,7 +110,12 @@ export function createRelay(options: RelayOptions): Relay {
     if (result.outcome === 'applied') {
       // The legacy row now holds this hash: record its fingerprint so the batch migration's
       // delta pass sees a legacy hash the idp already knows about, not a change to copy back.
-      await knex('users').where({ id: event.userId }).update({ legacy_fingerprint: result.fingerprint });
+      // The outbox keeps it too: a batch migration that read the row before this write landed
+      // then recognises the hash as one the idp wrote, not a change made on the legacy side.
+      await knex.transaction(async (trx) => {
+        await trx('users').where({ id: event.userId }).update({ legacy_fingerprint: result.fingerprint });
+        await trx('legacy_outbox').where({ event_id: event.eventId }).update({ legacy_fingerprint: result.fingerprint });
+      });
     }
     if (await outbox.settle(event, relayId)) {
       metrics.relayed(result.outcome);

@@ -7,7 +7,7 @@
 import type { ImportResult, ImportUser } from '../../contracts/idp-import.ts';
 import type { Knex } from '../../lib/db.ts';
 import { describeDatabaseError } from '../../lib/safe-error.ts';
-import { findUsersForImport, insertLegacyUsers, updateLegacyUser } from './batch.ts';
+import { findDualWriteFingerprints, findUsersForImport, insertLegacyUsers, updateLegacyUser } from './batch.ts';
 import { importKeysOf, planImport, type ImportPlan } from './plan.ts';
 import { wrapPlanHashes } from './wrap.ts';
 
@@ -80,7 +80,8 @@ export interface ImportOutcome {
 export async function importUsers(knex: Knex, users: readonly ImportUser[], options: ImportOptions): Promise<ImportOutcome> {
   // A dry run writes nothing, so it spends no PBKDF2 on hashes it would not store.
   const planFor = async (batch: readonly ImportUser[]) => {
-    const plan = planImport(batch, await findUsersForImport(knex, importKeysOf(batch)));
+    const existing = await findUsersForImport(knex, importKeysOf(batch));
+    const plan = planImport(batch, existing, await findDualWriteFingerprints(knex, existing.map((u) => u.id)));
     return options.dryRun ? plan : wrapPlanHashes(plan, options.wrapIterations);
   };
   const { receipt } = options;

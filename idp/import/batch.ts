@@ -47,6 +47,24 @@ export async function findUsersForImport(db: Db, keys: ImportKeys): Promise<Stor
   return [...seen.values()];
 }
 
+/**
+ * Per idp user, the fingerprints of the legacy hashes the dual-write relay wrote for them (their
+ * own password changes, echoed to the legacy row): never evidence of a change on the legacy side.
+ */
+export async function findDualWriteFingerprints(db: Db, userIds: readonly string[]): Promise<Map<string, Set<string>>> {
+  const written = new Map<string, Set<string>>();
+  for (const part of chunks([...new Set(userIds)], IN_CHUNK)) {
+    const rows = (await db('legacy_outbox').whereIn('user_id', part).whereNotNull('legacy_fingerprint').select('user_id', 'legacy_fingerprint')) as { user_id: string; legacy_fingerprint: string }[];
+    for (const row of rows) {
+      const userId = String(row.user_id);
+      const set = written.get(userId) ?? new Set<string>();
+      set.add(row.legacy_fingerprint);
+      written.set(userId, set);
+    }
+  }
+  return written;
+}
+
 /** Inserts the users with multi-row INSERTs; a unique or data error fails the whole call (the caller's transaction). */
 export async function insertLegacyUsers(trx: Db, users: readonly NewLegacyUser[]): Promise<void> {
   if (users.length === 0) return;

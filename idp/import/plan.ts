@@ -24,6 +24,8 @@ export interface ImportPlan {
   results: ImportResult[];
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 const keyOf = (value: string | null) => (value ? normalizeLogin(value) || null : null);
 
 /** The legacy ids and login keys a batch must look up before planImport. */
@@ -37,8 +39,11 @@ export function importKeysOf(users: readonly ImportUser[]): ImportKeys {
 
 const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
-/** The fields of `wanted` that differ from what the idp holds, with the never-downgrade rule applied. */
-function changeFor(existing: StoredUser, wanted: NewLegacyUser): { change: LegacyUserChange; upgraded: boolean } {
+/**
+ * The fields of `wanted` that differ from what the idp holds, with the never-downgrade rule
+ * applied. `ourWrites`: fingerprints of legacy hashes the idp's dual-write put in this user's row.
+ */
+function changeFor(existing: StoredUser, wanted: NewLegacyUser, ourWrites: ReadonlySet<string>): { change: LegacyUserChange; upgraded: boolean } {
   const change: LegacyUserChange = {};
   if (existing.username !== wanted.username) change.username = wanted.username;
   if (existing.email !== wanted.email) change.email = wanted.email;
@@ -54,6 +59,9 @@ function changeFor(existing: StoredUser, wanted: NewLegacyUser): { change: Legac
     return { change, upgraded };
   }
   if (upgraded && existing.legacyFingerprint === wanted.legacyFingerprint) return { change, upgraded };
+  // The row holds a hash the idp wrote there itself, read before a newer one landed: the idp's
+  // password is newer than anything in that row (and its fingerprint already names the newer write).
+  if (upgraded && wanted.legacyFingerprint !== null && ourWrites.has(wanted.legacyFingerprint)) return { change, upgraded };
   // A wrapped hash is the legacy hash made strong (with a fresh salt, so it never equals a copy):
   // it stands as long as the legacy row still holds the hash it wrapped.
   const wrapped = existing.passwordHash !== null && identifyScheme(existing.passwordHash) === WRAPPED_SCHEME;
@@ -75,7 +83,7 @@ function changeFor(existing: StoredUser, wanted: NewLegacyUser): { change: Legac
  * or an earlier user of this batch (legacy sign-ups could share an e-mail; the oldest account
  * keeps it, as the PHP login picks the oldest).
  */
-export function planImport(users: readonly ImportUser[], existingUsers: readonly StoredUser[]): ImportPlan {
+export function planImport(users: readonly ImportUser[], existingUsers: readonly StoredUser[], dualWrites: ReadonlyMap<string, ReadonlySet<string>> = new Map()): ImportPlan {
   const plan: ImportPlan = { inserts: [], updates: [], results: [] };
   const byLegacyId = new Map<string, StoredUser>();
   const emailOwner = new Map<string, string>();
@@ -121,7 +129,7 @@ export function planImport(users: readonly ImportUser[], existingUsers: readonly
       plan.results.push({ legacyId, ok: true, outcome: 'inserted', wrapped: false });
       continue;
     }
-    const { change, upgraded } = changeFor(existing, user);
+    const { change, upgraded } = changeFor(existing, user, dualWrites.get(existing.id) ?? NONE);
     if (Object.keys(change).length > 0) {
       plan.updates.push({ legacyId, userId: existing.id, expectedHash: existing.passwordHash, change, wanted: user });
       plan.results.push({ legacyId, ok: true, outcome: 'updated', wrapped: false });

@@ -141,6 +141,9 @@ for (const storage of [{ db: 'mysql', redis: false }, { db: 'sqlite', redis: fal
           // The idp took note of the legacy hash it wrote (the batch migration's delta pass sees no change).
           const fingerprint = (await idp.db.knex('users').where({ id: erin.id }).first('legacy_fingerprint')) as { legacy_fingerprint: string | null };
           assert.match(fingerprint.legacy_fingerprint ?? '', /^v1\./);
+          // And the outbox keeps it, so a delta that read the row before this write landed knows the hash for the idp's own.
+          const [event] = (await idp.db.knex('legacy_outbox').select('legacy_fingerprint')) as { legacy_fingerprint: string | null }[];
+          assert.equal(event!.legacy_fingerprint, fingerprint.legacy_fingerprint);
           assert.ok(sample(await (await fetch(`${adapter.opsUrl}/metrics`)).text(), 'legacy_adapter_password_writes_total', { result: 'applied' }) >= 1);
 
           // A user of the idp alone (no legacy link) changes the password: no outbox row.

@@ -9,9 +9,10 @@ import { legacyOutboxDead } from './031-legacy-outbox-dead.ts';
 import { pendingRevocations } from './040-pending-revocations.ts';
 import { passwordResetAndMail } from './041-password-reset-and-mail.ts';
 import { importReceipts } from './060-import-receipts.ts';
+import { legacyOutboxFingerprint } from './061-legacy-outbox-fingerprint.ts';
 
 /**
  * Every schema change of the idp's store, in order. Each must be backward compatible
  * (expand now, contract in a later release) so old and new replicas can run side by side.
  */
-export const idpMigrations: Migration[] = [users, passwordMetadata, signingKeys, legacyMigrationDeadLetters, legacyMigrationCheckpoints, legacyOutbox, legacyOutboxDead, pendingRevocations, passwordResetAndMail, importReceipts];
+export const idpMigrations: Migration[] = [users, passwordMetadata, signingKeys, legacyMigrationDeadLetters, legacyMigrationCheckpoints, legacyOutbox, legacyOutboxDead, pendingRevocations, passwordResetAndMail, importReceipts, legacyOutboxFingerprint];
