@@ -13,6 +13,8 @@ const answered = () => {};
 
 createServer((req, res) => {
   const head = `${req.method} ${req.url} HTTP/1.1\r\nhost: ${req.headers.host ?? target.host}\r\n\r\n`;
-  forwardLean(req, res, pool, { head, method: req.method ?? 'GET', bodyless: true, chunked: false, requestId: '-', extraHeaders: undefined }, 30_000, { answered });
+  forwardLean(req, res, pool, { head, method: req.method ?? 'GET', bodyless: true, chunked: false, requestId: '-', extraHeaders: undefined }, 30_000, {
+    answered,
+  });
 }).listen(Number(process.env.BENCH_PORT), '127.0.0.1');
 process.on('SIGTERM', () => process.exit(0));

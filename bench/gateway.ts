@@ -51,12 +51,17 @@ function start(name: string, command: string, args: string[], env: Record<string
 let stopping = false;
 async function stopAll() {
   stopping = true;
-  await Promise.all(children.map((c) => new Promise<void>((done) => {
-    if (c.exitCode !== null || c.signalCode !== null) return done();
-    c.once('exit', () => done());
-    c.kill('SIGTERM');
-    setTimeout(() => c.kill('SIGKILL'), 5_000).unref();
-  })));
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((done) => {
+          if (c.exitCode !== null || c.signalCode !== null) return done();
+          c.once('exit', () => done());
+          c.kill('SIGTERM');
+          setTimeout(() => c.kill('SIGKILL'), 5_000).unref();
+        }),
+    ),
+  );
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -64,7 +69,9 @@ function nginxConfig(name: string, server: string, workers = 1): string {
   const base = join(dir, name);
   mkdirSync(base, { recursive: true });
   const file = join(base, 'nginx.conf');
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 worker_processes ${workers};
 pid ${base}/nginx.pid;
 error_log ${base}/error.log warn;
@@ -76,7 +83,8 @@ http {
   keepalive_requests 100000;
   ${server}
 }
-`);
+`,
+  );
   return file;
 }
 
@@ -142,13 +150,26 @@ function wrk(url: string, conns: number, secs: number, headers: string[] = []): 
     requests: num(/(\d+) requests in/),
     p50ms: toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ''),
     p99ms: toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
-    errors: errs ? errs.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0,
+    errors: errs
+      ? errs
+          .slice(1)
+          .map(Number)
+          .reduce((a, b) => a + b, 0)
+      : 0,
     non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
   };
 }
 
 try {
-  const [upstreamPort, nginxPort, gatewayPort, expressPort, nginxNPort, gatewayNPort, floorPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [upstreamPort, nginxPort, gatewayPort, expressPort, nginxNPort, gatewayNPort, floorPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const body = 'x'.repeat(256);
   // The idp's part for the bearer route: a signing key whose JWKS the upstream serves at /jwks
   // (the gateway fetches it once), and one access token as the idp would issue it.
@@ -164,7 +185,10 @@ try {
     .setIssuedAt()
     .setExpirationTime('2h')
     .sign(privateKey);
-  const upstreamConf = nginxConfig('upstream', `server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "${body}"; } location = /jwks { default_type application/json; return 200 '${jwks}'; } }`);
+  const upstreamConf = nginxConfig(
+    'upstream',
+    `server { listen 127.0.0.1:${upstreamPort}; location / { default_type text/plain; return 200 "${body}"; } location = /jwks { default_type application/json; return 200 '${jwks}'; } }`,
+  );
   const proxyServer = (port: number) => `
   upstream app { server 127.0.0.1:${upstreamPort}; keepalive 128; }
   server {
@@ -182,20 +206,26 @@ try {
     }
   }`;
   const pids: Record<string, number> = {};
-  const nginxConfs: Array<[string, string]> = [['direct', upstreamConf], ['nginx', nginxConfig('proxy', proxyServer(nginxPort))]];
+  const nginxConfs: Array<[string, string]> = [
+    ['direct', upstreamConf],
+    ['nginx', nginxConfig('proxy', proxyServer(nginxPort))],
+  ];
   if (workers > 1) nginxConfs.push(['nginxN', nginxConfig('proxyN', proxyServer(nginxNPort), workers)]);
   for (const [name, conf] of nginxConfs) {
     pids[name] = start(name, 'nginx', ['-p', dir, '-e', join(dir, `${name}-startup-error.log`), '-c', conf, '-g', 'daemon off;']).pid!;
   }
   const routes = join(dir, 'routes.yaml');
-  writeFileSync(routes, `routes:
+  writeFileSync(
+    routes,
+    `routes:
   - name: api
     paths: ["/api/*"]
     auth: { bearer: required, audience: "${audience}", scopes: { default: ["bench:read"] }, headers: { X-Remote-User: legacy_username, X-Identity-Subject: sub } }
   - name: all
     paths: ["/*"]
     default: legacy
-`);
+`,
+  );
   const gatewayEnv = (port: number, database: string) => ({
     NODE_ENV: 'production',
     GATEWAY_PORT: String(port),
@@ -224,8 +254,14 @@ try {
       REDIS_KEY_PREFIX: `bench:${process.pid}:`,
     }).pid!;
   }
-  pids.floor = start('floor', process.execPath, ['bench/floor-proxy.ts'], { BENCH_PORT: String(floorPort), BENCH_TARGET: `http://127.0.0.1:${upstreamPort}` }).pid!;
-  pids.express = start('express', process.execPath, ['bench/express-proxy.ts'], { BENCH_PORT: String(expressPort), BENCH_TARGET: `http://127.0.0.1:${upstreamPort}` }).pid!;
+  pids.floor = start('floor', process.execPath, ['bench/floor-proxy.ts'], {
+    BENCH_PORT: String(floorPort),
+    BENCH_TARGET: `http://127.0.0.1:${upstreamPort}`,
+  }).pid!;
+  pids.express = start('express', process.execPath, ['bench/express-proxy.ts'], {
+    BENCH_PORT: String(expressPort),
+    BENCH_TARGET: `http://127.0.0.1:${upstreamPort}`,
+  }).pid!;
   const urls: Record<string, string> = {
     direct: `http://127.0.0.1:${upstreamPort}/bench`,
     nginx: `http://127.0.0.1:${nginxPort}/bench`,
@@ -239,9 +275,16 @@ try {
   pids.gatewayBearer = pids.gateway;
   pids.gatewayTokenOnly = pids.gateway;
   // The route without auth, with the same token sent along: what the check costs apart from carrying ~800 bytes more.
-  const requestHeaders: Record<string, string[]> = { gatewayBearer: [`Authorization: Bearer ${accessToken}`], gatewayTokenOnly: [`Authorization: Bearer ${accessToken}`] };
+  const requestHeaders: Record<string, string[]> = {
+    gatewayBearer: [`Authorization: Bearer ${accessToken}`],
+    gatewayTokenOnly: [`Authorization: Bearer ${accessToken}`],
+  };
   // The bearer route answers 401 without its token: the gateway's own URL says it is up.
-  await Promise.all(Object.entries(urls).filter(([name]) => name !== 'gatewayBearer').map(([, url]) => waitFor(url)));
+  await Promise.all(
+    Object.entries(urls)
+      .filter(([name]) => name !== 'gatewayBearer')
+      .map(([, url]) => waitFor(url)),
+  );
 
   const loadBefore = loadavg();
   const results: Record<string, { throughput: WrkResult; latency: WrkResult; cpuMicrosPerRequest: number }> = {};
@@ -254,7 +297,9 @@ try {
     const cpuMicrosPerRequest = ((cpuTicks(pids[name]!) - before) * 10_000) / Math.max(1, throughput.requests);
     const latency = wrk(url, 1, latencySeconds, headers);
     results[name] = { throughput, latency, cpuMicrosPerRequest };
-    console.error(`${name}: ${throughput.rps.toFixed(0)} req/s at ${connections} connections (${cpuMicrosPerRequest.toFixed(1)} us CPU per request); p50 ${latency.p50ms} ms, p99 ${latency.p99ms} ms at 1 connection`);
+    console.error(
+      `${name}: ${throughput.rps.toFixed(0)} req/s at ${connections} connections (${cpuMicrosPerRequest.toFixed(1)} us CPU per request); p50 ${latency.p50ms} ms, p99 ${latency.p99ms} ms at 1 connection`,
+    );
   }
   const loadAfter = loadavg();
   const direct = results.direct!;
@@ -305,10 +350,13 @@ try {
     targets,
     bearer,
   };
-  const verdicts = Object.entries(targets).map(([pair, t]) =>
-    `${pair}: throughput ${t.throughput.got} of nginx (target >= 50%: ${t.throughput.met ? 'met' : 'NOT met'}); added p50 ${t.addedP50.got} nginx's (target <= 2x: ${t.addedP50.met ? 'met' : 'NOT met'}); CPU per request ${t.cpuPerRequest}`,
+  const verdicts = Object.entries(targets).map(
+    ([pair, t]) =>
+      `${pair}: throughput ${t.throughput.got} of nginx (target >= 50%: ${t.throughput.met ? 'met' : 'NOT met'}); added p50 ${t.addedP50.got} nginx's (target <= 2x: ${t.addedP50.met ? 'met' : 'NOT met'}); CPU per request ${t.cpuPerRequest}`,
   );
-  verdicts.push(`bearer-checked route: ${bearer.got} of the gateway's requests/s without auth (target >= 70%: ${bearer.met ? 'met' : 'NOT met'}); CPU per request ${bearer.cpuPerRequest}`);
+  verdicts.push(
+    `bearer-checked route: ${bearer.got} of the gateway's requests/s without auth (target >= 70%: ${bearer.met ? 'met' : 'NOT met'}); CPU per request ${bearer.cpuPerRequest}`,
+  );
   console.log(`
 load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after, on ${cpus().length} CPUs
 

@@ -63,9 +63,23 @@ const resourcesYaml = `resources:
     introspection_clients: [bench-api]
 `;
 const baselineClients = [
-  { client_id: 'bench-service', client_secret: SERVICE_SECRET, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'orders:read' },
+  {
+    client_id: 'bench-service',
+    client_secret: SERVICE_SECRET,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope: 'orders:read',
+  },
   { client_id: 'bench-api', client_secret: API_SECRET, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'orders:read' },
-  { client_id: 'bench-app', application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], scope: 'openid offline_access orders:read' },
+  {
+    client_id: 'bench-app',
+    application_type: 'native',
+    token_endpoint_auth_method: 'none',
+    redirect_uris: [REDIRECT],
+    grant_types: ['authorization_code', 'refresh_token'],
+    scope: 'openid offline_access orders:read',
+  },
 ];
 
 function start(name: string, script: string, env: Record<string, string>): Promise<void> {
@@ -98,14 +112,25 @@ async function startIdpTarget(name: string, storage: 'mysql' | 'sqlite'): Promis
   if (storage === 'mysql') {
     const db = await createMariaDbDatabase('idm_bench');
     const redis = await createTestRedis();
-    cleanups.push(() => db.drop(), () => redis.cleanup());
+    cleanups.push(
+      () => db.drop(),
+      () => redis.cleanup(),
+    );
     databaseUrl = db.url;
     Object.assign(env, { REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: redis.prefix });
   }
   // The user the refresh chains belong to: a legacy hash, upgraded at the first login.
   const knex = createDatabase(databaseUrl);
   await migrate(knex, idpMigrations);
-  await createUserStore(knex).insertFromLegacy({ legacyId: 'bench-1', username: 'bench', email: 'bench@example.test', name: 'Bench', passwordHash: LEGACY_PHPASS, passwordScheme: 'phpass-portable-P', legacyFingerprint: null });
+  await createUserStore(knex).insertFromLegacy({
+    legacyId: 'bench-1',
+    username: 'bench',
+    email: 'bench@example.test',
+    name: 'Bench',
+    passwordHash: LEGACY_PHPASS,
+    passwordScheme: 'phpass-portable-P',
+    legacyFingerprint: null,
+  });
   await knex.destroy();
   // Production mode refuses development keys: the key comes from the ops command, as in production.
   await keysCommand(databaseUrl, 'add-next');
@@ -147,7 +172,11 @@ const keyEncryptionKey = randomBytes(32).toString('base64url');
 
 function keysCommand(databaseUrl: string, command: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['idp/cli/keys.ts', command], { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, IDP_KEY_ENCRYPTION_KEY: keyEncryptionKey }, stdio: 'ignore' });
+    const child = spawn(process.execPath, ['idp/cli/keys.ts', command], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, IDP_KEY_ENCRYPTION_KEY: keyEncryptionKey },
+      stdio: 'ignore',
+    });
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`keys ${command} exited ${code}`))));
   });
 }
@@ -170,12 +199,27 @@ async function prepareTokens(target: Target): Promise<{ refresh: string[]; acces
     const verifier = randomBytes(32).toString('base64url');
     const challenge = createHash('sha256').update(verifier).digest('base64url');
     const url = new URL('/auth', target.url);
-    url.search = new URLSearchParams({ client_id: 'bench-app', response_type: 'code', redirect_uri: REDIRECT, scope: 'openid offline_access', prompt: 'consent', code_challenge: challenge, code_challenge_method: 'S256', state: 's' }).toString();
+    url.search = new URLSearchParams({
+      client_id: 'bench-app',
+      response_type: 'code',
+      redirect_uri: REDIRECT,
+      scope: 'openid offline_access',
+      prompt: 'consent',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: 's',
+    }).toString();
     const callback = await authorize(agent, url, REDIRECT, { username: 'bench', password: PASSWORD });
     const response = await fetch(new URL('/token', target.url), {
       method: 'POST',
       headers: form,
-      body: new URLSearchParams({ grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier, client_id: 'bench-app' }),
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: callback.searchParams.get('code')!,
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+        client_id: 'bench-app',
+      }),
     });
     const tokens = (await response.json()) as { refresh_token: string; access_token: string };
     if (!tokens.refresh_token) throw new Error(`${target.name}: no refresh token: ${JSON.stringify(tokens)}`);
@@ -224,19 +268,31 @@ async function measure(target: Target): Promise<Result[]> {
   const { refresh, accessToken } = await prepareTokens(target);
   const scenarios: Record<string, (w: number) => Promise<boolean>> = {
     'token: client_credentials': async () => {
-      const r = await fetch(`${target.url}/token`, { method: 'POST', headers: { ...form, authorization: basic('bench-service', SERVICE_SECRET) }, body: 'grant_type=client_credentials&scope=orders%3Aread' });
+      const r = await fetch(`${target.url}/token`, {
+        method: 'POST',
+        headers: { ...form, authorization: basic('bench-service', SERVICE_SECRET) },
+        body: 'grant_type=client_credentials&scope=orders%3Aread',
+      });
       const body = (await r.json()) as { access_token?: string };
       return r.status === 200 && Boolean(body.access_token);
     },
     'token: refresh (rotating)': async (w) => {
-      const r = await fetch(`${target.url}/token`, { method: 'POST', headers: form, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh[w]!, client_id: 'bench-app' }) });
+      const r = await fetch(`${target.url}/token`, {
+        method: 'POST',
+        headers: form,
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh[w]!, client_id: 'bench-app' }),
+      });
       const body = (await r.json()) as { refresh_token?: string };
       if (r.status !== 200 || !body.refresh_token) return false;
       refresh[w] = body.refresh_token;
       return true;
     },
     introspection: async () => {
-      const r = await fetch(`${target.url}/token/introspection`, { method: 'POST', headers: { ...form, authorization: basic('bench-api', API_SECRET) }, body: new URLSearchParams({ token: accessToken }) });
+      const r = await fetch(`${target.url}/token/introspection`, {
+        method: 'POST',
+        headers: { ...form, authorization: basic('bench-api', API_SECRET) },
+        body: new URLSearchParams({ token: accessToken }),
+      });
       return r.status === 200 && ((await r.json()) as { active?: boolean }).active === true;
     },
     jwks: async () => {
@@ -265,7 +321,9 @@ async function measure(target: Target): Promise<Result[]> {
       p90: +percentile(latencies, 90).toFixed(2),
       p99: +percentile(latencies, 99).toFixed(2),
     };
-    console.log(`${result.target.padEnd(52)} ${scenario.padEnd(28)} ${String(result.rps).padStart(6)} req/s  p50 ${result.p50} ms  p90 ${result.p90} ms  p99 ${result.p99} ms  errors ${errors}`);
+    console.log(
+      `${result.target.padEnd(52)} ${scenario.padEnd(28)} ${String(result.rps).padStart(6)} req/s  p50 ${result.p50} ms  p90 ${result.p90} ms  p99 ${result.p99} ms  errors ${errors}`,
+    );
     results.push(result);
   }
   return results;
@@ -290,7 +348,9 @@ async function stopAll(): Promise<void> {
 
 try {
   const results: Result[] = [];
-  console.log(`bench:idp: ${seconds} s per scenario after ${warmupSeconds} s warm-up, ${concurrency} concurrent keep-alive loops, ${cpus().length} CPUs, Node ${process.version}\n`);
+  console.log(
+    `bench:idp: ${seconds} s per scenario after ${warmupSeconds} s warm-up, ${concurrency} concurrent keep-alive loops, ${cpus().length} CPUs, Node ${process.version}\n`,
+  );
   const baseline = await startBaseline();
   results.push(...(await measure(baseline)));
   const problems = [await mariadbProblem(), await redisProblem()].filter(Boolean);
@@ -309,7 +369,10 @@ try {
     console.log(`\ntarget: client_credentials on MariaDB + Redis >= 60% of the baseline: ${share.toFixed(0)}% (${share >= 60 ? 'met' : 'NOT met'})`);
   }
   mkdirSync(join(repoRoot, 'bench/out'), { recursive: true });
-  writeFileSync(join(repoRoot, 'bench/out/idp.json'), JSON.stringify({ date: new Date().toISOString(), seconds, concurrency, cpus: cpus().length, node: process.version, results }, null, 2));
+  writeFileSync(
+    join(repoRoot, 'bench/out/idp.json'),
+    JSON.stringify({ date: new Date().toISOString(), seconds, concurrency, cpus: cpus().length, node: process.version, results }, null, 2),
+  );
 } finally {
   await stopAll();
   await sleep(10);

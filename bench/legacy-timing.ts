@@ -67,7 +67,10 @@ async function run(table: string, rows: LegacyRow[]): Promise<Result> {
     for (let i = 0; i < WARMUP + ATTEMPTS; i++) {
       const known = rows[i % rows.length]?.user_login ?? '';
       // Alternate which goes first, so neither always follows the other.
-      const pair = i % 2 ? [() => attempt(`nobody-${i}@example.com`, 'wrong password'), () => attempt(known, 'wrong password')] : [() => attempt(known, 'wrong password'), () => attempt(`nobody-${i}@example.com`, 'wrong password')];
+      const pair =
+        i % 2
+          ? [() => attempt(`nobody-${i}@example.com`, 'wrong password'), () => attempt(known, 'wrong password')]
+          : [() => attempt(known, 'wrong password'), () => attempt(`nobody-${i}@example.com`, 'wrong password')];
       const [a, b] = [await pair[0]!(), await pair[1]!()];
       if (i < WARMUP) continue;
       unknown.push(i % 2 ? a : b);
@@ -98,7 +101,9 @@ for (const [name, rows] of tables) {
   const r = await run(name, rows);
   results.push(r);
   const f = (s: Result['unknown']) => `${s.p25.toFixed(1)} / ${s.median.toFixed(1)} / ${s.p75.toFixed(1)}`;
-  console.log(`| ${r.table} | ${r.users} | ${f(r.unknown)} | ${f(r.wrongPassword)} | ${r.medianDifferencePercent >= 0 ? '+' : ''}${r.medianDifferencePercent.toFixed(1)} % |`);
+  console.log(
+    `| ${r.table} | ${r.users} | ${f(r.unknown)} | ${f(r.wrongPassword)} | ${r.medianDifferencePercent >= 0 ? '+' : ''}${r.medianDifferencePercent.toFixed(1)} % |`,
+  );
 }
 mkdirSync(join(repoRoot, 'bench/out'), { recursive: true });
 writeFileSync(join(repoRoot, 'bench/out/legacy-timing.json'), JSON.stringify({ at: new Date().toISOString(), loadavg: loadavg(), results }, null, 2));

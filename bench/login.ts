@@ -37,12 +37,20 @@ async function timeIt(fn: () => Promise<unknown>, budgetMs = 1500, maxRuns = 200
   return median(times);
 }
 
-console.log(`# login bench: ${cpus()[0]?.model ?? 'cpu'}, ${cores} cores, node ${process.version}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`);
+console.log(
+  `# login bench: ${cpus()[0]?.model ?? 'cpu'}, ${cores} cores, node ${process.version}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`,
+);
 console.log(`# PBKDF2 policy: ${policy.iterations} iterations\n`);
 
 // 1. Verify time per scheme, one call at a time.
-const fixtures = (JSON.parse(readFileSync(new URL('../test/fixtures/legacy-hashes.json', import.meta.url), 'utf8')) as { scheme: string; password: string; hash: string; salt: string | null }[])
-  .filter((v) => v.password === PASSWORD);
+const fixtures = (
+  JSON.parse(readFileSync(new URL('../test/fixtures/legacy-hashes.json', import.meta.url), 'utf8')) as {
+    scheme: string;
+    password: string;
+    hash: string;
+    salt: string | null;
+  }[]
+).filter((v) => v.password === PASSWORD);
 const pbkdf2Hash = await hashPassword(PASSWORD, policy);
 console.log('| scheme | verify, median ms |\n| --- | --- |');
 for (const v of [{ scheme: `pbkdf2-sha256 (i=${policy.iterations})`, hash: pbkdf2Hash, salt: null }, ...fixtures]) {
@@ -60,7 +68,15 @@ try {
   const accounts = 32;
   await Promise.all(
     Array.from({ length: accounts }, async (_, i) =>
-      users.insertFromLegacy({ legacyId: `b${i}`, username: `bench${i}`, email: null, name: null, passwordHash: await hashPassword(PASSWORD, policy), passwordScheme: 'pbkdf2-sha256', legacyFingerprint: null }),
+      users.insertFromLegacy({
+        legacyId: `b${i}`,
+        username: `bench${i}`,
+        email: null,
+        name: null,
+        passwordHash: await hashPassword(PASSWORD, policy),
+        passwordScheme: 'pbkdf2-sha256',
+        legacyFingerprint: null,
+      }),
     ),
   );
   const login = createLoginService({
@@ -94,9 +110,15 @@ try {
   const rate = done / elapsed;
   console.log(`\n| figure | value |\n| --- | --- |`);
   console.log(`| one login alone (PBKDF2 verify + store read), median | ${single.toFixed(1)} ms |`);
-  console.log(`| limit = cores / cost per hash | ${coreLimit.toFixed(1)} logins/s (${cores} cores${limit < coreLimit ? `; libuv pool caps it at ${limit.toFixed(1)}` : ''}) |`);
-  console.log(`| logins/s at saturation (${concurrency} concurrent, ${elapsed.toFixed(1)} s) | ${rate.toFixed(1)} (${((100 * rate) / coreLimit).toFixed(0)}% of the limit), ${failed} failed |`);
-  console.log(`| event-loop delay during the storm: p50 / p99 / max | ${(loop.percentile(50) / 1e6).toFixed(1)} / ${(loop.percentile(99) / 1e6).toFixed(1)} / ${(loop.max / 1e6).toFixed(1)} ms |`);
+  console.log(
+    `| limit = cores / cost per hash | ${coreLimit.toFixed(1)} logins/s (${cores} cores${limit < coreLimit ? `; libuv pool caps it at ${limit.toFixed(1)}` : ''}) |`,
+  );
+  console.log(
+    `| logins/s at saturation (${concurrency} concurrent, ${elapsed.toFixed(1)} s) | ${rate.toFixed(1)} (${((100 * rate) / coreLimit).toFixed(0)}% of the limit), ${failed} failed |`,
+  );
+  console.log(
+    `| event-loop delay during the storm: p50 / p99 / max | ${(loop.percentile(50) / 1e6).toFixed(1)} / ${(loop.percentile(99) / 1e6).toFixed(1)} / ${(loop.max / 1e6).toFixed(1)} ms |`,
+  );
 } finally {
   await knex.destroy();
   await closePasswordWorkers();

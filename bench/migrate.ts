@@ -115,7 +115,13 @@ async function database(prefix: string): Promise<{ url: string; knex: Knex; drop
 /** The sample monolith's schema, then `rows` users made by MariaDB itself from a number sequence. */
 async function seedLegacy(knex: Knex, rows: number): Promise<void> {
   const sql = readFileSync(join(repoRoot, `legacy-php/schema/${kind}.sql`), 'utf8');
-  for (const statement of sql.split('\n').filter((l) => !l.trimStart().startsWith('--')).join('\n').split(';').map((s) => s.trim()).filter(Boolean)) {
+  for (const statement of sql
+    .split('\n')
+    .filter((l) => !l.trimStart().startsWith('--'))
+    .join('\n')
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     await knex.raw(statement);
   }
   const bcrypt = hashSync('bench', 4).replace('$2b$', '$2y$');
@@ -226,14 +232,25 @@ async function benchSize(rows: number, wrap: boolean): Promise<Result> {
     const seedSeconds = (performance.now() - started) / 1000;
     await migrate(idp.knex, idpMigrations);
     // The idp the migration imports through, as its own process (its CPU, its connection pool).
-    idpProcess = await startServiceProcess('idp/main.ts', 'IDP_PORT', { LOG_LEVEL: 'warn', DATABASE_URL: idp.url, IDP_INTERNAL_SECRET: IDP_SECRET, IDP_OPS_PORT: '0' });
+    idpProcess = await startServiceProcess('idp/main.ts', 'IDP_PORT', {
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: idp.url,
+      IDP_INTERNAL_SECRET: IDP_SECRET,
+      IDP_OPS_PORT: '0',
+    });
 
     // Measured before and after the run, the higher kept: a machine that got busier meanwhile
     // must not flatter the migration's share of it.
     const capacityBefore = wrap ? await pbkdf2PerSecond(wrapIterations) : 0;
     console.error(`== ${label}: migrate (batches of ${batchSize})`);
     started = performance.now();
-    const report = await runMigrate({ IDP_INTERNAL_URL: idpProcess.url, IDP_INTERNAL_SECRET: IDP_SECRET, LEGACY_ETL_DATABASE_URL: etl.url, LEGACY_DATABASE_URL: legacy.url, LEGACY_WRAP_ITERATIONS: wrap ? String(wrapIterations) : '0' });
+    const report = await runMigrate({
+      IDP_INTERNAL_URL: idpProcess.url,
+      IDP_INTERNAL_SECRET: IDP_SECRET,
+      LEGACY_ETL_DATABASE_URL: etl.url,
+      LEGACY_DATABASE_URL: legacy.url,
+      LEGACY_WRAP_ITERATIONS: wrap ? String(wrapIterations) : '0',
+    });
     const wall = (performance.now() - started) / 1000;
     const inserted = report.counts.inserted;
     const migrateRate = report.thisRun.rowsPerSecond;
@@ -295,8 +312,12 @@ for (const r of results) {
   const slope = start && end ? ` (${Math.round((end / start) * 100)}%)` : '';
   const ceilingText = r.wrap ? `${n(r.pbkdf2Capacity)} PBKDF2/s` : `${n(r.ceiling?.rowsPerSecond)} (INSERT…SELECT ${n(r.serverSideCopy?.rowsPerSecond)})`;
   const compared = r.wrap ? `${pct(r.ratio)} of the cores' PBKDF2 rate` : `${pct(r.ratio)} of the ceiling`;
-  console.log(`| ${n(r.rows)} | ${r.wrap ? `i=${wrapIterations}, ${n(r.migrate.wrapped)} wrapped` : 'off'} | ${n(r.migrate.rowsPerSecond)} | ${start} → ${end}${slope} | ${r.migrate.peakMemoryMb} MB | ${r.migrate.seconds} s | ${ceilingText} | ${compared} |`);
+  console.log(
+    `| ${n(r.rows)} | ${r.wrap ? `i=${wrapIterations}, ${n(r.migrate.wrapped)} wrapped` : 'off'} | ${n(r.migrate.rowsPerSecond)} | ${start} → ${end}${slope} | ${r.migrate.peakMemoryMb} MB | ${r.migrate.seconds} s | ${ceilingText} | ${compared} |`,
+  );
 }
-console.log("targets (issue 15): without wrapping >= 15,000 rows/s, the end's batches at >= 70% of the start's rate (ms per batch end/start <= 143%), peak RSS < 150 MB; with wrapping >= 80% of the cores' PBKDF2 rate");
+console.log(
+  "targets (issue 15): without wrapping >= 15,000 rows/s, the end's batches at >= 70% of the start's rate (ms per batch end/start <= 143%), peak RSS < 150 MB; with wrapping >= 80% of the cores' PBKDF2 rate",
+);
 mkdirSync(join(repoRoot, 'bench/out'), { recursive: true });
 writeFileSync(join(repoRoot, 'bench/out/migrate.json'), `${JSON.stringify({ machine, mariadb: version?.v, batchSize, wrapIterations, results }, null, 2)}\n`);

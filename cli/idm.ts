@@ -27,7 +27,10 @@ export const commands: Record<string, Command> = {
   'migrate db': { summary: "apply the idp's pending database migrations", load: () => import('../idp/store/migrate-cli.ts') },
   'wrap-hashes': { summary: 'wrap cheap legacy hashes copied before in PBKDF2 (resumable)', load: () => import('../idp/cli/wrap-hashes.ts') },
   verify: { summary: 'check legacy password hashes in bulk (JSON lines on stdin and stdout)', load: () => import('../legacy-adapter/cli/verify.ts') },
-  'check-mapping': { summary: "migration readiness of the legacy table through the schema mapping", load: () => import('../legacy-adapter/cli/check-mapping.ts') },
+  'check-mapping': {
+    summary: 'migration readiness of the legacy table through the schema mapping',
+    load: () => import('../legacy-adapter/cli/check-mapping.ts'),
+  },
 };
 
 export const USAGE = `usage: idm <command> [arguments]      (from the sources: npm run idm -- <command> ...)
@@ -57,7 +60,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   const resolved = resolveCommand(argv);
   if (!resolved) {
-    console.error(first === 'migrate' ? `idm migrate: say what to migrate: users or db\n\n${USAGE}` : `idm: unknown command ${JSON.stringify(first)}\n\n${USAGE}`);
+    console.error(
+      first === 'migrate' ? `idm migrate: say what to migrate: users or db\n\n${USAGE}` : `idm: unknown command ${JSON.stringify(first)}\n\n${USAGE}`,
+    );
     return EXIT.usage;
   }
   const module = await resolved.command.load();

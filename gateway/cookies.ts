@@ -14,7 +14,12 @@ export function readCookie(req: IncomingMessage, name: string): string | undefin
 /** https as the browser sees it: TLS here, or `X-Forwarded-Proto: https` from a TRUST_PROXY peer. */
 export function isHttps(req: IncomingMessage, trusted: (address: string | undefined) => boolean): boolean {
   if ((req.socket as { encrypted?: boolean }).encrypted === true) return true;
-  return trusted(req.socket.remoteAddress) && String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim() === 'https';
+  return (
+    trusted(req.socket.remoteAddress) &&
+    String(req.headers['x-forwarded-proto'] ?? '')
+      .split(',')[0]
+      ?.trim() === 'https'
+  );
 }
 
 export interface CookieOptions {

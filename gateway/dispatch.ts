@@ -239,7 +239,14 @@ export function createDispatcher(options: DispatchOptions) {
    * routes (`identity`: the verified token's headers, after the client's were stripped).
    * lib/service has set the request id on `res` already.
    */
-  function proxy(route: LiveRoute, req: IncomingMessage, res: ServerResponse, requestId: string, subject: string | undefined, identity?: readonly [string, string][]) {
+  function proxy(
+    route: LiveRoute,
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    subject: string | undefined,
+    identity?: readonly [string, string][],
+  ) {
     const choice = chooseSide(route, req.headers.cookie, isSecure(req), subject);
     const action = route.definition.action;
     if (choice.side === 'new' && action) return act(route, action, req, res, choice.setCookie);
@@ -249,7 +256,9 @@ export function createDispatcher(options: DispatchOptions) {
     // An action answers with a redirect, not a page: its status says nothing next to legacy's.
     // Only the login decision compares (the `new` upstream checks the same credentials).
     const compares = route.flag.state.mode === 'shadow' && (!action || route.definition.shadow === 'login-decision');
-    const compare = compares ? shadow.begin(route.name, route.definition.shadow, req, route.next, withIdentity(shadowHeaders(req, route, headers, requestId), identity), requestId) : undefined;
+    const compare = compares
+      ? shadow.begin(route.name, route.definition.shadow, req, route.next, withIdentity(shadowHeaders(req, route, headers, requestId), identity), requestId)
+      : undefined;
     forward(req, res, target, headers, requestId, timeoutMs, choice.setCookie ? ['set-cookie', choice.setCookie] : undefined, (outcome) => {
       observe(route, choice.side, outcome);
       compare?.(outcome);
@@ -360,15 +369,29 @@ export function createDispatcher(options: DispatchOptions) {
       .catch(() => socket.destroy());
   }
 
-  function tunnel(route: LiveRoute, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, subject: string | undefined, identity?: readonly [string, string][]) {
+  function tunnel(
+    route: LiveRoute,
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    requestId: string,
+    subject: string | undefined,
+    identity?: readonly [string, string][],
+  ) {
     // No response object to set a cookie on: a visitor without one stays on legacy for upgrades.
     const state = route.flag.state;
     const id = subject === undefined ? options.buckets.read(req.headers.cookie) : subjectKey(subject);
-    const side: Side = state.mode === 'idp' || (state.mode === 'canary' && id !== undefined && goesToNewSide(bucketOf(id), state.percent)) || (state.mode === 'canary' && state.percent >= 100) ? 'new' : 'legacy';
+    const side: Side =
+      state.mode === 'idp' ||
+      (state.mode === 'canary' && id !== undefined && goesToNewSide(bucketOf(id), state.percent)) ||
+      (state.mode === 'canary' && state.percent >= 100)
+        ? 'new'
+        : 'legacy';
     // A sign-in or sign-out is a page, never a tunnel.
     if (side === 'new' && route.definition.action) return rejectUpgrade(socket, 400, 'not_upgradable', requestId);
     const target = side === 'legacy' ? route.legacy : route.next;
-    const headers = withIdentity(upstreamRequestHeaders(req, { requestId, trusted, upgrade: true, pinned: target.publicOrigin }), identity) as Record<string, string | string[] | number | undefined> | undefined;
+    const headers = withIdentity(upstreamRequestHeaders(req, { requestId, trusted, upgrade: true, pinned: target.publicOrigin }), identity) as
+      Record<string, string | string[] | number | undefined> | undefined;
     if (!headers) return rejectUpgrade(socket, 400, 'bad_request', requestId);
     forwardUpgrade(req, socket, head, target, headers, requestId, timeoutMs, (s) => {
       upgrades.add(s);

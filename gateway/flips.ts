@@ -19,9 +19,7 @@ export interface FlipRequest {
   ifStored?: string | null;
 }
 
-export type FlipResult =
-  | { ok: true; route: string; from: FlagState; to: FlagState }
-  | { ok: false; problem: 'unknown_route' | 'changed_meanwhile' };
+export type FlipResult = { ok: true; route: string; from: FlagState; to: FlagState } | { ok: false; problem: 'unknown_route' | 'changed_meanwhile' };
 
 export class FlagStoreUnavailable extends Error {}
 
@@ -37,34 +35,39 @@ export function createFlipper(deps: { knex: Knex; store: FlagStore; table: FlagT
     if (!route) return { ok: false, problem: 'unknown_route' };
     const next = serializeFlag(request.to);
     let from: FlagState = route.defaultState;
-    const swapped = await knex.transaction(async (trx) => {
-      let result;
-      try {
-        const expected = request.ifCurrently ? serializeFlag(request.ifCurrently) : undefined;
-        // A missing flag means the route runs on its default: it "is" that state for a compare-and-set.
-        const condition =
-          request.ifStored !== undefined
-            ? { raw: request.ifStored ?? '', orMissing: request.ifStored === null }
-            : expected === undefined
-              ? undefined
-              : { raw: expected, orMissing: expected === serializeFlag(route.defaultState) };
-        result = await store.swap(request.route, next, condition);
-      } catch (error) {
-        throw new FlagStoreUnavailable((error as Error).message);
-      }
-      if (!result.swapped) return false;
-      const previous = result.previous === undefined ? undefined : parseStoredFlag(result.previous);
-      from = previous?.ok ? previous.state : route.defaultState;
-      await audit.record({ at: new Date(), actor: request.actor, via: request.via, route: request.route, from: serializeFlag(from), to: next, reason: request.reason }, trx);
-      return true;
-    }).catch(async (error: unknown) => {
-      if (error instanceof FlagStoreUnavailable) throw error;
-      // The swap happened but the audit row could not be written: put the old flag back.
-      metrics.auditFailures.inc();
-      logger.error({ route: request.route, err: { message: (error as Error).message } }, 'audit log write failed: flip undone');
-      await store.swap(request.route, serializeFlag(from), { raw: next, orMissing: false }).catch(() => undefined);
-      throw error;
-    });
+    const swapped = await knex
+      .transaction(async (trx) => {
+        let result;
+        try {
+          const expected = request.ifCurrently ? serializeFlag(request.ifCurrently) : undefined;
+          // A missing flag means the route runs on its default: it "is" that state for a compare-and-set.
+          const condition =
+            request.ifStored !== undefined
+              ? { raw: request.ifStored ?? '', orMissing: request.ifStored === null }
+              : expected === undefined
+                ? undefined
+                : { raw: expected, orMissing: expected === serializeFlag(route.defaultState) };
+          result = await store.swap(request.route, next, condition);
+        } catch (error) {
+          throw new FlagStoreUnavailable((error as Error).message);
+        }
+        if (!result.swapped) return false;
+        const previous = result.previous === undefined ? undefined : parseStoredFlag(result.previous);
+        from = previous?.ok ? previous.state : route.defaultState;
+        await audit.record(
+          { at: new Date(), actor: request.actor, via: request.via, route: request.route, from: serializeFlag(from), to: next, reason: request.reason },
+          trx,
+        );
+        return true;
+      })
+      .catch(async (error: unknown) => {
+        if (error instanceof FlagStoreUnavailable) throw error;
+        // The swap happened but the audit row could not be written: put the old flag back.
+        metrics.auditFailures.inc();
+        logger.error({ route: request.route, err: { message: (error as Error).message } }, 'audit log write failed: flip undone');
+        await store.swap(request.route, serializeFlag(from), { raw: next, orMissing: false }).catch(() => undefined);
+        throw error;
+      });
     if (!swapped) return { ok: false, problem: 'changed_meanwhile' };
     table.applyWritten(request.route, request.to);
     metrics.flipped(request.route, request.to, request.via);

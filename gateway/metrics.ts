@@ -73,7 +73,7 @@ export function createGatewayMetrics(registry: Registry) {
   });
   const shadow = new Counter({
     name: 'gateway_shadow_comparisons_total',
-    help: 'Shadow copies by route and result: agreed / disagreed with the legacy answer, error (shadow failed or timed out), skipped (nothing to compare), dropped (concurrency cap reached), throttled (login checks: the client\'s per-minute budget spent), shed (login checks: the per-second cap reached)',
+    help: "Shadow copies by route and result: agreed / disagreed with the legacy answer, error (shadow failed or timed out), skipped (nothing to compare), dropped (concurrency cap reached), throttled (login checks: the client's per-minute budget spent), shed (login checks: the per-second cap reached)",
     labelNames: ['route', 'result'] as const,
     registers,
   });
@@ -126,7 +126,10 @@ export function createGatewayMetrics(registry: Registry) {
   // Handles per route, side and status (see lib/metric-batch.ts): the proxy path's only metric cost.
   const children = new Map<string, Record<Side, { latency: HistogramHandle; statuses: Map<number, CounterHandle> }>>();
   const bearerHandles = new Map<string, Map<BearerOutcome, CounterHandle>>();
-  const forSide = (route: string, side: Side) => ({ latency: batch.histogram(upstreamLatency.labels(route, side)), statuses: new Map<number, CounterHandle>() });
+  const forSide = (route: string, side: Side) => ({
+    latency: batch.histogram(upstreamLatency.labels(route, side)),
+    statuses: new Map<number, CounterHandle>(),
+  });
 
   return {
     shadowInFlight,

@@ -48,7 +48,11 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     const users = createUserStore(knex, { logger });
     configurePasswordWorkers({ maxQueue: config.PASSWORD_WORKER_QUEUE_MAX });
     const passwordPolicy = { iterations: config.PBKDF2_ITERATIONS, keyLength: 32, saltLength: 16 };
-    const legacy = createLegacyAdapterClient({ baseUrl: config.LEGACY_ADAPTER_URL, secret: config.LEGACY_ADAPTER_SECRET, timeoutMs: config.LEGACY_ADAPTER_TIMEOUT_MS });
+    const legacy = createLegacyAdapterClient({
+      baseUrl: config.LEGACY_ADAPTER_URL,
+      secret: config.LEGACY_ADAPTER_SECRET,
+      timeoutMs: config.LEGACY_ADAPTER_TIMEOUT_MS,
+    });
     const loginService = createLoginService({
       users,
       legacy,
@@ -84,7 +88,10 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     const mailOutbox = createMailOutbox(knex);
     const mailTransport = createMailTransport({ smtpUrl: config.SMTP_URL, dir: config.IDP_MAIL_DIR, timeoutMs: config.IDP_MAIL_TIMEOUT_MS });
     if (mailTransport.kind === 'file') {
-      logger[config.NODE_ENV === 'production' ? 'warn' : 'info']({ dir: config.IDP_MAIL_DIR }, 'no SMTP_URL: mail is written as .eml files, nobody receives it');
+      logger[config.NODE_ENV === 'production' ? 'warn' : 'info'](
+        { dir: config.IDP_MAIL_DIR },
+        'no SMTP_URL: mail is written as .eml files, nobody receives it',
+      );
     }
     const mailer = createMailer({
       outbox: mailOutbox,
@@ -177,12 +184,25 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
         metrics,
         // The idp's own reset unless ops point the link elsewhere.
         forgotPasswordUrl: config.IDP_FORGOT_PASSWORD_URL ?? RESET_PATH,
-        ...(config.IDP_ACCEPT_LEGACY_SESSION ? { legacySession: { login: createLegacySessionLogin({ users, legacy, logger }), cookieName: legacySessionCookieName(legacy, config.LEGACY_SESSION_NAME), lifetimeSeconds: config.IDP_TTL_LEGACY_SESSION } } : {}),
+        ...(config.IDP_ACCEPT_LEGACY_SESSION
+          ? {
+              legacySession: {
+                login: createLegacySessionLogin({ users, legacy, logger }),
+                cookieName: legacySessionCookieName(legacy, config.LEGACY_SESSION_NAME),
+                lifetimeSeconds: config.IDP_TTL_LEGACY_SESSION,
+              },
+            }
+          : {}),
       });
     }
     // Revocations a password change or reset could not finish (Redis failed after the commit):
     // done at start, whenever Redis is back, and every half minute.
-    const revocationRetrier = createRevocationRetrier({ pending: pendingRevocations, revokeUserGrants: oidc.revokeUserGrants, metrics: createPasswordChangeMetrics(metrics.registry), logger });
+    const revocationRetrier = createRevocationRetrier({
+      pending: pendingRevocations,
+      revokeUserGrants: oidc.revokeUserGrants,
+      metrics: createPasswordChangeMetrics(metrics.registry),
+      logger,
+    });
     redis?.on('ready', () => revocationRetrier.wake());
     mountAccount(app, {
       provider: oidc.provider,

@@ -1,5 +1,23 @@
 import { z } from 'zod';
-import { boolFlag, commonEnv, ConfigError, databaseUrl, httpUrl, idpInternalSecret, legacyAdapterSecret, legacySessionName, loadConfig, milliseconds, passwordWorkerQueueMax, port, previousSecretProblems, previousSecrets, redisUrl, secret, variable } from '../lib/config.ts';
+import {
+  boolFlag,
+  commonEnv,
+  ConfigError,
+  databaseUrl,
+  httpUrl,
+  idpInternalSecret,
+  legacyAdapterSecret,
+  legacySessionName,
+  loadConfig,
+  milliseconds,
+  passwordWorkerQueueMax,
+  port,
+  previousSecretProblems,
+  previousSecrets,
+  redisUrl,
+  secret,
+  variable,
+} from '../lib/config.ts';
 
 const CLIENT_SECRET_KEY_DEV_DEFAULT = 'dev-only-idp-client-secret-hmac-key-change-me';
 const KEY_ENCRYPTION_KEY_DEV_DEFAULT = 'dev-only-idp-key-encryption-key-change-me';
@@ -39,7 +57,7 @@ export const idpEnv = {
   IDP_INTERNAL_SECRET: idpInternalSecret,
   IDP_ADMIN_TOKEN: variable(
     z.string().min(32, 'at least 32 characters (openssl rand -base64 32)').optional(),
-    "Bearer token of the admin endpoint `POST /internal/v1/users/<sub>/sessions/end` (`idm sessions end`); never given to the gateway. Unset: the endpoint refuses every call (401), so there is no default that could ship.",
+    'Bearer token of the admin endpoint `POST /internal/v1/users/<sub>/sessions/end` (`idm sessions end`); never given to the gateway. Unset: the endpoint refuses every call (401), so there is no default that could ship.',
     { secret: true, default: 'unset (endpoint off)' },
   ),
   IDP_DUAL_WRITE: variable(
@@ -58,7 +76,10 @@ export const idpEnv = {
     z.coerce.number().int().min(1).max(3_600_000).default(1_000),
     'First retry delay of a failed relay; it doubles per failed attempt (up to 20 % jitter).',
   ),
-  IDP_DUAL_WRITE_RETRY_MAX_MS: variable(milliseconds(300_000), 'Cap of that delay: a pending event is retried at least this often; at least `IDP_DUAL_WRITE_RETRY_BASE_MS`.'),
+  IDP_DUAL_WRITE_RETRY_MAX_MS: variable(
+    milliseconds(300_000),
+    'Cap of that delay: a pending event is retried at least this often; at least `IDP_DUAL_WRITE_RETRY_BASE_MS`.',
+  ),
   IDP_DUAL_WRITE_MAX_ATTEMPTS: variable(
     z.coerce.number().int().min(1).max(1_000_000).default(20),
     'Failed attempts after which an outbox event is given up (`dead`); only failures particular to the event count: outages (unreachable, timeout, 502/503/504), `mapping_cannot_write` and a refused adapter secret never do.',
@@ -78,7 +99,11 @@ export const idpEnv = {
   ),
   IDP_PASSWORD_RESET_TTL: variable(seconds(1_800, 60, 86_400), 'Seconds a password reset link works (once).'),
   IDP_PASSWORD_RESET_SECRET: variable(
-    z.string().min(32, 'must be at least 32 characters').optional().or(z.literal('').transform(() => undefined)),
+    z
+      .string()
+      .min(32, 'must be at least 32 characters')
+      .optional()
+      .or(z.literal('').transform(() => undefined)),
     'HMAC key of the stored reset tokens (a key of its own can be rotated alone); the same on every replica. Changing it voids the links in flight.',
     { secret: true, default: 'derived from `IDP_INTERACTION_SECRET`' },
   ),
@@ -97,7 +122,10 @@ export const idpEnv = {
   ),
   MAIL_FROM: variable(z.string().min(3).max(320).default('Sign-in <no-reply@localhost>'), "The `From:` of the idp's mail."),
   IDP_MAIL_TEMPLATES_DIR: variable(
-    z.string().optional().transform((v) => v || undefined),
+    z
+      .string()
+      .optional()
+      .transform((v) => v || undefined),
     'A directory of replacement templates: `<name>.txt` (first line `Subject: ...`) and `<name>.html` for `password-reset` ({{name}}, {{link}}, {{minutes}}) and `password-reset-done` ({{name}}); values are HTML-escaped in `.html`; read at start.',
     { default: '`idp/mail/templates`' },
   ),
@@ -107,7 +135,10 @@ export const idpEnv = {
     'The mail worker looks for due messages this often (a new one is sent at once).',
   ),
   IDP_MAIL_RETRY_BASE_MS: variable(z.coerce.number().int().min(1).max(3_600_000).default(1_000), 'First retry delay of a failed send; it doubles per attempt.'),
-  IDP_MAIL_RETRY_MAX_MS: variable(milliseconds(300_000), 'Cap of that delay (a message is retried until the server takes it); at least `IDP_MAIL_RETRY_BASE_MS`.'),
+  IDP_MAIL_RETRY_MAX_MS: variable(
+    milliseconds(300_000),
+    'Cap of that delay (a message is retried until the server takes it); at least `IDP_MAIL_RETRY_BASE_MS`.',
+  ),
   IDP_MAIL_RETENTION_DAYS: variable(
     z.coerce.number().int().min(1).max(36_500).default(30),
     'Sent and rejected `mail_outbox` rows (bodies, recipient and subject erased at sending) are deleted this many days later.',
@@ -138,25 +169,22 @@ export const idpEnv = {
     'The same per IPv6 /48, on top of the per-/64 count: a host holding a /56 or more cannot rotate through its /64s.',
   ),
   IDP_LOGIN_THROTTLE_BASE_DELAY_MS: variable(milliseconds(1_000), 'The first delay; it doubles with each further attempt.'),
-  IDP_LOGIN_THROTTLE_MAX_DELAY_MS: variable(
-    milliseconds(900_000),
-    'Cap of the delay (one attempt per this long: the lockout window); at most the window.',
-  ),
+  IDP_LOGIN_THROTTLE_MAX_DELAY_MS: variable(milliseconds(900_000), 'Cap of the delay (one attempt per this long: the lockout window); at most the window.'),
   IDP_CLIENTS_FILE: variable(
     z.string().min(1).default('idp/clients.yaml'),
     'The clients operators declare (YAML); a bad file stops the start naming the client and the field.',
   ),
-  IDP_RESOURCES_FILE: variable(
-    z.string().min(1).default('idp/resources.yaml'),
-    'The APIs tokens are issued for: audience, scopes, who may introspect (YAML).',
-  ),
+  IDP_RESOURCES_FILE: variable(z.string().min(1).default('idp/resources.yaml'), 'The APIs tokens are issued for: audience, scopes, who may introspect (YAML).'),
   IDP_REGISTRATION_ENABLED: variable(boolFlag(true), 'Dynamic client registration (RFC 7591) at `POST /reg`.'),
   IDP_REGISTRATION_ACCESS_TOKEN: variable(
     secret('dev-only-idp-registration-access-token'),
     'The initial access token `POST /reg` needs (`Authorization: Bearer ...`).',
   ),
   IDP_REGISTRATION_SCOPES: variable(
-    z.string().regex(/^[^\s]+( [^\s]+)*$/, 'space-separated scopes').default('openid profile email offline_access'),
+    z
+      .string()
+      .regex(/^[^\s]+( [^\s]+)*$/, 'space-separated scopes')
+      .default('openid profile email offline_access'),
     'Scopes a registered client may ask for (and gets by default), space-separated; API scopes are given in the clients file only.',
   ),
   IDP_CLIENT_SECRET_KEY: variable(

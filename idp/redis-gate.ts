@@ -9,7 +9,11 @@ import { RETRY_AFTER_SECONDS, sendUnavailablePage } from './interactions/index.t
 /** The 503: a page for a browser, the OAuth error shape for everyone else. */
 export function answerRedisUnavailable(req: Request, res: Response): void {
   if (req.accepts(['json', 'html']) === 'html') return sendUnavailablePage(res);
-  res.status(503).set('retry-after', String(RETRY_AFTER_SECONDS)).set('cache-control', 'no-store').json({ error: 'temporarily_unavailable', error_description: 'try again in a moment' });
+  res
+    .status(503)
+    .set('retry-after', String(RETRY_AFTER_SECONDS))
+    .set('cache-control', 'no-store')
+    .json({ error: 'temporarily_unavailable', error_description: 'try again in a moment' });
 }
 
 /** Lets a request through only while Redis takes commands; `open` paths (prefixes) need no Redis. */

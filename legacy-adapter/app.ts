@@ -37,21 +37,53 @@ export async function startLegacyAdapter(config: LegacyAdapterConfig): Promise<R
     const directory = createLegacyDirectory(legacyDb, { mapping, fingerprintKey: fingerprintKey(config), metrics: adapterMetrics, logger, timeoutMs });
     directory.check().then(
       () => logger.info({ table: mapping.table }, 'legacy mapping fits the legacy table'),
-      (error: unknown) => logger.error({ err: (error as Error).cause ?? error, table: mapping.table }, 'legacy mapping does not fit the legacy table (or the database is down); logins of users unknown to the idp will fail'),
+      (error: unknown) =>
+        logger.error(
+          { err: (error as Error).cause ?? error, table: mapping.table },
+          'legacy mapping does not fit the legacy table (or the database is down); logins of users unknown to the idp will fail',
+        ),
     );
     const sessions = createLegacySessionStore(settings, legacyDb, logger, timeoutMs);
     const app = express();
     app.disable('x-powered-by');
     // The gateway's session bridge, with a secret of its own: mounted before the idp's API.
-    app.use(SESSION_BRIDGE_BASE, sessionBridgeRouter({ secret: config.LEGACY_SESSION_BRIDGE_SECRET, store: sessions, legacyDb, mapping, directory, settings, timeoutMs, registry: metrics.registry, logger }));
+    app.use(
+      SESSION_BRIDGE_BASE,
+      sessionBridgeRouter({
+        secret: config.LEGACY_SESSION_BRIDGE_SECRET,
+        store: sessions,
+        legacyDb,
+        mapping,
+        directory,
+        settings,
+        timeoutMs,
+        registry: metrics.registry,
+        logger,
+      }),
+    );
     const internal = express.Router();
     internal.use(requireInternalSecret(config.LEGACY_ADAPTER_SECRET));
     internal.get('/ping', (_req, res) => {
       res.json({ ok: true });
     });
     // The idp accepting a PHP session as proof of login: the idp's secret, not the bridge's.
-    internal.use(SESSION_RESOLVE_MOUNT, sessionResolveRouter({ store: sessions, legacyDb, mapping, fingerprintKey: fingerprintKey(config), timeoutMs, wrapIterations: config.LEGACY_WRAP_ITERATIONS, registry: metrics.registry, logger, cookie: settings.cookie }));
-    internal.use(internalRoutes(directory, adapterMetrics, logger, { mapping, fingerprintKey: fingerprintKey(config), wrapIterations: config.LEGACY_WRAP_ITERATIONS }));
+    internal.use(
+      SESSION_RESOLVE_MOUNT,
+      sessionResolveRouter({
+        store: sessions,
+        legacyDb,
+        mapping,
+        fingerprintKey: fingerprintKey(config),
+        timeoutMs,
+        wrapIterations: config.LEGACY_WRAP_ITERATIONS,
+        registry: metrics.registry,
+        logger,
+        cookie: settings.cookie,
+      }),
+    );
+    internal.use(
+      internalRoutes(directory, adapterMetrics, logger, { mapping, fingerprintKey: fingerprintKey(config), wrapIterations: config.LEGACY_WRAP_ITERATIONS }),
+    );
     app.use(LEGACY_ADAPTER_API_BASE, internal);
     return {
       handler: app,

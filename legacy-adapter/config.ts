@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { commonEnv, databaseUrl, legacyAdapterSecret, legacyWrapIterations, loadConfig, milliseconds, passwordWorkerQueueMax, port, variable } from '../lib/config.ts';
+import {
+  commonEnv,
+  databaseUrl,
+  legacyAdapterSecret,
+  legacyWrapIterations,
+  loadConfig,
+  milliseconds,
+  passwordWorkerQueueMax,
+  port,
+  variable,
+} from '../lib/config.ts';
 import { sessionBridgeEnv } from './sessions/config.ts';
 
 export const legacyAdapterEnv = {
@@ -15,7 +25,7 @@ export const legacyAdapterEnv = {
   ),
   LEGACY_DATABASE_TIMEOUT_MS: variable(
     milliseconds(2_000).pipe(z.number().min(100, 'must be at least 100')),
-    "The longest one request waits for the legacy database (a pool slot, connecting, its statements, together; MySQL statements are killed at it, SQLite's lock wait is set to it); past it the answer is 503 `legacy_unavailable`, never \"not found\" or \"wrong password\". The session bridge's statements and phpredis commands get it each too. Keep it well under the idp's `LEGACY_ADAPTER_TIMEOUT_MS`, which also covers verifying the password.",
+    'The longest one request waits for the legacy database (a pool slot, connecting, its statements, together; MySQL statements are killed at it, SQLite\'s lock wait is set to it); past it the answer is 503 `legacy_unavailable`, never "not found" or "wrong password". The session bridge\'s statements and phpredis commands get it each too. Keep it well under the idp\'s `LEGACY_ADAPTER_TIMEOUT_MS`, which also covers verifying the password.',
   ),
   PASSWORD_WORKER_QUEUE_MAX: passwordWorkerQueueMax,
   LEGACY_MAPPING_FILE: variable(

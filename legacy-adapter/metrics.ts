@@ -33,10 +33,14 @@ export function createAdapterMetrics(registry: Registry): AdapterMetrics {
     }),
     dummyVerifies: new Counter({
       name: 'legacy_adapter_dummy_verifies_total',
-      help: 'Logins that matched no legacy row and spent a real row\'s verify instead (so they take as long as a wrong password), by the scheme spent',
+      help: "Logins that matched no legacy row and spent a real row's verify instead (so they take as long as a wrong password), by the scheme spent",
       labelNames: ['scheme'] as const,
       registers: [registry],
     }),
-    ...createPasswordVerifyMetrics(registry, { verifyDuration: 'legacy_adapter_verify_duration_seconds', unreadableHashes: 'legacy_adapter_unreadable_hashes_total', where: 'legacy' }),
+    ...createPasswordVerifyMetrics(registry, {
+      verifyDuration: 'legacy_adapter_verify_duration_seconds',
+      unreadableHashes: 'legacy_adapter_unreadable_hashes_total',
+      where: 'legacy',
+    }),
   };
 }

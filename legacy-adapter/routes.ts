@@ -32,7 +32,12 @@ function badRequest(res: Response, error: z.ZodError): void {
  * never carry a hash or a salt, but a lookup asking `withImport` (the import record is the batch
  * migration's, as the session resolve answers it); failures of authenticate are one generic `{ok:false}`.
  */
-export function internalRoutes(directory: LegacyDirectory, metrics: AdapterMetrics, logger: Logger, plan: PlanContext & { wrapIterations: number }): express.Router {
+export function internalRoutes(
+  directory: LegacyDirectory,
+  metrics: AdapterMetrics,
+  logger: Logger,
+  plan: PlanContext & { wrapIterations: number },
+): express.Router {
   const router = express.Router();
   router.use(express.json({ limit: '16kb' }));
 
@@ -47,7 +52,9 @@ export function internalRoutes(directory: LegacyDirectory, metrics: AdapterMetri
     if (!body.success) return badRequest(res, body.error);
     try {
       const result = await directory.authenticate(body.data.login, body.data.password);
-      const answer: z.input<typeof authenticateEndpoint.answer> = result.ok ? { ok: true, user: result.user, scheme: result.scheme, fingerprint: result.fingerprint } : { ok: false };
+      const answer: z.input<typeof authenticateEndpoint.answer> = result.ok
+        ? { ok: true, user: result.user, scheme: result.scheme, fingerprint: result.fingerprint }
+        : { ok: false };
       res.json(answer);
     } catch (error) {
       if (error instanceof PasswordWorkersBusyError) {
@@ -68,16 +75,19 @@ export function internalRoutes(directory: LegacyDirectory, metrics: AdapterMetri
     if (!body.success) return badRequest(res, body.error);
     const kind = 'email' in body.data ? 'email' : 'login';
     try {
-      const rows = 'email' in body.data ? await directory.findByEmail(body.data.email) : [await directory.findForLogin(body.data.login)].filter((r) => r !== undefined);
+      const rows =
+        'email' in body.data ? await directory.findByEmail(body.data.email) : [await directory.findForLogin(body.data.login)].filter((r) => r !== undefined);
       metrics.lookups.inc({ kind, result: rows.length ? 'found' : 'not_found' });
       if (!body.data.withImport) return void res.json({ users: rows.map(profileOf) } satisfies z.input<typeof lookupEndpoint.answer>);
       // A row the migration could not import (no login, unreadable hash) comes without a record.
-      const users = await Promise.all(rows.map(async (row) => {
-        const prepared = prepareRow(row, plan);
-        if (!prepared.ok) return profileOf(row);
-        const { active: _active, ...record } = prepared.row.user;
-        return { ...profileOf(row), import: await wrapImportRecord(record, plan.wrapIterations) };
-      }));
+      const users = await Promise.all(
+        rows.map(async (row) => {
+          const prepared = prepareRow(row, plan);
+          if (!prepared.ok) return profileOf(row);
+          const { active: _active, ...record } = prepared.row.user;
+          return { ...profileOf(row), import: await wrapImportRecord(record, plan.wrapIterations) };
+        }),
+      );
       // The record is typed by the migration's plan (legacy-adapter/etl/), which writes every field the contract's import record requires.
       res.json({ users });
     } catch (error) {
@@ -112,7 +122,10 @@ export function internalRoutes(directory: LegacyDirectory, metrics: AdapterMetri
       if (error instanceof LegacyCannotWriteError) {
         metrics.passwordWrites.inc({ result: 'cannot_write' });
         log.error(context, 'password write refused: the legacy mapping has no write section');
-        return fail(res, 409, { error: ERRORS.mappingCannotWrite, error_description: 'the legacy mapping has no write section: add write.password to the mapping file' });
+        return fail(res, 409, {
+          error: ERRORS.mappingCannotWrite,
+          error_description: 'the legacy mapping has no write section: add write.password to the mapping file',
+        });
       }
       if (!(error instanceof LegacyUnavailableError)) throw error;
       metrics.passwordWrites.inc({ result: 'unavailable' });

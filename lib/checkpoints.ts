@@ -29,7 +29,13 @@ export async function loadCheckpoint<C>(db: Db, table: string, name: string, par
 }
 
 /** `extra`: columns of the table's own beyond the common ones. */
-export async function saveCheckpoint(db: Db, table: string, checkpoint: Checkpoint<unknown>, extra: Record<string, Knex.Value> = {}, now = Date.now()): Promise<void> {
+export async function saveCheckpoint(
+  db: Db,
+  table: string,
+  checkpoint: Checkpoint<unknown>,
+  extra: Record<string, Knex.Value> = {},
+  now = Date.now(),
+): Promise<void> {
   await db(table)
     .insert({
       ...extra,

@@ -25,9 +25,7 @@ export const boolFlag = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 export const httpUrl = z.url({ protocol: /^https?$/ });
-export const databaseUrl = z
-  .string()
-  .refine((v) => /^(sqlite:|mysql:\/\/|mariadb:\/\/)/.test(v), 'must start with sqlite:, mysql:// or mariadb://');
+export const databaseUrl = z.string().refine((v) => /^(sqlite:|mysql:\/\/|mariadb:\/\/)/.test(v), 'must start with sqlite:, mysql:// or mariadb://');
 export const redisUrl = z
   .string()
   .refine((v) => /^rediss?:\/\//.test(v), 'must start with redis:// or rediss://')
@@ -81,7 +79,7 @@ export const commonEnv = {
         const parsed = parseTrustProxy(value);
         if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.problem });
       }),
-    "Whose `X-Forwarded-*` are believed: `true`, `false`, `loopback`, `linklocal`, `uniquelocal`, addresses and CIDRs, comma-separated (from other peers they are replaced); anything else stops the start (exit 78). Name exactly the proxies in front of the service.",
+    'Whose `X-Forwarded-*` are believed: `true`, `false`, `loopback`, `linklocal`, `uniquelocal`, addresses and CIDRs, comma-separated (from other peers they are replaced); anything else stops the start (exit 78). Name exactly the proxies in front of the service.',
     { production: 'name the load balancer (compose and the Kubernetes overlay require it)' },
   ),
 };
@@ -114,7 +112,12 @@ export function productionSecretProblem(name: string, value: string, devDefault:
 export const previousSecrets = z
   .string()
   .default('')
-  .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean));
+  .transform((v) =>
+    v
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean),
+  );
 
 /** In production a former value must be as strong as the current one: it still opens what it made. */
 export function previousSecretProblems(name: string, values: readonly string[], devDefault: string): string[] {
@@ -126,15 +129,16 @@ function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string | und
   const raw = issue.path.length === 1 ? env[String(issue.path[0])] : undefined;
   // A URL's password (DATABASE_URL, REDIS_URL, SMTP_URL) is a secret whatever the variable is called.
   const shown =
-    raw === undefined ? 'it is not set' : /SECRET|PASSWORD|TOKEN|KEY/.test(name) ? 'got a value of length ' + raw.length : `got ${JSON.stringify(raw.replace(/(\/\/[^/@\s]*?:)[^@\s]*@/, '$1***@'))}`;
+    raw === undefined
+      ? 'it is not set'
+      : /SECRET|PASSWORD|TOKEN|KEY/.test(name)
+        ? 'got a value of length ' + raw.length
+        : `got ${JSON.stringify(raw.replace(/(\/\/[^/@\s]*?:)[^@\s]*@/, '$1***@'))}`;
   return `${name}: ${issue.message} (${shown})`;
 }
 
 /** Parses the environment with `shape`; throws ConfigError naming each bad variable. */
-export function loadConfig<S extends z.ZodRawShape>(
-  shape: S,
-  env: Record<string, string | undefined> = process.env,
-): z.infer<z.ZodObject<S>> {
+export function loadConfig<S extends z.ZodRawShape>(shape: S, env: Record<string, string | undefined> = process.env): z.infer<z.ZodObject<S>> {
   // Empty strings mean "unset": that is how compose files and shells usually say it.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
   const result = z.object(shape).safeParse(cleaned);
@@ -162,19 +166,19 @@ export const passwordWorkerQueueMax = variable(
 /** The bearer secret the idp presents to the legacy-adapter's internal API (both read the same variable). */
 export const legacyAdapterSecret = variable(
   secret('dev-only-legacy-adapter-secret-change-me'),
-  'Bearer token of the legacy-adapter\'s internal API (password verification, imports, dual-write), which the idp presents.',
+  "Bearer token of the legacy-adapter's internal API (password verification, imports, dual-write), which the idp presents.",
 );
 
 /** The bearer secret of the idp's internal endpoints (the gateway's shadow login checks present it). */
 export const idpInternalSecret = variable(
   secret('dev-only-idp-internal-secret-change-me'),
-  'Bearer token of the idp\'s internal endpoints (`POST /internal/v1/login-check`, which the gateway\'s shadow mode calls).',
+  "Bearer token of the idp's internal endpoints (`POST /internal/v1/login-check`, which the gateway's shadow mode calls).",
 );
 
 /** The bearer secret of the legacy-adapter's session endpoints, which the gateway's session bridge presents (both read the same variable). */
 export const legacySessionBridgeSecret = variable(
   secret('dev-only-legacy-session-bridge-secret-change-me'),
-  'Bearer token of the legacy-adapter\'s `/internal/v1/sessions`, which the gateway\'s session bridge presents; not `LEGACY_ADAPTER_SECRET`, which also verifies passwords.',
+  "Bearer token of the legacy-adapter's `/internal/v1/sessions`, which the gateway's session bridge presents; not `LEGACY_ADAPTER_SECRET`, which also verifies passwords.",
 );
 
 /** The monolith's session cookie name (legacy-php's LEGACY_SESSION_NAME). */

@@ -36,7 +36,10 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
     // ioredis retries by itself: one line per outage, not one per retry.
     if (failing) return;
     failing = true;
-    options.logger?.warn({ err: { name: error.name, code: error.code, message: error.message }, connection: options.name }, 'redis connection failed; retrying');
+    options.logger?.warn(
+      { err: { name: error.name, code: error.code, message: error.message }, connection: options.name },
+      'redis connection failed; retrying',
+    );
   });
   redis.on('ready', () => {
     if (failing) options.logger?.info({ connection: options.name }, 'redis connection back');
@@ -62,7 +65,12 @@ export function redisReady(redis: Redis): boolean {
 export function isRedisUnavailableError(error: unknown): boolean {
   const e = error as { name?: unknown; message?: unknown } | null;
   if (typeof e !== 'object' || e === null) return false;
-  return e.name === 'MaxRetriesPerRequestError' || e.message === 'Connection is closed.' || e.message === 'Command timed out' || (typeof e.message === 'string' && e.message.startsWith("Stream isn't writeable"));
+  return (
+    e.name === 'MaxRetriesPerRequestError' ||
+    e.message === 'Connection is closed.' ||
+    e.message === 'Command timed out' ||
+    (typeof e.message === 'string' && e.message.startsWith("Stream isn't writeable"))
+  );
 }
 
 export function redisCheck(redis: Redis) {

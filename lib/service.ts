@@ -71,7 +71,7 @@ type ReservedPath = (typeof RESERVED_PATHS)[number];
 
 function reservedPath(url: string): ReservedPath | undefined {
   for (const path of RESERVED_PATHS) {
-    if (url.startsWith(path) && (url.length === path.length || url.charCodeAt(path.length) === 63 /* ? */)) return path;
+    if (url.startsWith(path) && (url.length === path.length || url.charCodeAt(path.length) === 63) /* ? */) return path;
   }
   return undefined;
 }
@@ -106,25 +106,30 @@ export async function startService(
   const hotPath = parts.hotPath;
 
   /** The per-request bookkeeping around `respond`, for both listeners. */
-  const tracked = (respond: (req: IncomingMessage, res: ServerResponse, reserved: ReservedPath | undefined, log: () => Logger) => void, hot?: typeof hotPath): RequestListener => (req, res) => {
-    const reserved = reservedPath(req.url ?? '/');
-    if (reserved === undefined && hot?.(req, res)) return;
-    const started = performance.now();
-    const requestId = requestIdOf(req);
-    res.setHeader(REQUEST_ID_HEADER, requestId);
-    // A pino child logger costs more than some whole requests: made only when something logs.
-    let log: Logger | undefined;
-    const context = {
-      requestId,
-      get log() {
-        return (log ??= logger.child({ reqId: requestId }));
-      },
+  const tracked =
+    (
+      respond: (req: IncomingMessage, res: ServerResponse, reserved: ReservedPath | undefined, log: () => Logger) => void,
+      hot?: typeof hotPath,
+    ): RequestListener =>
+    (req, res) => {
+      const reserved = reservedPath(req.url ?? '/');
+      if (reserved === undefined && hot?.(req, res)) return;
+      const started = performance.now();
+      const requestId = requestIdOf(req);
+      res.setHeader(REQUEST_ID_HEADER, requestId);
+      // A pino child logger costs more than some whole requests: made only when something logs.
+      let log: Logger | undefined;
+      const context = {
+        requestId,
+        get log() {
+          return (log ??= logger.child({ reqId: requestId }));
+        },
+      };
+      res.once('finish', () => {
+        finished(requestId, req.method ?? 'GET', routeLabelOf(req, res), res.statusCode, (performance.now() - started) / 1000);
+      });
+      runInRequestContext(context, () => respond(req, res, reserved, () => context.log));
     };
-    res.once('finish', () => {
-      finished(requestId, req.method ?? 'GET', routeLabelOf(req, res), res.statusCode, (performance.now() - started) / 1000);
-    });
-    runInRequestContext(context, () => respond(req, res, reserved, () => context.log));
-  };
 
   const publicHandler = tracked((req, res, reserved) => {
     if (reserved === '/healthz') {

@@ -1,9 +1,20 @@
 import { BlockList, isIP } from 'node:net';
 
 const named: Record<string, Array<[string, number, 'ipv4' | 'ipv6']>> = {
-  loopback: [['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']],
-  linklocal: [['169.254.0.0', 16, 'ipv4'], ['fe80::', 10, 'ipv6']],
-  uniquelocal: [['10.0.0.0', 8, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['fc00::', 7, 'ipv6']],
+  loopback: [
+    ['127.0.0.0', 8, 'ipv4'],
+    ['::1', 128, 'ipv6'],
+  ],
+  linklocal: [
+    ['169.254.0.0', 16, 'ipv4'],
+    ['fe80::', 10, 'ipv6'],
+  ],
+  uniquelocal: [
+    ['10.0.0.0', 8, 'ipv4'],
+    ['172.16.0.0', 12, 'ipv4'],
+    ['192.168.0.0', 16, 'ipv4'],
+    ['fc00::', 7, 'ipv6'],
+  ],
 };
 
 export type TrustProxy = { ok: true; trusted: (address: string | undefined) => boolean } | { ok: false; problem: string };
@@ -38,7 +49,10 @@ export function parseTrustProxy(value: string): TrustProxy {
     else list.addSubnet(address, Number(bits), kind);
   }
   if (problems.length) {
-    return { ok: false, problem: `not an address, a CIDR or one of loopback, linklocal, uniquelocal: ${problems.join(', ')} (true, false, or a comma-separated list of those; name exactly the proxies in front of this service)` };
+    return {
+      ok: false,
+      problem: `not an address, a CIDR or one of loopback, linklocal, uniquelocal: ${problems.join(', ')} (true, false, or a comma-separated list of those; name exactly the proxies in front of this service)`,
+    };
   }
   return {
     ok: true,

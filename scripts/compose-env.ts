@@ -48,19 +48,32 @@ export const composeOnlyEnv = {
     "The https origin users reach the gateway at: the idp's issuer, the gateway's public URL and the sign-in client's URIs (deploy/compose/clients.yaml).",
     { default: 'written by `npm run compose:env` (`https://localhost:3000`)' },
   ),
-  MARIADB_ROOT_PASSWORD: variable(z.string().optional(), "MariaDB's root password. Written, random, by `npm run compose:env`; compose refuses to start without it.", {
+  MARIADB_ROOT_PASSWORD: variable(
+    z.string().optional(),
+    "MariaDB's root password. Written, random, by `npm run compose:env`; compose refuses to start without it.",
+    {
+      secret: true,
+      default: 'random',
+    },
+  ),
+  MARIADB_PASSWORD: variable(z.string().optional(), "The idp's database user's password (random, from `npm run compose:env`).", {
     secret: true,
     default: 'random',
   }),
-  MARIADB_PASSWORD: variable(z.string().optional(), "The idp's database user's password (random, from `npm run compose:env`).", { secret: true, default: 'random' }),
   LEGACY_DB_PASSWORD: variable(z.string().optional(), "The monolith's own database user's password (random, from `npm run compose:env`).", {
     secret: true,
     default: 'random',
   }),
-  GRAFANA_ADMIN_PASSWORD: variable(z.string().optional(), "Grafana's `admin` password (random, from `npm run compose:env`).", { secret: true, default: 'random' }),
+  GRAFANA_ADMIN_PASSWORD: variable(z.string().optional(), "Grafana's `admin` password (random, from `npm run compose:env`).", {
+    secret: true,
+    default: 'random',
+  }),
   MARIADB_DATABASE: variable(z.string().default('idm'), "The idp's database."),
   MARIADB_USER: variable(z.string().default('idm'), "The idp's database user."),
-  LEGACY_DB_NAME: variable(z.string().default('legacy'), "The monolith's database, created on MariaDB's first start (names the monolith chose are configuration)."),
+  LEGACY_DB_NAME: variable(
+    z.string().default('legacy'),
+    "The monolith's database, created on MariaDB's first start (names the monolith chose are configuration).",
+  ),
   LEGACY_DB_USER: variable(z.string().default('legacy'), "The monolith's database user."),
 };
 
@@ -124,7 +137,9 @@ function main(argv: string[]): number {
   const targets = [values['env-out'], values['clients-out']];
   const present = targets.filter((file) => existsSync(file));
   if (present.length && !values.force) {
-    console.error(`${present.join(' and ')} already exist${present.length > 1 ? '' : 's'}: kept (new secrets would lock out what the old ones made). --force replaces them.`);
+    console.error(
+      `${present.join(' and ')} already exist${present.length > 1 ? '' : 's'}: kept (new secrets would lock out what the old ones made). --force replaces them.`,
+    );
     return 1;
   }
   writeFileSync(values['env-out'], composeEnv({ publicUrl, trustProxy: values['trust-proxy'] }), { mode: 0o600 });

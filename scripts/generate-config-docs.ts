@@ -45,7 +45,8 @@ export const sections: Section[] = [
   { title: 'legacy-adapter', about: 'legacy-adapter/config.ts and legacy-adapter/sessions/config.ts.', shape: without(legacyAdapterEnv, commonEnv) },
   {
     title: 'Batch migration (`idm migrate users`, `idm wrap-hashes`)',
-    about: 'legacy-adapter/etl/config.ts (migrate: its own store, the idp\'s import port, the legacy-adapter\'s variables) and idp/import/config.ts (wrap-hashes: the idp\'s database).',
+    about:
+      "legacy-adapter/etl/config.ts (migrate: its own store, the idp's import port, the legacy-adapter's variables) and idp/import/config.ts (wrap-hashes: the idp's database).",
     shape: { ...migrateEnv, ...wrapEnv },
   },
   { title: 'Operator commands (`idm routes`, `idm sessions`)', about: 'gateway/cli/env.ts and idp/cli/env.ts.', shape: { ...routesCliEnv, ...sessionsCliEnv } },
@@ -91,7 +92,8 @@ export function describe(name: string, schema: z.ZodType): Described {
 
 function notesOf(d: Described, short: boolean): string[] {
   const notes: string[] = [];
-  if (d.secret === 'required') notes.push(short ? 'secret, required in production' : '**secret**; production refuses the development default and values under 32 characters');
+  if (d.secret === 'required')
+    notes.push(short ? 'secret, required in production' : '**secret**; production refuses the development default and values under 32 characters');
   if (d.secret === 'optional') notes.push(short ? 'secret' : '**secret**');
   if (d.production) notes.push(`production: ${d.production}`);
   return notes;

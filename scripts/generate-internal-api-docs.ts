@@ -33,7 +33,8 @@ export const apis: Api[] = [
   {
     title: 'legacy-adapter API (idp → legacy-adapter)',
     contract: 'contracts/legacy-adapter-api.ts',
-    about: 'The idp checks passwords against the legacy table, looks users up, writes changed passwords back (dual-write) and resolves PHP sessions. Bearer `LEGACY_ADAPTER_SECRET`.',
+    about:
+      'The idp checks passwords against the legacy table, looks users up, writes changed passwords back (dual-write) and resolves PHP sessions. Bearer `LEGACY_ADAPTER_SECRET`.',
     errors: LEGACY_ADAPTER_ERRORS,
     endpoints: {
       authenticate: authenticateEndpoint,
@@ -53,7 +54,8 @@ export const apis: Api[] = [
   {
     title: 'idp internal API (gateway → idp, operators → idp)',
     contract: 'contracts/idp-internal-api.ts',
-    about: 'Shadow login checks and legacy identities for the gateway (bearer `IDP_INTERNAL_SECRET`); ending every session of an account for operators (bearer `IDP_ADMIN_TOKEN`).',
+    about:
+      'Shadow login checks and legacy identities for the gateway (bearer `IDP_INTERNAL_SECRET`); ending every session of an account for operators (bearer `IDP_ADMIN_TOKEN`).',
     errors: IDP_INTERNAL_ERRORS,
     endpoints: { 'login check': loginCheckEndpoint, 'legacy identity': legacyIdentityEndpoint, 'end sessions': endSessionsEndpoint },
   },
@@ -62,7 +64,15 @@ export const apis: Api[] = [
     contract: 'contracts/idp-import.ts',
     about: 'The batch migration hands the idp batches of legacy users; the idp decides and writes. Bearer `IDP_INTERNAL_SECRET`.',
     errors: IdpImportError,
-    endpoints: { 'import users': { method: IDP_IMPORT_USERS_METHOD, path: IDP_IMPORT_USERS_PATH, request: importUsersRequestSchema, answer: importUsersAnswerSchema, errors: [] } },
+    endpoints: {
+      'import users': {
+        method: IDP_IMPORT_USERS_METHOD,
+        path: IDP_IMPORT_USERS_PATH,
+        request: importUsersRequestSchema,
+        answer: importUsersAnswerSchema,
+        errors: [],
+      },
+    },
   },
 ];
 

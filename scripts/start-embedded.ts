@@ -116,7 +116,10 @@ if (hasPhp) {
   if (seeded.status !== 0) throw new Error('seeding the sample legacy database failed');
   // Its JSON API believes the user the gateway names after checking an access token (the `api`
   // route of gateway/routes.yaml); on a machine of its own, anything local could send that header.
-  run('legacy-php', 'php', ['-S', `127.0.0.1:${ports.php}`, '-t', 'legacy-php/public', 'legacy-php/public/router.php'], { LEGACY_TRUSTED_USER_HEADER: 'X-Remote-User', LEGACY_TRUSTED_PROXIES: '127.0.0.1' });
+  run('legacy-php', 'php', ['-S', `127.0.0.1:${ports.php}`, '-t', 'legacy-php/public', 'legacy-php/public/router.php'], {
+    LEGACY_TRUSTED_USER_HEADER: 'X-Remote-User',
+    LEGACY_TRUSTED_PROXIES: '127.0.0.1',
+  });
 } else {
   // A legacy database of one's own (LEGACY_DATABASE_URL) is never written to.
   if (!process.env.LEGACY_DATABASE_URL) seedLegacyUsers(legacySqlite);
@@ -151,9 +154,13 @@ Identity migration, embedded mode: running.
     discovery        ${env.IDP_ISSUER}/.well-known/openid-configuration
     demo user        alice / correct horse battery staple   (a legacy user: signs in just in time, hash upgraded)
     demo client      demo-app (public, native: redirect http://127.0.0.1:<any port>/callback, PKCE S256)
-${hasPhp ? `    sign in through the new stack, then see the unchanged PHP page logged in (session bridge):
+${
+  hasPhp
+    ? `    sign in through the new stack, then see the unchanged PHP page logged in (session bridge):
       http://localhost:${ports.gateway}/auth/login?return_to=/account.php
-` : ''}    register one     registration access token: ${registrationToken}
+`
+    : ''
+}    register one     registration access token: ${registrationToken}
       curl -s ${env.IDP_ISSUER}/reg -H 'authorization: Bearer ${registrationToken}' -H 'content-type: application/json' \\
         -d '{"application_type":"native","token_endpoint_auth_method":"none","redirect_uris":["http://127.0.0.1:8765/callback"]}'
 

@@ -18,7 +18,16 @@ const provider = new Provider(issuer, {
   rotateRefreshToken: true,
   cookies: { keys: ['baseline-cookie-key-0123456789abcdef'] },
   findAccount: async (_ctx: unknown, sub: string) => ({ accountId: sub, claims: () => ({ sub }) }),
-  ttl: { AccessToken: 600, ClientCredentials: 600, IdToken: 3600, RefreshToken: 1_209_600, Grant: 1_209_600, Session: 1_209_600, Interaction: 3600, AuthorizationCode: 60 },
+  ttl: {
+    AccessToken: 600,
+    ClientCredentials: 600,
+    IdToken: 3600,
+    RefreshToken: 1_209_600,
+    Grant: 1_209_600,
+    Session: 1_209_600,
+    Interaction: 3600,
+    AuthorizationCode: 60,
+  },
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },

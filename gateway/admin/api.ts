@@ -36,7 +36,14 @@ export function tokenActor(claims: AccessTokenClaims): string {
  * The admin JSON API under /admin/api. Every call carries `Authorization: Bearer` with either
  * GATEWAY_ADMIN_TOKEN or an idp access token for the admin audience with the admin scope.
  */
-export function adminApi(deps: { token: string; accessTokens: AdminTokenPolicy; routes: Map<string, LiveRoute>; flip: Flipper; audit: AuditLog; traffic: TrafficSource }) {
+export function adminApi(deps: {
+  token: string;
+  accessTokens: AdminTokenPolicy;
+  routes: Map<string, LiveRoute>;
+  flip: Flipper;
+  audit: AuditLog;
+  traffic: TrafficSource;
+}) {
   const router = express.Router();
   const { accessTokens } = deps;
   router.use(async (req, res, next) => {
@@ -79,7 +86,13 @@ export function adminApi(deps: { token: string; accessTokens: AdminTokenPolicy; 
     const parsed = parseFlip(req.body);
     if (!parsed.ok) return fail(res, 400, 'invalid_request', { problems: parsed.problems });
     try {
-      const result = await deps.flip({ route: name, to: parsed.to, reason: parsed.reason, actor: (res.locals.actor as string | undefined) ?? parsed.actor ?? 'admin-api', via: 'api' });
+      const result = await deps.flip({
+        route: name,
+        to: parsed.to,
+        reason: parsed.reason,
+        actor: (res.locals.actor as string | undefined) ?? parsed.actor ?? 'admin-api',
+        via: 'api',
+      });
       if (!result.ok) return fail(res, result.problem === 'unknown_route' ? 404 : 409, result.problem);
       res.json({ route: result.route, from: result.from, to: result.to });
     } catch (error) {

@@ -9,7 +9,14 @@ import { isHttps } from '../cookies.ts';
 import { trafficSource } from '../traffic.ts';
 
 /** Everything under /admin: the JSON API (bearer token) and the page (session cookie). Off the proxy's hot path. */
-export function createAdminApp(deps: { token: string; accessTokens: AdminTokenPolicy; routes: LiveRoute[]; flip: Flipper; audit: AuditLog; trusted: (address: string | undefined) => boolean }) {
+export function createAdminApp(deps: {
+  token: string;
+  accessTokens: AdminTokenPolicy;
+  routes: LiveRoute[];
+  flip: Flipper;
+  audit: AuditLog;
+  trusted: (address: string | undefined) => boolean;
+}) {
   const traffic = trafficSource(deps.routes);
   const routes = new Map(deps.routes.map((r) => [r.name, r]));
   const isSecure = (req: Request) => isHttps(req, deps.trusted);

@@ -31,8 +31,17 @@ export function describeNewSide(upstream: string, a: RouteAction | null | undefi
   return `action signin${a.returnParam ? ` (return to ?${a.returnParam}=, else ${a.landing})` : ` (then ${a.landing})`}`;
 }
 
-const actor = z.string().trim().min(1).max(100).refine((v) => !/\p{Cc}/u.test(v), 'must not contain control characters');
-const reason = z.string({ error: 'a reason is required' }).trim().min(3, 'a reason is required (at least 3 characters)').max(1000, 'must be at most 1000 characters');
+const actor = z
+  .string()
+  .trim()
+  .min(1)
+  .max(100)
+  .refine((v) => !/\p{Cc}/u.test(v), 'must not contain control characters');
+const reason = z
+  .string({ error: 'a reason is required' })
+  .trim()
+  .min(3, 'a reason is required (at least 3 characters)')
+  .max(1000, 'must be at most 1000 characters');
 
 /** A flip as the API and the page accept it: the flag, why, and (API) who. */
 const flipInput = z.object({

@@ -51,7 +51,9 @@ const FETCH_BACKOFF_MS = 5_000;
  * or a network error (not a JOSEError at all). Everything else is the token's fault.
  */
 export function keySetUnavailable(error: unknown): boolean {
-  return !(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error.code === 'ERR_JOSE_GENERIC';
+  return (
+    !(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error.code === 'ERR_JOSE_GENERIC'
+  );
 }
 
 const optionalString = (v: unknown): v is string | undefined => v === undefined || typeof v === 'string';
@@ -110,7 +112,8 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions) {
     } catch (error) {
       // The key set could not be had: a timeout, a non-200 or non-JWKS answer (jose's generic
       // error), or a network error (not a JOSEError at all). Everything else is the token's fault.
-      const keysMissing = !(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error.code === 'ERR_JOSE_GENERIC';
+      const keysMissing =
+        !(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error.code === 'ERR_JOSE_GENERIC';
       if (keysMissing) {
         fetchFailedAt = performance.now();
         return { ok: false, reason: 'unavailable', detail: `JWKS fetch failed: ${(error as Error).message}` };
@@ -131,7 +134,11 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions) {
     const claims = fields && fields.iss === options.issuer && fields.token_type === 'Bearer' && fields.cnf === undefined ? claimsOf(fields) : undefined;
     if (!claims || claims.expiresAt * 1000 <= now) {
       cache.set(token, 'inactive', shortly);
-      return { ok: false, reason: 'invalid', detail: answer.active ? 'introspection: not an active bearer access token of this issuer' : 'introspection: inactive' };
+      return {
+        ok: false,
+        reason: 'invalid',
+        detail: answer.active ? 'introspection: not an active bearer access token of this issuer' : 'introspection: inactive',
+      };
     }
     cache.set(token, claims, Math.min(shortly, claims.expiresAt * 1000));
     return { ok: true, claims };

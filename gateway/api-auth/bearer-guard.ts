@@ -7,8 +7,21 @@ import { requiredScopes, type IdentityClaim, type RouteAuth } from '../routes/au
 import type { AccessTokenClaims, AccessTokenVerifier, Verification } from './access-token.ts';
 
 export type GuardResult =
-  | { ok: true; outcome: 'ok' | 'anonymous'; claims: AccessTokenClaims | undefined; headers: [string, string][]; /** The same as request-head lines. */ lines: string }
-  | { ok: false; outcome: Exclude<BearerOutcome, 'ok' | 'anonymous'>; status: 401 | 403 | 503; error: string; headers: Record<string, string>; detail?: string };
+  | {
+      ok: true;
+      outcome: 'ok' | 'anonymous';
+      claims: AccessTokenClaims | undefined;
+      headers: [string, string][];
+      /** The same as request-head lines. */ lines: string;
+    }
+  | {
+      ok: false;
+      outcome: Exclude<BearerOutcome, 'ok' | 'anonymous'>;
+      status: 401 | 403 | 503;
+      error: string;
+      headers: Record<string, string>;
+      detail?: string;
+    };
 
 // A header line is written as is (proxy/headers.ts requestHeadFrom): only printable ASCII may go in one.
 const HEADER_SAFE = /^[\x20-\x7e]*$/;
@@ -44,9 +57,22 @@ const refuse = (outcome: 'missing' | 'invalid' | 'insufficient_scope' | 'unavail
     case 'missing':
       return { ok: false, outcome, status: 401, error: 'unauthorized', headers: { 'www-authenticate': 'Bearer' } };
     case 'invalid':
-      return { ok: false, outcome, status: 401, error: 'invalid_token', headers: { 'www-authenticate': 'Bearer error="invalid_token"' }, ...(detail ? { detail } : {}) };
+      return {
+        ok: false,
+        outcome,
+        status: 401,
+        error: 'invalid_token',
+        headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+        ...(detail ? { detail } : {}),
+      };
     case 'insufficient_scope':
-      return { ok: false, outcome, status: 403, error: 'insufficient_scope', headers: { 'www-authenticate': `Bearer error="insufficient_scope", scope="${detail ?? ''}"` } };
+      return {
+        ok: false,
+        outcome,
+        status: 403,
+        error: 'insufficient_scope',
+        headers: { 'www-authenticate': `Bearer error="insufficient_scope", scope="${detail ?? ''}"` },
+      };
     case 'unavailable':
       return { ok: false, outcome, status: 503, error: 'temporarily_unavailable', headers: { 'retry-after': '5' }, ...(detail ? { detail } : {}) };
   }

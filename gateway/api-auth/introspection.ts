@@ -11,10 +11,7 @@ export interface IntrospectionOptions {
   logger?: Logger;
 }
 
-export type Introspection =
-  | { active: true; fields: Record<string, unknown> }
-  | { active: false }
-  | { unavailable: string };
+export type Introspection = { active: true; fields: Record<string, unknown> } | { active: false } | { unavailable: string };
 
 const REFUSAL_LOG_EVERY_MS = 60_000;
 
@@ -47,14 +44,18 @@ export function createIntrospection(options: IntrospectionOptions): Introspect {
         if (res.status === 400 || res.status === 401) {
           if (performance.now() - refusalLoggedAt > REFUSAL_LOG_EVERY_MS) {
             refusalLoggedAt = performance.now();
-            options.logger?.error({ status: res.status, clientId: options.clientId }, 'introspection: the idp refused the gateway\'s client credentials; opaque access tokens are refused');
+            options.logger?.error(
+              { status: res.status, clientId: options.clientId },
+              "introspection: the idp refused the gateway's client credentials; opaque access tokens are refused",
+            );
           }
           return { active: false };
         }
         return { unavailable: `introspection answered ${res.status}` };
       }
       const body = (await res.json()) as unknown;
-      if (typeof body !== 'object' || body === null || typeof (body as { active?: unknown }).active !== 'boolean') return { unavailable: 'introspection answer is not RFC 7662' };
+      if (typeof body !== 'object' || body === null || typeof (body as { active?: unknown }).active !== 'boolean')
+        return { unavailable: 'introspection answer is not RFC 7662' };
       const fields = body as Record<string, unknown>;
       return fields.active === true ? { active: true, fields } : { active: false };
     } catch (error) {

@@ -63,7 +63,9 @@ export function createAuditLog(knex: Knex) {
       return new Map(rows.map((r) => [r.route, r.to_state]));
     },
     async list(options: { route?: string; limit?: number; beforeId?: number } = {}): Promise<AuditEntry[]> {
-      const query = knex<Row>('gateway_audit').orderBy('id', 'desc').limit(options.limit ?? 50);
+      const query = knex<Row>('gateway_audit')
+        .orderBy('id', 'desc')
+        .limit(options.limit ?? 50);
       if (options.route) query.where('route', options.route);
       if (options.beforeId) query.where('id', '<', options.beforeId);
       const rows = (await query) as Row[];

@@ -65,18 +65,18 @@ export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      percent: { type: 'string' },
-      reason: { type: 'string' },
-      actor: { type: 'string' },
-      route: { type: 'string' },
-      limit: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+      args: argv,
+      allowPositionals: true,
+      options: {
+        percent: { type: 'string' },
+        reason: { type: 'string' },
+        actor: { type: 'string' },
+        route: { type: 'string' },
+        limit: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
   } catch (error) {
     die(`${(error as Error).message}\n${usage}`, 2);
   }

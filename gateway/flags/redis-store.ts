@@ -29,7 +29,10 @@ export function createRedisFlagStore(url: string, keyPrefix: string, logger: Log
   const subscriber: Redis = redis.duplicate({ connectionName: 'gateway-flags-sub' });
   const listeners: Array<(route: string) => void> = [];
   let lastError = '';
-  for (const [name, connection] of [['flags', redis], ['flags subscriber', subscriber]] as const) {
+  for (const [name, connection] of [
+    ['flags', redis],
+    ['flags subscriber', subscriber],
+  ] as const) {
     connection.on('error', (error: Error) => {
       // ioredis retries on its own; one line per distinct problem, not one per retry.
       if (error.message !== lastError) logger.warn({ err: { message: error.message }, connection: name }, 'redis connection problem');
@@ -48,7 +51,9 @@ export function createRedisFlagStore(url: string, keyPrefix: string, logger: Log
   });
   // Not awaited: with Redis down at start the gateway still starts, on its defaults, and ioredis
   // subscribes (and re-subscribes after every reconnect) as soon as it can.
-  subscriber.subscribe(channel).catch((error: Error) => logger.warn({ err: { message: error.message } }, 'flag channel subscription failed; ioredis retries on reconnect'));
+  subscriber
+    .subscribe(channel)
+    .catch((error: Error) => logger.warn({ err: { message: error.message } }, 'flag channel subscription failed; ioredis retries on reconnect'));
 
   return {
     kind: 'redis',
@@ -59,7 +64,17 @@ export function createRedisFlagStore(url: string, keyPrefix: string, logger: Log
       return (await redis.hget(HASH, route)) ?? undefined;
     },
     async swap(route, next, expected) {
-      const [swapped, previous] = (await redis.eval(SWAP, 1, HASH, route, next, expected ? '1' : '0', expected?.raw ?? '', expected?.orMissing ? '1' : '0', channel)) as [number, string | null];
+      const [swapped, previous] = (await redis.eval(
+        SWAP,
+        1,
+        HASH,
+        route,
+        next,
+        expected ? '1' : '0',
+        expected?.raw ?? '',
+        expected?.orMissing ? '1' : '0',
+        channel,
+      )) as [number, string | null];
       return { swapped: swapped === 1, previous: previous ?? undefined };
     },
     onChange(listener) {

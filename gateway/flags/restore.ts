@@ -90,16 +90,23 @@ export function createFlagRestorer(deps: {
         to,
         actor: 'gateway',
         via: 'restore',
-        reason: kind === 'missing' ? 'the flag store had lost this flag (restarted without persistence?): restored from the audit log' : 'the flag store held a state no audited flip chose: restored from the audit log',
+        reason:
+          kind === 'missing'
+            ? 'the flag store had lost this flag (restarted without persistence?): restored from the audit log'
+            : 'the flag store held a state no audited flip chose: restored from the audit log',
         ifStored: seen ?? null,
       });
       // Another replica restored it first, or an operator flipped it meanwhile: either way it is chosen.
       if (!result.ok) return;
       metrics.flagRestored(name, kind);
       // The stored text is not logged: it is outside input.
-      logger.error({ route: name, drift: kind, restored: describeFlag(to), stored: seen === undefined ? 'nothing' : 'a state with no audit entry' }, 'route flag restored from the audit log');
+      logger.error(
+        { route: name, drift: kind, restored: describeFlag(to), stored: seen === undefined ? 'nothing' : 'a state with no audit entry' },
+        'route flag restored from the audit log',
+      );
     } catch (error) {
-      if (error instanceof FlagStoreUnavailable) logger.warn({ route: name, err: { message: error.message } }, 'could not restore a route flag: flag store unavailable; the next reload retries');
+      if (error instanceof FlagStoreUnavailable)
+        logger.warn({ route: name, err: { message: error.message } }, 'could not restore a route flag: flag store unavailable; the next reload retries');
       else throw error;
     }
   }

@@ -4,15 +4,23 @@ export const MODES = ['legacy', 'idp', 'canary', 'shadow'] as const;
 export type Mode = (typeof MODES)[number];
 
 /** What a route's flag says. The one schema for the route file, the admin API and what Redis holds. */
-export const flagStateSchema = z.discriminatedUnion('mode', [
-  z.strictObject({ mode: z.literal('legacy') }),
-  z.strictObject({ mode: z.literal('idp') }),
-  z.strictObject({
-    mode: z.literal('canary'),
-    percent: z.number({ error: 'must be a whole number from 0 to 100' }).int('must be a whole number from 0 to 100').min(0, 'must be at least 0').max(100, 'must be at most 100'),
-  }),
-  z.strictObject({ mode: z.literal('shadow') }),
-], { error: (issue) => (issue.code === 'invalid_union' ? `mode must be one of ${MODES.join(', ')}` : undefined) });
+export const flagStateSchema = z.discriminatedUnion(
+  'mode',
+  [
+    z.strictObject({ mode: z.literal('legacy') }),
+    z.strictObject({ mode: z.literal('idp') }),
+    z.strictObject({
+      mode: z.literal('canary'),
+      percent: z
+        .number({ error: 'must be a whole number from 0 to 100' })
+        .int('must be a whole number from 0 to 100')
+        .min(0, 'must be at least 0')
+        .max(100, 'must be at most 100'),
+    }),
+    z.strictObject({ mode: z.literal('shadow') }),
+  ],
+  { error: (issue) => (issue.code === 'invalid_union' ? `mode must be one of ${MODES.join(', ')}` : undefined) },
+);
 
 export type FlagState = z.infer<typeof flagStateSchema>;
 

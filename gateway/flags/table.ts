@@ -222,7 +222,10 @@ export class FlagTable {
     if (next.source === 'default' && next.reason) {
       this.#metrics.fellBack(route.name, next.reason);
       // The stored text is not logged: it is only ever a flag, but it is outside input.
-      this.#logger.warn({ route: route.name, reason: next.reason, problem: next.problem, using: describeFlag(next.state) }, `route flag ${next.reason}: using the route's default`);
+      this.#logger.warn(
+        { route: route.name, reason: next.reason, problem: next.problem, using: describeFlag(next.state) },
+        `route flag ${next.reason}: using the route's default`,
+      );
     }
     if (!sameState) {
       this.#logger.info({ route: route.name, from: describeFlag(previous.state), to: describeFlag(next.state) }, 'route flag applied');

@@ -72,7 +72,11 @@ export function forward(
         req.unpipe(upstreamReq);
         req.resume();
       });
-      res.writeHead(status, upstreamRes.statusMessage, clientResponseHeaderList(upstreamRes.rawHeaders, joinedConnection(upstreamRes.headers.connection), extraHeaders));
+      res.writeHead(
+        status,
+        upstreamRes.statusMessage,
+        clientResponseHeaderList(upstreamRes.rawHeaders, joinedConnection(upstreamRes.headers.connection), extraHeaders),
+      );
       const location = upstreamRes.headers.location;
       report({ status, upstreamSeconds: (performance.now() - started) / 1000, location });
       upstreamRes.on('error', () => cutResponse(res));

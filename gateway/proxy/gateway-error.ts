@@ -23,7 +23,13 @@ export function sendGatewayError(res: ServerResponse, status: number, error: str
   if (status === 408) res.shouldKeepAlive = false;
   const body = JSON.stringify({ error, request_id: requestId });
   // The id is set here too: on the hot path nothing else has put it on the response.
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', [REQUEST_ID_HEADER]: requestId });
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    [REQUEST_ID_HEADER]: requestId,
+  });
   res.end(body);
 }
 

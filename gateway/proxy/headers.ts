@@ -3,8 +3,16 @@ import { REQUEST_ID_HEADER, requestIdFrom } from '../../lib/request-context.ts';
 
 /** RFC 9110 7.6.1: meaningful for one connection only, never forwarded. */
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'proxy-authorization', 'proxy-authenticate', 'http2-settings',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'http2-settings',
 ]);
 
 /**
@@ -13,7 +21,15 @@ const HOP_BY_HOP = new Set([
  * may trust `x-identity-*` (and the common `x-user-*`, `x-remote-user`) because of this.
  */
 export function isIdentityHeader(name: string): boolean {
-  return name.startsWith('x-identity-') || name.startsWith('x-user-') || name === 'x-user' || name === 'x-remote-user' || name === 'remote-user' || name === 'x-authenticated-user' || name === 'x-forwarded-user';
+  return (
+    name.startsWith('x-identity-') ||
+    name.startsWith('x-user-') ||
+    name === 'x-user' ||
+    name === 'x-remote-user' ||
+    name === 'remote-user' ||
+    name === 'x-authenticated-user' ||
+    name === 'x-forwarded-user'
+  );
 }
 
 /** Headers only the gateway itself may set, stripped from what clients send. */
@@ -101,7 +117,15 @@ function requestFramingAmbiguous(req: IncomingMessage): boolean {
 
 /** The one rule for a client's request header (lowercase name): true when it never reaches an upstream. */
 function requestHeaderDropped(name: string, listed: Set<string> | undefined): boolean {
-  return HOP_BY_HOP.has(name) || name === 'expect' || name === REQUEST_ID_HEADER || name.startsWith('x-forwarded-') || name.startsWith(GATEWAY_HEADER_PREFIX) || isIdentityHeader(name) || listed?.has(name) === true;
+  return (
+    HOP_BY_HOP.has(name) ||
+    name === 'expect' ||
+    name === REQUEST_ID_HEADER ||
+    name.startsWith('x-forwarded-') ||
+    name.startsWith(GATEWAY_HEADER_PREFIX) ||
+    isIdentityHeader(name) ||
+    listed?.has(name) === true
+  );
 }
 
 /** The one rule for an upstream's response header (lowercase name): true when the client does not get it. */
@@ -141,7 +165,15 @@ export interface PublicOrigin {
  * to), anybody else's are replaced by what the gateway itself sees; a pinned upstream gets its
  * public origin as Proto/Host whatever the client or a proxy said.
  */
-function forwardedValues(req: IncomingMessage, trust: (address: string | undefined) => boolean, priorFor: string | undefined, priorProto: string | undefined, priorHost: string | undefined, host: string | undefined, pinned: PublicOrigin | undefined): Forwarded {
+function forwardedValues(
+  req: IncomingMessage,
+  trust: (address: string | undefined) => boolean,
+  priorFor: string | undefined,
+  priorProto: string | undefined,
+  priorHost: string | undefined,
+  host: string | undefined,
+  pinned: PublicOrigin | undefined,
+): Forwarded {
   const peer = peerAddress(req);
   const trusted = trustedPeer(req.socket, peer, trust);
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
@@ -176,7 +208,15 @@ export function upstreamRequestHeaders(req: IncomingMessage, options: Forwarding
     if (requestHeaderDropped(name, listed)) continue;
     out[name] = incoming[name];
   }
-  const forwarded = forwardedValues(req, options.trusted, joined(incoming['x-forwarded-for']), joined(incoming['x-forwarded-proto']), joined(incoming['x-forwarded-host']), incoming.host, options.pinned);
+  const forwarded = forwardedValues(
+    req,
+    options.trusted,
+    joined(incoming['x-forwarded-for']),
+    joined(incoming['x-forwarded-proto']),
+    joined(incoming['x-forwarded-host']),
+    incoming.host,
+    options.pinned,
+  );
   out['x-forwarded-for'] = forwarded.for;
   out['x-forwarded-proto'] = forwarded.proto;
   if (forwarded.host) out['x-forwarded-host'] = forwarded.host;
@@ -213,7 +253,12 @@ const BEARER = /^bearer /i;
  * sent them; node's parser has already refused anything that could break a header line.
  * Undefined, as there, for a request that must not be forwarded.
  */
-export function upstreamRequestHead(req: IncomingMessage, trust: (address: string | undefined) => boolean, pinned?: PublicOrigin, listed?: Set<string>): UpstreamHead | undefined {
+export function upstreamRequestHead(
+  req: IncomingMessage,
+  trust: (address: string | undefined) => boolean,
+  pinned?: PublicOrigin,
+  listed?: Set<string>,
+): UpstreamHead | undefined {
   if (refusedMethod(req.method) || connectionRefused(req)) return undefined;
   const raw = req.rawHeaders;
   let lines = '';

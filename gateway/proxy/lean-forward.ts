@@ -219,7 +219,9 @@ class Exchange implements ConnectionUser, ParserEvents {
 
   #onRequestData(chunk: Buffer): void {
     const socket = this.#conn.socket;
-    const ok = this.#request.chunked ? socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1') && socket.write(chunk) && socket.write('\r\n', 'latin1') : socket.write(chunk);
+    const ok = this.#request.chunked
+      ? socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1') && socket.write(chunk) && socket.write('\r\n', 'latin1')
+      : socket.write(chunk);
     if (!ok) {
       this.#req.pause();
       socket.once('drain', () => this.#req.resume());
@@ -233,6 +235,13 @@ class Exchange implements ConnectionUser, ParserEvents {
 }
 
 /** Streams one request to a plain-HTTP upstream's pool and its answer back to `res`. */
-export function forwardLean(req: IncomingMessage, res: ServerResponse, pool: ConnectionPool, request: LeanRequest, timeoutMs: number, callbacks: LeanCallbacks): void {
+export function forwardLean(
+  req: IncomingMessage,
+  res: ServerResponse,
+  pool: ConnectionPool,
+  request: LeanRequest,
+  timeoutMs: number,
+  callbacks: LeanCallbacks,
+): void {
   new Exchange(req, res, pool, request, timeoutMs, callbacks).start(true);
 }

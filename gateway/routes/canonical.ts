@@ -21,7 +21,15 @@ const REFUSED: CanonicalTarget = { ok: false };
 
 /** Characters RFC 3986 calls unreserved: their percent-encoded and plain spellings mean the same. */
 function isUnreserved(code: number): boolean {
-  return (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39) || code === 0x2d || code === 0x2e || code === 0x5f || code === 0x7e;
+  return (
+    (code >= 0x41 && code <= 0x5a) ||
+    (code >= 0x61 && code <= 0x7a) ||
+    (code >= 0x30 && code <= 0x39) ||
+    code === 0x2d ||
+    code === 0x2e ||
+    code === 0x5f ||
+    code === 0x7e
+  );
 }
 
 function hexValue(code: number): number {

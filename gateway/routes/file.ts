@@ -25,7 +25,10 @@ const pathPattern = z
   .refine((p) => p.startsWith('/'), 'must start with "/"')
   .refine((p) => !/[\s?#]/.test(p), 'must not contain spaces, "?" or "#"')
   .refine((p) => !p.slice(0, -2).includes('*') && (!p.includes('*') || p.endsWith('/*')), 'may only use "*" as its last segment ("/prefix/*")')
-  .refine((p) => !p.startsWith('/') || isCanonical(p), 'must be a canonical path: no "//", ";", "\\", "." or ".." segments, and letters, digits and "-._~" unescaped (requests are matched that way)');
+  .refine(
+    (p) => !p.startsWith('/') || isCanonical(p),
+    'must be a canonical path: no "//", ";", "\\", "." or ".." segments, and letters, digits and "-._~" unescaped (requests are matched that way)',
+  );
 
 /** A script's file-name ending, as the monolith's web server maps it to a handler (".php"). */
 const scriptSuffix = z.string().regex(/^\.[A-Za-z0-9_-]{1,16}$/, 'must be a file-name ending such as ".php": a dot, then 1-16 letters, digits, "-" or "_"');
@@ -35,10 +38,7 @@ const method = z
   .regex(/^[A-Za-z]+$/, 'must be an HTTP method name')
   .transform((m) => m.toUpperCase());
 
-const defaultMode = z.preprocess(
-  (v) => (typeof v === 'string' ? { mode: v } : v),
-  flagStateSchema,
-);
+const defaultMode = z.preprocess((v) => (typeof v === 'string' ? { mode: v } : v), flagStateSchema);
 
 const autoRollbackSchema = z.strictObject({
   /** Fraction of the new side's answers that are 5xx, over the window, that triggers the rollback. */
@@ -78,19 +78,29 @@ const LANDING_CHECK_ORIGIN = 'https://gateway.invalid';
  */
 const actionSchema = z.preprocess(
   (v) => (typeof v === 'string' ? { type: v } : v),
-  z.discriminatedUnion('type', [
-    z.strictObject({
-      type: z.literal('signin'),
-      /** The legacy page's own query parameter naming where to go after signing in (`redirect`, `next`); unset: always `landing`. */
-      returnParam: z.string().regex(/^[A-Za-z0-9_.[\]-]{1,64}$/, 'must be a query parameter name: 1-64 letters, digits or "_.-[]"').optional(),
-      /** Where the user lands when the page names nowhere acceptable. */
-      landing: z
-        .string()
-        .refine((p) => p.startsWith('/') && safeReturnTo(p, LANDING_CHECK_ORIGIN) === p, 'must be a path on this site that the return-to rules accept as written ("/account.php")')
-        .default('/'),
-    }),
-    z.strictObject({ type: z.literal('signout') }),
-  ], { error: 'must be signin or signout (or {type: signin, returnParam, landing})' }),
+  z.discriminatedUnion(
+    'type',
+    [
+      z.strictObject({
+        type: z.literal('signin'),
+        /** The legacy page's own query parameter naming where to go after signing in (`redirect`, `next`); unset: always `landing`. */
+        returnParam: z
+          .string()
+          .regex(/^[A-Za-z0-9_.[\]-]{1,64}$/, 'must be a query parameter name: 1-64 letters, digits or "_.-[]"')
+          .optional(),
+        /** Where the user lands when the page names nowhere acceptable. */
+        landing: z
+          .string()
+          .refine(
+            (p) => p.startsWith('/') && safeReturnTo(p, LANDING_CHECK_ORIGIN) === p,
+            'must be a path on this site that the return-to rules accept as written ("/account.php")',
+          )
+          .default('/'),
+      }),
+      z.strictObject({ type: z.literal('signout') }),
+    ],
+    { error: 'must be signin or signout (or {type: signin, returnParam, landing})' },
+  ),
 );
 export type RouteAction = z.infer<typeof actionSchema>;
 
@@ -154,7 +164,8 @@ export function parseRouteTable(raw: unknown, builtIns: Record<(typeof BUILT_IN_
   const file = parsed.data;
   const problems: string[] = [];
   for (const builtIn of BUILT_IN_UPSTREAMS) {
-    if (builtIn in file.upstreams) problems.push(`upstreams.${builtIn}: is built in (set by ${builtIn === 'legacy' ? 'LEGACY_UPSTREAM_URL' : 'IDP_UPSTREAM_URL'}); pick another name`);
+    if (builtIn in file.upstreams)
+      problems.push(`upstreams.${builtIn}: is built in (set by ${builtIn === 'legacy' ? 'LEGACY_UPSTREAM_URL' : 'IDP_UPSTREAM_URL'}); pick another name`);
   }
   const upstreams: Record<string, string> = { ...file.upstreams, ...builtIns };
   const seen = new Set<string>();

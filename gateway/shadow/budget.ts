@@ -52,7 +52,8 @@ export class KeyedBudget {
 
   take(key: string, now: number): boolean {
     let bucket = this.#buckets.get(key);
-    if (bucket) this.#buckets.delete(key); // re-inserted below: the Map's order is recency
+    if (bucket)
+      this.#buckets.delete(key); // re-inserted below: the Map's order is recency
     else {
       if (this.#buckets.size >= this.#maxKeys) this.#evictOldest();
       bucket = new TokenBucket(this.#perSecond, this.#burst, now);

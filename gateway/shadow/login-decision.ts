@@ -45,7 +45,10 @@ export function clientAddress(req: IncomingMessage, trusted: (address: string | 
   let client = peer.startsWith('::ffff:') ? peer.slice(7) : peer;
   if (!trusted(client)) return client;
   const header = req.headers['x-forwarded-for'];
-  const chain = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').map((a) => a.trim()).filter(Boolean);
+  const chain = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
   for (let i = chain.length - 1; i >= 0; i--) {
     client = chain[i]!;
     if (!trusted(client)) break;

@@ -62,7 +62,14 @@ export class Shadow {
    * Starts shadowing one request. Returns the function to call with the legacy outcome, or
    * undefined when this request is not shadowed (cap reached, nothing to compare).
    */
-  begin(route: string, kind: 'status' | 'login-decision', req: IncomingMessage, target: Upstream, headers: OutgoingHttpHeaders, requestId: string): ((legacy: ForwardOutcome) => void) | undefined {
+  begin(
+    route: string,
+    kind: 'status' | 'login-decision',
+    req: IncomingMessage,
+    target: Upstream,
+    headers: OutgoingHttpHeaders,
+    requestId: string,
+  ): ((legacy: ForwardOutcome) => void) | undefined {
     const { metrics } = this.#options;
     const decisionConfig = this.#options.loginDecisions.get(route);
     if (kind === 'login-decision') {
@@ -85,7 +92,8 @@ export class Shadow {
       settled = true;
       this.#release();
       metrics.shadowed(route, result);
-      if (result === 'disagreed') this.#options.logger.info({ route, reqId: requestId, legacy: describe(legacy, legacyDecision), shadow: shadow }, 'shadow disagreed with legacy');
+      if (result === 'disagreed')
+        this.#options.logger.info({ route, reqId: requestId, legacy: describe(legacy, legacyDecision), shadow: shadow }, 'shadow disagreed with legacy');
     };
     const compare = () => {
       if (settled || legacy === undefined || shadow === undefined) return;
@@ -242,14 +250,20 @@ export class Shadow {
   async #loginCheck(target: Upstream, credentials: { login: string; password: string }, requestId: string): Promise<Pending> {
     // The idp's contract (contracts/idp-internal-api.ts): {login, password} -> {ok}.
     const payload = Buffer.from(JSON.stringify(credentials satisfies z.input<typeof loginCheckEndpoint.request>));
-    const answer = await this.#send(target, loginCheckEndpoint.method, loginCheckEndpoint.path, {
-      host: target.url.host,
-      'content-type': 'application/json',
-      accept: 'application/json',
-      authorization: `Bearer ${this.#options.internalSecret}`,
-      'x-request-id': requestId,
-      [`${GATEWAY_HEADER_PREFIX}shadow`]: '1',
-    }, payload);
+    const answer = await this.#send(
+      target,
+      loginCheckEndpoint.method,
+      loginCheckEndpoint.path,
+      {
+        host: target.url.host,
+        'content-type': 'application/json',
+        accept: 'application/json',
+        authorization: `Bearer ${this.#options.internalSecret}`,
+        'x-request-id': requestId,
+        [`${GATEWAY_HEADER_PREFIX}shadow`]: '1',
+      },
+      payload,
+    );
     if (answer.status !== 200) throw new Error(`login-check answered ${answer.status}`);
     const parsed = loginCheckEndpoint.answer.safeParse(JSON.parse(answer.body.toString('utf8')));
     if (!parsed.success) throw new Error('login-check answered without a boolean "ok"');

@@ -35,12 +35,23 @@ export class BridgeUnavailableError extends Error {
  * `fallbackCookie` (from LEGACY_SESSION_NAME) is used only while the legacy-adapter announces no
  * cookie (one from before the cookie contract, during a rolling deploy).
  */
-export function createSessionBridgeClient(options: { idpUrl: string; idpSecret: string; adapterUrl: string; adapterSecret: string; timeoutMs: number; fallbackCookie: LegacySessionCookie }): SessionBridgeClient {
+export function createSessionBridgeClient(options: {
+  idpUrl: string;
+  idpSecret: string;
+  adapterUrl: string;
+  adapterSecret: string;
+  timeoutMs: number;
+  fallbackCookie: LegacySessionCookie;
+}): SessionBridgeClient {
   const idp = options.idpUrl.replace(/\/+$/, '');
   const adapter = options.adapterUrl.replace(/\/+$/, '');
   const call = async (what: string, url: string, secret: string, init: RequestInit = {}) => {
     try {
-      return await fetch(url, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${secret}` }, signal: AbortSignal.timeout(options.timeoutMs) });
+      return await fetch(url, {
+        ...init,
+        headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${secret}` },
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
     } catch {
       throw new BridgeUnavailableError(what);
     }
@@ -94,7 +105,9 @@ export function createSessionBridgeClient(options: { idpUrl: string; idpSecret: 
       return { sessionId: body.sessionId, cookie: announced(body.cookie) };
     },
     async deleteSession(sessionId) {
-      const res = await call('legacy-adapter', `${adapter}${fillPath(deleteSessionEndpoint.path, { id: sessionId })}`, options.adapterSecret, { method: 'DELETE' });
+      const res = await call('legacy-adapter', `${adapter}${fillPath(deleteSessionEndpoint.path, { id: sessionId })}`, options.adapterSecret, {
+        method: 'DELETE',
+      });
       await res.body?.cancel();
       // 400: not a session id PHP could have made, so there is nothing to delete.
       if (res.status !== 204 && res.status !== 400) throw new BridgeUnavailableError('legacy-adapter', res.status);

@@ -9,10 +9,7 @@ export const relyingPartyEnv = {
     { default: 'the origin of `IDP_ISSUER`' },
   ),
   GATEWAY_OIDC_CLIENT_ID: variable(z.string().min(1).default('gateway'), "The gateway's client at the idp (the idp's clients file)."),
-  GATEWAY_OIDC_CLIENT_SECRET: variable(
-    secret('dev-only-gateway-oidc-client-secret-change-me'),
-    "That client's secret (the clients file holds its hash).",
-  ),
+  GATEWAY_OIDC_CLIENT_SECRET: variable(secret('dev-only-gateway-oidc-client-secret-change-me'), "That client's secret (the clients file holds its hash)."),
   GATEWAY_AUTH_COOKIE_SECRET: variable(
     secret('dev-only-gateway-auth-cookie-secret-change-me'),
     "HMAC key of the short-lived sign-in cookie (`gw_signin`: state, nonce, PKCE verifier, where to return) and, through a key derived from it, of the canary's `gw_bucket` cookie; the same on every replica. Changing it puts anonymous canary visitors in new buckets once.",

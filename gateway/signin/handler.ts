@@ -71,13 +71,17 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
   const clearTransaction = (secure: boolean) => setCookie(TRANSACTION_COOKIE, '', { path: TRANSACTION_PATH, secure, maxAge: 0 });
 
   function unavailable(res: ServerResponse, error: unknown, step: string) {
-    currentLogger(options.logger).error({ step, err: { name: (error as Error).name, message: (error as Error).message } }, 'session bridge: a service is unavailable');
+    currentLogger(options.logger).error(
+      { step, err: { name: (error as Error).name, message: (error as Error).message } },
+      'session bridge: a service is unavailable',
+    );
     sendPage(res, 503, 'Try again in a moment', 'Signing in is unavailable right now. Please try again in a moment.', { headers: [['retry-after', '5']] });
   }
 
   async function login(req: IncomingMessage, res: ServerResponse, url: URL) {
     const returnTo = safeReturnTo(url.searchParams.get('return_to'), origin);
-    if (returnTo === undefined) return sendPage(res, 400, 'Bad sign-in link', 'This sign-in link points somewhere it may not. Go back to the site and sign in from there.');
+    if (returnTo === undefined)
+      return sendPage(res, 400, 'Bad sign-in link', 'This sign-in link points somewhere it may not. Go back to the site and sign in from there.');
     let configuration: client.Configuration;
     try {
       configuration = await options.provider();
@@ -97,7 +101,11 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
       nonce,
     });
     const secure = isHttps(req, options.trusted);
-    const cookie = setCookie(TRANSACTION_COOKIE, transactions.seal({ state, nonce, codeVerifier, returnTo }), { path: TRANSACTION_PATH, secure, maxAge: TRANSACTION_TTL_SECONDS });
+    const cookie = setCookie(TRANSACTION_COOKIE, transactions.seal({ state, nonce, codeVerifier, returnTo }), {
+      path: TRANSACTION_PATH,
+      secure,
+      maxAge: TRANSACTION_TTL_SECONDS,
+    });
     redirect(res, authorizationUrl.href, [cookie]);
   }
 
@@ -107,7 +115,9 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
     const log = currentLogger(options.logger);
     if (!transaction) {
       log.warn('session bridge: callback without a valid sign-in cookie (expired, tampered, or another browser)');
-      return sendPage(res, 400, 'Sign-in expired', 'This sign-in has expired or was started elsewhere. Please sign in again.', { headers: [['set-cookie', clearTransaction(secure)]] });
+      return sendPage(res, 400, 'Sign-in expired', 'This sign-in has expired or was started elsewhere. Please sign in again.', {
+        headers: [['set-cookie', clearTransaction(secure)]],
+      });
     }
     let configuration: client.Configuration;
     try {
@@ -137,14 +147,18 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
       const network = new Set(['TypeError', 'TimeoutError', 'AbortError']);
       if (network.has(e.name ?? '') || network.has(e.cause?.name ?? '')) return unavailable(res, error, 'token');
       log.warn({ err: { name: e.name, code: e.code, error: e.error } }, 'session bridge: sign-in response refused');
-      return sendPage(res, 400, 'Sign-in failed', 'The sign-in could not be completed. Please sign in again.', { headers: [['set-cookie', clearTransaction(secure)]] });
+      return sendPage(res, 400, 'Sign-in failed', 'The sign-in could not be completed. Please sign in again.', {
+        headers: [['set-cookie', clearTransaction(secure)]],
+      });
     }
     let session: BridgedSession | undefined;
     try {
       const legacyId = await options.bridge.legacyIdOf(sub);
       if (legacyId === undefined) {
         log.warn({ sub }, 'session bridge: the idp user has no legacy account');
-        return sendPage(res, 403, 'No account on this site', 'You are signed in, but your account has no access to this site.', { headers: [['set-cookie', clearTransaction(secure)]] });
+        return sendPage(res, 403, 'No account on this site', 'You are signed in, but your account has no access to this site.', {
+          headers: [['set-cookie', clearTransaction(secure)]],
+        });
       }
       // No session fixation: whatever session id the browser brought is dropped, a new one is made.
       const previous = readCookie(req, (await options.bridge.cookie()).name);
@@ -152,7 +166,9 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
       session = await options.bridge.createSession(legacyId);
       if (session === undefined) {
         log.warn({ sub }, 'session bridge: the legacy account is unknown or inactive on the monolith');
-        return sendPage(res, 403, 'No account on this site', 'You are signed in, but your account has no access to this site.', { headers: [['set-cookie', clearTransaction(secure)]] });
+        return sendPage(res, 403, 'No account on this site', 'You are signed in, but your account has no access to this site.', {
+          headers: [['set-cookie', clearTransaction(secure)]],
+        });
       }
     } catch (error) {
       if (error instanceof BridgeUnavailableError) return unavailable(res, error, 'session');
@@ -160,7 +176,11 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
     }
     try {
       // Unrecorded, the PHP session would outlive a sign-out elsewhere: no record, no session.
-      await options.logoutIndex.remember(sid === undefined ? [subKey(sub)] : [sidKey(sid), subKey(sub)], session.sessionId, options.legacySessionLifetimeSeconds);
+      await options.logoutIndex.remember(
+        sid === undefined ? [subKey(sub)] : [sidKey(sid), subKey(sub)],
+        session.sessionId,
+        options.legacySessionLifetimeSeconds,
+      );
     } catch (error) {
       await options.bridge.deleteSession(session.sessionId).catch(() => undefined);
       return unavailable(res, error, 'logout-index');
@@ -168,13 +188,19 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
     log.info({ sub }, 'session bridge: signed in, PHP session created');
     // Checked again: a cookie sealed under older rules (or by anyone holding the key) must not
     // choose where a signed-in browser goes; the user lands on the home page instead.
-    redirect(res, safeReturnTo(transaction.returnTo, origin) ?? '/', [clearTransaction(secure), legacySessionCookie(session.cookie, session.sessionId, secure)]);
+    redirect(res, safeReturnTo(transaction.returnTo, origin) ?? '/', [
+      clearTransaction(secure),
+      legacySessionCookie(session.cookie, session.sessionId, secure),
+    ]);
   }
 
   async function logout(req: IncomingMessage, res: ServerResponse) {
     if (req.method === 'GET' || req.method === 'HEAD') {
       // A page with a button, not a GET that logs out: a link on another site cannot sign anyone out.
-      return sendPage(res, 200, 'Sign out', 'Sign out of this site?', { form: { action: '/auth/logout', button: 'Sign out' }, formTargets: issuerOrigin === origin ? [] : [issuerOrigin] });
+      return sendPage(res, 200, 'Sign out', 'Sign out of this site?', {
+        form: { action: '/auth/logout', button: 'Sign out' },
+        formTargets: issuerOrigin === origin ? [] : [issuerOrigin],
+      });
     }
     if (req.method !== 'POST') {
       res.setHeader('allow', 'GET, HEAD, POST');
@@ -221,7 +247,12 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
       })();
       if (!run) {
         res.setHeader('allow', ALLOWED[action ?? 'callback']);
-        return sendPage(res, action ? 405 : 404, action ? 'Method not allowed' : 'Not found', action ? 'This address does not take that method.' : 'Nothing here.');
+        return sendPage(
+          res,
+          action ? 405 : 404,
+          action ? 'Method not allowed' : 'Not found',
+          action ? 'This address does not take that method.' : 'Nothing here.',
+        );
       }
       settle(run, res);
     },

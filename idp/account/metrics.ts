@@ -1,15 +1,7 @@
 import type { Registry } from 'prom-client';
 import { counter } from '../interactions/index.ts';
 
-export type PasswordChangeResult =
-  | 'success'
-  | 'invalid_form'
-  | 'incorrect_current'
-  | 'throttled'
-  | 'forged'
-  | 'changed_meanwhile'
-  | 'revoke_deferred'
-  | 'busy';
+export type PasswordChangeResult = 'success' | 'invalid_form' | 'incorrect_current' | 'throttled' | 'forged' | 'changed_meanwhile' | 'revoke_deferred' | 'busy';
 
 export interface PasswordChangeMetrics {
   change(result: PasswordChangeResult): void;
@@ -26,7 +18,12 @@ export function createPasswordChangeMetrics(registry?: Registry): PasswordChange
     'Self-service password change submissions, by result (success; invalid_form, incorrect_current, throttled, forged: CSRF refused, changed_meanwhile, revoke_deferred: changed, other sessions to be ended once Redis answers, busy: the password workers were busy, nothing changed)',
     ['result'] as const,
   );
-  const revoked = counter(registry, 'idp_password_change_revocations_total', 'What password changes revoked: the other grants and the other browser sessions of the account', ['kind'] as const);
+  const revoked = counter(
+    registry,
+    'idp_password_change_revocations_total',
+    'What password changes revoked: the other grants and the other browser sessions of the account',
+    ['kind'] as const,
+  );
   const deferred = counter(
     registry,
     'idp_password_change_deferred_revocations_total',

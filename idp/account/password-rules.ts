@@ -6,14 +6,7 @@ export const MAX_PASSWORD_LENGTH = 1024;
 export type PasswordFormField = 'current-password' | 'new-password' | 'confirm-password';
 
 export type PasswordFormProblem =
-  | 'missing-current'
-  | 'too-short'
-  | 'too-long'
-  | 'mismatch'
-  | 'same-as-current'
-  | 'incorrect-current'
-  | 'throttled'
-  | 'changed-meanwhile';
+  'missing-current' | 'too-short' | 'too-long' | 'mismatch' | 'same-as-current' | 'incorrect-current' | 'throttled' | 'changed-meanwhile';
 
 export interface PasswordForm {
   current: string;

@@ -45,7 +45,10 @@ export interface PendingRevocations {
 export function createPendingRevocations(knex: Knex): PendingRevocations {
   return {
     async due(limit) {
-      const rows = (await knex(TABLE).select('id', 'account_id', 'keep_grant_id', 'keep_session_id', 'attempts').orderBy('requested_at').limit(limit)) as Record<string, unknown>[];
+      const rows = (await knex(TABLE)
+        .select('id', 'account_id', 'keep_grant_id', 'keep_session_id', 'attempts')
+        .orderBy('requested_at')
+        .limit(limit)) as Record<string, unknown>[];
       return rows.map((row) => ({
         id: String(row.id),
         accountId: String(row.account_id),

@@ -44,7 +44,10 @@ export interface AccountDeps {
 const NEW_SCHEME = pbkdf2Scheme.name;
 
 function send(res: Response, status: number, body: string): void {
-  res.status(status).set(pageHeaders({ ownAssets: true })).send(body);
+  res
+    .status(status)
+    .set(pageHeaders({ ownAssets: true }))
+    .send(body);
 }
 
 function field(body: unknown, name: string): string {
@@ -80,7 +83,14 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
   const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 10 });
 
   const notSignedIn = (res: Response) =>
-    send(res, 401, messagePage({ title: 'Sign in first', message: 'You are not signed in. Sign in through one of your applications, then come back to this page to change your password.' }));
+    send(
+      res,
+      401,
+      messagePage({
+        title: 'Sign in first',
+        message: 'You are not signed in. Sign in through one of your applications, then come back to this page to change your password.',
+      }),
+    );
 
   /** The signed-in, active user of this request; answers the request itself when there is none. */
   async function signedInUser(req: Request, res: Response): Promise<{ session: SignedInSession; user: StoredUser } | undefined> {
@@ -118,7 +128,11 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
       log.warn({ sub: user.id }, 'password change refused: missing or wrong CSRF token');
       return send(res, 403, messagePage({ title: 'This form has expired', message: 'Open the password change page again and retry.' }));
     }
-    const input: PasswordForm = { current: field(req.body, 'current-password'), next: field(req.body, 'new-password'), confirm: field(req.body, 'confirm-password') };
+    const input: PasswordForm = {
+      current: field(req.body, 'current-password'),
+      next: field(req.body, 'new-password'),
+      confirm: field(req.body, 'confirm-password'),
+    };
     const problem = formProblem(input);
     if (problem) {
       metrics.change('invalid_form');
@@ -199,12 +213,21 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
     }
     if (outcome.revocationId) {
       // Failing to forget it only means the retrier revokes once more later.
-      await deps.pendingRevocations.settle(outcome.revocationId).catch((error: unknown) => log.warn({ err: error, sub: user.id }, 'a done revocation is still recorded as pending'));
+      await deps.pendingRevocations
+        .settle(outcome.revocationId)
+        .catch((error: unknown) => log.warn({ err: error, sub: user.id }, 'a done revocation is still recorded as pending'));
     }
     metrics.change('success');
     metrics.revoked(revoked.grants, revoked.sessions);
     log.info({ sub: user.id, grantsRevoked: revoked.grants, sessionsEnded: revoked.sessions }, 'password changed; other grants and sessions revoked');
-    send(res, 200, messagePage({ title: 'Your password was changed', message: 'Use your new password from now on. Every other device and application signed in to your account has been signed out.' }));
+    send(
+      res,
+      200,
+      messagePage({
+        title: 'Your password was changed',
+        message: 'Use your new password from now on. Every other device and application signed in to your account has been signed out.',
+      }),
+    );
   });
 
   // Errors of these routes only: a page without internals.

@@ -25,7 +25,11 @@ interface SessionModel {
 }
 
 /** The signed-in session of this request, or undefined (no cookie, expired, signed out). */
-export async function signedInSession(provider: Provider, req: IncomingMessage & { secure: boolean }, res: ServerResponse): Promise<SignedInSession | undefined> {
+export async function signedInSession(
+  provider: Provider,
+  req: IncomingMessage & { secure: boolean },
+  res: ServerResponse,
+): Promise<SignedInSession | undefined> {
   const Session = (provider as unknown as { Session: SessionModel }).Session;
   // Without ctx.oidc, Session.get builds the provider's own context from req/res: the same
   // cookie name, keys and verification as every provider endpoint.

@@ -103,7 +103,11 @@ export function createLegacyAdapterClient(options: LegacyAdapterClientOptions): 
   }
 
   /** The answer parsed with the endpoint's schema; otherwise why not, as a short code. */
-  async function call<S extends z.ZodType>(endpoint: { path: string; answer: S }, body: unknown, expected = 200): Promise<{ ok: true; answer: z.infer<S> } | { ok: false; detail: string; status?: number; json?: unknown }> {
+  async function call<S extends z.ZodType>(
+    endpoint: { path: string; answer: S },
+    body: unknown,
+    expected = 200,
+  ): Promise<{ ok: true; answer: z.infer<S> } | { ok: false; detail: string; status?: number; json?: unknown }> {
     const reply = await post(endpoint.path, body);
     if ('error' in reply) return { ok: false, detail: reply.error };
     if (reply.status !== expected) return { ok: false, detail: `http_${reply.status}`, status: reply.status, json: reply.json };

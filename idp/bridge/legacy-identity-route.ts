@@ -19,7 +19,8 @@ export function legacyIdentityRouter(users: Pick<UserStore, 'findById'>, secret:
     if (!hasBearerSecret(req, secret)) return void res.status(401).set('www-authenticate', 'Bearer').json({ error: ERRORS.unauthorized });
     try {
       const user = await users.findById(String(req.params.sub));
-      if (!user || !user.active || !user.legacyId) return void res.status(404).json({ error: ERRORS.notFound, error_description: 'no active user with a legacy account by this subject' });
+      if (!user || !user.active || !user.legacyId)
+        return void res.status(404).json({ error: ERRORS.notFound, error_description: 'no active user with a legacy account by this subject' });
       res.set('cache-control', 'no-store').json({ legacyId: user.legacyId } satisfies z.input<typeof legacyIdentityEndpoint.answer>);
     } catch (error) {
       currentLogger(logger).error({ err: error }, 'legacy identity look-up failed');

@@ -109,7 +109,16 @@ export async function main(argv: string[]): Promise<number> {
         if (!keys.length) console.log('no keys');
         for (const k of keys) {
           console.log(
-            [k.kid, k.state.padEnd(8), k.alg, k.development ? 'development' : 'production', `created ${iso(k.createdAt)}`, `activated ${iso(k.activatedAt)}`, `deactivated ${iso(k.deactivatedAt)}`, `retired ${iso(k.retiredAt)}`].join('  '),
+            [
+              k.kid,
+              k.state.padEnd(8),
+              k.alg,
+              k.development ? 'development' : 'production',
+              `created ${iso(k.createdAt)}`,
+              `activated ${iso(k.activatedAt)}`,
+              `deactivated ${iso(k.deactivatedAt)}`,
+              `retired ${iso(k.retiredAt)}`,
+            ].join('  '),
           );
         }
         return 0;

@@ -42,7 +42,11 @@ export async function main(argv: string[]): Promise<number> {
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
-    args = { ...values, batchSize: positive('batch-size', values['batch-size'], MAX_BATCH_SIZE), limit: positive('limit', values.limit, Number.MAX_SAFE_INTEGER) };
+    args = {
+      ...values,
+      batchSize: positive('batch-size', values['batch-size'], MAX_BATCH_SIZE),
+      limit: positive('limit', values.limit, Number.MAX_SAFE_INTEGER),
+    };
   } catch (error) {
     console.error(`wrap:hashes: ${(error as Error).message}\n\n${USAGE}`);
     return 2;
@@ -51,14 +55,15 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const [{ idpMigrations }, { ConfigError }, { createDatabase, migrate }, { loadWrapConfig }, { countWeakHashes, runWrapPass }, { describeDatabaseError }] = await Promise.all([
-    import('../store/migrations/index.ts'),
-    import('../../lib/config.ts'),
-    import('../../lib/db.ts'),
-    import('../import/config.ts'),
-    import('../import/wrap-pass.ts'),
-    import('../../lib/safe-error.ts'),
-  ]);
+  const [{ idpMigrations }, { ConfigError }, { createDatabase, migrate }, { loadWrapConfig }, { countWeakHashes, runWrapPass }, { describeDatabaseError }] =
+    await Promise.all([
+      import('../store/migrations/index.ts'),
+      import('../../lib/config.ts'),
+      import('../../lib/db.ts'),
+      import('../import/config.ts'),
+      import('../import/wrap-pass.ts'),
+      import('../../lib/safe-error.ts'),
+    ]);
   let config;
   try {
     config = loadWrapConfig();
@@ -86,7 +91,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (args.count) {
       const weak = await countWeakHashes(idp);
-      process.stdout.write(args.json ? `${JSON.stringify({ weakRemaining: weak })}\n` : `weak hashes left: ${Object.values(weak).reduce((a, b) => a + b, 0)} ${JSON.stringify(weak)}\n`);
+      process.stdout.write(
+        args.json
+          ? `${JSON.stringify({ weakRemaining: weak })}\n`
+          : `weak hashes left: ${Object.values(weak).reduce((a, b) => a + b, 0)} ${JSON.stringify(weak)}\n`,
+      );
       return 0;
     }
     await migrate(idp, idpMigrations);

@@ -24,7 +24,11 @@ function existing<T>(registry: Registry, name: string): T | undefined {
 export function createDualWriteMetrics(registry: Registry, options: DualWriteMetricsOptions): DualWriteMetrics {
   const written =
     existing<Counter>(registry, 'idp_dual_write_events_written_total') ??
-    new Counter({ name: 'idp_dual_write_events_written_total', help: 'Outbox events written for the legacy site (password changes of users with a legacy id)', registers: [registry] });
+    new Counter({
+      name: 'idp_dual_write_events_written_total',
+      help: 'Outbox events written for the legacy site (password changes of users with a legacy id)',
+      registers: [registry],
+    });
   const relayed =
     existing<Counter<'result'>>(registry, 'idp_dual_write_events_relayed_total') ??
     new Counter({
@@ -53,7 +57,11 @@ export function createDualWriteMetrics(registry: Registry, options: DualWriteMet
   for (const reason of [LEGACY_ADAPTER_ERRORS.legacyUserNotFound, 'max_attempts'] satisfies DeadReason[]) dead.inc({ reason }, 0);
   const pruned =
     existing<Counter>(registry, 'idp_dual_write_rows_pruned_total') ??
-    new Counter({ name: 'idp_dual_write_rows_pruned_total', help: 'Settled (relayed or dead) outbox rows deleted after IDP_DUAL_WRITE_RETENTION_DAYS', registers: [registry] });
+    new Counter({
+      name: 'idp_dual_write_rows_pruned_total',
+      help: 'Settled (relayed or dead) outbox rows deleted after IDP_DUAL_WRITE_RETENTION_DAYS',
+      registers: [registry],
+    });
 
   // One query serves both gauges of a scrape (the registry collects them concurrently).
   let inFlight: Promise<OutboxStats | undefined> | undefined;

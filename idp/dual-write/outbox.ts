@@ -95,7 +95,13 @@ export function createOutbox(knex: Knex): Outbox {
         .where('o.status', 'pending')
         .where('o.next_attempt_at', '<=', now)
         .where((w) => w.whereNull('o.locked_until').orWhere('o.locked_until', '<', now))
-        .whereNotExists(knex(`${TABLE} as p`).select(knex.raw('1')).whereRaw('?? = ??', ['p.user_id', 'o.user_id']).where('p.status', 'pending').whereRaw('?? < ??', ['p.id', 'o.id']))
+        .whereNotExists(
+          knex(`${TABLE} as p`)
+            .select(knex.raw('1'))
+            .whereRaw('?? = ??', ['p.user_id', 'o.user_id'])
+            .where('p.status', 'pending')
+            .whereRaw('?? < ??', ['p.id', 'o.id']),
+        )
         .orderBy('o.id')
         .limit(limit)) as Row[];
       const claimed: OutboxEvent[] = [];
@@ -110,7 +116,16 @@ export function createOutbox(knex: Knex): Outbox {
       const at = Date.now();
       const n = await knex(TABLE)
         .where({ id: event.sequence, status: 'pending', locked_by: relayId })
-        .update({ status: 'relayed', relayed_at: at, settled_at: at, legacy_hash: null, last_error: null, attempts: event.attempts + 1, locked_by: null, locked_until: null });
+        .update({
+          status: 'relayed',
+          relayed_at: at,
+          settled_at: at,
+          legacy_hash: null,
+          last_error: null,
+          attempts: event.attempts + 1,
+          locked_by: null,
+          locked_until: null,
+        });
       return n === 1;
     },
     async reschedule(event, relayId, error, delayMs) {
@@ -122,7 +137,16 @@ export function createOutbox(knex: Knex): Outbox {
     async markDead(event, relayId, reason, error) {
       const n = await knex(TABLE)
         .where({ id: event.sequence, status: 'pending', locked_by: relayId })
-        .update({ status: 'dead', dead_reason: reason, settled_at: Date.now(), legacy_hash: null, last_error: error.slice(0, 255), attempts: event.attempts + 1, locked_by: null, locked_until: null });
+        .update({
+          status: 'dead',
+          dead_reason: reason,
+          settled_at: Date.now(),
+          legacy_hash: null,
+          last_error: error.slice(0, 255),
+          attempts: event.attempts + 1,
+          locked_by: null,
+          locked_until: null,
+        });
       return n === 1;
     },
     async prune(settledBefore, limit) {
@@ -137,7 +161,10 @@ export function createOutbox(knex: Knex): Outbox {
         .limit(limit)) as Row[];
       if (rows.length === 0) return 0;
       return knex(TABLE)
-        .whereIn('id', rows.map((r) => r.id as number))
+        .whereIn(
+          'id',
+          rows.map((r) => r.id as number),
+        )
         .whereIn('status', ['relayed', 'dead'])
         .delete();
     },

@@ -81,7 +81,14 @@ export async function importUsers(knex: Knex, users: readonly ImportUser[], opti
   // A dry run writes nothing, so it spends no PBKDF2 on hashes it would not store.
   const planFor = async (batch: readonly ImportUser[]) => {
     const existing = await findUsersForImport(knex, importKeysOf(batch));
-    const plan = planImport(batch, existing, await findDualWriteFingerprints(knex, existing.map((u) => u.id)));
+    const plan = planImport(
+      batch,
+      existing,
+      await findDualWriteFingerprints(
+        knex,
+        existing.map((u) => u.id),
+      ),
+    );
     return options.dryRun ? plan : wrapPlanHashes(plan, options.wrapIterations);
   };
   const { receipt } = options;

@@ -54,7 +54,10 @@ export async function findUsersForImport(db: Db, keys: ImportKeys): Promise<Stor
 export async function findDualWriteFingerprints(db: Db, userIds: readonly string[]): Promise<Map<string, Set<string>>> {
   const written = new Map<string, Set<string>>();
   for (const part of chunks([...new Set(userIds)], IN_CHUNK)) {
-    const rows = (await db('legacy_outbox').whereIn('user_id', part).whereNotNull('legacy_fingerprint').select('user_id', 'legacy_fingerprint')) as { user_id: string; legacy_fingerprint: string }[];
+    const rows = (await db('legacy_outbox').whereIn('user_id', part).whereNotNull('legacy_fingerprint').select('user_id', 'legacy_fingerprint')) as {
+      user_id: string;
+      legacy_fingerprint: string;
+    }[];
     for (const row of rows) {
       const userId = String(row.user_id);
       const set = written.get(userId) ?? new Set<string>();

@@ -83,7 +83,11 @@ function changeFor(existing: StoredUser, wanted: NewLegacyUser, ourWrites: Reado
  * or an earlier user of this batch (legacy sign-ups could share an e-mail; the oldest account
  * keeps it, as the PHP login picks the oldest).
  */
-export function planImport(users: readonly ImportUser[], existingUsers: readonly StoredUser[], dualWrites: ReadonlyMap<string, ReadonlySet<string>> = new Map()): ImportPlan {
+export function planImport(
+  users: readonly ImportUser[],
+  existingUsers: readonly StoredUser[],
+  dualWrites: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
+): ImportPlan {
   const plan: ImportPlan = { inserts: [], updates: [], results: [] };
   const byLegacyId = new Map<string, StoredUser>();
   const emailOwner = new Map<string, string>();

@@ -20,13 +20,19 @@ export function importRouter(knex: Knex, secret: string, logger: Logger): expres
   const router = express.Router();
   router.post(ROUTE, (req: Request, res: Response, next: NextFunction) => {
     if (hasBearerSecret(req, secret)) return next();
-    res.status(401).set('www-authenticate', 'Bearer').json({ error: IdpImportError.unauthorized, error_description: 'IDP_INTERNAL_SECRET expected as the bearer token' });
+    res
+      .status(401)
+      .set('www-authenticate', 'Bearer')
+      .json({ error: IdpImportError.unauthorized, error_description: 'IDP_INTERNAL_SECRET expected as the bearer token' });
   });
   router.post(ROUTE, express.json({ limit: '32mb' }), async (req: Request, res: Response, next: NextFunction) => {
     const parsed = importUsersRequestSchema.safeParse(req.body);
     if (!parsed.success) {
       // The issue paths only (never the values: they hold hashes).
-      const where = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+      const where = parsed.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
+        .join('; ');
       return void res.status(400).json({ error: IdpImportError.invalidRequest, error_description: where });
     }
     const { users, dryRun, wrapIterations, receipt } = parsed.data;
@@ -49,7 +55,8 @@ export function importRouter(knex: Knex, secret: string, logger: Logger): expres
     if (res.headersSent) return next(error);
     const status = (error as { status?: number }).status;
     // body-parser's messages may quote the body, which holds hashes.
-    if (status === 400 || status === 413 || status === 415) return void res.status(status).json({ error: IdpImportError.invalidRequest, error_description: status === 413 ? 'body too large' : 'body must be JSON' });
+    if (status === 400 || status === 413 || status === 415)
+      return void res.status(status).json({ error: IdpImportError.invalidRequest, error_description: status === 413 ? 'body too large' : 'body must be JSON' });
     // knex puts the statement with its values (hashes) into its messages: only the driver's part is logged.
     currentLogger(logger).error({ problem: describeDatabaseError(error) }, 'bulk import failed');
     res.status(500).json({ error: IdpImportError.serverError, error_description: 'the import failed (see the idp log); the batch can be sent again' });

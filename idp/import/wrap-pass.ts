@@ -66,7 +66,12 @@ export function loadWrapCheckpoint(idp: Knex): Promise<Checkpoint<WrapCounts> | 
 
 /** Users whose stored hash is of a cheap legacy scheme, by scheme: what the pass has left to do. */
 export async function countWeakHashes(db: Knex): Promise<Record<string, number>> {
-  const rows = (await db('users').select('password_scheme').count({ n: '*' }).whereIn('password_scheme', [...WEAK_SCHEMES]).whereNotNull('password_hash').groupBy('password_scheme')) as { password_scheme: string; n: number | string }[];
+  const rows = (await db('users')
+    .select('password_scheme')
+    .count({ n: '*' })
+    .whereIn('password_scheme', [...WEAK_SCHEMES])
+    .whereNotNull('password_hash')
+    .groupBy('password_scheme')) as { password_scheme: string; n: number | string }[];
   return Object.fromEntries(rows.map((r) => [r.password_scheme, Number(r.n)]));
 }
 
@@ -80,7 +85,8 @@ export async function runWrapPass(options: WrapPassOptions): Promise<WrapPassRep
   const { idp, signal, log = () => undefined } = options;
   const iterations = checkWrapIterations(options.iterations);
   const batchSize = options.batchSize ?? DEFAULT_WRAP_BATCH_SIZE;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_WRAP_BATCH_SIZE) throw new RangeError(`batch size must be an integer from 1 to ${MAX_WRAP_BATCH_SIZE}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_WRAP_BATCH_SIZE)
+    throw new RangeError(`batch size must be an integer from 1 to ${MAX_WRAP_BATCH_SIZE}`);
   const limit = options.limit ?? Infinity;
   const started = performance.now();
 
@@ -108,7 +114,14 @@ export async function runWrapPass(options: WrapPassOptions): Promise<WrapPassRep
     }
     const weak = users.filter((u) => u.passwordHash !== null && u.passwordScheme !== null && WEAK_SCHEMES.includes(u.passwordScheme));
     const hashes = await wrapLegacyHashes(
-      weak.map((u) => wrapInputOf({ passwordHash: u.passwordHash ?? '', passwordScheme: u.passwordScheme ?? '', passwordCandidates: u.passwordCandidates, passwordSalt: u.passwordSalt })),
+      weak.map((u) =>
+        wrapInputOf({
+          passwordHash: u.passwordHash ?? '',
+          passwordScheme: u.passwordScheme ?? '',
+          passwordCandidates: u.passwordCandidates,
+          passwordSalt: u.passwordSalt,
+        }),
+      ),
       iterations,
     );
     const lastId = users[users.length - 1]?.id ?? checkpoint.lastId;
@@ -118,7 +131,9 @@ export async function runWrapPass(options: WrapPassOptions): Promise<WrapPassRep
         const hash = hashes[i];
         const columns = hash ? wrappedColumns(hash) : null;
         const changed = columns
-          ? await trx('users').where({ id: user.id, password_hash: user.passwordHash }).update({ password_hash: columns.passwordHash, password_scheme: WRAPPED_SCHEME, password_candidates: null })
+          ? await trx('users')
+              .where({ id: user.id, password_hash: user.passwordHash })
+              .update({ password_hash: columns.passwordHash, password_scheme: WRAPPED_SCHEME, password_candidates: null })
           : 0;
         if (changed > 0) counts.wrapped++;
         else counts.skipped++;

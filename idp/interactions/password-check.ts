@@ -12,7 +12,13 @@ export type PasswordCheck =
   /** Nothing was decided (the legacy-adapter did not answer, or the password workers were busy); the attempt was not counted. */
   | { ok: false; reason: 'unavailable'; subjects: ThrottleSubjects };
 
-export async function checkPassword(login: LoginService, throttle: LoginThrottle, identifier: string, password: string, ip: string | undefined): Promise<PasswordCheck> {
+export async function checkPassword(
+  login: LoginService,
+  throttle: LoginThrottle,
+  identifier: string,
+  password: string,
+  ip: string | undefined,
+): Promise<PasswordCheck> {
   const subjects = throttleSubjects(identifier, ip);
   const typed = await throttle.attempt(subjects);
   if (!typed.allowed) return { ok: false, reason: 'throttled', retryAfterMs: typed.retryAfterMs, subject: typed.subject, subjects };

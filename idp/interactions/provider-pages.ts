@@ -34,7 +34,9 @@ export interface ErrorOut {
 export function errorPageBody(out: ErrorOut): string {
   const code = typeof out.error === 'string' && /^[a-z_]{1,64}$/.test(out.error) ? out.error : 'server_error';
   const isServerError = code === 'server_error';
-  const message = isServerError ? 'Something went wrong on our side. Please try again later.' : (FRIENDLY[code] ?? 'The sign-in request could not be completed.');
+  const message = isServerError
+    ? 'Something went wrong on our side. Please try again later.'
+    : (FRIENDLY[code] ?? 'The sign-in request could not be completed.');
   // oidc-provider writes its own descriptions for request errors (never from a stack); for
   // server errors it has nothing useful to say to a person.
   const description = !isServerError && typeof out.error_description === 'string' ? ` (${out.error_description.slice(0, 300)})` : '';
@@ -51,11 +53,9 @@ export async function renderError(ctx: ProviderPageContext, out: ErrorOut, _erro
 
 export async function logoutSource(ctx: ProviderPageContext, form: string): Promise<void> {
   const postLogout = ctx.oidc?.params?.post_logout_redirect_uri;
-  respond(
-    ctx,
-    logoutPage({ form: raw(form), host: ctx.host, clientName: ctx.oidc?.client?.clientName ?? ctx.oidc?.client?.clientId }),
-    [typeof postLogout === 'string' ? postLogout : undefined],
-  );
+  respond(ctx, logoutPage({ form: raw(form), host: ctx.host, clientName: ctx.oidc?.client?.clientName ?? ctx.oidc?.client?.clientId }), [
+    typeof postLogout === 'string' ? postLogout : undefined,
+  ]);
 }
 
 export async function postLogoutSuccessSource(ctx: ProviderPageContext): Promise<void> {

@@ -11,7 +11,14 @@ import { createCsrfTokens, type CsrfTokens } from './csrf.ts';
 import { unreadableFormStatus } from './form-errors.ts';
 import { RETRY_AFTER_SECONDS, sendUnavailablePage } from './unavailable.ts';
 import { checkPassword } from './password-check.ts';
-import { LEGACY_SESSION_AMR, legacySessionApplies, legacySessionCookie, legacySessionMetrics, signedInByLegacySession, type LegacySessionStep } from './legacy-session.ts';
+import {
+  LEGACY_SESSION_AMR,
+  legacySessionApplies,
+  legacySessionCookie,
+  legacySessionMetrics,
+  signedInByLegacySession,
+  type LegacySessionStep,
+} from './legacy-session.ts';
 import { createLoginFormMetrics } from './login-form-metrics.ts';
 import type { ClientLike, GrantLike, InteractionDetails, InteractionProvider } from './provider-types.ts';
 import { describeClaim, describeScope } from './scope-descriptions.ts';
@@ -39,7 +46,10 @@ const FIELD_MAX = 1024;
 class InteractionGone extends Error {}
 
 function send(res: Response, status: number, body: string, formTargets: (string | undefined)[] = []): void {
-  res.status(status).set(pageHeaders({ formTargets, ownAssets: true })).send(body);
+  res
+    .status(status)
+    .set(pageHeaders({ formTargets, ownAssets: true }))
+    .send(body);
 }
 
 function field(body: unknown, name: string): string {
@@ -58,7 +68,10 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
   const countLegacySession = legacySessionMetrics(deps.metrics?.registry);
 
-  app.use('/interaction/static', express.static(STATIC_DIR, { index: false, fallthrough: false, maxAge: '1h', setHeaders: (res) => res.set('x-content-type-options', 'nosniff') }));
+  app.use(
+    '/interaction/static',
+    express.static(STATIC_DIR, { index: false, fallthrough: false, maxAge: '1h', setHeaders: (res) => res.set('x-content-type-options', 'nosniff') }),
+  );
 
   /** The interaction behind this request, which must be the one the URL names. */
   async function details(req: Request, res: Response): Promise<InteractionDetails> {
@@ -170,7 +183,13 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
     if (d.prompt.name === 'consent') {
       const client = await provider.Client.find(String(d.params.client_id));
       // The organisation's own application asks nothing of the user, unless it asked for the page itself.
-      if (client?.first_party === true && !String(d.params.prompt ?? '').split(' ').includes('consent')) return grantConsent(req, res, d, client);
+      if (
+        client?.first_party === true &&
+        !String(d.params.prompt ?? '')
+          .split(' ')
+          .includes('consent')
+      )
+        return grantConsent(req, res, d, client);
       return renderConsent(res, d);
     }
     log.error({ prompt: d.prompt.name }, 'interaction prompt without a page');
@@ -219,7 +238,12 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
     const decision = field(req.body, 'decision');
     if (decision !== 'allow') {
       log.info({ uid: d.uid, client: d.params.client_id }, 'consent denied');
-      return provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'The user denied the request' }, { mergeWithLastSubmission: false });
+      return provider.interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'The user denied the request' },
+        { mergeWithLastSubmission: false },
+      );
     }
     return grantConsent(req, res, d, await provider.Client.find(String(d.params.client_id)));
   });
@@ -230,7 +254,11 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
     if (!accountId) return showCurrentStep(res, d.uid);
     const grant: GrantLike | undefined = d.grantId
       ? await provider.Grant.find(d.grantId)
-      : new provider.Grant({ accountId, clientId: String(d.params.client_id), ...(deps.legacySession && signedInByLegacySession(d) ? { expiresIn: deps.legacySession.lifetimeSeconds } : {}) });
+      : new provider.Grant({
+          accountId,
+          clientId: String(d.params.client_id),
+          ...(deps.legacySession && signedInByLegacySession(d) ? { expiresIn: deps.legacySession.lifetimeSeconds } : {}),
+        });
     if (!grant) throw new InteractionGone();
     const asked = consentRequest(d, client);
     if (asked.scopes.length) grant.addOIDCScope(asked.scopes.join(' '));
@@ -245,7 +273,12 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
     const d = await details(req, res);
     const token = req.method === 'GET' ? req.query.csrf : req.body?.csrf;
     if (refuseForgery(res, d, token)) return;
-    await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'The user cancelled the sign-in' }, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(
+      req,
+      res,
+      { error: 'access_denied', error_description: 'The user cancelled the sign-in' },
+      { mergeWithLastSubmission: false },
+    );
   };
   app.get('/interaction/:uid/abort', abort);
   app.post('/interaction/:uid/abort', form, abort);

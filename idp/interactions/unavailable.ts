@@ -11,7 +11,11 @@ const SIGNING_IN_UNAVAILABLE = { title: 'Signing in is unavailable right now', m
 
 /** `page`: what the page says, for a page that is about something other than signing in. */
 export function sendUnavailablePage(res: Response, page: { title: string; message: string } = SIGNING_IN_UNAVAILABLE): void {
-  res.status(503).set('retry-after', String(RETRY_AFTER_SECONDS)).set(pageHeaders({ ownAssets: true })).send(messagePage(page));
+  res
+    .status(503)
+    .set('retry-after', String(RETRY_AFTER_SECONDS))
+    .set(pageHeaders({ ownAssets: true }))
+    .send(messagePage(page));
 }
 
 /** The same page, for oidc-provider's own routes (koa); the caller sets status and Retry-After. */

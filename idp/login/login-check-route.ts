@@ -31,7 +31,10 @@ export function loginCheckRouter(login: LoginService, secret: string, logger: Lo
     // No decision to compare: the shadow check counts an error, never a disagreement.
     if (!outcome.ok && outcome.unavailable) {
       res.set('retry-after', '5');
-      return fail(res, 503, { error: ERRORS.temporarilyUnavailable, error_description: 'the legacy-adapter or the password workers could not decide: try again' });
+      return fail(res, 503, {
+        error: ERRORS.temporarilyUnavailable,
+        error_description: 'the legacy-adapter or the password workers could not decide: try again',
+      });
     }
     res.json({ ok: outcome.ok } satisfies z.input<typeof loginCheckEndpoint.answer>);
   });

@@ -87,6 +87,10 @@ export function createPasswordLoginMetrics(registry: Registry, options: Password
       labelNames: ['result'] as const,
       registers: [registry],
     }),
-    ...createPasswordVerifyMetrics(registry, { verifyDuration: 'idp_password_verify_duration_seconds', unreadableHashes: 'idp_unreadable_hashes_total', where: 'stored' }),
+    ...createPasswordVerifyMetrics(registry, {
+      verifyDuration: 'idp_password_verify_duration_seconds',
+      unreadableHashes: 'idp_unreadable_hashes_total',
+      where: 'stored',
+    }),
   };
 }

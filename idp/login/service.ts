@@ -133,7 +133,8 @@ export function createLoginService(options: LoginServiceOptions): LoginService &
   async function loginLegacy(identifier: string, password: string, dryRun: boolean): Promise<Decided> {
     const answer = await legacy.authenticate(identifier, password);
     metrics?.legacyLookups.inc({ result: answer.ok ? 'found' : answer.reason });
-    if (!answer.ok && answer.reason === 'rejected') return fail('unknown_user', null, 'legacy', dryRun, { account: dryRun ? undefined : await legacyAccountOf(identifier) });
+    if (!answer.ok && answer.reason === 'rejected')
+      return fail('unknown_user', null, 'legacy', dryRun, { account: dryRun ? undefined : await legacyAccountOf(identifier) });
     if (!answer.ok) {
       // Nothing was decided: not a wrong password, and no dummy work to pad (the answer says so anyway).
       currentLogger(logger).warn({ reason: answer.detail }, 'legacy-adapter unavailable; login of a user unknown to the idp not decided');
@@ -147,7 +148,18 @@ export function createLoginService(options: LoginServiceOptions): LoginService &
     if (dryRun) {
       count('success', answer.scheme, 'legacy', dryRun);
       // No idp subject exists yet: a dry run answers only whether the password is right.
-      return { ok: true, user: { id: '', username: answer.user.username, email: answer.user.email, emailVerified: false, name: answer.user.name, active: true, updatedAt: new Date() } };
+      return {
+        ok: true,
+        user: {
+          id: '',
+          username: answer.user.username,
+          email: answer.user.email,
+          emailVerified: false,
+          name: answer.user.name,
+          active: true,
+          updatedAt: new Date(),
+        },
+      };
     }
     await hooks.afterVerify?.('import');
     const passwordHash = await hashPassword(password, policy);
@@ -169,9 +181,12 @@ export function createLoginService(options: LoginServiceOptions): LoginService &
 
   async function decide(identifier: string, password: string, dryRun: boolean): Promise<Decided> {
     if (
-      typeof identifier !== 'string' || typeof password !== 'string' ||
-      identifier.trim() === '' || password === '' ||
-      identifier.length > MAX_IDENTIFIER_LENGTH || password.length > MAX_PASSWORD_LENGTH
+      typeof identifier !== 'string' ||
+      typeof password !== 'string' ||
+      identifier.trim() === '' ||
+      password === '' ||
+      identifier.length > MAX_IDENTIFIER_LENGTH ||
+      password.length > MAX_PASSWORD_LENGTH
     ) {
       return fail('invalid_input', null, 'none', dryRun);
     }

@@ -15,9 +15,15 @@ export interface MailMetrics {
 export function createMailMetrics(registry: Registry | undefined, options: { stats(): Promise<MailOutboxStats>; logger?: Logger }): MailMetrics {
   if (!registry) return { queued: () => undefined, sent: () => undefined, failed: () => undefined, rejected: () => undefined };
   const queued = counter(registry, 'idp_mail_queued_total', 'Messages written to the mail outbox, by template', ['template'] as const);
-  const sent = counter(registry, 'idp_mail_sent_total', 'Messages the SMTP server accepted (or written as .eml files without SMTP_URL), by template', ['template'] as const);
-  const failed = counter(registry, 'idp_mail_send_failures_total', 'Send attempts that failed and will be retried, by reason (nodemailer code[:SMTP reply])', ['reason'] as const);
-  const rejected = counter(registry, 'idp_mail_rejected_total', 'Messages the SMTP server refused for good (5xx), not retried, by template', ['template'] as const);
+  const sent = counter(registry, 'idp_mail_sent_total', 'Messages the SMTP server accepted (or written as .eml files without SMTP_URL), by template', [
+    'template',
+  ] as const);
+  const failed = counter(registry, 'idp_mail_send_failures_total', 'Send attempts that failed and will be retried, by reason (nodemailer code[:SMTP reply])', [
+    'reason',
+  ] as const);
+  const rejected = counter(registry, 'idp_mail_rejected_total', 'Messages the SMTP server refused for good (5xx), not retried, by template', [
+    'template',
+  ] as const);
   // Zero from the start, so rate() and increase() see the first one.
   for (const template of TEMPLATE_NAMES) {
     queued.inc({ template }, 0);

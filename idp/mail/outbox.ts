@@ -89,7 +89,18 @@ export function createMailOutbox(knex: Knex): MailOutbox {
     async settle(mail, workerId, status, error) {
       const n = await knex(TABLE)
         .where({ id: mail.id, status: 'pending', locked_by: workerId })
-        .update({ status, sent_at: Date.now(), recipient: '', subject: '', text_body: null, html_body: null, attempts: mail.attempts + 1, last_error: error?.slice(0, 255) ?? null, locked_by: null, locked_until: null });
+        .update({
+          status,
+          sent_at: Date.now(),
+          recipient: '',
+          subject: '',
+          text_body: null,
+          html_body: null,
+          attempts: mail.attempts + 1,
+          last_error: error?.slice(0, 255) ?? null,
+          locked_by: null,
+          locked_until: null,
+        });
       return n === 1;
     },
     async reschedule(mail, workerId, error, delayMs) {
@@ -100,9 +111,20 @@ export function createMailOutbox(knex: Knex): MailOutbox {
     },
     async prune(sentBefore, limit) {
       // Ids first, then a delete by id: the same statements on SQLite and MariaDB.
-      const rows = (await knex(TABLE).select('id').whereIn('status', ['sent', 'rejected']).where('sent_at', '<', sentBefore).orderBy('id').limit(limit)) as Row[];
+      const rows = (await knex(TABLE)
+        .select('id')
+        .whereIn('status', ['sent', 'rejected'])
+        .where('sent_at', '<', sentBefore)
+        .orderBy('id')
+        .limit(limit)) as Row[];
       if (rows.length === 0) return 0;
-      return knex(TABLE).whereIn('id', rows.map((r) => r.id as number)).whereIn('status', ['sent', 'rejected']).delete();
+      return knex(TABLE)
+        .whereIn(
+          'id',
+          rows.map((r) => r.id as number),
+        )
+        .whereIn('status', ['sent', 'rejected'])
+        .delete();
     },
     async stats() {
       const row = (await knex(TABLE).where('status', 'pending').first(knex.raw('count(*) as n'), knex.raw('min(created_at) as oldest'))) as Row | undefined;

@@ -142,4 +142,3 @@ export function createGrantRevoker(factory: OidcAdapterFactory, index: AccountIn
 }
 
 export type RevokeUserGrants = ReturnType<typeof createGrantRevoker>;
-

@@ -97,7 +97,9 @@ export function extraClientMetadata(policy: RegistrationPolicy) {
         const asked = typeof metadata.scope === 'string' ? metadata.scope.split(' ').filter(Boolean) : [];
         const refused = asked.filter((s) => !allowed.has(s));
         if (refused.length) {
-          throw new errors.InvalidClientMetadata(`scope: ${refused.join(' ')} cannot be registered dynamically (allowed: ${policy.registrationScopes.join(' ')})`);
+          throw new errors.InvalidClientMetadata(
+            `scope: ${refused.join(' ')} cannot be registered dynamically (allowed: ${policy.registrationScopes.join(' ')})`,
+          );
         }
         if (value !== undefined) throw new errors.InvalidClientMetadata('pkce_required is set by the server for dynamically registered clients');
       }

@@ -20,7 +20,10 @@ const clientSchema = z
     application_type: z.enum(['web', 'native']).default('web'),
     token_endpoint_auth_method: z.enum(AUTH_METHODS).default('client_secret_basic'),
     client_secret_hash: z.string().optional(),
-    client_secret_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name').optional(),
+    client_secret_env: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name')
+      .optional(),
     jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
     jwks_uri: z.url({ protocol: /^https$/ }).optional(),
     redirect_uris: z.array(z.string()).default([]),
@@ -37,12 +40,17 @@ const clientSchema = z
   .superRefine((c, ctx) => {
     const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
     if (c.token_endpoint_auth_method === 'client_secret_jwt') {
-      problem('token_endpoint_auth_method', 'client_secret_jwt needs the plaintext secret as an HMAC key, and secrets are stored hashed; use client_secret_basic, client_secret_post or private_key_jwt');
+      problem(
+        'token_endpoint_auth_method',
+        'client_secret_jwt needs the plaintext secret as an HMAC key, and secrets are stored hashed; use client_secret_basic, client_secret_post or private_key_jwt',
+      );
     }
     const needsSecret = SECRET_AUTH_METHODS.has(c.token_endpoint_auth_method);
     const given = [c.client_secret_hash, c.client_secret_env].filter((v) => v !== undefined).length;
-    if (needsSecret && given !== 1) problem('client_secret_hash', `${c.token_endpoint_auth_method} needs exactly one of client_secret_hash or client_secret_env`);
-    if (!needsSecret && given && c.token_endpoint_auth_method !== 'client_secret_jwt') problem('client_secret_hash', `${c.token_endpoint_auth_method} clients have no secret; remove client_secret_hash/client_secret_env`);
+    if (needsSecret && given !== 1)
+      problem('client_secret_hash', `${c.token_endpoint_auth_method} needs exactly one of client_secret_hash or client_secret_env`);
+    if (!needsSecret && given && c.token_endpoint_auth_method !== 'client_secret_jwt')
+      problem('client_secret_hash', `${c.token_endpoint_auth_method} clients have no secret; remove client_secret_hash/client_secret_env`);
     if (c.client_secret_hash !== undefined && !isHashedClientSecret(c.client_secret_hash)) {
       problem('client_secret_hash', 'must be a $hmac-sha256$ hash from `idm clients new-secret`, never the secret itself');
     }
@@ -62,7 +70,8 @@ const clientSchema = z
     if (usesImplicit && !c.grant_types.includes('implicit')) problem('grant_types', 'id_token/token response types need the implicit grant');
     if (c.grant_types.includes('authorization_code') && !usesCode) problem('response_types', 'the authorization_code grant needs a response type with code');
     if (c.grant_types.includes('implicit') && !usesImplicit) problem('response_types', 'the implicit grant needs an id_token or id_token token response type');
-    if (c.response_types.length && !c.redirect_uris.length) problem('redirect_uris', 'a client that uses the authorization endpoint needs at least one redirect URI');
+    if (c.response_types.length && !c.redirect_uris.length)
+      problem('redirect_uris', 'a client that uses the authorization endpoint needs at least one redirect URI');
   });
 
 // Entries are validated one by one, so one broken client does not hide the others' problems.
@@ -110,7 +119,10 @@ export function toClientMetadata(file: string, declarations: ClientDeclaration[]
     if (d.client_secret_env) {
       const plain = env[d.client_secret_env];
       if (!plain) problems.push(`${name}: client_secret_env: ${d.client_secret_env} is not set`);
-      else if (plain.length < 32) problems.push(`${name}: client_secret_env: ${d.client_secret_env} holds a secret shorter than 32 characters; generate one with \`idm clients new-secret\``);
+      else if (plain.length < 32)
+        problems.push(
+          `${name}: client_secret_env: ${d.client_secret_env} holds a secret shorter than 32 characters; generate one with \`idm clients new-secret\``,
+        );
       else clientSecret = hashClientSecret(plain, options.secretKey);
     }
     const { client_secret_hash: _h, client_secret_env: _e, ...metadata } = d;
@@ -135,7 +147,8 @@ export function loadClientsFile(file: string, options: ClientsFileOptions): Clie
     if (problems.length) throw new DeclarationFileError(file, problems);
     return clients;
   } catch (error) {
-    if (error instanceof DeclarationFileError && problems.length && error.problems !== problems) throw new DeclarationFileError(file, [...problems, ...error.problems]);
+    if (error instanceof DeclarationFileError && problems.length && error.problems !== problems)
+      throw new DeclarationFileError(file, [...problems, ...error.problems]);
     throw error;
   }
 }

@@ -7,7 +7,14 @@ import type { Knex } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { IdpConfig } from '../config.ts';
 import type { UserDirectory } from '../login/types.ts';
-import { ALL_ACCOUNTS, createGrantRevoker, createMemoryAccountIndex, createRedisAccountIndex, withAccountIndex, type RevokeUserGrants } from './account-index.ts';
+import {
+  ALL_ACCOUNTS,
+  createGrantRevoker,
+  createMemoryAccountIndex,
+  createRedisAccountIndex,
+  withAccountIndex,
+  type RevokeUserGrants,
+} from './account-index.ts';
 import { createOidcAdapter } from './adapters/index.ts';
 import { installBackchannelLogouts } from './backchannel.ts';
 import { withHashedClientSecrets } from './client-secrets.ts';
@@ -58,7 +65,12 @@ export async function createOidc(deps: OidcDeps): Promise<Oidc> {
   const unknown = registrationScopes.filter((s) => !knownScopes.has(s));
   if (unknown.length) throw new DeclarationFileError('IDP_REGISTRATION_SCOPES', [`${unknown.join(' ')}: not an OIDC scope nor declared by any resource`]);
   const policy = { allowHttpLoopbackForWeb: config.IDP_ALLOW_HTTP_LOOPBACK_WEB_REDIRECTS, registrationScopes };
-  const clients = loadClientsFile(config.IDP_CLIENTS_FILE, { ...policy, secretKey: config.IDP_CLIENT_SECRET_KEY, previousSecretKeys: config.IDP_CLIENT_SECRET_KEYS_PREVIOUS, knownScopes });
+  const clients = loadClientsFile(config.IDP_CLIENTS_FILE, {
+    ...policy,
+    secretKey: config.IDP_CLIENT_SECRET_KEY,
+    previousSecretKeys: config.IDP_CLIENT_SECRET_KEYS_PREVIOUS,
+    knownScopes,
+  });
 
   const keyRing = await createKeyRing(deps.knex, {
     development: config.NODE_ENV !== 'production',
@@ -78,7 +90,9 @@ export async function createOidc(deps: OidcDeps): Promise<Oidc> {
     jwks: keyRing.initial.jwks,
     users: deps.users,
     ...(deps.legacyIdentity ? { legacyIdentity: deps.legacyIdentity } : {}),
-    cookieKeys: config.IDP_COOKIE_KEYS.split(',').map((k) => k.trim()).filter(Boolean),
+    cookieKeys: config.IDP_COOKIE_KEYS.split(',')
+      .map((k) => k.trim())
+      .filter(Boolean),
     clientSecretKey: config.IDP_CLIENT_SECRET_KEY,
     previousClientSecretKeys: config.IDP_CLIENT_SECRET_KEYS_PREVIOUS,
     ...(config.IDP_REGISTRATION_ENABLED ? { registrationAccessToken: config.IDP_REGISTRATION_ACCESS_TOKEN } : {}),

@@ -118,7 +118,12 @@ export function createProvider(deps: ProviderDeps): Provider {
   // oidc-provider refuses outgoing requests to private and loopback addresses (SSRF). The
   // back-channel logout endpoints ops declared in the clients file are trusted (often internal
   // services); anything a dynamically registered client names stays protected.
-  const trustedOutbound = new Set(deps.clients.map((c) => c.backchannel_logout_uri).filter((u): u is string => typeof u === 'string').map((u) => new URL(u).href));
+  const trustedOutbound = new Set(
+    deps.clients
+      .map((c) => c.backchannel_logout_uri)
+      .filter((u): u is string => typeof u === 'string')
+      .map((u) => new URL(u).href),
+  );
   const outboundFetch = (url: string | URL, options: RequestInit & { dispatcher?: unknown }) => {
     if (trustedOutbound.has(new URL(url).href)) delete options.dispatcher;
     return globalThis.fetch(url, options);
@@ -199,8 +204,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     // Whatever a legacy-session sign-in yields ends with that PHP session's lifetime, counted
     // from the sign-in (capToLegacySession); rotation keeps the sign-in time, so keeps the cap.
     ttl: {
-      AccessToken: (ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => capToLegacySession(token.resourceServer?.accessTokenTTL ?? ttl.accessToken, ctx, token, ttl.legacySession),
-      ClientCredentials: (_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => token.resourceServer?.accessTokenTTL ?? ttl.clientCredentials,
+      AccessToken: (ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) =>
+        capToLegacySession(token.resourceServer?.accessTokenTTL ?? ttl.accessToken, ctx, token, ttl.legacySession),
+      ClientCredentials: (_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) =>
+        token.resourceServer?.accessTokenTTL ?? ttl.clientCredentials,
       AuthorizationCode: ttl.authorizationCode,
       IdToken: (ctx: unknown, token: unknown) => capToLegacySession(ttl.idToken, ctx, token, ttl.legacySession),
       RefreshToken: (ctx: unknown, token: unknown) => capToLegacySession(ttl.refreshToken, ctx, token, ttl.legacySession),

@@ -24,7 +24,10 @@ const resourceSchema = z.strictObject({
    */
   access_token_format: z.enum(['jwt', 'opaque']).default('jwt'),
   /** Claims about the user this API needs in its tokens (a JWT carries them readably: see docs/idp.md, "Resources file"). */
-  access_token_claims: z.array(z.enum(LEGACY_TOKEN_CLAIMS)).default([]).refine((c) => new Set(c).size === c.length, 'lists a claim twice'),
+  access_token_claims: z
+    .array(z.enum(LEGACY_TOKEN_CLAIMS))
+    .default([])
+    .refine((c) => new Set(c).size === c.length, 'lists a claim twice'),
 });
 
 const fileSchema = z.strictObject({ resources: z.array(resourceSchema).default([]) });

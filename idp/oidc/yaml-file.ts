@@ -16,11 +16,7 @@ export class DeclarationFileError extends Error {
  * `describe(path)` turns a zod issue path into words ("client \"web\": redirect_uris[0]"),
  * so ops see which entry is wrong, not an array index.
  */
-export function readYamlFile<T extends z.ZodType>(
-  file: string,
-  schema: T,
-  describe: (path: PropertyKey[], raw: unknown) => string,
-): z.infer<T> {
+export function readYamlFile<T extends z.ZodType>(file: string, schema: T, describe: (path: PropertyKey[], raw: unknown) => string): z.infer<T> {
   let raw: unknown;
   try {
     raw = readYamlDocument(file);
@@ -45,7 +41,10 @@ export function describeEntryPath(collection: string, kind: string, idField: str
     const entries = (raw as Record<string, unknown> | null)?.[collection];
     const entry = Array.isArray(entries) ? (entries[path[1]] as Record<string, unknown> | undefined) : undefined;
     const id = typeof entry?.[idField] === 'string' ? `"${entry[idField]}"` : `#${path[1] + 1}`;
-    const rest = path.slice(2).map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
+    const rest = path
+      .slice(2)
+      .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`))
+      .join('');
     return `${kind} ${id}${rest ? `: ${rest}` : ''}`;
   };
 }

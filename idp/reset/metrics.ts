@@ -21,14 +21,21 @@ export function createResetMetrics(registry?: Registry): ResetMetrics {
     'Password reset requests, by result (issued: a link was mailed; no_account: unknown, inactive or without e-mail; throttled; unavailable: the legacy-adapter did not answer; failed)',
     ['result'] as const,
   );
-  const imports = counter(registry, 'idp_password_reset_legacy_imports_total', 'Legacy users who never signed in, imported by a reset request (the batch migration\'s record)', [] as const);
+  const imports = counter(
+    registry,
+    'idp_password_reset_legacy_imports_total',
+    "Legacy users who never signed in, imported by a reset request (the batch migration's record)",
+    [] as const,
+  );
   const completions = counter(
     registry,
     'idp_password_reset_completions_total',
     'Reset links used, by result (success; expired: past IDP_PASSWORD_RESET_TTL; invalid: unknown or already used; invalid_form; revoke_deferred: reset, its other sessions ended later by the retrier)',
     ['result'] as const,
   );
-  const revoked = counter(registry, 'idp_password_reset_revocations_total', 'What password resets revoked: the grants and browser sessions of the account', ['kind'] as const);
+  const revoked = counter(registry, 'idp_password_reset_revocations_total', 'What password resets revoked: the grants and browser sessions of the account', [
+    'kind',
+  ] as const);
   for (const result of ['issued', 'no_account', 'throttled', 'unavailable', 'failed'] satisfies ResetRequestResult[]) requests.inc({ result }, 0);
   for (const result of ['success', 'expired', 'invalid', 'invalid_form', 'revoke_deferred'] satisfies ResetCompletionResult[]) completions.inc({ result }, 0);
   imports.inc(0);

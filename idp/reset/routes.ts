@@ -27,7 +27,10 @@ export interface MountedReset {
 }
 
 function send(res: Response, status: number, body: string): void {
-  res.status(status).set(pageHeaders({ ownAssets: true })).send(body);
+  res
+    .status(status)
+    .set(pageHeaders({ ownAssets: true }))
+    .send(body);
 }
 
 function field(body: unknown, name: string, max: number): string {
@@ -125,19 +128,36 @@ export function mountReset(app: Express, deps: ResetDeps): MountedReset {
       // The reset stands; its revocation waits in pending_revocations for the retrier.
       deps.metrics.completed('revoke_deferred');
       log.warn({ err: error, sub: user.id }, 'password reset; revoking the grants and sessions left to the retrier');
-      return send(res, 200, messagePage({ title: 'Your password was changed', message: 'Sign in with your new password. Your other devices and applications could not be signed out yet: they will be within a few minutes.' }));
+      return send(
+        res,
+        200,
+        messagePage({
+          title: 'Your password was changed',
+          message: 'Sign in with your new password. Your other devices and applications could not be signed out yet: they will be within a few minutes.',
+        }),
+      );
     }
     if (outcome.revocationId) {
-      await deps.pendingRevocations.settle(outcome.revocationId).catch((error: unknown) => log.warn({ err: error, sub: user.id }, 'a done revocation is still recorded as pending'));
+      await deps.pendingRevocations
+        .settle(outcome.revocationId)
+        .catch((error: unknown) => log.warn({ err: error, sub: user.id }, 'a done revocation is still recorded as pending'));
     }
-    send(res, 200, messagePage({ title: 'Your password was changed', message: 'Sign in with your new password from your application. Every device and application signed in to your account has been signed out.' }));
+    send(
+      res,
+      200,
+      messagePage({
+        title: 'Your password was changed',
+        message: 'Sign in with your new password from your application. Every device and application signed in to your account has been signed out.',
+      }),
+    );
   });
 
   app.use(RESET_PATH, (error: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
     if (isRedisUnavailableError(error)) return sendUnavailablePage(res);
     const unreadable = unreadableFormStatus(error);
-    if (unreadable) return send(res, unreadable, messagePage({ title: 'Your password was not changed', message: 'The form could not be read. Go back and try again.' }));
+    if (unreadable)
+      return send(res, unreadable, messagePage({ title: 'Your password was not changed', message: 'The form could not be read. Go back and try again.' }));
     log.error({ err: error, path: req.path }, 'password reset page failed');
     send(res, 500, messagePage({ title: 'Your password was not changed', message: 'Something went wrong on our side. Please try again later.' }));
   });

@@ -29,15 +29,17 @@ export function createResetTokens(knex: Knex, options: { key: string; ttlMs: num
       const now = Date.now();
       await knex(TABLE).insert({ token_hash: hashOf(token), user_id: userId, created_at: now, expires_at: now + options.ttlMs });
       // Housekeeping on the way: the table holds only recent links.
-      await knex(TABLE).where('expires_at', '<', now - KEEP_AFTER_EXPIRY_MS).delete();
+      await knex(TABLE)
+        .where('expires_at', '<', now - KEEP_AFTER_EXPIRY_MS)
+        .delete();
       return token;
     },
     async check(token) {
       if (!TOKEN.test(token)) return { ok: false, reason: 'invalid' };
       // Looked up by its HMAC: an index lookup on a keyed hash leaks nothing a timing could use.
-      const row = (await knex(TABLE).where({ token_hash: hashOf(token) }).first('user_id', 'expires_at', 'used_at')) as
-        | { user_id: string; expires_at: unknown; used_at: unknown }
-        | undefined;
+      const row = (await knex(TABLE)
+        .where({ token_hash: hashOf(token) })
+        .first('user_id', 'expires_at', 'used_at')) as { user_id: string; expires_at: unknown; used_at: unknown } | undefined;
       if (!row || (row.used_at !== null && row.used_at !== undefined)) return { ok: false, reason: 'invalid' };
       if (Number(row.expires_at) <= Date.now()) return { ok: false, reason: 'expired' };
       return { ok: true, userId: String(row.user_id) };
@@ -45,7 +47,11 @@ export function createResetTokens(knex: Knex, options: { key: string; ttlMs: num
     async claim(trx, token, userId) {
       if (!TOKEN.test(token)) return false;
       const now = Date.now();
-      const spent = await trx(TABLE).where({ token_hash: hashOf(token), user_id: userId }).whereNull('used_at').where('expires_at', '>', now).update({ used_at: now });
+      const spent = await trx(TABLE)
+        .where({ token_hash: hashOf(token), user_id: userId })
+        .whereNull('used_at')
+        .where('expires_at', '>', now)
+        .update({ used_at: now });
       if (spent !== 1) return false;
       await trx(TABLE).where({ user_id: userId }).whereNull('used_at').update({ used_at: now });
       return true;

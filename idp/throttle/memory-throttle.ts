@@ -1,6 +1,16 @@
 // The in-process throttle for the embedded mode (one replica). Bounded: expired entries are
 // swept when the map grows, and past `maxEntries` the oldest go first.
-import { freeAttemptsOf, isPersonal, penaltyFor, presentSubjects, validatePolicy, type LoginThrottle, type ThrottlePolicy, type ThrottleSubject, type ThrottleSubjects } from './types.ts';
+import {
+  freeAttemptsOf,
+  isPersonal,
+  penaltyFor,
+  presentSubjects,
+  validatePolicy,
+  type LoginThrottle,
+  type ThrottlePolicy,
+  type ThrottleSubject,
+  type ThrottleSubjects,
+} from './types.ts';
 
 interface Entry {
   count: number;

@@ -3,7 +3,16 @@
 // atomic step. A script touches only its own subject's two keys, which share a hash tag, so
 // it also runs on Redis Cluster.
 import type { Redis } from 'ioredis';
-import { freeAttemptsOf, isPersonal, presentSubjects, validatePolicy, type LoginThrottle, type ThrottlePolicy, type ThrottleSubject, type ThrottleSubjects } from './types.ts';
+import {
+  freeAttemptsOf,
+  isPersonal,
+  presentSubjects,
+  validatePolicy,
+  type LoginThrottle,
+  type ThrottlePolicy,
+  type ThrottleSubject,
+  type ThrottleSubjects,
+} from './types.ts';
 
 // KEYS: count, block. ARGV: windowMs, freeAttempts, baseDelayMs, maxDelayMs.
 // Returns {1, penaltyMs} when counted, {0, retryAfterMs} when blocked.
@@ -60,7 +69,14 @@ export function createRedisThrottle(redis: Redis, policy: ThrottlePolicy, option
       const counted: string[] = [];
       let penaltyMs = 0;
       for (const { subject, k } of present(subjects)) {
-        const [ok, ms] = await commands.idmThrottleAttempt(k.count, k.block, policy.windowMs, freeAttemptsOf(subject, policy), policy.baseDelayMs, policy.maxDelayMs);
+        const [ok, ms] = await commands.idmThrottleAttempt(
+          k.count,
+          k.block,
+          policy.windowMs,
+          freeAttemptsOf(subject, policy),
+          policy.baseDelayMs,
+          policy.maxDelayMs,
+        );
         if (ok !== 1) {
           // The attempt is not made, so the subjects already counted are not charged for it.
           for (const key of counted) await commands.idmThrottleRefund(key);

@@ -40,7 +40,10 @@ export function addressKey(ip: string | undefined): string {
   if (isIPv4(address)) return address;
   if (isIPv6(address)) {
     const groups = expandIPv6(address.toLowerCase());
-    return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+    return `${groups
+      .slice(0, 4)
+      .map((g) => g.replace(/^0+(?=.)/, ''))
+      .join(':')}::/64`;
   }
   return 'unknown';
 }
@@ -50,7 +53,10 @@ export function networkKey(ip: string | undefined): string | undefined {
   const address = (ip ?? '').replace(/%.*$/, '');
   if (!isIPv6(address) || /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address)) return undefined;
   const groups = expandIPv6(address.toLowerCase());
-  return `${groups.slice(0, 3).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/48`;
+  return `${groups
+    .slice(0, 3)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/48`;
 }
 
 /** What an attempt is counted against before the password is checked: the typed identifier and the client. */

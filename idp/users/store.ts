@@ -199,10 +199,12 @@ export function createUserStore(knex: Knex, options: UserStoreOptions = {}): Idp
       return knex.transaction(async (trx) => {
         // The old hash is replaced in the same statement that writes the new one, and only if it
         // is still the one that was verified: a crash leaves one or the other, never neither.
-        const changed = await trx('users').where({ id: userId, password_hash: expectedHash }).update({
-          ...newHashColumns(newHash, newScheme),
-          password_rehashed_at: new Date(),
-        });
+        const changed = await trx('users')
+          .where({ id: userId, password_hash: expectedHash })
+          .update({
+            ...newHashColumns(newHash, newScheme),
+            password_rehashed_at: new Date(),
+          });
         if (changed === 0) return false;
         await hooks.afterWrite?.('upgrade');
         await hooks.beforeCommit?.('upgrade');
@@ -213,10 +215,12 @@ export function createUserStore(knex: Knex, options: UserStoreOptions = {}): Idp
     async changePassword({ userId, expectedHash, newHash, newScheme, legacyHash, revocation }) {
       return knex.transaction(async (trx): Promise<PasswordChangeOutcome> => {
         // One statement: the old password stops working exactly when the new one starts.
-        const changed = await trx('users').where({ id: userId, password_hash: expectedHash }).update({
-          ...newHashColumns(newHash, newScheme),
-          password_changed_at: new Date(),
-        });
+        const changed = await trx('users')
+          .where({ id: userId, password_hash: expectedHash })
+          .update({
+            ...newHashColumns(newHash, newScheme),
+            password_changed_at: new Date(),
+          });
         if (changed === 0) return { changed: false };
         const revocationId = revocation ? await insertPendingRevocation(trx, { accountId: userId, ...revocation }) : null;
         return { changed: true, legacyEventId: await queueLegacyWrite(trx, userId, legacyHash), revocationId };
@@ -227,7 +231,9 @@ export function createUserStore(knex: Knex, options: UserStoreOptions = {}): Idp
       return knex.transaction(async (trx): Promise<PasswordChangeOutcome> => {
         // The link is spent in the same transaction that uses it: two tabs cannot both reset.
         if (!(await claim(trx))) return { changed: false };
-        const changed = await trx('users').where({ id: userId }).update({ ...newHashColumns(newHash, newScheme), password_changed_at: new Date() });
+        const changed = await trx('users')
+          .where({ id: userId })
+          .update({ ...newHashColumns(newHash, newScheme), password_changed_at: new Date() });
         if (changed === 0) throw new Error('the user of a password reset is gone');
         // Every grant and session goes, none kept: recorded here, so a Redis failing after the
         // commit delays the revocation (revocation-retrier.ts) instead of losing it.

@@ -31,7 +31,10 @@ const USAGE = 'usage: idm check-mapping [--mapping <file>] [--json]';
 export async function main(argv: string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs({ args: argv, options: { mapping: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
+    args = parseArgs({
+      args: argv,
+      options: { mapping: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    });
   } catch (error) {
     console.error(`check-mapping: ${(error as Error).message}\n${USAGE}`);
     return 2;
@@ -59,7 +62,11 @@ export async function main(argv: string[]): Promise<number> {
     const write = await checkWriteSupport(knex, mapping);
     const session = await checkSessionSupport(knex, mapping, settings);
     const ready = rows.ready && (!write.configured || write.canWrite) && session.ok;
-    console.log(args.values.json ? JSON.stringify({ ...rows, write, session, ready }, null, 2) : `${formatReadinessReport(rows)}\n\n${formatWriteSupport(write, mapping.table)}\n\n${formatSessionSupport(session)}`);
+    console.log(
+      args.values.json
+        ? JSON.stringify({ ...rows, write, session, ready }, null, 2)
+        : `${formatReadinessReport(rows)}\n\n${formatWriteSupport(write, mapping.table)}\n\n${formatSessionSupport(session)}`,
+    );
     return ready ? 0 : 1;
   } catch (error) {
     // Driver messages name tables and columns, never the URL's password.

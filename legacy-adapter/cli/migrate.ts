@@ -39,7 +39,8 @@ class UsageError extends Error {}
 
 function positiveInteger(name: string, value: string | undefined, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) throw new UsageError(`--${name} must be an integer from 1 to ${max} (got ${JSON.stringify(value)})`);
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max)
+    throw new UsageError(`--${name} must be an integer from 1 to ${max} (got ${JSON.stringify(value)})`);
   return Number(value);
 }
 
@@ -48,7 +49,8 @@ function parseTime(value: string | undefined): Date | undefined {
   // A date alone is midnight UTC; a time without a zone would depend on this machine's, so it is refused.
   const ok = /^\d{4}-\d\d-\d\d$/.test(value) || /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(value);
   const time = new Date(value);
-  if (!ok || Number.isNaN(time.getTime())) throw new UsageError(`--changed-since must be an ISO 8601 date or UTC/offset time, e.g. 2024-05-01 or 2024-05-01T12:00:00Z (got ${JSON.stringify(value)})`);
+  if (!ok || Number.isNaN(time.getTime()))
+    throw new UsageError(`--changed-since must be an ISO 8601 date or UTC/offset time, e.g. 2024-05-01 or 2024-05-01T12:00:00Z (got ${JSON.stringify(value)})`);
   return time;
 }
 
@@ -110,7 +112,16 @@ export async function main(argv: string[]): Promise<number> {
     import('../directory/fingerprint.ts'),
     import('../mapping-format/index.ts'),
   ]);
-  const { createIdpImportClient, createProgressReporter, formatMigrationReport, IdpImportFailure, loadMigrateConfig, migrateEtlStore, runMigration, totalDeadLettered } = etl;
+  const {
+    createIdpImportClient,
+    createProgressReporter,
+    formatMigrationReport,
+    IdpImportFailure,
+    loadMigrateConfig,
+    migrateEtlStore,
+    runMigration,
+    totalDeadLettered,
+  } = etl;
   let config: ReturnType<typeof loadMigrateConfig>;
   let mapping: ReturnType<typeof loadMapping>;
   try {
@@ -167,7 +178,10 @@ export async function main(argv: string[]): Promise<number> {
       log,
       progress: createProgressReporter({ tty: process.stdout.isTTY === true, terminal: process.stdout, log: process.stderr }),
     };
-    log('info', `${args.dryRun ? 'dry run of ' : ''}${args.changedSince ? `a delta pass (changed since ${args.changedSince.toISOString()})` : 'a full pass'} of ${mapping.table}, batches of ${args.batchSize}`);
+    log(
+      'info',
+      `${args.dryRun ? 'dry run of ' : ''}${args.changedSince ? `a delta pass (changed since ${args.changedSince.toISOString()})` : 'a full pass'} of ${mapping.table}, batches of ${args.batchSize}`,
+    );
     const report = await runMigration(options);
     process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatMigrationReport(report));
     if (report.stopped) return signalCode || 143;

@@ -14,14 +14,7 @@ import { parseArgs } from 'node:util';
 import { fstatSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
-import {
-  BARE_HEX_SCHEMES,
-  closePasswordWorkers,
-  getScheme,
-  verifyPassword,
-  type PasswordEncoding,
-  type VerifyOptions,
-} from '../../lib/passwords/index.ts';
+import { BARE_HEX_SCHEMES, closePasswordWorkers, getScheme, verifyPassword, type PasswordEncoding, type VerifyOptions } from '../../lib/passwords/index.ts';
 
 interface Verdict {
   ok: boolean;

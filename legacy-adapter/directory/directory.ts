@@ -28,9 +28,7 @@ export interface LegacyRow extends LegacyProfile {
 
 export type AuthFailure = 'empty_password' | 'not_found' | 'wrong_password' | 'inactive' | 'unreadable_hash';
 
-export type AuthResult =
-  | { ok: true; user: LegacyProfile; scheme: string; fingerprint: string }
-  | { ok: false; reason: AuthFailure };
+export type AuthResult = { ok: true; user: LegacyProfile; scheme: string; fingerprint: string } | { ok: false; reason: AuthFailure };
 
 /** How long a directory call waits for the legacy database unless told otherwise (LEGACY_DATABASE_TIMEOUT_MS). */
 export const DEFAULT_LEGACY_DATABASE_TIMEOUT_MS = 2_000;
@@ -115,8 +113,7 @@ export function createLegacyDirectory(knex: Knex, options: LegacyDirectoryOption
   const writer = createLegacyPasswordWriter(knex, { mapping, fingerprintKey, timeoutMs });
   const dummy = createDummyVerifier(knex, { mapping, key: fingerprintKey, timeoutMs, saltOf: (row) => verificationSalt(mapping, row) });
 
-  const matches = (column: string, value: string) =>
-    lower ? knex.raw('LOWER(??) = ?', [column, value.toLowerCase()]) : knex.raw('?? = ?', [column, value]);
+  const matches = (column: string, value: string) => (lower ? knex.raw('LOWER(??) = ?', [column, value.toLowerCase()]) : knex.raw('?? = ?', [column, value]));
 
   /** One read of the legacy table, within the deadline; any failure is the database's. */
   async function query<T>(build: () => Knex.QueryBuilder): Promise<T> {
@@ -147,14 +144,20 @@ export function createLegacyDirectory(knex: Knex, options: LegacyDirectoryOption
   async function findByEmail(emailAddress: string): Promise<LegacyRow[]> {
     const { email } = columns;
     if (!email) return [];
-    const rows = await query<Record<string, unknown>[]>(() => knex(mapping.table).select(selection).where(matches(email, emailAddress)).orderBy(columns.id).limit(50));
+    const rows = await query<Record<string, unknown>[]>(() =>
+      knex(mapping.table).select(selection).where(matches(email, emailAddress)).orderBy(columns.id).limit(50),
+    );
     return rows.map(toRow);
   }
 
   async function verify(row: LegacyRow, password: string): Promise<VerifyResult> {
     const salt = verificationSalt(mapping, row);
     const started = performance.now();
-    const result = await verifyPassword(password, { hash: row.hash, salt }, { candidates: mapping.passwords.hexCandidates, encodings: mapping.passwords.encodings });
+    const result = await verifyPassword(
+      password,
+      { hash: row.hash, salt },
+      { candidates: mapping.passwords.hexCandidates, encodings: mapping.passwords.encodings },
+    );
     metrics?.verifyDuration.observe({ scheme: result.scheme ?? 'unknown' }, (performance.now() - started) / 1000);
     return result;
   }

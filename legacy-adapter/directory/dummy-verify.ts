@@ -58,13 +58,19 @@ function drawLookalike(password: string): string {
   for (let i = 0; i < password.length; i++) {
     const c = password.charCodeAt(i);
     const r =
-      c === 0 ? 0
-      : c < 0x80 ? randomIn(0x21, 0x7e)
-      : c < 0x100 ? randomIn(0xa0, 0xff)
-      : c < 0x800 ? randomIn(0x100, 0x7ff)
-      : c >= 0xd800 && c < 0xdc00 ? randomIn(0xd800, 0xdbff)
-      : c >= 0xdc00 && c < 0xe000 ? randomIn(0xdc00, 0xdfff)
-      : randomIn(0x800, 0xd7ff);
+      c === 0
+        ? 0
+        : c < 0x80
+          ? randomIn(0x21, 0x7e)
+          : c < 0x100
+            ? randomIn(0xa0, 0xff)
+            : c < 0x800
+              ? randomIn(0x100, 0x7ff)
+              : c >= 0xd800 && c < 0xdc00
+                ? randomIn(0xd800, 0xdbff)
+                : c >= 0xdc00 && c < 0xe000
+                  ? randomIn(0xdc00, 0xdfff)
+                  : randomIn(0x800, 0xd7ff);
     out += String.fromCharCode(r);
   }
   return out;

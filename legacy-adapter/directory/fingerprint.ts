@@ -7,7 +7,11 @@ import { createHmac, hkdfSync } from 'node:crypto';
  * anyone holding the idp's database, long after the user's own hash was upgraded.
  */
 export function legacyFingerprint(key: string, hash: string | null, salt: string | null): string {
-  const mac = createHmac('sha256', key).update('legacy-hash-v1\0').update(hash ?? '').update('\0').update(salt ?? '');
+  const mac = createHmac('sha256', key)
+    .update('legacy-hash-v1\0')
+    .update(hash ?? '')
+    .update('\0')
+    .update(salt ?? '');
   return `v1.${mac.digest('base64url')}`;
 }
 

@@ -65,7 +65,8 @@ export function createLegacyPasswordWriter(knex: Knex, options: { mapping: Legac
       const lock = trx(mapping.table).select(mapping.columns.id).where(mapping.columns.id, change.legacyId);
       const found = await bound(mysql ? lock.forUpdate() : lock).first();
       if (!found) return { ok: false, reason: LEGACY_ADAPTER_ERRORS.legacyUserNotFound };
-      const applied = (await bound(trx(ledgerTable).where({ legacy_id: change.legacyId })).first('sequence', 'event_id')) as { sequence: unknown; event_id: string } | undefined;
+      const applied = (await bound(trx(ledgerTable).where({ legacy_id: change.legacyId })).first('sequence', 'event_id')) as
+        { sequence: unknown; event_id: string } | undefined;
       if (applied && Number(applied.sequence) >= change.sequence) {
         return { ok: true, outcome: applied.event_id === change.eventId ? 'duplicate' : 'stale' };
       }
@@ -79,7 +80,8 @@ export function createLegacyPasswordWriter(knex: Knex, options: { mapping: Legac
         .merge(['sequence', 'event_id', 'applied_at']);
       // The fingerprint the batch migration would compute for the row as it now stands.
       const salt = mapping.columns.salt
-        ? ((await bound(trx(mapping.table).where(mapping.columns.id, change.legacyId)).first({ salt: mapping.columns.salt })) as { salt: unknown } | undefined)?.salt
+        ? ((await bound(trx(mapping.table).where(mapping.columns.id, change.legacyId)).first({ salt: mapping.columns.salt })) as { salt: unknown } | undefined)
+            ?.salt
         : null;
       const saltText = salt === null || salt === undefined ? null : Buffer.isBuffer(salt) ? salt.toString('utf8') : String(salt);
       return { ok: true, outcome: 'applied', fingerprint: legacyFingerprint(fingerprintKey, change.hash, saltText) };

@@ -63,9 +63,18 @@ export async function checkMapping(knex: Knex, mapping: LegacyMapping, batchSize
   const saltAlwaysPresent = mapping.passwords.nullSalt === 'empty';
 
   const report: ReadinessReport = {
-    table: mapping.table, rows: 0, active: 0, inactive: 0, schemes: {},
-    unrecognised: finding(), emptyHash: finding(), missingSalt: finding(), missingLogin: finding(),
-    duplicateEmails: { groups: 0, rows: 0, ids: [] }, duplicateUsernames: { groups: 0, rows: 0, ids: [] }, ready: false,
+    table: mapping.table,
+    rows: 0,
+    active: 0,
+    inactive: 0,
+    schemes: {},
+    unrecognised: finding(),
+    emptyHash: finding(),
+    missingSalt: finding(),
+    missingLogin: finding(),
+    duplicateEmails: { groups: 0, rows: 0, ids: [] },
+    duplicateUsernames: { groups: 0, rows: 0, ids: [] },
+    ready: false,
   };
   const emails = new Map<string, string[]>();
   const usernames = new Map<string, string[]>();
@@ -136,7 +145,10 @@ export function formatReadinessReport(report: ReadinessReport): string {
     ['no username and no e-mail', report.missingLogin],
   ];
   for (const [label, f] of problems) lines.push(`${label}: ${f.count}${f.count ? ` (ids: ${ids(f.ids, f.count)})` : ''}`);
-  for (const [label, d] of [['shared e-mail', report.duplicateEmails], ['shared username', report.duplicateUsernames]] as const) {
+  for (const [label, d] of [
+    ['shared e-mail', report.duplicateEmails],
+    ['shared username', report.duplicateUsernames],
+  ] as const) {
     lines.push(`${label}: ${d.groups} groups, ${d.rows} rows${d.groups ? ` (ids: ${d.ids.map((g) => `[${g.join(', ')}]`).join(' ')})` : ''}`);
   }
   lines.push('', report.ready ? 'READY: every row can migrate.' : 'NOT READY: fix or accept the rows above before the cutover.');

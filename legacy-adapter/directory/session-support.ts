@@ -53,7 +53,7 @@ async function storeProblems(knex: Knex, settings: SessionSettings): Promise<str
       return [`save_path ${store.save_path} is not a directory the adapter can write (${(error as NodeJS.ErrnoException).code})`];
     }
     const flock = spawnSync('flock', ['--version'], { stdio: 'ignore' });
-    return flock.error || flock.status !== 0 ? ['util-linux flock is not on PATH (reading a files session takes PHP\'s lock with it)'] : [];
+    return flock.error || flock.status !== 0 ? ["util-linux flock is not on PATH (reading a files session takes PHP's lock with it)"] : [];
   }
   const redis = createRedis(phpredisUrl(settings.redis), { name: 'check-mapping' });
   redis.on('error', () => undefined);
@@ -75,13 +75,18 @@ export async function checkSessionSupport(knex: Knex, mapping: LegacyMapping, se
   const keys = leaves.map(({ name, spec }) => ({ name, type: spec.type, source: describeSource(mapping, spec.source, spec.map, spec.default) }));
   for (const { name, spec } of leaves) {
     const source = spec.source;
-    if ('from' in source && source.from !== 'id' && !mapping.columns[source.from]) problems.push(`session key ${name} reads columns.${source.from}, which the mapping does not map`);
-    if ('column' in source && !(await knex.schema.hasColumn(mapping.table, source.column))) problems.push(`session key ${name} reads column ${source.column}, which ${mapping.table} does not have`);
+    if ('from' in source && source.from !== 'id' && !mapping.columns[source.from])
+      problems.push(`session key ${name} reads columns.${source.from}, which the mapping does not map`);
+    if ('column' in source && !(await knex.schema.hasColumn(mapping.table, source.column)))
+      problems.push(`session key ${name} reads column ${source.column}, which ${mapping.table} does not have`);
   }
   const randomBits = session.sid.length * session.sid.bits_per_character;
   const warnings = randomBits < 128 ? [`session ids of ${randomBits} random bits: fewer than 128 (raise session.sid_length on both sides)`] : [];
   const { password, ...redis } = settings.redis;
-  const store = settings.store.type === 'phpredis' ? { ...settings.store, ttl: settings.store.ttl ?? settings.lifetime, ...redis, password: password ? 'set' : 'unset' } : { ...settings.store };
+  const store =
+    settings.store.type === 'phpredis'
+      ? { ...settings.store, ttl: settings.store.ttl ?? settings.lifetime, ...redis, password: password ? 'set' : 'unset' }
+      : { ...settings.store };
   return {
     serialize_handler: session.serialize_handler,
     store,
@@ -98,13 +103,18 @@ export async function checkSessionSupport(knex: Knex, mapping: LegacyMapping, se
 
 function describeStore(support: SessionSupport): string {
   const s = support.store as Record<string, unknown> & { columns?: Record<string, string> };
-  if (s.type === 'table') return `table ${String(s.table)} (id ${s.columns!.id}, data ${s.columns!.data}, last access ${s.columns!.timestamp} as ${s.timestamp === 'unix' ? 'unix seconds' : 'a UTC DATETIME'})`;
+  if (s.type === 'table')
+    return `table ${String(s.table)} (id ${s.columns!.id}, data ${s.columns!.data}, last access ${s.columns!.timestamp} as ${s.timestamp === 'unix' ? 'unix seconds' : 'a UTC DATETIME'})`;
   if (s.type === 'files') return `files sess_<id> in ${String(s.save_path)}`;
   return `phpredis keys ${String(s.prefix)}<id> with TTL ${String(s.ttl)} s on ${String(s.host)}:${String(s.port)}/${String(s.db)} (password ${String(s.password)})`;
 }
 
 /** `member.id` as PHP says it: $_SESSION['member']['id']. */
-const phpPath = (dotted: string) => `$_SESSION${dotted.split('.').map((k) => `['${k}']`).join('')}`;
+const phpPath = (dotted: string) =>
+  `$_SESSION${dotted
+    .split('.')
+    .map((k) => `['${k}']`)
+    .join('')}`;
 
 /** The lines for people, under the readiness report. */
 export function formatSessionSupport(support: SessionSupport): string {
@@ -117,7 +127,7 @@ export function formatSessionSupport(support: SessionSupport): string {
     `  a logged-in session holds: ${support.keys.map((k) => `${phpPath(k.name)} (${k.type}, ${k.source})`).join(', ')}`,
     `  logged in as: ${support.loggedInAs.map(phpPath).join(' and ')} set (the user found by ${phpPath(support.loggedInAs[0]!)})`,
     ...support.warnings.map((w) => `  warning: ${w}`),
-    support.ok ? 'SESSIONS: YES: the session bridge can write and read the monolith\'s sessions.' : `SESSIONS: NO: ${support.problems.join('; ')}.`,
+    support.ok ? "SESSIONS: YES: the session bridge can write and read the monolith's sessions." : `SESSIONS: NO: ${support.problems.join('; ')}.`,
   ];
   return lines.join('\n');
 }

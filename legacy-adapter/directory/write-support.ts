@@ -21,7 +21,12 @@ export async function checkWriteSupport(knex: Knex, mapping: LegacyMapping): Pro
   const write = mapping.write;
   if (!write) return { configured: false, columns: [], missing: [], ledgerTable: null, ledgerExists: false, canWrite: false };
   const columns = [
-    ...new Set([write.password.column ?? mapping.columns.hash, ...write.password.clear, ...Object.keys(write.password.set), ...(mapping.updatedAt ? [mapping.updatedAt] : [])]),
+    ...new Set([
+      write.password.column ?? mapping.columns.hash,
+      ...write.password.clear,
+      ...Object.keys(write.password.set),
+      ...(mapping.updatedAt ? [mapping.updatedAt] : []),
+    ]),
   ];
   const missing: string[] = [];
   for (const column of columns) if (!(await knex.schema.hasColumn(mapping.table, column))) missing.push(column);

@@ -13,7 +13,7 @@ export const migrateEnv = {
   LEGACY_ETL_DATABASE_URL: variable(
     databaseUrl.default('sqlite:./data/legacy-etl.sqlite'),
     "The batch migration's own store: its checkpoints and dead letters (never the idp's users). `sqlite:<file>` or `mysql://user:pass@host:3306/db`; the default sits beside the embedded idp's `data/idp.sqlite`.",
-    { production: 'a database of its own (or a schema beside the legacy-adapter\'s)' },
+    { production: "a database of its own (or a schema beside the legacy-adapter's)" },
   ),
   IDP_INTERNAL_URL: variable(
     httpUrl.default('http://127.0.0.1:3001'),

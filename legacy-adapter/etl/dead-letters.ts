@@ -26,7 +26,10 @@ export async function recordDeadLetters(db: Db, source: string, letters: readonl
 /** Deletes the entries of rows that have now been copied. */
 export async function resolveDeadLetters(db: Db, source: string, legacyIds: readonly string[]): Promise<void> {
   for (let i = 0; i < legacyIds.length; i += CHUNK) {
-    await db(TABLE).where('source', source).whereIn('legacy_id', legacyIds.slice(i, i + CHUNK)).delete();
+    await db(TABLE)
+      .where('source', source)
+      .whereIn('legacy_id', legacyIds.slice(i, i + CHUNK))
+      .delete();
   }
 }
 

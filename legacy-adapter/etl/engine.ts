@@ -92,7 +92,8 @@ export interface MigrationReport {
 export async function runMigration(options: MigrateOptions): Promise<MigrationReport> {
   const { legacy, idp, etl, mapping, fingerprintKey, progress, signal, log = () => undefined } = options;
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) throw new RangeError(`batch size must be an integer from 1 to ${MAX_BATCH_SIZE}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE)
+    throw new RangeError(`batch size must be an integer from 1 to ${MAX_BATCH_SIZE}`);
   const dryRun = options.dryRun === true;
   const wrapIterations = options.wrapIterations ?? DEFAULT_WRAP_ITERATIONS;
   if (wrapIterations !== 0) checkWrapIterations(wrapIterations);
@@ -102,7 +103,14 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
   const reader = createLegacyReader(legacy, mapping, { changedSince: options.changedSince });
   const started = performance.now();
 
-  const checkpoint: EtlCheckpoint = { name: checkpointName(source, options.changedSince), state: 'running', lastId: null, counts: emptyCounts(), startedAt: Date.now(), pendingSize: null };
+  const checkpoint: EtlCheckpoint = {
+    name: checkpointName(source, options.changedSince),
+    state: 'running',
+    lastId: null,
+    counts: emptyCounts(),
+    startedAt: Date.now(),
+    pendingSize: null,
+  };
   let start: KeysetStart = null;
   let resumedAfter: string | null = null;
   // A batch the idp may have committed before the last run died: read the same rows again.
@@ -158,7 +166,10 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
       if (answer.results.length !== users.length) throw new Error(`the idp answered ${answer.results.length} results for ${users.length} users`);
       if (answer.retriedRowByRow !== null) {
         retried++;
-        log('warn', `batch after legacy id ${checkpoint.lastId ?? '(start)'} failed (${answer.retriedRowByRow}); retrying its ${prepared.length} rows one by one`);
+        log(
+          'warn',
+          `batch after legacy id ${checkpoint.lastId ?? '(start)'} failed (${answer.retriedRowByRow}); retrying its ${prepared.length} rows one by one`,
+        );
       }
       for (const result of answer.results) {
         if (!result.ok) {
@@ -245,7 +256,14 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
     stopped,
     counts: checkpoint.counts,
     deadLetteredTotal: totalDeadLettered(checkpoint.counts),
-    thisRun: { read, batches, batchesRetriedRowByRow: retried, durationMs: Math.round(durationMs), rowsPerSecond: durationMs > 0 ? Math.round(read / (durationMs / 1000)) : 0, msPerBatch: { start: mean(firstBatches), end: mean(lastBatches) } },
+    thisRun: {
+      read,
+      batches,
+      batchesRetriedRowByRow: retried,
+      durationMs: Math.round(durationMs),
+      rowsPerSecond: durationMs > 0 ? Math.round(read / (durationMs / 1000)) : 0,
+      msPerBatch: { start: mean(firstBatches), end: mean(lastBatches) },
+    },
     deadLettersOutstanding: dryRun ? null : await countDeadLetters(etl, source),
     peakMemoryMb: Math.round(process.resourceUsage().maxRSS / 1024),
   };

@@ -65,13 +65,18 @@ export function createIdpImportClient(options: IdpImportClientOptions): IdpImpor
         throw new IdpImportFailure(`the idp at ${options.baseUrl} answered 200 with a body that is not JSON: is IDP_INTERNAL_URL the idp itself?`);
       }
       const answer = importUsersAnswerSchema.safeParse(json);
-      if (!answer.success) throw new IdpImportFailure(`the idp at ${options.baseUrl} answered outside the contract (contracts/idp-import.ts): is it the same release?`);
+      if (!answer.success)
+        throw new IdpImportFailure(`the idp at ${options.baseUrl} answered outside the contract (contracts/idp-import.ts): is it the same release?`);
       return answer.data;
     }
     const error = idpImportErrorSchema.safeParse(safeJson(text));
     const said = error.success ? `${error.data.error}${error.data.error_description ? `: ${error.data.error_description}` : ''}` : `HTTP ${res.status}`;
-    if (res.status === 401) throw new IdpImportFailure(`the idp at ${options.baseUrl} refused IDP_INTERNAL_SECRET (${said}): give the migration the idp's secret`);
-    if (res.status === 404) throw new IdpImportFailure(`the idp at ${options.baseUrl} has no ${IDP_IMPORT_USERS_PATH} (HTTP 404): an older idp release, or IDP_INTERNAL_URL points elsewhere`);
+    if (res.status === 401)
+      throw new IdpImportFailure(`the idp at ${options.baseUrl} refused IDP_INTERNAL_SECRET (${said}): give the migration the idp's secret`);
+    if (res.status === 404)
+      throw new IdpImportFailure(
+        `the idp at ${options.baseUrl} has no ${IDP_IMPORT_USERS_PATH} (HTTP 404): an older idp release, or IDP_INTERNAL_URL points elsewhere`,
+      );
     if (res.status >= 500 || res.status === 429) throw new Retryable(`the idp at ${options.baseUrl} answered ${res.status} (${said})`);
     throw new IdpImportFailure(`the idp at ${options.baseUrl} refused the batch (${said})`);
   }
@@ -84,7 +89,8 @@ export function createIdpImportClient(options: IdpImportClientOptions): IdpImpor
           return await once(body);
         } catch (error) {
           if (!(error instanceof Retryable)) throw error;
-          if (attempt >= attempts) throw new IdpImportFailure(`${error.message}; gave up after ${attempts} attempts. Is the idp running, and is IDP_INTERNAL_URL its address?`);
+          if (attempt >= attempts)
+            throw new IdpImportFailure(`${error.message}; gave up after ${attempts} attempts. Is the idp running, and is IDP_INTERNAL_URL its address?`);
           const pause = backoffMs * 2 ** (attempt - 1);
           options.log?.(`${error.message}; trying again in ${pause} ms (attempt ${attempt + 1} of ${attempts})`);
           await sleep(pause);

@@ -34,10 +34,12 @@ const MAX_EMAIL_LENGTH = 254;
 function legacyScheme(hash: string, candidates: readonly string[], salt: string | null): string | null {
   const identified = identifyScheme(hash, candidates);
   if (identified === null || getScheme(identified)?.kind !== 'bare-hex' || salt !== null) return identified;
-  return candidates.find((name) => {
-    const scheme = getScheme(name);
-    return scheme !== undefined && !scheme.salted && scheme.identify(hash);
-  }) ?? null;
+  return (
+    candidates.find((name) => {
+      const scheme = getScheme(name);
+      return scheme !== undefined && !scheme.salted && scheme.identify(hash);
+    }) ?? null
+  );
 }
 
 /** Validates one legacy row against the mapping; never reads the idp. */
@@ -53,7 +55,11 @@ export function prepareRow(row: LegacyRow, context: PlanContext): Prepared {
   const salt = verificationSalt(mapping, row);
   const candidates = mapping.passwords.hexCandidates;
   const scheme = legacyScheme(hash, candidates, salt);
-  if (scheme === null) return dead('unrecognised_hash', identifyScheme(hash, candidates) ? 'only salted schemes fit and the row has no salt' : `no scheme recognises it (length ${hash.length})`);
+  if (scheme === null)
+    return dead(
+      'unrecognised_hash',
+      identifyScheme(hash, candidates) ? 'only salted schemes fit and the row has no salt' : `no scheme recognises it (length ${hash.length})`,
+    );
   const bareHex = getScheme(scheme)?.kind === 'bare-hex';
   return {
     ok: true,

@@ -61,7 +61,9 @@ export function createProgressReporter(options: { tty: boolean; terminal: Writab
         const filled = Math.round(fraction * width);
         const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
         const of = snapshot.total === null ? '' : `/${number.format(snapshot.total)}`;
-        terminal.write(`\r\x1b[2K${bar} ${(fraction * 100).toFixed(1)}% ${number.format(snapshot.read)}${of} rows  ${number.format(Math.round(rate))} rows/s  ETA ${formatDuration(eta)}  dead-lettered ${number.format(dead)}`);
+        terminal.write(
+          `\r\x1b[2K${bar} ${(fraction * 100).toFixed(1)}% ${number.format(snapshot.read)}${of} rows  ${number.format(Math.round(rate))} rows/s  ETA ${formatDuration(eta)}  dead-lettered ${number.format(dead)}`,
+        );
         drawn = true;
       } else {
         const of = snapshot.total === null ? '' : ` of ${number.format(snapshot.total)}`;

@@ -21,7 +21,9 @@ export function formatMigrationReport(report: MigrationReport): string {
   row('dead-lettered', report.deadLetteredTotal);
   for (const reason of DEAD_LETTER_REASONS) if (counts.deadLettered[reason] > 0) row(`  ${reason}`, counts.deadLettered[reason]);
   const run = report.thisRun;
-  lines.push(`  this run: ${number.format(run.read)} rows in ${formatDuration(run.durationMs / 1000)} (${number.format(run.rowsPerSecond)} rows/s), ${run.batches} batches of up to ${report.batchSize}, ${run.batchesRetriedRowByRow} retried row by row, peak memory ${report.peakMemoryMb} MB`);
+  lines.push(
+    `  this run: ${number.format(run.read)} rows in ${formatDuration(run.durationMs / 1000)} (${number.format(run.rowsPerSecond)} rows/s), ${run.batches} batches of up to ${report.batchSize}, ${run.batchesRetriedRowByRow} retried row by row, peak memory ${report.peakMemoryMb} MB`,
+  );
   if (run.msPerBatch.start !== null) lines.push(`  time per batch: ${run.msPerBatch.start} ms at the start, ${run.msPerBatch.end} ms at the end of this run`);
   if (report.lastId !== null) lines.push(`  last legacy id done: ${report.lastId}`);
   if (report.deadLettersOutstanding !== null && report.deadLettersOutstanding > 0) {

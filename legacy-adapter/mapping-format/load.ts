@@ -33,9 +33,7 @@ export function loadMapping(file: string): LegacyMapping {
     document = readYamlDocument(path);
   } catch (error) {
     if (!(error instanceof YamlFileError)) throw error;
-    throw new MappingError(file, [
-      error.reason === 'unreadable' ? `cannot read the mapping file (${error.detail})` : `not valid YAML/JSON: ${error.detail}`,
-    ]);
+    throw new MappingError(file, [error.reason === 'unreadable' ? `cannot read the mapping file (${error.detail})` : `not valid YAML/JSON: ${error.detail}`]);
   }
   return parseMapping(document, file);
 }

@@ -50,19 +50,21 @@ export const mappingSchema = z
      * migration's delta mode (`--changed-since`) reads only rows changed since a given time.
      */
     updatedAt: identifier.optional(),
-    passwords: z.strictObject({
-      /** Bare hex digest schemes, tried in this order for a hash without a prefix. */
-      hexCandidates: z
-        .array(z.string().refine((name) => BARE_HEX_SCHEMES.includes(name), { message: `must be one of: ${BARE_HEX_SCHEMES.join(', ')}` }))
-        .default([]),
-      /** How the legacy site turned passwords into bytes; several are tried in order. */
-      encodings: z.union([encoding.transform((e) => [e]), z.array(encoding).min(1)]).default(['utf8']),
-      /**
-       * 'empty': code like PHP's `md5($salt . $pw)` treated a NULL salt as '', so salted
-       * candidates also apply to rows without a salt. 'absent': salted candidates are skipped.
-       */
-      nullSalt: z.enum(['empty', 'absent']).default('absent'),
-    }).prefault({}),
+    passwords: z
+      .strictObject({
+        /** Bare hex digest schemes, tried in this order for a hash without a prefix. */
+        hexCandidates: z
+          .array(z.string().refine((name) => BARE_HEX_SCHEMES.includes(name), { message: `must be one of: ${BARE_HEX_SCHEMES.join(', ')}` }))
+          .default([]),
+        /** How the legacy site turned passwords into bytes; several are tried in order. */
+        encodings: z.union([encoding.transform((e) => [e]), z.array(encoding).min(1)]).default(['utf8']),
+        /**
+         * 'empty': code like PHP's `md5($salt . $pw)` treated a NULL salt as '', so salted
+         * candidates also apply to rows without a salt. 'absent': salted candidates are skipped.
+         */
+        nullSalt: z.enum(['empty', 'absent']).default('absent'),
+      })
+      .prefault({}),
     /**
      * What the dual-write may write to the legacy table (absent: nothing; the adapter answers
      * `mapping_cannot_write`). A password is always written as `$2y$` bcrypt, which PHP's
@@ -101,10 +103,15 @@ export const mappingSchema = z
     message: 'needs at least one of columns.username and columns.email (what users log in with)',
     path: ['columns'],
   })
-  .refine((m) => !m.write || ![...m.write.password.clear, ...Object.keys(m.write.password.set)].some((c) => c === m.columns.id || c === (m.write?.password.column ?? m.columns.hash)), {
-    message: 'must not clear or set the id or the password column',
-    path: ['write', 'password'],
-  })
+  .refine(
+    (m) =>
+      !m.write ||
+      ![...m.write.password.clear, ...Object.keys(m.write.password.set)].some((c) => c === m.columns.id || c === (m.write?.password.column ?? m.columns.hash)),
+    {
+      message: 'must not clear or set the id or the password column',
+      path: ['write', 'password'],
+    },
+  )
   .refine((m) => m.passwords.hexCandidates.every((name) => !name.includes('salt') || m.columns.salt !== undefined), {
     message: 'salted hexCandidates need columns.salt',
     path: ['passwords', 'hexCandidates'],
@@ -115,7 +122,11 @@ export const mappingSchema = z
     for (const { path, spec } of sessionLeaves(m.session.keys)) {
       const source = spec.source;
       if ('from' in source && source.from !== 'id' && m.columns[source.from] === undefined) {
-        ctx.addIssue({ code: 'custom', message: `from: ${source.from} needs columns.${source.from}`, path: ['session', 'keys', ...path.flatMap((name, i) => (i ? ['keys', name] : [name]))] });
+        ctx.addIssue({
+          code: 'custom',
+          message: `from: ${source.from} needs columns.${source.from}`,
+          path: ['session', 'keys', ...path.flatMap((name, i) => (i ? ['keys', name] : [name]))],
+        });
       }
     }
   });

@@ -65,10 +65,7 @@ export type RowField = (typeof ROW_FIELDS)[number];
 const phpTypeOf = (value: string | number | boolean): PhpType | undefined =>
   typeof value === 'boolean' ? 'bool' : typeof value === 'string' ? 'string' : Number.isSafeInteger(value) ? 'int' : undefined;
 
-export type KeySource =
-  | { from: RowField }
-  | { column: string }
-  | { value: string | number | boolean };
+export type KeySource = { from: RowField } | { column: string } | { value: string | number | boolean };
 
 export interface SessionKeySpec {
   type: PhpType;
@@ -91,7 +88,8 @@ const keySpec = z
   .superRefine((spec, ctx) => {
     const sources = [spec.from, spec.column, spec.value].filter((s) => s !== undefined).length;
     if (sources !== 1) ctx.addIssue({ code: 'custom', message: 'needs exactly one source: from (id, username, email, name), column or value' });
-    if (spec.value !== undefined && (spec.map || spec.default !== undefined)) ctx.addIssue({ code: 'custom', message: 'a constant (value) takes no map or default' });
+    if (spec.value !== undefined && (spec.map || spec.default !== undefined))
+      ctx.addIssue({ code: 'custom', message: 'a constant (value) takes no map or default' });
     const given = [spec.value, spec.default, ...Object.values(spec.map ?? {})].filter((v) => v !== undefined);
     const types = new Set(given.map(phpTypeOf));
     if (types.has(undefined)) ctx.addIssue({ code: 'custom', message: 'values must be strings, booleans or safe integers' });
@@ -101,7 +99,12 @@ const keySpec = z
     const source: KeySource = spec.from !== undefined ? { from: spec.from } : spec.column !== undefined ? { column: spec.column } : { value: spec.value! };
     const given = [spec.value, spec.default, ...Object.values(spec.map ?? {})].filter((v) => v !== undefined);
     const inferred = given.length ? phpTypeOf(given[0]!) : spec.from === 'id' ? 'int' : 'string';
-    return { type: spec.type ?? inferred ?? 'string', source, ...(spec.map ? { map: spec.map } : {}), ...(spec.default !== undefined ? { default: spec.default } : {}) };
+    return {
+      type: spec.type ?? inferred ?? 'string',
+      source,
+      ...(spec.map ? { map: spec.map } : {}),
+      ...(spec.default !== undefined ? { default: spec.default } : {}),
+    };
   });
 
 /** A PHP array of keys (`$_SESSION['member'] = ['id' => …, 'name' => …]`). */
@@ -139,7 +142,9 @@ function arraySpec(depth: number) {
 
 /** Every scalar key, with its path from $_SESSION (`['member', 'id']`). */
 export function sessionLeaves(keys: Record<string, SessionEntrySpec>, prefix: string[] = []): Array<{ path: string[]; spec: SessionKeySpec }> {
-  return Object.entries(keys).flatMap(([name, spec]) => (spec.type === 'array' ? sessionLeaves(spec.keys, [...prefix, name]) : [{ path: [...prefix, name], spec }]));
+  return Object.entries(keys).flatMap(([name, spec]) =>
+    spec.type === 'array' ? sessionLeaves(spec.keys, [...prefix, name]) : [{ path: [...prefix, name], spec }],
+  );
 }
 
 /** The scalar key at a dotted path (`member.id`), or undefined. */
@@ -154,7 +159,10 @@ const legacyKeys = z
   .strictObject({ userId: sessionKey.default('user_id'), login: sessionKey.default('login') })
   .refine((k) => k.userId !== k.login, { message: 'userId and login must be different keys' })
   .transform((k) => ({
-    keys: { [k.userId]: { type: 'int', source: { from: 'id' } }, [k.login]: { type: 'string', source: { from: 'username' } } } as Record<string, SessionKeySpec>,
+    keys: { [k.userId]: { type: 'int', source: { from: 'id' } }, [k.login]: { type: 'string', source: { from: 'username' } } } as Record<
+      string,
+      SessionKeySpec
+    >,
     loggedInAs: [k.userId, k.login],
   }));
 
@@ -191,7 +199,10 @@ export const sessionSchema = z
      * be there with their type; the first one's source (a field or column of the user's row)
      * finds the user.
      */
-    loggedInAs: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62}){0,3}$/, 'must be a key name, nested ones with dots (member.id)')).min(1).optional(),
+    loggedInAs: z
+      .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62}){0,3}$/, 'must be a key name, nested ones with dots (member.id)'))
+      .min(1)
+      .optional(),
   })
   .transform(({ keys, loggedInAs, ...rest }, ctx) => {
     // The first format's values are plain key names; the list's are objects. Parsed apart, so a
@@ -207,12 +218,18 @@ export const sessionSchema = z
       : { keys: parsed.data as Record<string, SessionEntrySpec> };
     if (!firstFormat) explicitKeyLists.add(list.keys);
     const fromId = ({ spec }: { spec: SessionKeySpec }) => 'from' in spec.source && spec.source.from === 'id';
-    const decisive = loggedInAs ?? list.loggedInAs ?? sessionLeaves(list.keys).filter(fromId).map(({ path }) => path.join('.'));
+    const decisive =
+      loggedInAs ??
+      list.loggedInAs ??
+      sessionLeaves(list.keys)
+        .filter(fromId)
+        .map(({ path }) => path.join('.'));
     const problems: string[] = [];
     if (decisive.length === 0) problems.push('name the keys that decide who is logged in (no key has from: id)');
-    for (const name of decisive) if (!sessionLeafAt(list.keys, name)) problems.push(`${name} is not one of the keys (a nested one is named with dots: member.id)`);
+    for (const name of decisive)
+      if (!sessionLeafAt(list.keys, name)) problems.push(`${name} is not one of the keys (a nested one is named with dots: member.id)`);
     const first = sessionLeafAt(list.keys, decisive[0] ?? '');
-    if (first && 'value' in first.source) problems.push('the first key must come from the user\'s row (from or column), it finds the user');
+    if (first && 'value' in first.source) problems.push("the first key must come from the user's row (from or column), it finds the user");
     if (first?.map) problems.push('the first key must not be a value map, it finds the user');
     for (const message of problems) ctx.addIssue({ code: 'custom', message, path: ['loggedInAs'] });
     return { ...rest, keys: list.keys, loggedInAs: decisive };

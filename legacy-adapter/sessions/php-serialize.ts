@@ -55,10 +55,12 @@ export function encodePhpSession(entries: ReadonlyArray<readonly [string, PhpSes
     return Buffer.from(`a:${entries.length}:{${entries.map(([key, value]) => serializeKey(key) + serializeValue(value)).join('')}}`, 'utf8');
   }
   if (handler === 'php_binary') {
-    return Buffer.concat(entries.flatMap(([key, value]) => {
-      const name = Buffer.from(key, 'utf8');
-      return [Buffer.from([name.length]), name, Buffer.from(serializeValue(value), 'utf8')];
-    }));
+    return Buffer.concat(
+      entries.flatMap(([key, value]) => {
+        const name = Buffer.from(key, 'utf8');
+        return [Buffer.from([name.length]), name, Buffer.from(serializeValue(value), 'utf8')];
+      }),
+    );
   }
   return Buffer.from(entries.map(([key, value]) => `${key}|${serializeValue(value)}`).join(''), 'utf8');
 }

@@ -1,4 +1,11 @@
-import { sessionLeafAt, type KeySource, type PhpType, type SessionEntrySpec, type SessionKeySpec, type SessionMapping } from '../mapping-format/session-schema.ts';
+import {
+  sessionLeafAt,
+  type KeySource,
+  type PhpType,
+  type SessionEntrySpec,
+  type SessionKeySpec,
+  type SessionMapping,
+} from '../mapping-format/session-schema.ts';
 import { encodePhpSession, type PhpSessionValue } from './php-serialize.ts';
 import { decodePhpSession, PhpSessionFormatError, type PhpValue } from './php-session-decode.ts';
 
@@ -36,7 +43,8 @@ function toPhp(value: unknown, type: PhpType, key: string): PhpSessionValue {
     if (typeof value === 'string') return value !== '' && value !== '0';
   } else if (type === 'int') {
     if (typeof value === 'boolean') return value ? 1 : 0;
-    const number = typeof value === 'number' ? value : typeof value === 'string' && INT_TEXT.test(value) ? Number(value) : typeof value === 'bigint' ? Number(value) : NaN;
+    const number =
+      typeof value === 'number' ? value : typeof value === 'string' && INT_TEXT.test(value) ? Number(value) : typeof value === 'bigint' ? Number(value) : NaN;
     // PHP ints are 64-bit; a JS number is exact only up to 2^53.
     if (Number.isSafeInteger(number)) return number;
   } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') {
@@ -67,7 +75,8 @@ function keyValue(name: string, spec: SessionKeySpec, user: SessionUser): PhpSes
   if (spec.map) return toPhp(raw === null || raw === undefined ? fallback : (spec.map[mapKey(raw)] ?? fallback), spec.type, name);
   const value = toPhp(raw ?? fallback, spec.type, name);
   // The legacy id is what the monolith's pages look the user up by: never 0 or negative.
-  if ('from' in spec.source && spec.source.from === 'id' && spec.type === 'int' && (typeof value !== 'number' || value <= 0)) throw new SessionValueError(name, 'int');
+  if ('from' in spec.source && spec.source.from === 'id' && spec.type === 'int' && (typeof value !== 'number' || value <= 0))
+    throw new SessionValueError(name, 'int');
   return value;
 }
 
@@ -77,7 +86,10 @@ function keyValue(name: string, spec: SessionKeySpec, user: SessionUser): PhpSes
  * session.serialize_handler. Throws SessionValueError for a value the key's type cannot hold.
  */
 export function loggedInSessionData(user: SessionUser, format: SessionFormat): Buffer {
-  return encodePhpSession(Object.entries(format.keys).map(([name, spec]) => [name, entryValue(name, spec, user)] as const), format.serialize_handler);
+  return encodePhpSession(
+    Object.entries(format.keys).map(([name, spec]) => [name, entryValue(name, spec, user)] as const),
+    format.serialize_handler,
+  );
 }
 
 function hasType(value: PhpValue | undefined, type: PhpType): boolean {

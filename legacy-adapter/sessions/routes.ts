@@ -99,7 +99,10 @@ export function sessionBridgeRouter(deps: SessionBridgeDeps): express.Router {
       // The mapping gives a key a type this row's value cannot have: a mapping to fix, not an outage.
       counter.inc({ action: 'create', result: 'invalid' });
       currentLogger(deps.logger).error({ legacyId: found.row.legacyId, err: { message: error.message } }, 'the session mapping does not fit this user');
-      return fail(res, 500, { error: ERRORS.sessionMappingMismatch, error_description: 'the mapping\'s session keys do not fit this user: see the adapter\'s log' });
+      return fail(res, 500, {
+        error: ERRORS.sessionMappingMismatch,
+        error_description: "the mapping's session keys do not fit this user: see the adapter's log",
+      });
     }
     const sessionId = newPhpSessionId(mapping.session.sid);
     try {

@@ -27,11 +27,19 @@ export interface SessionRow {
  * the mapping, with the columns the session keys need.
  */
 /** The user a session names, read within `timeoutMs` (LEGACY_DATABASE_TIMEOUT_MS). */
-export async function findSessionRow(legacyDb: Knex, mapping: LegacyMapping, column: string, value: string | number, timeoutMs: number): Promise<SessionRow | undefined> {
+export async function findSessionRow(
+  legacyDb: Knex,
+  mapping: LegacyMapping,
+  column: string,
+  value: string | number,
+  timeoutMs: number,
+): Promise<SessionRow | undefined> {
   const extra = sessionColumns(mapping);
   const selection: Record<string, string> = { ...legacySelection(mapping) };
   extra.forEach((name, i) => (selection[`session_${i}`] = name));
-  const raw = await queryWithin<Record<string, unknown> | undefined>(legacyDb, timeoutMs, () => legacyDb(mapping.table).select(selection).where(column, value).orderBy(mapping.columns.id).first());
+  const raw = await queryWithin<Record<string, unknown> | undefined>(legacyDb, timeoutMs, () =>
+    legacyDb(mapping.table).select(selection).where(column, value).orderBy(mapping.columns.id).first(),
+  );
   if (!raw) return undefined;
   const row = toLegacyRow(mapping, raw);
   const columns = Object.fromEntries(extra.map((name, i) => [name, raw[`session_${i}`]]));

@@ -20,7 +20,10 @@ function storeOf(mapped: SessionStoreSettings | undefined, env: SessionBridgeCon
   const type = env.LEGACY_SESSION_STORE ? STORE_TYPES[env.LEGACY_SESSION_STORE] : (mapped?.type ?? 'table');
   const base = mapped?.type === type ? mapped : undefined;
   if (type === 'table') {
-    const table = base?.type === 'table' ? base : { type: 'table' as const, table: 'sessions', columns: { id: 'id', data: 'data', timestamp: 'last_access' }, timestamp: 'unix' as const };
+    const table =
+      base?.type === 'table'
+        ? base
+        : { type: 'table' as const, table: 'sessions', columns: { id: 'id', data: 'data', timestamp: 'last_access' }, timestamp: 'unix' as const };
     return { ...table, table: env.LEGACY_SESSION_TABLE ?? table.table };
   }
   if (type === 'phpredis') {
@@ -46,6 +49,11 @@ export function sessionSettings(session: SessionMapping, env: SessionBridgeConfi
       sameSite: cookie.samesite,
       maxAge: cookie.lifetime,
     },
-    redis: { host: env.LEGACY_REDIS_HOST, port: env.LEGACY_REDIS_PORT, db: env.LEGACY_REDIS_DB, ...(env.LEGACY_REDIS_PASSWORD ? { password: env.LEGACY_REDIS_PASSWORD } : {}) },
+    redis: {
+      host: env.LEGACY_REDIS_HOST,
+      port: env.LEGACY_REDIS_PORT,
+      db: env.LEGACY_REDIS_DB,
+      ...(env.LEGACY_REDIS_PASSWORD ? { password: env.LEGACY_REDIS_PASSWORD } : {}),
+    },
   };
 }

@@ -25,7 +25,13 @@ function tableStore(knex: Knex, settings: Extract<SessionStoreSettings, { type: 
   return {
     async read(id) {
       // The handler's own read condition: last access >= now - lifetime.
-      const row = await query<{ data?: unknown } | undefined>(() => knex(table).select({ data: columns.data }).where(columns.id, id).andWhere(columns.timestamp, '>=', stamp(nowSeconds() - lifetime)).first());
+      const row = await query<{ data?: unknown } | undefined>(() =>
+        knex(table)
+          .select({ data: columns.data })
+          .where(columns.id, id)
+          .andWhere(columns.timestamp, '>=', stamp(nowSeconds() - lifetime))
+          .first(),
+      );
       if (!row || row.data === null || row.data === undefined) return undefined;
       return Buffer.isBuffer(row.data) ? row.data : Buffer.from(String(row.data), 'utf8');
     },

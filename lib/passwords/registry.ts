@@ -29,20 +29,14 @@ export const WEAK_SCHEMES: readonly string[] = Object.freeze(legacySchemes.filte
 export const wrapped = createWrappedScheme(legacySchemes.filter((s) => s.wrapping));
 
 /** Every scheme, self-describing ones first; each prefix is claimed by exactly one of them. */
-export const PASSWORD_SCHEMES: readonly PasswordScheme[] = Object.freeze([
-  pbkdf2Scheme,
-  wrapped.scheme,
-  ...legacySchemes,
-]);
+export const PASSWORD_SCHEMES: readonly PasswordScheme[] = Object.freeze([pbkdf2Scheme, wrapped.scheme, ...legacySchemes]);
 
 const byName = new Map(PASSWORD_SCHEMES.map((scheme) => [scheme.name, scheme]));
 
 export const SCHEME_NAMES: readonly string[] = Object.freeze(PASSWORD_SCHEMES.map((s) => s.name));
 
 /** The names a legacy schema mapping may list as candidates for bare hex digests. */
-export const BARE_HEX_SCHEMES: readonly string[] = Object.freeze(
-  PASSWORD_SCHEMES.filter((s) => s.kind === 'bare-hex').map((s) => s.name),
-);
+export const BARE_HEX_SCHEMES: readonly string[] = Object.freeze(PASSWORD_SCHEMES.filter((s) => s.kind === 'bare-hex').map((s) => s.name));
 
 export function getScheme(name: string): PasswordScheme | undefined {
   return byName.get(name);

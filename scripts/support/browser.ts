@@ -60,7 +60,11 @@ export async function authorize(agent: UserAgent, authUrl: URL, redirectUri: str
     let finished: Response;
     if (prompt.name === 'login') {
       assert.ok(credentials, 'the idp asks for a login and the test gave no credentials');
-      finished = await agent.request(`${base}/test-login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(credentials) });
+      finished = await agent.request(`${base}/test-login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(credentials),
+      });
     } else {
       finished = await agent.request(`${base}/test-consent`, { method: 'POST' });
     }

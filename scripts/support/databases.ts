@@ -105,10 +105,7 @@ export const databaseKinds = ['sqlite', 'mysql'] as const;
  * Registers `body` once per engine as a subtest: the same assertions against SQLite and
  * MariaDB. MariaDB being down skips its half loudly.
  */
-export async function forEachDatabase(
-  t: TestContext,
-  body: (t: TestContext, db: TestDatabase) => Promise<void>,
-): Promise<void> {
+export async function forEachDatabase(t: TestContext, body: (t: TestContext, db: TestDatabase) => Promise<void>): Promise<void> {
   for (const kind of databaseKinds) {
     await t.test(kind, async (st) => {
       if (kind === 'mysql') {

@@ -177,7 +177,14 @@ function phpModules(): Set<string> | null {
   if (phpModulesCache !== undefined) return phpModulesCache;
   const result = spawnSync(phpBinary(), ['-m'], { encoding: 'utf8', timeout: 10_000 });
   phpModulesCache =
-    result.status === 0 ? new Set(result.stdout.split('\n').map((line) => line.trim().toLowerCase()).filter(Boolean)) : null;
+    result.status === 0
+      ? new Set(
+          result.stdout
+            .split('\n')
+            .map((line) => line.trim().toLowerCase())
+            .filter(Boolean),
+        )
+      : null;
   return phpModulesCache;
 }
 
@@ -208,7 +215,14 @@ export async function legacyPhpUnavailableReason(options: { db: 'mysql' | 'sqlit
   }
   if (options.sessionStore === 'redis') {
     const server = redisServer();
-    const redis = new Redis({ host: server.host, port: server.port, lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const redis = new Redis({
+      host: server.host,
+      port: server.port,
+      lazyConnect: true,
+      connectTimeout: 3_000,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     redis.on('error', () => {});
     try {
       await redis.connect();
@@ -410,7 +424,12 @@ export interface ServedPhpSite {
  * php -S for the site on 127.0.0.1 (a free port unless `port`), resolved once its health page
  * answers 200; `cleanups` stops it.
  */
-export async function servePhpSite(site: PhpSite, env: Record<string, string>, options: { port?: number; workers?: number }, cleanups: Cleanups): Promise<ServedPhpSite> {
+export async function servePhpSite(
+  site: PhpSite,
+  env: Record<string, string>,
+  options: { port?: number; workers?: number },
+  cleanups: Cleanups,
+): Promise<ServedPhpSite> {
   const workers = options.workers ?? 4;
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < (options.port === undefined ? 5 : 1); attempt++) {
@@ -434,7 +453,12 @@ export async function servePhpSite(site: PhpSite, env: Record<string, string>, o
  * settings are read per request, but php -S passes its own environment only). The port may
  * linger for a moment after the old server is gone: a few tries.
  */
-export async function restartablePhpSite(site: PhpSite, env: Record<string, string>, options: { port?: number; workers?: number }, cleanups: Cleanups): Promise<ServedPhpSite & { restart(more: Record<string, string>): Promise<void> }> {
+export async function restartablePhpSite(
+  site: PhpSite,
+  env: Record<string, string>,
+  options: { port?: number; workers?: number },
+  cleanups: Cleanups,
+): Promise<ServedPhpSite & { restart(more: Record<string, string>): Promise<void> }> {
   let served = await servePhpSite(site, phpSiteEnv(site, env), options, cleanups);
   return {
     get url() {

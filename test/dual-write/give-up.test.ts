@@ -53,7 +53,8 @@ function rig(knex: Knex, adapterUrl: string, options: Partial<RelayOptions> = {}
 }
 
 const rowOf = async (knex: Knex, eventId: string) => (await knex('legacy_outbox').where({ event_id: eventId }).first()) as OutboxRow;
-const event = (knex: Knex, userId: string, legacyId: string, hash: string) => knex.transaction((trx) => insertPasswordEvent(trx, { userId, legacyId, legacyHash: hash }));
+const event = (knex: Knex, userId: string, legacyId: string, hash: string) =>
+  knex.transaction((trx) => insertPasswordEvent(trx, { userId, legacyId, legacyHash: hash }));
 /** An address where nothing listens: every attempt fails as unreachable. */
 const nowhere = async () => `http://127.0.0.1:${await freePort()}`;
 

@@ -22,7 +22,11 @@ import { sample } from '../support/prometheus-text.ts';
 after(closeSharedResources);
 
 const write = (url: string, body: unknown) =>
-  fetch(`${url}/internal/v1/users/password`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADAPTER_SECRET}` }, body: JSON.stringify(body) });
+  fetch(`${url}/internal/v1/users/password`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADAPTER_SECRET}` },
+    body: JSON.stringify(body),
+  });
 
 test('the legacy-adapter applies an event once, and an older event never overwrites a newer one', async (t) => {
   await forEachDatabase(t, async (_t, legacy) => {
@@ -33,7 +37,8 @@ test('the legacy-adapter applies an event once, and an older event never overwri
     try {
       const older = await hashPhpBcrypt('the older password', 4);
       const newer = await hashPhpBcrypt('the newer password', 4);
-      const stored = async () => (await legacy.knex('users').where({ user_id: legacyId }).first('user_pass', 'user_salt')) as { user_pass: string; user_salt: string | null };
+      const stored = async () =>
+        (await legacy.knex('users').where({ user_id: legacyId }).first('user_pass', 'user_salt')) as { user_pass: string; user_salt: string | null };
 
       const applied = await write(adapter.url, { eventId: crypto.randomUUID(), sequence: 7, legacyId, hash: newer });
       assert.equal(applied.status, 200);
@@ -44,9 +49,15 @@ test('the legacy-adapter applies an event once, and an older event never overwri
 
       // A replay of the same event id: a no-op.
       const replayId = crypto.randomUUID();
-      assert.equal(((await (await write(adapter.url, { eventId: replayId, sequence: 8, legacyId, hash: newer })).json()) as { result: string }).result, 'applied');
+      assert.equal(
+        ((await (await write(adapter.url, { eventId: replayId, sequence: 8, legacyId, hash: newer })).json()) as { result: string }).result,
+        'applied',
+      );
       await legacy.knex('users').where({ user_id: legacyId }).update({ user_pass: 'changed on the legacy side meanwhile' });
-      assert.equal(((await (await write(adapter.url, { eventId: replayId, sequence: 8, legacyId, hash: newer })).json()) as { result: string }).result, 'duplicate');
+      assert.equal(
+        ((await (await write(adapter.url, { eventId: replayId, sequence: 8, legacyId, hash: newer })).json()) as { result: string }).result,
+        'duplicate',
+      );
       assert.equal((await stored()).user_pass, 'changed on the legacy side meanwhile', 'a replay writes nothing');
       await legacy.knex('users').where({ user_id: legacyId }).update({ user_pass: newer });
 
@@ -61,7 +72,11 @@ test('the legacy-adapter applies an event once, and an older event never overwri
       const notBcrypt = await write(adapter.url, { eventId: crypto.randomUUID(), sequence: 9, legacyId, hash: '5f4dcc3b5aa765d61d8327deb882cf99' });
       assert.equal(notBcrypt.status, 400);
       assert.doesNotMatch(await notBcrypt.text(), /5f4dcc3b/, 'the refusal does not echo the value');
-      const anonymous = await fetch(`${adapter.url}/internal/v1/users/password`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const anonymous = await fetch(`${adapter.url}/internal/v1/users/password`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       assert.equal(anonymous.status, 401);
 
       const metrics = await (await fetch(`${adapter.opsUrl}/metrics`)).text();
@@ -85,7 +100,11 @@ test("the outbox hands out one user's events in order, each to one relay at a ti
     const other = await db.knex.transaction((trx) => insertPasswordEvent(trx, { userId: 'u2', legacyId: '2', legacyHash: hash }));
 
     const a = await outbox.claim('relay-a', 10, 60_000);
-    assert.deepEqual(a.map((e) => e.eventId), [first, other], "u1's newer event waits for the older one");
+    assert.deepEqual(
+      a.map((e) => e.eventId),
+      [first, other],
+      "u1's newer event waits for the older one",
+    );
     assert.ok(a[0]!.sequence < a[1]!.sequence);
     assert.deepEqual(await outbox.claim('relay-b', 10, 60_000), [], 'leased events are not handed to another relay');
     assert.equal(await outbox.settle(a[0]!, 'relay-b'), false, 'only the lease holder settles');
@@ -93,10 +112,17 @@ test("the outbox hands out one user's events in order, each to one relay at a ti
     // The older event fails: rescheduled, still ahead of the newer one.
     assert.equal(await outbox.reschedule(a[0]!, 'relay-a', 'timeout', 0), true);
     const retried = await outbox.claim('relay-b', 10, 60_000);
-    assert.deepEqual(retried.map((e) => e.eventId), [first]);
+    assert.deepEqual(
+      retried.map((e) => e.eventId),
+      [first],
+    );
     assert.equal(retried[0]!.attempts, 1);
     assert.equal(await outbox.settle(retried[0]!, 'relay-b'), true);
-    assert.deepEqual((await outbox.claim('relay-a', 10, 60_000)).map((e) => e.eventId), [second], 'now the newer one');
+    assert.deepEqual(
+      (await outbox.claim('relay-a', 10, 60_000)).map((e) => e.eventId),
+      [second],
+      'now the newer one',
+    );
     assert.deepEqual(await outbox.stats().then((s) => s.backlog), 2);
   });
 });
@@ -121,7 +147,9 @@ test('a mapping that cannot write: the event stays pending with the error, count
         retryMaxMs: 0,
         leaseMs: 60_000,
       });
-      const eventId = await db.knex.transaction(async (trx) => insertPasswordEvent(trx, { userId: 'u1', legacyId: 'm-1', legacyHash: await hashPhpBcrypt('whatever it is', 4) }));
+      const eventId = await db.knex.transaction(async (trx) =>
+        insertPasswordEvent(trx, { userId: 'u1', legacyId: 'm-1', legacyHash: await hashPhpBcrypt('whatever it is', 4) }),
+      );
       assert.equal(await relay.runOnce(), 1);
       assert.equal(await relay.runOnce(), 1, 'retried (no backoff configured here)');
       const row = (await db.knex('legacy_outbox').where({ event_id: eventId }).first()) as { status: string; attempts: number; last_error: string };

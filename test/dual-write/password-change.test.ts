@@ -9,7 +9,14 @@ import type { RunningService } from '../../lib/service.ts';
 import { authorize, UserAgent } from '../../scripts/support/browser.ts';
 import { closeSharedResources, NATIVE_REDIRECT, withIdp, type Storage, type TestIdp } from '../support/idp.ts';
 import { ADAPTER_SECRET, startAdapter } from '../../scripts/support/legacy-adapter.ts';
-import { LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyKnex, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../../scripts/support/legacy-php.ts';
+import {
+  LEGACY_DEMO_PASSWORD,
+  LegacyBrowser,
+  legacyKnex,
+  legacyPhpUnavailableReason,
+  startLegacyPhp,
+  type LegacyPhp,
+} from '../../scripts/support/legacy-php.ts';
 import { freePort } from '../../scripts/support/processes.ts';
 import { sample } from '../support/prometheus-text.ts';
 
@@ -69,7 +76,10 @@ async function eventually<T>(what: string, read: () => Promise<T>, check: (value
 
 const metricsOf = async (idp: TestIdp) => (await fetch(`${idp.opsUrl}/metrics`)).text();
 
-for (const storage of [{ db: 'mysql', redis: false }, { db: 'sqlite', redis: false }] satisfies Storage[]) {
+for (const storage of [
+  { db: 'mysql', redis: false },
+  { db: 'sqlite', redis: false },
+] satisfies Storage[]) {
   test(`${storage.db}: a password changed in the idp reaches the PHP monolith, also after the legacy-adapter was down`, async (t) => {
     const reason = await legacyPhpUnavailableReason({ db: storage.db });
     if (reason) {
@@ -101,7 +111,11 @@ for (const storage of [{ db: 'mysql', redis: false }, { db: 'sqlite', redis: fal
           await adapter!.stop();
           adapter = undefined;
           assert.equal(await changePassword(idp, agent, LEGACY_DEMO_PASSWORD, NEW_PASSWORD), 200);
-          const [pending] = await eventually('failed attempts are counted', () => outboxRows(idp), (rows) => (rows[0]?.attempts ?? 0) >= 2);
+          const [pending] = await eventually(
+            'failed attempts are counted',
+            () => outboxRows(idp),
+            (rows) => (rows[0]?.attempts ?? 0) >= 2,
+          );
           assert.equal(pending!.status, 'pending');
           assert.equal(pending!.legacy_id, erin.legacy_id);
           assert.equal(pending!.last_error, 'unreachable');
@@ -116,7 +130,11 @@ for (const storage of [{ db: 'mysql', redis: false }, { db: 'sqlite', redis: fal
 
           // The adapter is back: the event goes, the hash leaves the idp's database.
           adapter = await startAdapter(php.db.url, undefined, { LEGACY_ADAPTER_PORT: adapterPort });
-          const [relayed] = await eventually('relayed once the adapter is back', () => outboxRows(idp), (rows) => rows[0]?.status === 'relayed');
+          const [relayed] = await eventually(
+            'relayed once the adapter is back',
+            () => outboxRows(idp),
+            (rows) => rows[0]?.status === 'relayed',
+          );
           assert.equal(relayed!.legacy_hash, null, 'erased once relayed');
           metrics = await metricsOf(idp);
           assert.equal(sample(metrics, 'idp_dual_write_events_relayed_total', { result: 'applied' }), 1);
@@ -131,7 +149,11 @@ for (const storage of [{ db: 'mysql', redis: false }, { db: 'sqlite', redis: fal
           assert.notEqual(refused.status, 302, 'the old password no longer signs in on the monolith');
           const legacy = legacyKnex(php);
           try {
-            const row = (await legacy('users').where({ user_login: 'erin' }).first('user_pass', 'user_salt', 'updated_at')) as { user_pass: string; user_salt: unknown; updated_at: unknown };
+            const row = (await legacy('users').where({ user_login: 'erin' }).first('user_pass', 'user_salt', 'updated_at')) as {
+              user_pass: string;
+              user_salt: unknown;
+              updated_at: unknown;
+            };
             assert.match(row.user_pass, /^\$2y\$04\$/);
             assert.equal(row.user_salt, null);
             assert.notEqual(row.updated_at, null);
@@ -159,7 +181,7 @@ for (const storage of [{ db: 'mysql', redis: false }, { db: 'sqlite', redis: fal
           });
           const zoe = await signIn(idp, 'zoe', LEGACY_DEMO_PASSWORD);
           assert.equal(await changePassword(idp, zoe, LEGACY_DEMO_PASSWORD, NEW_PASSWORD), 200);
-          assert.equal((await outboxRows(idp)).length, 1, 'still only erin\'s event');
+          assert.equal((await outboxRows(idp)).length, 1, "still only erin's event");
           assert.equal(sample(await metricsOf(idp), 'idp_dual_write_events_written_total', {}), 1);
         },
         { env },

@@ -22,7 +22,15 @@ test('a batch with a row the idp store refuses is rolled back and retried row by
     await insertLegacyUsers(legacy.knex, generated);
 
     const warnings: string[] = [];
-    const report = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 10, wrapIterations: TEST_WRAP_ITERATIONS, log: (_level, message) => warnings.push(message) });
+    const report = await runMigration({
+      legacy: legacy.knex,
+      ...idp.target,
+      mapping,
+      fingerprintKey: FINGERPRINT_KEY,
+      batchSize: 10,
+      wrapIterations: TEST_WRAP_ITERATIONS,
+      log: (_level, message) => warnings.push(message),
+    });
     assert.equal(report.thisRun.batchesRetriedRowByRow, 1, 'only the batch with the bad row was retried');
     assert.equal(report.counts.read, 30);
     assert.equal(report.counts.inserted, 29);
@@ -30,7 +38,10 @@ test('a batch with a row the idp store refuses is rolled back and retried row by
     assert.match(warnings.join('\n'), /batch after legacy id 10 failed .*retrying its 10 rows one by one/);
 
     const landed = ((await idp.knex('users').select('legacy_id')) as { legacy_id: string }[]).map((r) => Number(r.legacy_id)).sort((a, b) => a - b);
-    assert.deepEqual(landed, generated.map((u) => u.row.user_id).filter((id) => id !== tooLong.row.user_id));
+    assert.deepEqual(
+      landed,
+      generated.map((u) => u.row.user_id).filter((id) => id !== tooLong.row.user_id),
+    );
     const [letter, ...others] = await listDeadLetters(idp.etl, 'users');
     assert.equal(others.length, 0);
     assert.equal(letter?.legacyId, String(tooLong.row.user_id));
@@ -40,7 +51,14 @@ test('a batch with a row the idp store refuses is rolled back and retried row by
 
     // Fixed on the legacy side, the next pass copies it and clears its dead letter.
     await legacy.knex('users').where('user_id', tooLong.row.user_id).update({ display_name: 'Fixed' });
-    const again = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 10, wrapIterations: TEST_WRAP_ITERATIONS });
+    const again = await runMigration({
+      legacy: legacy.knex,
+      ...idp.target,
+      mapping,
+      fingerprintKey: FINGERPRINT_KEY,
+      batchSize: 10,
+      wrapIterations: TEST_WRAP_ITERATIONS,
+    });
     assert.deepEqual([again.counts.inserted, again.counts.unchanged, again.deadLetteredTotal, again.deadLettersOutstanding], [1, 29, 0, 0]);
   } finally {
     await Promise.all([legacy.drop(), idp.drop()]);
@@ -65,8 +83,17 @@ test('the legacy site keeps working during a run: a concurrent writer to the leg
         const started = performance.now();
         try {
           // Sign-ups after the end of the table, and password changes in the rows being read.
-          if (n % 2 === 0) await site('users').insert({ user_login: `signup${n}`, user_email: `signup${n}@example.test`, user_pass: 'd41d8cd98f00b204e9800998ecf8427e', display_name: `Signup ${n}` });
-          else await site('users').where('user_id', 1 + ((n * 37) % 6_000)).update({ display_name: `Renamed ${n}`, updated_at: site.raw('UTC_TIMESTAMP()') });
+          if (n % 2 === 0)
+            await site('users').insert({
+              user_login: `signup${n}`,
+              user_email: `signup${n}@example.test`,
+              user_pass: 'd41d8cd98f00b204e9800998ecf8427e',
+              display_name: `Signup ${n}`,
+            });
+          else
+            await site('users')
+              .where('user_id', 1 + ((n * 37) % 6_000))
+              .update({ display_name: `Renamed ${n}`, updated_at: site.raw('UTC_TIMESTAMP()') });
         } catch (error) {
           errors.push(error);
         }
@@ -74,7 +101,14 @@ test('the legacy site keeps working during a run: a concurrent writer to the leg
       }
     })();
     // Small batches: many reads interleaved with the writer's commits.
-    const report = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 100, wrapIterations: TEST_WRAP_ITERATIONS }).finally(() => (running = false));
+    const report = await runMigration({
+      legacy: legacy.knex,
+      ...idp.target,
+      mapping,
+      fingerprintKey: FINGERPRINT_KEY,
+      batchSize: 100,
+      wrapIterations: TEST_WRAP_ITERATIONS,
+    }).finally(() => (running = false));
     await writer;
     assert.deepEqual(errors, [], 'every write of the legacy site succeeded');
     assert.ok(latencies.length >= 20, `the site wrote all along the run (${latencies.length} writes)`);
@@ -88,7 +122,10 @@ test('the legacy site keeps working during a run: a concurrent writer to the leg
     const after = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS });
     const legacyRows = Number((await legacy.knex('users').count({ n: '*' }))[0]?.n);
     assert.equal(after.counts.read, legacyRows);
-    const renamed = (await legacy.knex('users').where('display_name', 'like', 'Renamed %').select('user_id', 'display_name')) as { user_id: number; display_name: string }[];
+    const renamed = (await legacy.knex('users').where('display_name', 'like', 'Renamed %').select('user_id', 'display_name')) as {
+      user_id: number;
+      display_name: string;
+    }[];
     for (const row of renamed) {
       const user = await idp.knex('users').where('legacy_id', String(row.user_id)).first('name');
       if (user) assert.equal(user.name, row.display_name);
@@ -124,7 +161,10 @@ test('--dry-run writes nothing; --from-id and --limit take a slice and the next 
     const sliceReport = JSON.parse(slice.stdout) as MigrationReport;
     assert.deepEqual([sliceReport.counts.read, sliceReport.lastId, sliceReport.complete], [50, '150', false]);
     const ids = ((await idp.knex('users').select('legacy_id')) as { legacy_id: string }[]).map((r) => Number(r.legacy_id));
-    assert.ok(ids.every((id) => id >= 101 && id <= 150), 'only ids 101..150');
+    assert.ok(
+      ids.every((id) => id >= 101 && id <= 150),
+      'only ids 101..150',
+    );
 
     const rest = await spawnMigrate(['--json'], env).done;
     const restReport = JSON.parse(rest.stdout) as MigrationReport;
@@ -144,7 +184,15 @@ test('--dry-run writes nothing; --from-id and --limit take a slice and the next 
 
 test('the migrate command refuses bad arguments (2) and a bad configuration or mapping (78) before touching anything', async () => {
   const env = { LEGACY_ETL_DATABASE_URL: 'sqlite::memory:', LEGACY_DATABASE_URL: 'sqlite::memory:' };
-  for (const args of [['--batch-size', '0'], ['--batch-size', '20000'], ['--limit', 'ten'], ['--changed-since', 'last tuesday'], ['--changed-since', '2024-05-01T10:00:00'], ['--frobnicate'], ['--from-id', '']]) {
+  for (const args of [
+    ['--batch-size', '0'],
+    ['--batch-size', '20000'],
+    ['--limit', 'ten'],
+    ['--changed-since', 'last tuesday'],
+    ['--changed-since', '2024-05-01T10:00:00'],
+    ['--frobnicate'],
+    ['--from-id', ''],
+  ]) {
     const run = await spawnMigrate(args, env).done;
     assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
     assert.match(run.stderr, /usage: idm migrate users/);

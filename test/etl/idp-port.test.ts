@@ -13,10 +13,18 @@ test('the import endpoint refuses a caller without the internal secret, and a bo
   const idp = await createIdpStore('sqlite');
   try {
     const url = `${idp.idp.url}${IDP_IMPORT_USERS_PATH}`;
-    const anonymous = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ users: [], wrapIterations: 0 }) });
+    const anonymous = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ users: [], wrapIterations: 0 }),
+    });
     assert.equal(anonymous.status, 401);
     assert.equal(((await anonymous.json()) as { error: string }).error, 'unauthorized');
-    const bad = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${idp.env.IDP_INTERNAL_SECRET}` }, body: JSON.stringify({ users: [{ legacyId: '1' }], wrapIterations: 0 }) });
+    const bad = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${idp.env.IDP_INTERNAL_SECRET}` },
+      body: JSON.stringify({ users: [{ legacyId: '1' }], wrapIterations: 0 }),
+    });
     assert.equal(bad.status, 400);
     const body = (await bad.json()) as { error: string; error_description: string };
     assert.equal(body.error, 'invalid_request');
@@ -37,7 +45,11 @@ test('the migrate command stops with a clear error when the idp is down or refus
     assert.match(down.stderr, /did not answer \(ECONNREFUSED\).*gave up after \d+ attempts\. Is the idp running, and is IDP_INTERNAL_URL its address\?/);
     assert.match(down.stderr, /run the same command again to resume/);
 
-    const refused = await spawnMigrate(['--json'], { ...idp.env, IDP_INTERNAL_SECRET: 'not-the-idp-internal-secret-0123456789', LEGACY_DATABASE_URL: legacy.url }).done;
+    const refused = await spawnMigrate(['--json'], {
+      ...idp.env,
+      IDP_INTERNAL_SECRET: 'not-the-idp-internal-secret-0123456789',
+      LEGACY_DATABASE_URL: legacy.url,
+    }).done;
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /refused IDP_INTERNAL_SECRET/);
     assert.equal(Number((await idp.knex('users').count({ n: '*' }))[0]?.n), 0, 'nothing imported');

@@ -62,5 +62,9 @@ test('a password changed on the legacy side (a hash the idp never wrote) still r
 test('the fingerprint the idp recorded last, or none recorded yet, keeps the password as before', () => {
   assert.deepEqual(planImport([legacyRow('fp-B')], [idpUser('fp-B')]).updates, []);
   const first = planImport([legacyRow('fp-A')], [idpUser(null)]);
-  assert.deepEqual(first.updates.map((u) => u.change), [{ legacyFingerprint: 'fp-A' }], 'starts watching the row, keeps the password');
+  assert.deepEqual(
+    first.updates.map((u) => u.change),
+    [{ legacyFingerprint: 'fp-A' }],
+    'starts watching the row, keeps the password',
+  );
 });

@@ -43,10 +43,7 @@ test('10,000 legacy rows of mixed schemes: every good row lands, every broken ro
 
     // Every broken row, with the right reason, and nothing else.
     const letters = await listDeadLetters(idp.etl, 'users');
-    assert.deepEqual(
-      new Map(letters.map((l) => [l.legacyId, l.reason])),
-      new Map(broken.map((u) => [String(u.row.user_id), u.deadLetter])),
-    );
+    assert.deepEqual(new Map(letters.map((l) => [l.legacyId, l.reason])), new Map(broken.map((u) => [String(u.row.user_id), u.deadLetter])));
     const takenDetail = letters.find((l) => l.reason === 'email_taken')?.detail ?? '';
     assert.match(takenDetail, /^held by legacy id \d+$/);
     for (const letter of letters) {
@@ -97,7 +94,14 @@ test('10,000 legacy rows of mixed schemes: every good row lands, every broken ro
     assert.equal(again.counts.alreadyUpgraded, bySchemeActive.size);
     assert.equal(again.counts.unchanged, good.length - bySchemeActive.size);
     assert.equal(totalDeadLettered(again.counts), broken.length);
-    assert.equal(await idp.knex('users').count({ n: '*' }).then((r) => Number(r[0]?.n)), good.length, 'no duplicates');
+    assert.equal(
+      await idp
+        .knex('users')
+        .count({ n: '*' })
+        .then((r) => Number(r[0]?.n)),
+      good.length,
+      'no duplicates',
+    );
     for (const [scheme, u] of bySchemeActive) {
       assert.ok(pbkdf2Scheme.identify((await users.findByLegacyId(String(u.row.user_id)))?.passwordHash ?? ''), `${scheme}: still PBKDF2`);
       assert.equal((await login.login(u.row.user_login, u.password)).ok, true, `${scheme}: still logs in`);

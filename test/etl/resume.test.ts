@@ -20,7 +20,14 @@ test('killed with SIGKILL mid-run and run again: the same final state as an unin
     const good = generated.filter((u) => !u.deadLetter).length;
     const env = { ...killed.env, LEGACY_DATABASE_URL: legacy.url };
 
-    await runMigration({ legacy: legacy.knex, ...uninterrupted.target, mapping, fingerprintKey: FINGERPRINT_KEY, batchSize: 100, wrapIterations: TEST_WRAP_ITERATIONS });
+    await runMigration({
+      legacy: legacy.knex,
+      ...uninterrupted.target,
+      mapping,
+      fingerprintKey: FINGERPRINT_KEY,
+      batchSize: 100,
+      wrapIterations: TEST_WRAP_ITERATIONS,
+    });
 
     // Small batches so the run lasts long enough to be killed between checkpoints.
     const first = spawnMigrate(['--batch-size', '50', '--json'], env);

@@ -147,7 +147,6 @@ export function generateUsers(count: number): GeneratedUser[] {
   return users;
 }
 
-
 export async function insertLegacyUsers(knex: Knex, users: readonly GeneratedUser[]): Promise<void> {
   // 500: SQLite's limit on the terms of the compound SELECT knex inserts several rows with.
   for (let i = 0; i < users.length; i += 500) await knex('users').insert(users.slice(i, i + 500).map((u) => u.row));
@@ -231,7 +230,13 @@ export function spawnMigrate(args: string[], env: Record<string, string>): { chi
 export function spawnEtlCommand(script: string, args: string[], env: Record<string, string>): { child: ReturnType<typeof spawn>; done: Promise<CliRun> } {
   const child = spawn(process.execPath, [script, ...args], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', LEGACY_ADAPTER_SECRET: ADAPTER_SECRET, LEGACY_MAPPING_FILE: MAPPING_FILE, LEGACY_WRAP_ITERATIONS: String(TEST_WRAP_ITERATIONS), ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      LEGACY_ADAPTER_SECRET: ADAPTER_SECRET,
+      LEGACY_MAPPING_FILE: MAPPING_FILE,
+      LEGACY_WRAP_ITERATIONS: String(TEST_WRAP_ITERATIONS),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -243,13 +248,32 @@ export function spawnEtlCommand(script: string, args: string[], env: Record<stri
 }
 
 /** A wrapped hash without its random salt and key: two wraps of one legacy hash compare equal. */
-export const wrappedShape = (hash: unknown): unknown => (typeof hash === 'string' ? hash.replace(/^(\$wrapped-pbkdf2-sha256\$[^$]+)\$[^$]+\$[^$]+\$/, '$1$*$*$') : hash);
+export const wrappedShape = (hash: unknown): unknown =>
+  typeof hash === 'string' ? hash.replace(/^(\$wrapped-pbkdf2-sha256\$[^$]+)\$[^$]+\$[^$]+\$/, '$1$*$*$') : hash;
 
 /** Everything the migration decides about the idp and its dead letters, keyed by legacy id: for comparing two runs. */
 export async function idpState(target: ImportTarget): Promise<{ users: Record<string, unknown>[]; deadLetters: Record<string, unknown>[] }> {
-  const users = (await target.knex('users')
-    .select('legacy_id', 'username', 'username_normalized', 'email', 'email_normalized', 'name', 'active', 'password_hash', 'password_salt', 'password_scheme', 'password_candidates', 'password_encodings', 'legacy_fingerprint')
+  const users = (await target
+    .knex('users')
+    .select(
+      'legacy_id',
+      'username',
+      'username_normalized',
+      'email',
+      'email_normalized',
+      'name',
+      'active',
+      'password_hash',
+      'password_salt',
+      'password_scheme',
+      'password_candidates',
+      'password_encodings',
+      'legacy_fingerprint',
+    )
     .orderBy('legacy_id')) as Record<string, unknown>[];
-  const deadLetters = (await target.etl('legacy_etl_dead_letters').select('source', 'legacy_id', 'reason', 'detail').orderBy(['source', 'legacy_id'])) as Record<string, unknown>[];
+  const deadLetters = (await target
+    .etl('legacy_etl_dead_letters')
+    .select('source', 'legacy_id', 'reason', 'detail')
+    .orderBy(['source', 'legacy_id'])) as Record<string, unknown>[];
   return { users: users.map((u) => ({ ...u, active: Number(u.active), password_hash: wrappedShape(u.password_hash) })), deadLetters };
 }

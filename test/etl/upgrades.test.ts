@@ -22,7 +22,14 @@ test('never downgrade: a user upgraded just in time keeps PBKDF2; a password cha
   const legacy = await createDatabaseOfKind('mysql', 'idm_etl_legacy');
   const idp = await createIdpStore();
   const adapter = await startLegacyAdapter(
-    loadLegacyAdapterConfig({ LOG_LEVEL: 'silent', LEGACY_ADAPTER_PORT: '0', LEGACY_ADAPTER_OPS_PORT: '0', LEGACY_ADAPTER_SECRET: ADAPTER_SECRET, LEGACY_DATABASE_URL: legacy.url, LEGACY_MAPPING_FILE: MAPPING_FILE }),
+    loadLegacyAdapterConfig({
+      LOG_LEVEL: 'silent',
+      LEGACY_ADAPTER_PORT: '0',
+      LEGACY_ADAPTER_OPS_PORT: '0',
+      LEGACY_ADAPTER_SECRET: ADAPTER_SECRET,
+      LEGACY_DATABASE_URL: legacy.url,
+      LEGACY_MAPPING_FILE: MAPPING_FILE,
+    }),
   );
   try {
     await createLegacyPhpSchema(legacy);
@@ -43,7 +50,11 @@ test('never downgrade: a user upgraded just in time keeps PBKDF2; a password cha
     assert.equal((await login.login('alice', 'alice-old')).ok, true, 'alice: JIT import through the legacy-adapter');
     const aliceImported = await users.findByLegacyId(await legacyId('alice'));
     assert.ok(isPbkdf2(aliceImported?.passwordHash));
-    assert.equal(aliceImported?.legacyFingerprint, legacyFingerprint(FINGERPRINT_KEY, md5(`${salt}alice-old`), salt), 'the JIT import records the legacy fingerprint');
+    assert.equal(
+      aliceImported?.legacyFingerprint,
+      legacyFingerprint(FINGERPRINT_KEY, md5(`${salt}alice-old`), salt),
+      'the JIT import records the legacy fingerprint',
+    );
 
     const first = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY });
     assert.deepEqual([first.counts.read, first.counts.inserted, first.counts.alreadyUpgraded, first.counts.updated], [4, 3, 1, 0]);

@@ -11,7 +11,16 @@ import { pbkdf2Scheme, WEAK_SCHEMES, WRAPPED_SCHEME } from '../../lib/passwords/
 import { forEachDatabase } from '../../scripts/support/databases.ts';
 import { vector } from '../../scripts/support/legacy-hashes.ts';
 import { wrongPassword } from '../passwords/support/fixtures.ts';
-import { createIdpStore, FINGERPRINT_KEY, generateUsers, insertLegacyUsers, loginServiceFor, mapping, spawnEtlCommand, TEST_WRAP_ITERATIONS } from './support.ts';
+import {
+  createIdpStore,
+  FINGERPRINT_KEY,
+  generateUsers,
+  insertLegacyUsers,
+  loginServiceFor,
+  mapping,
+  spawnEtlCommand,
+  TEST_WRAP_ITERATIONS,
+} from './support.ts';
 import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 
 const isPbkdf2 = (hash: string | null | undefined) => typeof hash === 'string' && pbkdf2Scheme.identify(hash);
@@ -27,7 +36,16 @@ test('the migration wraps cheap legacy hashes at import: right password only, th
     try {
       await createLegacyPhpSchema(legacy);
       const fixtures = [...WEAK_FIXTURES, ...STRONG_FIXTURES].map((scheme, i) => ({ ...vector(scheme), login: `user-${i}` }));
-      await legacy.knex('users').insert(fixtures.map((f) => ({ user_login: f.login, user_email: `${f.login}@example.test`, user_pass: f.hash, user_salt: f.salt, display_name: f.login, updated_at: '2024-01-01 00:00:00' })));
+      await legacy.knex('users').insert(
+        fixtures.map((f) => ({
+          user_login: f.login,
+          user_email: `${f.login}@example.test`,
+          user_pass: f.hash,
+          user_salt: f.salt,
+          display_name: f.login,
+          updated_at: '2024-01-01 00:00:00',
+        })),
+      );
 
       const first = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS });
       assert.deepEqual([first.counts.inserted, first.counts.wrapped], [fixtures.length, WEAK_FIXTURES.length]);
@@ -49,15 +67,32 @@ test('the migration wraps cheap legacy hashes at import: right password only, th
       // A full re-run and a delta pass over every row: the wrapped hashes stand, exactly.
       const again = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS });
       assert.deepEqual([again.counts.unchanged, again.counts.updated, again.counts.wrapped], [fixtures.length, 0, 0]);
-      const delta = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS, changedSince: new Date('2024-01-01T00:00:00Z') });
+      const delta = await runMigration({
+        legacy: legacy.knex,
+        ...idp.target,
+        mapping,
+        fingerprintKey: FINGERPRINT_KEY,
+        wrapIterations: TEST_WRAP_ITERATIONS,
+        changedSince: new Date('2024-01-01T00:00:00Z'),
+      });
       assert.deepEqual([delta.mode, delta.counts.unchanged, delta.counts.updated], ['delta', fixtures.length, 0]);
       for (const f of fixtures) assert.equal((await stored(f.login)).passwordHash, copied.get(f.login), f.scheme);
 
       // The legacy site changes a password the idp holds wrapped: the delta pass replaces it.
       const changed = fixtures.find((f) => f.scheme === 'md5(salt.password)') ?? assert.fail();
       const since = new Date(Date.now() - 1000);
-      await legacy.knex('users').where('user_login', changed.login).update({ user_pass: md5(`${changed.salt}new-pw`), updated_at: new Date().toISOString().slice(0, 19).replace('T', ' ') });
-      const changeRun = await runMigration({ legacy: legacy.knex, ...idp.target, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS, changedSince: since });
+      await legacy
+        .knex('users')
+        .where('user_login', changed.login)
+        .update({ user_pass: md5(`${changed.salt}new-pw`), updated_at: new Date().toISOString().slice(0, 19).replace('T', ' ') });
+      const changeRun = await runMigration({
+        legacy: legacy.knex,
+        ...idp.target,
+        mapping,
+        fingerprintKey: FINGERPRINT_KEY,
+        wrapIterations: TEST_WRAP_ITERATIONS,
+        changedSince: since,
+      });
       assert.deepEqual([changeRun.counts.read, changeRun.counts.updated, changeRun.counts.wrapped], [1, 1, 1]);
       const rewrapped = await stored(changed.login);
       assert.equal(rewrapped.passwordScheme, WRAPPED_SCHEME);

@@ -160,14 +160,22 @@ test('docker-compose config: valid, started in order of health, every service co
   assert.match(grafana, /deploy\/observability\/grafana-dashboard\.json:\S+:ro/);
   assert.match(grafana, /:\/etc\/grafana\/provisioning\/datasources\//);
   assert.match(grafana, /:\/etc\/grafana\/provisioning\/dashboards\//);
-  const dashboard = JSON.parse(readFileSync(join(repoRoot, 'deploy/observability/grafana-dashboard.json'), 'utf8')) as { templating: { list: { name: string; type: string }[] } };
-  assert.ok(dashboard.templating.list.some((v) => v.name === 'DS_PROMETHEUS' && v.type === 'datasource'), 'a provisioned dashboard resolves ${DS_PROMETHEUS} only through a variable');
+  const dashboard = JSON.parse(readFileSync(join(repoRoot, 'deploy/observability/grafana-dashboard.json'), 'utf8')) as {
+    templating: { list: { name: string; type: string }[] };
+  };
+  assert.ok(
+    dashboard.templating.list.some((v) => v.name === 'DS_PROMETHEUS' && v.type === 'datasource'),
+    'a provisioned dashboard resolves ${DS_PROMETHEUS} only through a variable',
+  );
 });
 
 test('deploy/Dockerfile: parser directive first, multi-stage without compilers in the image, tini, non-root, a real HEALTHCHECK; .dockerignore', () => {
   const lines = readFileSync(join(repoRoot, 'deploy/Dockerfile'), 'utf8').split('\n');
   assert.match(lines[0]!, /^# syntax=docker\/dockerfile:1/);
-  const stages = lines.join('\n').split(/^FROM /m).slice(1);
+  const stages = lines
+    .join('\n')
+    .split(/^FROM /m)
+    .slice(1);
   assert.ok(stages.length >= 2, 'multi-stage');
   const final = stages.at(-1)!;
   assert.doesNotMatch(final, /\b(g\+\+|gcc|make|python3|build-essential)\b/, 'no compiler in the final image');
@@ -180,9 +188,16 @@ test('deploy/Dockerfile: parser directive first, multi-stage without compilers i
   assert.ok(existsSync(join(repoRoot, 'lib/healthcheck.ts')), 'its source exists (built into dist/lib)');
   assert.match(stages[0]!, /RUN npm run build/);
 
-  const ignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
-  assert.equal(ignore.find((l) => l && !l.startsWith('#')), '*', 'everything is excluded unless listed');
-  for (const never of ['node_modules', 'dist', 'data', '.git']) assert.ok(!ignore.some((l) => l.startsWith('!') && l.slice(1).replace(/\/$/, '') === never), `${never} must not be in the context`);
+  const ignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim());
+  assert.equal(
+    ignore.find((l) => l && !l.startsWith('#')),
+    '*',
+    'everything is excluded unless listed',
+  );
+  for (const never of ['node_modules', 'dist', 'data', '.git'])
+    assert.ok(!ignore.some((l) => l.startsWith('!') && l.slice(1).replace(/\/$/, '') === never), `${never} must not be in the context`);
   assert.ok(ignore.includes('.env'), '.env never reaches the context');
   // Every folder the build compiles reaches the build stage (cli/ once did not: no idm in the image).
   const compiled = (JSON.parse(readFileSync(join(repoRoot, 'tsconfig.build.json'), 'utf8')) as { include: string[] }).include;
@@ -222,7 +237,11 @@ test("MariaDB's first-start script gives the monolith its own database and user,
   const suffix = randomBytes(4).toString('hex');
   const legacy = { LEGACY_DB_NAME: `idm_legacy_${suffix}`, LEGACY_DB_USER: `legacy_${suffix}`, LEGACY_DB_PASSWORD: randomBytes(32).toString('base64url') };
   const mysql = `mysql --protocol=tcp -h${admin.hostname} -P${admin.port || 3306} -u${decodeURIComponent(admin.username)}`;
-  const adminSql = (sql: string) => spawnSync('sh', ['-c', `${mysql} -e "$SQL"`], { env: { PATH: process.env.PATH ?? '', MYSQL_PWD: decodeURIComponent(admin.password), SQL: sql }, encoding: 'utf8' });
+  const adminSql = (sql: string) =>
+    spawnSync('sh', ['-c', `${mysql} -e "$SQL"`], {
+      env: { PATH: process.env.PATH ?? '', MYSQL_PWD: decodeURIComponent(admin.password), SQL: sql },
+      encoding: 'utf8',
+    });
   try {
     // The image's entrypoint sources the script with docker_process_sql talking to the new server as root.
     const init = spawnSync('bash', ['-c', `docker_process_sql() { ${mysql}; }; . deploy/compose/mariadb-init/10-legacy.sh`], {

@@ -39,7 +39,11 @@ test('bad database and redis URLs are refused', () => {
 });
 
 test('a URL refused at start is shown without its password', () => {
-  for (const [name, value] of [['DATABASE_URL', 'postgres://app:s3cr3t-pw@db:5432/idp'], ['REDIS_URL', 'http://:s3cr3t-pw@cache:6379'], ['SMTP_URL', 'http://mailer:s3cr3t-pw@smtp.example.test:587']] as const) {
+  for (const [name, value] of [
+    ['DATABASE_URL', 'postgres://app:s3cr3t-pw@db:5432/idp'],
+    ['REDIS_URL', 'http://:s3cr3t-pw@cache:6379'],
+    ['SMTP_URL', 'http://mailer:s3cr3t-pw@smtp.example.test:587'],
+  ] as const) {
     assert.throws(
       () => loadIdpConfig({ [name]: value }),
       (error: unknown) => {
@@ -65,7 +69,10 @@ test('production refuses development secrets and short ones, without printing th
     },
   );
   const strong = 'x'.repeat(40);
-  assert.equal(loadLegacyAdapterConfig({ NODE_ENV: 'production', LEGACY_ADAPTER_SECRET: strong, LEGACY_SESSION_BRIDGE_SECRET: strong }).LEGACY_ADAPTER_SECRET, strong);
+  assert.equal(
+    loadLegacyAdapterConfig({ NODE_ENV: 'production', LEGACY_ADAPTER_SECRET: strong, LEGACY_SESSION_BRIDGE_SECRET: strong }).LEGACY_ADAPTER_SECRET,
+    strong,
+  );
 });
 
 test('a service started with a malformed variable exits 78 and says which one', async () => {
@@ -100,8 +107,13 @@ test('TRUST_PROXY: every service refuses a value it cannot read, naming the vari
 });
 
 test('the shipped deploy files trust no whole private range: an operator must name the load balancer', () => {
-  const manifests = kustomize(join(repoRoot, 'deploy/k8s/overlays/production')) as Array<{ kind?: string; spec?: { template?: { spec?: { containers?: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } } } }>;
-  const values = manifests.flatMap((m) => m.spec?.template?.spec?.containers ?? []).flatMap((c) => (c.env ?? []).filter((e) => e.name === 'TRUST_PROXY').map((e) => [c.name, e.value ?? ''] as const));
+  const manifests = kustomize(join(repoRoot, 'deploy/k8s/overlays/production')) as Array<{
+    kind?: string;
+    spec?: { template?: { spec?: { containers?: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } } };
+  }>;
+  const values = manifests
+    .flatMap((m) => m.spec?.template?.spec?.containers ?? [])
+    .flatMap((c) => (c.env ?? []).filter((e) => e.name === 'TRUST_PROXY').map((e) => [c.name, e.value ?? ''] as const));
   assert.deepEqual(values.map(([name]) => name).sort(), ['gateway', 'idp']);
   for (const [name, value] of values) {
     // A placeholder, which stops the service at start until it is replaced.

@@ -19,7 +19,11 @@ registerHooks({ resolve(specifier, context, next) {
 
 function idm(args: string[], env: Record<string, string> = {}, options: { trace?: boolean } = {}) {
   const flags = options.trace ? ['--import', traceLoads] : [];
-  const result = spawnSync(process.execPath, [...flags, 'cli/idm.ts', ...args], { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [...flags, 'cli/idm.ts', ...args], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+  });
   const loaded = [...result.stderr.matchAll(/^loaded file:\/\/(.*)$/gm)].map((m) => relative(repoRoot, m[1]!));
   return { code: result.status, stdout: result.stdout, stderr: result.stderr.replace(/^loaded .*\n/gm, ''), loaded };
 }
@@ -43,7 +47,14 @@ test('an unknown command, an unknown option and half a command exit 2 and say wh
   const migrate = idm(['migrate']);
   assert.equal(migrate.code, 2);
   assert.match(migrate.stderr, /users or db/);
-  for (const args of [['keys', 'list', '--nope'], ['keys', 'rotate'], ['clients', 'new-secret', '--nope'], ['routes', 'list', '--nope'], ['check-mapping', '--nope'], ['migrate', 'db', 'extra']]) {
+  for (const args of [
+    ['keys', 'list', '--nope'],
+    ['keys', 'rotate'],
+    ['clients', 'new-secret', '--nope'],
+    ['routes', 'list', '--nope'],
+    ['check-mapping', '--nope'],
+    ['migrate', 'db', 'extra'],
+  ]) {
     const run = idm(args);
     assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
     assert.match(run.stderr, /usage: idm /, args.join(' '));
@@ -109,10 +120,7 @@ test('idm migrate db and idm keys on SQLite, end to end, with --json output that
   const early = idm(['keys', 'promote'], env);
   assert.equal(early.code, 1, 'promoting a key every replica may not have published yet is refused');
   assert.match(early.stderr, /refused: /);
-  assert.deepEqual(
-    (JSON.parse(idm(['keys', 'list', '--json'], env).stdout) as Array<{ state: string }>).map((k) => k.state).sort(),
-    ['active', 'next'],
-  );
+  assert.deepEqual((JSON.parse(idm(['keys', 'list', '--json'], env).stdout) as Array<{ state: string }>).map((k) => k.state).sort(), ['active', 'next']);
 
   const badConfig = idm(['keys', 'list'], { DATABASE_URL: 'postgres://nowhere/idp' });
   assert.equal(badConfig.code, 78, 'a malformed variable is bad configuration, as for the services');
@@ -133,7 +141,8 @@ test('no service, and nothing in lib/, imports cli/: the operator tool sits on t
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);
       if (statSync(path).isDirectory()) walk(path);
-      else if (name.endsWith('.ts') && /from '(\.\.\/)+cli\/|import\('(\.\.\/)+cli\//.test(readFileSync(path, 'utf8'))) offenders.push(relative(repoRoot, path));
+      else if (name.endsWith('.ts') && /from '(\.\.\/)+cli\/|import\('(\.\.\/)+cli\//.test(readFileSync(path, 'utf8')))
+        offenders.push(relative(repoRoot, path));
     }
   };
   for (const top of ['gateway', 'idp', 'legacy-adapter', 'lib']) walk(join(repoRoot, top));

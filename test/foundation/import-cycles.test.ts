@@ -141,10 +141,22 @@ test('the cycle finder names a cycle it is given, type-only and re-export edges 
   const a = '/x/a.ts';
   const b = '/x/b.ts';
   const c = '/x/c.ts';
-  const edges = new Map([[a, [b]], [b, [c]], [c, [a]], ['/x/d.ts', [a]]]);
+  const edges = new Map([
+    [a, [b]],
+    [b, [c]],
+    [c, [a]],
+    ['/x/d.ts', [a]],
+  ]);
   const found = cycles(edges);
   assert.equal(found.length, 1);
   assert.deepEqual(new Set(found[0]), new Set([a, b, c]));
-  const scanned = ts.preProcessFile("import type { T } from './t.ts';\nexport { u } from './u.ts';\nexport * from './v.ts';\nconst w = await import('./w.ts');", true, true);
-  assert.deepEqual(scanned.importedFiles.map((f) => f.fileName), ['./t.ts', './u.ts', './v.ts', './w.ts']);
+  const scanned = ts.preProcessFile(
+    "import type { T } from './t.ts';\nexport { u } from './u.ts';\nexport * from './v.ts';\nconst w = await import('./w.ts');",
+    true,
+    true,
+  );
+  assert.deepEqual(
+    scanned.importedFiles.map((f) => f.fileName),
+    ['./t.ts', './u.ts', './v.ts', './w.ts'],
+  );
 });

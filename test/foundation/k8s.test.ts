@@ -16,8 +16,13 @@ interface EnvVar {
   value?: string;
   valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean }; configMapKeyRef?: { name: string; key: string } };
 }
-interface Port { name?: string; containerPort: number }
-interface Probe { httpGet?: { path: string; port: string | number } }
+interface Port {
+  name?: string;
+  containerPort: number;
+}
+interface Probe {
+  httpGet?: { path: string; port: string | number };
+}
 interface Container {
   name: string;
   image: string;
@@ -32,8 +37,14 @@ interface Container {
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; runAsNonRoot?: boolean };
 }
-interface PodSpec { containers: Container[]; securityContext?: { runAsNonRoot?: boolean }; terminationGracePeriodSeconds?: number }
-type Workload = K8sObject & { spec: { replicas?: number; selector?: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } };
+interface PodSpec {
+  containers: Container[];
+  securityContext?: { runAsNonRoot?: boolean };
+  terminationGracePeriodSeconds?: number;
+}
+type Workload = K8sObject & {
+  spec: { replicas?: number; selector?: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+};
 
 const objects = kustomize(join(repoRoot, 'deploy/k8s/overlays/production'));
 const ofKind = <T extends K8sObject = K8sObject>(kind: string) => objects.filter((o) => o.kind === kind) as T[];
@@ -74,14 +85,63 @@ const SERVICE_PORTS: Record<ServiceName, { http: string; ops: string }> = {
   idp: { http: 'IDP_PORT', ops: 'IDP_OPS_PORT' },
   'legacy-adapter': { http: 'LEGACY_ADAPTER_PORT', ops: 'LEGACY_ADAPTER_OPS_PORT' },
 };
-const DEFAULT_PORTS: Record<string, number> = { GATEWAY_PORT: 3000, GATEWAY_OPS_PORT: 3100, IDP_PORT: 3001, IDP_OPS_PORT: 3101, LEGACY_ADAPTER_PORT: 3002, LEGACY_ADAPTER_OPS_PORT: 3102 };
+const DEFAULT_PORTS: Record<string, number> = {
+  GATEWAY_PORT: 3000,
+  GATEWAY_OPS_PORT: 3100,
+  IDP_PORT: 3001,
+  IDP_OPS_PORT: 3101,
+  LEGACY_ADAPTER_PORT: 3002,
+  LEGACY_ADAPTER_OPS_PORT: 3102,
+};
 
 test('the renderer: strategic merge by key, null deletes, other lists replace', () => {
   const merged = strategicMerge(
-    { spec: { containers: [{ name: 'a', env: [{ name: 'X', value: '1' }, { name: 'Y', value: '2' }], args: ['old'] }], drop: 1 } },
-    { spec: { containers: [{ name: 'a', env: [{ name: 'Y', value: '3' }, { name: 'Z', value: '4' }], args: ['new'] }], drop: null } },
+    {
+      spec: {
+        containers: [
+          {
+            name: 'a',
+            env: [
+              { name: 'X', value: '1' },
+              { name: 'Y', value: '2' },
+            ],
+            args: ['old'],
+          },
+        ],
+        drop: 1,
+      },
+    },
+    {
+      spec: {
+        containers: [
+          {
+            name: 'a',
+            env: [
+              { name: 'Y', value: '3' },
+              { name: 'Z', value: '4' },
+            ],
+            args: ['new'],
+          },
+        ],
+        drop: null,
+      },
+    },
   );
-  assert.deepEqual(merged, { spec: { containers: [{ name: 'a', env: [{ name: 'X', value: '1' }, { name: 'Y', value: '3' }, { name: 'Z', value: '4' }], args: ['new'] }] } });
+  assert.deepEqual(merged, {
+    spec: {
+      containers: [
+        {
+          name: 'a',
+          env: [
+            { name: 'X', value: '1' },
+            { name: 'Y', value: '3' },
+            { name: 'Z', value: '4' },
+          ],
+          args: ['new'],
+        },
+      ],
+    },
+  });
 });
 
 test('every rendered object is valid against the Kubernetes API schemas', async () => {
@@ -109,13 +169,18 @@ test("every container's environment satisfies its service's configuration in pro
       assert.equal(env.NODE_ENV, 'production', where);
       // The one value the repository cannot know: it stops the service until the operator sets it.
       if (env.TRUST_PROXY?.startsWith('SET-ME-')) {
-        assert.match(configProblem(service, env) ?? '', /^invalid configuration:\n {2}- TRUST_PROXY: [^\n]*$/, `${where}: the placeholder, and only it, stops the start`);
+        assert.match(
+          configProblem(service, env) ?? '',
+          /^invalid configuration:\n {2}- TRUST_PROXY: [^\n]*$/,
+          `${where}: the placeholder, and only it, stops the start`,
+        );
         env.TRUST_PROXY = '10.0.0.0/24';
       }
       assert.equal(configProblem(service, env), undefined, `${where} would not start`);
       assert.ok(secretKeys.length > 0, `${where}: secrets by reference`);
       for (const v of container.env ?? []) {
-        if (/SECRET|TOKEN|PASSWORD|_KEYS?$|DATABASE_URL|REDIS_URL/.test(v.name)) assert.ok(v.valueFrom?.secretKeyRef, `${where}: ${v.name} must come from a Secret`);
+        if (/SECRET|TOKEN|PASSWORD|_KEYS?$|DATABASE_URL|REDIS_URL/.test(v.name))
+          assert.ok(v.valueFrom?.secretKeyRef, `${where}: ${v.name} must come from a Secret`);
       }
       assert.match(container.image, /^registry\.example\.com\/identity-migration:\d+\.\d+\.\d+$/, `${where}: the overlay's pinned image`);
     }
@@ -147,7 +212,10 @@ test('each Deployment: ports and probes on the ops port, a preStop pause of SHUT
     assert.equal(pause?.[0], 'sleep');
     const pauseMs = Number(pause[1]) * 1000;
     assert.equal(pauseMs, Number(env.SHUTDOWN_DELAY_MS), `${d.metadata.name}: preStop pause matches SHUTDOWN_DELAY_MS`);
-    assert.ok(pod.terminationGracePeriodSeconds! * 1000 > pauseMs + Number(env.SHUTDOWN_DELAY_MS) + Number(env.SHUTDOWN_GRACE_MS), `${d.metadata.name}: the drain finishes before SIGKILL`);
+    assert.ok(
+      pod.terminationGracePeriodSeconds! * 1000 > pauseMs + Number(env.SHUTDOWN_DELAY_MS) + Number(env.SHUTDOWN_GRACE_MS),
+      `${d.metadata.name}: the drain finishes before SIGKILL`,
+    );
 
     assert.ok(container.resources?.requests?.cpu && container.resources.requests.memory && container.resources.limits?.memory, `${d.metadata.name}: resources`);
     assert.equal(pod.securityContext?.runAsNonRoot, true);
@@ -158,7 +226,9 @@ test('each Deployment: ports and probes on the ops port, a preStop pause of SHUT
     const selects = (selector: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
     const pdb = ofKind('PodDisruptionBudget').find((p) => selects((p.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels));
     assert.ok(pdb, `${d.metadata.name}: PodDisruptionBudget`);
-    const hpa = ofKind('HorizontalPodAutoscaler').find((h) => (h.spec as { scaleTargetRef: { kind: string; name: string } }).scaleTargetRef.name === d.metadata.name);
+    const hpa = ofKind('HorizontalPodAutoscaler').find(
+      (h) => (h.spec as { scaleTargetRef: { kind: string; name: string } }).scaleTargetRef.name === d.metadata.name,
+    );
     assert.ok(hpa, `${d.metadata.name}: HorizontalPodAutoscaler`);
     const minAvailable = (pdb.spec as { minAvailable: number }).minAvailable;
     assert.ok((hpa.spec as { minReplicas: number }).minReplicas > minAvailable, `${d.metadata.name}: a PDB that still lets a node drain`);
@@ -166,7 +236,12 @@ test('each Deployment: ports and probes on the ops port, a preStop pause of SHUT
 });
 
 test('the Ingress terminates TLS for every host and reaches only the gateway', () => {
-  const [ingress] = ofKind('Ingress') as (K8sObject & { spec: { tls: { hosts: string[]; secretName: string }[]; rules: { host: string; http: { paths: { backend: { service: { name: string; port: { name: string } } } }[] } }[] } })[];
+  const [ingress] = ofKind('Ingress') as (K8sObject & {
+    spec: {
+      tls: { hosts: string[]; secretName: string }[];
+      rules: { host: string; http: { paths: { backend: { service: { name: string; port: { name: string } } } }[] } }[];
+    };
+  })[];
   assert.ok(ingress);
   const tlsHosts = ingress.spec.tls.flatMap((t) => t.hosts);
   for (const rule of ingress.spec.rules) {
@@ -180,8 +255,13 @@ test('the Ingress terminates TLS for every host and reaches only the gateway', (
   assert.equal(new URL(configMaps.get('identity-migration')!.IDP_ISSUER!).host, ingress.spec.rules[0]!.host);
 });
 
-interface Peer { podSelector?: { matchLabels: Record<string, string> }; namespaceSelector?: unknown }
-interface Policy { spec: { podSelector: { matchLabels: Record<string, string> }; ingress?: { from?: Peer[]; ports?: { port: string | number }[] }[] } }
+interface Peer {
+  podSelector?: { matchLabels: Record<string, string> };
+  namespaceSelector?: unknown;
+}
+interface Policy {
+  spec: { podSelector: { matchLabels: Record<string, string> }; ingress?: { from?: Peer[]; ports?: { port: string | number }[] }[] };
+}
 
 /** NetworkPolicy semantics for a pod in the same namespace: isolated once any policy selects it; then only what some rule admits. */
 function admits(policies: Policy[], to: Record<string, string>, from: Record<string, string>, port: string): boolean {
@@ -200,7 +280,13 @@ function admits(policies: Policy[], to: Record<string, string>, from: Record<str
 test('NetworkPolicies: only the gateway reaches the idp; only the idp and the gateway reach the adapter', () => {
   const policies = ofKind('NetworkPolicy') as unknown as Policy[];
   const pod = (name: string) => ofKind<Workload>('Deployment').find((d) => d.metadata.name === name)!.spec.template.metadata.labels;
-  const pods = { gateway: pod('gateway'), idp: pod('idp'), adapter: pod('legacy-adapter'), job: ofKind<Workload>('Job')[0]!.spec.template.metadata.labels, other: { app: 'something-else' } };
+  const pods = {
+    gateway: pod('gateway'),
+    idp: pod('idp'),
+    adapter: pod('legacy-adapter'),
+    job: ofKind<Workload>('Job')[0]!.spec.template.metadata.labels,
+    other: { app: 'something-else' },
+  };
   const reaches = (from: keyof typeof pods, to: keyof typeof pods, port = 'http') => admits(policies, pods[to], pods[from], port);
 
   assert.ok(reaches('gateway', 'idp'));

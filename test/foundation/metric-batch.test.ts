@@ -10,7 +10,14 @@ function pair(batched: boolean) {
   const batch = new MetricBatch();
   const collect = batched ? () => batch.flush() : undefined;
   const counter = new Counter({ name: 'c_total', help: 'c', labelNames: ['route'] as const, registers: [registry], collect });
-  const histogram = new Histogram({ name: 'h_seconds', help: 'h', labelNames: ['route'] as const, buckets: [0.001, 0.01, 0.1, 1], registers: [registry], collect });
+  const histogram = new Histogram({
+    name: 'h_seconds',
+    help: 'h',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.01, 0.1, 1],
+    registers: [registry],
+    collect,
+  });
   const count = batched ? batch.counter(counter.labels('a')) : counter.labels('a');
   const observe = batched ? batch.histogram(histogram.labels('a')) : histogram.labels('a');
   return { registry, inc: () => count.inc(), observe: (v: number) => observe.observe(v) };

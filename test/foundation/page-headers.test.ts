@@ -19,7 +19,8 @@ function assertPageHeaders(res: Response, what: string, options: { ownAssets: bo
   assert.equal(headers['referrer-policy'], 'no-referrer', what);
   assert.equal(headers['cross-origin-opener-policy'], 'same-origin', what);
   const csp = (headers['content-security-policy'] ?? '').split('; ');
-  for (const directive of ["default-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"]) assert.ok(csp.includes(directive), `${what}: ${directive} in ${csp.join('; ')}`);
+  for (const directive of ["default-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"])
+    assert.ok(csp.includes(directive), `${what}: ${directive} in ${csp.join('; ')}`);
   assert.equal(csp.includes("style-src 'self'"), options.ownAssets, `${what}: style-src only for a page with its own stylesheet`);
   assert.ok(
     csp.every((d) => !/script-src|unsafe-/.test(d)),
@@ -58,7 +59,10 @@ test("the gateway's admin page, its login form included", async () => {
 
 test("the gateway's sign-in pages (the page writer of /auth/*), with a form that ends at the idp", async () => {
   const server = createServer((_req, res) =>
-    sendPage(res, 200, 'Sign out <now>', 'Sign out of "this" site?', { form: { action: '/auth/logout', button: 'Sign out' }, formTargets: ['https://idp.example.test'] }),
+    sendPage(res, 200, 'Sign out <now>', 'Sign out of "this" site?', {
+      form: { action: '/auth/logout', button: 'Sign out' },
+      formTargets: ['https://idp.example.test'],
+    }),
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {

@@ -35,7 +35,7 @@ test('production mode from dist/ on MariaDB + Redis, as compose and Kubernetes r
   const legacy = createServer((_req, res) => res.end('legacy'));
   const legacyPort = await freePort();
   await new Promise<void>((resolve) => legacy.listen(legacyPort, '127.0.0.1', resolve));
-    const env: Record<string, string> = {
+  const env: Record<string, string> = {
     NODE_ENV: 'production',
     DATABASE_URL: db.url,
     REDIS_URL: REDIS_TEST_URL,
@@ -74,7 +74,11 @@ test('production mode from dist/ on MariaDB + Redis, as compose and Kubernetes r
     const again = setup();
     assert.equal(again.status, 0, `setup again: ${again.stdout}${again.stderr}`);
     assert.match(again.stdout, /already up to date[\s\S]*is active: nothing to do/);
-    const keys = spawnSync(process.execPath, ['dist/idp/cli/keys.js', 'list'], { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+    const keys = spawnSync(process.execPath, ['dist/idp/cli/keys.js', 'list'], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      encoding: 'utf8',
+    });
     assert.equal(keys.stdout.trim().split('\n').length, 1, `one key: ${keys.stdout}`);
 
     const adapter = await startServiceProcess(composeCommand('legacy-adapter')[1]!, 'LEGACY_ADAPTER_PORT', env);
@@ -100,6 +104,10 @@ test('production mode from dist/ on MariaDB + Redis, as compose and Kubernetes r
     legacy.close();
     await db.drop();
     rmSync(dir, { recursive: true, force: true });
-    assert.deepEqual(codes, services.map(() => 0), services.map((s) => s.output()).join('\n'));
+    assert.deepEqual(
+      codes,
+      services.map(() => 0),
+      services.map((s) => s.output()).join('\n'),
+    );
   }
 });

@@ -12,7 +12,15 @@ test('a burst of /readyz calls runs the checks once, and each caller gets the sa
   const config = loadConfig(commonEnv, { LOG_LEVEL: 'silent' });
   const service = await startService('readiness-test', config, { port: 0, opsPort: 0 }, async () => ({
     handler: (_req, res) => res.end('hello'),
-    checks: [{ name: 'store', check: async () => { rounds++; await gate; } }],
+    checks: [
+      {
+        name: 'store',
+        check: async () => {
+          rounds++;
+          await gate;
+        },
+      },
+    ],
   }));
   try {
     let arrived = 0;

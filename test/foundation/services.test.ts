@@ -106,7 +106,10 @@ test('the gateway stays ready while an upstream is down (one outage must not emp
     assert.equal(ready.status, 200, JSON.stringify(body));
     assert.deepEqual(body.checks, { flags: 'ok' }, 'readiness is about this process only');
     const gauge = async (dependency: string) => sample(await (await fetch(`${lonely.opsUrl}/metrics`)).text(), 'gateway_dependency_up', { dependency });
-    assert.ok(await eventually(async () => (await gauge('idp')) === 1 && (await gauge('legacy-adapter')) === 1 && (await gauge('database')) === 1, 10_000), 'the live dependencies are up');
+    assert.ok(
+      await eventually(async () => (await gauge('idp')) === 1 && (await gauge('legacy-adapter')) === 1 && (await gauge('database')) === 1, 10_000),
+      'the live dependencies are up',
+    );
     assert.equal(await gauge('legacy'), 0, 'the dead monolith is down on the gauge');
     const proxied = await fetch(`${lonely.url}/anything`);
     assert.equal(proxied.status, 502);

@@ -27,7 +27,10 @@ test('SIGTERM drains in-flight requests, keep-alive included, then refuses new c
   service.child.kill('SIGTERM');
   await sleep(300);
   // The ops listener stays open through the drain, so the load balancer hears "draining".
-  const ready = await fetch(`${service.opsUrl}/readyz`).then((r) => r.status, (e: Error) => e.message);
+  const ready = await fetch(`${service.opsUrl}/readyz`).then(
+    (r) => r.status,
+    (e: Error) => e.message,
+  );
   // The listener is closed as the drain starts: a new connection is refused.
   await assert.rejects(fetch(`${service.url}/healthz`, { signal: AbortSignal.timeout(2000) }), (error: Error) => {
     const cause = (error as Error & { cause?: { code?: string } }).cause;

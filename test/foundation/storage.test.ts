@@ -14,20 +14,27 @@ test('databaseKind reads the URL scheme and refuses others', () => {
 test('idp migrations', async (t) => {
   await forEachDatabase(t, async (_t, db) => {
     console.log(`# storage: running idp migrations on ${db.kind}`);
-    assert.deepEqual(await migrate(db.knex, idpMigrations), idpMigrations.map((m) => m.name));
+    assert.deepEqual(
+      await migrate(db.knex, idpMigrations),
+      idpMigrations.map((m) => m.name),
+    );
     assert.deepEqual(await migrate(db.knex, idpMigrations), [], 'a second run applies nothing');
 
-    await db.knex('users').insert({ id: 'u1', username: 'Alice', username_normalized: 'alice', email: 'Alice@Example.org', email_normalized: 'alice@example.org' });
+    await db
+      .knex('users')
+      .insert({ id: 'u1', username: 'Alice', username_normalized: 'alice', email: 'Alice@Example.org', email_normalized: 'alice@example.org' });
     const row = await db.knex('users').where({ id: 'u1' }).first();
     assert.equal(row.username, 'Alice');
     assert.equal(Boolean(row.active), true, 'accounts are active by default');
     assert.equal(Boolean(row.email_verified), false);
+    await assert.rejects(db.knex('users').insert({ id: 'u2', email_normalized: 'alice@example.org' }), /unique|duplicate/i, 'one account per normalised email');
     await assert.rejects(
-      db.knex('users').insert({ id: 'u2', email_normalized: 'alice@example.org' }),
+      db
+        .knex('users')
+        .insert({ id: 'u3', legacy_id: '7' })
+        .then(() => db.knex('users').insert({ id: 'u4', legacy_id: '7' })),
       /unique|duplicate/i,
-      'one account per normalised email',
     );
-    await assert.rejects(db.knex('users').insert({ id: 'u3', legacy_id: '7' }).then(() => db.knex('users').insert({ id: 'u4', legacy_id: '7' })), /unique|duplicate/i);
   });
 });
 
@@ -36,7 +43,10 @@ test('concurrent migrations from two replicas apply each migration once', async 
     const second = createDatabase(db.url);
     const results = await Promise.all([migrate(db.knex, idpMigrations), migrate(second, idpMigrations)]).finally(() => second.destroy());
     const applied = results.flat();
-    assert.deepEqual(applied, idpMigrations.map((m) => m.name));
+    assert.deepEqual(
+      applied,
+      idpMigrations.map((m) => m.name),
+    );
   });
 });
 

@@ -37,9 +37,14 @@ after(async () => {
 
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['gateway/cli/routes.ts', ...args], { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', GATEWAY_ADMIN_URL: gateway.url, USER: 'ops-tester', ...env }, timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
-    });
+    execFile(
+      process.execPath,
+      ['gateway/cli/routes.ts', ...args],
+      { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', GATEWAY_ADMIN_URL: gateway.url, USER: 'ops-tester', ...env }, timeout: 20_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
+      },
+    );
   });
 }
 
@@ -47,7 +52,10 @@ test('admin API: a client_credentials token with gateway:admin lists and flips; 
   const token = await clientCredentials(idp, 'gateway-ops', OPS_SECRET, 'gateway:admin');
   const list = await gateway.admin('GET', '/routes', undefined, token);
   assert.equal(list.status, 200);
-  assert.deepEqual(list.json.routes.map((r: { name: string }) => r.name), ['app']);
+  assert.deepEqual(
+    list.json.routes.map((r: { name: string }) => r.name),
+    ['app'],
+  );
 
   const flip = await gateway.admin('PUT', '/routes/app/flag', { mode: 'canary', percent: 5, reason: 'token flip', actor: 'someone-else' }, token);
   assert.equal(flip.status, 200, JSON.stringify(flip.json));
@@ -65,7 +73,11 @@ test('admin API: a client_credentials token with gateway:admin lists and flips; 
 test('admin API: a valid token without gateway:admin is 403 insufficient_scope, and changes nothing', async () => {
   const token = await clientCredentials(idp, 'gateway-viewer', VIEWER_SECRET, 'gateway:status');
   const before = (await gateway.admin('GET', '/audit')).json.entries.length;
-  for (const [method, path, body] of [['GET', '/routes'], ['PUT', '/routes/app/flag', { mode: 'idp', reason: 'no scope' }], ['GET', '/audit']] as const) {
+  for (const [method, path, body] of [
+    ['GET', '/routes'],
+    ['PUT', '/routes/app/flag', { mode: 'idp', reason: 'no scope' }],
+    ['GET', '/audit'],
+  ] as const) {
     const res = await fetch(`${gateway.url}/admin/api${path}`, {
       method,
       headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },

@@ -19,9 +19,14 @@ routes:
 /** The CLI as ops run it: `node gateway/cli/routes.ts <args>` with the token in the environment. */
 function runCli(url: string, args: string[], token = ADMIN_TOKEN): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['gateway/cli/routes.ts', ...args], { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', GATEWAY_ADMIN_URL: url, GATEWAY_ADMIN_TOKEN: token, USER: 'ops-tester' }, timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
-    });
+    execFile(
+      process.execPath,
+      ['gateway/cli/routes.ts', ...args],
+      { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', GATEWAY_ADMIN_URL: url, GATEWAY_ADMIN_TOKEN: token, USER: 'ops-tester' }, timeout: 20_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
+      },
+    );
   });
 }
 
@@ -30,7 +35,13 @@ test('admin API: every call wants the admin token; without it 401, and nothing c
   const gateway = await startTestGateway(ROUTES, { LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: legacy.url });
   try {
     for (const token of ['', 'wrong-token', ADMIN_TOKEN.slice(0, -1)]) {
-      for (const [method, path, body] of [['GET', '/routes'], ['GET', '/routes/app'], ['PUT', '/routes/app/flag', { mode: 'idp', reason: 'no token' }], ['POST', '/routes/app/flip', { mode: 'idp', reason: 'no token' }], ['GET', '/audit']] as const) {
+      for (const [method, path, body] of [
+        ['GET', '/routes'],
+        ['GET', '/routes/app'],
+        ['PUT', '/routes/app/flag', { mode: 'idp', reason: 'no token' }],
+        ['POST', '/routes/app/flip', { mode: 'idp', reason: 'no token' }],
+        ['GET', '/audit'],
+      ] as const) {
         const res = await gateway.admin(method, path, body, token);
         assert.equal(res.status, 401, `${method} ${path} with token "${token}"`);
         assert.equal(res.json.error, 'unauthorized');
@@ -72,7 +83,11 @@ test('admin API: nonsense is refused with a clear 400 (or 404 for an unknown rou
       assert.match(res.json.problems.join('\n'), message, JSON.stringify(body));
       assert.ok(res.json.request_id);
     }
-    const badJson = await fetch(`${gateway.url}/admin/api/routes/app/flag`, { method: 'PUT', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: '{"mode": ' });
+    const badJson = await fetch(`${gateway.url}/admin/api/routes/app/flag`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: '{"mode": ',
+    });
     assert.equal(badJson.status, 400);
     assert.equal(((await badJson.json()) as { error: string }).error, 'invalid_json');
     const unknown = await gateway.admin('PUT', '/routes/nope/flag', { mode: 'idp', reason: 'because' });
@@ -123,7 +138,14 @@ test('flips are audited in the database (who, when, route, from, to, why), and t
       assert.deepEqual(
         entries.map(({ actor, via, route, from, to, reason }) => ({ actor, via, route, from, to, reason })),
         [
-          { actor: entries[0]!.actor, via: 'api', route: 'app', from: { mode: 'legacy' }, to: { mode: 'canary', percent: 20 }, reason: 'canary the site at 20%' },
+          {
+            actor: entries[0]!.actor,
+            via: 'api',
+            route: 'app',
+            from: { mode: 'legacy' },
+            to: { mode: 'canary', percent: 20 },
+            reason: 'canary the site at 20%',
+          },
           { actor: 'admin-api', via: 'api', route: 'login', from: { mode: 'canary', percent: 5 }, to: { mode: 'shadow' }, reason: 'compare first' },
           { actor: 'alice', via: 'api', route: 'login', from: { mode: 'legacy' }, to: { mode: 'canary', percent: 5 }, reason: 'first 5% of logins' },
         ],
@@ -132,7 +154,10 @@ test('flips are audited in the database (who, when, route, from, to, why), and t
         const at = Date.parse(String(e.at));
         assert.ok(at >= started - 1_000 && at <= Date.now() + 1_000, `audit time ${e.at}`);
       }
-      assert.deepEqual((await gateway.admin('GET', '/audit?route=login&limit=1')).json.entries.map((e: { reason: string }) => e.reason), ['compare first']);
+      assert.deepEqual(
+        (await gateway.admin('GET', '/audit?route=login&limit=1')).json.entries.map((e: { reason: string }) => e.reason),
+        ['compare first'],
+      );
 
       // Its own migrations table: the gateway shares DATABASE_URL with the idp in the embedded mode.
       assert.equal(await db.knex.schema.hasTable('gateway_migrations'), true);

@@ -15,7 +15,10 @@ test('admin page in headless Chromium: log in, flip a route with a reason and a 
   }
   const legacy = await startUpstream('legacy');
   const next = await startUpstream('new');
-  const gateway = await startTestGateway(`routes:\n  - { name: login, paths: [/login.php], shadow: login-decision, ${LOGIN_DECISION} }\n  - { name: site, paths: ["/*"] }\n`, { LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: next.url });
+  const gateway = await startTestGateway(
+    `routes:\n  - { name: login, paths: [/login.php], shadow: login-decision, ${LOGIN_DECISION} }\n  - { name: site, paths: ["/*"] }\n`,
+    { LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: next.url },
+  );
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   try {
     const page = await browser.newPage();
@@ -48,7 +51,7 @@ test('admin page in headless Chromium: log in, flip a route with a reason and a 
     assert.equal(session.httpOnly, true);
     assert.equal(session.sameSite, 'Strict');
     assert.ok(!session.value.includes(ADMIN_TOKEN), 'the cookie holds a signed session, not the token');
-    assert.match(await page.textContent('#route-login .mode') ?? '', /^legacy/);
+    assert.match((await page.textContent('#route-login .mode')) ?? '', /^legacy/);
 
     const row = page.locator('#route-login');
     await row.locator('select[name=mode]').selectOption('canary');
@@ -61,7 +64,7 @@ test('admin page in headless Chromium: log in, flip a route with a reason and a 
     await page.click('#confirm-flip');
     await page.waitForSelector('#notice');
     assert.equal(await page.textContent('#notice'), 'Route login flipped.');
-    assert.match(await page.textContent('#route-login .mode') ?? '', /^canary 15%/);
+    assert.match((await page.textContent('#route-login .mode')) ?? '', /^canary 15%/);
     const auditRow = page.locator('#audit tbody tr').first();
     const cells = await auditRow.locator('td').allTextContents();
     assert.deepEqual(cells.slice(1), ['Olga Ops', 'page', 'login', 'legacy', 'canary 15%', 'first 15% of logins on the idp']);
@@ -76,7 +79,10 @@ test('admin page in headless Chromium: log in, flip a route with a reason and a 
     // A form without its CSRF token (a forged cross-site post) is refused, even with the session cookie.
     const forged = await page.request.post(`${gateway.url}/admin/flip/confirm`, { form: { route: 'login', mode: 'idp', reason: 'forged' } });
     assert.equal(forged.status(), 403);
-    const crossSite = await page.request.post(`${gateway.url}/admin/flip/confirm`, { form: { route: 'login', mode: 'idp', reason: 'forged' }, headers: { origin: 'https://evil.example' } });
+    const crossSite = await page.request.post(`${gateway.url}/admin/flip/confirm`, {
+      form: { route: 'login', mode: 'idp', reason: 'forged' },
+      headers: { origin: 'https://evil.example' },
+    });
     assert.equal(crossSite.status(), 403);
     assert.equal((await gateway.admin('GET', '/routes/login')).json.mode, 'canary');
 

@@ -12,7 +12,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeProtectedHeader } from 'jose';
 import { hashClientSecret } from '../../idp/oidc/client-secrets.ts';
 import { closeSharedResources, SECRET_KEY, seedLegacyUser, type TestIdp } from '../support/idp.ts';
-import { describeOrSkip, LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../../scripts/support/legacy-php.ts';
+import {
+  describeOrSkip,
+  LEGACY_DEMO_PASSWORD,
+  LegacyBrowser,
+  legacyPhpUnavailableReason,
+  startLegacyPhp,
+  type LegacyPhp,
+} from '../../scripts/support/legacy-php.ts';
 import { repoRoot } from '../../scripts/support/processes.ts';
 import { startTestGateway, startUpstream, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
 import { clientCredentials, startTokenIdp, userAccessToken } from './tokens.ts';
@@ -105,7 +112,11 @@ describeOrSkip('API routes take access tokens and check scopes', reason, () => {
       res.end(JSON.stringify(req.headers));
     });
     // A WebSocket upgrade is answered with the user the gateway named.
-    echo.server.on('upgrade', (req, socket: Socket) => socket.end(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-seen-user: ${String(req.headers['x-remote-user'])}\r\n\r\n`));
+    echo.server.on('upgrade', (req, socket: Socket) =>
+      socket.end(
+        `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-seen-user: ${String(req.headers['x-remote-user'])}\r\n\r\n`,
+      ),
+    );
     gateway = await startTestGateway(routes(echo.url), {
       LEGACY_UPSTREAM_URL: php.url,
       IDP_UPSTREAM_URL: idp.url,
@@ -135,15 +146,20 @@ describeOrSkip('API routes take access tokens and check scopes', reason, () => {
 
   const bearer = (value: string, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${value}`, ...extra });
 
-  test('a token with the API scope reads its own user\'s data from the monolith, named by the legacy username claim', async () => {
+  test("a token with the API scope reads its own user's data from the monolith, named by the legacy username claim", async () => {
     const before = await gateway.metrics();
-    for (const [sub, login, id] of [[alice, 'alice', 1], [bob, 'bob', 2]] as const) {
+    for (const [sub, login, id] of [
+      [alice, 'alice', 1],
+      [bob, 'bob', 2],
+    ] as const) {
       const res = await get('/api/me.php', bearer(await token(sub, 'api:read')));
       assert.equal(res.status, 200, JSON.stringify(res.json));
       assert.equal(res.json.login, login);
       assert.equal(res.json.user_id, id);
     }
-    const counted = sample(await gateway.metrics(), 'gateway_bearer_checks_total', { route: 'api', outcome: 'ok' }) - sample(before, 'gateway_bearer_checks_total', { route: 'api', outcome: 'ok' });
+    const counted =
+      sample(await gateway.metrics(), 'gateway_bearer_checks_total', { route: 'api', outcome: 'ok' }) -
+      sample(before, 'gateway_bearer_checks_total', { route: 'api', outcome: 'ok' });
     assert.equal(counted, 2);
     // A service's own token (client credentials) has no user, so no legacy claim and no X-Remote-User.
     const service = await clientCredentials(idp, 'app', `${GATEWAY_SECRET}-app`, 'api:read', MEMBERS);
@@ -185,7 +201,7 @@ describeOrSkip('API routes take access tokens and check scopes', reason, () => {
     await res.text();
   });
 
-  test('no token: 401 with a Bearer challenge where it is required; where optional, the monolith\'s own session still decides', async () => {
+  test("no token: 401 with a Bearer challenge where it is required; where optional, the monolith's own session still decides", async () => {
     const seen = echo.seen.length;
     const required = await get('/echo/x');
     assert.equal(required.status, 401);
@@ -196,7 +212,7 @@ describeOrSkip('API routes take access tokens and check scopes', reason, () => {
     const anonymous = await get('/api/me.php');
     assert.equal(anonymous.status, 401, 'the monolith answers for itself');
     assert.equal(anonymous.json.error, 'not_authenticated');
-    assert.equal(anonymous.challenge, null, 'the 401 is the monolith\'s, not the gateway\'s');
+    assert.equal(anonymous.challenge, null, "the 401 is the monolith's, not the gateway's");
 
     const browser = new LegacyBrowser(gateway.url);
     assert.equal((await browser.login('carol', LEGACY_DEMO_PASSWORD)).status, 302);
@@ -218,7 +234,7 @@ describeOrSkip('API routes take access tokens and check scopes', reason, () => {
     const asBob = bearer(await token(bob, 'api:read'), forged);
     const me = await get('/api/me.php', asBob);
     assert.equal(me.status, 200);
-    assert.equal(me.json.login, 'bob', 'the token\'s user, not the forged one');
+    assert.equal(me.json.login, 'bob', "the token's user, not the forged one");
     // The token is cached now: the same checks on the path that needs no waiting.
     for (let i = 0; i < 2; i++) {
       const echoed = await get('/echo/x', asBob);
@@ -256,7 +272,9 @@ describeOrSkip('API routes take access tokens and check scopes', reason, () => {
   test('a WebSocket upgrade on an API route is checked the same way and carries the identity headers', async () => {
     const upgrade = (headers: Record<string, string>) =>
       new Promise<{ status: number; user?: string; challenge?: string }>((resolve, reject) => {
-        const req = request(`${gateway.url}/echo/ws`, { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers } });
+        const req = request(`${gateway.url}/echo/ws`, {
+          headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
+        });
         req.on('upgrade', (res, socket) => {
           socket.destroy();
           resolve({ status: 101, user: String(res.headers['x-seen-user']) });
@@ -278,7 +296,11 @@ describeOrSkip('API routes take access tokens and check scopes', reason, () => {
     assert.equal((await get('/api/me.php', bearer(old))).status, 200, 'the gateway holds the key set from before the rotation');
     const oldKid = decodeProtectedHeader(old).kid;
     for (const args of [['add-next'], ['promote', '--force']]) {
-      const result = spawnSync(process.execPath, ['idp/cli/keys.ts', ...args], { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', ...idp.env }, encoding: 'utf8' });
+      const result = spawnSync(process.execPath, ['idp/cli/keys.ts', ...args], {
+        cwd: repoRoot,
+        env: { PATH: process.env.PATH ?? '', ...idp.env },
+        encoding: 'utf8',
+      });
       assert.equal(result.status, 0, `${result.stdout}${result.stderr}`);
     }
     let rotated: string | undefined;
@@ -291,7 +313,11 @@ describeOrSkip('API routes take access tokens and check scopes', reason, () => {
     const me = await get('/api/me.php', bearer(rotated));
     assert.equal(me.status, 200, JSON.stringify(me.json));
     assert.equal(me.json.login, 'bob');
-    assert.equal((await get('/api/me.php', bearer(await token(alice, 'api:read')))).json.login, 'alice', 'a token the gateway has never seen, old key set refetched once');
+    assert.equal(
+      (await get('/api/me.php', bearer(await token(alice, 'api:read')))).json.login,
+      'alice',
+      'a token the gateway has never seen, old key set refetched once',
+    );
     assert.equal((await get('/api/me.php', bearer(old))).status, 200, 'the retiring key still verifies');
   });
 
@@ -310,7 +336,13 @@ describeOrSkip('API routes take access tokens and check scopes', reason, () => {
     assert.equal(noScope.status, 403);
 
     // A gateway whose client the idp refuses accepts no opaque token (and does not claim an outage).
-    const misconfigured = await startTestGateway(routes(echo.url), { LEGACY_UPSTREAM_URL: php.url, IDP_UPSTREAM_URL: idp.url, GATEWAY_TOKEN_ISSUER: idp.issuer, GATEWAY_OIDC_CLIENT_ID: 'gateway', GATEWAY_OIDC_CLIENT_SECRET: `${GATEWAY_SECRET}-wrong` });
+    const misconfigured = await startTestGateway(routes(echo.url), {
+      LEGACY_UPSTREAM_URL: php.url,
+      IDP_UPSTREAM_URL: idp.url,
+      GATEWAY_TOKEN_ISSUER: idp.issuer,
+      GATEWAY_OIDC_CLIENT_ID: 'gateway',
+      GATEWAY_OIDC_CLIENT_SECRET: `${GATEWAY_SECRET}-wrong`,
+    });
     try {
       const refused = await fetch(`${misconfigured.url}/orders/list`, { headers: bearer(opaque) });
       assert.equal(refused.status, 401);

@@ -29,8 +29,13 @@ before(async () => {
   legacy = await startUpstream('legacy');
   next = await startUpstream('new');
   // Both sides also accept WebSocket upgrades and say who they are in the 101.
-  for (const [upstream, tag] of [[legacy, 'legacy'], [next, 'new']] as const) {
-    upstream.server.on('upgrade', (_req, socket: Socket) => socket.end(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-served-by: ${tag}\r\n\r\n`));
+  for (const [upstream, tag] of [
+    [legacy, 'legacy'],
+    [next, 'new'],
+  ] as const) {
+    upstream.server.on('upgrade', (_req, socket: Socket) =>
+      socket.end(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-served-by: ${tag}\r\n\r\n`),
+    );
   }
   gateway = await startTestGateway(routes(next.url), { LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: idp.url, GATEWAY_TOKEN_ISSUER: idp.issuer });
 });
@@ -122,7 +127,9 @@ test('canary by user: a bad token falls back to the cookie (or sets one), is cou
   }
   const first = await visit(gateway, { token: 'garbage' });
   assert.ok(first.setCookie, 'no cookie and a bad token: the visitor gets a bucket cookie as any anonymous one');
-  const counted = sample(await gateway.metrics(), 'gateway_canary_token_rejected_total', { reason: 'invalid' }) - sample(before, 'gateway_canary_token_rejected_total', { reason: 'invalid' });
+  const counted =
+    sample(await gateway.metrics(), 'gateway_canary_token_rejected_total', { reason: 'invalid' }) -
+    sample(before, 'gateway_canary_token_rejected_total', { reason: 'invalid' });
   assert.equal(counted, cookies.length * bad.length + 1);
 });
 
@@ -137,7 +144,11 @@ test('canary by user: tokens are not even looked at outside a splitting canary',
 });
 
 test('canary by user: with the idp out of reach for its keys, a valid token falls back to the cookie', async () => {
-  const dark = await startTestGateway(routes(next.url), { LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: 'http://127.0.0.1:9', GATEWAY_TOKEN_ISSUER: idp.issuer });
+  const dark = await startTestGateway(routes(next.url), {
+    LEGACY_UPSTREAM_URL: legacy.url,
+    IDP_UPSTREAM_URL: 'http://127.0.0.1:9',
+    GATEWAY_TOKEN_ISSUER: idp.issuer,
+  });
   try {
     await dark.flip('app', { mode: 'canary', percent: 50 });
     const token = await clientCredentials(idp, 'gateway-ops', OPS_SECRET, 'gateway:admin');
@@ -153,7 +164,9 @@ test('canary by user: with the idp out of reach for its keys, a valid token fall
 
 function upgradeSide(target: TestGateway, headers: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request(`${target.url}/ws`, { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers } });
+    const req = request(`${target.url}/ws`, {
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
+    });
     req.on('upgrade', (res, socket) => {
       socket.destroy();
       resolve(String(res.headers['x-served-by']));
@@ -164,7 +177,7 @@ function upgradeSide(target: TestGateway, headers: Record<string, string>): Prom
   });
 }
 
-test('canary by user: a WebSocket upgrade with a bearer token goes to the same side as that user\'s requests', async () => {
+test("canary by user: a WebSocket upgrade with a bearer token goes to the same side as that user's requests", async () => {
   await gateway.flip('app', { mode: 'canary', percent: 50 });
   const sides = new Set<string>();
   for (let i = 0; i < 20; i++) {

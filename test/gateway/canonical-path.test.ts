@@ -79,10 +79,28 @@ test('canonical targets: unreserved escapes decoded, "//" and ";" parameters dro
     assert.deepEqual(canonical(result.target), result, url);
   }
   const refused = [
-    '/a/../login.php', '/a/./login.php', '/a/..', '/%2e%2e/login.php', '/a/.%2E/b', '/a/..;/login.php', '/a/%2e;x/b',
-    '/a%2Flogin.php', '/a%2flogin.php', '/a%5Clogin.php', '/a\\login.php', '/login.php%00', '/login.php%00.png',
-    '/%zzlogin.php', '/login.php%', '/login.php%4', '/login.php%4g', '/login.php#x',
-    'http://evil.example/login.php', '*', 'evil.example:443', '',
+    '/a/../login.php',
+    '/a/./login.php',
+    '/a/..',
+    '/%2e%2e/login.php',
+    '/a/.%2E/b',
+    '/a/..;/login.php',
+    '/a/%2e;x/b',
+    '/a%2Flogin.php',
+    '/a%2flogin.php',
+    '/a%5Clogin.php',
+    '/a\\login.php',
+    '/login.php%00',
+    '/login.php%00.png',
+    '/%zzlogin.php',
+    '/login.php%',
+    '/login.php%4',
+    '/login.php%4g',
+    '/login.php#x',
+    'http://evil.example/login.php',
+    '*',
+    'evil.example:443',
+    '',
   ];
   for (const url of refused) assert.equal(canonical(url).ok, false, url);
   // Without script suffixes nothing is path info.
@@ -114,7 +132,11 @@ test('every spelling of /login.php reaches the flipped login route, never the le
       assert.equal(next.seen.at(-1)?.url, forwarded, `${method} ${spelling}`);
     }
   }
-  assert.deepEqual(legacy.seen.filter((r) => r.url.toLowerCase().includes('login')), [], 'the legacy login was reached');
+  assert.deepEqual(
+    legacy.seen.filter((r) => r.url.toLowerCase().includes('login')),
+    [],
+    'the legacy login was reached',
+  );
   // Prefix routes match the canonical path too, and other paths still reach the catch-all.
   assert.equal((await send('//.well-known//openid-%63onfiguration')).servedBy, 'new');
   assert.equal(next.seen.at(-1)?.url, '/.well-known/openid-configuration');
@@ -136,7 +158,18 @@ test('the ordinary path (shadow mode) forwards the canonical target too', async 
 test('a target that has no canonical spelling is refused with 400 bad_path and reaches no upstream', async () => {
   const seen = () => legacy.seen.length + next.seen.length;
   const before = seen();
-  for (const target of ['/a/../login.php', '/%2e%2e/login.php', '/a/..;/login.php', '/x%2Flogin.php', '/x%5Clogin.php', '/x\\login.php', '/login.php%00', '/%zz/login.php', '/login.php%4', 'http://evil.example/login.php']) {
+  for (const target of [
+    '/a/../login.php',
+    '/%2e%2e/login.php',
+    '/a/..;/login.php',
+    '/x%2Flogin.php',
+    '/x%5Clogin.php',
+    '/x\\login.php',
+    '/login.php%00',
+    '/%zz/login.php',
+    '/login.php%4',
+    'http://evil.example/login.php',
+  ]) {
     const res = await send(target);
     assert.equal(res.status, 400, target);
     assert.equal(JSON.parse(res.body).error, 'bad_path', target);

@@ -61,7 +61,10 @@ test(`a route flips legacy, canary, idp, shadow and back under ${LOAD_SECONDS} s
   for (let c = 0; c < CLIENTS; c++) {
     const res = await fetch(`${gateway.url}/warmup`);
     await res.text();
-    const cookie = res.headers.getSetCookie().find((s) => s.startsWith(`${BUCKET_COOKIE}=`))?.split(';')[0];
+    const cookie = res.headers
+      .getSetCookie()
+      .find((s) => s.startsWith(`${BUCKET_COOKIE}=`))
+      ?.split(';')[0];
     assert.ok(cookie);
     cookies.push(cookie);
     // The value is `<id>.<signature>`; the id picks the bucket.

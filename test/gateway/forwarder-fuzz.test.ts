@@ -71,7 +71,7 @@ function bodyText(r: Random): string {
 
 function chunked(r: Random, body: string, trailers: boolean): string {
   let out = '';
-  for (let at = 0; at < body.length; ) {
+  for (let at = 0; at < body.length;) {
     const size = Math.min(body.length - at, 1 + r.int(700));
     out += `${size.toString(16)}${r.chance(0.1) ? ';ext=1' : ''}\r\n${body.slice(at, at + size)}\r\n`;
     at += size;
@@ -461,7 +461,10 @@ test(`forwarder differential fuzz (${CASES} cases, seed ${SEED}; replay with FUZ
         const seen = upstream.seen.slice(seenBefore).sort((a, b) => (a.target < b.target ? -1 : 1));
 
         // The upstream read a prefix of what node read, each request exactly, and nothing else.
-        assert.ok(seen.length <= expected.length, `more requests upstream than node parsed (smuggling): ${context()}\nseen: ${seen.map((s) => s.target).join(' ')}`);
+        assert.ok(
+          seen.length <= expected.length,
+          `more requests upstream than node parsed (smuggling): ${context()}\nseen: ${seen.map((s) => s.target).join(' ')}`,
+        );
         for (let i = 0; i < seen.length; i++) {
           assert.equal(seen[i]!.target, expected[i]!.url, context());
           assert.equal(seen[i]!.method, expected[i]!.method, context());
@@ -490,7 +493,10 @@ test(`forwarder differential fuzz (${CASES} cases, seed ${SEED}; replay with FUZ
           if (!ref) {
             // node's client could not read this answer: a clean 502, or an answer cut off (the
             // connection goes with it, before any byte when the break came before the first flush).
-            assert.ok(got === undefined || got.status === 502 || !got.complete, `node's client failed on this answer, the gateway relayed it (${got?.status}): ${context()}`);
+            assert.ok(
+              got === undefined || got.status === 502 || !got.complete,
+              `node's client failed on this answer, the gateway relayed it (${got?.status}): ${context()}`,
+            );
             if (got === undefined || !got.complete) break;
             continue;
           }

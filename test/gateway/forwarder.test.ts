@@ -41,7 +41,11 @@ before(async () => {
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  gateway = await startTestGateway('routes:\n  - { name: all, paths: ["/*"] }\n', { LEGACY_UPSTREAM_URL: url, IDP_UPSTREAM_URL: url, UPSTREAM_TIMEOUT_MS: '1000' });
+  gateway = await startTestGateway('routes:\n  - { name: all, paths: ["/*"] }\n', {
+    LEGACY_UPSTREAM_URL: url,
+    IDP_UPSTREAM_URL: url,
+    UPSTREAM_TIMEOUT_MS: '1000',
+  });
 });
 
 after(async () => {
@@ -49,7 +53,11 @@ after(async () => {
   upstream.close();
 });
 
-function get(path: string, method = 'GET', body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; aborted: boolean }> {
+function get(
+  path: string,
+  method = 'GET',
+  body?: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; aborted: boolean }> {
   const { hostname, port } = new URL(gateway.url);
   return new Promise((resolve, reject) => {
     const req = request({ hostname, port, path, method, agent: false }, (res) => {
@@ -61,7 +69,9 @@ function get(path: string, method = 'GET', body?: string): Promise<{ status: num
       res.on('close', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), aborted: aborted || !res.complete }));
     });
     // The connection cut before any answer came: the client sees a failure, which is what matters.
-    req.on('error', (error) => (error.message === 'socket hang up' ? resolve({ status: 0, headers: {}, body: Buffer.alloc(0), aborted: true }) : reject(error)));
+    req.on('error', (error) =>
+      error.message === 'socket hang up' ? resolve({ status: 0, headers: {}, body: Buffer.alloc(0), aborted: true }) : reject(error),
+    );
     req.end(body);
   });
 }
@@ -92,7 +102,8 @@ test('an answer without a length runs to the close; HEAD, 204 and 304 have no bo
 
   script['/204'] = 'HTTP/1.1 204 No Content\r\nx-b: 2\r\n\r\n';
   script['/304'] = 'HTTP/1.1 304 Not Modified\r\netag: "x"\r\n\r\n';
-  script['/early'] = 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok';
+  script['/early'] =
+    'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok';
   for (let i = 0; i < 2; i++) {
     assert.equal((await get('/204')).status, 204);
     const notModified = await get('/304');

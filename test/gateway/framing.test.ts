@@ -79,7 +79,10 @@ test('the gateway refuses the rest itself: two Hosts, a coding other than chunke
     };
     for (const [name, bytes] of Object.entries(cases)) await assertRefused(`${path}: ${name}`, bytes);
     // The coding's name is case-insensitive: this one is plain chunked, and goes through.
-    const ok = await rawExchange(gateway.url, `POST ${path}/case HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\nContent-Type: text/plain\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
+    const ok = await rawExchange(
+      gateway.url,
+      `POST ${path}/case HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\nContent-Type: text/plain\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+    );
     assert.equal(ok.status, 200);
     assert.equal(upstream.seen.at(-1)?.body.toString(), 'hello');
   }
@@ -126,13 +129,19 @@ test('TRACE and CONNECT are refused with 405, never proxied', async () => {
 test('requests pipelined behind a refused one are not forwarded either', async () => {
   for (const path of PATHS) {
     const before = upstream.seen.length;
-    const answer = await rawExchange(gateway.url, `GET ${path}/first HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\nGET ${path}/follower-1 HTTP/1.1\r\nHost: a\r\n\r\nTRACE ${path}/x HTTP/1.1\r\nHost: a\r\n\r\nGET ${path}/follower-2 HTTP/1.1\r\nHost: a\r\n\r\n`);
+    const answer = await rawExchange(
+      gateway.url,
+      `GET ${path}/first HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\nGET ${path}/follower-1 HTTP/1.1\r\nHost: a\r\n\r\nTRACE ${path}/x HTTP/1.1\r\nHost: a\r\n\r\nGET ${path}/follower-2 HTTP/1.1\r\nHost: a\r\n\r\n`,
+    );
     assert.equal(answer.status, 400);
     assert.equal(answer.closed, true);
     // Anything the followers sent upstream was sent before the refused connection closed, so before this one.
     const sentinel = await rawExchange(gateway.url, `GET ${path}/sentinel HTTP/1.1\r\nHost: a\r\n\r\n`);
     assert.equal(sentinel.status, 200);
-    assert.deepEqual(upstream.seen.slice(before).map((r) => r.target), [`${path}/sentinel`]);
+    assert.deepEqual(
+      upstream.seen.slice(before).map((r) => r.target),
+      [`${path}/sentinel`],
+    );
   }
 });
 

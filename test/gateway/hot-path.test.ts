@@ -44,7 +44,10 @@ after(async () => {
 });
 
 /** One request with exactly these raw header lines (node's client would merge or refuse some). */
-function rawRequest(path: string, headers: Array<[string, string]>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function rawRequest(
+  path: string,
+  headers: Array<[string, string]>,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const { port } = new URL(gateway.url);
     const req = request({ host: '127.0.0.1', port, path, headers: headers.flat(), setHost: false }, (res) => {
@@ -134,7 +137,9 @@ test('the access log has one line per proxied request, with its id, and never th
     REDIS_URL: '',
   });
   try {
-    const res = await fetch(`${service.url}/logged?x=1`, { headers: { 'x-request-id': 'log-me-1', cookie: 'session=s3cr3t-cookie', authorization: 'Bearer s3cr3t-token' } });
+    const res = await fetch(`${service.url}/logged?x=1`, {
+      headers: { 'x-request-id': 'log-me-1', cookie: 'session=s3cr3t-cookie', authorization: 'Bearer s3cr3t-token' },
+    });
     assert.equal(res.status, 200);
     await res.text();
     let line: Record<string, unknown> | undefined;

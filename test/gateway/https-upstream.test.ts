@@ -15,7 +15,27 @@ import { ADMIN_TOKEN } from '../support/gateway.ts';
 test('an https upstream: answers, bodies, headers, request id, and 502/504 with the request id', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-tls-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     console.warn(`\n*** SKIPPED: openssl could not make a test certificate (${(error as Error).message}); the https upstream test did NOT run ***\n`);
@@ -35,7 +55,10 @@ test('an https upstream: answers, bodies, headers, request id, and 502/504 with 
   });
   await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
   const deadPort = await freePort();
-  writeFileSync(join(dir, 'routes.yaml'), `upstreams:\n  secure: https://127.0.0.1:${(tls.address() as AddressInfo).port}\n  gone: https://127.0.0.1:${deadPort}\nroutes:\n  - { name: gone, paths: [/gone], legacy: gone }\n  - { name: secure, paths: ['/*'], legacy: secure }\n`);
+  writeFileSync(
+    join(dir, 'routes.yaml'),
+    `upstreams:\n  secure: https://127.0.0.1:${(tls.address() as AddressInfo).port}\n  gone: https://127.0.0.1:${deadPort}\nroutes:\n  - { name: gone, paths: [/gone], legacy: gone }\n  - { name: secure, paths: ['/*'], legacy: secure }\n`,
+  );
   const gateway = await startServiceProcess('gateway/main.ts', 'GATEWAY_PORT', {
     GATEWAY_ROUTES_FILE: join(dir, 'routes.yaml'),
     GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,

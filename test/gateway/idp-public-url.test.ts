@@ -37,7 +37,12 @@ after(async () => {
   await closeSharedResources();
 });
 
-function get(base: string, path: string, headers: Record<string, string>, method = 'GET'): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+function get(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+  method = 'GET',
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request({ hostname, port, path, method, headers, agent: false }, (res) => {
@@ -93,17 +98,23 @@ test('the idp upstream gets the issuer as X-Forwarded-Host/-Proto in every mode;
   assert.equal(copy.headers['x-forwarded-proto'], 'https');
 });
 
-test('discovery through the gateway and straight from the idp names the issuer\'s URLs, whatever the Host', async () => {
+test("discovery through the gateway and straight from the idp names the issuer's URLs, whatever the Host", async () => {
   let idp: TestIdp | undefined;
   let real: TestGateway | undefined;
   try {
     idp = await startTokenIdp({ env: { IDP_ISSUER: ISSUER } });
-    real = await startTestGateway('routes:\n  - { name: oidc, paths: [/.well-known/*, /jwks, /token, /auth/*], default: idp }\n  - { name: site, paths: ["/*"] }\n', {
-      LEGACY_UPSTREAM_URL: legacy.url,
-      IDP_UPSTREAM_URL: idp.url,
-      IDP_ISSUER: ISSUER,
-    });
-    for (const [label, base] of [['through the gateway', real.url], ['straight from the idp', idp.url]] as const) {
+    real = await startTestGateway(
+      'routes:\n  - { name: oidc, paths: [/.well-known/*, /jwks, /token, /auth/*], default: idp }\n  - { name: site, paths: ["/*"] }\n',
+      {
+        LEGACY_UPSTREAM_URL: legacy.url,
+        IDP_UPSTREAM_URL: idp.url,
+        IDP_ISSUER: ISSUER,
+      },
+    );
+    for (const [label, base] of [
+      ['through the gateway', real.url],
+      ['straight from the idp', idp.url],
+    ] as const) {
       for (const headers of [HOSTILE, { host: 'evil.example' }]) {
         const res = await get(base, '/.well-known/openid-configuration', headers);
         assert.equal(res.status, 200, `${label}: ${res.body}`);

@@ -15,9 +15,27 @@ import { startTestIdp, type TestIdp } from '../support/idp.ts';
 
 /** oidc-provider's route names (lib/helpers/initialize_app.js); those of features the idp leaves off have no path. */
 const PROVIDER_ROUTES = [
-  'authorization', 'resume', 'userinfo', 'token', 'jwks', 'discovery', 'registration', 'client', 'revocation', 'introspection',
-  'end_session', 'end_session_confirm', 'end_session_success', 'device_authorization', 'code_verification', 'device_resume',
-  'pushed_authorization_request', 'backchannel_authentication', 'credential', 'challenge', 'openid_credential_issuer',
+  'authorization',
+  'resume',
+  'userinfo',
+  'token',
+  'jwks',
+  'discovery',
+  'registration',
+  'client',
+  'revocation',
+  'introspection',
+  'end_session',
+  'end_session_confirm',
+  'end_session_success',
+  'device_authorization',
+  'code_verification',
+  'device_resume',
+  'pushed_authorization_request',
+  'backchannel_authentication',
+  'credential',
+  'challenge',
+  'openid_credential_issuer',
 ];
 /** The idp's own paths that must never be reached from outside: its internal API, and its bare service banner. */
 const NOT_PUBLIC = (path: string) => path === '/' || path === '/internal' || path.startsWith('/internal/');
@@ -39,7 +57,8 @@ function expressPaths(app: Express): Array<{ method: string; path: string }> {
   const found: Array<{ method: string; path: string }> = [];
   for (const layer of stack) {
     if (layer.route) {
-      for (const path of [layer.route.path].flat()) for (const method of Object.keys(layer.route.methods)) found.push({ method: method.toUpperCase(), path: sample(path) });
+      for (const path of [layer.route.path].flat())
+        for (const method of Object.keys(layer.route.methods)) found.push({ method: method.toUpperCase(), path: sample(path) });
     } else {
       for (const path of [layer.rawPath ?? '/'].flat()) if (path !== '/') found.push({ method: 'GET', path: sample(path) });
     }
@@ -85,13 +104,32 @@ test('the shipped route file sends every page and endpoint of the idp to the idp
   paths.push({ method: 'GET', path: discoveryPath });
   const discovery = (await (await fetch(`${idp.url}${discoveryPath}`)).json()) as Record<string, unknown>;
   for (const value of Object.values(discovery)) {
-    if (typeof value === 'string' && value.startsWith(idp.issuer)) paths.push({ method: 'GET', path: new URL(value).pathname }, { method: 'POST', path: new URL(value).pathname });
+    if (typeof value === 'string' && value.startsWith(idp.issuer))
+      paths.push({ method: 'GET', path: new URL(value).pathname }, { method: 'POST', path: new URL(value).pathname });
   }
 
   const wanted = paths.filter((p) => !NOT_PUBLIC(p.path));
   // The walk found the pages this test exists for, so an empty walk cannot pass.
-  for (const path of ['/account/password', '/interaction/x1', '/interaction/x1/login', '/interaction/static/idp.css', '/session/end', '/session/end/confirm', '/token', '/token/introspection', '/token/revocation', '/jwks', '/me', '/reg', '/.well-known/openid-configuration', '/auth/x1']) {
-    assert.ok(wanted.some((p) => p.path === path), `the walk found ${path}`);
+  for (const path of [
+    '/account/password',
+    '/interaction/x1',
+    '/interaction/x1/login',
+    '/interaction/static/idp.css',
+    '/session/end',
+    '/session/end/confirm',
+    '/token',
+    '/token/introspection',
+    '/token/revocation',
+    '/jwks',
+    '/me',
+    '/reg',
+    '/.well-known/openid-configuration',
+    '/auth/x1',
+  ]) {
+    assert.ok(
+      wanted.some((p) => p.path === path),
+      `the walk found ${path}`,
+    );
   }
   for (const { method, path } of wanted) {
     const route = routeOf(method, path);

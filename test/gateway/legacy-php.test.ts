@@ -6,7 +6,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { describeOrSkip, LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../../scripts/support/legacy-php.ts';
+import {
+  describeOrSkip,
+  LEGACY_DEMO_PASSWORD,
+  LegacyBrowser,
+  legacyPhpUnavailableReason,
+  startLegacyPhp,
+  type LegacyPhp,
+} from '../../scripts/support/legacy-php.ts';
 import { startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { ADMIN_TOKEN, eventually, INTERNAL_SECRET } from '../support/gateway.ts';
 import { sample } from '../support/prometheus-text.ts';
@@ -99,10 +106,14 @@ describeOrSkip('gateway in front of the real PHP monolith', reason, () => {
       const res = await new LegacyBrowser(gateway.url).login(login, password);
       assert.equal(res.status, status, `${login}: PHP still answers the user in shadow mode`);
     }
-    const count = async (result: string) => sample(await (await fetch(`${gateway.opsUrl}/metrics`)).text(), 'gateway_shadow_comparisons_total', { route: 'login', result });
+    const count = async (result: string) =>
+      sample(await (await fetch(`${gateway.opsUrl}/metrics`)).text(), 'gateway_shadow_comparisons_total', { route: 'login', result });
     const settled = await eventually(async () => (await count('agreed')) + (await count('disagreed')) + (await count('error')) >= attempts.length, 20_000, 100);
     assert.ok(settled, 'every login was compared');
-    assert.deepEqual({ agreed: await count('agreed'), disagreed: await count('disagreed'), error: await count('error') }, { agreed: attempts.length, disagreed: 0, error: 0 });
+    assert.deepEqual(
+      { agreed: await count('agreed'), disagreed: await count('disagreed'), error: await count('error') },
+      { agreed: attempts.length, disagreed: 0, error: 0 },
+    );
     assert.ok(!gateway.output().includes(LEGACY_DEMO_PASSWORD), 'the gateway never logs a password');
   });
 });

@@ -54,7 +54,13 @@ after(async () => {
   await Promise.all([legacy?.close(), next?.close()]);
 });
 
-function raw(path: string, headers: Record<string, string | string[]>, method = 'GET', body?: string, base = gateway.url): Promise<{ status: number; headers: IncomingHttpHeaders; rawHeaders: string[]; body: string }> {
+function raw(
+  path: string,
+  headers: Record<string, string | string[]>,
+  method = 'GET',
+  body?: string,
+  base = gateway.url,
+): Promise<{ status: number; headers: IncomingHttpHeaders; rawHeaders: string[]; body: string }> {
   return new Promise((resolve, reject) => {
     const { hostname, port } = new URL(base);
     // Options, not a URL string: a URL would resolve "/a/../b" before it leaves.
@@ -127,9 +133,19 @@ test('X-Forwarded-*, the request id and the client Host go upstream; client-sent
 });
 
 test('an untrusted peer cannot forge X-Forwarded-*', async () => {
-  const strict = await startTestGateway('routes:\n  - { name: all, paths: ["/*"] }\n', { LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: next.url, TRUST_PROXY: 'false' });
+  const strict = await startTestGateway('routes:\n  - { name: all, paths: ["/*"] }\n', {
+    LEGACY_UPSTREAM_URL: legacy.url,
+    IDP_UPSTREAM_URL: next.url,
+    TRUST_PROXY: 'false',
+  });
   try {
-    const res = await raw('/page', { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example', host: 'public.example' }, 'GET', undefined, strict.url);
+    const res = await raw(
+      '/page',
+      { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example', host: 'public.example' },
+      'GET',
+      undefined,
+      strict.url,
+    );
     assert.equal(res.status, 200);
     const seen = legacy.seen.at(-1)!.headers;
     assert.equal(seen['x-forwarded-for'], '127.0.0.1');
@@ -141,7 +157,13 @@ test('an untrusted peer cannot forge X-Forwarded-*', async () => {
 });
 
 test('hop-by-hop headers are removed both ways; end-to-end ones (several Set-Cookie) are kept', async () => {
-  const res = await raw('/hop', { connection: 'x-client-hop, keep-alive', 'x-client-hop': 'secret', te: 'trailers', 'proxy-authorization': 'Basic eA==', 'keep-alive': '300' });
+  const res = await raw('/hop', {
+    connection: 'x-client-hop, keep-alive',
+    'x-client-hop': 'secret',
+    te: 'trailers',
+    'proxy-authorization': 'Basic eA==',
+    'keep-alive': '300',
+  });
   assert.equal(res.status, 200);
   const seen = legacy.seen.at(-1)!.headers;
   for (const name of ['x-client-hop', 'te', 'proxy-authorization', 'keep-alive']) assert.equal(seen[name], undefined, `${name} reached the upstream`);
@@ -200,7 +222,9 @@ test('WebSocket upgrades pass through to the side the route is on, both directio
     const server = createServer((_req, res) => res.end('not an upgrade'));
     server.on('upgrade', (req, socket: Socket) => {
       if (req.headers.upgrade !== 'websocket') return socket.end('HTTP/1.1 400 Bad Request\r\n\r\n');
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-side: ${tag}\r\nx-seen-request-id: ${req.headers['x-request-id']}\r\n\r\n`);
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-side: ${tag}\r\nx-seen-request-id: ${req.headers['x-request-id']}\r\n\r\n`,
+      );
       socket.on('data', (d: Buffer) => socket.write(`${tag}:${d.toString()}`));
     });
     return server;
@@ -214,7 +238,15 @@ test('WebSocket upgrades pass through to the side the route is on, both directio
   });
   const talk = () =>
     new Promise<{ side: string; reqId: string; echo: string }>((resolve, reject) => {
-      const req = request(`${wsGateway.url}/ws`, { headers: { connection: 'Upgrade', upgrade: 'websocket', 'x-request-id': 'ws-1', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
+      const req = request(`${wsGateway.url}/ws`, {
+        headers: {
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'x-request-id': 'ws-1',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        },
+      });
       req.on('upgrade', (res, socket) => {
         socket.once('data', (d: Buffer) => {
           resolve({ side: String(res.headers['x-side']), reqId: String(res.headers['x-seen-request-id']), echo: d.toString() });

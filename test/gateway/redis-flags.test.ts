@@ -46,8 +46,16 @@ test('two gateway processes share flags in Redis: a flip on one reaches the othe
 
     assert.deepEqual(await routeState(b, 'app'), { ...(await routeState(b, 'app')), mode: 'legacy', source: 'default', fallbackReason: 'missing' });
 
-    for (const [state, side] of [[{ mode: 'idp' }, 'new'], [{ mode: 'canary', percent: 100 }, 'new'], [{ mode: 'legacy' }, 'legacy']] as const) {
-      const flip = await fetch(`${a.url}/admin/api/routes/app/flag`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ ...state, reason: 'two replicas' }) });
+    for (const [state, side] of [
+      [{ mode: 'idp' }, 'new'],
+      [{ mode: 'canary', percent: 100 }, 'new'],
+      [{ mode: 'legacy' }, 'legacy'],
+    ] as const) {
+      const flip = await fetch(`${a.url}/admin/api/routes/app/flag`, {
+        method: 'PUT',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...state, reason: 'two replicas' }),
+      });
       assert.equal(flip.status, 200, await flip.text());
       const reached = await eventually(async () => (await routeState(b, 'app')).mode === state.mode, 1_000, 10);
       assert.ok(reached, `the flip to ${state.mode} on one gateway did not reach the other within 1 s`);
@@ -79,7 +87,11 @@ test('two gateway processes share flags in Redis: a flip on one reaches the othe
     await expectFallback(a, 'missing');
 
     // The API refuses nonsense with a clear 400 and changes nothing.
-    const bad = await fetch(`${a.url}/admin/api/routes/app/flag`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ mode: 'canary', percent: 150, reason: 'nope' }) });
+    const bad = await fetch(`${a.url}/admin/api/routes/app/flag`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ mode: 'canary', percent: 150, reason: 'nope' }),
+    });
     assert.equal(bad.status, 400);
     assert.match(JSON.stringify(await bad.json()), /percent: must be at most 100/);
     assert.equal(await redis.hget('gateway:flags', 'app'), null);
@@ -88,14 +100,22 @@ test('two gateway processes share flags in Redis: a flip on one reaches the othe
     await Promise.all([legacy.close(), next.close()]);
     await cleanup();
     rmSync(dir, { recursive: true, force: true });
-    assert.deepEqual(codes, gateways.map(() => 0), 'each gateway exits 0 on SIGTERM');
+    assert.deepEqual(
+      codes,
+      gateways.map(() => 0),
+      'each gateway exits 0 on SIGTERM',
+    );
   }
 
   async function expectFallback(g: SpawnedService, reason: string) {
-    const ok = await eventually(async () => {
-      const s = await routeState(g, 'app');
-      return s.source === 'default' && s.fallbackReason === reason && s.mode === 'legacy';
-    }, 2_000, 20);
+    const ok = await eventually(
+      async () => {
+        const s = await routeState(g, 'app');
+        return s.source === 'default' && s.fallbackReason === reason && s.mode === 'legacy';
+      },
+      2_000,
+      20,
+    );
     assert.ok(ok, `the gateway did not fall back to the default (${reason}): ${JSON.stringify(await routeState(g, 'app'))}`);
   }
 });
@@ -121,10 +141,14 @@ test('with Redis unreachable the gateway still starts and serves each route on i
     await res.text();
     const state = await routeState(gateway, 'app');
     assert.deepEqual([state.mode, state.source, state.fallbackReason], ['legacy', 'default', 'unavailable']);
-    const flip = await fetch(`${gateway.url}/admin/api/routes/app/flag`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ mode: 'idp', reason: 'redis is down' }) });
+    const flip = await fetch(`${gateway.url}/admin/api/routes/app/flag`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ mode: 'idp', reason: 'redis is down' }),
+    });
     assert.equal(flip.status, 503);
     assert.equal(((await flip.json()) as { error: string }).error, 'flag_store_unavailable');
-    assert.deepEqual((await (await fetch(`${gateway.url}/admin/api/audit`, { headers: auth })).json()), { entries: [] }, 'a refused flip leaves no audit row');
+    assert.deepEqual(await (await fetch(`${gateway.url}/admin/api/audit`, { headers: auth })).json(), { entries: [] }, 'a refused flip leaves no audit row');
   } finally {
     await gateway.stop();
     await legacy.close();
@@ -149,11 +173,19 @@ async function privateRedis(port: number) {
 }
 
 async function flipVia(g: SpawnedService, route: string, state: Record<string, unknown>) {
-  return fetch(`${g.url}/admin/api/routes/${route}/flag`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ ...state, reason: 'restart test' }) });
+  return fetch(`${g.url}/admin/api/routes/${route}/flag`, {
+    method: 'PUT',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ ...state, reason: 'restart test' }),
+  });
 }
 
 async function auditOf(g: SpawnedService) {
-  return ((await (await fetch(`${g.url}/admin/api/audit?limit=200`, { headers: auth })).json()) as { entries: Array<{ route: string; via: string; actor: string; to: { mode: string; percent?: number } | null }> }).entries;
+  return (
+    (await (await fetch(`${g.url}/admin/api/audit?limit=200`, { headers: auth })).json()) as {
+      entries: Array<{ route: string; via: string; actor: string; to: { mode: string; percent?: number } | null }>;
+    }
+  ).entries;
 }
 
 test('a Redis restart without persistence: no replica ever serves the default instead of the audited flags; one restores them and says so (log, metric, audit)', async (t) => {
@@ -162,7 +194,10 @@ test('a Redis restart without persistence: no replica ever serves the default in
     const next = await startUpstream('new');
     const dir = mkdtempSync(join(tmpdir(), 'gateway-restart-'));
     const routes = join(dir, 'routes.yaml');
-    writeFileSync(routes, 'routes:\n  - { name: app, paths: ["/app/*"], default: legacy }\n  - { name: api, paths: ["/api/*"], default: legacy }\n  - { name: quiet, paths: ["/*"], default: legacy }\n');
+    writeFileSync(
+      routes,
+      'routes:\n  - { name: app, paths: ["/app/*"], default: legacy }\n  - { name: api, paths: ["/api/*"], default: legacy }\n  - { name: quiet, paths: ["/*"], default: legacy }\n',
+    );
     const redisPort = await freePort();
     let redisServer = await privateRedis(redisPort);
     const redis = createRedis(`redis://127.0.0.1:${redisPort}`, { keyPrefix: 'idm:' });
@@ -184,7 +219,11 @@ test('a Redis restart without persistence: no replica ever serves the default in
       const [a, b] = gateways as [SpawnedService, SpawnedService];
       assert.equal((await flipVia(a, 'app', { mode: 'canary', percent: 5 })).status, 200);
       assert.equal((await flipVia(b, 'api', { mode: 'idp' })).status, 200);
-      for (const g of gateways) assert.ok(await eventually(async () => (await routeState(g, 'api')).mode === 'idp' && (await routeState(g, 'app')).mode === 'canary', 2_000), 'both replicas have both flips');
+      for (const g of gateways)
+        assert.ok(
+          await eventually(async () => (await routeState(g, 'api')).mode === 'idp' && (await routeState(g, 'app')).mode === 'canary', 2_000),
+          'both replicas have both flips',
+        );
 
       // Redis dies and comes back empty. Meanwhile and after, both replicas keep serving the audited states.
       await redisServer.stop();
@@ -198,10 +237,14 @@ test('a Redis restart without persistence: no replica ever serves the default in
       const refused = await flipVia(a, 'quiet', { mode: 'idp' });
       assert.equal(refused.status, 503, 'a flip while the flag store is down is refused, not half-made');
       redisServer = await privateRedis(redisPort);
-      const restored = await eventually(async () => {
-        const [app, api] = await Promise.all([redis.hget('gateway:flags', 'app'), redis.hget('gateway:flags', 'api')]);
-        return app === JSON.stringify({ mode: 'canary', percent: 5 }) && api === JSON.stringify({ mode: 'idp' });
-      }, 20_000, 50);
+      const restored = await eventually(
+        async () => {
+          const [app, api] = await Promise.all([redis.hget('gateway:flags', 'app'), redis.hget('gateway:flags', 'api')]);
+          return app === JSON.stringify({ mode: 'canary', percent: 5 }) && api === JSON.stringify({ mode: 'idp' });
+        },
+        20_000,
+        50,
+      );
       assert.ok(restored, 'the audited flags are back in Redis');
       // A flip made right after Redis came back is not undone by any restore.
       assert.equal((await flipVia(b, 'quiet', { mode: 'canary', percent: 50 })).status, 200);
@@ -221,7 +264,8 @@ test('a Redis restart without persistence: no replica ever serves the default in
         assert.equal(restores.length, 1, `${route}: one restore in the audit log`);
         assert.equal(restores[0]!.actor, 'gateway');
         let counted = 0;
-        for (const g of gateways) counted += sample(await (await fetch(`${g.opsUrl}/metrics`)).text(), 'gateway_flag_restores_total', { route, drift: 'missing' });
+        for (const g of gateways)
+          counted += sample(await (await fetch(`${g.opsUrl}/metrics`)).text(), 'gateway_flag_restores_total', { route, drift: 'missing' });
         assert.equal(counted, 1, `${route}: one restore counted over both replicas`);
       }
       assert.equal(entries.filter((e) => e.route === 'quiet' && e.via === 'restore').length, 0);
@@ -231,12 +275,16 @@ test('a Redis restart without persistence: no replica ever serves the default in
       // whose audit row is being written), then put back to the audited state.
       await redis.hset('gateway:flags', 'app', JSON.stringify({ mode: 'idp' }));
       await redis.publish('idm:gateway:flags:changed', 'app');
-      assert.ok(await eventually(async () => (await redis.hget('gateway:flags', 'app')) === JSON.stringify({ mode: 'canary', percent: 5 }), 15_000, 50), 'an unaudited state is replaced by the audited one');
+      assert.ok(
+        await eventually(async () => (await redis.hget('gateway:flags', 'app')) === JSON.stringify({ mode: 'canary', percent: 5 }), 15_000, 50),
+        'an unaudited state is replaced by the audited one',
+      );
       for (const g of gateways) assert.ok(await eventually(async () => (await routeState(g, 'app')).mode === 'canary', 2_000));
       // The restore writes Redis, then counts: the count may trail the write a moment.
       const unaudited = async () => {
         let sum = 0;
-        for (const g of gateways) sum += sample(await (await fetch(`${g.opsUrl}/metrics`)).text(), 'gateway_flag_restores_total', { route: 'app', drift: 'unaudited' });
+        for (const g of gateways)
+          sum += sample(await (await fetch(`${g.opsUrl}/metrics`)).text(), 'gateway_flag_restores_total', { route: 'app', drift: 'unaudited' });
         return sum;
       };
       assert.ok(await eventually(async () => (await unaudited()) >= 1, 5_000, 50), 'the unaudited state was counted');
@@ -247,7 +295,11 @@ test('a Redis restart without persistence: no replica ever serves the default in
       await redisServer.stop();
       await Promise.all([legacy.close(), next.close()]);
       rmSync(dir, { recursive: true, force: true });
-      assert.deepEqual(codes, gateways.map(() => 0), 'each gateway exits 0 on SIGTERM');
+      assert.deepEqual(
+        codes,
+        gateways.map(() => 0),
+        'each gateway exits 0 on SIGTERM',
+      );
     }
   });
 });
@@ -258,7 +310,13 @@ test('embedded (no Redis): a restarted gateway keeps the flips, from the audit l
   const dir = mkdtempSync(join(tmpdir(), 'gateway-embedded-restart-'));
   const routes = join(dir, 'routes.yaml');
   writeFileSync(routes, 'routes:\n  - { name: app, paths: ["/*"], default: legacy }\n');
-  const env = { GATEWAY_ROUTES_FILE: routes, GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN, LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: next.url, DATABASE_URL: `sqlite:${join(dir, 'gateway.sqlite')}` };
+  const env = {
+    GATEWAY_ROUTES_FILE: routes,
+    GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
+    LEGACY_UPSTREAM_URL: legacy.url,
+    IDP_UPSTREAM_URL: next.url,
+    DATABASE_URL: `sqlite:${join(dir, 'gateway.sqlite')}`,
+  };
   try {
     const first = await startServiceProcess('gateway/main.ts', 'GATEWAY_PORT', env);
     assert.equal((await flipVia(first, 'app', { mode: 'canary', percent: 30 })).status, 200);

@@ -12,7 +12,16 @@ import { parseRouteTable, type RouteAction } from '../../gateway/routes/file.ts'
 import { ConfigError } from '../../lib/config.ts';
 import { FormClient, hiddenValue } from '../../scripts/support/form-client.ts';
 import { repoRoot } from '../../scripts/support/processes.ts';
-import { ADMIN_TOKEN, eventually, LOGIN_DECISION, startTestGateway, startUpstream, testBuckets, type TaggedUpstream, type TestGateway } from '../support/gateway.ts';
+import {
+  ADMIN_TOKEN,
+  eventually,
+  LOGIN_DECISION,
+  startTestGateway,
+  startUpstream,
+  testBuckets,
+  type TaggedUpstream,
+  type TestGateway,
+} from '../support/gateway.ts';
 
 const builtIns = { legacy: 'http://127.0.0.1:8080', idp: 'http://127.0.0.1:3001' };
 
@@ -38,12 +47,10 @@ routes:
   - { name: logout, paths: [/logout.php], action: signout }
   - { name: site, paths: ['/*'] }
 `);
-  assert.deepEqual(table.routes.map((r) => r.action), [
-    { type: 'signin', returnParam: 'next', landing: '/account.php' },
-    { type: 'signin', landing: '/' },
-    { type: 'signout' },
-    undefined,
-  ]);
+  assert.deepEqual(
+    table.routes.map((r) => r.action),
+    [{ type: 'signin', returnParam: 'next', landing: '/account.php' }, { type: 'signin', landing: '/' }, { type: 'signout' }, undefined],
+  );
   const found = problems(`
 routes:
   - { name: a, paths: [/a.php], action: login }
@@ -64,20 +71,34 @@ routes:
   ]);
 });
 
-test('signin: the legacy page\'s own parameter becomes return_to when the return-to rules take it; anything else lands on the landing page', () => {
+test("signin: the legacy page's own parameter becomes return_to when the return-to rules take it; anything else lands on the landing page", () => {
   const origin = 'https://www.example.com';
   const action: Extract<RouteAction, { type: 'signin' }> = { type: 'signin', returnParam: 'redirect', landing: '/account.php' };
   const returnTo = (url: string) => new URLSearchParams(signinLocation(url, action, origin).split('?')[1]).get('return_to');
   assert.equal(signinLocation('/login.php', action, origin), '/auth/login?return_to=%2Faccount.php');
   assert.equal(returnTo('/login.php?redirect=%2Forders.php%3Fid%3D7'), '/orders.php?id=7');
   assert.equal(returnTo('/login.php?x=1&redirect=/members/'), '/members/');
-  for (const hostile of ['//evil.example/', '/\\evil.example', 'https://evil.example/', `${origin}/orders.php`, '/./%2f/evil.example', '/a/../..//evil.example', 'javascript:alert(1)', 'orders.php', '/%0d%0aSet-Cookie:x=1', '']) {
+  for (const hostile of [
+    '//evil.example/',
+    '/\\evil.example',
+    'https://evil.example/',
+    `${origin}/orders.php`,
+    '/./%2f/evil.example',
+    '/a/../..//evil.example',
+    'javascript:alert(1)',
+    'orders.php',
+    '/%0d%0aSet-Cookie:x=1',
+    '',
+  ]) {
     assert.equal(returnTo(`/login.php?redirect=${encodeURIComponent(hostile)}`), '/account.php', hostile);
   }
   // Another parameter name is not read: the route names the monolith's.
   assert.equal(returnTo('/login.php?next=/orders.php'), '/account.php');
   assert.equal(returnTo('/login.php?redirect=/orders.php'.replace('redirect', 'next')), '/account.php');
-  assert.equal(new URLSearchParams(signinLocation('/login.php?redirect=/orders.php', { type: 'signin', landing: '/' }, origin).split('?')[1]).get('return_to'), '/');
+  assert.equal(
+    new URLSearchParams(signinLocation('/login.php?redirect=/orders.php', { type: 'signin', landing: '/' }, origin).split('?')[1]).get('return_to'),
+    '/',
+  );
 });
 
 let legacy: TaggedUpstream;
@@ -95,7 +116,8 @@ before(async () => {
     res.setHeader('x-served-by', 'new');
     res.end(`new ${req.url}`);
   });
-  gateway = await startTestGateway(`
+  gateway = await startTestGateway(
+    `
 routes:
   - name: login
     paths: [/login.php]
@@ -105,7 +127,9 @@ routes:
     action: { type: signin, returnParam: redirect, landing: /account.php }
   - { name: logout, paths: [/logout.php], action: signout }
   - { name: site, paths: ['/*'] }
-`, { LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: idp.url, IDP_ISSUER: 'http://127.0.0.1:9', GATEWAY_PUBLIC_URL: 'http://www.example.test' });
+`,
+    { LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: idp.url, IDP_ISSUER: 'http://127.0.0.1:9', GATEWAY_PUBLIC_URL: 'http://www.example.test' },
+  );
 });
 after(async () => {
   await gateway?.stop();
@@ -117,14 +141,24 @@ test('flipped to the new side, the login page redirects to /auth/login on every 
   await gateway.flip('login', { mode: 'idp' });
   const legacySeen = legacy.seen.length;
   const idpSeen = idp.seen.length;
-  for (const path of ['/login.php?redirect=/orders.php', '//login.php?redirect=/orders.php', '/%6Cogin.php?redirect=/orders.php', '/login.php/x?redirect=/orders.php']) {
+  for (const path of [
+    '/login.php?redirect=/orders.php',
+    '//login.php?redirect=/orders.php',
+    '/%6Cogin.php?redirect=/orders.php',
+    '/login.php/x?redirect=/orders.php',
+  ]) {
     const res = await fetch(`${gateway.url}${path}`, { redirect: 'manual' });
     assert.equal(res.status, 302, path);
     assert.equal(res.headers.get('location'), '/auth/login?return_to=%2Forders.php', path);
     assert.equal(res.headers.get('cache-control'), 'no-store');
   }
   // The legacy form posted after the flip: the browser is sent to sign in (303: a GET), the credentials go nowhere.
-  const posted = await fetch(`${gateway.url}/login.php`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'login=alice&password=secret' });
+  const posted = await fetch(`${gateway.url}/login.php`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'login=alice&password=secret',
+  });
   assert.equal(posted.status, 303);
   assert.equal(posted.headers.get('location'), '/auth/login?return_to=%2Faccount.php');
   assert.equal(legacy.seen.length, legacySeen, 'legacy saw nothing');
@@ -170,16 +204,23 @@ test('a canary between the legacy login page and signin splits by the signed buc
   assert.deepEqual([...sides].sort(), ['legacy', 'new']);
 });
 
-test('shadow on a signin route compares the login decision with the idp\'s check; on a signout route it serves legacy and compares nothing', async () => {
+test("shadow on a signin route compares the login decision with the idp's check; on a signout route it serves legacy and compares nothing", async () => {
   await gateway.flip('login', { mode: 'shadow' });
   const checks = () => idp.seen.filter((s) => s.url === '/internal/v1/login-check').length;
   const before = checks();
   // The tagged legacy answers 200 (the form again: refused) while the idp says alice is right: a disagreement.
-  const res = await fetch(`${gateway.url}/login.php`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'login=alice&password=secret' });
+  const res = await fetch(`${gateway.url}/login.php`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'login=alice&password=secret',
+  });
   assert.equal(res.headers.get('x-served-by'), 'legacy');
   await res.text();
   assert.ok(await eventually(() => checks() === before + 1, 5000), 'the idp was asked to check the same credentials');
-  assert.ok(await eventually(async () => /gateway_shadow_comparisons_total\{[^}]*route="login"[^}]*result="disagreed"[^}]*\} 1/.test(await gateway.metrics()), 5000));
+  assert.ok(
+    await eventually(async () => /gateway_shadow_comparisons_total\{[^}]*route="login"[^}]*result="disagreed"[^}]*\} 1/.test(await gateway.metrics()), 5000),
+  );
 
   await gateway.flip('logout', { mode: 'shadow' });
   const seen = idp.seen.length;
@@ -191,7 +232,7 @@ test('shadow on a signin route compares the login decision with the idp\'s check
   assert.equal(idp.seen.length, seen, 'nothing was mirrored for an action');
 });
 
-test('flipped to signout, the logout page is the session bridge\'s: GET asks with a button, a cross-site POST is refused', async () => {
+test("flipped to signout, the logout page is the session bridge's: GET asks with a button, a cross-site POST is refused", async () => {
   await gateway.flip('logout', { mode: 'idp' });
   const ask = await fetch(`${gateway.url}/logout.php`);
   assert.equal(ask.status, 200);
@@ -214,7 +255,7 @@ test('flipped to signout, the logout page is the session bridge\'s: GET asks wit
   }
 });
 
-test('the admin API, the admin page and the routes CLI show a route\'s action', async () => {
+test("the admin API, the admin page and the routes CLI show a route's action", async () => {
   const { json } = await gateway.admin('GET', '/routes');
   const byName = new Map((json.routes as Array<{ name: string; action: unknown; upstreams: unknown }>).map((r) => [r.name, r]));
   assert.deepEqual(byName.get('login')?.action, { type: 'signin', returnParam: 'redirect', landing: '/account.php' });
@@ -231,7 +272,12 @@ test('the admin API, the admin page and the routes CLI show a route\'s action', 
   assert.match(page, /<tr id="route-logout">.*new: action signout/s);
 
   const listed = await new Promise<string>((resolve, reject) => {
-    execFile(process.execPath, ['gateway/cli/routes.ts', 'list'], { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', GATEWAY_ADMIN_URL: gateway.url, GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN }, timeout: 20_000 }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)));
+    execFile(
+      process.execPath,
+      ['gateway/cli/routes.ts', 'list'],
+      { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', GATEWAY_ADMIN_URL: gateway.url, GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN }, timeout: 20_000 },
+      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
+    );
   });
   assert.match(listed, /^login .*new: action signin \(return to \?redirect=, else \/account\.php\)$/m);
   assert.match(listed, /^logout .*new: action signout$/m);

@@ -55,7 +55,8 @@ test('the shipped route file is valid and sends the OIDC endpoints to the idp an
   }
   assert.equal(table.routes.find((r) => r.name === 'login')?.shadow, 'login-decision');
   // Apache runs login.php for these too: so does the route table.
-  for (const path of ['/login.php/', '//login.php', '/%6Cogin.php', '/login.php;x', '/login.php/anything']) assert.equal(routeOf('POST', path), 'login:legacy', path);
+  for (const path of ['/login.php/', '//login.php', '/%6Cogin.php', '/login.php;x', '/login.php/anything'])
+    assert.equal(routeOf('POST', path), 'login:legacy', path);
 });
 
 test('a bad route file names the route and each problem', () => {
@@ -117,12 +118,22 @@ test('the gateway process refuses to start on a bad route file: exit 78 and the 
   try {
     const file = join(dir, 'routes.yaml');
     writeFileSync(file, 'routes:\n  - name: login\n    paths: [/login.php]\n    default: { mode: canary }\n');
-    const proc = spawnScript('gateway/main.ts', { GATEWAY_ROUTES_FILE: file, GATEWAY_PORT: '0', GATEWAY_OPS_PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'g.sqlite')}` });
+    const proc = spawnScript('gateway/main.ts', {
+      GATEWAY_ROUTES_FILE: file,
+      GATEWAY_PORT: '0',
+      GATEWAY_OPS_PORT: '0',
+      DATABASE_URL: `sqlite:${join(dir, 'g.sqlite')}`,
+    });
     assert.equal(await proc.exited, 78);
     assert.match(proc.output(), /route "login" \(routes\[0\]\): default\.percent: must be a whole number from 0 to 100/);
 
     writeFileSync(file, 'routes: [ {name: x');
-    const broken = spawnScript('gateway/main.ts', { GATEWAY_ROUTES_FILE: file, GATEWAY_PORT: '0', GATEWAY_OPS_PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'g.sqlite')}` });
+    const broken = spawnScript('gateway/main.ts', {
+      GATEWAY_ROUTES_FILE: file,
+      GATEWAY_PORT: '0',
+      GATEWAY_OPS_PORT: '0',
+      DATABASE_URL: `sqlite:${join(dir, 'g.sqlite')}`,
+    });
     assert.equal(await broken.exited, 78);
     assert.match(broken.output(), /not valid YAML/);
   } finally {
@@ -193,7 +204,7 @@ test('canary buckets are stable and monotone: raising the percentage only moves 
   }
 });
 
-test('shadow: login-decision needs the monolith\'s own signals and field names in the route file', () => {
+test("shadow: login-decision needs the monolith's own signals and field names in the route file", () => {
   const text = problems(`
 routes:
   - { name: a, paths: [/a], shadow: login-decision }
@@ -210,10 +221,13 @@ routes:
   assert.match(shape, /route "d" \(routes\[0\]\): loginDecision\.fields\.password/);
   assert.match(shape, /route "d" \(routes\[0\]\): loginDecision\.accepted\.status/);
   // The same status told apart by where it points is fine: a redirect to the account page or back to the form.
-  const table = parseRouteTable(parse(`
+  const table = parseRouteTable(
+    parse(`
 routes:
   - { name: login, paths: [/signin], shadow: login-decision, loginDecision: { fields: { login: email, password: pw }, accepted: { status: [302], location: /home }, refused: { status: [302], location: /signin } } }
-`), builtIns);
+`),
+    builtIns,
+  );
   assert.deepEqual(table.routes[0]?.loginDecision?.fields, { login: 'email', password: 'pw' });
 });
 
@@ -250,14 +264,20 @@ routes:
   assert.match(shape, /route "a" \(routes\[0\]\): auth\.scopes\.default\.0: a scope is printable ASCII/);
   assert.match(shape, /route "a" \(routes\[0\]\): auth\.headers\.X-User-Id: /);
 
-  const table = parseRouteTable(parse(`
+  const table = parseRouteTable(
+    parse(`
 routes:
   - { name: a, paths: [/a], methods: [GET, HEAD], auth: { bearer: required, audience: 'https://api.example.test', scopes: { GET: [a:read] } } }
-`), builtIns);
+`),
+    builtIns,
+  );
   assert.deepEqual(table.routes[0]?.auth?.scopes, { GET: ['a:read'] }, 'HEAD is checked as GET');
 });
 
-for (const [routes, resources] of [['gateway/routes.yaml', 'idp/resources.yaml'], ['gateway/routes-legacy-php-2.yaml', 'idp/resources-legacy-php-2.yaml']] as const) {
+for (const [routes, resources] of [
+  ['gateway/routes.yaml', 'idp/resources.yaml'],
+  ['gateway/routes-legacy-php-2.yaml', 'idp/resources-legacy-php-2.yaml'],
+] as const) {
   test(`the shipped api route of ${routes} asks for tokens ${resources} issues: its audience, scopes and legacy claims, introspectable by the gateway`, () => {
     const auth = loadRouteTable(join(repoRoot, routes), builtIns).routes.find((r) => r.name === 'api')?.auth;
     assert.ok(auth, 'the api route checks bearer tokens');
@@ -265,7 +285,8 @@ for (const [routes, resources] of [['gateway/routes.yaml', 'idp/resources.yaml']
     const resource = loadResourcesFile(join(repoRoot, resources)).byAudience(auth.audience);
     assert.ok(resource, `${resources} declares ${auth.audience}`);
     for (const scope of Object.values(auth.scopes).flat()) assert.ok(resource.scopes.has(scope), `${scope} is the resource's`);
-    for (const claim of Object.values(auth.headers)) if (claim.startsWith('legacy_')) assert.ok((resource.accessTokenClaims as string[]).includes(claim), `the resource puts ${claim} in its tokens`);
+    for (const claim of Object.values(auth.headers))
+      if (claim.startsWith('legacy_')) assert.ok((resource.accessTokenClaims as string[]).includes(claim), `the resource puts ${claim} in its tokens`);
     assert.ok(resource.introspectionClients.has(gatewayEnv.GATEWAY_OIDC_CLIENT_ID.parse(undefined)), 'the gateway may introspect its opaque tokens');
   });
 }

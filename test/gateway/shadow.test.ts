@@ -38,7 +38,9 @@ test('shadow: a slow shadow changes neither the status nor the latency of the an
       r.statusCode = 200;
       r.end('new');
     }
-    assert.ok(await eventually(async () => sample(await gateway.metrics(), 'gateway_shadow_comparisons_total', { route: 'app', result: 'agreed' }) === 2, 2_000));
+    assert.ok(
+      await eventually(async () => sample(await gateway.metrics(), 'gateway_shadow_comparisons_total', { route: 'app', result: 'agreed' }) === 2, 2_000),
+    );
     assert.equal(sample(await gateway.metrics(), 'gateway_shadow_in_flight', {}), 0);
   } finally {
     for (const r of held) r.destroy();
@@ -53,7 +55,12 @@ test('shadow: a dead or timing-out shadow is counted as an error and the user st
   const deadPort = await freePort();
   const dead = await startTestGateway(ROUTES, { LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: `http://127.0.0.1:${deadPort}` });
   const silent = await startUpstream('new', (_req, res) => held.push(res));
-  const capped = await startTestGateway(ROUTES, { LEGACY_UPSTREAM_URL: legacy.url, IDP_UPSTREAM_URL: silent.url, GATEWAY_SHADOW_TIMEOUT_MS: '300', GATEWAY_SHADOW_MAX_IN_FLIGHT: '2' });
+  const capped = await startTestGateway(ROUTES, {
+    LEGACY_UPSTREAM_URL: legacy.url,
+    IDP_UPSTREAM_URL: silent.url,
+    GATEWAY_SHADOW_TIMEOUT_MS: '300',
+    GATEWAY_SHADOW_MAX_IN_FLIGHT: '2',
+  });
   try {
     for (let i = 0; i < 3; i++) {
       const res = await fetch(`${dead.url}/x`);
@@ -132,7 +139,8 @@ test('shadow on the login route compares login decisions (agreed / disagreed), n
     await res.text();
     return res;
   };
-  const count = async (result: string) => sample(await (await fetch(`${gateway.opsUrl}/metrics`)).text(), 'gateway_shadow_comparisons_total', { route: 'login', result });
+  const count = async (result: string) =>
+    sample(await (await fetch(`${gateway.opsUrl}/metrics`)).text(), 'gateway_shadow_comparisons_total', { route: 'login', result });
   try {
     const ok = await post({ csrf_token: 'ok', login: '  alice ', password: 'right password' });
     assert.equal(ok.status, 302);
@@ -146,9 +154,16 @@ test('shadow on the login route compares login decisions (agreed / disagreed), n
     assert.equal(page.status, 200);
     await page.text();
 
-    assert.ok(await eventually(async () => (await count('agreed')) === 2 && (await count('disagreed')) === 1 && (await count('skipped')) === 2, 3_000), 'agreed 2 (alice right, alice wrong), disagreed 1 (bob), skipped 2 (expired form, empty password)');
+    assert.ok(
+      await eventually(async () => (await count('agreed')) === 2 && (await count('disagreed')) === 1 && (await count('skipped')) === 2, 3_000),
+      'agreed 2 (alice right, alice wrong), disagreed 1 (bob), skipped 2 (expired form, empty password)',
+    );
     assert.deepEqual(checks[0], { auth: `Bearer ${INTERNAL_SECRET}`, body: { login: 'alice', password: 'right password' } });
-    assert.equal(checks.length, 3, 'neither the expired form (legacy decided nothing) nor the empty password reached the idp; the form page (GET) is not compared');
+    assert.equal(
+      checks.length,
+      3,
+      'neither the expired form (legacy decided nothing) nor the empty password reached the idp; the form page (GET) is not compared',
+    );
 
     // A login-check that hangs does not hold the user's login.
     holdNext = true;
@@ -158,7 +173,8 @@ test('shadow on the login route compares login decisions (agreed / disagreed), n
 
     const output = gateway.output();
     assert.match(output, /shadow disagreed with legacy/);
-    for (const secret of ['right password', 'wrong password', 'bob secret pw', 'carol secret pw', INTERNAL_SECRET]) assert.ok(!output.includes(secret), `the logs hold a credential: ${secret}`);
+    for (const secret of ['right password', 'wrong password', 'bob secret pw', 'carol secret pw', INTERNAL_SECRET])
+      assert.ok(!output.includes(secret), `the logs hold a credential: ${secret}`);
   } finally {
     for (const r of held) r.destroy();
     await gateway.stop();
@@ -177,14 +193,20 @@ describeOrSkip('shadow login checks against the real monolith and idp: only deci
   let idp: SpawnedService;
   const dir = mkdtempSync(join(tmpdir(), 'gateway-shadow-budget-'));
   const routes = `routes:\n  - { name: login, paths: [/login.php], default: shadow, shadow: login-decision, ${LOGIN_DECISION} }\n  - { name: site, paths: ["/*"] }\n`;
-  const gatewayWith = (env: Record<string, string>) => startTestGateway(routes, { LEGACY_UPSTREAM_URL: php.url, IDP_UPSTREAM_URL: idp.url, GATEWAY_SHADOW_TIMEOUT_MS: '20000', ...env });
+  const gatewayWith = (env: Record<string, string>) =>
+    startTestGateway(routes, { LEGACY_UPSTREAM_URL: php.url, IDP_UPSTREAM_URL: idp.url, GATEWAY_SHADOW_TIMEOUT_MS: '20000', ...env });
   const idpChecks = async () => sample(await (await fetch(`${idp.opsUrl}/metrics`)).text(), 'idp_logins_total', { dry_run: 'true' });
-  const shadowed = async (gateway: TestGateway, result: string) => sample(await gateway.metrics(), 'gateway_shadow_comparisons_total', { route: 'login', result });
+  const shadowed = async (gateway: TestGateway, result: string) =>
+    sample(await gateway.metrics(), 'gateway_shadow_comparisons_total', { route: 'login', result });
   /** A real login form post through `gateway`: the form's own CSRF token, from `client` (X-Forwarded-For). */
   const postLogin = async (gateway: TestGateway, fields: Record<string, string>, client?: string) => {
     const browser = new LegacyBrowser(gateway.url);
     const csrf_token = await browser.csrfToken('login.php');
-    return browser.request('login.php', { method: 'POST', body: new URLSearchParams({ csrf_token, ...fields }), headers: client ? { 'x-forwarded-for': client } : {} });
+    return browser.request('login.php', {
+      method: 'POST',
+      body: new URLSearchParams({ csrf_token, ...fields }),
+      headers: client ? { 'x-forwarded-for': client } : {},
+    });
   };
 
   before(async () => {

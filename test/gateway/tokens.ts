@@ -36,7 +36,12 @@ clients:${client('gateway-ops', OPS_SECRET, 'gateway:admin gateway:status')}${cl
 `;
 
 export function startTokenIdp(options: { clients?: string; resources?: string; env?: Record<string, string> } = {}): Promise<TestIdp> {
-  return startTestIdp({ storage: { db: 'sqlite', redis: false }, clients: options.clients ?? CLIENTS, resources: options.resources ?? RESOURCES, ...(options.env ? { env: options.env } : {}) });
+  return startTestIdp({
+    storage: { db: 'sqlite', redis: false },
+    clients: options.clients ?? CLIENTS,
+    resources: options.resources ?? RESOURCES,
+    ...(options.env ? { env: options.env } : {}),
+  });
 }
 
 /** The client_credentials grant at the idp's token endpoint; throws with the idp's answer on refusal. */
@@ -55,7 +60,11 @@ export async function clientCredentials(idp: TestIdp, clientId: string, secret: 
  * A user's access token, signed by the idp's provider (or opaque, `format: 'opaque'`, then only
  * introspection resolves it); `expiredSecondsAgo` makes it expired.
  */
-export async function userAccessToken(idp: TestIdp, sub: string, options: { audience?: string; scope?: string; expiredSecondsAgo?: number; client?: string; format?: 'jwt' | 'opaque' } = {}): Promise<string> {
+export async function userAccessToken(
+  idp: TestIdp,
+  sub: string,
+  options: { audience?: string; scope?: string; expiredSecondsAgo?: number; client?: string; format?: 'jwt' | 'opaque' } = {},
+): Promise<string> {
   const clientId = options.client ?? 'gateway-viewer';
   const found = await idp.provider.Client.find(clientId);
   if (!found) throw new Error(`the test clients file has no ${clientId}`);
@@ -67,7 +76,11 @@ export async function userAccessToken(idp: TestIdp, sub: string, options: { audi
     accountId: sub,
     client: found,
     scope,
-    resourceServer: { audience: options.audience ?? ADMIN_AUDIENCE, scope, ...(options.format === 'opaque' ? { accessTokenFormat: 'opaque' } : { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }) },
+    resourceServer: {
+      audience: options.audience ?? ADMIN_AUDIENCE,
+      scope,
+      ...(options.format === 'opaque' ? { accessTokenFormat: 'opaque' } : { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }),
+    },
     ...(options.expiredSecondsAgo === undefined ? {} : { iat: now - options.expiredSecondsAgo - 600, exp: now - options.expiredSecondsAgo }),
   });
   return token.save();

@@ -167,7 +167,11 @@ async function checkReuseRules(gatewayUrl: string, upstream: Naive): Promise<voi
 
 test('lean forwarder: no reuse after an error answer to a body, or an answer that came early', async () => {
   const upstream = await startNaiveUpstream();
-  const gateway = await startTestGateway('routes:\n  - { name: all, paths: ["/*"] }\n', { LEGACY_UPSTREAM_URL: upstream.url, IDP_UPSTREAM_URL: upstream.url, UPSTREAM_TIMEOUT_MS: '30000' });
+  const gateway = await startTestGateway('routes:\n  - { name: all, paths: ["/*"] }\n', {
+    LEGACY_UPSTREAM_URL: upstream.url,
+    IDP_UPSTREAM_URL: upstream.url,
+    UPSTREAM_TIMEOUT_MS: '30000',
+  });
   try {
     await checkReuseRules(gateway.url, upstream);
   } finally {
@@ -183,9 +187,18 @@ test("node's client (https upstreams): the same rule; a chunked body always goes
     return t.skip('openssl unavailable');
   }
   const upstream = await startNaiveUpstream(certificate);
-  const framed = await startRawUpstream((r) => (r.target === '/framed/gzip' ? 'HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n' : `HTTP/1.1 200 OK\r\ncontent-length: ${r.target.length}\r\n\r\n${r.target}`), certificate);
+  const framed = await startRawUpstream(
+    (r) =>
+      r.target === '/framed/gzip'
+        ? 'HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'
+        : `HTTP/1.1 200 OK\r\ncontent-length: ${r.target.length}\r\n\r\n${r.target}`,
+    certificate,
+  );
   const routes = join(certificate.certFile, '..', 'routes.yaml');
-  writeFileSync(routes, `upstreams:\n  naive: ${upstream.url}\n  framed: ${framed.url}\nroutes:\n  - { name: framed, paths: ['/framed/*'], legacy: framed }\n  - { name: all, paths: ['/*'], legacy: naive }\n`);
+  writeFileSync(
+    routes,
+    `upstreams:\n  naive: ${upstream.url}\n  framed: ${framed.url}\nroutes:\n  - { name: framed, paths: ['/framed/*'], legacy: framed }\n  - { name: all, paths: ['/*'], legacy: naive }\n`,
+  );
   const gateway = await startServiceProcess('gateway/main.ts', 'GATEWAY_PORT', {
     GATEWAY_ROUTES_FILE: routes,
     GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -208,7 +221,10 @@ test("node's client (https upstreams): the same rule; a chunked body always goes
       req.end(inner);
     });
     assert.equal(status, 200);
-    assert.deepEqual(framed.seen.map((r) => [r.target, r.framing, r.body.toString('latin1')]), [['/framed/outer', 'chunked', inner]]);
+    assert.deepEqual(
+      framed.seen.map((r) => [r.target, r.framing, r.body.toString('latin1')]),
+      [['/framed/outer', 'chunked', inner]],
+    );
     assert.deepEqual(header(framed.seen[0]!, 'transfer-encoding'), ['chunked']);
 
     // As on the lean path (response-parser.ts): a transfer coding the gateway would strip undecoded is a 502.

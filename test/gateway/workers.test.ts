@@ -75,7 +75,12 @@ before(async () => {
   redisMissing = await redisProblem();
   if (redisMissing) return;
   redis = await createTestRedis();
-  gateway = await startServiceProcess('gateway/main.ts', 'GATEWAY_PORT', { ...baseEnv(), GATEWAY_WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: redis.prefix });
+  gateway = await startServiceProcess('gateway/main.ts', 'GATEWAY_PORT', {
+    ...baseEnv(),
+    GATEWAY_WORKERS: '2',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    REDIS_KEY_PREFIX: redis.prefix,
+  });
 });
 
 after(async () => {
@@ -153,23 +158,37 @@ test('a worker that dies is replaced, and SIGTERM drains every worker and exits 
 test('SIGTERM at awkward moments still drains and exits 0: just after a worker was killed, with a worker killed mid-drain, while a replacement starts', async (t) => {
   if (redisMissing) return skipLoudly(t, 'Redis', redisMissing);
   const moments: Array<[string, (primary: SpawnedService, workers: number[]) => Promise<void>]> = [
-    ['a worker killed the same moment', async (primary, [victim]) => {
-      process.kill(victim!, 'SIGKILL');
-      primary.child.kill('SIGTERM');
-    }],
-    ['a worker killed just after', async (primary, [victim]) => {
-      primary.child.kill('SIGTERM');
-      process.kill(victim!, 'SIGKILL');
-    }],
-    ['its replacement still starting', async (primary, [victim]) => {
-      process.kill(victim!, 'SIGKILL');
-      const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline && !(workerPids(primary).length === 2 && !workerPids(primary).includes(victim!))) await sleep(20);
-      primary.child.kill('SIGTERM');
-    }],
+    [
+      'a worker killed the same moment',
+      async (primary, [victim]) => {
+        process.kill(victim!, 'SIGKILL');
+        primary.child.kill('SIGTERM');
+      },
+    ],
+    [
+      'a worker killed just after',
+      async (primary, [victim]) => {
+        primary.child.kill('SIGTERM');
+        process.kill(victim!, 'SIGKILL');
+      },
+    ],
+    [
+      'its replacement still starting',
+      async (primary, [victim]) => {
+        process.kill(victim!, 'SIGKILL');
+        const deadline = Date.now() + 10_000;
+        while (Date.now() < deadline && !(workerPids(primary).length === 2 && !workerPids(primary).includes(victim!))) await sleep(20);
+        primary.child.kill('SIGTERM');
+      },
+    ],
   ];
   for (const [moment, act] of moments) {
-    const primary = await startServiceProcess('gateway/main.ts', 'GATEWAY_PORT', { ...baseEnv(), GATEWAY_WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: redis!.prefix });
+    const primary = await startServiceProcess('gateway/main.ts', 'GATEWAY_PORT', {
+      ...baseEnv(),
+      GATEWAY_WORKERS: '2',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_KEY_PREFIX: redis!.prefix,
+    });
     try {
       let workers: number[] = [];
       const deadline = Date.now() + 10_000;

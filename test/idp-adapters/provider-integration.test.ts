@@ -30,9 +30,7 @@ async function startProvider(adapter: OidcAdapterFactory): Promise<{ issuer: str
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const provider = new Provider(issuer, {
     adapter,
-    clients: [
-      { client_id: CLIENT_ID, client_secret: CLIENT_SECRET, grant_types: ['client_credentials'], response_types: [], redirect_uris: [] },
-    ],
+    clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, grant_types: ['client_credentials'], response_types: [], redirect_uris: [] }],
     features: { clientCredentials: { enabled: true }, introspection: { enabled: true }, revocation: { enabled: true } },
   });
   // Surface adapter failures, which oidc-provider otherwise turns into an opaque server_error.

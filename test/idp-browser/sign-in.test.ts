@@ -128,7 +128,8 @@ test('a person signs in through the login page with the keyboard (code + PKCE), 
     await page.screenshot({ path: artifact('consent-phone.png'), fullPage: true });
 
     // Tab to "Allow" and press Enter.
-    for (let i = 0; i < 5 && (await page.evaluate(() => (document.activeElement as HTMLButtonElement | null)?.value)) !== 'allow'; i++) await page.keyboard.press('Tab');
+    for (let i = 0; i < 5 && (await page.evaluate(() => (document.activeElement as HTMLButtonElement | null)?.value)) !== 'allow'; i++)
+      await page.keyboard.press('Tab');
     await Promise.all([page.waitForURL((url) => url.href.startsWith(rp!.redirectUri)), page.keyboard.press('Enter')]);
 
     const callback = new URL(page.url());

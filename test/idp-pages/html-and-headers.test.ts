@@ -14,7 +14,12 @@ test('escapeHtml neutralises every character that can open markup or leave an at
 test('html escapes what it interpolates, except Html, and renders lists and falsy values sensibly', () => {
   const name = '<b>"x"</b>';
   assert.equal(html`<p title="${name}">${name}</p>`.value, '<p title="&lt;b&gt;&quot;x&quot;&lt;/b&gt;">&lt;b&gt;&quot;x&quot;&lt;/b&gt;</p>');
-  assert.equal(html`<ul>${['<1>', '2'].map((s) => html`<li>${s}</li>`)}</ul>`.value, '<ul><li>&lt;1&gt;</li><li>2</li></ul>');
+  assert.equal(
+    html`<ul>
+      ${['<1>', '2'].map((s) => html`<li>${s}</li>`)}
+    </ul>`.value,
+    '<ul><li>&lt;1&gt;</li><li>2</li></ul>',
+  );
   assert.equal(html`a${false}b${null}c${undefined}d`.value, 'abcd');
   assert.equal(html`${raw('<form></form>')}`.value, '<form></form>');
 });
@@ -44,7 +49,7 @@ test('CSRF tokens are bound to one interaction and one secret', () => {
   assert.throws(() => createCsrfTokens(''));
 });
 
-test('the error page names the error code but never a server error\'s details', () => {
+test("the error page names the error code but never a server error's details", () => {
   const server = errorPageBody({ error: 'server_error', error_description: 'ECONNREFUSED 10.0.0.5:6379 at Redis.connect' });
   assert.doesNotMatch(server, /ECONNREFUSED|10\.0\.0\.5|Redis/);
   assert.match(server, /Error code: server_error/);

@@ -8,7 +8,14 @@ import { authorizeUrl, FormClient, hiddenValue } from '../../scripts/support/for
 import { startPageHarness, WEB_CLIENT, type PageHarness } from '../support/idp.ts';
 
 // Delays long enough that a block cannot lapse during the test, so nothing depends on timing.
-const policy: ThrottlePolicy = { windowMs: 600_000, accountFreeAttempts: 2, addressFreeAttempts: 5, networkFreeAttempts: 8, baseDelayMs: 120_000, maxDelayMs: 600_000 };
+const policy: ThrottlePolicy = {
+  windowMs: 600_000,
+  accountFreeAttempts: 2,
+  addressFreeAttempts: 5,
+  networkFreeAttempts: 8,
+  baseDelayMs: 120_000,
+  maxDelayMs: 600_000,
+};
 const PASSWORD = 'correct horse battery staple';
 
 let addressCounter = 0;
@@ -51,7 +58,11 @@ async function behaviour(t: TestContext, throttle: LoginThrottle) {
       assert.deepEqual(statuses, [401, 401, 401, 429]);
       assert.deepEqual(known, statuses);
       assert.match(ghostThrottled, /Incorrect login or password\. Too many attempts\. Please wait a moment and try again\./);
-      const strip = (body: string, id: string) => body.replace(/\/interaction\/[^/"]+/g, '/interaction/UID').replace(/name="csrf" value="[^"]*"/g, 'CSRF').replace(`value="${id}"`, 'ID');
+      const strip = (body: string, id: string) =>
+        body
+          .replace(/\/interaction\/[^/"]+/g, '/interaction/UID')
+          .replace(/name="csrf" value="[^"]*"/g, 'CSRF')
+          .replace(`value="${id}"`, 'ID');
       assert.equal(strip(ghostThrottled, ghost), strip(knownThrottled, bob));
     });
 

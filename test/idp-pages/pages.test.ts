@@ -9,7 +9,13 @@ import { startPageHarness, WEB_CLIENT, type PageHarness } from '../support/idp.t
 const HOSTILE_NAME = `<script>alert("pwned")</script><img src=x onerror=alert(1)>&'`;
 const HOSTILE_CLIENT = { ...WEB_CLIENT, client_id: 'hostile', client_name: HOSTILE_NAME, redirect_uris: ['https://evil.example.test/cb'] };
 // The organisation's own site (the gateway's sign-in): declared first_party in the clients file.
-const OWN_SITE = { ...WEB_CLIENT, client_id: 'own-site', client_name: 'Members site', redirect_uris: ['https://members.example.test/auth/callback'], first_party: true };
+const OWN_SITE = {
+  ...WEB_CLIENT,
+  client_id: 'own-site',
+  client_name: 'Members site',
+  redirect_uris: ['https://members.example.test/auth/callback'],
+  first_party: true,
+};
 
 /** Starts an authorization request and returns the login page it leads to. */
 async function openLogin(h: PageHarness, client = WEB_CLIENT, scope = 'openid profile email') {
@@ -23,7 +29,9 @@ async function openLogin(h: PageHarness, client = WEB_CLIENT, scope = 'openid pr
 
 /** Signs alice in from an open login page; returns the consent page (a new interaction). */
 async function signIn(opened: Awaited<ReturnType<typeof openLogin>>) {
-  const page = await opened.browser.follow(`/interaction/${opened.uid}/login`, { form: { csrf: opened.csrf, identifier: 'alice', password: 'correct horse battery staple' } });
+  const page = await opened.browser.follow(`/interaction/${opened.uid}/login`, {
+    form: { csrf: opened.csrf, identifier: 'alice', password: 'correct horse battery staple' },
+  });
   const uid = /\/interaction\/([^/?#]+)$/.exec(page.url)?.[1];
   assert.ok(uid, `landed on the consent page (${page.url})`);
   return { page, uid, csrf: hiddenValue(page.body, 'csrf') };
@@ -67,7 +75,11 @@ describe('login page', () => {
     assert.match(page.body, /<label for="password">/);
     assert.match(page.body, /<input id="password" name="password" type="password" autocomplete="current-password"/);
     assert.match(page.body, /Example Web App/);
-    assert.match(page.res.headers.get('content-security-policy') ?? '', /form-action 'self' https:\/\/app\.example\.test(;|$)/, 'the redirect chain may end at the client');
+    assert.match(
+      page.res.headers.get('content-security-policy') ?? '',
+      /form-action 'self' https:\/\/app\.example\.test(;|$)/,
+      'the redirect chain may end at the client',
+    );
     assert.doesNotMatch(page.body, /Forgot password/, 'no reset link without a reset URL');
   });
 
@@ -90,7 +102,9 @@ describe('login page', () => {
 
   test('the same generic message for an unknown account and a wrong password', async () => {
     const unknown = await openLogin(h);
-    const a = await unknown.browser.follow(`/interaction/${unknown.uid}/login`, { form: { csrf: unknown.csrf, identifier: 'nobody', password: 'whatever-it-is' } });
+    const a = await unknown.browser.follow(`/interaction/${unknown.uid}/login`, {
+      form: { csrf: unknown.csrf, identifier: 'nobody', password: 'whatever-it-is' },
+    });
     const wrong = await openLogin(h);
     const b = await wrong.browser.follow(`/interaction/${wrong.uid}/login`, { form: { csrf: wrong.csrf, identifier: 'alice', password: 'whatever-it-is' } });
     assert.equal(a.res.status, 401);
@@ -118,7 +132,10 @@ describe('login page', () => {
   });
 
   test('a forgot-password link appears only when a reset URL is configured', async () => {
-    const withReset = await startPageHarness({ throttle: createMemoryThrottle(DEFAULT_THROTTLE_POLICY), forgotPasswordUrl: 'https://legacy.example.test/reset?from=idp&x=1' });
+    const withReset = await startPageHarness({
+      throttle: createMemoryThrottle(DEFAULT_THROTTLE_POLICY),
+      forgotPasswordUrl: 'https://legacy.example.test/reset?from=idp&x=1',
+    });
     try {
       const { page } = await openLogin(withReset);
       assert.match(page.body, /<a href="https:\/\/legacy\.example\.test\/reset\?from=idp&amp;x=1">Forgot password\?<\/a>/);
@@ -135,20 +152,26 @@ describe('login page', () => {
 });
 
 describe('CSRF', () => {
-  test('a login POST without the token, or with another interaction\'s, is refused before any check', async () => {
+  test("a login POST without the token, or with another interaction's, is refused before any check", async () => {
     const first = await openLogin(h);
     const second = await openLogin(h);
     const before = h.users.calls.length;
     const missing = await first.browser.follow(`/interaction/${first.uid}/login`, { form: { identifier: 'alice', password: 'correct horse battery staple' } });
     assert.equal(missing.res.status, 403);
     assertStrictPage(missing.res, missing.body);
-    const borrowed = await first.browser.follow(`/interaction/${first.uid}/login`, { form: { csrf: second.csrf, identifier: 'alice', password: 'correct horse battery staple' } });
+    const borrowed = await first.browser.follow(`/interaction/${first.uid}/login`, {
+      form: { csrf: second.csrf, identifier: 'alice', password: 'correct horse battery staple' },
+    });
     assert.equal(borrowed.res.status, 403);
-    const forged = await first.browser.follow(`/interaction/${first.uid}/login`, { form: { csrf: `${first.csrf.slice(0, -2)}AA`, identifier: 'alice', password: 'correct horse battery staple' } });
+    const forged = await first.browser.follow(`/interaction/${first.uid}/login`, {
+      form: { csrf: `${first.csrf.slice(0, -2)}AA`, identifier: 'alice', password: 'correct horse battery staple' },
+    });
     assert.equal(forged.res.status, 403);
     assert.equal(h.users.calls.length, before, 'the password was never checked');
     // The genuine token still works afterwards.
-    const ok = await first.browser.follow(`/interaction/${first.uid}/login`, { form: { csrf: first.csrf, identifier: 'alice', password: 'correct horse battery staple' } });
+    const ok = await first.browser.follow(`/interaction/${first.uid}/login`, {
+      form: { csrf: first.csrf, identifier: 'alice', password: 'correct horse battery staple' },
+    });
     assert.equal(ok.res.status, 200);
     assert.match(ok.body, /Allow/);
   });
@@ -216,7 +239,9 @@ describe('consent', () => {
 
   test('a first-party client gets no consent page: signing in sends the code, with what it asked granted', async () => {
     const opened = await openLogin(h, OWN_SITE, 'openid profile');
-    const done = await opened.browser.follow(`/interaction/${opened.uid}/login`, { form: { csrf: opened.csrf, identifier: 'alice', password: 'correct horse battery staple' } });
+    const done = await opened.browser.follow(`/interaction/${opened.uid}/login`, {
+      form: { csrf: opened.csrf, identifier: 'alice', password: 'correct horse battery staple' },
+    });
     const back = new URL(done.url);
     assert.equal(`${back.origin}${back.pathname}`, OWN_SITE.redirect_uris[0], `straight back to the site (${done.url})`);
     assert.equal(back.searchParams.get('state'), opened.auth.state);
@@ -226,7 +251,9 @@ describe('consent', () => {
     const asked = authorizeUrl(OWN_SITE.client_id, OWN_SITE.redirect_uris[0]!, 'openid', { prompt: 'consent' });
     const login = await browser.follow(asked.url);
     const uid = /\/interaction\/([^/?#]+)$/.exec(login.url)?.[1];
-    const consent = await browser.follow(`/interaction/${uid}/login`, { form: { csrf: hiddenValue(login.body, 'csrf'), identifier: 'alice', password: 'correct horse battery staple' } });
+    const consent = await browser.follow(`/interaction/${uid}/login`, {
+      form: { csrf: hiddenValue(login.body, 'csrf'), identifier: 'alice', password: 'correct horse battery staple' },
+    });
     assert.match(consent.body, /Allow <span class="client-name">Members site<\/span> to use your account\?/);
   });
 
@@ -256,7 +283,9 @@ describe('pages oidc-provider renders', () => {
     const { browser } = opened;
     const consent = await signIn(opened);
     await browser.follow(`/interaction/${consent.uid}/confirm`, { form: { csrf: consent.csrf, decision: 'allow' } });
-    const ask = await browser.follow(`/session/end?client_id=${WEB_CLIENT.client_id}&post_logout_redirect_uri=${encodeURIComponent(WEB_CLIENT.post_logout_redirect_uris![0]!)}`);
+    const ask = await browser.follow(
+      `/session/end?client_id=${WEB_CLIENT.client_id}&post_logout_redirect_uri=${encodeURIComponent(WEB_CLIENT.post_logout_redirect_uris![0]!)}`,
+    );
     assert.equal(ask.res.status, 200);
     assertStrictPage(ask.res, ask.body);
     assert.match(ask.body, /<form id="op\.logoutForm" method="post" action="[^"]+"><input type="hidden" name="xsrf"/);

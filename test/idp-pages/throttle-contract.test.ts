@@ -58,7 +58,10 @@ async function contract(t: TestContext, make: (p?: ThrottlePolicy) => LoginThrot
       }
     }
     assert.deepEqual(penalties, [0, 0, 0, 40, 80, 160, 320, 320]);
-    assert.deepEqual(penalties, [1, 2, 3, 4, 5, 6, 7, 8].map((n) => penaltyFor(n, policy.accountFreeAttempts, policy)));
+    assert.deepEqual(
+      penalties,
+      [1, 2, 3, 4, 5, 6, 7, 8].map((n) => penaltyFor(n, policy.accountFreeAttempts, policy)),
+    );
   });
 
   await t.test('a success forgets the account failures', async () => {
@@ -131,7 +134,8 @@ async function contract(t: TestContext, make: (p?: ThrottlePolicy) => LoginThrot
   await t.test('an IPv6 /48 has its own limit across its /64s', async () => {
     const throttle = make(slowPolicy);
     const network = fresh('net');
-    for (let i = 0; i < 10; i++) assert.deepEqual(await throttle.attempt({ account: fresh('acct'), address: fresh('addr'), network }), { allowed: true, penaltyMs: 0 });
+    for (let i = 0; i < 10; i++)
+      assert.deepEqual(await throttle.attempt({ account: fresh('acct'), address: fresh('addr'), network }), { allowed: true, penaltyMs: 0 });
     assert.deepEqual(await throttle.attempt({ account: fresh('acct'), address: fresh('addr'), network }), { allowed: true, penaltyMs: 30_000 });
     const refused = await throttle.attempt({ account: fresh('acct'), address: fresh('addr'), network });
     assert.equal(refused.allowed, false);
@@ -175,7 +179,10 @@ test('redis throttle', async (t) => {
       try {
         const keys = await raw.keys(`${prefix}*`);
         assert.ok(keys.length > 0);
-        assert.ok(keys.every((k) => !/someone|example/i.test(k)), keys.join(', '));
+        assert.ok(
+          keys.every((k) => !/someone|example/i.test(k)),
+          keys.join(', '),
+        );
         for (const key of keys) {
           const ttl = await raw.pttl(key);
           // -2: the key expired between KEYS and PTTL (earlier subtests' short windows): expiry too.

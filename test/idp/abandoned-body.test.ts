@@ -114,7 +114,9 @@ test('an oversized chunked body never leaves a keep-alive connection hanging', a
       for (const path of ['/token', '/token/introspection', '/token/revocation']) {
         await t.test(path, () => bigChunkedPostThenAnother(idp.url, path, 'application/x-www-form-urlencoded'));
       }
-      await t.test('/interaction/:uid/login (express body parser)', () => bigChunkedPostThenAnother(idp.url, '/interaction/some-uid/login', 'application/x-www-form-urlencoded'));
+      await t.test('/interaction/:uid/login (express body parser)', () =>
+        bigChunkedPostThenAnother(idp.url, '/interaction/some-uid/login', 'application/x-www-form-urlencoded'),
+      );
       await t.test('/internal/v1/login-check (express JSON parser)', () => bigChunkedPostThenAnother(idp.url, '/internal/v1/login-check', 'application/json'));
 
       await t.test('a small body read to its end keeps the connection alive', async () => {

@@ -3,7 +3,17 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { authorize, UserAgent } from '../../scripts/support/browser.ts';
-import { closeSharedResources, CONFIDENTIAL_REDIRECT, CONFIDENTIAL_SECRET, NATIVE_REDIRECT, seedLegacyUser, SERVICE_SECRET, withIdp, type Storage, type TestIdp } from '../support/idp.ts';
+import {
+  closeSharedResources,
+  CONFIDENTIAL_REDIRECT,
+  CONFIDENTIAL_SECRET,
+  NATIVE_REDIRECT,
+  seedLegacyUser,
+  SERVICE_SECRET,
+  withIdp,
+  type Storage,
+  type TestIdp,
+} from '../support/idp.ts';
 import { PASSWORD } from '../../scripts/support/legacy-hashes.ts';
 
 after(closeSharedResources);
@@ -27,7 +37,10 @@ async function signIn(idp: TestIdp, clientId: string, auth: oidc.ClientAuth, red
   return { config, tokens, grantId: stored.grantId };
 }
 
-for (const storage of [{ db: 'mysql', redis: true }, { db: 'sqlite', redis: false }] satisfies Storage[]) {
+for (const storage of [
+  { db: 'mysql', redis: true },
+  { db: 'sqlite', redis: false },
+] satisfies Storage[]) {
   const name = storage.redis ? 'MariaDB + Redis' : 'embedded';
   test(`${name}: revokeUserGrants keeps the current grant and revokes the account's others`, async (t) => {
     await withIdp(t, storage, async (idp) => {

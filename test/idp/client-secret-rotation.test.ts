@@ -89,7 +89,10 @@ test('a clients file hash from a key in neither list stops the idp at start, nam
     problems = error.problems;
   }
   assert.equal(problems.length, 1);
-  assert.match(problems[0] ?? '', /^client "billing": client_secret_hash: made with a key \(id [A-Za-z0-9_-]{8}\) that is neither IDP_CLIENT_SECRET_KEY .* nor in IDP_CLIENT_SECRET_KEYS_PREVIOUS/);
+  assert.match(
+    problems[0] ?? '',
+    /^client "billing": client_secret_hash: made with a key \(id [A-Za-z0-9_-]{8}\) that is neither IDP_CLIENT_SECRET_KEY .* nor in IDP_CLIENT_SECRET_KEYS_PREVIOUS/,
+  );
   assert.ok(problems[0]?.includes(clientSecretKeyId(OLD_KEY)));
   assert.ok(!problems[0]?.includes(OLD_KEY) && !problems[0]?.includes(NEW_KEY), 'keys are never printed');
 });
@@ -119,16 +122,24 @@ test('in production each previous key passes the checks the current one does', (
   // The signing keys' former key-encryption keys are held to the same rule: they still decrypt.
   assert.throws(
     () => loadIdpConfig({ ...env, IDP_KEY_ENCRYPTION_KEYS_PREVIOUS: `${OLD_KEY},dev-only-idp-key-encryption-key-change-me` }),
-    (error: unknown) => error instanceof ConfigError && error.problems.length === 1 && /^IDP_KEY_ENCRYPTION_KEYS_PREVIOUS\[1\]: the development default/.test(error.problems[0] ?? ''),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.problems.length === 1 &&
+      /^IDP_KEY_ENCRYPTION_KEYS_PREVIOUS\[1\]: the development default/.test(error.problems[0] ?? ''),
   );
   // Development keeps its default, as the current key does.
-  assert.deepEqual(loadIdpConfig({ IDP_CLIENT_SECRET_KEYS_PREVIOUS: 'dev-only-idp-client-secret-hmac-key-change-me' }).IDP_CLIENT_SECRET_KEYS_PREVIOUS, ['dev-only-idp-client-secret-hmac-key-change-me']);
+  assert.deepEqual(loadIdpConfig({ IDP_CLIENT_SECRET_KEYS_PREVIOUS: 'dev-only-idp-client-secret-hmac-key-change-me' }).IDP_CLIENT_SECRET_KEYS_PREVIOUS, [
+    'dev-only-idp-client-secret-hmac-key-change-me',
+  ]);
 });
 
 async function clientCredentials(idp: TestIdp, clientId: string, secret: string): Promise<number> {
   const response = await fetch(new URL('/token', idp.issuer), {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ grant_type: 'client_credentials' }),
   });
   await response.body?.cancel();
@@ -161,7 +172,11 @@ test('after rotation, file clients hashed with the old key and clients registere
     const created = await fetch(new URL('/reg', before.issuer), {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${REGISTRATION_TOKEN}` },
-      body: JSON.stringify({ redirect_uris: ['https://registered.example.test/cb'], grant_types: ['authorization_code', 'client_credentials'], response_types: ['code'] }),
+      body: JSON.stringify({
+        redirect_uris: ['https://registered.example.test/cb'],
+        grant_types: ['authorization_code', 'client_credentials'],
+        response_types: ['code'],
+      }),
     });
     assert.equal(created.status, 201);
     const registered = (await created.json()) as { client_id: string; client_secret: string };
@@ -169,7 +184,12 @@ test('after rotation, file clients hashed with the old key and clients registere
     assert.ok(String(stored.client_secret).startsWith(`$hmac-sha256$${clientSecretKeyId(OLD_KEY)}$`), 'registration stores a hash that names its key');
 
     // After: the new key is current and the old one previous, as the README's procedure says.
-    const after = await startTestIdp({ storage, replicaOf: before, clients: fileClients, env: { IDP_CLIENT_SECRET_KEY: NEW_KEY, IDP_CLIENT_SECRET_KEYS_PREVIOUS: OLD_KEY } });
+    const after = await startTestIdp({
+      storage,
+      replicaOf: before,
+      clients: fileClients,
+      env: { IDP_CLIENT_SECRET_KEY: NEW_KEY, IDP_CLIENT_SECRET_KEYS_PREVIOUS: OLD_KEY },
+    });
     try {
       assert.equal(await clientCredentials(after, 'old-kid', FILE_SECRET), 200);
       assert.equal(await clientCredentials(after, 'old-format', LEGACY_FILE_SECRET), 200);
@@ -187,7 +207,14 @@ test('after rotation, file clients hashed with the old key and clients registere
 test('a clients file hash under a key the idp does not hold stops the idp at start, naming the client', async () => {
   const file = join(dir, 'unknown-key.yaml');
   writeFileSync(file, fileClients);
-  const idp = spawnScript('idp/main.ts', { NODE_ENV: 'test', IDP_PORT: '0', IDP_OPS_PORT: '0', DATABASE_URL: 'sqlite::memory:', IDP_CLIENTS_FILE: file, IDP_CLIENT_SECRET_KEY: NEW_KEY });
+  const idp = spawnScript('idp/main.ts', {
+    NODE_ENV: 'test',
+    IDP_PORT: '0',
+    IDP_OPS_PORT: '0',
+    DATABASE_URL: 'sqlite::memory:',
+    IDP_CLIENTS_FILE: file,
+    IDP_CLIENT_SECRET_KEY: NEW_KEY,
+  });
   assert.notEqual(await idp.exited, 0);
   assert.match(idp.output(), /client "old-kid": client_secret_hash: made with a key \(id [A-Za-z0-9_-]{8}\) that is neither IDP_CLIENT_SECRET_KEY/);
   assert.ok(!idp.output().includes(NEW_KEY), 'the key is never printed');

@@ -64,8 +64,14 @@ test('web clients: https redirect URIs only; native apps: http on loopback only'
     redirect_uris: [http://app.example.test/cb, https://127.0.0.1/cb]
     scope: openid
 `);
-  assert.ok(found.some((p) => p.startsWith('client "web": redirect_uris[0]') && /https/.test(p)), found.join('\n'));
-  assert.ok(found.some((p) => p.startsWith('client "web": redirect_uris[1]')), 'localhost http is for native apps only');
+  assert.ok(
+    found.some((p) => p.startsWith('client "web": redirect_uris[0]') && /https/.test(p)),
+    found.join('\n'),
+  );
+  assert.ok(
+    found.some((p) => p.startsWith('client "web": redirect_uris[1]')),
+    'localhost http is for native apps only',
+  );
   assert.ok(found.some((p) => p.startsWith('client "app": redirect_uris[0]') && /loopback/.test(p)));
   assert.ok(found.some((p) => p.startsWith('client "app": redirect_uris[1]')));
 });
@@ -117,14 +123,18 @@ test('secrets: never in the file, never client_secret_jwt, never for public clie
     redirect_uris: [https://a.example.test/cb]
     scope: openid
 `);
-  assert.ok(found.some((p) => p.startsWith('client "plain": client_secret_hash') && /never the secret itself/.test(p)), found.join('\n'));
+  assert.ok(
+    found.some((p) => p.startsWith('client "plain": client_secret_hash') && /never the secret itself/.test(p)),
+    found.join('\n'),
+  );
   assert.ok(found.some((p) => p.startsWith('client "jwt": token_endpoint_auth_method') && /plaintext/.test(p)));
   assert.ok(found.some((p) => p.startsWith('client "pub": client_secret_hash')));
   assert.ok(found.some((p) => p.startsWith('client "missing": client_secret_env') && /NOT_SET_ANYWHERE is not set/.test(p)));
 });
 
 test('first_party (no consent page) only for a confidential web client', () => {
-  const found = problems(`clients:
+  const found = problems(
+    `clients:
   - client_id: public-site
     token_endpoint_auth_method: none
     first_party: true
@@ -141,9 +151,17 @@ test('first_party (no consent page) only for a confidential web client', () => {
     first_party: true
     redirect_uris: [https://a.example.test/cb]
     scope: openid
-`, { OWN_SITE_SECRET: 'own-site-secret-0123456789abcdefghijklmnop' });
-  assert.ok(found.some((p) => p.startsWith('client "public-site": first_party')), found.join('\n'));
-  assert.ok(found.some((p) => p.startsWith('client "app": first_party')), found.join('\n'));
+`,
+    { OWN_SITE_SECRET: 'own-site-secret-0123456789abcdefghijklmnop' },
+  );
+  assert.ok(
+    found.some((p) => p.startsWith('client "public-site": first_party')),
+    found.join('\n'),
+  );
+  assert.ok(
+    found.some((p) => p.startsWith('client "app": first_party')),
+    found.join('\n'),
+  );
   assert.ok(!found.some((p) => p.startsWith('client "own-site"')), found.join('\n'));
 });
 
@@ -169,14 +187,23 @@ test('scopes must exist, fields must be known, grants must match response types'
     grant_types: [client_credentials]
     scope: openid
 `);
-  assert.ok(found.some((p) => p.startsWith('client "a": scope') && /orders:delete/.test(p)), found.join('\n'));
-  assert.ok(found.some((p) => p.startsWith('client "b"') && /redirect_uri/.test(p)), 'a typo is an unknown field');
+  assert.ok(
+    found.some((p) => p.startsWith('client "a": scope') && /orders:delete/.test(p)),
+    found.join('\n'),
+  );
+  assert.ok(
+    found.some((p) => p.startsWith('client "b"') && /redirect_uri/.test(p)),
+    'a typo is an unknown field',
+  );
   assert.ok(found.some((p) => p.startsWith('client "c": grant_types')));
   assert.ok(found.some((p) => p.startsWith('client "d": grant_types') && /confidential/.test(p)));
 });
 
 test('a missing or malformed file says so', () => {
-  assert.throws(() => loadClientsFile(join(dir, 'nope.yaml'), { secretKey: KEY, knownScopes: known, allowHttpLoopbackForWeb: false }), /nope\.yaml is invalid:\n {2}- cannot be read: ENOENT/);
+  assert.throws(
+    () => loadClientsFile(join(dir, 'nope.yaml'), { secretKey: KEY, knownScopes: known, allowHttpLoopbackForWeb: false }),
+    /nope\.yaml is invalid:\n {2}- cannot be read: ENOENT/,
+  );
   const file = join(dir, 'bad.yaml');
   writeFileSync(file, 'clients: [\n');
   assert.throws(() => loadClientsFile(file, { secretKey: KEY, knownScopes: known, allowHttpLoopbackForWeb: false }), /is not valid YAML/);

@@ -5,7 +5,19 @@ import { after, test, type TestContext } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { authorize, UserAgent } from '../../scripts/support/browser.ts';
-import { API_AUDIENCE, API_SECRET, closeSharedResources, CONFIDENTIAL_REDIRECT, CONFIDENTIAL_SECRET, NATIVE_REDIRECT, seedLegacyUser, SERVICE_SECRET, storedPasswordHash, withIdp, type TestIdp } from '../support/idp.ts';
+import {
+  API_AUDIENCE,
+  API_SECRET,
+  closeSharedResources,
+  CONFIDENTIAL_REDIRECT,
+  CONFIDENTIAL_SECRET,
+  NATIVE_REDIRECT,
+  seedLegacyUser,
+  SERVICE_SECRET,
+  storedPasswordHash,
+  withIdp,
+  type TestIdp,
+} from '../support/idp.ts';
 import { PASSWORD } from '../../scripts/support/legacy-hashes.ts';
 
 after(closeSharedResources);

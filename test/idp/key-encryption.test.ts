@@ -43,8 +43,7 @@ function keysCommand(env: Record<string, string>, ...args: string[]) {
   return { status: result.status, out: `${result.stdout}${result.stderr}` };
 }
 
-const refusedFor = (kid: string) => (e: unknown) =>
-  e instanceof ConfigError && e.message.includes(kid) && /IDP_KEY_ENCRYPTION_KEY/.test(e.message);
+const refusedFor = (kid: string) => (e: unknown) => e instanceof ConfigError && e.message.includes(kid) && /IDP_KEY_ENCRYPTION_KEY/.test(e.message);
 
 test('production refuses the development key-encryption key', () => {
   assert.throws(() => loadIdpConfig({ NODE_ENV: 'production' }), /IDP_KEY_ENCRYPTION_KEY: the development default cannot be used in production/);
@@ -73,7 +72,9 @@ test('stored rows hold no private member in clear, and signing survives a restar
     assert.equal(second.activeKid, kid);
     const published = createLocalJWKSet({ keys: [publicJwk as JWK] });
     assert.equal((await jwtVerify(token, published)).payload.sub, 'before-restart');
-    const again = await new SignJWT({ sub: 'after-restart' }).setProtectedHeader({ alg: 'RS256', kid }).sign(await importJWK(second.jwks.keys[0] as JWK, 'RS256'));
+    const again = await new SignJWT({ sub: 'after-restart' })
+      .setProtectedHeader({ alg: 'RS256', kid })
+      .sign(await importJWK(second.jwks.keys[0] as JWK, 'RS256'));
     assert.equal((await jwtVerify(again, published)).payload.sub, 'after-restart');
   });
 });
@@ -145,7 +146,11 @@ test('KEK rotation: previous keys read, reencrypt writes with the current one', 
     assert.match(keysCommand(env, 'reencrypt').out, /already encrypted/);
 
     const after = await start(db.knex, createKeyCipher({ current: NEW_KEK }));
-    assert.deepEqual(after.jwks.keys.map((k) => k.d), keys.jwks.keys.map((k) => k.d), 'the same keys, under the new KEK');
+    assert.deepEqual(
+      after.jwks.keys.map((k) => k.d),
+      keys.jwks.keys.map((k) => k.d),
+      'the same keys, under the new KEK',
+    );
     await assert.rejects(start(db.knex, old), refusedFor(active));
     // add-next writes with the current KEK.
     await db.knex('signing_keys').where({ kid: next }).update({ state: 'retired', private_jwk: null });

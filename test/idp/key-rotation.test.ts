@@ -115,10 +115,16 @@ test('production refuses development keys, and starting without any key', async 
   const cipher = createKeyCipher({ current: 'test-key-encryption-key' });
   try {
     await migrate(db.knex, idpMigrations);
-    await assert.rejects(createKeyRing(db.knex, { development: false, pollMs: 1000, logger, cipher }), (e: unknown) => e instanceof SigningKeyError && /no active signing key/.test(e.message));
+    await assert.rejects(
+      createKeyRing(db.knex, { development: false, pollMs: 1000, logger, cipher }),
+      (e: unknown) => e instanceof SigningKeyError && /no active signing key/.test(e.message),
+    );
     const dev = await createKeyRing(db.knex, { development: true, pollMs: 1000, logger, cipher });
     dev.stop();
-    await assert.rejects(createKeyRing(db.knex, { development: false, pollMs: 1000, logger, cipher }), (e: unknown) => e instanceof SigningKeyError && /development signing keys/.test(e.message));
+    await assert.rejects(
+      createKeyRing(db.knex, { development: false, pollMs: 1000, logger, cipher }),
+      (e: unknown) => e instanceof SigningKeyError && /development signing keys/.test(e.message),
+    );
   } finally {
     await db.drop();
   }

@@ -37,7 +37,11 @@ test('the legacy-adapter unreachable: 503 page, not counted as failures; idp use
       // More attempts than the throttle gives for free: none of them may count.
       await expectUnavailable(idp, 'nobody-migrated-yet', 4);
       const text = await metricsOf(idp);
-      assert.equal(sample(text, 'idp_login_page_submissions_total', { result: 'unavailable' }) - sample(before, 'idp_login_page_submissions_total', { result: 'unavailable' }), 4);
+      assert.equal(
+        sample(text, 'idp_login_page_submissions_total', { result: 'unavailable' }) -
+          sample(before, 'idp_login_page_submissions_total', { result: 'unavailable' }),
+        4,
+      );
       assert.equal(sample(text, 'idp_logins_total', { result: 'legacy_unavailable' }), 4);
       assert.equal(sample(text, 'idp_legacy_lookups_total', { result: 'unavailable' }), 4);
       assert.equal(sample(text, 'idp_login_page_submissions_total', { result: 'throttled' }), 0);

@@ -10,7 +10,18 @@ import { skipLoudly } from '../../scripts/support/databases.ts';
 import { redisServerProblem, startOwnRedis } from '../../scripts/support/redis-server.ts';
 import { startTcpProxy } from '../../scripts/support/tcp-proxy.ts';
 import { authorize, UserAgent } from '../../scripts/support/browser.ts';
-import { API_SECRET, closeSharedResources, CONFIDENTIAL_REDIRECT, CONFIDENTIAL_SECRET, NATIVE_REDIRECT, seedLegacyUser, storedPasswordHash, withIdp, type Storage, type TestIdp } from '../support/idp.ts';
+import {
+  API_SECRET,
+  closeSharedResources,
+  CONFIDENTIAL_REDIRECT,
+  CONFIDENTIAL_SECRET,
+  NATIVE_REDIRECT,
+  seedLegacyUser,
+  storedPasswordHash,
+  withIdp,
+  type Storage,
+  type TestIdp,
+} from '../support/idp.ts';
 import { PASSWORD } from '../../scripts/support/legacy-hashes.ts';
 
 after(closeSharedResources);
@@ -63,7 +74,10 @@ async function passwordChangedAt(idp: TestIdp, userId: string): Promise<unknown>
   return row.password_changed_at;
 }
 
-for (const storage of [{ db: 'mysql', redis: true }, { db: 'sqlite', redis: false }] satisfies Storage[]) {
+for (const storage of [
+  { db: 'mysql', redis: true },
+  { db: 'sqlite', redis: false },
+] satisfies Storage[]) {
   const name = storage.redis ? 'MariaDB + Redis' : 'embedded';
   test(`${name}: a password change revokes the other client's grant and session, keeps this browser, and swaps the password`, async (t) => {
     await withIdp(t, storage, async (idp) => {
@@ -73,7 +87,10 @@ for (const storage of [{ db: 'mysql', redis: true }, { db: 'sqlite', redis: fals
       const stranger = await openPage(idp, new UserAgent());
       assert.equal(stranger.status, 401);
       assert.match(stranger.html, /Sign in through one of your applications/);
-      assert.equal((await submit(idp, new UserAgent(), { 'current-password': PASSWORD, 'new-password': NEW_PASSWORD, 'confirm-password': NEW_PASSWORD })).status, 401);
+      assert.equal(
+        (await submit(idp, new UserAgent(), { 'current-password': PASSWORD, 'new-password': NEW_PASSWORD, 'confirm-password': NEW_PASSWORD })).status,
+        401,
+      );
 
       const a = await signIn(idp, 'native-app', oidc.None(), NATIVE_REDIRECT);
       const b = await signIn(idp, 'web-app', oidc.ClientSecretBasic(CONFIDENTIAL_SECRET), CONFIDENTIAL_REDIRECT);
@@ -91,7 +108,7 @@ for (const storage of [{ db: 'mysql', redis: true }, { db: 'sqlite', redis: fals
       // CSRF: missing, or another session's token, is refused and changes nothing.
       assert.equal((await submit(idp, a.agent, change)).status, 403);
       const otherToken = (await openPage(idp, b.agent)).csrf;
-      assert.ok(otherToken && otherToken !== page.csrf, "each session has its own token");
+      assert.ok(otherToken && otherToken !== page.csrf, 'each session has its own token');
       assert.equal((await submit(idp, a.agent, { ...change, csrf: otherToken })).status, 403);
       assert.equal(await storedPasswordHash(idp, userId), before);
 
@@ -135,7 +152,10 @@ for (const storage of [{ db: 'mysql', redis: true }, { db: 'sqlite', redis: fals
       assert.equal((await oidc.tokenIntrospection(api, aRefreshed.access_token)).active, true);
 
       // The new password signs in, the old one does not.
-      await assert.rejects(signIn(idp, 'web-app', oidc.ClientSecretBasic(CONFIDENTIAL_SECRET), CONFIDENTIAL_REDIRECT, PASSWORD), /interaction step answered 401/);
+      await assert.rejects(
+        signIn(idp, 'web-app', oidc.ClientSecretBasic(CONFIDENTIAL_SECRET), CONFIDENTIAL_REDIRECT, PASSWORD),
+        /interaction step answered 401/,
+      );
       const again = await signIn(idp, 'web-app', oidc.ClientSecretBasic(CONFIDENTIAL_SECRET), CONFIDENTIAL_REDIRECT, NEW_PASSWORD);
       assert.equal(again.tokens.claims()?.sub, userId);
 
@@ -181,11 +201,21 @@ test('embedded: a browser signed in without any grant yet (consent not given) st
     const other = await signIn(idp, 'native-app', oidc.None(), NATIVE_REDIRECT);
     // Sign in, then stop at the consent step: the session exists, no grant does.
     const config = await oidc.discovery(new URL(idp.issuer), 'web-app', {}, oidc.ClientSecretBasic(CONFIDENTIAL_SECRET), insecure);
-    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: CONFIDENTIAL_REDIRECT, scope: 'openid', state: 's', code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256' });
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: CONFIDENTIAL_REDIRECT,
+      scope: 'openid',
+      state: 's',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
     const agent = new UserAgent();
     const toLogin = await agent.request(url);
     const interaction = new URL(toLogin.headers.get('location')!, idp.issuer);
-    const loggedIn = await agent.request(`${interaction.href}/test-login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'erin', password: PASSWORD }) });
+    const loggedIn = await agent.request(`${interaction.href}/test-login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'erin', password: PASSWORD }),
+    });
     const resumed = await agent.request(new URL(loggedIn.headers.get('location')!, idp.issuer));
     await Promise.all([toLogin, loggedIn, resumed].map((r) => r.body?.cancel()));
     assert.match(resumed.headers.get('location') ?? '', /^\/interaction\//, 'the consent step is next');
@@ -238,7 +268,12 @@ test('MariaDB + Redis failing after the change committed: the page says so, and 
         // The user's row held by another session: the change's UPDATE waits for it, and Redis
         // goes away meanwhile, so the revocation after the commit is what meets the outage.
         const locker = createDatabase(idp.db.url, { pool: { min: 1, max: 1 } });
-        const pending = () => idp.db.knex('pending_revocations').where({ account_id: userId }).count({ n: '*' }).then((r) => Number(r[0]?.n));
+        const pending = () =>
+          idp.db
+            .knex('pending_revocations')
+            .where({ account_id: userId })
+            .count({ n: '*' })
+            .then((r) => Number(r[0]?.n));
         try {
           const trx = await locker.transaction();
           await trx('users').where({ id: userId }).forUpdate().first('id');

@@ -28,7 +28,14 @@ async function until(url: string, status: number): Promise<void> {
 
 function authorizeUrl(issuer: string): URL {
   const url = new URL('/auth', issuer);
-  url.search = new URLSearchParams({ client_id: 'native-app', response_type: 'code', redirect_uri: NATIVE_REDIRECT, scope: 'openid', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' }).toString();
+  url.search = new URLSearchParams({
+    client_id: 'native-app',
+    response_type: 'code',
+    redirect_uri: NATIVE_REDIRECT,
+    scope: 'openid',
+    code_challenge: 'x'.repeat(43),
+    code_challenge_method: 'S256',
+  }).toString();
   return url;
 }
 
@@ -77,7 +84,10 @@ test('Redis down: 503 with Retry-After instead of 500s, one log line, and recove
     const html = HTML;
     const pages: [string, RequestInit][] = [
       [interaction.href, { headers: html }],
-      [`${interaction.href}/login`, { method: 'POST', headers: { ...html, 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=x&identifier=a&password=b' }],
+      [
+        `${interaction.href}/login`,
+        { method: 'POST', headers: { ...html, 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=x&identifier=a&password=b' },
+      ],
       [authorizeUrl(issuer).href, { headers: html }],
       [`${issuer}/account/password`, { headers: html }],
     ];
@@ -88,7 +98,11 @@ test('Redis down: 503 with Retry-After instead of 500s, one log line, and recove
       assert.ok(Number(res.headers.get('retry-after')) > 0, url);
       assert.match(body, /unavailable right now/);
     }
-    const token = await fetch(`${issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=authorization_code&code=x&client_id=native-app' });
+    const token = await fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=authorization_code&code=x&client_id=native-app',
+    });
     assert.equal(token.status, 503);
     assert.ok(Number(token.headers.get('retry-after')) > 0);
     assert.deepEqual((await token.json()).error, 'temporarily_unavailable');
@@ -143,7 +157,12 @@ test('Redis silent mid-request: oidc-provider routes answer 503 with Retry-After
     assert.match(body, /unavailable right now/);
     assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'/, 'the page carries the idp page headers');
 
-    const token = await fetch(`${issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=authorization_code&code=x&client_id=native-app&code_verifier=' + 'x'.repeat(43) + `&redirect_uri=${encodeURIComponent(NATIVE_REDIRECT)}` });
+    const token = await fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body:
+        'grant_type=authorization_code&code=x&client_id=native-app&code_verifier=' + 'x'.repeat(43) + `&redirect_uri=${encodeURIComponent(NATIVE_REDIRECT)}`,
+    });
     assert.equal(token.status, 503);
     assert.ok(Number(token.headers.get('retry-after')) > 0);
     assert.equal((await token.json()).error, 'temporarily_unavailable');

@@ -4,7 +4,20 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { authorize, UserAgent } from '../../scripts/support/browser.ts';
-import { API_AUDIENCE, closeSharedResources, CONFIDENTIAL_REDIRECT, CONFIDENTIAL_SECRET, NATIVE_REDIRECT, REGISTRATION_TOKEN, seedLegacyUser, SERVICE_SECRET, startTestIdp, storageProblem, type Storage, type TestIdp } from '../support/idp.ts';
+import {
+  API_AUDIENCE,
+  closeSharedResources,
+  CONFIDENTIAL_REDIRECT,
+  CONFIDENTIAL_SECRET,
+  NATIVE_REDIRECT,
+  REGISTRATION_TOKEN,
+  seedLegacyUser,
+  SERVICE_SECRET,
+  startTestIdp,
+  storageProblem,
+  type Storage,
+  type TestIdp,
+} from '../support/idp.ts';
 import { PASSWORD } from '../../scripts/support/legacy-hashes.ts';
 import { TOKEN_ALONE_DESCRIPTION } from '../../idp/oidc/spec-errors.ts';
 
@@ -83,9 +96,17 @@ test('a redirect URI that is not registered exactly gets an error page, never a 
   const server = ready(t);
   if (!server) return;
   const { challenge } = await pkcePair();
-  for (const redirect of ['https://evil.example.test/callback', `${CONFIDENTIAL_REDIRECT}/`, `${CONFIDENTIAL_REDIRECT}?x=1`, 'https://APP.example.test/callback']) {
+  for (const redirect of [
+    'https://evil.example.test/callback',
+    `${CONFIDENTIAL_REDIRECT}/`,
+    `${CONFIDENTIAL_REDIRECT}?x=1`,
+    'https://APP.example.test/callback',
+  ]) {
     const response: Response = await fetch(
-      new URL(`/auth?${new URLSearchParams({ ...native, client_id: 'web-app', redirect_uri: redirect, code_challenge: challenge, code_challenge_method: 'S256' })}`, server.issuer),
+      new URL(
+        `/auth?${new URLSearchParams({ ...native, client_id: 'web-app', redirect_uri: redirect, code_challenge: challenge, code_challenge_method: 'S256' })}`,
+        server.issuer,
+      ),
       { redirect: 'manual', headers: { accept: 'text/html' } },
     );
     const body = await response.text();
@@ -100,7 +121,10 @@ test('a scope the client is not registered for is refused with invalid_scope, no
   const server = ready(t);
   if (!server) return;
   const { challenge } = await pkcePair();
-  const error = redirectError(await authRequest(server, { ...native, scope: 'openid orders:write', code_challenge: challenge, code_challenge_method: 'S256' }), NATIVE_REDIRECT);
+  const error = redirectError(
+    await authRequest(server, { ...native, scope: 'openid orders:write', code_challenge: challenge, code_challenge_method: 'S256' }),
+    NATIVE_REDIRECT,
+  );
   assert.equal(error.get('error'), 'invalid_scope');
   assert.equal(error.get('scope'), 'orders:write');
 });
@@ -111,7 +135,15 @@ test('implicit and hybrid for a client not registered for them: unauthorized_cli
   const { challenge } = await pkcePair();
   for (const responseType of ['id_token token', 'id_token', 'code id_token']) {
     const error = redirectError(
-      await authRequest(server, { ...native, client_id: 'web-app', redirect_uri: CONFIDENTIAL_REDIRECT, response_type: responseType, nonce: 'n', code_challenge: challenge, code_challenge_method: 'S256' }),
+      await authRequest(server, {
+        ...native,
+        client_id: 'web-app',
+        redirect_uri: CONFIDENTIAL_REDIRECT,
+        response_type: responseType,
+        nonce: 'n',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+      }),
       CONFIDENTIAL_REDIRECT,
     );
     assert.equal(error.get('error'), 'unauthorized_client', responseType);
@@ -121,7 +153,10 @@ test('implicit and hybrid for a client not registered for them: unauthorized_cli
 test('response_type=token alone: unsupported_response_type that names what to use instead', async (t) => {
   const server = ready(t);
   if (!server) return;
-  const error = redirectError(await authRequest(server, { client_id: 'spa', redirect_uri: 'https://spa.example.test/callback', response_type: 'token', scope: 'openid', state: 's' }), 'https://spa.example.test/callback');
+  const error = redirectError(
+    await authRequest(server, { client_id: 'spa', redirect_uri: 'https://spa.example.test/callback', response_type: 'token', scope: 'openid', state: 's' }),
+    'https://spa.example.test/callback',
+  );
   assert.equal(error.get('error'), 'unsupported_response_type');
   assert.equal(error.get('error_description'), TOKEN_ALONE_DESCRIPTION);
   assert.match(TOKEN_ALONE_DESCRIPTION, /id_token token/);
@@ -143,15 +178,27 @@ test('a grant type the client is not registered for: unauthorized_client at the 
 test('a wrong PKCE verifier, then a reused code: invalid_grant, and the tokens the code gave are revoked', async (t) => {
   const server = ready(t);
   if (!server) return;
-  const config = await oidc.discovery(new URL(server.issuer), 'web-app', {}, oidc.ClientSecretBasic(CONFIDENTIAL_SECRET), { execute: [oidc.allowInsecureRequests] });
+  const config = await oidc.discovery(new URL(server.issuer), 'web-app', {}, oidc.ClientSecretBasic(CONFIDENTIAL_SECRET), {
+    execute: [oidc.allowInsecureRequests],
+  });
   const { verifier, challenge } = await pkcePair();
-  const url = oidc.buildAuthorizationUrl(config, { redirect_uri: CONFIDENTIAL_REDIRECT, scope: 'openid offline_access', prompt: 'consent', state: 's', code_challenge: challenge, code_challenge_method: 'S256' });
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: CONFIDENTIAL_REDIRECT,
+    scope: 'openid offline_access',
+    prompt: 'consent',
+    state: 's',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  });
   const callback = await authorize(new UserAgent(), url, CONFIDENTIAL_REDIRECT, { username: 'carol', password: PASSWORD });
   const code = callback.searchParams.get('code')!;
   const exchange = (codeVerifier: string) =>
     fetch(new URL('/token', server.issuer), {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`web-app:${CONFIDENTIAL_SECRET}`).toString('base64')}` },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`web-app:${CONFIDENTIAL_SECRET}`).toString('base64')}`,
+      },
       body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: CONFIDENTIAL_REDIRECT, code_verifier: codeVerifier }),
     });
 
@@ -212,14 +259,18 @@ test('dynamic registration: guarded by the initial access token, https only for 
   assert.ok(client.client_secret.length >= 43);
   assert.equal(client.scope, 'openid profile email offline_access', 'the registration scopes by default');
 
-  const stored = (await (server.provider.Client.adapter as { find(id: string): Promise<Record<string, unknown>> }).find(client.client_id));
+  const stored = await (server.provider.Client.adapter as { find(id: string): Promise<Record<string, unknown>> }).find(client.client_id);
   assert.match(String(stored.client_secret), /^\$hmac-sha256\$/, 'only a keyed hash is stored');
   assert.ok(!JSON.stringify(stored).includes(client.client_secret), 'the plaintext secret is nowhere in the stored record');
 
-  const config = await oidc.discovery(new URL(server.issuer), client.client_id, {}, oidc.ClientSecretBasic(client.client_secret), { execute: [oidc.allowInsecureRequests] });
+  const config = await oidc.discovery(new URL(server.issuer), client.client_id, {}, oidc.ClientSecretBasic(client.client_secret), {
+    execute: [oidc.allowInsecureRequests],
+  });
   const tokens = await oidc.clientCredentialsGrant(config);
   assert.ok(tokens.access_token, 'the generated secret authenticates');
-  const chosen = await oidc.discovery(new URL(server.issuer), client.client_id, {}, oidc.ClientSecretBasic('i-chose-this-secret-myself-0123456789'), { execute: [oidc.allowInsecureRequests] });
+  const chosen = await oidc.discovery(new URL(server.issuer), client.client_id, {}, oidc.ClientSecretBasic('i-chose-this-secret-myself-0123456789'), {
+    execute: [oidc.allowInsecureRequests],
+  });
   await assert.rejects(oidc.clientCredentialsGrant(chosen), 'the chosen secret does not');
 });
 

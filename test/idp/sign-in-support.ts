@@ -35,7 +35,10 @@ export interface LegacySite {
 export async function startLegacySite(db: TestDatabase, logins: string[]): Promise<LegacySite> {
   await createLegacyPhpSchema(db);
   const { hash } = vector('bcrypt-2y');
-  await insertLegacyRows(db.knex, logins.map((login) => legacyRow(login, hash)));
+  await insertLegacyRows(
+    db.knex,
+    logins.map((login) => legacyRow(login, hash)),
+  );
   const adapter = await startAdapter(db.url);
   return {
     adapter,

@@ -25,7 +25,8 @@ test('every spelling of one account shares its failed-login count (MariaDB, idp 
           await seedLegacyUser(idp, 'alice');
           const statuses: number[] = [];
           // Each typed spelling stays within its own two free attempts (accents fold into `alice`).
-          for (const spelling of ['alice', 'alice@example.test', 'álice', 'ALICE@EXAMPLE.TEST']) statuses.push((await signInOnPage(idp.url, spelling, 'wrong password')).status);
+          for (const spelling of ['alice', 'alice@example.test', 'álice', 'ALICE@EXAMPLE.TEST'])
+            statuses.push((await signInOnPage(idp.url, spelling, 'wrong password')).status);
           assert.deepEqual(statuses, [401, 401, 401, 429]);
           const right = await signInOnPage(idp.url, 'Alice@Example.test', PASSWORD);
           assert.equal(right.status, 429, 'the right password under yet another spelling is refused too');
@@ -34,7 +35,8 @@ test('every spelling of one account shares its failed-login count (MariaDB, idp 
 
         await t.test('a user only the legacy database knows, resolved by the adapter', async () => {
           const statuses: number[] = [];
-          for (const spelling of ['bruno', 'bruno@example.com', 'brúno', 'BRUNO@example.com']) statuses.push((await signInOnPage(idp.url, spelling, 'wrong password')).status);
+          for (const spelling of ['bruno', 'bruno@example.com', 'brúno', 'BRUNO@example.com'])
+            statuses.push((await signInOnPage(idp.url, spelling, 'wrong password')).status);
           assert.deepEqual(statuses, [401, 401, 401, 429]);
           assert.equal((await signInOnPage(idp.url, 'Bruno@Example.com', PASSWORD)).status, 429);
         });

@@ -25,7 +25,14 @@ test('idp: a body in an unknown charset is 415 on our forms and internal API, ne
     async (idp) => {
       const agent = new UserAgent();
       const auth = new URL('/auth', idp.issuer);
-      auth.search = new URLSearchParams({ client_id: 'native-app', response_type: 'code', redirect_uri: NATIVE_REDIRECT, scope: 'openid', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' }).toString();
+      auth.search = new URLSearchParams({
+        client_id: 'native-app',
+        response_type: 'code',
+        redirect_uri: NATIVE_REDIRECT,
+        scope: 'openid',
+        code_challenge: 'x'.repeat(43),
+        code_challenge_method: 'S256',
+      }).toString();
       const toInteraction = await agent.request(auth);
       await toInteraction.body?.cancel();
       const interaction = location(toInteraction, auth.href).pathname;
@@ -38,7 +45,9 @@ test('idp: a body in an unknown charset is 415 on our forms and internal API, ne
         assert.match(answer.body, /The form could not be read/, path);
         assert.doesNotMatch(answer.body, /ebcdic|unsupported|Error:/i, `${path}: no internals`);
       }
-      const check = await post(agent, `${idp.url}/internal/v1/login-check`, JSON_TYPE, '{"login":"a","password":"b"}', { authorization: `Bearer ${loadIdpConfig(idp.env).IDP_INTERNAL_SECRET}` });
+      const check = await post(agent, `${idp.url}/internal/v1/login-check`, JSON_TYPE, '{"login":"a","password":"b"}', {
+        authorization: `Bearer ${loadIdpConfig(idp.env).IDP_INTERNAL_SECRET}`,
+      });
       assert.equal(check.status, 415, 'login-check');
 
       // oidc-provider's own endpoints read their bodies themselves: whatever they answer, it is not a server error.
@@ -52,7 +61,10 @@ test('idp: a body in an unknown charset is 415 on our forms and internal API, ne
 });
 
 test('gateway: the admin page and API refuse a body in an unknown charset with 415', async () => {
-  const gateway = await startTestGateway('routes:\n  - { name: site, paths: ["/*"] }\n', { LEGACY_UPSTREAM_URL: 'http://127.0.0.1:9', IDP_UPSTREAM_URL: 'http://127.0.0.1:9' });
+  const gateway = await startTestGateway('routes:\n  - { name: site, paths: ["/*"] }\n', {
+    LEGACY_UPSTREAM_URL: 'http://127.0.0.1:9',
+    IDP_UPSTREAM_URL: 'http://127.0.0.1:9',
+  });
   try {
     const agent = new UserAgent();
     for (const path of ['/admin/login', '/admin/flip', '/admin/logout']) {

@@ -133,7 +133,13 @@ test('check-mapping reports the PHP session format, and refuses one PHP does not
       assert.match(human.output, /SESSIONS: YES/);
       const json = JSON.parse((await run(['--mapping', serialize, '--json'], env)).output).session;
       assert.equal(json.serialize_handler, 'php_serialize');
-      assert.deepEqual(json.keys.map((k: { name: string; type: string }) => [k.name, k.type]), [['user_id', 'int'], ['login', 'string']]);
+      assert.deepEqual(
+        json.keys.map((k: { name: string; type: string }) => [k.name, k.type]),
+        [
+          ['user_id', 'int'],
+          ['login', 'string'],
+        ],
+      );
       assert.deepEqual(json.loggedInAs, ['user_id', 'login']);
       const refused = await run(['--mapping', wrong], env);
       assert.equal(refused.code, 78, 'a mapping PHP could not have is bad configuration');
@@ -158,10 +164,19 @@ test('check-mapping checks the session store and the columns the session keys re
     const keys = { uid: { from: 'id' }, login: { from: 'username' }, rank: { column: 'group_rank', type: 'int' } };
     const savePath = join(dir, 'php-sessions');
     await mkdir(savePath);
-    const table = await withSession('table', { store: { type: 'table', table: 'sessions', columns: { timestamp: 'touched_at' } }, keys, loggedInAs: ['uid', 'login'] });
+    const table = await withSession('table', {
+      store: { type: 'table', table: 'sessions', columns: { timestamp: 'touched_at' } },
+      keys,
+      loggedInAs: ['uid', 'login'],
+    });
     const files = await withSession('files', { serialize_handler: 'php_binary', store: { type: 'files', save_path: savePath }, keys: { uid: { from: 'id' } } });
     const missingDir = await withSession('missing-dir', { store: { type: 'files', save_path: join(dir, 'nowhere') } });
-    const redis = await withSession('redis', { serialize_handler: 'php_serialize', store: { type: 'phpredis', prefix: 'shop:' }, cookie: { name: 'SHOP', samesite: 'Strict' }, sid: { length: 22, bits_per_character: 4 } });
+    const redis = await withSession('redis', {
+      serialize_handler: 'php_serialize',
+      store: { type: 'phpredis', prefix: 'shop:' },
+      cookie: { name: 'SHOP', samesite: 'Strict' },
+      sid: { length: 22, bits_per_character: 4 },
+    });
     await forEachDatabase(t, async (_t, db) => {
       await createLegacyPhpSchema(db);
       const env = { LEGACY_DATABASE_URL: db.url };
@@ -169,13 +184,19 @@ test('check-mapping checks the session store and the columns the session keys re
       // The sample's sessions table has last_access, not touched_at; users has no group_rank.
       const bad = await run(['--mapping', table], env);
       assert.equal(bad.code, 1, bad.output);
-      assert.match(bad.output, /SESSIONS: NO: the sessions table sessions has no column touched_at; session key rank reads column group_rank, which users does not have\./);
+      assert.match(
+        bad.output,
+        /SESSIONS: NO: the sessions table sessions has no column touched_at; session key rank reads column group_rank, which users does not have\./,
+      );
       await db.knex.schema.alterTable('users', (t) => t.integer('group_rank').nullable());
       await db.knex.schema.alterTable('sessions', (t) => t.integer('touched_at').nullable());
       const good = await run(['--mapping', table], env);
       assert.equal(good.code, 0, good.output);
       assert.match(good.output, /store: table sessions \(id id, data data, last access touched_at as unix seconds\)/);
-      assert.match(good.output, /a logged-in session holds: \$_SESSION\['uid'\] \(int, the legacy id \(user_id\)\), \$_SESSION\['login'\] \(string, columns\.username \(user_login\)\), \$_SESSION\['rank'\] \(int, column group_rank\)/);
+      assert.match(
+        good.output,
+        /a logged-in session holds: \$_SESSION\['uid'\] \(int, the legacy id \(user_id\)\), \$_SESSION\['login'\] \(string, columns\.username \(user_login\)\), \$_SESSION\['rank'\] \(int, column group_rank\)/,
+      );
       assert.match(good.output, /SESSIONS: YES/);
 
       const inDir = await run(['--mapping', files], env);
@@ -193,7 +214,15 @@ test('check-mapping checks the session store and the columns the session keys re
         const shared = new URL(REDIS_TEST_URL);
         const up = await run(['--mapping', redis, '--json'], { ...env, LEGACY_REDIS_HOST: shared.hostname, LEGACY_REDIS_PORT: shared.port || '6379' });
         assert.equal(up.code, 0, up.output);
-        assert.deepEqual(JSON.parse(up.output).session.store, { type: 'phpredis', prefix: 'shop:', ttl: 1440, host: shared.hostname, port: Number(shared.port || 6379), db: 0, password: 'unset' });
+        assert.deepEqual(JSON.parse(up.output).session.store, {
+          type: 'phpredis',
+          prefix: 'shop:',
+          ttl: 1440,
+          host: shared.hostname,
+          port: Number(shared.port || 6379),
+          db: 0,
+          password: 'unset',
+        });
       } else t.diagnostic(`shared Redis not reachable (${redisProblemNow}): only the unreachable case ran`);
       const closed = await run(['--mapping', redis], { ...env, LEGACY_REDIS_PORT: String(await freePort()), LEGACY_REDIS_PASSWORD: 'never-printed-secret' });
       assert.equal(closed.code, 1, closed.output);

@@ -89,7 +89,10 @@ test('a login name beats an e-mail match, and a shared e-mail picks the oldest a
     ]);
     const { directory } = directoryFor(db.knex, LEGACY_PHP_MAPPING);
     assert.equal((await directory.findForLogin('Shared@Example.com'))?.username, 'shared@example.com');
-    assert.deepEqual((await directory.findByEmail('SHARED@example.com')).map((r) => r.username), ['first', 'second']);
+    assert.deepEqual(
+      (await directory.findByEmail('SHARED@example.com')).map((r) => r.username),
+      ['first', 'second'],
+    );
     const viaEmail = await directory.authenticate('other@example.com', PASSWORD);
     assert.equal(viaEmail.ok && viaEmail.user.username, 'shared@example.com');
   });
@@ -117,7 +120,14 @@ test('a second, differently shaped schema needs only its mapping file (string id
       { member_uid: 'm-0002', email_address: 'piet@forum.example', pw: vector('md5(md5(password))').hash, pw_salt: null, status: 'verified', real_name: null },
       { member_uid: 'm-0003', email_address: 'wp@forum.example', pw: vector('phpass-portable-P').hash, pw_salt: null, status: 'active', real_name: 'WP' },
       // Hashed by an ISO-8859-1 page: the bytes were Latin-1.
-      { member_uid: 'm-0004', email_address: 'latin@forum.example', pw: md5(md5(Buffer.from(latin1, 'latin1'))), pw_salt: null, status: 'active', real_name: 'Ünïcode' },
+      {
+        member_uid: 'm-0004',
+        email_address: 'latin@forum.example',
+        pw: md5(md5(Buffer.from(latin1, 'latin1'))),
+        pw_salt: null,
+        status: 'active',
+        real_name: 'Ünïcode',
+      },
       { member_uid: 'm-0005', email_address: 'banned@forum.example', pw: vector('md5(md5(password))').hash, pw_salt: null, status: 'banned', real_name: null },
       { member_uid: 'm-0006', email_address: 'null@forum.example', pw: null, pw_salt: null, status: 'active', real_name: null },
     ]);

@@ -60,7 +60,14 @@ test('legacy users of every scheme log in, leave a PBKDF2 hash, and log in again
       assert.equal((await verifyPassword(PASSWORD, { hash: stored?.passwordHash })).ok, true);
       assert.deepEqual((await rig.users.findByLogin(row.user_email))?.id, outcome.user.id);
     }
-    assert.equal(await idpDb.knex('users').count({ n: '*' }).first().then((r) => Number(r?.n)), schemeUsers.length);
+    assert.equal(
+      await idpDb
+        .knex('users')
+        .count({ n: '*' })
+        .first()
+        .then((r) => Number(r?.n)),
+      schemeUsers.length,
+    );
 
     await adapter.stop();
     for (const row of schemeUsers) {
@@ -99,9 +106,13 @@ test('with the legacy database unreachable the adapter answers 503: unknown user
       assert.deepEqual(await rig.login.login(alice.user_login, PASSWORD), { ok: false, unavailable: true });
       // Imported earlier (through a working adapter), the user no longer needs the legacy side.
       const { user } = await rig.users.insertFromLegacy({
-        legacyId: 'imported-1', username: 'imported', email: null, name: null,
+        legacyId: 'imported-1',
+        username: 'imported',
+        email: null,
+        name: null,
         passwordHash: await hashPassword(PASSWORD, { iterations: TEST_ITERATIONS, keyLength: 32, saltLength: 16 }),
-        passwordScheme: 'pbkdf2-sha256', legacyFingerprint: null,
+        passwordScheme: 'pbkdf2-sha256',
+        legacyFingerprint: null,
       });
       const outcome = await rig.login.login('imported', PASSWORD);
       assert.ok(outcome.ok);
@@ -127,12 +138,45 @@ test('twenty concurrent logins of one legacy user all succeed and leave one row 
 test('unknown user, wrong password, inactive account and unreadable hashes get the same answer, and are counted', async (t) => {
   await withLogin(t, async ({ idpDb, rig }) => {
     // Rows in the idp store too: one inactive, one with a garbage hash, one with none, one `$9$`.
-    const { user: inactive } = await rig.users.insertFromLegacy({ legacyId: 'x1', username: 'idp_inactive', email: null, name: null, passwordHash: vector('md5').hash, passwordScheme: 'md5', passwordCandidates: ['md5'], legacyFingerprint: null });
+    const { user: inactive } = await rig.users.insertFromLegacy({
+      legacyId: 'x1',
+      username: 'idp_inactive',
+      email: null,
+      name: null,
+      passwordHash: vector('md5').hash,
+      passwordScheme: 'md5',
+      passwordCandidates: ['md5'],
+      legacyFingerprint: null,
+    });
     await idpDb.knex('users').where('id', inactive.id).update({ active: false });
-    await rig.users.insertFromLegacy({ legacyId: 'x2', username: 'idp_garbage', email: null, name: null, passwordHash: 'zzz garbage', passwordScheme: 'unknown', legacyFingerprint: null });
-    const { user: nullHash } = await rig.users.insertFromLegacy({ legacyId: 'x3', username: 'idp_null', email: null, name: null, passwordHash: 'placeholder', passwordScheme: 'unknown', legacyFingerprint: null });
+    await rig.users.insertFromLegacy({
+      legacyId: 'x2',
+      username: 'idp_garbage',
+      email: null,
+      name: null,
+      passwordHash: 'zzz garbage',
+      passwordScheme: 'unknown',
+      legacyFingerprint: null,
+    });
+    const { user: nullHash } = await rig.users.insertFromLegacy({
+      legacyId: 'x3',
+      username: 'idp_null',
+      email: null,
+      name: null,
+      passwordHash: 'placeholder',
+      passwordScheme: 'unknown',
+      legacyFingerprint: null,
+    });
     await idpDb.knex('users').where('id', nullHash.id).update({ password_hash: null });
-    await rig.users.insertFromLegacy({ legacyId: 'x4', username: 'idp_nine', email: null, name: null, passwordHash: '$9$abcdefghijklmnop', passwordScheme: 'unknown', legacyFingerprint: null });
+    await rig.users.insertFromLegacy({
+      legacyId: 'x4',
+      username: 'idp_nine',
+      email: null,
+      name: null,
+      passwordHash: '$9$abcdefghijklmnop',
+      passwordScheme: 'unknown',
+      legacyFingerprint: null,
+    });
 
     const attempts: [string, string][] = [
       ['nobody_at_all', PASSWORD],
@@ -153,7 +197,14 @@ test('unknown user, wrong password, inactive account and unreadable hashes get t
       assert.deepEqual(await rig.login.login(login, password), { ok: false }, `${login} / ${password.slice(0, 10)}`);
     }
     // Nothing was imported by the failures, and everyone else still logs in.
-    assert.equal(await idpDb.knex('users').count({ n: '*' }).first().then((r) => Number(r?.n)), 4);
+    assert.equal(
+      await idpDb
+        .knex('users')
+        .count({ n: '*' })
+        .first()
+        .then((r) => Number(r?.n)),
+      4,
+    );
     assert.ok((await rig.login.login('u_md5', PASSWORD)).ok);
     const metrics = await rig.metricsText();
     assert.equal(sample(metrics, 'idp_logins_total', { result: 'unknown_user' }), 6, 'legacy side: unknown, wrong, inactive and unreadable all look alike');
@@ -169,13 +220,25 @@ test('hashes the ETL copied are verified from the idp store and upgraded with a 
   await withLogin(t, async ({ rig }) => {
     const salted = vector('md5(salt.password)');
     const etl = await rig.users.insertFromLegacy({
-      legacyId: 'etl-1', username: 'etl_user', email: 'etl@example.com', name: null,
-      passwordHash: salted.hash.toUpperCase(), passwordSalt: salted.salt, passwordScheme: 'md5(salt.password)',
-      passwordCandidates: ['md5(salt.password)', 'sha1(salt.password)'], passwordEncodings: ['utf8'], legacyFingerprint: 'v1.x',
+      legacyId: 'etl-1',
+      username: 'etl_user',
+      email: 'etl@example.com',
+      name: null,
+      passwordHash: salted.hash.toUpperCase(),
+      passwordSalt: salted.salt,
+      passwordScheme: 'md5(salt.password)',
+      passwordCandidates: ['md5(salt.password)', 'sha1(salt.password)'],
+      passwordEncodings: ['utf8'],
+      legacyFingerprint: 'v1.x',
     });
     const weak = await rig.users.insertFromLegacy({
-      legacyId: 'weak-1', username: 'weak_user', email: null, name: null,
-      passwordHash: await hashPassword(PASSWORD, { iterations: 500, keyLength: 32, saltLength: 16 }), passwordScheme: 'pbkdf2-sha256', legacyFingerprint: null,
+      legacyId: 'weak-1',
+      username: 'weak_user',
+      email: null,
+      name: null,
+      passwordHash: await hashPassword(PASSWORD, { iterations: 500, keyLength: 32, saltLength: 16 }),
+      passwordScheme: 'pbkdf2-sha256',
+      legacyFingerprint: null,
     });
     // The md5 row is a weak hash; the PBKDF2 one, however low its count, is not.
     assert.equal(sample(await rig.metricsText(), 'idp_users_weak_password_hashes', {}), 1);
@@ -204,7 +267,14 @@ test('a dry run only verifies: no import, no upgrade, same answers', async (t) =
     assert.equal((await rig.login.login('u_argon2id', PASSWORD, { dryRun: true })).ok, true);
     assert.deepEqual(await rig.login.login('u_argon2id', 'nope', { dryRun: true }), { ok: false });
     assert.deepEqual(await rig.login.login('inactive_user', PASSWORD, { dryRun: true }), { ok: false });
-    assert.equal(await idpDb.knex('users').count({ n: '*' }).first().then((r) => Number(r?.n)), 0);
+    assert.equal(
+      await idpDb
+        .knex('users')
+        .count({ n: '*' })
+        .first()
+        .then((r) => Number(r?.n)),
+      0,
+    );
   });
 });
 
@@ -221,39 +291,67 @@ for (const path of ['import', 'upgrade'] as const) {
         },
       };
       await t.test(step, async (st) => {
-        await withLogin(st, async ({ idpDb, adapter, rig }) => {
-          armed = true;
-          let userId: string | undefined;
-          if (path === 'upgrade') {
-            const v = vector('sha1(salt.password)');
-            ({ user: { id: userId } } = await rig.users.insertFromLegacy({ legacyId: 'c-1', username: 'crash_user', email: null, name: null, passwordHash: v.hash, passwordSalt: v.salt, passwordScheme: 'sha1(salt.password)', passwordCandidates: ['sha1(salt.password)'], legacyFingerprint: null }));
-            // The password was proven, so the login succeeds; the upgrade is simply not done.
-            assert.ok((await rig.login.login('crash_user', PASSWORD)).ok);
-            assert.equal((await rig.users.findById(userId))?.passwordHash, v.hash, 'old hash intact after the crash');
-          } else {
-            await assert.rejects(rig.login.login('u_md5crypt', PASSWORD), /injected crash/);
-            assert.equal(await idpDb.knex('users').count({ n: '*' }).first().then((r) => Number(r?.n)), 0, 'nothing half-imported');
-          }
-          assert.equal(armed, false, 'the hook fired');
-          // After the "restart": a fresh service on the same databases.
-          const again = await createLoginRig(idpDb, adapter.url);
-          const login = path === 'upgrade' ? 'crash_user' : 'u_md5crypt';
-          const outcome = await again.login.login(login, PASSWORD);
-          assert.ok(outcome.ok, `${login} logs in after a crash ${step}`);
-          assert.match((await again.users.findById(outcome.user.id))?.passwordHash ?? '', PHC(TEST_ITERATIONS));
-          assert.ok((await again.login.login(login, PASSWORD)).ok);
-        }, { hooks });
+        await withLogin(
+          st,
+          async ({ idpDb, adapter, rig }) => {
+            armed = true;
+            let userId: string | undefined;
+            if (path === 'upgrade') {
+              const v = vector('sha1(salt.password)');
+              ({
+                user: { id: userId },
+              } = await rig.users.insertFromLegacy({
+                legacyId: 'c-1',
+                username: 'crash_user',
+                email: null,
+                name: null,
+                passwordHash: v.hash,
+                passwordSalt: v.salt,
+                passwordScheme: 'sha1(salt.password)',
+                passwordCandidates: ['sha1(salt.password)'],
+                legacyFingerprint: null,
+              }));
+              // The password was proven, so the login succeeds; the upgrade is simply not done.
+              assert.ok((await rig.login.login('crash_user', PASSWORD)).ok);
+              assert.equal((await rig.users.findById(userId))?.passwordHash, v.hash, 'old hash intact after the crash');
+            } else {
+              await assert.rejects(rig.login.login('u_md5crypt', PASSWORD), /injected crash/);
+              assert.equal(
+                await idpDb
+                  .knex('users')
+                  .count({ n: '*' })
+                  .first()
+                  .then((r) => Number(r?.n)),
+                0,
+                'nothing half-imported',
+              );
+            }
+            assert.equal(armed, false, 'the hook fired');
+            // After the "restart": a fresh service on the same databases.
+            const again = await createLoginRig(idpDb, adapter.url);
+            const login = path === 'upgrade' ? 'crash_user' : 'u_md5crypt';
+            const outcome = await again.login.login(login, PASSWORD);
+            assert.ok(outcome.ok, `${login} logs in after a crash ${step}`);
+            assert.match((await again.users.findById(outcome.user.id))?.passwordHash ?? '', PHC(TEST_ITERATIONS));
+            assert.ok((await again.login.login(login, PASSWORD)).ok);
+          },
+          { hooks },
+        );
       });
     }
   });
 }
 
 test('the production default, 600,000 PBKDF2 iterations, end to end', async (t) => {
-  await withLogin(t, async ({ rig }) => {
-    const first = await rig.login.login('u_bcrypt2y', PASSWORD);
-    assert.ok(first.ok);
-    assert.match((await rig.users.findById(first.user.id))?.passwordHash ?? '', PHC(600_000));
-    assert.ok((await rig.login.login('u_bcrypt2y', PASSWORD)).ok);
-    assert.deepEqual(await rig.login.login('u_bcrypt2y', 'wrong'), { ok: false });
-  }, { iterations: (await import('../../idp/config.ts')).loadIdpConfig({}).PBKDF2_ITERATIONS });
+  await withLogin(
+    t,
+    async ({ rig }) => {
+      const first = await rig.login.login('u_bcrypt2y', PASSWORD);
+      assert.ok(first.ok);
+      assert.match((await rig.users.findById(first.user.id))?.passwordHash ?? '', PHC(600_000));
+      assert.ok((await rig.login.login('u_bcrypt2y', PASSWORD)).ok);
+      assert.deepEqual(await rig.login.login('u_bcrypt2y', 'wrong'), { ok: false });
+    },
+    { iterations: (await import('../../idp/config.ts')).loadIdpConfig({}).PBKDF2_ITERATIONS },
+  );
 });

@@ -28,7 +28,11 @@ test('the shipped mappings load: the sample monolith and a differently shaped fo
   const php = loadMapping(LEGACY_PHP_MAPPING);
   assert.equal(php.table, 'users');
   assert.deepEqual(php.columns, { id: 'user_id', username: 'user_login', email: 'user_email', hash: 'user_pass', salt: 'user_salt', name: 'display_name' });
-  assert.deepEqual(php.passwords, { hexCandidates: ['md5(salt.password)', 'sha1(salt.password)', 'sha256(salt.password)'], encodings: ['utf8'], nullSalt: 'empty' });
+  assert.deepEqual(php.passwords, {
+    hexCandidates: ['md5(salt.password)', 'sha1(salt.password)', 'sha256(salt.password)'],
+    encodings: ['utf8'],
+    nullSalt: 'empty',
+  });
   assert.deepEqual(php.active, { column: 'is_active', activeValues: [1] });
   const forum = loadMapping(FORUM_MAPPING);
   assert.equal(forum.columns.username, undefined);
@@ -62,7 +66,10 @@ test('every problem of a bad mapping is named with its path', () => {
 });
 
 test('a mapping needs a login column, a salt column for salted candidates, and a known version', () => {
-  assert.match(problemsOf({ version: 1, table: 't', columns: { id: 'id', hash: 'h' } }).join('\n'), /columns: needs at least one of columns.username and columns.email/);
+  assert.match(
+    problemsOf({ version: 1, table: 't', columns: { id: 'id', hash: 'h' } }).join('\n'),
+    /columns: needs at least one of columns.username and columns.email/,
+  );
   assert.match(problemsOf({ ...minimal, passwords: { hexCandidates: ['md5(salt.password)'] } }).join('\n'), /salted hexCandidates need columns.salt/);
   assert.match(problemsOf({ ...minimal, version: 2 }).join('\n'), /version/);
 });
@@ -96,24 +103,34 @@ test('LEGACY_MAPPING_FILE defaults to the sample monolith mapping; LEGACY_DATABA
 test('the adapter refuses to start with a bad mapping: exit 78 naming the problem', async () => {
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'version: 1\ntable: users\ncolumns: { id: user_id, hash: user_pass }\n');
-  const proc = spawnScript('legacy-adapter/main.ts', { LEGACY_MAPPING_FILE: bad, LEGACY_DATABASE_URL: 'sqlite::memory:', LEGACY_ADAPTER_PORT: '0', LEGACY_ADAPTER_OPS_PORT: '0' });
+  const proc = spawnScript('legacy-adapter/main.ts', {
+    LEGACY_MAPPING_FILE: bad,
+    LEGACY_DATABASE_URL: 'sqlite::memory:',
+    LEGACY_ADAPTER_PORT: '0',
+    LEGACY_ADAPTER_OPS_PORT: '0',
+  });
   assert.equal(await proc.exited, 78);
   assert.match(proc.output(), /bad\.yaml: columns: needs at least one of columns.username and columns.email/);
 });
 
-test('session.serialize_handler: php unless the mapping names another of PHP\'s handlers', () => {
+test("session.serialize_handler: php unless the mapping names another of PHP's handlers", () => {
   assert.equal(parseMapping(minimal).session.serialize_handler, 'php');
   assert.equal(loadMapping(LEGACY_PHP_MAPPING).session.serialize_handler, 'php');
-  for (const handler of ['php_serialize', 'php_binary'] as const) assert.equal(parseMapping({ ...minimal, session: { serialize_handler: handler } }).session.serialize_handler, handler);
+  for (const handler of ['php_serialize', 'php_binary'] as const)
+    assert.equal(parseMapping({ ...minimal, session: { serialize_handler: handler } }).session.serialize_handler, handler);
   assert.match(problemsOf({ ...minimal, session: { serialize_handler: 'igbinary' } }).join('\n'), /^m\.yaml: session\.serialize_handler: /m);
   assert.match(problemsOf({ ...minimal, session: { serializeHandler: 'php' } }).join('\n'), /m\.yaml: session: .*serializeHandler/);
 });
 
 test('session.keys in the first format: the $_SESSION names of the user id and login, plain names, two of them', () => {
-  const keys = (userId: string, login: string) => ({ [userId]: { type: 'int', source: { from: 'id' } }, [login]: { type: 'string', source: { from: 'username' } } });
+  const keys = (userId: string, login: string) => ({
+    [userId]: { type: 'int', source: { from: 'id' } },
+    [login]: { type: 'string', source: { from: 'username' } },
+  });
   assert.deepEqual(parseMapping(minimal).session.keys, keys('user_id', 'login'));
   assert.deepEqual(parseMapping({ ...minimal, session: { keys: { userId: 'uid', login: 'username' } } }).session.keys, keys('uid', 'username'));
   assert.deepEqual(parseMapping({ ...minimal, session: { keys: { userId: 'uid', login: 'username' } } }).session.loggedInAs, ['uid', 'username']);
-  for (const bad of ['a|b', '!uid', '7', '', 'x'.repeat(64)]) assert.match(problemsOf({ ...minimal, session: { keys: { userId: bad } } }).join('\n'), /session\.keys\.userId: must be a plain name/, bad);
+  for (const bad of ['a|b', '!uid', '7', '', 'x'.repeat(64)])
+    assert.match(problemsOf({ ...minimal, session: { keys: { userId: bad } } }).join('\n'), /session\.keys\.userId: must be a plain name/, bad);
   assert.match(problemsOf({ ...minimal, session: { keys: { userId: 'login' } } }).join('\n'), /session\.keys: userId and login must be different keys/);
 });

@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createDatabase } from '../../lib/db.ts';
 import { verifyPassword } from '../../lib/passwords/index.ts';
-import { LEGACY_DEMO_USERS, LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp, type LegacyPhp } from '../../scripts/support/legacy-php.ts';
+import {
+  LEGACY_DEMO_USERS,
+  LEGACY_DEMO_PASSWORD,
+  LegacyBrowser,
+  legacyPhpUnavailableReason,
+  startLegacyPhp,
+  type LegacyPhp,
+} from '../../scripts/support/legacy-php.ts';
 import { startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { ADAPTER_SECRET } from '../../scripts/support/legacy-adapter.ts';
 import { sample } from '../support/prometheus-text.ts';
@@ -78,12 +85,16 @@ test('the legacy-adapter authenticates every seeded PHP user through the mapping
     await legacyDb.destroy();
   }
   const lookup = await post(url, '/internal/v1/users/lookup', { email: 'DAVE@example.com' }, ADAPTER_SECRET);
-  assert.deepEqual(await lookup.json(), { users: [{ legacyId: '4', username: 'dave', email: 'dave@example.com', name: "Dave O'Brien <Ops & Infra>", active: true }] });
+  assert.deepEqual(await lookup.json(), {
+    users: [{ legacyId: '4', username: 'dave', email: 'dave@example.com', name: "Dave O'Brien <Ops & Infra>", active: true }],
+  });
   const judy = await post(url, '/internal/v1/users/lookup', { login: 'judy' }, ADAPTER_SECRET);
   assert.equal(((await judy.json()) as { users: { active: boolean }[] }).users[0]?.active, false);
   assert.deepEqual(await (await post(url, '/internal/v1/users/lookup', { login: 'nobody' }, ADAPTER_SECRET)).json(), { users: [] });
   // withImport (the idp's password reset): the batch migration's record, legacy hash and all.
-  const withImport = (await (await post(url, '/internal/v1/users/lookup', { login: 'erin', withImport: true }, ADAPTER_SECRET)).json()) as { users: { legacyId: string; import?: Record<string, unknown> }[] };
+  const withImport = (await (await post(url, '/internal/v1/users/lookup', { login: 'erin', withImport: true }, ADAPTER_SECRET)).json()) as {
+    users: { legacyId: string; import?: Record<string, unknown> }[];
+  };
   assert.equal(withImport.users[0]?.legacyId, '5');
   // phpass is cheap: wrapped in PBKDF2 as the batch migration wraps it (issue 15), so a
   // just-in-time import brings no weak hash into the idp's store either; the password still works.
@@ -115,7 +126,11 @@ test("the idp's login-check (the gateway's shadow mode) wants its secret, answer
   assert.equal((await post(url, '/internal/v1/login-check', { login: 'alice', password: LEGACY_DEMO_PASSWORD }, ADAPTER_SECRET)).status, 401);
   const ok = await post(url, '/internal/v1/login-check', { login: 'alice', password: LEGACY_DEMO_PASSWORD }, IDP_SECRET);
   assert.deepEqual([ok.status, await ok.json()], [200, { ok: true }]);
-  for (const [login, password] of [['alice', 'wrong'], ['judy', LEGACY_DEMO_PASSWORD], ['nobody', LEGACY_DEMO_PASSWORD]]) {
+  for (const [login, password] of [
+    ['alice', 'wrong'],
+    ['judy', LEGACY_DEMO_PASSWORD],
+    ['nobody', LEGACY_DEMO_PASSWORD],
+  ]) {
     assert.deepEqual(await (await post(url, '/internal/v1/login-check', { login, password }, IDP_SECRET)).json(), { ok: false }, login);
   }
   assert.equal((await post(url, '/internal/v1/login-check', { login: 'alice' }, IDP_SECRET)).status, 400);

@@ -17,7 +17,6 @@ import type { LegacyRow } from '../../scripts/support/legacy-users.ts';
 /** Low on purpose (tests only); one test runs the production default. */
 export const TEST_ITERATIONS = 1000;
 
-
 export async function insertLegacyRows(knex: Knex, rows: LegacyRow[]): Promise<void> {
   for (const row of rows) await knex('users').insert(row);
 }

@@ -43,7 +43,21 @@ test("an unknown login spends a real row's verify, the same row's on every try, 
     await insertLegacyRows(db.knex, [...schemeUsers, legacyRow('garbage', 'not a hash at all!')]);
     const rig = directoryFor(db.knex);
     const mapping = loadMapping(LEGACY_PHP_MAPPING);
-    const schemes = ['md5(salt.password)', 'sha1(salt.password)', 'sha256(salt.password)', 'crypt-des', 'crypt-md5', 'crypt-sha256', 'crypt-sha512', 'bcrypt-2y', 'bcrypt-2a', 'argon2id', 'argon2i', 'phpass-portable-P', 'phpass-portable-H'];
+    const schemes = [
+      'md5(salt.password)',
+      'sha1(salt.password)',
+      'sha256(salt.password)',
+      'crypt-des',
+      'crypt-md5',
+      'crypt-sha256',
+      'crypt-sha512',
+      'bcrypt-2y',
+      'bcrypt-2a',
+      'argon2id',
+      'argon2i',
+      'phpass-portable-P',
+      'phpass-portable-H',
+    ];
     assert.ok(mapping.passwords.hexCandidates.every((c) => schemes.includes(c)));
 
     const first = await spentBy(rig, 'nobody@example.com', schemes);
@@ -57,7 +71,7 @@ test("an unknown login spends a real row's verify, the same row's on every try, 
   });
 });
 
-test('with no legacy rows at all, an unknown login spends a bcrypt verify of PHP\'s default cost', async (t) => {
+test("with no legacy rows at all, an unknown login spends a bcrypt verify of PHP's default cost", async (t) => {
   await forEachDatabase(t, async (_t, db) => {
     await createLegacyPhpSchema(db);
     const rig = directoryFor(db.knex);

@@ -36,9 +36,21 @@ test('users are found by username or e-mail case-insensitively, by id and by leg
     assert.deepEqual(
       { ...user, id: undefined, updatedAt: undefined },
       {
-        id: undefined, updatedAt: undefined, legacyId: '7', username: 'User7', email: 'User7@Example.COM', emailVerified: false, name: 'User 7', active: true,
-        passwordHash: '$pbkdf2-sha256$i=1000,l=32$hash-of-7', passwordSalt: null, passwordScheme: 'pbkdf2-sha256', passwordCandidates: [],
-        passwordEncodings: ['utf8'], legacyFingerprint: 'v1.fp-7', passwordChangedAt: null,
+        id: undefined,
+        updatedAt: undefined,
+        legacyId: '7',
+        username: 'User7',
+        email: 'User7@Example.COM',
+        emailVerified: false,
+        name: 'User 7',
+        active: true,
+        passwordHash: '$pbkdf2-sha256$i=1000,l=32$hash-of-7',
+        passwordSalt: null,
+        passwordScheme: 'pbkdf2-sha256',
+        passwordCandidates: [],
+        passwordEncodings: ['utf8'],
+        legacyFingerprint: 'v1.fp-7',
+        passwordChangedAt: null,
       },
     );
     assert.ok(user.updatedAt instanceof Date && !Number.isNaN(user.updatedAt.getTime()));
@@ -89,14 +101,23 @@ test('replacing a hash is a compare-and-set on the old hash, and keeps legacy me
     await migrate(db.knex, idpMigrations);
     const users = createUserStore(db.knex);
     const { user } = await users.insertFromLegacy(
-      newUser('9', { passwordHash: 'abc', passwordSalt: 'NaCl', passwordScheme: 'md5(salt.password)', passwordCandidates: ['md5(salt.password)', 'md5'], passwordEncodings: ['latin1', 'utf8'] }),
+      newUser('9', {
+        passwordHash: 'abc',
+        passwordSalt: 'NaCl',
+        passwordScheme: 'md5(salt.password)',
+        passwordCandidates: ['md5(salt.password)', 'md5'],
+        passwordEncodings: ['latin1', 'utf8'],
+      }),
     );
     assert.deepEqual([user.passwordCandidates, user.passwordEncodings, user.passwordSalt], [['md5(salt.password)', 'md5'], ['latin1', 'utf8'], 'NaCl']);
     assert.equal(await users.replacePasswordHash({ userId: user.id, expectedHash: 'not-the-stored-one', newHash: 'x', newScheme: 'pbkdf2-sha256' }), false);
     assert.equal((await users.findById(user.id))?.passwordHash, 'abc');
     assert.equal(await users.replacePasswordHash({ userId: user.id, expectedHash: 'abc', newHash: 'new', newScheme: 'pbkdf2-sha256' }), true);
     const after = await users.findById(user.id);
-    assert.deepEqual([after?.passwordHash, after?.passwordScheme, after?.passwordSalt, after?.passwordCandidates, after?.passwordEncodings], ['new', 'pbkdf2-sha256', null, [], ['utf8']]);
+    assert.deepEqual(
+      [after?.passwordHash, after?.passwordScheme, after?.passwordSalt, after?.passwordCandidates, after?.passwordEncodings],
+      ['new', 'pbkdf2-sha256', null, [], ['utf8']],
+    );
     // The second of two concurrent upgrades finds the hash changed and writes nothing.
     assert.equal(await users.replacePasswordHash({ userId: user.id, expectedHash: 'abc', newHash: 'other', newScheme: 'pbkdf2-sha256' }), false);
     assert.equal((await users.findById(user.id))?.passwordHash, 'new');

@@ -81,14 +81,20 @@ after(async () => {
 
 test('the PromQL name extraction finds metric names and nothing else', () => {
   assert.deepEqual(
-    metricNames('histogram_quantile(0.99, sum by (side, le) (rate(a_seconds_bucket{x="y:z", q=~"5.."}[$__rate_interval]))) / on (side) group_left b_total > bool 0.5'),
+    metricNames(
+      'histogram_quantile(0.99, sum by (side, le) (rate(a_seconds_bucket{x="y:z", q=~"5.."}[$__rate_interval]))) / on (side) group_left b_total > bool 0.5',
+    ),
     ['a_seconds_bucket', 'b_total'],
   );
   assert.deepEqual(metricNames('up{job=~".*(idp).*"} == 0 or max without (instance) (c) unless d offset 5m'), ['up', 'c', 'd']);
 });
 
 test('the histogram/summary suffix rule', () => {
-  const families = new Map([['h_seconds', 'histogram'], ['c_total', 'counter'], ['s', 'summary']]);
+  const families = new Map([
+    ['h_seconds', 'histogram'],
+    ['c_total', 'counter'],
+    ['s', 'summary'],
+  ]);
   assert.equal(isExposed('h_seconds_bucket', families), true);
   assert.equal(isExposed('h_seconds_count', families), true);
   assert.equal(isExposed('h_seconds', families), false, 'a histogram has no bare series');

@@ -20,7 +20,11 @@ import { sample } from '../support/prometheus-text.ts';
 const NAME = 'Eve <b>"Ops" & Co</b>';
 
 async function ask(url: string, identifier: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${url}/interaction/password-reset`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ identifier }) });
+  const res = await fetch(`${url}/interaction/password-reset`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ identifier }),
+  });
   return { status: res.status, body: await res.text() };
 }
 
@@ -37,13 +41,30 @@ async function startIdpWithEve(dir: string, env: Record<string, string>) {
   const databaseUrl = `sqlite:${join(dir, 'idp.sqlite')}`;
   const knex = createDatabase(databaseUrl);
   await migrate(knex, idpMigrations);
-  await createUserStore(knex).insertFromLegacy({ legacyId: 'legacy-eve', username: 'eve', email: 'eve@example.test', name: NAME, passwordHash: LEGACY_PHPASS, passwordScheme: 'phpass-portable-P', legacyFingerprint: null });
+  await createUserStore(knex).insertFromLegacy({
+    legacyId: 'legacy-eve',
+    username: 'eve',
+    email: 'eve@example.test',
+    name: NAME,
+    passwordHash: LEGACY_PHPASS,
+    passwordScheme: 'phpass-portable-P',
+    legacyFingerprint: null,
+  });
   const port = await freePort();
   try {
     const idp = await startServiceProcess(
       'idp/main.ts',
       'IDP_PORT',
-      { NODE_ENV: 'development', LOG_LEVEL: 'info', IDP_ISSUER: `http://127.0.0.1:${port}`, DATABASE_URL: databaseUrl, LEGACY_ADAPTER_URL: 'http://127.0.0.1:9', LEGACY_ADAPTER_TIMEOUT_MS: '500', IDP_MAIL_POLL_MS: '50', ...env },
+      {
+        NODE_ENV: 'development',
+        LOG_LEVEL: 'info',
+        IDP_ISSUER: `http://127.0.0.1:${port}`,
+        DATABASE_URL: databaseUrl,
+        LEGACY_ADAPTER_URL: 'http://127.0.0.1:9',
+        LEGACY_ADAPTER_TIMEOUT_MS: '500',
+        IDP_MAIL_POLL_MS: '50',
+        ...env,
+      },
       port,
     );
     return { idp, knex };

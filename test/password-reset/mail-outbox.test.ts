@@ -15,12 +15,18 @@ test('a sent message is erased down to its template and times; pruning takes onl
   try {
     await migrate(knex, idpMigrations);
     const outbox = createMailOutbox(knex);
-    const message = { template: 'password-reset', to: 'eve@example.test', subject: 'Reset for Eve', text: 'open https://x/?token=secret', html: '<a href="https://x/?token=secret">' };
+    const message = {
+      template: 'password-reset',
+      to: 'eve@example.test',
+      subject: 'Reset for Eve',
+      text: 'open https://x/?token=secret',
+      html: '<a href="https://x/?token=secret">',
+    };
     await outbox.add(message);
     await outbox.add({ ...message, to: 'zoe@example.test' });
     const [first, second] = await outbox.claim('worker-a', 10, 60_000);
     assert.ok(first && second);
-    assert.deepEqual(await outbox.claim('worker-b', 10, 60_000), [], 'leased rows are nobody else\'s');
+    assert.deepEqual(await outbox.claim('worker-b', 10, 60_000), [], "leased rows are nobody else's");
     assert.equal(await outbox.settle(first, 'worker-b', 'sent'), false, 'only the lease holder settles');
     assert.equal(await outbox.settle(first, 'worker-a', 'sent'), true);
     assert.equal(await outbox.reschedule(second, 'worker-a', 'ECONNECTION', 60_000), true);

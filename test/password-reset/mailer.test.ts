@@ -15,7 +15,15 @@ import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { startSmtpServer, type SmtpServerBehaviour } from '../support/smtp-server.ts';
 import { sample } from '../support/prometheus-text.ts';
 
-async function withMailer(behaviour: SmtpServerBehaviour, body: (ctx: { mailer: ReturnType<typeof createMailer>; rows(): Promise<Record<string, unknown>[]>; smtp: Awaited<ReturnType<typeof startSmtpServer>>; metrics(): Promise<string> }) => Promise<void>) {
+async function withMailer(
+  behaviour: SmtpServerBehaviour,
+  body: (ctx: {
+    mailer: ReturnType<typeof createMailer>;
+    rows(): Promise<Record<string, unknown>[]>;
+    smtp: Awaited<ReturnType<typeof startSmtpServer>>;
+    metrics(): Promise<string>;
+  }) => Promise<void>,
+) {
   const dir = mkdtempSync(join(tmpdir(), 'idm-mailer-'));
   const knex = createDatabase(`sqlite:${join(dir, 'idp.sqlite')}`);
   const smtp = await startSmtpServer(behaviour);
@@ -57,7 +65,10 @@ test('a mailbox the server refuses is given up; the other message goes', async (
       { status: 'rejected', attempts: 1, last_error: 'EENVELOPE:550' },
       { status: 'sent', attempts: 1, last_error: null },
     ]);
-    assert.deepEqual(smtp.received.map((m) => m.to), ['eve@example.test']);
+    assert.deepEqual(
+      smtp.received.map((m) => m.to),
+      ['eve@example.test'],
+    );
     assert.equal(sample(await metrics(), 'idp_mail_rejected_total', { template: 'password-reset-done' }), 1);
     assert.equal(sample(await metrics(), 'idp_mail_backlog', {}), 0);
   });

@@ -18,7 +18,15 @@ test('a reset records, with its new password, the revocation of every grant and 
   try {
     await migrate(knex, idpMigrations);
     const users = createUserStore(knex);
-    const { user } = await users.insertFromLegacy({ legacyId: 'legacy-eve', username: 'eve', email: 'eve@example.test', name: 'Eve', passwordHash: '$P$Bxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', passwordScheme: 'phpass-portable-P', legacyFingerprint: null });
+    const { user } = await users.insertFromLegacy({
+      legacyId: 'legacy-eve',
+      username: 'eve',
+      email: 'eve@example.test',
+      name: 'Eve',
+      passwordHash: '$P$Bxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+      passwordScheme: 'phpass-portable-P',
+      legacyFingerprint: null,
+    });
     const pending = createPendingRevocations(knex);
 
     const spent = await users.resetPassword({ userId: user.id, newHash: 'new-hash', newScheme: 'pbkdf2-sha256', claim: async () => false });
@@ -28,7 +36,10 @@ test('a reset records, with its new password, the revocation of every grant and 
     const outcome = await users.resetPassword({ userId: user.id, newHash: 'new-hash', newScheme: 'pbkdf2-sha256', claim: async () => true });
     assert.ok(outcome.changed && outcome.revocationId, 'the reset names the revocation it recorded');
     const owed = await pending.due(10);
-    assert.deepEqual(owed.map(({ id, accountId, keepGrantId, keepSessionId }) => ({ id, accountId, keepGrantId, keepSessionId })), [{ id: outcome.revocationId, accountId: user.id, keepGrantId: null, keepSessionId: null }]);
+    assert.deepEqual(
+      owed.map(({ id, accountId, keepGrantId, keepSessionId }) => ({ id, accountId, keepGrantId, keepSessionId })),
+      [{ id: outcome.revocationId, accountId: user.id, keepGrantId: null, keepSessionId: null }],
+    );
     await pending.settle(outcome.revocationId);
     assert.deepEqual(await pending.due(10), []);
   } finally {

@@ -34,7 +34,15 @@ interface Stack {
 async function openLoginPage(stack: Stack, page: Page): Promise<void> {
   const challenge = createHash('sha256').update(randomBytes(32).toString('base64url')).digest('base64url');
   const url = new URL(`${stack.idp.issuer}/auth`);
-  url.search = new URLSearchParams({ client_id: 'native-app', response_type: 'code', scope: 'openid', redirect_uri: stack.callback, state: 's', code_challenge: challenge, code_challenge_method: 'S256' }).toString();
+  url.search = new URLSearchParams({
+    client_id: 'native-app',
+    response_type: 'code',
+    scope: 'openid',
+    redirect_uri: stack.callback,
+    state: 's',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  }).toString();
   await page.goto(url.href);
 }
 
@@ -201,7 +209,10 @@ clients:
         assert.equal(unknown, known, 'the same answer whether the account exists or not');
         await eventually('both requests handled', async () => {
           const m = await metricsOf(idp);
-          return sample(m, 'idp_password_reset_requests_total', { result: 'no_account' }) === 1 && sample(m, 'idp_password_reset_requests_total', { result: 'issued' }) === 3;
+          return (
+            sample(m, 'idp_password_reset_requests_total', { result: 'no_account' }) === 1 &&
+            sample(m, 'idp_password_reset_requests_total', { result: 'issued' }) === 3
+          );
         });
         await smtp.waitFor('erin@example.com', /Reset your password/, sentBefore);
         await eventually('every queued mail sent', async () => sample(await metricsOf(idp), 'idp_mail_backlog', {}) === 0);
@@ -220,7 +231,11 @@ clients:
         const late = await smtp.waitFor('frank@example.com', /Reset your password/, before);
         assert.equal(await useLink(page, linkIn(late), NEW_PASSWORD), 'Your password was changed', 'the late link works');
         await eventually('the backlog drained', async () => sample(await metricsOf(idp), 'idp_mail_backlog', {}) === 0);
-        const row = (await idp.db.knex('mail_outbox').orderBy('id', 'desc').first('status', 'text_body', 'html_body')) as { status: string; text_body: unknown; html_body: unknown };
+        const row = (await idp.db.knex('mail_outbox').orderBy('id', 'desc').first('status', 'text_body', 'html_body')) as {
+          status: string;
+          text_body: unknown;
+          html_body: unknown;
+        };
         assert.deepEqual(row, { status: 'sent', text_body: null, html_body: null }, 'sent mail keeps no link');
         const tokens = (await idp.db.knex('password_resets').select('token_hash')) as { token_hash: string }[];
         assert.ok(tokens.every((r) => !late.text.includes(r.token_hash)) && tokens.length >= 3, 'only keyed hashes of the tokens are stored');
@@ -240,6 +255,10 @@ clients:
 }
 
 // The embedded storage, and production's (MariaDB, Redis: the reset throttle and the sessions the reset ends live there).
-for (const storage of [{ db: 'sqlite', redis: false }, { db: 'mysql', redis: true }] satisfies Storage[]) {
-  test(`${storage.db}${storage.redis ? ' + Redis' : ''}: password reset by e-mail for migrated and never-migrated users, unknown addresses, an SMTP outage`, (t) => resetScenario(t, storage));
+for (const storage of [
+  { db: 'sqlite', redis: false },
+  { db: 'mysql', redis: true },
+] satisfies Storage[]) {
+  test(`${storage.db}${storage.redis ? ' + Redis' : ''}: password reset by e-mail for migrated and never-migrated users, unknown addresses, an SMTP outage`, (t) =>
+    resetScenario(t, storage));
 }

@@ -54,7 +54,10 @@ test('verify CLI: one verdict per line, in order, malformed lines reported and s
   ];
   const { code, stdout, stderr } = await runCli(`${lines.join('\n')}\n`);
   assert.equal(code, 0, stderr);
-  const verdicts = stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const verdicts = stdout
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
   const failed = (error: RegExp) => ({ ok: false, scheme: null, needsRehash: false, error });
   const expected = [
     { ok: true, scheme: 'md5', needsRehash: true },

@@ -13,7 +13,10 @@ test('sha-crypt, md5-crypt and phpass agree with PHP on a password of exactly th
   if (!needPhp(t)) return;
   const password = ascii(MAX_PASSWORD_BYTES);
   const settings = ['$5$saltsaltsaltsalt$', '$6$rounds=1000$saltsalt$', '$1$saltsalt$'];
-  const hashes = php<string[]>('echo json_encode(array_map(fn ($s) => crypt(base64_decode($in["pw"]), $s), $in["settings"]));', { pw: b64(password), settings });
+  const hashes = php<string[]>('echo json_encode(array_map(fn ($s) => crypt(base64_decode($in["pw"]), $s), $in["settings"]));', {
+    pw: b64(password),
+    settings,
+  });
   // phpass's reference is PHP code (support/php.ts): a WordPress hash of 2^8 rounds.
   const [phpass] = php<string[]>(`${PHP_PHPASS} echo json_encode([crypt_private(base64_decode($in), '$P$6abcdefgh')]);`, b64(password));
   for (const hash of [...hashes, phpass ?? '']) {
@@ -27,11 +30,19 @@ test('a password longer than the cap never reaches a scheme, even one that would
   if (!needPhp(t)) return;
   // Over the cap in bytes: one byte too many, and a multi-byte password under the cap in characters.
   const tooLong = [ascii(MAX_PASSWORD_BYTES + 1), '日'.repeat(Math.floor(MAX_PASSWORD_BYTES / 3) + 1)];
-  const hashes = php<string[]>('echo json_encode(array_map(fn ($p) => crypt(base64_decode($p), \'$6$rounds=1000$saltsalt$\'), $in));', tooLong.map((p) => b64(p)));
+  const hashes = php<string[]>(
+    "echo json_encode(array_map(fn ($p) => crypt(base64_decode($p), '$6$rounds=1000$saltsalt$'), $in));",
+    tooLong.map((p) => b64(p)),
+  );
   for (const [i, password] of tooLong.entries()) {
     const hash = hashes[i] ?? '';
     assert.match(hash, /^\$6\$/);
-    assert.deepEqual(await verifyPassword(password, { hash }, { encodings: ['utf8', 'latin1'] }), { ok: false, scheme: 'crypt-sha512', needsRehash: false, reason: 'mismatch' });
+    assert.deepEqual(await verifyPassword(password, { hash }, { encodings: ['utf8', 'latin1'] }), {
+      ok: false,
+      scheme: 'crypt-sha512',
+      needsRehash: false,
+      reason: 'mismatch',
+    });
   }
 });
 

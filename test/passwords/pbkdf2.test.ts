@@ -1,14 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  DEFAULT_PBKDF2_POLICY,
-  dummyVerify,
-  hashPassword,
-  needsRehash,
-  pbkdf2Scheme,
-  verifyPassword,
-  type Pbkdf2Policy,
-} from '../../lib/passwords/index.ts';
+import { DEFAULT_PBKDF2_POLICY, dummyVerify, hashPassword, needsRehash, pbkdf2Scheme, verifyPassword, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
 import { legacyVectors, trickyPasswords, wrongPassword } from './support/fixtures.ts';
 import { b64, needPhp, php } from './support/php.ts';
 
@@ -60,7 +52,10 @@ test("PHP's hash_pbkdf2 reproduces the keys we write, and we verify the ones it 
     }, $in));`,
     trickyPasswords.map((p, i) => [b64(p), hashes[i]]),
   );
-  assert.deepEqual(agree, trickyPasswords.map(() => true));
+  assert.deepEqual(
+    agree,
+    trickyPasswords.map(() => true),
+  );
 
   const fromPhp = php<string[]>(
     String.raw`echo json_encode(array_map(function ($p) {

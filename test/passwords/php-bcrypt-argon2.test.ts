@@ -61,7 +61,7 @@ test("bcrypt: $2a$ hashes that hit crypt_blowfish's 8-bit safety path are report
   if (!needPhp(t)) return;
   // Openwall's own test vector: bytes ff ff a3, which a Latin-1 page sends for "ÿÿ£".
   const [a = '', y = ''] = php<string[]>(
-    "echo json_encode([crypt(\"\\xff\\xff\\xa3\", '$2a$05$/OK.fbVrR/bpIqNJ5ianF.'), crypt(\"\\xff\\xff\\xa3\", '$2y$05$/OK.fbVrR/bpIqNJ5ianF.')]);",
+    'echo json_encode([crypt("\\xff\\xff\\xa3", \'$2a$05$/OK.fbVrR/bpIqNJ5ianF.\'), crypt("\\xff\\xff\\xa3", \'$2y$05$/OK.fbVrR/bpIqNJ5ianF.\')]);',
   );
   assert.equal(a, '$2a$05$/OK.fbVrR/bpIqNJ5ianF.nqd1wy.pTMdcvrRWxyiGL2eMz.2a85.');
   const quirk = await verifyPassword('ÿÿ£', { hash: a }, { encodings: ['latin1'] });

@@ -43,7 +43,10 @@ test("bare hex digests agree with PHP's, in lower and upper case", async (t) => 
   const digests = phpDigests(passwords.map((p) => ({ password: Buffer.from(p), salt: Buffer.from(salt) })));
   for (const [i, password] of passwords.entries()) {
     for (const [scheme, hash] of Object.entries(digests[i] ?? {})) {
-      for (const stored of [{ hash, salt }, { hash: hash.toUpperCase(), salt }]) {
+      for (const stored of [
+        { hash, salt },
+        { hash: hash.toUpperCase(), salt },
+      ]) {
         const right = await verifyPassword(password, stored, { candidates: [scheme] });
         assert.deepEqual([right.ok, right.scheme], [true, scheme], `${scheme} ${JSON.stringify(password)}`);
         const wrong = await verifyPassword(wrongPassword(password), stored, { candidates: [scheme] });
@@ -69,9 +72,13 @@ test('candidates are tried in order, and only those whose digest length fits', a
 test('a salted candidate without a salt is skipped, or unverifiable when it was the only one', async () => {
   const onlySalted = await verifyPassword('hunter2', { hash: '2ab96390c7dbe3439de74d0c9b0b1767' }, { candidates: ['md5(salt.password)'] });
   assert.deepEqual([onlySalted.reason, onlySalted.error?.code], ['unverifiable', 'missing-salt']);
-  const plain = await verifyPassword('hunter2', { hash: '2ab96390c7dbe3439de74d0c9b0b1767', salt: null }, {
-    candidates: ['md5(salt.password)', 'md5'],
-  });
+  const plain = await verifyPassword(
+    'hunter2',
+    { hash: '2ab96390c7dbe3439de74d0c9b0b1767', salt: null },
+    {
+      candidates: ['md5(salt.password)', 'md5'],
+    },
+  );
   assert.deepEqual([plain.ok, plain.scheme], [true, 'md5']);
 });
 

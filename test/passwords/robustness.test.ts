@@ -15,7 +15,17 @@ test('missing hashes and empty passwords fail with reason "empty"', async () => 
 });
 
 test('unknown prefixes and garbage are unrecognised', async () => {
-  for (const hash of ['$9$abc$def', '$2x$10$' + BCRYPT_TAIL, '$argon2d$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA', '_J9..rasm3I3.7IOQ/Rk', 'garbage', '*0', '!', ' ', '12345']) {
+  for (const hash of [
+    '$9$abc$def',
+    '$2x$10$' + BCRYPT_TAIL,
+    '$argon2d$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA',
+    '_J9..rasm3I3.7IOQ/Rk',
+    'garbage',
+    '*0',
+    '!',
+    ' ',
+    '12345',
+  ]) {
     const result = await verifyPassword('pw', { hash }, { candidates: [...BARE_HEX_SCHEMES] });
     assert.deepEqual([result.ok, result.reason, result.scheme], [false, 'unrecognised', null], hash);
     assert.ok(result.error instanceof UnverifiableHashError);
@@ -91,7 +101,24 @@ test('configuration mistakes reject loudly instead of looking like wrong passwor
 });
 
 test('random bytes behind every known prefix never throw', async () => {
-  const prefixes = ['', '$1$', '$5$', '$6$', '$5$rounds=', '$6$rounds=5000$', '$2a$', '$2b$10$', '$2y$', '$P$', '$H$', '$S$', '$argon2i$', '$argon2id$v=19$', '$pbkdf2-sha256$', '$pbkdf2-sha256$i=1,l=1$'];
+  const prefixes = [
+    '',
+    '$1$',
+    '$5$',
+    '$6$',
+    '$5$rounds=',
+    '$6$rounds=5000$',
+    '$2a$',
+    '$2b$10$',
+    '$2y$',
+    '$P$',
+    '$H$',
+    '$S$',
+    '$argon2i$',
+    '$argon2id$v=19$',
+    '$pbkdf2-sha256$',
+    '$pbkdf2-sha256$i=1,l=1$',
+  ];
   const limits = { bcryptCost: 4, argon2MemoryKiB: 64, argon2Passes: 1 };
   for (const prefix of prefixes) {
     for (let i = 0; i < 25; i++) {

@@ -4,7 +4,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { closePasswordWorkers, configurePasswordWorkers, DEFAULT_WORKER_QUEUE_DEPTH, PasswordWorkersBusyError, verifyPassword } from '../../lib/passwords/index.ts';
+import {
+  closePasswordWorkers,
+  configurePasswordWorkers,
+  DEFAULT_WORKER_QUEUE_DEPTH,
+  PasswordWorkersBusyError,
+  verifyPassword,
+} from '../../lib/passwords/index.ts';
 import { libuvGate } from '../../lib/passwords/workers/gate.ts';
 import { WorkerPool, workerUrlBeside } from '../../lib/passwords/workers/pool.ts';
 import { legacyVectors } from './support/fixtures.ts';
@@ -35,9 +41,7 @@ test('hand-written slow hashes leave the event loop free', async () => {
 
 test('more jobs than threads queue up and each gets its own answer', async () => {
   const slow = legacyVectors.filter((v) => /^(crypt-md5|crypt-sha|phpass)/.test(v.scheme));
-  const results = await Promise.all(
-    slow.flatMap((v) => [verifyPassword(v.password, v), verifyPassword(`${v.password}!`, { hash: v.hash })]),
-  );
+  const results = await Promise.all(slow.flatMap((v) => [verifyPassword(v.password, v), verifyPassword(`${v.password}!`, { hash: v.hash })]));
   results.forEach((r, i) => assert.equal(r.ok, i % 2 === 0, `${slow[Math.floor(i / 2)]?.hash}`));
 });
 

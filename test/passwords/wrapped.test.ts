@@ -26,7 +26,17 @@ const inputOf = (v: LegacyVector, candidates = BARE_HEX_SCHEMES.includes(v.schem
 const weakVectors = legacyVectors.filter((v) => WEAK_SCHEMES.includes(schemeOf(v)));
 
 test('the cheap schemes are the weak ones: digests, DES and md5 crypt, phpass', () => {
-  for (const name of ['md5', 'sha1', 'sha256', 'md5(salt.password)', 'md5(md5(password))', 'crypt-des', 'crypt-md5', 'phpass-portable-P', 'phpass-portable-H']) {
+  for (const name of [
+    'md5',
+    'sha1',
+    'sha256',
+    'md5(salt.password)',
+    'md5(md5(password))',
+    'crypt-des',
+    'crypt-md5',
+    'phpass-portable-P',
+    'phpass-portable-H',
+  ]) {
     assert.ok(WEAK_SCHEMES.includes(name), name);
   }
   for (const name of ['bcrypt-2y', 'argon2id', 'crypt-sha512', 'pbkdf2-sha256', WRAPPED_SCHEME]) assert.ok(!WEAK_SCHEMES.includes(name), name);
@@ -38,7 +48,8 @@ test('every PHP-made weak hash, wrapped without its password, verifies with the 
     const wrapped = (await wrapLegacyHash(inputOf(v), I)) ?? assert.fail(v.scheme);
     assert.ok(wrapped.startsWith(`$${WRAPPED_SCHEME}$i=${I},l=32$`), v.scheme);
     // The digest part of the legacy hash is gone from the stored form.
-    const digest = v.scheme === 'crypt-des' ? v.hash.slice(2) : v.hash.startsWith('$') ? v.hash.slice(v.scheme === 'crypt-md5' ? v.hash.lastIndexOf('$') + 1 : 12) : v.hash;
+    const digest =
+      v.scheme === 'crypt-des' ? v.hash.slice(2) : v.hash.startsWith('$') ? v.hash.slice(v.scheme === 'crypt-md5' ? v.hash.lastIndexOf('$') + 1 : 12) : v.hash;
     const setting = Buffer.from(/,s=(.*)$/.exec(wrapped)?.[1] ?? '', 'base64').toString('latin1');
     assert.ok(!wrapped.includes(digest) && !setting.includes(digest), v.scheme);
     assert.equal(identifyScheme(wrapped), WRAPPED_SCHEME);
@@ -53,7 +64,9 @@ test('every PHP-made weak hash, wrapped without its password, verifies with the 
 test('a digest is wrapped over every candidate of its length, and an upper-case digest verifies as PHP wrote it', async () => {
   const password = 'pw-upper';
   const md5md5 = createHash('md5').update(createHash('md5').update(password).digest('hex')).digest('hex').toUpperCase();
-  const wrapped = (await wrapLegacyHash({ hash: md5md5, scheme: 'md5', candidates: ['sha1', 'md5', 'md5(md5(password))', 'md5(salt.password)'], hasSalt: false }, I)) ?? assert.fail();
+  const wrapped =
+    (await wrapLegacyHash({ hash: md5md5, scheme: 'md5', candidates: ['sha1', 'md5', 'md5(md5(password))', 'md5(salt.password)'], hasSalt: false }, I)) ??
+    assert.fail();
   assert.ok(wrapped.endsWith('$md5+md5(md5(password))'), 'the 32-digit unsalted candidates, in order; salted ones need a salt');
   assert.equal((await verifyPassword(password, { hash: wrapped })).ok, true);
   assert.equal((await verifyPassword('pw-uppeR', { hash: wrapped })).ok, false);
@@ -64,7 +77,9 @@ test('a salted digest wrapped with its salt fails cleanly without it; Latin-1 si
   const wrapped = (await wrapLegacyHash(inputOf(v), I)) ?? assert.fail();
   const result = await verifyPassword(v.password, { hash: wrapped, salt: null });
   assert.deepEqual([result.ok, result.reason, result.error?.code], [false, 'unverifiable', 'missing-salt']);
-  const latin1 = createHash('md5').update(Buffer.from('s\xe4lt' + 'p\xe4ss', 'latin1')).digest('hex');
+  const latin1 = createHash('md5')
+    .update(Buffer.from('s\xe4lt' + 'p\xe4ss', 'latin1'))
+    .digest('hex');
   const wrappedLatin1 = (await wrapLegacyHash({ hash: latin1, scheme: 'md5(salt.password)', hasSalt: true }, I)) ?? assert.fail();
   const ok = await verifyPassword('päss', { hash: wrappedLatin1, salt: 'sält' }, { encodings: ['utf8', 'latin1'] });
   assert.deepEqual([ok.ok, ok.encoding], [true, 'latin1']);

@@ -90,11 +90,17 @@ interface Variant {
 const REDIS = process.env.TEST_REDIS_URL || 'redis://127.0.0.1:6379';
 const variants: Variant[] = [
   { name: 'embedded: sessions table, in-process stores', stack: { db: 'sqlite', sessionStore: 'db' } },
-  { name: 'Redis: phpredis sessions, the gateway and the idp on Redis', stack: { db: 'mysql', sessionStore: 'redis', sessionName: 'LEGACYSESS' }, redis: REDIS },
+  {
+    name: 'Redis: phpredis sessions, the gateway and the idp on Redis',
+    stack: { db: 'mysql', sessionStore: 'redis', sessionName: 'LEGACYSESS' },
+    redis: REDIS,
+  },
 ];
 
 for (const variant of variants) {
-  describeOrSkip(`back-channel logout (${variant.name}): the idp ends the PHP sessions the bridge made`, await legacyPhpUnavailableReason(variant.stack), () => suite(variant));
+  describeOrSkip(`back-channel logout (${variant.name}): the idp ends the PHP sessions the bridge made`, await legacyPhpUnavailableReason(variant.stack), () =>
+    suite(variant),
+  );
 }
 
 function suite(variant: Variant): void {
@@ -153,7 +159,10 @@ function suite(variant: Variant): void {
   }
 
   function endEverySession(sub: string, token = ADMIN_TOKEN) {
-    return run(process.execPath, ['idp/cli/sessions.ts', 'end', '--user', sub], { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', IDP_ADMIN_TOKEN: token, IDP_ADMIN_URL: stack.idp.url } });
+    return run(process.execPath, ['idp/cli/sessions.ts', 'end', '--user', sub], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? '', IDP_ADMIN_TOKEN: token, IDP_ADMIN_URL: stack.idp.url },
+    });
   }
 
   test('RP-initiated logout of another application ends the PHP session made in that idp session', async () => {
@@ -181,7 +190,7 @@ function suite(variant: Variant): void {
     assert.ok(!stack.outputs().includes(sessionId), 'no PHP session id in any log');
   });
 
-  test("the sign-out answers without waiting for a client that does not answer, and the client is told later", async () => {
+  test('the sign-out answers without waiting for a client that does not answer, and the client is told later', async () => {
     const { browser, sessionId } = await bridgeSignIn('heidi');
     assert.equal((await authorize(browser, stack.gateway, {}, OFFLINE_CLIENT)).kind, 'code');
     const before = tap.of('gateway').length;
@@ -210,7 +219,12 @@ function suite(variant: Variant): void {
     const form = await phone.request(`${stack.idp.url}/account/password`);
     assert.equal(form.status, 200);
     const changed = await phone.request(`${stack.idp.url}/account/password`, {
-      form: { csrf: hiddenValue(await form.text(), 'csrf'), 'current-password': LEGACY_DEMO_PASSWORD, 'new-password': NEW_PASSWORD, 'confirm-password': NEW_PASSWORD },
+      form: {
+        csrf: hiddenValue(await form.text(), 'csrf'),
+        'current-password': LEGACY_DEMO_PASSWORD,
+        'new-password': NEW_PASSWORD,
+        'confirm-password': NEW_PASSWORD,
+      },
     });
     assert.equal(changed.status, 200, await changed.clone().text());
 
@@ -224,7 +238,10 @@ function suite(variant: Variant): void {
     const sub = await subOf('erin');
 
     // A wrong admin token ends nothing.
-    await assert.rejects(endEverySession(sub, 'not-the-admin-token-0123456789abcdef'), (e: { code?: number; stderr?: string }) => e.code === 1 && /401/.test(e.stderr ?? ''));
+    await assert.rejects(
+      endEverySession(sub, 'not-the-admin-token-0123456789abcdef'),
+      (e: { code?: number; stderr?: string }) => e.code === 1 && /401/.test(e.stderr ?? ''),
+    );
     assert.equal(await phpSessionLive(first.sessionId), true);
 
     const { stdout } = await endEverySession(sub);
@@ -242,7 +259,10 @@ function suite(variant: Variant): void {
     tap.hold = true;
     try {
       await endEverySession(await subOf('frank'));
-      await eventually(async () => tap.of('gateway').length > seen.gateway && tap.of('offline-app').length > seen.offline, 'both clients were sent a logout token');
+      await eventually(
+        async () => tap.of('gateway').length > seen.gateway && tap.of('offline-app').length > seen.offline,
+        'both clients were sent a logout token',
+      );
     } finally {
       tap.hold = false;
     }
@@ -252,14 +272,21 @@ function suite(variant: Variant): void {
 
     // Signed with another key under the idp's key id, with the genuine claims.
     const { privateKey } = await generateKeyPair('RS256');
-    const forged = await new SignJWT(decodeJwt(genuine)).setProtectedHeader({ alg: 'RS256', typ: 'logout+jwt', kid: decodeProtectedHeader(genuine).kid! }).sign(privateKey);
+    const forged = await new SignJWT(decodeJwt(genuine))
+      .setProtectedHeader({ alg: 'RS256', typ: 'logout+jwt', kid: decodeProtectedHeader(genuine).kid! })
+      .sign(privateKey);
     // The genuine signature over claims naming another session.
     const [header, , signature] = genuine.split('.');
     const payload = Buffer.from(JSON.stringify({ ...decodeJwt(genuine), sid: 'another-session' })).toString('base64url');
     const tampered = `${header}.${payload}.${signature}`;
     const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'logout+jwt' })).toString('base64url')}.${Buffer.from(JSON.stringify(decodeJwt(genuine))).toString('base64url')}.`;
 
-    for (const [what, token] of [['forged', forged], ['tampered', tampered], ['unsigned', unsigned], ['for another client', forOther]] as const) {
+    for (const [what, token] of [
+      ['forged', forged],
+      ['tampered', tampered],
+      ['unsigned', unsigned],
+      ['for another client', forOther],
+    ] as const) {
       const res = await deliver(stack.gateway, new URLSearchParams({ logout_token: token }).toString());
       assert.equal(res.status, 400, what);
       assert.equal(res.headers.get('cache-control'), 'no-store', what);

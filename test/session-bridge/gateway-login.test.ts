@@ -50,7 +50,10 @@ describeOrSkip('session bridge: OpenID Connect login at the gateway, PHP session
     const session = cookies.find((c) => c.startsWith('PHPSESSID='));
     assert.ok(session, cookies.join('\n'));
     assert.match(session, /^PHPSESSID=[0-9a-v]{32}; Path=\/; HttpOnly; SameSite=Lax$/);
-    assert.ok(cookies.some((c) => /^gw_signin=; Path=\/auth\/callback; .*Max-Age=0/.test(c)), 'the sign-in cookie is cleared');
+    assert.ok(
+      cookies.some((c) => /^gw_signin=; Path=\/auth\/callback; .*Max-Age=0/.test(c)),
+      'the sign-in cookie is cleared',
+    );
     const sessionId = /^PHPSESSID=([^;]+)/.exec(session)![1]!;
 
     const row = await db('sessions').where({ id: sessionId }).first();
@@ -77,9 +80,12 @@ describeOrSkip('session bridge: OpenID Connect login at the gateway, PHP session
     assert.equal(endSession.origin + endSession.pathname, `${stack.gateway}/session/end`);
     assert.equal(endSession.searchParams.get('client_id'), 'gateway');
     assert.equal(endSession.searchParams.get('post_logout_redirect_uri'), `${stack.gateway}/`);
-    assert.ok(setCookies(out).some((c) => /^PHPSESSID=; Path=\/; .*Max-Age=0/.test(c)), 'the PHP cookie is cleared');
+    assert.ok(
+      setCookies(out).some((c) => /^PHPSESSID=; Path=\/; .*Max-Age=0/.test(c)),
+      'the PHP cookie is cleared',
+    );
     assert.equal(await db('sessions').where({ id: sessionId }).first(), undefined, 'the PHP session row is gone');
-    assert.match(await (await browser.request('/account.php')).headers.get('location') ?? '', /login\.php$/);
+    assert.match((await (await browser.request('/account.php')).headers.get('location')) ?? '', /login\.php$/);
 
     // The idp's confirmation, then back to the site's home page.
     const confirm = await browser.request(endSession.href);
@@ -166,7 +172,14 @@ describeOrSkip('session bridge: OpenID Connect login at the gateway, PHP session
   });
 
   test('return_to must be a path on this site: other origins are refused (no open redirect)', async () => {
-    const refused = ['https://evil.example/', '//evil.example/x', '/\\evil.example/x', 'javascript:alert(1)', 'account.php', '/%0d%0aSet-Cookie:x=y'.replace('%0d%0a', '\r\n')];
+    const refused = [
+      'https://evil.example/',
+      '//evil.example/x',
+      '/\\evil.example/x',
+      'javascript:alert(1)',
+      'account.php',
+      '/%0d%0aSet-Cookie:x=y'.replace('%0d%0a', '\r\n'),
+    ];
     // What only normalisation turns into another origin: dot segments, encoded dots and slashes.
     refused.push('/.//evil.example/x', '/a/..//evil.example/x', '/%2e//evil.example/x', '/%2f%2fevil.example/x', '/%5cevil.example/x');
     for (const target of refused) {
@@ -200,7 +213,10 @@ describeOrSkip('session bridge: OpenID Connect login at the gateway, PHP session
     const res = await fetch(callback, { redirect: 'manual', headers: { cookie: `gw_signin=${stale}` } });
     assert.equal(res.status, 302, await res.clone().text());
     assert.equal(res.headers.get('location'), '/');
-    assert.ok(setCookies(res).some((c) => c.startsWith('PHPSESSID=')), 'the sign-in itself still completes');
+    assert.ok(
+      setCookies(res).some((c) => c.startsWith('PHPSESSID=')),
+      'the sign-in itself still completes',
+    );
   });
 
   test('the other redirects choose no target from the request: logout, the idp end-session, the admin login', async () => {
@@ -208,7 +224,11 @@ describeOrSkip('session bridge: OpenID Connect login at the gateway, PHP session
     const browser = new FormClient(stack.gateway);
     await browser.request('/auth/logout');
     for (const headers of [{ host: 'evil.example' }, { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' }] as Array<Record<string, string>>) {
-      const out = await fetch(`${stack.gateway}/auth/logout?post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`, { method: 'POST', redirect: 'manual', headers: { ...headers, 'sec-fetch-site': 'same-origin' } });
+      const out = await fetch(`${stack.gateway}/auth/logout?post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { ...headers, 'sec-fetch-site': 'same-origin' },
+      });
       assert.equal(out.status, 303);
       const endSession = new URL(out.headers.get('location')!);
       assert.equal(endSession.origin, stack.gateway);
@@ -222,13 +242,19 @@ describeOrSkip('session bridge: OpenID Connect login at the gateway, PHP session
       assert.doesNotMatch(await end.text(), /evil\.example/, target);
     }
     // The admin page's redirects go to /admin only, whatever the request names.
-    const login = await fetch(`${stack.gateway}/admin/?return_to=${encodeURIComponent('//evil.example/x')}&next=${encodeURIComponent('//evil.example/x')}`, { redirect: 'manual' });
+    const login = await fetch(`${stack.gateway}/admin/?return_to=${encodeURIComponent('//evil.example/x')}&next=${encodeURIComponent('//evil.example/x')}`, {
+      redirect: 'manual',
+    });
     assert.equal(login.status, 401);
     assert.equal(login.headers.get('location'), null);
   });
 
   test('a cross-site logout POST is refused; the internal endpoints want their own secrets', async () => {
-    const res = await fetch(`${stack.gateway}/auth/logout`, { method: 'POST', redirect: 'manual', headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } });
+    const res = await fetch(`${stack.gateway}/auth/logout`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+    });
     assert.equal(res.status, 403);
 
     const sessions = `${stack.adapter.url}/internal/v1/sessions`;
@@ -265,7 +291,12 @@ describeOrSkip('session bridge with phpredis sessions (LEGACY_SESSION_STORE=redi
     assert.match(sample, /samesite: Lax\n +lifetime: 0\n/);
     const mapping = join(dir, 'mapping.yaml');
     writeFileSync(mapping, sample.replace(/samesite: Lax\n( +)lifetime: 0\n/, 'samesite: Strict\n$1lifetime: 3600\n'));
-    stack = await startStack({ db: 'mysql', sessionStore: 'redis', sessionName: 'LEGACYSESS', env: { adapter: { LEGACY_MAPPING_FILE: mapping }, gateway: { LOG_LEVEL: 'debug', LEGACY_SESSION_NAME: 'STALE_FALLBACK' } } });
+    stack = await startStack({
+      db: 'mysql',
+      sessionStore: 'redis',
+      sessionName: 'LEGACYSESS',
+      env: { adapter: { LEGACY_MAPPING_FILE: mapping }, gateway: { LOG_LEVEL: 'debug', LEGACY_SESSION_NAME: 'STALE_FALLBACK' } },
+    });
     redis = new Redis(stack.php.redisUrl, { maxRetriesPerRequest: 1 });
   });
   after(async () => {
@@ -280,7 +311,7 @@ describeOrSkip('session bridge with phpredis sessions (LEGACY_SESSION_STORE=redi
     assert.equal(landed.status, 302);
     const cookie = setCookies(landed).find((c) => c.startsWith('LEGACYSESS='));
     assert.ok(cookie, 'the cookie named by the mapping (LEGACY_SESSION_NAME on the adapter)');
-    assert.match(cookie, /^LEGACYSESS=[0-9a-v]{32}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=3600$/, 'with the attributes of the mapping\'s session.cookie');
+    assert.match(cookie, /^LEGACYSESS=[0-9a-v]{32}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=3600$/, "with the attributes of the mapping's session.cookie");
     assert.ok(!setCookies(landed).some((c) => c.startsWith('STALE_FALLBACK=')));
     const id = /^LEGACYSESS=([^;]+)/.exec(cookie)![1]!;
     assert.equal(await redis.get(`PHPREDIS_SESSION:${id}`), legacySessionData(7, 'grace'));
@@ -292,7 +323,10 @@ describeOrSkip('session bridge with phpredis sessions (LEGACY_SESSION_STORE=redi
 
     const out = await browser.request('/auth/logout', { form: {} });
     assert.equal(out.status, 303);
-    assert.ok(setCookies(out).some((c) => /^LEGACYSESS=; Path=\/; HttpOnly; SameSite=Strict; Max-Age=0; Expires=/.test(c)), 'cleared with the same attributes');
+    assert.ok(
+      setCookies(out).some((c) => /^LEGACYSESS=; Path=\/; HttpOnly; SameSite=Strict; Max-Age=0; Expires=/.test(c)),
+      'cleared with the same attributes',
+    );
     assert.equal(await redis.exists(`PHPREDIS_SESSION:${id}`), 0);
     assert.equal((await browser.request('/account.php')).status, 302);
   });

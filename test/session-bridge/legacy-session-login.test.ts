@@ -21,7 +21,10 @@ import { sample } from '../support/prometheus-text.ts';
 async function interactionWith(idpUrl: string, gateway: string, cookie: string): Promise<{ status: number; body: string }> {
   const start = await fetch(`${idpUrl}${authorizeUrl('gateway', `${gateway}/auth/callback`, 'openid').url}`, { redirect: 'manual', headers: { cookie } });
   assert.equal(start.status, 303);
-  const cookies = start.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const cookies = start.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   const page = await fetch(new URL(start.headers.get('location')!, idpUrl), { redirect: 'manual', headers: { cookie: `${cookies}; ${cookie}` } });
   return { status: page.status, body: await page.text() };
 }
@@ -139,7 +142,9 @@ describeOrSkip('the idp accepts a live PHP session as the login (sessions table)
     let browser = new FormClient(stack.gateway);
     let id = await phpLogin(browser, 'ivan');
     sessionIds.push(id);
-    await db('sessions').where({ id }).update({ last_access: Math.floor(Date.now() / 1000) - 1500 });
+    await db('sessions')
+      .where({ id })
+      .update({ last_access: Math.floor(Date.now() / 1000) - 1500 });
     assert.equal((await authorize(browser, stack.gateway)).kind, 'password', 'expired');
     assert.equal((await browser.request('/account.php')).status, 302, 'PHP agrees: logged out');
 
@@ -149,10 +154,16 @@ describeOrSkip('the idp accepts a live PHP session as the login (sessions table)
     sessionIds.push(id);
     const tampered = `${id.slice(0, -1)}${id.endsWith('a') ? 'b' : 'a'}`;
     for (const value of [tampered, 'short', `${id}; PHPSESSID=${tampered}`]) {
-      const res = await fetch(`${stack.gateway}${authorizeUrl('gateway', `${stack.gateway}/auth/callback`, 'openid').url}`, { redirect: 'manual', headers: { cookie: `PHPSESSID=${value}` } });
+      const res = await fetch(`${stack.gateway}${authorizeUrl('gateway', `${stack.gateway}/auth/callback`, 'openid').url}`, {
+        redirect: 'manual',
+        headers: { cookie: `PHPSESSID=${value}` },
+      });
       // The idp's interaction cookies come back; replay them with the forged PHP cookie.
       const interaction = new URL(res.headers.get('location')!, stack.gateway);
-      const cookies = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+      const cookies = res.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
       const page = await fetch(interaction, { redirect: 'manual', headers: { cookie: `${cookies}; PHPSESSID=${value}` } });
       assert.equal(page.status, 200, value);
       assert.match(await page.text(), /name="identifier"/, value);
@@ -164,9 +175,13 @@ describeOrSkip('the idp accepts a live PHP session as the login (sessions table)
     browser = new FormClient(stack.gateway);
     id = await phpLogin(browser, 'liam');
     sessionIds.push(id);
-    await db('sessions').where({ id }).update({ data: Buffer.from('csrf_token|s:4:"abcd";') });
+    await db('sessions')
+      .where({ id })
+      .update({ data: Buffer.from('csrf_token|s:4:"abcd";') });
     assert.equal((await authorize(browser, stack.gateway)).kind, 'password', 'not logged in');
-    await db('sessions').where({ id }).update({ data: Buffer.from('user_id|i:12;login|s:99:"liam";') });
+    await db('sessions')
+      .where({ id })
+      .update({ data: Buffer.from('user_id|i:12;login|s:99:"liam";') });
     assert.equal((await authorize(browser, stack.gateway)).kind, 'password', 'garbage');
     assert.ok((await metric(stack, 'invalid')) >= invalid + 4);
   });
@@ -207,7 +222,11 @@ describeOrSkip('the idp accepts a live PHP session as the login (sessions table)
     const browser = new FormClient(stack.gateway);
     const id = await phpLogin(browser, 'oscar');
     sessionIds.push(id);
-    const off = await startServiceProcess('idp/main.ts', 'IDP_PORT', { ...stack.idpEnv, DATABASE_URL: `sqlite:${join(stack.dir, 'idp-off.sqlite')}`, IDP_ACCEPT_LEGACY_SESSION: 'false' });
+    const off = await startServiceProcess('idp/main.ts', 'IDP_PORT', {
+      ...stack.idpEnv,
+      DATABASE_URL: `sqlite:${join(stack.dir, 'idp-off.sqlite')}`,
+      IDP_ACCEPT_LEGACY_SESSION: 'false',
+    });
     try {
       const refused = await interactionWith(off.url, stack.gateway, `PHPSESSID=${id}`);
       assert.equal(refused.status, 200);
@@ -226,12 +245,17 @@ describeOrSkip('the idp accepts a live PHP session as the login (sessions table)
     sessionIds.push(id);
     // This adapter's mapping names another cookie (its LEGACY_SESSION_NAME override); the idp is told nothing.
     const adapter = await startAdapterProcess(stack.php, { LEGACY_SESSION_NAME: 'MONOLITHSID' });
-    const idp = await startServiceProcess('idp/main.ts', 'IDP_PORT', { ...stack.idpEnv, LEGACY_ADAPTER_URL: adapter.url, DATABASE_URL: `sqlite:${join(stack.dir, 'idp-named.sqlite')}` });
+    const idp = await startServiceProcess('idp/main.ts', 'IDP_PORT', {
+      ...stack.idpEnv,
+      LEGACY_ADAPTER_URL: adapter.url,
+      DATABASE_URL: `sqlite:${join(stack.dir, 'idp-named.sqlite')}`,
+    });
     try {
       const announced = `${adapter.url}/internal/v1/legacy-sessions/cookie`;
       const cookie = await fetch(announced, { headers: { authorization: `Bearer ${ADAPTER_SECRET}` } });
       assert.equal(((await cookie.json()) as { cookie: { name: string } }).cookie.name, 'MONOLITHSID');
-      for (const headers of [{}, { authorization: `Bearer ${BRIDGE_SECRET}` }] as Record<string, string>[]) assert.equal((await fetch(announced, { headers })).status, 401, 'the idp\'s secret only');
+      for (const headers of [{}, { authorization: `Bearer ${BRIDGE_SECRET}` }] as Record<string, string>[])
+        assert.equal((await fetch(announced, { headers })).status, 401, "the idp's secret only");
 
       assert.equal((await interactionWith(idp.url, stack.gateway, `MONOLITHSID=${id}`)).status, 303, 'accepted under the announced name');
       const byDefault = await interactionWith(idp.url, stack.gateway, `PHPSESSID=${id}`);

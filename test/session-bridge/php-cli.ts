@@ -40,7 +40,10 @@ export async function phpEncode(expression: string, handler: SerializeHandler): 
 }
 
 /** session_decode() of `data` in a real PHP under `handler`: whether it worked, $_SESSION and its types. */
-export async function phpDecode(data: Buffer, handler: SerializeHandler): Promise<{ ok: boolean; session: Record<string, unknown>; types: Record<string, string> }> {
+export async function phpDecode(
+  data: Buffer,
+  handler: SerializeHandler,
+): Promise<{ ok: boolean; session: Record<string, unknown>; types: Record<string, string> }> {
   const stdout = await runInPhpSession(
     [
       '$ok = session_decode(base64_decode($argv[1]));',

@@ -14,18 +14,44 @@ const plain = (value: PhpValue): unknown => (Array.isArray(value) ? value.map(([
 const decoded = (data: Buffer, handler: SerializeHandler = 'php') => Object.fromEntries([...decodePhpSession(data, handler)].map(([k, v]) => [k, plain(v)]));
 
 for (const handler of SERIALIZE_HANDLERS) {
-  test(`${handler}: reads what PHP session_encode writes: logins in any script, byte lengths, every scalar and nested arrays`, { skip: phpProblem }, async () => {
-    for (const login of logins) {
-      const data = await phpEncodeAs(`array("user_id" => 42, "login" => ${phpString(login)}, "csrf_token" => "0123abcd")`, handler);
-      assert.deepEqual(decoded(data, handler), { user_id: 42, login, csrf_token: '0123abcd' }, login);
-      assert.equal(loggedInAs(data, sessionFormat(handler))?.value, 42, login);
-      // Our writer and PHP agree byte for byte.
-      if (login !== '') assert.deepEqual(loggedInSessionData({ legacyId: '42', username: login }, sessionFormat(handler)), await phpEncodeAs(`array("user_id" => 42, "login" => ${phpString(login)})`, handler));
-    }
-    const data = await phpEncodeAs('array("n" => null, "t" => true, "pi" => 3.25, "list" => array(1, "two", array("k" => "v")), "map" => array("a|b" => "x;y", 10 => false), "user_id" => 3, "login" => "x")', handler);
-    assert.deepEqual(decoded(data, handler), { n: null, t: true, pi: 3.25, list: [[0, 1], [1, 'two'], [2, [['k', 'v']]]], map: [['a|b', 'x;y'], [10, false]], user_id: 3, login: 'x' });
-    assert.equal(loggedInAs(data, sessionFormat(handler))?.value, 3);
-  });
+  test(
+    `${handler}: reads what PHP session_encode writes: logins in any script, byte lengths, every scalar and nested arrays`,
+    { skip: phpProblem },
+    async () => {
+      for (const login of logins) {
+        const data = await phpEncodeAs(`array("user_id" => 42, "login" => ${phpString(login)}, "csrf_token" => "0123abcd")`, handler);
+        assert.deepEqual(decoded(data, handler), { user_id: 42, login, csrf_token: '0123abcd' }, login);
+        assert.equal(loggedInAs(data, sessionFormat(handler))?.value, 42, login);
+        // Our writer and PHP agree byte for byte.
+        if (login !== '')
+          assert.deepEqual(
+            loggedInSessionData({ legacyId: '42', username: login }, sessionFormat(handler)),
+            await phpEncodeAs(`array("user_id" => 42, "login" => ${phpString(login)})`, handler),
+          );
+      }
+      const data = await phpEncodeAs(
+        'array("n" => null, "t" => true, "pi" => 3.25, "list" => array(1, "two", array("k" => "v")), "map" => array("a|b" => "x;y", 10 => false), "user_id" => 3, "login" => "x")',
+        handler,
+      );
+      assert.deepEqual(decoded(data, handler), {
+        n: null,
+        t: true,
+        pi: 3.25,
+        list: [
+          [0, 1],
+          [1, 'two'],
+          [2, [['k', 'v']]],
+        ],
+        map: [
+          ['a|b', 'x;y'],
+          [10, false],
+        ],
+        user_id: 3,
+        login: 'x',
+      });
+      assert.equal(loggedInAs(data, sessionFormat(handler))?.value, 3);
+    },
+  );
 }
 
 test('a php_serialize session whose string holds php-format session data is never read as that data', { skip: phpProblem }, async () => {
@@ -72,9 +98,23 @@ test('php: reads every scalar type and nested arrays as PHP writes them', { skip
       '"list" => array(1, "two", array("k" => "v")), "map" => array("a|b" => "x;y", 10 => false), "empty" => array(), "user_id" => 3, "login" => "x")',
   );
   assert.deepEqual(decoded(data), {
-    n: null, t: true, f: false, neg: -7, big: 9007199254740991, pi: 3.25, tiny: 1e-10, whole: 2,
-    list: [[0, 1], [1, 'two'], [2, [['k', 'v']]]],
-    map: [['a|b', 'x;y'], [10, false]],
+    n: null,
+    t: true,
+    f: false,
+    neg: -7,
+    big: 9007199254740991,
+    pi: 3.25,
+    tiny: 1e-10,
+    whole: 2,
+    list: [
+      [0, 1],
+      [1, 'two'],
+      [2, [['k', 'v']]],
+    ],
+    map: [
+      ['a|b', 'x;y'],
+      [10, false],
+    ],
     empty: [],
     user_id: 3,
     login: 'x',
@@ -110,7 +150,16 @@ test('php: refuses what it does not understand instead of guessing', { skip: php
     assert.equal(loggedInAs(data, sessionFormat('php'))?.value, undefined, what);
   }
   // Decodable, but not logged in by auth.php's rule as login_user() writes it.
-  for (const data of ['', 'login|s:5:"alice";', 'user_id|i:0;login|s:5:"alice";', 'user_id|i:-1;login|s:1:"a";', 'user_id|s:1:"1";login|s:1:"a";', 'user_id|i:1;', 'user_id|i:1;login|N;', 'csrf_token|s:4:"abcd";']) {
+  for (const data of [
+    '',
+    'login|s:5:"alice";',
+    'user_id|i:0;login|s:5:"alice";',
+    'user_id|i:-1;login|s:1:"a";',
+    'user_id|s:1:"1";login|s:1:"a";',
+    'user_id|i:1;',
+    'user_id|i:1;login|N;',
+    'csrf_token|s:4:"abcd";',
+  ]) {
     assert.equal(loggedInAs(Buffer.from(data), sessionFormat('php'))?.value, undefined, data);
   }
   assert.equal(loggedInAs(Buffer.from('user_id|i:1;login|s:5:"alice";'), sessionFormat('php'))?.value, 1);

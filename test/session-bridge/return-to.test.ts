@@ -14,13 +14,34 @@ test('a dot segment cannot turn a local path into //host', () => {
 });
 
 test('encoded dots, slashes, backslashes and control characters are refused', () => {
-  for (const target of ['/%2e//evil.example/x', '/%2E%2E//evil.example', '/.%2e//evil.example', '/%2f/evil.example', '/%2F%2Fevil.example', '/%5cevil.example', '/%5C%5Cevil.example', '/x%0d%0aset-cookie:a=b', '/x?q=%00', '/x#%7f']) {
+  for (const target of [
+    '/%2e//evil.example/x',
+    '/%2E%2E//evil.example',
+    '/.%2e//evil.example',
+    '/%2f/evil.example',
+    '/%2F%2Fevil.example',
+    '/%5cevil.example',
+    '/%5C%5Cevil.example',
+    '/x%0d%0aset-cookie:a=b',
+    '/x?q=%00',
+    '/x#%7f',
+  ]) {
     assert.equal(safeReturnTo(target, ORIGIN), undefined, target);
   }
 });
 
 test('other origins, schemes, backslashes and raw control characters are refused', () => {
-  for (const target of ['https://evil.example/', '//evil.example/x', '/\\evil.example/x', '\\\\evil.example', 'javascript:alert(1)', 'account.php', '/x\r\nset-cookie:a=b', '/x\tx', `/${'a'.repeat(2048)}`]) {
+  for (const target of [
+    'https://evil.example/',
+    '//evil.example/x',
+    '/\\evil.example/x',
+    '\\\\evil.example',
+    'javascript:alert(1)',
+    'account.php',
+    '/x\r\nset-cookie:a=b',
+    '/x\tx',
+    `/${'a'.repeat(2048)}`,
+  ]) {
     assert.equal(safeReturnTo(target, ORIGIN), undefined, JSON.stringify(target));
   }
 });

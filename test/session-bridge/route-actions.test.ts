@@ -32,7 +32,7 @@ async function signInOnIdpPage(browser: FormClient, page: { res: Response; url: 
 
 const reason = await legacyPhpUnavailableReason({ db: 'sqlite' });
 
-describeOrSkip('the monolith\'s login and logout pages flipped to the gateway\'s signin and signout (shipped route file)', reason, () => {
+describeOrSkip("the monolith's login and logout pages flipped to the gateway's signin and signout (shipped route file)", reason, () => {
   let stack: Stack;
   let db: Knex;
   const flip = async (route: string, state: { mode: string; percent?: number }) => {
@@ -65,7 +65,10 @@ describeOrSkip('the monolith\'s login and logout pages flipped to the gateway\'s
     assert.equal(back.res.status, 200, `landed on a page (${back.url})`);
     assert.equal(back.url, `${stack.gateway}/account.php`);
     assert.match(await back.res.text(), /<td id="account-login">frank<\/td>/);
-    const sessionId = browser.setCookies.map((c) => /^PHPSESSID=([^;]+)/.exec(c)?.[1]).filter(Boolean).at(-1)!;
+    const sessionId = browser.setCookies
+      .map((c) => /^PHPSESSID=([^;]+)/.exec(c)?.[1])
+      .filter(Boolean)
+      .at(-1)!;
     assert.ok(await db('sessions').where({ id: sessionId }).first(), 'the PHP session is in the sessions table');
 
     // The PHP menu's "Log out" button: a same-site POST to logout.php.
@@ -73,7 +76,10 @@ describeOrSkip('the monolith\'s login and logout pages flipped to the gateway\'s
     assert.equal(out.status, 303);
     const endSession = new URL(out.headers.get('location')!);
     assert.equal(endSession.origin + endSession.pathname, `${stack.gateway}/session/end`);
-    assert.ok(out.headers.getSetCookie().some((c) => /^PHPSESSID=; Path=\/; .*Max-Age=0/.test(c)), 'the PHP cookie is cleared');
+    assert.ok(
+      out.headers.getSetCookie().some((c) => /^PHPSESSID=; Path=\/; .*Max-Age=0/.test(c)),
+      'the PHP cookie is cleared',
+    );
     assert.equal(await db('sessions').where({ id: sessionId }).first(), undefined, 'the PHP session is gone');
     assert.equal((await browser.request('/account.php')).headers.get('location'), 'login.php');
     // The idp's own confirmation ends its session: signing in again asks for the password.
@@ -102,7 +108,7 @@ describeOrSkip('the monolith\'s login and logout pages flipped to the gateway\'s
       assert.equal(toNew.headers.get('location'), '/auth/login?return_to=%2Faccount.php');
       const toLegacy = await fetch(`${stack.gateway}/login.php`, { redirect: 'manual', headers: { cookie: `${BUCKET_COOKIE}=${buckets.value(ids.legacy)}` } });
       assert.equal(toLegacy.status, 200);
-      assert.match(await toLegacy.text(), /<form method="post" action="login.php" id="login-form">/, 'the monolith\'s own form');
+      assert.match(await toLegacy.text(), /<form method="post" action="login.php" id="login-form">/, "the monolith's own form");
     }
   });
 });

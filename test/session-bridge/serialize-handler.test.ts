@@ -67,7 +67,11 @@ describeOrSkip('legacy-adapter sessions with session.serialize_handler=php_seria
     const row = await db('sessions').where({ id: sessionId }).first();
     const data = Buffer.from(row.data);
     assert.equal(data.toString('utf8'), 'a:2:{s:3:"uid";i:1;s:8:"username";s:5:"alice";}');
-    assert.deepEqual(await phpDecode(data, 'php_serialize'), { ok: true, session: { uid: 1, username: 'alice' }, types: { uid: 'integer', username: 'string' } });
+    assert.deepEqual(await phpDecode(data, 'php_serialize'), {
+      ok: true,
+      session: { uid: 1, username: 'alice' },
+      types: { uid: 'integer', username: 'string' },
+    });
     assert.deepEqual((await resolve(sessionId)).user?.username, 'alice');
 
     // What PHP's own login would have stored under php_serialize, with more in it.

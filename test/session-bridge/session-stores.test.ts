@@ -135,7 +135,17 @@ const cases: StoreCase[] = [
 
 const ALPHABETS = { 4: /^[0-9a-f]+$/, 5: /^[0-9a-v]+$/, 6: /^[0-9a-zA-Z,-]+$/ };
 
-async function withStore(t: TestContext, c: StoreCase, db: TestDatabase, body: (adapter: SpawnedService, store: Record<string, unknown>, php: (statements: string, ...args: string[]) => Promise<string>, ini: string) => Promise<void>) {
+async function withStore(
+  t: TestContext,
+  c: StoreCase,
+  db: TestDatabase,
+  body: (
+    adapter: SpawnedService,
+    store: Record<string, unknown>,
+    php: (statements: string, ...args: string[]) => Promise<string>,
+    ini: string,
+  ) => Promise<void>,
+) {
   await createLegacyPhpSchema(db);
   await db.knex.schema.alterTable('users', (table) => table.integer('group_id').nullable());
   await db.knex('users').insert([
@@ -146,21 +156,24 @@ async function withStore(t: TestContext, c: StoreCase, db: TestDatabase, body: (
   const store = await c.store(db);
   const mapping = join(dir, `${c.name}-${db.kind}.json`);
   // JSON is YAML: the same format, written by the test.
-  writeFileSync(mapping, JSON.stringify({
-    version: 1,
-    table: 'users',
-    columns: { id: 'user_id', username: 'user_login', email: 'user_email', hash: 'user_pass', salt: 'user_salt' },
-    passwords: { hexCandidates: ['md5'] },
-    session: {
-      serialize_handler: c.handler,
-      store,
-      lifetime: 1440,
-      cookie: { name: `MEMBERS_${c.name.toUpperCase()}`, path: '/members', domain: 'example.test', secure: true, samesite: 'Strict', lifetime: 3600 },
-      sid: c.sid,
-      keys: KEYS,
-      loggedInAs: c.loggedInAs,
-    },
-  }));
+  writeFileSync(
+    mapping,
+    JSON.stringify({
+      version: 1,
+      table: 'users',
+      columns: { id: 'user_id', username: 'user_login', email: 'user_email', hash: 'user_pass', salt: 'user_salt' },
+      passwords: { hexCandidates: ['md5'] },
+      session: {
+        serialize_handler: c.handler,
+        store,
+        lifetime: 1440,
+        cookie: { name: `MEMBERS_${c.name.toUpperCase()}`, path: '/members', domain: 'example.test', secure: true, samesite: 'Strict', lifetime: 3600 },
+        sid: c.sid,
+        keys: KEYS,
+        loggedInAs: c.loggedInAs,
+      },
+    }),
+  );
   const adapter = await startServiceProcess('legacy-adapter/main.ts', 'LEGACY_ADAPTER_PORT', {
     LEGACY_DATABASE_URL: db.url,
     LEGACY_MAPPING_FILE: mapping,
@@ -197,7 +210,11 @@ async function withStore(t: TestContext, c: StoreCase, db: TestDatabase, body: (
  */
 async function whileFilesSessionLocked(ini: string, sessionId: string, adapter: SpawnedService) {
   // A process of its own: it keeps the session open until the test lets it go.
-  const holder = spawn(process.env.PHP_BINARY ?? 'php', ['-r', `${ini} session_id($argv[1]); session_start(); echo "locked\n"; fgets(STDIN); session_write_close();`, sessionId], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const holder = spawn(
+    process.env.PHP_BINARY ?? 'php',
+    ['-r', `${ini} session_id($argv[1]); session_start(); echo "locked\n"; fgets(STDIN); session_write_close();`, sessionId],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   const exited = once(holder, 'exit');
   try {
     const [line] = (await once(holder.stdout!, 'data')) as [Buffer];
@@ -216,55 +233,82 @@ for (const c of cases) {
   const skip = phpProblem ?? (c.name === 'phpredis' ? redisServerProblem() : undefined);
   const engines = c.name === 'table' ? (['sqlite', 'mysql'] as const) : (['sqlite'] as const);
   for (const kind of engines) {
-    test(`${c.name} store (${kind}, ${c.handler}): PHP reads the session the adapter writes, and the adapter resolves the one PHP writes`, { skip }, async (t) => {
-      if (kind === 'mysql') {
-        const problem = await mariadbProblem();
-        if (problem) return skipLoudly(t, 'MariaDB', problem);
-      }
-      const db = kind === 'mysql' ? await createMariaDbDatabase() : await createSqliteDatabase();
-      try {
-        await withStore(t, c, db, async (adapter, store, php, ini) => {
-          const made = await postJson(`${adapter.url}/internal/v1/sessions`, BRIDGE_SECRET, { legacyId: '1' });
-          assert.equal(made.status, 201);
-          const body = (await made.json()) as { sessionId: string; lifetimeSeconds: number; cookie: unknown };
-          // The cookie's attributes travel with the session: the gateway sets exactly these.
-          assert.deepEqual(body.cookie, { name: `MEMBERS_${c.name.toUpperCase()}`, path: '/members', domain: 'example.test', secure: true, httpOnly: true, sameSite: 'Strict', maxAge: 3600 });
-          assert.equal(body.lifetimeSeconds, 1440);
-          assert.equal(body.sessionId.length, c.sid.length);
-          assert.match(body.sessionId, ALPHABETS[c.sid.bits_per_character]);
-          if (store.type === 'files') assert.equal(statSync(join(String(store.save_path), `sess_${body.sessionId}`)).mode & 0o777, 0o600);
+    test(
+      `${c.name} store (${kind}, ${c.handler}): PHP reads the session the adapter writes, and the adapter resolves the one PHP writes`,
+      { skip },
+      async (t) => {
+        if (kind === 'mysql') {
+          const problem = await mariadbProblem();
+          if (problem) return skipLoudly(t, 'MariaDB', problem);
+        }
+        const db = kind === 'mysql' ? await createMariaDbDatabase() : await createSqliteDatabase();
+        try {
+          await withStore(t, c, db, async (adapter, store, php, ini) => {
+            const made = await postJson(`${adapter.url}/internal/v1/sessions`, BRIDGE_SECRET, { legacyId: '1' });
+            assert.equal(made.status, 201);
+            const body = (await made.json()) as { sessionId: string; lifetimeSeconds: number; cookie: unknown };
+            // The cookie's attributes travel with the session: the gateway sets exactly these.
+            assert.deepEqual(body.cookie, {
+              name: `MEMBERS_${c.name.toUpperCase()}`,
+              path: '/members',
+              domain: 'example.test',
+              secure: true,
+              httpOnly: true,
+              sameSite: 'Strict',
+              maxAge: 3600,
+            });
+            assert.equal(body.lifetimeSeconds, 1440);
+            assert.equal(body.sessionId.length, c.sid.length);
+            assert.match(body.sessionId, ALPHABETS[c.sid.bits_per_character]);
+            if (store.type === 'files') assert.equal(statSync(join(String(store.save_path), `sess_${body.sessionId}`)).mode & 0o777, 0o600);
 
-          // Real PHP: session_start() with the id keeps it (strict mode found it) and sees every key typed.
-          const read = JSON.parse(await php('session_id($argv[1]); session_start(); echo json_encode(["id" => session_id(), "session" => $_SESSION, "types" => array_map("gettype", $_SESSION)]);', body.sessionId)) as { id: string; session: unknown; types: unknown };
-          assert.equal(read.id, body.sessionId, 'use_strict_mode accepted the id the adapter made');
-          assert.deepEqual(read.session, ALICE);
-          assert.deepEqual(read.types, TYPES);
+            // Real PHP: session_start() with the id keeps it (strict mode found it) and sees every key typed.
+            const read = JSON.parse(
+              await php(
+                'session_id($argv[1]); session_start(); echo json_encode(["id" => session_id(), "session" => $_SESSION, "types" => array_map("gettype", $_SESSION)]);',
+                body.sessionId,
+              ),
+            ) as { id: string; session: unknown; types: unknown };
+            assert.equal(read.id, body.sessionId, 'use_strict_mode accepted the id the adapter made');
+            assert.deepEqual(read.session, ALICE);
+            assert.deepEqual(read.types, TYPES);
 
-          // And the other way: a login on the monolith, the way PHP stores it, resolved by the adapter.
-          const id = (await php('session_start(); $_SESSION = array_merge(["csrf" => "x"], json_decode($argv[1], true)); echo session_id(); session_write_close();', JSON.stringify(BOB))).trim();
-          assert.equal(id.length, c.sid.length);
-          const resolved = await postJson(`${adapter.url}/internal/v1/legacy-sessions/resolve`, ADAPTER_SECRET, { sessionId: id });
-          assert.equal(resolved.status, 200);
-          const answer = (await resolved.json()) as { ok: boolean; user?: { legacyId: string; username: string } };
-          assert.equal(answer.ok, true);
-          assert.equal(answer.user?.legacyId, '2');
-          assert.equal(answer.user?.username, 'bob');
+            // And the other way: a login on the monolith, the way PHP stores it, resolved by the adapter.
+            const id = (
+              await php(
+                'session_start(); $_SESSION = array_merge(["csrf" => "x"], json_decode($argv[1], true)); echo session_id(); session_write_close();',
+                JSON.stringify(BOB),
+              )
+            ).trim();
+            assert.equal(id.length, c.sid.length);
+            const resolved = await postJson(`${adapter.url}/internal/v1/legacy-sessions/resolve`, ADAPTER_SECRET, { sessionId: id });
+            assert.equal(resolved.status, 200);
+            const answer = (await resolved.json()) as { ok: boolean; user?: { legacyId: string; username: string } };
+            assert.equal(answer.ok, true);
+            assert.equal(answer.user?.legacyId, '2');
+            assert.equal(answer.user?.username, 'bob');
 
-          // A session PHP holds with a deciding key missing or of another type is nobody's.
-          const partial = (await php('session_start(); $_SESSION = ["uid" => "2", "member" => ["name" => "bob"]]; echo session_id(); session_write_close();')).trim();
-          const refused = await postJson(`${adapter.url}/internal/v1/legacy-sessions/resolve`, ADAPTER_SECRET, { sessionId: partial });
-          assert.deepEqual(await refused.json(), { ok: false });
+            // A session PHP holds with a deciding key missing or of another type is nobody's.
+            const partial = (
+              await php('session_start(); $_SESSION = ["uid" => "2", "member" => ["name" => "bob"]]; echo session_id(); session_write_close();')
+            ).trim();
+            const refused = await postJson(`${adapter.url}/internal/v1/legacy-sessions/resolve`, ADAPTER_SECRET, { sessionId: partial });
+            assert.deepEqual(await refused.json(), { ok: false });
 
-          if (store.type === 'files') await whileFilesSessionLocked(ini, body.sessionId, adapter);
+            if (store.type === 'files') await whileFilesSessionLocked(ini, body.sessionId, adapter);
 
-          // Logout: the adapter removes it, and PHP's strict mode no longer takes the id.
-          const deleted = await fetch(`${adapter.url}/internal/v1/sessions/${body.sessionId}`, { method: 'DELETE', headers: { authorization: `Bearer ${BRIDGE_SECRET}` } });
-          assert.equal(deleted.status, 204);
-          assert.notEqual((await php('session_id($argv[1]); session_start(); echo session_id();', body.sessionId)).trim(), body.sessionId);
-        });
-      } finally {
-        await db.drop();
-      }
-    });
+            // Logout: the adapter removes it, and PHP's strict mode no longer takes the id.
+            const deleted = await fetch(`${adapter.url}/internal/v1/sessions/${body.sessionId}`, {
+              method: 'DELETE',
+              headers: { authorization: `Bearer ${BRIDGE_SECRET}` },
+            });
+            assert.equal(deleted.status, 204);
+            assert.notEqual((await php('session_id($argv[1]); session_start(); echo session_id();', body.sessionId)).trim(), body.sessionId);
+          });
+        } finally {
+          await db.drop();
+        }
+      },
+    );
   }
 }

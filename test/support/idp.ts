@@ -157,7 +157,9 @@ interface StartOptions {
 export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
   const dir = mkdtempSync(join(tmpdir(), 'idp-oidc-test-'));
   const primary = options.replicaOf;
-  const db = primary ? primary.db : (options.database ?? (options.storage.db === 'mysql' ? await createMariaDbDatabase('idm_oidc') : await createSqliteDatabase()));
+  const db = primary
+    ? primary.db
+    : (options.database ?? (options.storage.db === 'mysql' ? await createMariaDbDatabase('idm_oidc') : await createSqliteDatabase()));
   const redis = primary ? primary.redis : options.storage.redis ? await createTestRedis() : undefined;
   const logoutTokens: string[] = [];
   // The RP's back-channel logout endpoint (a separate server, as a real RP would be).
@@ -249,7 +251,12 @@ export async function storedPasswordHash(idp: TestIdp, userId: string): Promise<
 }
 
 /** Runs `body` against a fresh idp on `storage`; skips loudly when a service is missing. */
-export async function withIdp(t: TestContext, storage: Storage, body: (idp: TestIdp) => Promise<void>, options: Omit<StartOptions, 'storage'> = {}): Promise<void> {
+export async function withIdp(
+  t: TestContext,
+  storage: Storage,
+  body: (idp: TestIdp) => Promise<void>,
+  options: Omit<StartOptions, 'storage'> = {},
+): Promise<void> {
   const problem = await storageProblem(storage);
   if (problem) return skipLoudly(t, problem.split(':')[0] ?? 'a service', problem);
   const idp = await startTestIdp({ storage, ...options });
@@ -326,7 +333,6 @@ function storedSchemeReader(databaseUrl: string, username: string) {
   };
 }
 
-
 /**
  * idp/main.ts in its own process, as production runs it, on a throwaway database holding one
  * legacy user (startTestIdp runs the same startIdp in this process instead), with a clients
@@ -378,7 +384,10 @@ export async function startIdpProcess(clients: Record<string, unknown>[], env: R
   };
 }
 
-type ProviderConstructor = new (issuer: string, configuration: Record<string, unknown>) => InteractionProvider & {
+type ProviderConstructor = new (
+  issuer: string,
+  configuration: Record<string, unknown>,
+) => InteractionProvider & {
   callback(): express.RequestHandler;
   proxy: boolean;
   on(event: string, listener: (...args: unknown[]) => void): void;
@@ -477,7 +486,10 @@ export async function startPageHarness(options: {
     findAccount: async (_ctx: unknown, sub: string) => {
       const user = await users.findById(sub);
       if (!user) return undefined;
-      return { accountId: sub, claims: async () => ({ sub, name: user.name, preferred_username: user.username, email: user.email, email_verified: user.emailVerified }) };
+      return {
+        accountId: sub,
+        claims: async () => ({ sub, name: user.name, preferred_username: user.username, email: user.email, email_verified: user.emailVerified }),
+      };
     },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     features: {

@@ -23,7 +23,17 @@ import { createTestRedis } from '../../scripts/support/databases.ts';
 import type { Redis } from '../../lib/redis.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { Cleanups, LegacyBrowser, phpSiteEnv, provisionPhpDatabase, restartablePhpSite, runPhpScript, type LegacyPhp, type LegacyResponse, type PhpSite } from '../../scripts/support/legacy-php.ts';
+import {
+  Cleanups,
+  LegacyBrowser,
+  phpSiteEnv,
+  provisionPhpDatabase,
+  restartablePhpSite,
+  runPhpScript,
+  type LegacyPhp,
+  type LegacyResponse,
+  type PhpSite,
+} from '../../scripts/support/legacy-php.ts';
 
 export const LEGACY_PHP_2_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../legacy-php-2');
 export const LEGACY_PHP_2_MAPPING = resolve(LEGACY_PHP_2_DIR, '../legacy-adapter/mappings/legacy-php-2.yaml');
@@ -53,7 +63,16 @@ export const MEMBERS_DEMO: readonly DemoMember[] = [
   { id: 1, handle: 'anna', password: 'sunshine04', mail: 'anna@members.example', scheme: 'md5', admin: false, banned: false, orders: 2 },
   { id: 2, handle: 'Bernd', password: 'Käsekuchen7', mail: 'bernd@members.example', scheme: 'sha1(salt.password)', admin: false, banned: false, orders: 0 },
   { id: 3, handle: 'clara', password: "clara's cat", mail: 'clara@members.example', scheme: 'phpass-portable-P', admin: false, banned: false, orders: 1 },
-  { id: 4, handle: 'dieter', password: 'correct horse battery staple', mail: 'dieter@members.example', scheme: 'bcrypt-2a', admin: false, banned: false, orders: 0 },
+  {
+    id: 4,
+    handle: 'dieter',
+    password: 'correct horse battery staple',
+    mail: 'dieter@members.example',
+    scheme: 'bcrypt-2a',
+    admin: false,
+    banned: false,
+    orders: 0,
+  },
   { id: 5, handle: 'emma', password: 'emma-is-admin', mail: 'emma@members.example', scheme: 'bcrypt-2y', admin: true, banned: false, orders: 1 },
   { id: 6, handle: 'frank', password: 'frank-banned', mail: 'frank@members.example', scheme: 'sha1(salt.password)', admin: false, banned: true, orders: 0 },
 ];

@@ -56,7 +56,13 @@ export async function startSmtpServer(behaviour: SmtpServerBehaviour = {}): Prom
       onData(stream, _session, callback) {
         simpleParser(stream).then(
           (mail) => {
-            received.push({ to: addresses(mail.to), from: addresses(mail.from), subject: mail.subject ?? '', text: mail.text ?? '', html: typeof mail.html === 'string' ? mail.html : '' });
+            received.push({
+              to: addresses(mail.to),
+              from: addresses(mail.from),
+              subject: mail.subject ?? '',
+              text: mail.text ?? '',
+              html: typeof mail.html === 'string' ? mail.html : '',
+            });
             callback();
           },
           (error: Error) => callback(error),
@@ -79,7 +85,8 @@ export async function startSmtpServer(behaviour: SmtpServerBehaviour = {}): Prom
       for (;;) {
         const found = received.slice(after).find((m) => m.to === to && subject.test(m.subject));
         if (found) return found;
-        if (Date.now() > deadline) throw new Error(`no mail "${subject.source}" to ${to} (received: ${received.map((m) => `${m.to}: ${m.subject}`).join('; ') || 'nothing'})`);
+        if (Date.now() > deadline)
+          throw new Error(`no mail "${subject.source}" to ${to} (received: ${received.map((m) => `${m.to}: ${m.subject}`).join('; ') || 'nothing'})`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },

@@ -3,15 +3,7 @@
 // entry here is only ever removed by expiry, destroy or revocation; when the bound is reached
 // a write fails loudly instead.
 
-import {
-  ConsumeConflictError,
-  epochSeconds,
-  grantIdOf,
-  isConsumed,
-  lifetimeMs,
-  lookupValues,
-  type LookupField,
-} from './shared.ts';
+import { ConsumeConflictError, epochSeconds, grantIdOf, isConsumed, lifetimeMs, lookupValues, type LookupField } from './shared.ts';
 import type { AdapterPayload, OidcAdapter, OidcAdapterFactory } from './types.ts';
 
 export interface MemoryAdapterOptions {

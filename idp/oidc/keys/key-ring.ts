@@ -36,9 +36,7 @@ export interface KeyRing {
 
 function check(keys: PublishedKeys, development: boolean): void {
   if (!keys.activeKid) {
-    throw new SigningKeyError(
-      'no active signing key in the database: run `idm keys add-next` then `idm keys promote`',
-    );
+    throw new SigningKeyError('no active signing key in the database: run `idm keys add-next` then `idm keys promote`');
   }
   if (!development && keys.developmentKids.length) {
     throw new SigningKeyError(

@@ -242,7 +242,9 @@ export async function encryptStoredKeys(knex: Knex, cipher: KeyCipher, options: 
     if (!options.all && !stored.startsWith('{')) continue;
     const { privateJwk, current } = cipher.decrypt(kid, stored);
     if (current) continue;
-    const changed = await knex(TABLE).where({ kid, private_jwk: stored }).update({ private_jwk: cipher.encrypt(kid, privateJwk) });
+    const changed = await knex(TABLE)
+      .where({ kid, private_jwk: stored })
+      .update({ private_jwk: cipher.encrypt(kid, privateJwk) });
     if (changed) rewritten.push(kid);
   }
   return rewritten;

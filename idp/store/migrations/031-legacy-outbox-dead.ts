@@ -17,7 +17,10 @@ export const legacyOutboxDead: Migration = {
       t.index(['status', 'settled_at'], 'legacy_outbox_status_settled');
     });
     // Rows relayed before this migration: settled when they were relayed.
-    await knex('legacy_outbox').where('status', 'relayed').whereNull('settled_at').update({ settled_at: knex.ref('relayed_at') });
+    await knex('legacy_outbox')
+      .where('status', 'relayed')
+      .whereNull('settled_at')
+      .update({ settled_at: knex.ref('relayed_at') });
   },
   async down(knex) {
     await knex.schema.alterTable('legacy_outbox', (t) => {

@@ -15,4 +15,16 @@ import { legacyOutboxFingerprint } from './061-legacy-outbox-fingerprint.ts';
  * Every schema change of the idp's store, in order. Each must be backward compatible
  * (expand now, contract in a later release) so old and new replicas can run side by side.
  */
-export const idpMigrations: Migration[] = [users, passwordMetadata, signingKeys, legacyMigrationDeadLetters, legacyMigrationCheckpoints, legacyOutbox, legacyOutboxDead, pendingRevocations, passwordResetAndMail, importReceipts, legacyOutboxFingerprint];
+export const idpMigrations: Migration[] = [
+  users,
+  passwordMetadata,
+  signingKeys,
+  legacyMigrationDeadLetters,
+  legacyMigrationCheckpoints,
+  legacyOutbox,
+  legacyOutboxDead,
+  pendingRevocations,
+  passwordResetAndMail,
+  importReceipts,
+  legacyOutboxFingerprint,
+];

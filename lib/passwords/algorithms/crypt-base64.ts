@@ -16,7 +16,11 @@ export function b64From24(b2: number, b1: number, b0: number, n: number): string
  * Encodes digest bytes through a permutation table, as md5-crypt and sha-crypt do: each triple
  * names the bytes that go into one 24-bit group (b2, b1, b0); the final group is shorter.
  */
-export function permutedB64(digest: Uint8Array, groups: readonly (readonly [number, number, number])[], tail: readonly [number, number, number, number]): string {
+export function permutedB64(
+  digest: Uint8Array,
+  groups: readonly (readonly [number, number, number])[],
+  tail: readonly [number, number, number, number],
+): string {
   const at = (i: number): number => (i < 0 ? 0 : (digest[i] ?? 0));
   let out = '';
   for (const [b2, b1, b0] of groups) out += b64From24(at(b2), at(b1), at(b0), 4);

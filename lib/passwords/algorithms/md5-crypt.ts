@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { permutedB64 } from './crypt-base64.ts';
 
 const MAGIC = '$1$';
-const GROUPS = [[0, 6, 12], [1, 7, 13], [2, 8, 14], [3, 9, 15], [4, 10, 5]] as const;
+const GROUPS = [
+  [0, 6, 12],
+  [1, 7, 13],
+  [2, 8, 14],
+  [3, 9, 15],
+  [4, 10, 5],
+] as const;
 const TAIL = [-1, -1, 11, 2] as const;
 
 /**

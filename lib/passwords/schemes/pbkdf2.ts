@@ -67,12 +67,7 @@ export async function hashPbkdf2(password: string, policy: Pbkdf2Policy = DEFAUL
 export function pbkdf2NeedsRehash(hash: string, policy: Pbkdf2Policy = DEFAULT_PBKDF2_POLICY): boolean {
   checkPolicy(policy);
   const parsed = parsePbkdf2(hash);
-  return (
-    !parsed ||
-    parsed.iterations < policy.iterations ||
-    parsed.key.length !== policy.keyLength ||
-    parsed.salt.length < policy.saltLength
-  );
+  return !parsed || parsed.iterations < policy.iterations || parsed.key.length !== policy.keyLength || parsed.salt.length < policy.saltLength;
 }
 
 /**

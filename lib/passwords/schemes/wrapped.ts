@@ -22,7 +22,8 @@ export const WRAPPED_SCHEME = 'wrapped-pbkdf2-sha256';
 const PREFIX = `$${WRAPPED_SCHEME}$`;
 const KEY_LENGTH = 32;
 const SALT_LENGTH = 16;
-const SHAPE = /^\$wrapped-pbkdf2-sha256\$i=([1-9]\d{0,9}),l=([1-9]\d{0,2})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)\$([^$,+]+(?:\+[^$,+]+)*)(?:,s=([A-Za-z0-9+/]+))?$/;
+const SHAPE =
+  /^\$wrapped-pbkdf2-sha256\$i=([1-9]\d{0,9}),l=([1-9]\d{0,2})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)\$([^$,+]+(?:\+[^$,+]+)*)(?:,s=([A-Za-z0-9+/]+))?$/;
 
 /** What the stored hash is and how the idp recorded it: enough to wrap it without the password. */
 export interface WrapInput {
@@ -49,7 +50,8 @@ const derive = (output: string, salt: Buffer, iterations: number, keyLength: num
 
 /** Iterations a wrapping may use: at least 1,000 (below that it adds too little) and at most 10,000,000. */
 export function checkWrapIterations(iterations: number): number {
-  if (!Number.isInteger(iterations) || iterations < 1000 || iterations > 10_000_000) throw new RangeError('wrap iterations must be an integer from 1000 to 10000000');
+  if (!Number.isInteger(iterations) || iterations < 1000 || iterations > 10_000_000)
+    throw new RangeError('wrap iterations must be an integer from 1000 to 10000000');
   return iterations;
 }
 

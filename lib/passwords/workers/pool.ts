@@ -131,10 +131,7 @@ export class WorkerPool {
 }
 
 // One thread is kept for the event loop and for libuv's pool (bcrypt, argon2, pbkdf2).
-const defaultPool = new WorkerPool(
-  Math.max(1, Math.min(4, availableParallelism() - 1)),
-  workerUrlBeside(import.meta.url),
-);
+const defaultPool = new WorkerPool(Math.max(1, Math.min(4, availableParallelism() - 1)), workerUrlBeside(import.meta.url));
 
 /** Runs a hand-written slow hash off the event loop. */
 export function runInWorker(job: Job): Promise<string> {

@@ -99,7 +99,9 @@ async function completeSignIn() {
     exp: typeof claims.exp === 'number' && claims.exp > now,
     at_hash: typeof claims.at_hash === 'string' && claims.at_hash === (await atHash(accessToken, header.alg)),
   };
-  const failed = Object.entries(checks).filter(([, ok]) => !ok).map(([name]) => name);
+  const failed = Object.entries(checks)
+    .filter(([, ok]) => !ok)
+    .map(([name]) => name);
   if (failed.length) throw new Error(`id_token checks failed: ${failed.join(', ')}`);
   const user = new User({
     id_token: idToken,

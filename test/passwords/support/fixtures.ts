@@ -8,9 +8,7 @@ export interface LegacyVector {
 }
 
 /** Hashes real PHP produced, one per scheme and password (copied from the shared fixtures). */
-export const legacyVectors: LegacyVector[] = JSON.parse(
-  readFileSync(new URL('../../fixtures/legacy-hashes.json', import.meta.url), 'utf8'),
-) as LegacyVector[];
+export const legacyVectors: LegacyVector[] = JSON.parse(readFileSync(new URL('../../fixtures/legacy-hashes.json', import.meta.url), 'utf8')) as LegacyVector[];
 
 /**
  * Fixture names that describe a cost variant rather than a format; identifyScheme names the
