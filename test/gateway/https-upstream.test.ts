@@ -1,8 +1,7 @@
 // An https upstream goes through node's own client (gateway/proxy/forward.ts), not the lean
 // forwarder: the same contract, checked here against a TLS server with a throwaway certificate.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -11,39 +10,18 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort, startServiceProcess } from '../../scripts/support/processes.ts';
 import { ADMIN_TOKEN } from '../support/gateway.ts';
+import { testCertificate } from './raw-upstream.ts';
 
 test('an https upstream: answers, bodies, headers, request id, and 502/504 with the request id', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'gateway-tls-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    console.warn(`\n*** SKIPPED: openssl could not make a test certificate (${(error as Error).message}); the https upstream test did NOT run ***\n`);
+  const certificate = testCertificate();
+  if (!certificate) {
+    console.warn('\n*** SKIPPED: openssl could not make a test certificate; the https upstream test did NOT run ***\n');
     return t.skip('openssl unavailable');
   }
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-tls-'));
   const held: ServerResponse[] = [];
   const seen: Array<Record<string, string | string[] | undefined>> = [];
-  const tls = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
+  const tls = createServer({ key: certificate.key, cert: certificate.cert }, (req, res) => {
     seen.push(req.headers);
     if (req.url === '/hang') return void held.push(res);
     let body = '';
@@ -64,7 +42,7 @@ test('an https upstream: answers, bodies, headers, request id, and 502/504 with 
     GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
     DATABASE_URL: `sqlite:${join(dir, 'g.sqlite')}`,
     UPSTREAM_TIMEOUT_MS: '500',
-    NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem'),
+    NODE_EXTRA_CA_CERTS: certificate.certFile,
   });
   try {
     for (let i = 0; i < 3; i++) {
@@ -89,5 +67,6 @@ test('an https upstream: answers, bodies, headers, request id, and 502/504 with 
     tls.closeAllConnections();
     tls.close();
     rmSync(dir, { recursive: true, force: true });
+    certificate.cleanup();
   }
 });
