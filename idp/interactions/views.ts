@@ -11,18 +11,21 @@ export const TEMPORARILY_UNAVAILABLE = 'Signing in is temporarily unavailable. Y
 
 export function layout(title: string, body: Html): string {
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="robots" content="noindex" />
-        <title>${title}</title>
-        <link rel="stylesheet" href="${STYLESHEET_PATH}" />
-      </head>
-      <body>
-        <main class="card">${body}</main>
-      </body>
-    </html> `.value;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>${title}</title>
+<link rel="stylesheet" href="${STYLESHEET_PATH}">
+</head>
+<body>
+<main class="card">
+${body}
+</main>
+</body>
+</html>
+`.value;
 }
 
 export interface FieldError {
@@ -34,15 +37,13 @@ export interface FieldError {
 export function errorSummary(errors: readonly FieldError[]): Html {
   if (!errors.length) return html``;
   return html`<div class="error-summary" id="error-summary" role="alert" aria-live="assertive" aria-labelledby="error-summary-title" tabindex="-1" autofocus>
-    <h2 id="error-summary-title">There is a problem</h2>
-    <ul>
-      ${errors.map((e) => html`<li><a href="#${e.field}">${e.message}</a></li>`)}
-    </ul>
-  </div>`;
+<h2 id="error-summary-title">There is a problem</h2>
+<ul>${errors.map((e) => html`<li><a href="#${e.field}">${e.message}</a></li>`)}</ul>
+</div>`;
 }
 
 export function hidden(name: string, value: string): Html {
-  return html`<input type="hidden" name="${name}" value="${value}" />`;
+  return html`<input type="hidden" name="${name}" value="${value}">`;
 }
 
 export type LoginProblem = 'incorrect' | 'throttled' | 'unavailable' | 'missing-identifier' | 'missing-password' | 'missing-both';
@@ -95,37 +96,27 @@ export function loginPage(view: LoginView): string {
   return layout(
     'Sign in',
     html`<h1>Sign in</h1>
-      <p class="lead">to continue to <strong class="client-name">${view.clientName}</strong></p>
-      ${errorSummary(errors)}
-      <form method="post" action="${base}/login" novalidate>
-        ${hidden('csrf', view.csrf)}
-        <div class="field${id.message ? ' field--error' : ''}">
-          <label for="identifier">Email address or username</label>
-          ${id.message ? html`<p class="field-error" id="identifier-error"><span class="visually-hidden">Error: </span>${id.message}</p>` : ''}
-          <input
-            id="identifier"
-            name="identifier"
-            type="text"
-            value="${view.identifier ?? ''}"
-            autocomplete="username"
-            autocapitalize="none"
-            autocorrect="off"
-            spellcheck="false"
-            required${id.attrs}${focusIdentifier ? html` autofocus` : ''}
-          />
-        </div>
-        <div class="field${pw.message ? ' field--error' : ''}">
-          <label for="password">Password</label>
-          ${pw.message ? html`<p class="field-error" id="password-error"><span class="visually-hidden">Error: </span>${pw.message}</p>` : ''}
-          <input id="password" name="password" type="password" autocomplete="current-password" required${pw.attrs}${focusPassword ? html` autofocus` : ''} />
-        </div>
-        <button type="submit" class="button">Sign in</button>
-      </form>
-      ${view.forgotPasswordUrl ? html`<p class="secondary-link"><a href="${view.forgotPasswordUrl}">Forgot password?</a></p>` : ''}
-      <form method="post" action="${base}/abort" class="cancel">
-        ${hidden('csrf', view.csrf)}
-        <button type="submit" class="button button--secondary">Cancel and go back</button>
-      </form>`,
+<p class="lead">to continue to <strong class="client-name">${view.clientName}</strong></p>
+${errorSummary(errors)}
+<form method="post" action="${base}/login" novalidate>
+${hidden('csrf', view.csrf)}
+<div class="field${id.message ? ' field--error' : ''}">
+<label for="identifier">Email address or username</label>
+${id.message ? html`<p class="field-error" id="identifier-error"><span class="visually-hidden">Error: </span>${id.message}</p>` : ''}
+<input id="identifier" name="identifier" type="text" value="${view.identifier ?? ''}" autocomplete="username" autocapitalize="none" autocorrect="off" spellcheck="false" required${id.attrs}${focusIdentifier ? html` autofocus` : ''}>
+</div>
+<div class="field${pw.message ? ' field--error' : ''}">
+<label for="password">Password</label>
+${pw.message ? html`<p class="field-error" id="password-error"><span class="visually-hidden">Error: </span>${pw.message}</p>` : ''}
+<input id="password" name="password" type="password" autocomplete="current-password" required${pw.attrs}${focusPassword ? html` autofocus` : ''}>
+</div>
+<button type="submit" class="button">Sign in</button>
+</form>
+${view.forgotPasswordUrl ? html`<p class="secondary-link"><a href="${view.forgotPasswordUrl}">Forgot password?</a></p>` : ''}
+<form method="post" action="${base}/abort" class="cancel">
+${hidden('csrf', view.csrf)}
+<button type="submit" class="button button--secondary">Cancel and go back</button>
+</form>`,
   );
 }
 
@@ -144,37 +135,30 @@ export function consentPage(view: ConsentView, describe: { scope(s: string): str
   return layout(
     `Allow ${view.clientName}?`,
     html`<h1 tabindex="-1" autofocus>Allow <span class="client-name">${view.clientName}</span> to use your account?</h1>
-      ${view.accountName ? html`<p class="lead">You are signed in as <strong>${view.accountName}</strong>.</p>` : ''}
-      ${
-        view.scopes.length
-          ? html`<h2>${view.clientName} is asking to</h2>
-              <ul class="permissions">
-                ${view.scopes.map((s) => html`<li>${describe.scope(s)} <span class="scope">(${s})</span></li>`)}
-              </ul>`
-          : ''
-      }
-      ${
-        view.claims.length
-          ? html`<h2>and to see</h2>
-              <ul class="permissions">
-                ${view.claims.map((c) => html`<li>${describe.claim(c)} <span class="scope">(${c})</span></li>`)}
-              </ul>`
-          : ''
-      }
-      ${view.resources.map(
-        (r) =>
-          html`<h2>Access to <span class="resource">${r.resource}</span></h2>
-            <ul class="permissions">
-              ${r.scopes.map((s) => html`<li>${describe.scope(s)} <span class="scope">(${s})</span></li>`)}
-            </ul>`,
-      )}
-      <form method="post" action="${base}/confirm">
-        ${hidden('csrf', view.csrf)}
-        <div class="actions">
-          <button type="submit" name="decision" value="allow" class="button">Allow</button>
-          <button type="submit" name="decision" value="deny" class="button button--secondary">Deny</button>
-        </div>
-      </form>`,
+${view.accountName ? html`<p class="lead">You are signed in as <strong>${view.accountName}</strong>.</p>` : ''}
+${
+  view.scopes.length
+    ? html`<h2>${view.clientName} is asking to</h2>
+<ul class="permissions">${view.scopes.map((s) => html`<li>${describe.scope(s)} <span class="scope">(${s})</span></li>`)}</ul>`
+    : ''
+}
+${
+  view.claims.length
+    ? html`<h2>and to see</h2>
+<ul class="permissions">${view.claims.map((c) => html`<li>${describe.claim(c)} <span class="scope">(${c})</span></li>`)}</ul>`
+    : ''
+}
+${view.resources.map(
+  (r) => html`<h2>Access to <span class="resource">${r.resource}</span></h2>
+<ul class="permissions">${r.scopes.map((s) => html`<li>${describe.scope(s)} <span class="scope">(${s})</span></li>`)}</ul>`,
+)}
+<form method="post" action="${base}/confirm">
+${hidden('csrf', view.csrf)}
+<div class="actions">
+<button type="submit" name="decision" value="allow" class="button">Allow</button>
+<button type="submit" name="decision" value="deny" class="button button--secondary">Deny</button>
+</div>
+</form>`,
   );
 }
 
@@ -188,8 +172,8 @@ export function messagePage(view: MessageView): string {
   return layout(
     view.title,
     html`<h1 tabindex="-1" autofocus>${view.title}</h1>
-      <p>${view.message}</p>
-      ${view.detail ? html`<p class="detail">${view.detail}</p>` : ''}`,
+<p>${view.message}</p>
+${view.detail ? html`<p class="detail">${view.detail}</p>` : ''}`,
   );
 }
 
@@ -199,14 +183,11 @@ export function logoutPage(view: { form: Html; host: string; clientName?: string
   return layout(
     'Sign out',
     html`<h1>Sign out?</h1>
-      <p class="lead">
-        Do you want to sign out of
-        <strong>${view.host}</strong>${view.clientName ? html` (you came from <strong class="client-name">${view.clientName}</strong>)` : ''}?
-      </p>
-      ${view.form}
-      <div class="actions">
-        <button type="submit" form="op.logoutForm" name="logout" value="yes" class="button" autofocus>Yes, sign me out</button>
-        <button type="submit" form="op.logoutForm" class="button button--secondary">No, stay signed in</button>
-      </div>`,
+<p class="lead">Do you want to sign out of <strong>${view.host}</strong>${view.clientName ? html` (you came from <strong class="client-name">${view.clientName}</strong>)` : ''}?</p>
+${view.form}
+<div class="actions">
+<button type="submit" form="op.logoutForm" name="logout" value="yes" class="button" autofocus>Yes, sign me out</button>
+<button type="submit" form="op.logoutForm" class="button button--secondary">No, stay signed in</button>
+</div>`,
   );
 }

@@ -14,12 +14,7 @@ test('escapeHtml neutralises every character that can open markup or leave an at
 test('html escapes what it interpolates, except Html, and renders lists and falsy values sensibly', () => {
   const name = '<b>"x"</b>';
   assert.equal(html`<p title="${name}">${name}</p>`.value, '<p title="&lt;b&gt;&quot;x&quot;&lt;/b&gt;">&lt;b&gt;&quot;x&quot;&lt;/b&gt;</p>');
-  assert.equal(
-    html`<ul>
-      ${['<1>', '2'].map((s) => html`<li>${s}</li>`)}
-    </ul>`.value,
-    '<ul><li>&lt;1&gt;</li><li>2</li></ul>',
-  );
+  assert.equal(html`<ul>${['<1>', '2'].map((s) => html`<li>${s}</li>`)}</ul>`.value, '<ul><li>&lt;1&gt;</li><li>2</li></ul>');
   assert.equal(html`a${false}b${null}c${undefined}d`.value, 'abcd');
   assert.equal(html`${raw('<form></form>')}`.value, '<form></form>');
 });
