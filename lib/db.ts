@@ -141,8 +141,21 @@ function isConcurrentMigration(error: unknown): boolean {
 /** How long a start waits for another process's migration (a lock left by a killed one needs ops: `knex_migrations_lock`). */
 const MIGRATION_LOCK_WAIT_MS = 60_000;
 
+/**
+ * knex creates its lock table's one row by a select, then an insert: two processes creating the
+ * table at once (two gateway workers on a fresh database) can each insert one, and with two rows
+ * the lock can never be taken again (knex wants its update to change exactly one row), so every
+ * later start waits out its deadline. Keeps the first row, and only while no row is held.
+ */
+async function repairLockRows(knex: Knex, tableName: string): Promise<void> {
+  const lockTable = `${tableName}_lock`;
+  if (!(await knex.schema.hasTable(lockTable))) return;
+  const rows = (await knex(lockTable).select('index', 'is_locked').orderBy('index')) as { index: number; is_locked: unknown }[];
+  if (rows.length > 1 && rows.every((r) => Number(r.is_locked) === 0)) await knex(lockTable).where('index', '>', rows[0]!.index).del();
+}
+
 /** Runs `migrations` in order, each once; safe to call from several replicas at start (knex locks). */
-export async function migrate(knex: Knex, migrations: Migration[], tableName = 'knex_migrations'): Promise<string[]> {
+export async function migrate(knex: Knex, migrations: Migration[], tableName = 'knex_migrations', options: { lockWaitMs?: number } = {}): Promise<string[]> {
   const source: Knex.MigrationSource<Migration> = {
     getMigrations: async () => migrations,
     getMigrationName: (m) => m.name,
@@ -151,13 +164,14 @@ export async function migrate(knex: Knex, migrations: Migration[], tableName = '
   // Another replica (or another worker of this one) holding the migration lock is migrating the
   // same list: wait for it, by the clock rather than a count of tries, so a machine busy enough to
   // slow that migration down does not fail this start.
-  const deadline = Date.now() + MIGRATION_LOCK_WAIT_MS;
+  const deadline = Date.now() + (options.lockWaitMs ?? MIGRATION_LOCK_WAIT_MS);
   for (;;) {
     try {
       const [, applied] = (await knex.migrate.latest({ migrationSource: source, tableName })) as [number, string[]];
       return applied;
     } catch (error) {
       if (!isConcurrentMigration(error) || Date.now() > deadline) throw error;
+      if ((error as { name?: string }).name === 'MigrationLocked') await repairLockRows(knex, tableName);
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 100));
     }
   }

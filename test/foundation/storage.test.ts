@@ -50,6 +50,17 @@ test('concurrent migrations from two replicas apply each migration once', async 
   });
 });
 
+test("two lock rows left by knex's racy first start do not lock migrations out for good", async (t) => {
+  await forEachDatabase(t, async (_t, db) => {
+    await migrate(db.knex, idpMigrations.slice(0, 1));
+    // What two processes creating the lock table at the same moment leave behind.
+    await db.knex('knex_migrations_lock').insert({ is_locked: 0 });
+    const applied = await migrate(db.knex, idpMigrations.slice(0, 2), 'knex_migrations', { lockWaitMs: 5_000 });
+    assert.deepEqual(applied, [idpMigrations[1]!.name]);
+    assert.equal((await db.knex('knex_migrations_lock').count({ n: '*' }))[0]!.n, 1);
+  });
+});
+
 test('redis connection with a per-run key prefix', async (t) => {
   const problem = await redisProblem();
   if (problem) return skipLoudly(t, `Redis at ${REDIS_TEST_URL}`, problem);
