@@ -179,7 +179,8 @@ export function createDispatcher(options: DispatchOptions) {
     const found = match(req.method ?? 'GET', target.routePath);
     if (!found.ok) {
       setRouteLabel(res, found.reason);
-      sendGatewayError(res, 404, found.reason, requestId);
+      if (found.reason === 'method_not_allowed') sendGatewayError(res, 405, found.reason, requestId, { allow: found.allow });
+      else sendGatewayError(res, 404, found.reason, requestId);
       return;
     }
     const route = found.route;
@@ -345,7 +346,10 @@ export function createDispatcher(options: DispatchOptions) {
     const target = canonical(req);
     if (!target.ok) return rejectUpgrade(socket, 400, 'bad_path', requestId);
     const found = match(req.method ?? 'GET', target.routePath);
-    if (!found.ok) return rejectUpgrade(socket, 404, found.reason, requestId);
+    if (!found.ok)
+      return found.reason === 'method_not_allowed'
+        ? rejectUpgrade(socket, 405, found.reason, requestId, { allow: found.allow })
+        : rejectUpgrade(socket, 404, found.reason, requestId);
     const route = found.route;
     const auth = route.definition.auth;
     if (auth) {

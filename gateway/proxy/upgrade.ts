@@ -16,9 +16,16 @@ function head(statusLine: string, headers: IncomingHttpHeaders | Record<string, 
 export function rejectUpgrade(socket: Duplex, status: number, error: string, requestId: string, headers?: Record<string, string>): void {
   const body = JSON.stringify({ error, request_id: requestId });
   const reason =
-    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' }[
-      status
-    ] ?? 'Error';
+    {
+      400: 'Bad Request',
+      401: 'Unauthorized',
+      403: 'Forbidden',
+      404: 'Not Found',
+      405: 'Method Not Allowed',
+      502: 'Bad Gateway',
+      503: 'Service Unavailable',
+      504: 'Gateway Timeout',
+    }[status] ?? 'Error';
   if (!socket.writable) return void socket.destroy();
   socket.end(
     head(`HTTP/1.1 ${status} ${reason}`, {

@@ -33,14 +33,14 @@ after(async () => {
 });
 
 /** A request with its target exactly as given (fetch and URL would tidy it first). */
-function send(path: string, method = 'GET'): Promise<{ status: number; servedBy: string | undefined; body: string }> {
+function send(path: string, method = 'GET'): Promise<{ status: number; servedBy: string | undefined; allow: string | undefined; body: string }> {
   const { hostname, port } = new URL(gateway.url);
   return new Promise((resolve, reject) => {
     const req = request({ hostname, port, path, method, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, servedBy: res.headers['x-served-by'] as string | undefined, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, servedBy: res.headers['x-served-by'] as string | undefined, allow: res.headers.allow, body }));
     });
     req.on('error', reject);
     req.end();
@@ -142,6 +142,26 @@ test('every spelling of /login.php reaches the flipped login route, never the le
   assert.equal(next.seen.at(-1)?.url, '/.well-known/openid-configuration');
   assert.equal((await send('/index.php/login.php')).servedBy, 'legacy');
   assert.equal(legacy.seen.at(-1)?.url, '/index.php/login.php');
+});
+
+test('a method the login route does not list is refused, never handed to the legacy login by the catch-all', async () => {
+  // PHP runs login.php for any method, and a script reading $_REQUEST takes credentials from the
+  // query: a method the flipped route leaves out must not fall through to the legacy catch-all.
+  const before = legacy.seen.length;
+  for (const spelling of ['/login.php', '//%6Cogin.php;x', '/login.php/anything?login=alice&password=guess']) {
+    for (const method of ['PUT', 'PATCH', 'DELETE', 'OPTIONS', 'PROPFIND']) {
+      const res = await send(spelling, method);
+      assert.equal(res.status, 405, `${method} ${spelling}`);
+      assert.equal(JSON.parse(res.body).error, 'method_not_allowed', `${method} ${spelling}`);
+      assert.equal(res.servedBy, undefined, `${method} ${spelling}`);
+      assert.deepEqual(res.allow?.split(', ').sort(), ['GET', 'HEAD', 'POST'], `${method} ${spelling}`);
+    }
+  }
+  assert.equal(legacy.seen.length, before, 'the legacy side got a request for the flipped login');
+  // HEAD is GET without a body: it follows GET to the new side.
+  assert.equal((await send('/login.php', 'HEAD')).servedBy, 'new');
+  // Paths the login route does not name still reach the catch-all with any method.
+  assert.equal((await send('/other.php', 'PUT')).servedBy, 'legacy');
 });
 
 test('the ordinary path (shadow mode) forwards the canonical target too', async () => {

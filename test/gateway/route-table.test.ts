@@ -20,7 +20,7 @@ const builtIns = { legacy: 'http://127.0.0.1:8080', idp: 'http://127.0.0.1:3001'
 function router<R extends { name: string; paths: string[]; methods?: string[] }>(routes: R[], scriptSuffixes: string[] = ['.php']) {
   const canonical = compileCanonicalizer(scriptSuffixes);
   const match = compileMatcher(routes, (r) => r);
-  return (method: string, url: string): R | 'bad_path' | 'no_route' => {
+  return (method: string, url: string): R | 'bad_path' | 'no_route' | 'method_not_allowed' => {
     const target = canonical(url);
     if (!target.ok) return 'bad_path';
     const found = match(method, target.routePath);
@@ -164,6 +164,41 @@ test('the matcher: exact paths, prefixes that own their root, methods, first mat
   assert.equal(name('GET', '/x.php/'), 'all');
   for (const bad of ['/api/../admin', '/api/%2e%2e/secret', '/./x', '/a/..', 'http://evil/x', '*']) assert.equal(name('GET', bad), 'bad_path', bad);
   assert.equal(router([{ name: 'only', paths: ['/only'] }])('GET', '/other'), 'no_route');
+});
+
+test('the matcher: a route that names the path but not the method lets only an as specific route take it', () => {
+  const route = router([
+    { name: 'login', paths: ['/login.php'], methods: ['GET', 'POST'] },
+    { name: 'login-writes', paths: ['/login.php'], methods: ['DELETE'] },
+    { name: 'api-read', paths: ['/api/*'], methods: ['GET'] },
+    { name: 'api-v1-write', paths: ['/api/v1/*'], methods: ['POST'] },
+    { name: 'api-write', paths: ['/api/*'], methods: ['PUT'] },
+    { name: 'all', paths: ['/*'] },
+  ]);
+  const name = (method: string, url: string) => {
+    const m = route(method, url);
+    return typeof m === 'string' ? m : m.name;
+  };
+  assert.equal(name('POST', '/login.php'), 'login');
+  assert.equal(name('HEAD', '/login.php/x'), 'login', 'HEAD goes where GET goes');
+  assert.equal(name('DELETE', '/login.php'), 'login-writes', 'the same exact path may split methods between routes');
+  for (const method of ['PUT', 'PATCH', 'OPTIONS', 'PROPFIND']) assert.equal(name(method, '/login.php;x'), 'method_not_allowed', method);
+  assert.equal(name('PUT', '/api/x'), 'api-write', 'the same prefix may split methods');
+  assert.equal(name('POST', '/api/v1/x'), 'api-v1-write', 'a longer prefix is closer');
+  assert.equal(name('DELETE', '/api/x'), 'method_not_allowed', 'never down to the catch-all');
+  assert.equal(name('PUT', '/api/v1/x'), 'method_not_allowed', 'a shorter prefix is not as close as a refusing longer one');
+  assert.equal(name('PUT', '/other'), 'all');
+  // Nothing after the refusing route at all: still 405, not 404.
+  assert.equal(router([{ name: 'only', paths: ['/only'], methods: ['GET'] }])('POST', '/only'), 'method_not_allowed');
+  const m = compileMatcher(
+    [
+      { name: 'a', paths: ['/a'], methods: ['GET'] },
+      { name: 'b', paths: ['/a'], methods: ['POST'] },
+      { name: 'c', paths: ['/*'] },
+    ],
+    (r) => r,
+  );
+  assert.deepEqual(m('PUT', '/a'), { ok: false, reason: 'method_not_allowed', allow: 'GET, HEAD, POST' });
 });
 
 test('flag values: the schema refuses nonsense with a clear message', () => {
