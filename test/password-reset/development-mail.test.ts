@@ -1,7 +1,12 @@
 // Without SMTP_URL (the embedded default) a reset mail is an .eml file and its link is in the
 // log; templates come from the directory ops name, values HTML-escaped; requests past the
-// per-account allowance are throttled (the same page, no mail); an expired link says so.
+// per-account allowance are throttled (the same page, no mail); an expired link says so. In
+// production the link is never logged, .eml files or not; the page is sent before any lookup;
+// requests past the per-address allowance are throttled whichever account they name.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +29,8 @@ async function ask(url: string, identifier: string): Promise<{ status: number; b
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ identifier }),
+    // Far shorter than any wait on the legacy-adapter in these tests: a page that waited for it fails here.
+    signal: AbortSignal.timeout(30_000),
   });
   return { status: res.status, body: await res.text() };
 }
@@ -36,37 +43,41 @@ async function eventually(what: string, check: () => Promise<boolean> | boolean)
   }
 }
 
-/** A throwaway idp database holding eve (a legacy hash, as the batch migration leaves it), and the idp on it in its own process. */
-async function startIdpWithEve(dir: string, env: Record<string, string>) {
+/**
+ * A throwaway idp database holding eve (a legacy hash, as the batch migration leaves it) and
+ * `others` (usernames, mail at example.test), and the idp on it in its own process; `before`
+ * runs on the migrated database first, with the idp's environment (an operator's one-off steps).
+ */
+async function startIdpWithEve(dir: string, env: Record<string, string>, options: { others?: string[]; before?(env: Record<string, string>): void } = {}) {
   const databaseUrl = `sqlite:${join(dir, 'idp.sqlite')}`;
   const knex = createDatabase(databaseUrl);
   await migrate(knex, idpMigrations);
-  await createUserStore(knex).insertFromLegacy({
-    legacyId: 'legacy-eve',
-    username: 'eve',
-    email: 'eve@example.test',
-    name: NAME,
-    passwordHash: LEGACY_PHPASS,
-    passwordScheme: 'phpass-portable-P',
-    legacyFingerprint: null,
-  });
+  const users = createUserStore(knex);
+  for (const [username, name] of [['eve', NAME], ...(options.others ?? []).map((o) => [o, o])] as const) {
+    await users.insertFromLegacy({
+      legacyId: `legacy-${username}`,
+      username,
+      email: `${username}@example.test`,
+      name,
+      passwordHash: LEGACY_PHPASS,
+      passwordScheme: 'phpass-portable-P',
+      legacyFingerprint: null,
+    });
+  }
   const port = await freePort();
+  const idpEnv = {
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'info',
+    IDP_ISSUER: `http://127.0.0.1:${port}`,
+    DATABASE_URL: databaseUrl,
+    LEGACY_ADAPTER_URL: 'http://127.0.0.1:9',
+    LEGACY_ADAPTER_TIMEOUT_MS: '500',
+    IDP_MAIL_POLL_MS: '50',
+    ...env,
+  };
   try {
-    const idp = await startServiceProcess(
-      'idp/main.ts',
-      'IDP_PORT',
-      {
-        NODE_ENV: 'development',
-        LOG_LEVEL: 'info',
-        IDP_ISSUER: `http://127.0.0.1:${port}`,
-        DATABASE_URL: databaseUrl,
-        LEGACY_ADAPTER_URL: 'http://127.0.0.1:9',
-        LEGACY_ADAPTER_TIMEOUT_MS: '500',
-        IDP_MAIL_POLL_MS: '50',
-        ...env,
-      },
-      port,
-    );
+    options.before?.(idpEnv);
+    const idp = await startServiceProcess('idp/main.ts', 'IDP_PORT', idpEnv, port);
     return { idp, knex };
   } catch (error) {
     await knex.destroy();
@@ -149,6 +160,98 @@ test('with SMTP_URL the reset link goes only to the mailbox, never to the log', 
     await idp.stop();
     await knex.destroy();
     await smtp.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A legacy-adapter that takes connections and answers none, until release(); from then on it hangs up at once. */
+async function silentAdapter(): Promise<{ url: string; held(): number; release(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let released = false;
+  const server = createServer((socket) => {
+    if (released) return void socket.destroy();
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    held: () => sockets.size,
+    release() {
+      released = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+test('production without SMTP_URL: the page before any lookup, no link in the log, throttled per address', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'idm-reset-prod-'));
+  const mailDir = join(dir, 'mail');
+  const adapter = await silentAdapter();
+  const secret = () => randomBytes(30).toString('base64url');
+  const { idp, knex } = await startIdpWithEve(
+    dir,
+    {
+      NODE_ENV: 'production',
+      IDP_MAIL_DIR: mailDir,
+      LEGACY_ADAPTER_URL: adapter.url,
+      // The adapter never answers: only an answer sent before the lookup reaches the browser.
+      LEGACY_ADAPTER_TIMEOUT_MS: '120000',
+      LEGACY_ADAPTER_SECRET: secret(),
+      IDP_INTERNAL_SECRET: secret(),
+      IDP_INTERACTION_SECRET: secret(),
+      IDP_REGISTRATION_ACCESS_TOKEN: secret(),
+      IDP_CLIENT_SECRET_KEY: secret(),
+      IDP_KEY_ENCRYPTION_KEY: secret(),
+      IDP_COOKIE_KEYS: secret(),
+      PBKDF2_ITERATIONS: '100000',
+      // One request per address, then every other is delayed, whichever account it names.
+      IDP_LOGIN_THROTTLE_ADDRESS_FREE_ATTEMPTS: '1',
+      IDP_LOGIN_THROTTLE_BASE_DELAY_MS: '600000',
+    },
+    {
+      others: ['zoe', 'yan'],
+      // Production refuses to start without a signing key of its own: the operator's first step.
+      before(env) {
+        const keys = spawnSync(process.execPath, ['idp/cli/keys.ts', 'ensure'], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+        assert.equal(keys.status, 0, `${keys.stdout}${keys.stderr}`);
+      },
+    },
+  );
+  try {
+    const metrics = async () => (await fetch(`${idp.opsUrl}/metrics`)).text();
+    const first = await ask(idp.url, 'eve');
+    assert.equal(first.status, 200);
+    assert.match(first.body, /Check your email/);
+    // The page came first; the lookup is under way after it, and cannot end before release().
+    await eventually('the legacy-adapter is asked', () => adapter.held() === 1);
+    adapter.release();
+
+    // The adapter gone, eve is still known to the idp: her link goes out, as an .eml file.
+    await eventually('eve mailed', () => existsSync(mailDir) && readdirSync(mailDir).length === 1);
+    // The second request from this address is allowed (delays start after it), the third is throttled.
+    assert.equal((await ask(idp.url, 'zoe')).body, first.body);
+    assert.equal((await ask(idp.url, 'yan')).body, first.body, 'a throttled request gets the same page');
+    await eventually('one request throttled', async () => sample(await metrics(), 'idp_password_reset_requests_total', { result: 'throttled' }) === 1);
+    assert.equal(sample(await metrics(), 'idp_password_reset_requests_total', { result: 'issued' }), 2);
+    await eventually('two mails written', () => readdirSync(mailDir).length === 2);
+    const mails = await Promise.all(readdirSync(mailDir).map(async (f) => simpleParser(readFileSync(join(mailDir, f)))));
+    assert.deepEqual(mails.map((m) => (m.to as { text: string }).text).sort(), ['eve@example.test', 'zoe@example.test'], 'no mail for the throttled request');
+
+    // Both issued requests logged (whichever words they use), and neither with its link.
+    await eventually('the requests are logged', () => idp.output().split('"msg":"password reset link').length === 3);
+    for (const mail of mails) {
+      const token = /token=([\w-]+)/.exec(mail.text ?? '')?.[1];
+      assert.ok(token, mail.text);
+      assert.ok(!idp.output().includes(token), 'production never logs a link');
+    }
+  } finally {
+    adapter.release();
+    await idp.stop();
+    await adapter.close();
+    await knex.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
 });
