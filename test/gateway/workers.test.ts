@@ -202,3 +202,25 @@ test('SIGTERM at awkward moments still drains and exits 0: just after a worker w
     }
   }
 });
+
+test("SIGTERM when a worker's exit comes before its disconnect: the primary still settles and exits 0 (never 13)", async () => {
+  // Each worker's channel stays open this long after the worker exits (test/fixtures/cluster-exit-before-disconnect.ts).
+  const primary = spawnScript('test/fixtures/cluster-exit-before-disconnect.ts', { HOLD_CHANNEL_MS: '20000' });
+  const started = () => primary.output().match(/\{"worker":\d+,"holder":\d+\}/g) ?? [];
+  try {
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && started().length < 2) await sleep(50);
+    assert.equal(started().length, 2, `two workers started:\n${primary.output()}`);
+    primary.child.kill('SIGTERM');
+    assert.equal(await primary.exited, 0, primary.output());
+  } finally {
+    if (primary.child.exitCode === null) primary.child.kill('SIGKILL');
+    for (const line of started()) {
+      try {
+        process.kill((JSON.parse(line) as { holder: number }).holder, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+});
