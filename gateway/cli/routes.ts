@@ -10,7 +10,7 @@
 // GATEWAY_ADMIN_URL picks the gateway (default http://127.0.0.1:3000). Exit codes: 0 done,
 // 1 refused or failed (the reason is printed), 2 wrong usage, 78 a variable is malformed.
 import { hostname, userInfo } from 'node:os';
-import { parseArgs } from 'node:util';
+import { readCommandArgs } from '../../lib/cli/args.ts';
 import { ConfigError, loadConfig } from '../../lib/config.ts';
 import { routesCliEnv } from './env.ts';
 import { describeNewSide } from '../admin/view.ts';
@@ -62,29 +62,21 @@ function whoami(): string {
 const state = (s: { mode: string; percent?: number | null } | null) => (s ? (s.mode === 'canary' ? `canary ${s.percent}%` : s.mode) : '?');
 
 export async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        percent: { type: 'string' },
-        reason: { type: 'string' },
-        actor: { type: 'string' },
-        route: { type: 'string' },
-        limit: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    die(`${(error as Error).message}\n${usage}`, 2);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
+  const parsed = readCommandArgs(argv, {
+    name: 'routes',
+    usage,
+    positionals: true,
+    options: {
+      percent: { type: 'string' },
+      reason: { type: 'string' },
+      actor: { type: 'string' },
+      route: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (!parsed.ok) return parsed.exit;
+  const { values, positionals } = parsed.args;
   let env;
   try {
     env = loadConfig(routesCliEnv);

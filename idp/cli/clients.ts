@@ -11,7 +11,7 @@
 // reads an existing client's secret on stdin and prints its hash under the current key: after a
 // key rotation, the clients file's hashes move to the new key without new secrets for anyone.
 // Exit codes: 0 done, 2 usage, 78 configuration.
-import { parseArgs } from 'node:util';
+import { readCommandArgs, UsageError } from '../../lib/cli/args.ts';
 import { ConfigError } from '../../lib/config.ts';
 import { loadIdpConfig } from '../config.ts';
 import { generateClientSecret, hashClientSecret } from '../oidc/client-secrets.ts';
@@ -26,27 +26,18 @@ const USAGE = `usage: idm clients new-secret [--json]
        idm clients rehash [--json] < file-holding-the-secret`;
 
 export async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
-    });
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const json = parsed.values.json;
-  const [command, ...extra] = parsed.positionals;
-  if ((command !== 'new-secret' && command !== 'rehash') || extra.length) {
-    console.error(USAGE);
-    return 2;
-  }
+  const parsed = readCommandArgs(
+    argv,
+    { name: 'clients', usage: USAGE, positionals: true, options: { json: { type: 'boolean', default: false } } },
+    ({ values, positionals }) => {
+      const [command, ...extra] = positionals;
+      if ((command !== 'new-secret' && command !== 'rehash') || extra.length)
+        throw new UsageError(command ? `unknown command ${positionals.join(' ')}` : 'which command?');
+      return { command, json: values.json };
+    },
+  );
+  if (!parsed.ok) return parsed.exit;
+  const { command, json } = parsed.args;
   let key: string;
   try {
     key = loadIdpConfig().IDP_CLIENT_SECRET_KEY;

@@ -10,7 +10,7 @@
 //
 // Every replica applies a change within IDP_KEYS_POLL_SECONDS, without a restart. Exit codes:
 // 0 done, 1 refused (too early, wrong state: why is printed) or failed, 2 usage, 78 configuration.
-import { parseArgs } from 'node:util';
+import { readCommandArgs } from '../../lib/cli/args.ts';
 import { ConfigError } from '../../lib/config.ts';
 import { createDatabase } from '../../lib/db.ts';
 import { loadIdpConfig, type IdpConfig } from '../config.ts';
@@ -47,23 +47,15 @@ export function minRetiringMs(config: IdpConfig): number {
 const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
 
 export async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { force: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
-    });
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  const { positionals, values } = parsed;
+  const parsed = readCommandArgs(argv, {
+    name: 'keys',
+    usage: USAGE,
+    positionals: true,
+    options: { force: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+  });
+  if (!parsed.ok) return parsed.exit;
+  const { positionals, values } = parsed.args;
   const [command, kid] = positionals;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (!command || !['list', 'ensure', 'add-next', 'promote', 'retire', 'reencrypt'].includes(command)) {
     console.error(command ? `unknown command ${command}\n${USAGE}` : USAGE);
     return 2;

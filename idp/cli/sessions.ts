@@ -8,9 +8,9 @@
 // IDP_ADMIN_URL picks the idp (default http://127.0.0.1:3001), reached directly, not through the
 // gateway. Exit codes: 0 done, 1 refused or failed (the reason is printed), 2 wrong usage,
 // 78 a variable is malformed.
-import { parseArgs } from 'node:util';
 import { fillPath } from '../../contracts/endpoint.ts';
 import { endSessionsEndpoint } from '../../contracts/idp-internal-api.ts';
+import { readCommandArgs, UsageError } from '../../lib/cli/args.ts';
 import { ConfigError, loadConfig } from '../../lib/config.ts';
 import { sessionsCliEnv } from './env.ts';
 
@@ -23,22 +23,18 @@ function fail(message: string, code: number): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { user: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
-    });
-  } catch (error) {
-    return fail(`${(error as Error).message}\n${usage}`, 2);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
-  if (positionals.length !== 1 || positionals[0] !== 'end' || !values.user) return fail(usage, 2);
+  const parsed = readCommandArgs(
+    argv,
+    { name: 'sessions', usage, positionals: true, options: { user: { type: 'string' }, json: { type: 'boolean', default: false } } },
+    ({ values, positionals }) => {
+      if (positionals.length !== 1 || positionals[0] !== 'end')
+        throw new UsageError(positionals.length ? `unknown command ${positionals.join(' ')}` : 'which command?');
+      if (!values.user) throw new UsageError('--user <sub> names the account');
+      return { user: values.user, json: values.json };
+    },
+  );
+  if (!parsed.ok) return parsed.exit;
+  const values = parsed.args;
   let env;
   try {
     env = loadConfig(sessionsCliEnv);

@@ -6,7 +6,7 @@
  * Exit status: 0 done; 1 failed (run again: it resumes); 2 bad arguments; 78 bad configuration;
  * 130/143 stopped by SIGINT/SIGTERM after the batch in flight.
  */
-import { parseArgs } from 'node:util';
+import { positiveInteger, readCommandArgs } from '../../lib/cli/args.ts';
 import { DEFAULT_WRAP_BATCH_SIZE as DEFAULT_BATCH_SIZE, MAX_WRAP_BATCH_SIZE as MAX_BATCH_SIZE } from '../import/wrap-pass.ts';
 
 const USAGE = `usage: idm wrap-hashes [--batch-size <n>] [--limit <n>] [--count] [--json]
@@ -22,39 +22,27 @@ Resumes from its checkpoint after a kill; safe to run again at any time.
   --json             print the report as JSON
   -h, --help         this text`;
 
-function positive(name: string, value: string | undefined, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) throw new Error(`--${name} must be an integer from 1 to ${max}`);
-  return Number(value);
-}
-
 export async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
+  const parsed = readCommandArgs(
+    argv,
+    {
+      name: 'wrap-hashes',
+      usage: USAGE,
       options: {
         'batch-size': { type: 'string' },
         limit: { type: 'string' },
         count: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
       },
-    });
-    args = {
+    },
+    ({ values }) => ({
       ...values,
-      batchSize: positive('batch-size', values['batch-size'], MAX_BATCH_SIZE),
-      limit: positive('limit', values.limit, Number.MAX_SAFE_INTEGER),
-    };
-  } catch (error) {
-    console.error(`wrap:hashes: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(USAGE);
-    return 0;
-  }
+      batchSize: positiveInteger('batch-size', values['batch-size'], MAX_BATCH_SIZE),
+      limit: positiveInteger('limit', values.limit),
+    }),
+  );
+  if (!parsed.ok) return parsed.exit;
+  const args = parsed.args;
   const [{ idpMigrations }, { ConfigError }, { createDatabase, migrate }, { loadWrapConfig }, { countWeakHashes, runWrapPass }, { describeDatabaseError }] =
     await Promise.all([
       import('../store/migrations/index.ts'),

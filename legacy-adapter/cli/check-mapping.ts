@@ -16,7 +16,7 @@
  * 78 the mapping or the environment is. No write section at all is reported, not failed: a site
  * may migrate without dual-write.
  */
-import { parseArgs } from 'node:util';
+import { readCommandArgs } from '../../lib/cli/args.ts';
 import { ConfigError } from '../../lib/config.ts';
 import { createDatabase } from '../../lib/db.ts';
 import { loadLegacyAdapterConfig } from '../config.ts';
@@ -29,20 +29,13 @@ import { sessionSettings, type SessionSettings } from '../sessions/settings.ts';
 const USAGE = 'usage: idm check-mapping [--mapping <file>] [--json]';
 
 export async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: { mapping: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
-    });
-  } catch (error) {
-    console.error(`check-mapping: ${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (args.values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const parsed = readCommandArgs(argv, {
+    name: 'check-mapping',
+    usage: USAGE,
+    options: { mapping: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  if (!parsed.ok) return parsed.exit;
+  const args = parsed.args;
   let mapping;
   let url;
   let settings: SessionSettings;

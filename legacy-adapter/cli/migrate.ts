@@ -8,9 +8,9 @@
  * reached (run again: it resumes); 2 bad arguments;
  * 78 bad configuration or mapping; 130/143 stopped by SIGINT/SIGTERM after the batch in flight.
  */
-import { parseArgs } from 'node:util';
 // Only what parsing the command line needs is loaded up front: a typo is answered at once,
 // and the database drivers load after (see main()).
+import { positiveInteger, readCommandArgs, UsageError, type ParsedCommandArgs } from '../../lib/cli/args.ts';
 import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../etl/types.ts';
 
 const USAGE = `usage: idm migrate users [options]
@@ -35,15 +35,6 @@ LEGACY_ETL_DATABASE_URL. Resumes from its checkpoint after a kill; safe to run a
 Exit status: 0 done; 3 done but rows were dead-lettered; 1 failed (run again to resume);
 2 bad arguments; 78 bad configuration or mapping; 130/143 stopped by a signal.`;
 
-class UsageError extends Error {}
-
-function positiveInteger(name: string, value: string | undefined, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max)
-    throw new UsageError(`--${name} must be an integer from 1 to ${max} (got ${JSON.stringify(value)})`);
-  return Number(value);
-}
-
 function parseTime(value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
   // A date alone is midnight UTC; a time without a zone would depend on this machine's, so it is refused.
@@ -54,32 +45,20 @@ function parseTime(value: string | undefined): Date | undefined {
   return time;
 }
 
-function parseCommandLine(argv: string[]) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        mapping: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        'batch-size': { type: 'string' },
-        'from-id': { type: 'string' },
-        limit: { type: 'string' },
-        'changed-since': { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values } = parsed;
+const OPTIONS = {
+  mapping: { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
+  'batch-size': { type: 'string' },
+  'from-id': { type: 'string' },
+  limit: { type: 'string' },
+  'changed-since': { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+function checkCommandLine({ values }: ParsedCommandArgs<typeof OPTIONS>) {
   const fromId = values['from-id'];
   if (fromId !== undefined && (fromId === '' || fromId.length > 64)) throw new UsageError('--from-id must be a legacy id (1 to 64 characters)');
   return {
-    help: values.help,
     mapping: values.mapping,
     dryRun: values['dry-run'],
     batchSize: positiveInteger('batch-size', values['batch-size'], MAX_BATCH_SIZE) ?? DEFAULT_BATCH_SIZE,
@@ -91,18 +70,9 @@ function parseCommandLine(argv: string[]) {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let args: ReturnType<typeof parseCommandLine>;
-  try {
-    args = parseCommandLine(argv);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`migrate: ${error.message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const parsed = readCommandArgs(argv, { name: 'migrate', usage: USAGE, options: OPTIONS }, checkCommandLine);
+  if (!parsed.ok) return parsed.exit;
+  const args = parsed.args;
 
   const [{ ConfigError }, { createDatabase }, etl, { describeDatabaseError }, { fingerprintKey }, { legacyDatabaseUrl, loadMapping }] = await Promise.all([
     import('../../lib/config.ts'),

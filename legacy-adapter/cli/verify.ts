@@ -10,10 +10,10 @@
  * ok is false, or {"ok":false,"scheme":null,"needsRehash":false,"error"} for a line that could
  * not be read. Passwords are never printed. Exit code 0 unless stdin cannot be read (2).
  */
-import { parseArgs } from 'node:util';
 import { fstatSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
+import { readCommandArgs } from '../../lib/cli/args.ts';
 import { BARE_HEX_SCHEMES, closePasswordWorkers, getScheme, verifyPassword, type PasswordEncoding, type VerifyOptions } from '../../lib/passwords/index.ts';
 
 interface Verdict {
@@ -94,17 +94,8 @@ order: {"ok","scheme","needsRehash"} plus "reason" (or "error" for a line that c
 Passwords are never printed.`;
 
 export async function main(argv: string[]): Promise<number> {
-  let help;
-  try {
-    help = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h', default: false } } }).values.help;
-  } catch (error) {
-    console.error(`verify: ${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const parsed = readCommandArgs(argv, { name: 'verify', usage: USAGE, options: {} });
+  if (!parsed.ok) return parsed.exit;
   const problem = stdinProblem();
   if (problem) {
     console.error(`verify: cannot read stdin: ${problem}`);
