@@ -142,8 +142,11 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
     return { size, batch, prepared: batch.rows.map((row) => prepareRow(row, context)) };
   }
 
-  /** Hands the valid rows to the idp; records what it and the validation refused; moves the checkpoint. */
-  async function importBatch({ size, batch, prepared }: ReadBatch): Promise<void> {
+  /**
+   * Hands the valid rows to the idp; records what it and the validation refused; moves the
+   * checkpoint, with the size of the batch that goes next (`nextSize`, already being read).
+   */
+  async function importBatch({ size, batch, prepared }: ReadBatch, nextSize: number | null): Promise<void> {
     const lastId = String(batch.lastId);
     const users: ImportUser[] = [];
     const deadLetters: DeadLetter[] = [];
@@ -161,7 +164,6 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
       // The batch is named by the pass and where it starts and how many rows it reads, which a
       // resumed pass reproduces (pendingSize), so the idp can tell a batch sent again.
       const receipt = { pass: `${checkpoint.name}@${checkpoint.startedAt}`, batch: `after=${checkpoint.lastId ?? ''};rows=${size}` };
-      if (!dryRun) await saveCheckpoint(etl, { ...checkpoint, pendingSize: size });
       const answer = await idp.importUsers({ users, dryRun, wrapIterations, ...(dryRun ? {} : { receipt }) });
       if (answer.results.length !== users.length) throw new Error(`the idp answered ${answer.results.length} results for ${users.length} users`);
       if (answer.retriedRowByRow !== null) {
@@ -193,12 +195,16 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
     await etl.transaction(async (trx) => {
       await recordDeadLetters(trx, source, deadLetters);
       if (resolve) await resolveDeadLetters(trx, source, settled);
-      await saveCheckpoint(trx, checkpoint);
+      // The next batch's size rides on this commit rather than on a write of its own before each
+      // request: one commit per batch fewer in the ETL's store, the same key for a resent batch.
+      await saveCheckpoint(trx, { ...checkpoint, pendingSize: nextSize });
     });
   }
 
+  /** Rows the batch after `read` rows asks for; 0 at the limit. */
+  const sizeOfNext = () => Math.max(0, Math.min(firstSize ?? batchSize, limit - read));
   const next = (from: KeysetStart): Promise<ReadBatch> | null => {
-    const size = Math.min(firstSize ?? batchSize, limit - read);
+    const size = sizeOfNext();
     firstSize = null;
     if (size <= 0) return null;
     const pending = readNext(from, size);
@@ -212,6 +218,9 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
   // one after the other, so each is decided against everything before it.
   const firstBatches: number[] = [];
   const lastBatches: number[] = [];
+  // The first batch's size, before it is sent (a resent batch must read the same rows); each
+  // batch's commit then names the size of the one after it.
+  if (!dryRun) await saveCheckpoint(etl, { ...checkpoint, pendingSize: sizeOfNext() || null });
   let lastCommit = performance.now();
   let pending = next(start);
   while (pending) {
@@ -222,8 +231,9 @@ export async function runMigration(options: MigrateOptions): Promise<MigrationRe
     }
     read += current.batch.rows.length;
     const endOfTable = current.batch.rows.length < current.size;
-    pending = endOfTable || signal?.aborted ? null : next({ after: current.batch.lastId });
-    await importBatch(current);
+    const nextSize = endOfTable || signal?.aborted ? 0 : sizeOfNext();
+    pending = nextSize > 0 ? next({ after: current.batch.lastId }) : null;
+    await importBatch(current, nextSize || null);
     batches++;
     const now = performance.now();
     if (firstBatches.length < BATCH_WINDOW) firstBatches.push(now - lastCommit);

@@ -77,3 +77,38 @@ test('killed with SIGKILL mid-run and run again: the same final state as an unin
     await Promise.all([legacy.drop(), uninterrupted.drop(), killed.drop()]);
   }
 });
+
+test('a batch the idp committed but whose answer never came back is sent again with the same key: the resumed pass, in bigger batches, counts each row once', async () => {
+  const legacy = await createDatabaseOfKind('sqlite', 'idm_etl_legacy');
+  const idp = await createIdpStore('sqlite');
+  try {
+    await createLegacyPhpSchema(legacy);
+    const generated = generateUsers(100);
+    await insertLegacyUsers(legacy.knex, generated);
+    const options = { legacy: legacy.knex, etl: idp.etl, mapping, fingerprintKey: FINGERPRINT_KEY, wrapIterations: TEST_WRAP_ITERATIONS };
+    // The real idp imports the third batch; the answer is lost on the way back, as when the
+    // migrate process dies (or its request times out) while the idp commits.
+    let calls = 0;
+    const losesThirdAnswer = {
+      async importUsers(request: Parameters<typeof idp.target.idp.importUsers>[0]) {
+        const answer = await idp.target.idp.importUsers(request);
+        if (++calls === 3) throw new Error('the answer was lost');
+        return answer;
+      },
+    };
+    await assert.rejects(runMigration({ ...options, idp: losesThirdAnswer, batchSize: 10 }), /the answer was lost/);
+    const atLoss = await loadCheckpoint(idp.etl, 'users');
+    assert.equal(atLoss?.lastId, '20', 'two batches recorded');
+    assert.equal(Number((await idp.knex('users').count({ n: '*' }))[0]?.n), 30, 'the idp committed the third');
+
+    const report = await runMigration({ ...options, idp: idp.target.idp, batchSize: 25 });
+    assert.equal(report.resumedAfter, '20');
+    assert.equal(report.complete, true);
+    // Sent again as the same 10 rows, the third batch gets the idp's first answer back: its rows
+    // count as inserted once, not as unchanged.
+    assert.equal(report.counts.inserted, generated.filter((u) => !u.deadLetter).length);
+    assert.equal(report.counts.unchanged, 0);
+  } finally {
+    await Promise.all([legacy.drop(), idp.drop()]);
+  }
+});
