@@ -11,6 +11,8 @@ export type ProxyMode = 'open' | 'blackhole' | 'refuse';
 
 export interface TcpProxy {
   port: number;
+  /** Connections accepted so far, in every mode. */
+  connections(): number;
   mode(): ProxyMode;
   setMode(mode: ProxyMode): void;
   close(): Promise<void>;
@@ -26,7 +28,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     pairs.delete(pair);
   };
 
+  let accepted = 0;
   const server: Server = createServer((client) => {
+    accepted++;
     client.on('error', () => undefined);
     if (current === 'refuse') return void client.resetAndDestroy();
     const pair: [Socket, Socket | undefined] = [client, undefined];
@@ -46,6 +50,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 
   return {
     port,
+    connections: () => accepted,
     mode: () => current,
     setMode(mode) {
       const previous = current;

@@ -7,6 +7,7 @@ import { IDP_IMPORT_USERS_PATH } from '../../contracts/idp-import.ts';
 import { createSqliteDatabase } from '../../scripts/support/databases.ts';
 import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { freePort } from '../../scripts/support/processes.ts';
+import { startTcpProxy } from '../../scripts/support/tcp-proxy.ts';
 import { createIdpStore, generateUsers, insertLegacyUsers, spawnMigrate } from './support.ts';
 
 test('the import endpoint refuses a caller without the internal secret, and a body outside the contract', async () => {
@@ -58,6 +59,29 @@ test('the migrate command stops with a clear error when the idp is down or refus
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(Number((await idp.knex('users').count({ n: '*' }))[0]?.n), 20);
   } finally {
+    await Promise.all([legacy.drop(), idp.drop()]);
+  }
+});
+
+test('every batch of a pass reaches the idp over one kept-alive connection', async () => {
+  const legacy = await createSqliteDatabase();
+  const idp = await createIdpStore('sqlite');
+  const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(idp.idp.url).port) });
+  try {
+    await createLegacyPhpSchema(legacy);
+    await insertLegacyUsers(legacy.knex, generateUsers(60));
+    const run = await spawnMigrate(['--batch-size', '10', '--json'], {
+      ...idp.env,
+      IDP_INTERNAL_URL: `http://127.0.0.1:${proxy.port}`,
+      LEGACY_DATABASE_URL: legacy.url,
+    }).done;
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as { thisRun: { batches: number } };
+    assert.ok(report.thisRun.batches >= 6, `several batches (${report.thisRun.batches})`);
+    assert.equal(Number((await idp.knex('users').count({ n: '*' }))[0]?.n), 60);
+    assert.equal(proxy.connections(), 1, 'one connection for the whole pass');
+  } finally {
+    await proxy.close();
     await Promise.all([legacy.drop(), idp.drop()]);
   }
 });
