@@ -42,7 +42,9 @@ export async function serve(handler: RequestListener, options: ServeOptions): Pr
   // their connection. Tracked per connection (a listener each) rather than per request: a 'close'
   // listener on every response cost the gateway's proxy path ~2 us a request (docs/PERFORMANCE.md).
   const connections = new Set<Socket>();
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 120_000 }, (req: IncomingMessage, res: ServerResponse) => {
+  // insecureHTTPParser false, said here: unset, node takes --insecure-http-parser (NODE_OPTIONS in a
+  // deploy) and then reads two lengths, obs-fold and bare LF, the framing a proxy must refuse.
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 120_000, insecureHTTPParser: false }, (req: IncomingMessage, res: ServerResponse) => {
     if (draining) res.shouldKeepAlive = false;
     (req.socket as TrackedSocket)[kLatest] = res;
     handler(req, res);

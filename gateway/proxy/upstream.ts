@@ -66,6 +66,8 @@ export function requestUpstream(
     path: req.url,
     headers,
     setHost: false,
+    // Strict whatever --insecure-http-parser says: an answer framed two ways would desync the pooled connection.
+    insecureHTTPParser: false,
   });
   upstreamReq.setTimeout(timeoutMs, () => {
     upstreamReq.destroy(Object.assign(new Error('upstream timed out'), { code: UPSTREAM_TIMED_OUT }));

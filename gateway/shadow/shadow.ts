@@ -212,6 +212,7 @@ export class Shadow {
         headers: { ...headers, 'content-length': body.length },
         setHost: false,
         agent: target.protocol === 'https:' ? undefined : this.#agent(target),
+        insecureHTTPParser: false,
       });
       // A total deadline, not an idle one: a shadow that trickles must not hold a slot for long.
       const timer = setTimeout(() => req.destroy(new Error(`no answer within ${this.#options.timeoutMs} ms`)), this.#options.timeoutMs);
