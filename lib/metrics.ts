@@ -53,3 +53,10 @@ export function createMetrics(service: string): HttpMetrics {
     },
   };
 }
+
+/** The counter of that name on the registry, made if it is not there yet: a service's parts may be mounted more than once on one registry (tests). */
+export function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Counter<L>;
+  return new Counter({ name, help, labelNames, registers: [registry] });
+}

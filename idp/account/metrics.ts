@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { counter } from '../interactions/index.ts';
+import { counter } from '../../lib/metrics.ts';
 
 export type PasswordChangeResult = 'success' | 'invalid_form' | 'incorrect_current' | 'throttled' | 'forged' | 'changed_meanwhile' | 'revoke_deferred' | 'busy';
 

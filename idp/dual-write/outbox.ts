@@ -4,6 +4,7 @@
 import type { LEGACY_ADAPTER_ERRORS } from '../../contracts/legacy-adapter-api.ts';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from '../../lib/db.ts';
+import { leaseFree, leaseRows, pendingStats, pruneSettled, retryLater, settleLeased, type PendingStats } from '../outbox/table.ts';
 
 const TABLE = 'legacy_outbox';
 
@@ -28,12 +29,7 @@ export interface OutboxEvent {
 /** Why the relay gave an event up (legacy_outbox.dead_reason). */
 export type DeadReason = typeof LEGACY_ADAPTER_ERRORS.legacyUserNotFound | 'max_attempts';
 
-export interface OutboxStats {
-  /** Pending events. */
-  backlog: number;
-  /** created_at (epoch ms) of the oldest pending event, or null when there is none. */
-  oldestPendingAt: number | null;
-}
+export type OutboxStats = PendingStats;
 
 /** Writes a password_changed event with the caller's transaction (the one that changed the hash); returns its event id. */
 export async function insertPasswordEvent(trx: Knex.Transaction, event: PasswordEventInput): Promise<string> {
@@ -86,15 +82,16 @@ export interface Outbox {
 }
 
 export function createOutbox(knex: Knex): Outbox {
-  const leaseFree = (q: Knex.QueryBuilder, now: number) => q.where((w) => w.whereNull('locked_until').orWhere('locked_until', '<', now));
   return {
     async claim(relayId, limit, leaseMs) {
       const now = Date.now();
-      const rows = (await knex(`${TABLE} as o`)
-        .select('o.id', 'o.event_id', 'o.user_id', 'o.legacy_id', 'o.legacy_hash', 'o.attempts', 'o.created_at')
+      const rows = (await leaseFree(
+        knex(`${TABLE} as o`).select('o.id', 'o.event_id', 'o.user_id', 'o.legacy_id', 'o.legacy_hash', 'o.attempts', 'o.created_at'),
+        now,
+        'o.',
+      )
         .where('o.status', 'pending')
         .where('o.next_attempt_at', '<=', now)
-        .where((w) => w.whereNull('o.locked_until').orWhere('o.locked_until', '<', now))
         .whereNotExists(
           knex(`${TABLE} as p`)
             .select(knex.raw('1'))
@@ -104,74 +101,39 @@ export function createOutbox(knex: Knex): Outbox {
         )
         .orderBy('o.id')
         .limit(limit)) as Row[];
-      const claimed: OutboxEvent[] = [];
-      for (const row of rows) {
-        // The compare-and-set that makes the lease: of two relays that read the same row, one wins.
-        const won = await leaseFree(knex(TABLE).where({ id: row.id, status: 'pending' }), now).update({ locked_by: relayId, locked_until: now + leaseMs });
-        if (won === 1) claimed.push(toEvent(row));
-      }
-      return claimed;
+      return (await leaseRows(knex, TABLE, rows, relayId, leaseMs, now)).map(toEvent);
     },
-    async settle(event, relayId) {
+    settle(event, relayId) {
       const at = Date.now();
-      const n = await knex(TABLE)
-        .where({ id: event.sequence, status: 'pending', locked_by: relayId })
-        .update({
-          status: 'relayed',
-          relayed_at: at,
-          settled_at: at,
-          legacy_hash: null,
-          last_error: null,
-          attempts: event.attempts + 1,
-          locked_by: null,
-          locked_until: null,
-        });
-      return n === 1;
+      return settleLeased(knex, TABLE, event.sequence, relayId, {
+        status: 'relayed',
+        relayed_at: at,
+        settled_at: at,
+        legacy_hash: null,
+        last_error: null,
+        attempts: event.attempts + 1,
+      });
     },
-    async reschedule(event, relayId, error, delayMs) {
-      const n = await knex(TABLE)
-        .where({ id: event.sequence, status: 'pending', locked_by: relayId })
-        .update({ attempts: event.attempts + 1, last_error: error.slice(0, 255), next_attempt_at: Date.now() + delayMs, locked_by: null, locked_until: null });
-      return n === 1;
+    reschedule: (event, relayId, error, delayMs) => retryLater(knex, TABLE, { id: event.sequence, attempts: event.attempts }, relayId, error, delayMs),
+    markDead(event, relayId, reason, error) {
+      return settleLeased(knex, TABLE, event.sequence, relayId, {
+        status: 'dead',
+        dead_reason: reason,
+        settled_at: Date.now(),
+        legacy_hash: null,
+        last_error: error.slice(0, 255),
+        attempts: event.attempts + 1,
+      });
     },
-    async markDead(event, relayId, reason, error) {
-      const n = await knex(TABLE)
-        .where({ id: event.sequence, status: 'pending', locked_by: relayId })
-        .update({
-          status: 'dead',
-          dead_reason: reason,
-          settled_at: Date.now(),
-          legacy_hash: null,
-          last_error: error.slice(0, 255),
-          attempts: event.attempts + 1,
-          locked_by: null,
-          locked_until: null,
-        });
-      return n === 1;
-    },
-    async prune(settledBefore, limit) {
-      // Ids first, then a delete by id: the same two statements on SQLite and MariaDB (neither
-      // DELETE ... LIMIT nor a subquery on the table being deleted from works on both).
-      const rows = (await knex(TABLE)
-        .select('id')
-        .whereIn('status', ['relayed', 'dead'])
+    prune: (settledBefore, limit) =>
+      pruneSettled(
+        knex,
+        TABLE,
+        ['relayed', 'dead'],
         // Rows a replica without migration 031 relayed have relayed_at only.
-        .where((w) => w.where('settled_at', '<', settledBefore).orWhere((o) => o.whereNull('settled_at').where('relayed_at', '<', settledBefore)))
-        .orderBy('id')
-        .limit(limit)) as Row[];
-      if (rows.length === 0) return 0;
-      return knex(TABLE)
-        .whereIn(
-          'id',
-          rows.map((r) => r.id as number),
-        )
-        .whereIn('status', ['relayed', 'dead'])
-        .delete();
-    },
-    async stats() {
-      const row = (await knex(TABLE).where('status', 'pending').first(knex.raw('count(*) as n'), knex.raw('min(created_at) as oldest'))) as Row | undefined;
-      const oldest = row?.oldest;
-      return { backlog: Number(row?.n ?? 0), oldestPendingAt: oldest === null || oldest === undefined ? null : Number(oldest) };
-    },
+        (q) => q.where((w) => w.where('settled_at', '<', settledBefore).orWhere((o) => o.whereNull('settled_at').where('relayed_at', '<', settledBefore))),
+        limit,
+      ),
+    stats: () => pendingStats(knex, TABLE),
   };
 }

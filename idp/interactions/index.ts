@@ -7,5 +7,4 @@ export { createCsrfTokens, type CsrfTokens } from './csrf.ts';
 export { unreadableFormStatus } from './form-errors.ts';
 export { RETRY_AFTER_SECONDS, sendUnavailablePage } from './unavailable.ts';
 export { html, type Html } from '../../lib/html.ts';
-export { counter } from './login-form-metrics.ts';
 export { errorSummary, fieldError, hidden, layout, messagePage, type FieldError } from './views.ts';

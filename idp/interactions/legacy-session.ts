@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { LegacySessionLogin, LegacySessionResult } from '../login/legacy-session.ts';
-import { counter } from './login-form-metrics.ts';
+import { counter } from '../../lib/metrics.ts';
 import type { InteractionDetails } from './provider-types.ts';
 
 /** What the login step carries back to the provider for a legacy-session sign-in. */

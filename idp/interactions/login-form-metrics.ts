@@ -1,4 +1,5 @@
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { counter } from '../../lib/metrics.ts';
 import type { ThrottleSubject } from '../throttle/index.ts';
 
 /** How one login form submission ended (idp_login_page_submissions_total); the password check under it is counted by login/metrics.ts. */
@@ -7,13 +8,6 @@ export type LoginFormResult = 'success' | 'failure' | 'throttled' | 'unavailable
 export interface LoginFormMetrics {
   login(result: LoginFormResult): void;
   throttled(subject: ThrottleSubject): void;
-}
-
-export function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
-  // mountInteractions may run more than once on one registry (tests); reuse what exists.
-  const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Counter<L>;
-  return new Counter({ name, help, labelNames, registers: [registry] });
 }
 
 export function createLoginFormMetrics(registry?: Registry): LoginFormMetrics {

@@ -1,6 +1,7 @@
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
-import { counter } from '../interactions/index.ts';
+import { counter } from '../../lib/metrics.ts';
+import { registerBacklogGauges } from '../outbox/metrics.ts';
 import type { MailOutboxStats } from './outbox.ts';
 import { TEMPLATE_NAMES } from './templates.ts';
 
@@ -30,37 +31,12 @@ export function createMailMetrics(registry: Registry | undefined, options: { sta
     sent.inc({ template }, 0);
     rejected.inc({ template }, 0);
   }
-  let inFlight: Promise<MailOutboxStats | undefined> | undefined;
-  const stats = (): Promise<MailOutboxStats | undefined> =>
-    (inFlight ??= options
-      .stats()
-      .catch((error: unknown) => {
-        options.logger?.warn({ err: error }, 'cannot read the mail outbox for metrics');
-        return undefined;
-      })
-      .finally(() => {
-        inFlight = undefined;
-      }));
-  if (!registry.getSingleMetric('idp_mail_backlog')) {
-    new Gauge({
-      name: 'idp_mail_backlog',
-      help: 'Messages in the mail outbox not yet accepted by the SMTP server',
-      registers: [registry],
-      async collect() {
-        const s = await stats();
-        if (s) this.set(s.backlog);
-      },
-    });
-    new Gauge({
-      name: 'idp_mail_oldest_pending_seconds',
-      help: 'Age of the oldest message not yet sent (0 when none is pending)',
-      registers: [registry],
-      async collect() {
-        const s = await stats();
-        if (s) this.set(s.oldestPendingAt === null ? 0 : Math.max(0, (Date.now() - s.oldestPendingAt) / 1000));
-      },
-    });
-  }
+  registerBacklogGauges(registry, {
+    what: 'the mail outbox',
+    backlog: { name: 'idp_mail_backlog', help: 'Messages in the mail outbox not yet accepted by the SMTP server' },
+    oldest: { name: 'idp_mail_oldest_pending_seconds', help: 'Age of the oldest message not yet sent (0 when none is pending)' },
+    ...options,
+  });
   return {
     queued: (template) => queued.inc({ template }),
     sent: (template) => sent.inc({ template }),

@@ -7,7 +7,7 @@ import type Provider from 'oidc-provider';
 import type { Client } from 'oidc-provider';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
-import { counter } from '../interactions/index.ts';
+import { counter } from '../../lib/metrics.ts';
 
 /** What an ended session says about the clients signed in through it (oidc-provider's Session payload). */
 export interface EndedSession {

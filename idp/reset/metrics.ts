@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { counter } from '../interactions/index.ts';
+import { counter } from '../../lib/metrics.ts';
 
 /** What became of a "Forgot password?" form submission (the page the user sees is the same for all). */
 export type ResetRequestResult = 'issued' | 'no_account' | 'throttled' | 'unavailable' | 'failed';
