@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import type { PublicOrigin } from './headers.ts';
 import { ConnectionPool } from './pool.ts';
 
@@ -19,6 +20,14 @@ export interface Upstream {
    * redirects) must only ever build public ones.
    */
   publicOrigin: PublicOrigin | undefined;
+  /**
+   * The name an https upstream's certificate is checked against (and sent as SNI): the host of its
+   * configured URL, '' for an IP address (no SNI; checked against the address). Never left to
+   * node, which takes the request's Host header, the client's: a client could then name any host
+   * whose certificate a machine in the path holds, and the gateway would take that machine for
+   * the upstream.
+   */
+  servername: string;
 }
 
 export function createUpstream(name: string, href: string, settings: { publicUrl?: string; maxSockets?: number } = {}): Upstream {
@@ -38,6 +47,7 @@ export function createUpstream(name: string, href: string, settings: { publicUrl
     agent: protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options),
     pool: protocol === 'http:' ? new ConnectionPool(hostname, port) : undefined,
     publicOrigin: publicUrl && { proto: publicUrl.protocol.slice(0, -1), host: publicUrl.host },
+    servername: isIP(hostname) ? '' : hostname,
   };
 }
 
@@ -66,6 +76,7 @@ export function requestUpstream(
     path: req.url,
     headers,
     setHost: false,
+    servername: upstream.servername,
     // Strict whatever --insecure-http-parser says: an answer framed two ways would desync the pooled connection.
     insecureHTTPParser: false,
   });

@@ -211,6 +211,7 @@ export class Shadow {
         path,
         headers: { ...headers, 'content-length': body.length },
         setHost: false,
+        servername: target.servername,
         agent: target.protocol === 'https:' ? undefined : this.#agent(target),
         insecureHTTPParser: false,
       });

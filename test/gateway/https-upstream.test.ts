@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort, startServiceProcess } from '../../scripts/support/processes.ts';
 import { ADMIN_TOKEN } from '../support/gateway.ts';
-import { testCertificate } from './raw-upstream.ts';
+import { rawExchange, startRawUpstream, testCertificate } from './raw-upstream.ts';
 
 test('an https upstream: answers, bodies, headers, request id, and 502/504 with the request id', async (t) => {
   const certificate = testCertificate();
@@ -68,5 +68,52 @@ test('an https upstream: answers, bodies, headers, request id, and 502/504 with 
     tls.close();
     rmSync(dir, { recursive: true, force: true });
     certificate.cleanup();
+  }
+});
+
+test("an https upstream's certificate is checked against the upstream's configured host, never the client's Host", async (t) => {
+  const upstreamCertificate = testCertificate();
+  // A certificate the gateway's machine trusts (as it trusts public CAs) for a name a client may
+  // put in Host: a machine between the gateway and the upstream could hold one for its own domain.
+  const otherCertificate = testCertificate('other.example');
+  if (!upstreamCertificate || !otherCertificate) {
+    console.warn('\n*** SKIPPED: openssl could not make a test certificate; the certificate-name test did NOT run ***\n');
+    return t.skip('openssl unavailable');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-tls-name-'));
+  const answer = (body: string) => () => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+  const real = await startRawUpstream(answer('real'), upstreamCertificate);
+  const impostor = await startRawUpstream(answer('impostor'), otherCertificate);
+  writeFileSync(join(dir, 'ca.pem'), Buffer.concat([upstreamCertificate.cert, otherCertificate.cert]));
+  writeFileSync(
+    join(dir, 'routes.yaml'),
+    `upstreams:\n  real: ${real.url}\n  impostor: ${impostor.url}\nroutes:\n  - { name: impostor, paths: ['/impostor/*'], legacy: impostor }\n  - { name: real, paths: ['/*'], legacy: real }\n`,
+  );
+  const gateway = await startServiceProcess('gateway/main.ts', 'GATEWAY_PORT', {
+    GATEWAY_ROUTES_FILE: join(dir, 'routes.yaml'),
+    GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
+    DATABASE_URL: `sqlite:${join(dir, 'g.sqlite')}`,
+    NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'),
+  });
+  try {
+    // The public Host of a site is not the upstream's name: the upstream is still reached.
+    for (const host of ['site.example', 'other.example', '127.0.0.1']) {
+      const res = await rawExchange(gateway.url, `GET /page HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+      assert.equal(res.body, 'real', `Host: ${host}`);
+    }
+    // Configured as 127.0.0.1, a server showing a certificate for other.example is not it, even
+    // when the client's Host names other.example.
+    for (const host of ['other.example', 'site.example']) {
+      const res = await rawExchange(gateway.url, `GET /impostor/x HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+      assert.equal(res.status, 502, `Host: ${host}: ${res.head}`);
+    }
+    assert.deepEqual(impostor.seen, [], 'a request went to a server whose certificate does not name the upstream');
+  } finally {
+    await gateway.stop();
+    await real.close();
+    await impostor.close();
+    rmSync(dir, { recursive: true, force: true });
+    upstreamCertificate.cleanup();
+    otherCertificate.cleanup();
   }
 });

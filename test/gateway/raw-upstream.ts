@@ -137,8 +137,8 @@ export async function startRawUpstream(script: Script, tls?: { key: Buffer; cert
   };
 }
 
-/** A throwaway certificate for 127.0.0.1 (openssl), or undefined when openssl is missing. */
-export function testCertificate(): { key: Buffer; cert: Buffer; certFile: string; cleanup(): void } | undefined {
+/** A throwaway certificate for 127.0.0.1, or for the DNS name `name` (openssl), or undefined when openssl is missing. */
+export function testCertificate(name?: string): { key: Buffer; cert: Buffer; certFile: string; cleanup(): void } | undefined {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-raw-tls-'));
   try {
     execFileSync(
@@ -152,9 +152,9 @@ export function testCertificate(): { key: Buffer; cert: Buffer; certFile: string
         '-days',
         '1',
         '-subj',
-        '/CN=127.0.0.1',
+        `/CN=${name ?? '127.0.0.1'}`,
         '-addext',
-        'subjectAltName=IP:127.0.0.1',
+        name === undefined ? 'subjectAltName=IP:127.0.0.1' : `subjectAltName=DNS:${name}`,
         '-keyout',
         join(dir, 'key.pem'),
         '-out',
