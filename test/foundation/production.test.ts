@@ -12,9 +12,10 @@ import { test } from 'node:test';
 import { parse } from 'yaml';
 import { composeClients } from '../../scripts/compose-env.ts';
 import { createMariaDbDatabase, mariadbProblem, MARIADB_ADMIN_URL, REDIS_TEST_URL, redisProblem, skipLoudly } from '../../scripts/support/databases.ts';
+import { idpProductionSecrets, randomSecret } from '../../scripts/support/production-secrets.ts';
 import { freePort, repoRoot, spawnScript, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 
-const secret = () => randomBytes(30).toString('base64url');
+const secret = randomSecret;
 
 /** A service's command in docker-compose.yml, as compose would run it. */
 function composeCommand(service: string): string[] {
@@ -41,13 +42,7 @@ test('production mode from dist/ on MariaDB + Redis, as compose and Kubernetes r
     REDIS_URL: REDIS_TEST_URL,
     REDIS_KEY_PREFIX: `test:${randomBytes(6).toString('hex')}:`,
     IDP_ISSUER: 'https://login.example.test',
-    LEGACY_ADAPTER_SECRET: secret(),
-    IDP_INTERNAL_SECRET: secret(),
-    IDP_INTERACTION_SECRET: secret(),
-    IDP_REGISTRATION_ACCESS_TOKEN: secret(),
-    IDP_CLIENT_SECRET_KEY: secret(),
-    IDP_KEY_ENCRYPTION_KEY: secret(),
-    IDP_COOKIE_KEYS: secret(),
+    ...idpProductionSecrets(),
     GATEWAY_ADMIN_TOKEN: secret(),
     GATEWAY_OIDC_CLIENT_SECRET: secret(),
     GATEWAY_AUTH_COOKIE_SECRET: secret(),

@@ -5,7 +5,6 @@
 // requests past the per-address allowance are throttled whichever account they name.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +18,7 @@ import { createUserStore } from '../../idp/users/store.ts';
 import { LEGACY_PHPASS } from '../../scripts/support/legacy-hashes.ts';
 
 import { freePort, startServiceProcess } from '../../scripts/support/processes.ts';
+import { idpProductionSecrets } from '../../scripts/support/production-secrets.ts';
 import { startSmtpServer } from '../support/smtp-server.ts';
 import { sample } from '../support/prometheus-text.ts';
 
@@ -190,7 +190,6 @@ test('production without SMTP_URL: the page before any lookup, no link in the lo
   const dir = mkdtempSync(join(tmpdir(), 'idm-reset-prod-'));
   const mailDir = join(dir, 'mail');
   const adapter = await silentAdapter();
-  const secret = () => randomBytes(30).toString('base64url');
   const { idp, knex } = await startIdpWithEve(
     dir,
     {
@@ -199,13 +198,7 @@ test('production without SMTP_URL: the page before any lookup, no link in the lo
       LEGACY_ADAPTER_URL: adapter.url,
       // The adapter never answers: only an answer sent before the lookup reaches the browser.
       LEGACY_ADAPTER_TIMEOUT_MS: '120000',
-      LEGACY_ADAPTER_SECRET: secret(),
-      IDP_INTERNAL_SECRET: secret(),
-      IDP_INTERACTION_SECRET: secret(),
-      IDP_REGISTRATION_ACCESS_TOKEN: secret(),
-      IDP_CLIENT_SECRET_KEY: secret(),
-      IDP_KEY_ENCRYPTION_KEY: secret(),
-      IDP_COOKIE_KEYS: secret(),
+      ...idpProductionSecrets(),
       PBKDF2_ITERATIONS: '100000',
       // One request per address, then every other is delayed, whichever account it names.
       IDP_LOGIN_THROTTLE_ADDRESS_FREE_ATTEMPTS: '1',

@@ -5,7 +5,6 @@
 // replicas, Debian's nginx balances them with the shipped deploy/nginx template: browsers reach
 // its public listener, the gateways reach the idps through its internal one.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +20,7 @@ import { startTcpProxy, type TcpProxy } from '../tcp-proxy.ts';
 import { CLIENT_SECRET, CLIENT_SECRET_KEY, clientsYaml, COOKIE_SECRET, IDP_SECRET } from '../stack.ts';
 import { ADAPTER_SECRET, BRIDGE_SECRET, startAdapterProcess } from '../legacy-adapter.ts';
 import { Replica } from './replica.ts';
+import { randomSecret } from '../production-secrets.ts';
 
 /** The site's public origin: browsers (the test's agents) reach it at the gateway with X-Forwarded-Proto: https. */
 export const PUBLIC_URL = 'https://login.example.test';
@@ -82,7 +82,7 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-const secret = () => randomBytes(30).toString('base64url');
+const secret = randomSecret;
 
 /** An operator's command in its own process, awaited (never spawnSync: the load runs in this process). */
 async function operatorStep(args: string[], env: Record<string, string>): Promise<string> {
