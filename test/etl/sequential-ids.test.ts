@@ -22,6 +22,9 @@ test('uuidv7: RFC 9562 version 7, its time in the first 48 bits, strictly increa
   const afterStepBack = uuidv7(now - 60_000);
   assert.ok((ids.at(-1) ?? '') < afterStepBack, 'a clock stepped back never sends ids back');
   assert.ok(millisOf(uuidv7(now + 5)) >= now + 5);
+  // The random bits are drawn in blocks: never the same ones twice across many blocks.
+  const tails = new Set(ids.map((id) => id.slice(-12)));
+  assert.equal(tails.size, ids.length, 'every id has random bits of its own');
 });
 
 test('the migration gives new users time-ordered ids and keeps the ids (the sub) of users copied before', async (t) => {
