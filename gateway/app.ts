@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { clusterMetricsSource, isClusterWorker } from './cluster.ts';
 import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
+import { isWebSocketUpgrade } from '../lib/http-server.ts';
 import { requestIdOf } from '../lib/request-context.ts';
 import { startService, type RunningService } from '../lib/service.ts';
 import { compileTrust } from '../lib/trust-proxy.ts';
@@ -230,6 +231,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
   );
   service.server.on('upgrade', (req, socket, head) => {
     if (service.draining) return rejectUpgrade(socket, 503, 'draining', requestIdOf(req));
+    // lib/http-server makes only WebSocket upgrades upgrades; a node before 24.9 ignores that option.
+    if (!isWebSocketUpgrade(req)) return rejectUpgrade(socket, 400, 'bad_upgrade', requestIdOf(req));
     upgrades?.(req, socket, head);
   });
   // Upgraded connections are no longer HTTP: the drain cannot wait for them (server.close would

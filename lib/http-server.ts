@@ -7,6 +7,11 @@ import type { Logger } from './logger.ts';
 const kLatest = Symbol('latest response');
 type TrackedSocket = Socket & { [kLatest]?: ServerResponse };
 
+/** RFC 6455 4.1: a GET whose Upgrade is `websocket`, the one protocol any service tunnels. */
+export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  return req.method === 'GET' && /^websocket$/i.test((req.headers.upgrade ?? '').trim());
+}
+
 export interface ServeOptions {
   host: string;
   port: number;
@@ -44,11 +49,23 @@ export async function serve(handler: RequestListener, options: ServeOptions): Pr
   const connections = new Set<Socket>();
   // insecureHTTPParser false, said here: unset, node takes --insecure-http-parser (NODE_OPTIONS in a
   // deploy) and then reads two lengths, obs-fold and bare LF, the framing a proxy must refuse.
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 120_000, insecureHTTPParser: false }, (req: IncomingMessage, res: ServerResponse) => {
-    if (draining) res.shouldKeepAlive = false;
-    (req.socket as TrackedSocket)[kLatest] = res;
-    handler(req, res);
-  });
+  const server: Server = createServer(
+    {
+      keepAliveTimeout: 65_000,
+      requestTimeout: 120_000,
+      insecureHTTPParser: false,
+      // Only a WebSocket upgrade is ever an upgrade (to a service that listens for them); any
+      // other (h2c, TLS) is an ordinary request, its Upgrade header dropped as hop-by-hop.
+      // Tunnelled, an upstream's 101 would let the client speak straight to it (h2c
+      // smuggling): requests that skip route matching and the identity-header strip.
+      shouldUpgradeCallback: (req: IncomingMessage): boolean => server.listenerCount('upgrade') > 0 && isWebSocketUpgrade(req),
+    },
+    (req: IncomingMessage, res: ServerResponse) => {
+      if (draining) res.shouldKeepAlive = false;
+      (req.socket as TrackedSocket)[kLatest] = res;
+      handler(req, res);
+    },
+  );
   server.on('connection', (socket: Socket) => {
     connections.add(socket);
     socket.once('close', () => connections.delete(socket));

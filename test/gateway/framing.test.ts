@@ -22,6 +22,8 @@ routes:
 
 before(async () => {
   upstream = await startRawUpstream((request) => {
+    // An upstream that takes any upgrade (an h2c-capable server, or a careless one).
+    if (header(request, 'upgrade').length) return 'HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: h2c\r\n\r\n';
     if (request.target.endsWith('/listed-length')) return 'HTTP/1.1 200 OK\r\nconnection: keep-alive, content-length\r\ncontent-length: 5\r\n\r\nhello';
     return `HTTP/1.1 200 OK\r\ncontent-length: ${request.target.length}\r\n\r\n${request.target}`;
   });
@@ -147,4 +149,29 @@ test('requests pipelined behind a refused one are not forwarded either', async (
 
 test('an upgrade request is held to the same rules', async () => {
   await assertRefused('upgrade with two Hosts', 'GET /hot/ws HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+});
+
+test('only a WebSocket upgrade is tunnelled: h2c or any other is an ordinary request, so nothing behind it skips the door', async () => {
+  for (const path of PATHS) {
+    const before = upstream.seen.length;
+    for (const [name, upgrade] of [
+      ['h2c', 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA'],
+      ['TLS', 'Connection: Upgrade\r\nUpgrade: TLS/1.2'],
+      ['websocket on a POST', 'Connection: Upgrade\r\nUpgrade: websocket'],
+    ]) {
+      const method = name === 'websocket on a POST' ? 'POST' : 'GET';
+      const answer = await rawExchange(
+        gateway.url,
+        `${method} ${path}/up HTTP/1.1\r\nHost: a\r\n${upgrade}\r\nContent-Length: 0\r\n\r\nGET ${path}/smuggled HTTP/1.1\r\nHost: a\r\nX-Remote-User: alice\r\n\r\n`,
+      );
+      assert.equal(answer.status, 200, `${path}, ${name}: ${answer.head}`);
+      assert.equal(answer.body, `${path}/up`, `${path}, ${name}`);
+    }
+    const seen = upstream.seen.slice(before);
+    assert.ok(seen.length >= 3);
+    for (const request of seen) {
+      assert.deepEqual(header(request, 'upgrade'), [], `${request.target} went upstream as an upgrade`);
+      assert.deepEqual(header(request, 'x-remote-user'), [], `${request.target} reached the upstream with a client's identity header`);
+    }
+  }
 });
