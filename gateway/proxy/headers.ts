@@ -115,8 +115,14 @@ function requestFramingAmbiguous(req: IncomingMessage): boolean {
   return framingAmbiguous(hosts, lengths, codings, codingOk, req.httpVersionMinor);
 }
 
-/** The one rule for a client's request header (lowercase name): true when it never reaches an upstream. */
-function requestHeaderDropped(name: string, listed: Set<string> | undefined): boolean {
+/**
+ * The one rule for a client's request header (lowercase name): true when it never reaches an
+ * upstream. Names are judged with `_` read as `-`: CGI, and so PHP, FastCGI and the like, give
+ * an upstream `X_Remote_User` as HTTP_X_REMOTE_USER, the same variable as `X-Remote-User`, so
+ * the underscore spelling of an identity or forwarding header is that header.
+ */
+function requestHeaderDropped(lower: string, listed: Set<string> | undefined): boolean {
+  const name = lower.includes('_') ? lower.replaceAll('_', '-') : lower;
   return (
     HOP_BY_HOP.has(name) ||
     name === 'expect' ||
@@ -124,7 +130,7 @@ function requestHeaderDropped(name: string, listed: Set<string> | undefined): bo
     name.startsWith('x-forwarded-') ||
     name.startsWith(GATEWAY_HEADER_PREFIX) ||
     isIdentityHeader(name) ||
-    listed?.has(name) === true
+    listed?.has(lower) === true
   );
 }
 

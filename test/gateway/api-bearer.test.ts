@@ -230,6 +230,14 @@ describeOrSkip('API routes take access tokens and check scopes', reason, () => {
 
     const anonymous = await get('/api/me.php', forged);
     assert.equal(anonymous.status, 401, 'a forged X-Remote-User without a token reached the monolith');
+    // PHP reads X_Remote_User as it reads X-Remote-User (both are HTTP_X_REMOTE_USER).
+    const underscored = { X_Remote_User: 'alice' };
+    const directUnderscored = await fetch(`${php.url}/api/me.php`, { headers: underscored });
+    assert.equal(directUnderscored.status, 200, 'the sample monolith reads X_Remote_User as X-Remote-User, so this test can fail');
+    await directUnderscored.text();
+    assert.equal((await get('/api/me.php', underscored)).status, 401, 'a forged X_Remote_User without a token reached the monolith');
+    const bobUnderscored = await get('/api/me.php', bearer(await token(bob, 'api:read'), underscored));
+    assert.equal(bobUnderscored.json.login, 'bob', "the token's user, not the one spelled with underscores");
 
     const asBob = bearer(await token(bob, 'api:read'), forged);
     const me = await get('/api/me.php', asBob);

@@ -132,6 +132,37 @@ test('X-Forwarded-*, the request id and the client Host go upstream; client-sent
   assert.equal(seen['x-custom'], 'kept');
 });
 
+test('the underscore spelling of an identity, forwarding or gateway header is that header (CGI reads both alike) and is stripped too', async () => {
+  // X_Remote_User reaches PHP as HTTP_X_REMOTE_USER, the variable X-Remote-User becomes.
+  const forged = {
+    X_Remote_User: 'root',
+    x_identity_subject: 'admin',
+    X_User_Id: '1',
+    X_Forwarded_For: '6.6.6.6',
+    x_forwarded_host: 'evil.example',
+    X_Gateway_Shadow: '1',
+    X_Request_Id: 'forged',
+    x_custom_header: 'kept',
+  };
+  // The hot path (a legacy route), then the ordinary path (shadow mode).
+  for (const [path, flip] of [
+    ['/page', undefined],
+    ['/api/underscores', 'shadow'],
+  ] as const) {
+    if (flip) await gateway.flip('api', { mode: flip });
+    try {
+      const res = await raw(path, forged);
+      assert.equal(res.status, 200, path);
+      const seen = legacy.seen.at(-1)!.headers;
+      for (const name of Object.keys(forged).filter((n) => n !== 'x_custom_header')) assert.equal(seen[name.toLowerCase()], undefined, `${path}: ${name}`);
+      assert.equal(seen['x-forwarded-for'], '127.0.0.1', path);
+      assert.equal(seen.x_custom_header, 'kept', path);
+    } finally {
+      if (flip) await gateway.flip('api', { mode: 'legacy' });
+    }
+  }
+});
+
 test('an untrusted peer cannot forge X-Forwarded-*', async () => {
   const strict = await startTestGateway('routes:\n  - { name: all, paths: ["/*"] }\n', {
     LEGACY_UPSTREAM_URL: legacy.url,
