@@ -6,6 +6,9 @@ import { mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/sup
 import { createIdpStore, FINGERPRINT_KEY, generateUsers, idpState, insertLegacyUsers, mapping, spawnMigrate, TEST_WRAP_ITERATIONS } from './support.ts';
 import { createLegacyPhpSchema } from '../../scripts/support/legacy-schema.ts';
 import { createDatabaseOfKind } from '../../scripts/support/databases.ts';
+import { decodeReceiptAnswer, importUsers } from '../../idp/import/apply.ts';
+import { idpMigrations } from '../../idp/store/migrations/index.ts';
+import { migrate } from '../../lib/db.ts';
 
 test('killed with SIGKILL mid-run and run again: the same final state as an uninterrupted run, no duplicates, counts for the whole pass', async (t) => {
   const problem = await mariadbProblem();
@@ -110,5 +113,42 @@ test('a batch the idp committed but whose answer never came back is sent again w
     assert.equal(report.counts.unchanged, 0);
   } finally {
     await Promise.all([legacy.drop(), idp.drop()]);
+  }
+});
+
+test('a receipt is stored deflated, and one stored as plain JSON by an older idp still answers its batch', async () => {
+  const db = await createDatabaseOfKind('sqlite', 'idm_etl_idp');
+  try {
+    await migrate(db.knex, idpMigrations);
+    const users = generateUsers(1_000)
+      .filter((u) => !u.deadLetter)
+      .map((u, i) => ({
+        legacyId: String(u.row.user_id),
+        username: u.row.user_login,
+        email: u.row.user_email,
+        name: null,
+        active: true,
+        passwordHash: `${i}`.padStart(32, 'a'),
+        passwordSalt: null,
+        passwordScheme: 'md5',
+        passwordCandidates: ['md5'],
+        passwordEncodings: ['utf8' as const],
+        legacyFingerprint: null,
+      }));
+    const first = await importUsers(db.knex, users, { dryRun: false, wrapIterations: 0, receipt: { pass: 'p', batch: 'after=;rows=1000' } });
+    const [stored] = (await db.knex('import_receipts').select('answer')) as { answer: string }[];
+    assert.ok(stored && stored.answer.length < JSON.stringify(first).length / 5, `deflated (${stored?.answer.length} characters)`);
+    assert.deepEqual(decodeReceiptAnswer(stored?.answer ?? ''), first);
+
+    // An older idp's receipt, plain JSON: the batch sent again is answered from it, nothing written.
+    const older = { results: users.map((u) => ({ legacyId: u.legacyId, ok: true, outcome: 'inserted', wrapped: false })), retriedRowByRow: null };
+    await db
+      .knex('import_receipts')
+      .where('pass', 'p')
+      .update({ batch: 'after=;rows=999', answer: JSON.stringify(older) });
+    const again = await importUsers(db.knex, users, { dryRun: false, wrapIterations: 0, receipt: { pass: 'p', batch: 'after=;rows=999' } });
+    assert.deepEqual(again, older);
+  } finally {
+    await db.drop();
   }
 });

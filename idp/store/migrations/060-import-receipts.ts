@@ -14,7 +14,7 @@ export const importReceipts: Migration = {
     await knex.schema.createTable('import_receipts', (t) => {
       t.string('pass', 190).primary();
       t.string('batch', 190).notNullable();
-      // JSON; a batch of 10,000 results is several hundred kB.
+      // JSON, stored deflated since (idp/import/apply.ts); a batch of 10,000 results is several hundred kB of it.
       t.text('answer', 'mediumtext').notNullable();
       // Epoch milliseconds.
       t.bigInteger('updated_at').notNullable();
