@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { isIP } from 'node:net';
 import { REQUEST_ID_HEADER, requestIdFrom } from '../../lib/request-context.ts';
 
 /** RFC 9110 7.6.1: meaningful for one connection only, never forwarded. */
@@ -167,9 +168,30 @@ export interface PublicOrigin {
 }
 
 /**
+ * The client's address as the gateway's TRUST_PROXY reads the chain: from the right, past every
+ * trusted proxy, the first address none of ours vouches for (a malformed entry stops the walk at
+ * the proxy that wrote it).
+ */
+function clientAddress(peer: string, peerTrusted: boolean, priorFor: string | undefined, trust: (address: string | undefined) => boolean): string {
+  if (!peerTrusted || !priorFor) return peer;
+  const hops = priorFor.split(',');
+  let nearest = peer;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!.trim();
+    if (isIP(hop) === 0) return nearest;
+    if (!trust(hop)) return hop;
+    nearest = hop;
+  }
+  return nearest;
+}
+
+/**
  * X-Forwarded-For/-Proto/-Host for a request: a trusted peer's values are kept (For appended
  * to), anybody else's are replaced by what the gateway itself sees; a pinned upstream gets its
- * public origin as Proto/Host whatever the client or a proxy said.
+ * public origin as Proto/Host whatever the client or a proxy said, and as For the one client
+ * address the gateway resolved: it trusts only the gateway, which would otherwise hand it the
+ * load balancer's address as every client's (its login throttle would then count one address
+ * for everybody).
  */
 function forwardedValues(
   req: IncomingMessage,
@@ -184,7 +206,7 @@ function forwardedValues(
   const trusted = trustedPeer(req.socket, peer, trust);
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
   return {
-    for: trusted && priorFor ? `${priorFor}, ${peer}` : peer,
+    for: pinned ? clientAddress(peer, trusted, priorFor, trust) : trusted && priorFor ? `${priorFor}, ${peer}` : peer,
     proto: pinned?.proto ?? ((trusted && firstValue(priorProto)) || (encrypted ? 'https' : 'http')),
     host: pinned?.host ?? ((trusted && firstValue(priorHost)) || host),
   };

@@ -98,6 +98,31 @@ test('the idp upstream gets the issuer as X-Forwarded-Host/-Proto in every mode;
   assert.equal(copy.headers['x-forwarded-proto'], 'https');
 });
 
+test("the idp upstream gets one X-Forwarded-For, the client's address as the gateway's TRUST_PROXY resolves it; the legacy side gets the chain", async () => {
+  // The test client is on loopback, which TRUST_PROXY trusts by default: it plays the load
+  // balancer, and says the client is 203.0.113.9 (which itself claims to forward for 6.6.6.6).
+  const chain = { 'x-forwarded-for': '6.6.6.6, 203.0.113.9' };
+  const forwardedFor = (upstream: TaggedUpstream, path: string) => upstream.seen.filter((r) => r.url === path).at(-1)?.headers['x-forwarded-for'];
+  await get(gateway.url, '/.well-known/openid-configuration', chain);
+  assert.equal(forwardedFor(fakeIdp, '/.well-known/openid-configuration'), '203.0.113.9', 'the hot path');
+  await gateway.flip('oidc', { mode: 'shadow' });
+  try {
+    await get(gateway.url, '/token', chain, 'POST');
+    assert.equal(forwardedFor(legacy, '/token'), '6.6.6.6, 203.0.113.9, 127.0.0.1', 'the legacy side keeps the chain');
+  } finally {
+    await gateway.flip('oidc', { mode: 'idp' });
+  }
+  await get(gateway.url, '/token', chain, 'POST');
+  assert.equal(forwardedFor(fakeIdp, '/token'), '203.0.113.9');
+  // Every hop trusted: the leftmost; a malformed hop: the trusted proxy that wrote it.
+  await get(gateway.url, '/.well-known/a', { 'x-forwarded-for': '127.0.0.2, 127.0.0.3' });
+  assert.equal(forwardedFor(fakeIdp, '/.well-known/a'), '127.0.0.2');
+  await get(gateway.url, '/.well-known/b', { 'x-forwarded-for': '203.0.113.9, unknown, 127.0.0.3' });
+  assert.equal(forwardedFor(fakeIdp, '/.well-known/b'), '127.0.0.3');
+  await get(gateway.url, '/.well-known/c', {});
+  assert.equal(forwardedFor(fakeIdp, '/.well-known/c'), '127.0.0.1');
+});
+
 test("discovery through the gateway and straight from the idp names the issuer's URLs, whatever the Host", async () => {
   let idp: TestIdp | undefined;
   let real: TestGateway | undefined;
