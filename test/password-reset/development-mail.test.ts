@@ -190,61 +190,66 @@ test('production without SMTP_URL: the page before any lookup, no link in the lo
   const dir = mkdtempSync(join(tmpdir(), 'idm-reset-prod-'));
   const mailDir = join(dir, 'mail');
   const adapter = await silentAdapter();
-  const { idp, knex } = await startIdpWithEve(
-    dir,
-    {
-      NODE_ENV: 'production',
-      IDP_MAIL_DIR: mailDir,
-      LEGACY_ADAPTER_URL: adapter.url,
-      // The adapter never answers: only an answer sent before the lookup reaches the browser.
-      LEGACY_ADAPTER_TIMEOUT_MS: '120000',
-      ...idpProductionSecrets(),
-      PBKDF2_ITERATIONS: '100000',
-      // One request per address, then every other is delayed, whichever account it names.
-      IDP_LOGIN_THROTTLE_ADDRESS_FREE_ATTEMPTS: '1',
-      IDP_LOGIN_THROTTLE_BASE_DELAY_MS: '600000',
-    },
-    {
-      others: ['zoe', 'yan'],
-      // Production refuses to start without a signing key of its own: the operator's first step.
-      before(env) {
-        const keys = spawnSync(process.execPath, ['idp/cli/keys.ts', 'ensure'], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
-        assert.equal(keys.status, 0, `${keys.stdout}${keys.stderr}`);
-      },
-    },
-  );
+  // Closed whatever happens: a server left listening would keep the test process alive.
   try {
-    const metrics = async () => (await fetch(`${idp.opsUrl}/metrics`)).text();
-    const first = await ask(idp.url, 'eve');
-    assert.equal(first.status, 200);
-    assert.match(first.body, /Check your email/);
-    // The page came first; the lookup is under way after it, and cannot end before release().
-    await eventually('the legacy-adapter is asked', () => adapter.held() === 1);
-    adapter.release();
+    const { idp, knex } = await startIdpWithEve(
+      dir,
+      {
+        NODE_ENV: 'production',
+        IDP_MAIL_DIR: mailDir,
+        LEGACY_ADAPTER_URL: adapter.url,
+        // The adapter never answers: only an answer sent before the lookup reaches the browser.
+        LEGACY_ADAPTER_TIMEOUT_MS: '120000',
+        ...idpProductionSecrets(),
+        PBKDF2_ITERATIONS: '100000',
+        // One request per address, then every other is delayed, whichever account it names.
+        IDP_LOGIN_THROTTLE_ADDRESS_FREE_ATTEMPTS: '1',
+        IDP_LOGIN_THROTTLE_BASE_DELAY_MS: '600000',
+      },
+      {
+        others: ['zoe', 'yan'],
+        // Production refuses to start without a signing key of its own: the operator's first step.
+        before(env) {
+          const keys = spawnSync(process.execPath, ['idp/cli/keys.ts', 'ensure'], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+          assert.equal(keys.status, 0, `${keys.stdout}${keys.stderr}`);
+        },
+      },
+    );
+    try {
+      const metrics = async () => (await fetch(`${idp.opsUrl}/metrics`)).text();
+      const first = await ask(idp.url, 'eve');
+      assert.equal(first.status, 200);
+      assert.match(first.body, /Check your email/);
+      // The page came first; the lookup is under way after it, and cannot end before release().
+      await eventually('the legacy-adapter is asked', () => adapter.held() === 1);
+      adapter.release();
 
-    // The adapter gone, eve is still known to the idp: her link goes out, as an .eml file.
-    await eventually('eve mailed', () => existsSync(mailDir) && readdirSync(mailDir).length === 1);
-    // The second request from this address is allowed (delays start after it), the third is throttled.
-    assert.equal((await ask(idp.url, 'zoe')).body, first.body);
-    assert.equal((await ask(idp.url, 'yan')).body, first.body, 'a throttled request gets the same page');
-    await eventually('one request throttled', async () => sample(await metrics(), 'idp_password_reset_requests_total', { result: 'throttled' }) === 1);
-    assert.equal(sample(await metrics(), 'idp_password_reset_requests_total', { result: 'issued' }), 2);
-    await eventually('two mails written', () => readdirSync(mailDir).length === 2);
-    const mails = await Promise.all(readdirSync(mailDir).map(async (f) => simpleParser(readFileSync(join(mailDir, f)))));
-    assert.deepEqual(mails.map((m) => (m.to as { text: string }).text).sort(), ['eve@example.test', 'zoe@example.test'], 'no mail for the throttled request');
+      // The adapter gone, eve is still known to the idp: her link goes out, as an .eml file.
+      await eventually('eve mailed', () => existsSync(mailDir) && readdirSync(mailDir).length === 1);
+      // The second request from this address is allowed (delays start after it), the third is throttled.
+      assert.equal((await ask(idp.url, 'zoe')).body, first.body);
+      assert.equal((await ask(idp.url, 'yan')).body, first.body, 'a throttled request gets the same page');
+      await eventually('one request throttled', async () => sample(await metrics(), 'idp_password_reset_requests_total', { result: 'throttled' }) === 1);
+      assert.equal(sample(await metrics(), 'idp_password_reset_requests_total', { result: 'issued' }), 2);
+      await eventually('two mails written', () => readdirSync(mailDir).length === 2);
+      const mails = await Promise.all(readdirSync(mailDir).map(async (f) => simpleParser(readFileSync(join(mailDir, f)))));
+      assert.deepEqual(mails.map((m) => (m.to as { text: string }).text).sort(), ['eve@example.test', 'zoe@example.test'], 'no mail for the throttled request');
 
-    // Both issued requests logged (whichever words they use), and neither with its link.
-    await eventually('the requests are logged', () => idp.output().split('"msg":"password reset link').length === 3);
-    for (const mail of mails) {
-      const token = /token=([\w-]+)/.exec(mail.text ?? '')?.[1];
-      assert.ok(token, mail.text);
-      assert.ok(!idp.output().includes(token), 'production never logs a link');
+      // Both issued requests logged (whichever words they use), and neither with its link.
+      await eventually('the requests are logged', () => idp.output().split('"msg":"password reset link').length === 3);
+      for (const mail of mails) {
+        const token = /token=([\w-]+)/.exec(mail.text ?? '')?.[1];
+        assert.ok(token, mail.text);
+        assert.ok(!idp.output().includes(token), 'production never logs a link');
+      }
+    } finally {
+      adapter.release();
+      await idp.stop();
+      await knex.destroy();
     }
   } finally {
     adapter.release();
-    await idp.stop();
     await adapter.close();
-    await knex.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,6 +1,8 @@
 // The mail worker against a real SMTP server: a mailbox the server does not know is refused for
 // good (the row settles as rejected), but a refusal that hits every message (the sender, a login)
-// is the deployment's and is retried, so fixing the configuration loses nothing.
+// is the deployment's and is retried, so fixing the configuration loses nothing. SMTP_URL's TLS:
+// smtp:// upgrades with STARTTLS when offered (?requireTLS=true insists), smtps:// is TLS from the
+// first byte, and the server's certificate is checked (an unknown one keeps the message waiting).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +14,7 @@ import { createDatabase, migrate } from '../../lib/db.ts';
 import { createMailer, createMailMetrics, createMailOutbox, createMailTransport, loadMailTemplates } from '../../idp/mail/index.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 
+import { testCertificate } from '../gateway/raw-upstream.ts';
 import { startSmtpServer, type SmtpServerBehaviour } from '../support/smtp-server.ts';
 import { sample } from '../support/prometheus-text.ts';
 
@@ -23,6 +26,8 @@ async function withMailer(
     smtp: Awaited<ReturnType<typeof startSmtpServer>>;
     metrics(): Promise<string>;
   }) => Promise<void>,
+  /** SMTP_URL from the server's own URL (to add settings to it). */
+  smtpUrl: (url: string) => string = (url) => url,
 ) {
   const dir = mkdtempSync(join(tmpdir(), 'idm-mailer-'));
   const knex = createDatabase(`sqlite:${join(dir, 'idp.sqlite')}`);
@@ -35,7 +40,7 @@ async function withMailer(
     const outbox = createMailOutbox(knex);
     const mailer = createMailer({
       outbox,
-      transport: createMailTransport({ smtpUrl: smtp.url, dir: join(dir, 'mail'), timeoutMs: 5_000 }),
+      transport: createMailTransport({ smtpUrl: smtpUrl(smtp.url), dir: join(dir, 'mail'), timeoutMs: 5_000 }),
       templates: loadMailTemplates(),
       from: 'sign-in@example.test',
       metrics: createMailMetrics(registry, { stats: () => outbox.stats() }),
@@ -84,4 +89,71 @@ test('a sender the server refuses is a configuration error: the message stays pe
     assert.equal(sample(await metrics(), 'idp_mail_send_failures_total', { reason: 'EENVELOPE:550' }), 1);
     assert.equal(sample(await metrics(), 'idp_mail_backlog', {}), 1);
   });
+});
+
+const certificate = testCertificate();
+// The test's certificate is its own: trusted here through SMTP_URL's tls.* settings, as nodemailer reads them.
+const trustingTestCertificate = (url: string) => `${url}?tls.rejectUnauthorized=false`;
+
+test(
+  'TLS: STARTTLS when the server offers it, TLS from the first byte with smtps://, certificates checked',
+  { skip: !certificate && 'openssl missing' },
+  async () => {
+    const { key, cert } = certificate!;
+    await withMailer(
+      { tls: { mode: 'starttls', key, cert } },
+      async ({ mailer, smtp }) => {
+        await mailer.enqueue('password-reset-done', 'eve@example.test', { name: 'Eve' });
+        assert.equal(await mailer.runOnce(), 1);
+        assert.deepEqual(
+          smtp.received.map((m) => [m.to, m.secure]),
+          [['eve@example.test', true]],
+          'smtp:// upgraded with STARTTLS',
+        );
+      },
+      trustingTestCertificate,
+    );
+    await withMailer(
+      { tls: { mode: 'implicit', key, cert } },
+      async ({ mailer, smtp }) => {
+        assert.match(smtp.url, /^smtps:/);
+        await mailer.enqueue('password-reset-done', 'eve@example.test', { name: 'Eve' });
+        await mailer.runOnce();
+        assert.deepEqual(
+          smtp.received.map((m) => [m.to, m.secure]),
+          [['eve@example.test', true]],
+          'smtps:// is TLS throughout',
+        );
+      },
+      trustingTestCertificate,
+    );
+    // A certificate nobody vouches for: nothing is sent, the message waits for ops to fix it.
+    await withMailer({ tls: { mode: 'implicit', key, cert } }, async ({ mailer, smtp, rows, metrics }) => {
+      await mailer.enqueue('password-reset-done', 'eve@example.test', { name: 'Eve' });
+      await mailer.runOnce();
+      assert.equal(smtp.received.length, 0);
+      assert.deepEqual(
+        (await rows()).map((r) => r.status),
+        ['pending'],
+      );
+      assert.equal(sample(await metrics(), 'idp_mail_backlog', {}), 1);
+    });
+    certificate!.cleanup();
+  },
+);
+
+test('requireTLS=true: a server that offers no STARTTLS gets no message, which waits', async () => {
+  await withMailer(
+    {},
+    async ({ mailer, smtp, rows }) => {
+      await mailer.enqueue('password-reset-done', 'eve@example.test', { name: 'Eve' });
+      await mailer.runOnce();
+      assert.equal(smtp.received.length, 0, 'nothing in plain text');
+      assert.deepEqual(
+        (await rows()).map((r) => r.status),
+        ['pending'],
+      );
+    },
+    (url) => `${url}?requireTLS=true`,
+  );
 });

@@ -11,6 +11,8 @@ export interface ReceivedMail {
   subject: string;
   text: string;
   html: string;
+  /** Whether the message came over TLS (from the first byte, or after STARTTLS). */
+  secure: boolean;
 }
 
 export interface TestSmtpServer {
@@ -32,6 +34,11 @@ export interface SmtpServerBehaviour {
   refuseSender?: boolean;
   /** Recipients answered 550 at RCPT TO (no such mailbox). */
   unknownRecipients?: readonly string[];
+  /**
+   * TLS with this certificate: 'starttls' offers the upgrade on a plain connection (smtp://),
+   * 'implicit' speaks TLS from the first byte (smtps://). Without it, plain SMTP only.
+   */
+  tls?: { mode: 'starttls' | 'implicit'; key: Buffer; cert: Buffer };
 }
 
 export async function startSmtpServer(behaviour: SmtpServerBehaviour = {}): Promise<TestSmtpServer> {
@@ -40,10 +47,12 @@ export async function startSmtpServer(behaviour: SmtpServerBehaviour = {}): Prom
   let server: SMTPServer | undefined;
 
   const start = async () => {
-    // No STARTTLS offered: the test speaks plain SMTP on loopback (the idp upgrades when offered).
+    // Without `tls` no STARTTLS is offered: plain SMTP on loopback (the idp upgrades when offered).
+    const tls = behaviour.tls;
     server = new SMTPServer({
       authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
+      disabledCommands: tls?.mode === 'starttls' ? ['AUTH'] : ['STARTTLS', 'AUTH'],
+      ...(tls ? { key: tls.key, cert: tls.cert, secure: tls.mode === 'implicit' } : {}),
       logger: false,
       onMailFrom(_address, _session, callback) {
         if (!behaviour.refuseSender) return callback();
@@ -53,7 +62,7 @@ export async function startSmtpServer(behaviour: SmtpServerBehaviour = {}): Prom
         if (!behaviour.unknownRecipients?.includes(address.address)) return callback();
         callback(Object.assign(new Error('5.1.1 no such mailbox'), { responseCode: 550 }));
       },
-      onData(stream, _session, callback) {
+      onData(stream, session, callback) {
         simpleParser(stream).then(
           (mail) => {
             received.push({
@@ -62,6 +71,7 @@ export async function startSmtpServer(behaviour: SmtpServerBehaviour = {}): Prom
               subject: mail.subject ?? '',
               text: mail.text ?? '',
               html: typeof mail.html === 'string' ? mail.html : '',
+              secure: session.secure,
             });
             callback();
           },
@@ -78,7 +88,7 @@ export async function startSmtpServer(behaviour: SmtpServerBehaviour = {}): Prom
   await start();
 
   return {
-    url: `smtp://127.0.0.1:${port}`,
+    url: `${behaviour.tls?.mode === 'implicit' ? 'smtps' : 'smtp'}://127.0.0.1:${port}`,
     received,
     async waitFor(to, subject, after = 0) {
       const deadline = Date.now() + 30_000;
