@@ -155,6 +155,12 @@ function peerAddress(req: IncomingMessage): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
+/** The client's address behind the proxies TRUST_PROXY names (clientAddress), for a request. */
+export function clientAddressOf(req: IncomingMessage, trust: (address: string | undefined) => boolean): string {
+  const peer = peerAddress(req);
+  return clientAddress(peer, trustedPeer(req.socket, peer, trust), joined(req.headers['x-forwarded-for']), trust);
+}
+
 interface Forwarded {
   for: string;
   proto: string;

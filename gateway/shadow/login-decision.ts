@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import type { ForwardOutcome } from '../proxy/forward-outcome.ts';
 import type { DecisionSignal, LoginDecisionConfig } from '../routes/file.ts';
 
@@ -34,24 +33,4 @@ export function postedCredentials(body: Buffer, fields: LoginDecisionConfig['fie
   const login = (form.get(fields.login) ?? '').trim();
   const password = form.get(fields.password) ?? '';
   return login === '' || password === '' ? undefined : { login, password };
-}
-
-/**
- * The client's address: the peer, or behind trusted proxies the right-most X-Forwarded-For entry
- * that is not one of them (entries left of it are the client's own claims).
- */
-export function clientAddress(req: IncomingMessage, trusted: (address: string | undefined) => boolean): string {
-  const peer = req.socket.remoteAddress ?? '';
-  let client = peer.startsWith('::ffff:') ? peer.slice(7) : peer;
-  if (!trusted(client)) return client;
-  const header = req.headers['x-forwarded-for'];
-  const chain = (Array.isArray(header) ? header.join(',') : (header ?? ''))
-    .split(',')
-    .map((a) => a.trim())
-    .filter(Boolean);
-  for (let i = chain.length - 1; i >= 0; i--) {
-    client = chain[i]!;
-    if (!trusted(client)) break;
-  }
-  return client;
 }
