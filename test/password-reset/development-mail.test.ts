@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { createDatabase, migrate } from '../../lib/db.ts';
+import { MAX_PASSWORD_LENGTH, PROBLEM_MESSAGE } from '../../idp/account/password-rules.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../../idp/mail/index.ts';
+import { escapeHtml } from '../../lib/html.ts';
 import { idpMigrations } from '../../idp/store/migrations/index.ts';
 import { createUserStore } from '../../idp/users/store.ts';
 import { LEGACY_PHPASS } from '../../scripts/support/legacy-hashes.ts';
@@ -128,6 +130,25 @@ test('development mail: an .eml file from replaceable templates, the link in the
     const opened = await fetch(link);
     assert.equal(opened.status, 200);
     assert.match(await opened.text(), /Choose a new password/);
+
+    // The password change's rules, and a refused form spends nothing.
+    const token = new URL(link).searchParams.get('token')!;
+    for (const [next, confirm, problem] of [
+      ['short', 'short', PROBLEM_MESSAGE['too-short']],
+      ['x'.repeat(MAX_PASSWORD_LENGTH + 1), 'x'.repeat(MAX_PASSWORD_LENGTH + 1), PROBLEM_MESSAGE['too-long']],
+      ['long enough 123', 'long enough 124', PROBLEM_MESSAGE.mismatch],
+    ] as const) {
+      const refused = await fetch(link, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token, 'new-password': next, 'confirm-password': confirm }),
+      });
+      assert.equal(refused.status, 400, problem);
+      assert.ok((await refused.text()).includes(escapeHtml(problem)), problem);
+    }
+    assert.equal((await knex('users').where({ username: 'eve' }).first('password_hash')).password_hash, LEGACY_PHPASS, 'the password is unchanged');
+    assert.equal((await fetch(link)).status, 200, 'the link still works');
+
     await knex('password_resets').update({ expires_at: Date.now() - 1000 });
     const expired = await fetch(link);
     assert.equal(expired.status, 410);
