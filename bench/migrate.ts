@@ -21,7 +21,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -46,6 +46,8 @@ interface Result {
   rows: number;
   wrap: boolean;
   seedSeconds: number;
+  /** The machine's 1-minute load average as the migration started and as it ended: other work on the machine shows here. */
+  load: { start: number; end: number };
   migrate: {
     seconds: number;
     rowsPerSecond: number;
@@ -243,6 +245,7 @@ async function benchSize(rows: number, wrap: boolean): Promise<Result> {
     // must not flatter the migration's share of it.
     const capacityBefore = wrap ? await pbkdf2PerSecond(wrapIterations) : 0;
     console.error(`== ${label}: migrate (batches of ${batchSize})`);
+    const loadAtStart = loadavg()[0] ?? 0;
     started = performance.now();
     const report = await runMigrate({
       IDP_INTERNAL_URL: idpProcess.url,
@@ -258,6 +261,7 @@ async function benchSize(rows: number, wrap: boolean): Promise<Result> {
       rows,
       wrap,
       seedSeconds: Math.round(seedSeconds * 10) / 10,
+      load: { start: Math.round(loadAtStart * 10) / 10, end: Math.round((loadavg()[0] ?? 0) * 10) / 10 },
       migrate: {
         seconds: Math.round(wall * 10) / 10,
         rowsPerSecond: migrateRate,
@@ -305,15 +309,15 @@ if (kind === 'mysql') {
 const n = (value: number | null | undefined) => (value == null ? '-' : value.toLocaleString('en-US'));
 const pct = (value: number) => `${Math.round(value * 100)}%`;
 console.log(`\nbench:migrate on ${machine}, ${kind === 'mysql' ? 'MariaDB ' : ''}${version?.v}, batches of ${batchSize}`);
-console.log('| rows | wrapping | migrate rows/s | ms per batch, start → end (end / start) | peak RSS | wall time | ceiling rows/s | compared |');
-console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |');
+console.log('| rows | wrapping | migrate rows/s | ms per batch, start → end (end / start) | peak RSS | wall time | ceiling rows/s | compared | load average |');
+console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |');
 for (const r of results) {
   const { start, end } = r.migrate.msPerBatch;
   const slope = start && end ? ` (${Math.round((end / start) * 100)}%)` : '';
   const ceilingText = r.wrap ? `${n(r.pbkdf2Capacity)} PBKDF2/s` : `${n(r.ceiling?.rowsPerSecond)} (INSERT…SELECT ${n(r.serverSideCopy?.rowsPerSecond)})`;
   const compared = r.wrap ? `${pct(r.ratio)} of the cores' PBKDF2 rate` : `${pct(r.ratio)} of the ceiling`;
   console.log(
-    `| ${n(r.rows)} | ${r.wrap ? `i=${wrapIterations}, ${n(r.migrate.wrapped)} wrapped` : 'off'} | ${n(r.migrate.rowsPerSecond)} | ${start} → ${end}${slope} | ${r.migrate.peakMemoryMb} MB | ${r.migrate.seconds} s | ${ceilingText} | ${compared} |`,
+    `| ${n(r.rows)} | ${r.wrap ? `i=${wrapIterations}, ${n(r.migrate.wrapped)} wrapped` : 'off'} | ${n(r.migrate.rowsPerSecond)} | ${start} → ${end}${slope} | ${r.migrate.peakMemoryMb} MB | ${r.migrate.seconds} s | ${ceilingText} | ${compared} | ${r.load.start} → ${r.load.end} |`,
   );
 }
 console.log(
