@@ -138,7 +138,7 @@ test('development mail: an .eml file from replaceable templates, the link in the
       ['x'.repeat(MAX_PASSWORD_LENGTH + 1), 'x'.repeat(MAX_PASSWORD_LENGTH + 1), PROBLEM_MESSAGE['too-long']],
       ['long enough 123', 'long enough 124', PROBLEM_MESSAGE.mismatch],
     ] as const) {
-      const refused = await fetch(link, {
+      const refused: Response = await fetch(link, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ token, 'new-password': next, 'confirm-password': confirm }),
