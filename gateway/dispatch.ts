@@ -26,6 +26,7 @@ import { compileMatcher } from './routes/matcher.ts';
 import type { RollbackWatch } from './rollback.ts';
 import type { Shadow } from './shadow/shadow.ts';
 import type { Traffic } from './traffic.ts';
+import { safeError } from '../lib/safe-error.ts';
 
 /** A route as the request path sees it: its definition, live flag, upstreams and counters. */
 export interface LiveRoute extends FlaggedRoute {
@@ -198,7 +199,7 @@ export function createDispatcher(options: DispatchOptions) {
       })
       .catch((error: unknown) => {
         // Not expected (verify never throws), but a bug here must cost one request, not the process.
-        options.logger.error({ route: route.name, err: { message: (error as Error).message } }, 'canary token path failed');
+        options.logger.error({ route: route.name, err: safeError(error) }, 'canary token path failed');
         if (!res.headersSent) sendGatewayError(res, 502, 'bad_gateway', requestId);
         else res.destroy();
       });
@@ -223,7 +224,7 @@ export function createDispatcher(options: DispatchOptions) {
         proxy(route, req, res, requestId, result.claims?.sub, result.headers);
       })
       .catch((error: unknown) => {
-        options.logger.error({ route: route.name, err: { message: (error as Error).message } }, 'bearer check failed');
+        options.logger.error({ route: route.name, err: safeError(error) }, 'bearer check failed');
         if (!res.headersSent) sendGatewayError(res, 502, 'bad_gateway', requestId);
         else res.destroy();
       });

@@ -5,6 +5,7 @@ import { describeFlag, parseStoredFlag, serializeFlag, type FlagState } from './
 import type { FlagStore } from './flags/store.ts';
 import type { FlagTable } from './flags/table.ts';
 import type { GatewayMetrics } from './metrics.ts';
+import { safeError } from '../lib/safe-error.ts';
 
 export interface FlipRequest {
   route: string;
@@ -64,7 +65,7 @@ export function createFlipper(deps: { knex: Knex; store: FlagStore; table: FlagT
         if (error instanceof FlagStoreUnavailable) throw error;
         // The swap happened but the audit row could not be written: put the old flag back.
         metrics.auditFailures.inc();
-        logger.error({ route: request.route, err: { message: (error as Error).message } }, 'audit log write failed: flip undone');
+        logger.error({ route: request.route, err: safeError(error) }, 'audit log write failed: flip undone');
         await store.swap(request.route, serializeFlag(from), { raw: next, orMissing: false }).catch(() => undefined);
         throw error;
       });

@@ -3,6 +3,7 @@ import type { FlaggedRoute } from './flags/table.ts';
 import type { Flipper } from './flips.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { AutoRollback } from './routes/file.ts';
+import { safeError } from '../lib/safe-error.ts';
 
 /**
  * Watches the new side of one canary route: answers per second over a sliding window; when
@@ -72,7 +73,7 @@ export function createAutoRollback(deps: { flip: Flipper; metrics: GatewayMetric
         deps.logger.warn({ route: route.name, reason }, 'automatic rollback to legacy');
       }
     } catch (error) {
-      deps.logger.error({ route: route.name, err: { message: (error as Error).message } }, 'automatic rollback failed; will try again on the next 5xx');
+      deps.logger.error({ route: route.name, err: safeError(error) }, 'automatic rollback failed; will try again on the next 5xx');
       throw error;
     }
   };

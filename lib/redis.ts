@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Logger } from './logger.ts';
+import { safeError } from './safe-error.ts';
 
 export type { Redis };
 
@@ -36,10 +37,7 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
     // ioredis retries by itself: one line per outage, not one per retry.
     if (failing) return;
     failing = true;
-    options.logger?.warn(
-      { err: { name: error.name, code: error.code, message: error.message }, connection: options.name },
-      'redis connection failed; retrying',
-    );
+    options.logger?.warn({ err: safeError(error), connection: options.name }, 'redis connection failed; retrying');
   });
   redis.on('ready', () => {
     if (failing) options.logger?.info({ connection: options.name }, 'redis connection back');

@@ -1,6 +1,7 @@
 import type { Logger } from '../../lib/logger.ts';
 import { createRedis, type Redis } from '../../lib/redis.ts';
 import type { FlagStore } from './store.ts';
+import { safeError } from '../../lib/safe-error.ts';
 
 const HASH = 'gateway:flags';
 
@@ -35,7 +36,7 @@ export function createRedisFlagStore(url: string, keyPrefix: string, logger: Log
   ] as const) {
     connection.on('error', (error: Error) => {
       // ioredis retries on its own; one line per distinct problem, not one per retry.
-      if (error.message !== lastError) logger.warn({ err: { message: error.message }, connection: name }, 'redis connection problem');
+      if (error.message !== lastError) logger.warn({ err: safeError(error), connection: name }, 'redis connection problem');
       lastError = error.message;
     });
   }
@@ -53,7 +54,7 @@ export function createRedisFlagStore(url: string, keyPrefix: string, logger: Log
   // subscribes (and re-subscribes after every reconnect) as soon as it can.
   subscriber
     .subscribe(channel)
-    .catch((error: Error) => logger.warn({ err: { message: error.message } }, 'flag channel subscription failed; ioredis retries on reconnect'));
+    .catch((error: Error) => logger.warn({ err: safeError(error) }, 'flag channel subscription failed; ioredis retries on reconnect'));
 
   return {
     kind: 'redis',

@@ -4,6 +4,7 @@ import type { GatewayMetrics } from '../metrics.ts';
 import { describeFlag, parseStoredFlag, sameFlag, type FlagState } from './state.ts';
 import type { FlagStore } from './store.ts';
 import type { Drift, FlagTable } from './table.ts';
+import { safeError } from '../../lib/safe-error.ts';
 
 /**
  * Puts back, from the audit log, the flags the store lost or holds without an audited flip
@@ -54,7 +55,7 @@ export function createFlagRestorer(deps: {
       }
       await restore(name, chosen, raw);
     } catch (error) {
-      logger.warn({ route: name, err: { message: (error as Error).message } }, 'could not check a route flag against the audit log; the next reload retries');
+      logger.warn({ route: name, err: safeError(error) }, 'could not check a route flag against the audit log; the next reload retries');
     } finally {
       checking.delete(name);
     }
@@ -106,7 +107,7 @@ export function createFlagRestorer(deps: {
       );
     } catch (error) {
       if (error instanceof FlagStoreUnavailable)
-        logger.warn({ route: name, err: { message: error.message } }, 'could not restore a route flag: flag store unavailable; the next reload retries');
+        logger.warn({ route: name, err: safeError(error) }, 'could not restore a route flag: flag store unavailable; the next reload retries');
       else throw error;
     }
   }

@@ -2,6 +2,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import { describeFlag, parseStoredFlag, sameFlag, type FlagState } from './state.ts';
 import type { FlagStore } from './store.ts';
+import { safeError } from '../../lib/safe-error.ts';
 
 export type FallbackReason = 'missing' | 'unreadable' | 'unavailable';
 
@@ -116,7 +117,7 @@ export class FlagTable {
     const intent = audited.status === 'fulfilled' ? audited.value : undefined;
     if (stored.status === 'rejected') {
       this.#metrics.reloads.inc({ result: 'failed' });
-      this.#logger.warn({ err: { message: (stored.reason as Error).message } }, 'flag store unavailable: keeping the flags already in memory');
+      this.#logger.warn({ err: safeError(stored.reason) }, 'flag store unavailable: keeping the flags already in memory');
       for (const route of this.#routes.values()) {
         if (this.#loaded) continue;
         const chosen = intent?.get(route.name);
@@ -146,7 +147,7 @@ export class FlagTable {
       // is a drift here; the reloads judge the rest.
       if (raw === undefined && this.#intent) this.#checkDrift(route, raw, this.#intent);
     } catch (error) {
-      this.#logger.warn({ route: name, err: { message: (error as Error).message } }, 'could not read a changed flag; the periodic reload will retry');
+      this.#logger.warn({ route: name, err: safeError(error) }, 'could not read a changed flag; the periodic reload will retry');
     }
   }
 

@@ -11,6 +11,7 @@ import type { LoginDecisionConfig } from '../routes/file.ts';
 import { KeyedBudget, TokenBucket } from './budget.ts';
 import { clientAddressOf } from '../proxy/headers.ts';
 import { legacyLoginDecision, postedCredentials } from './login-decision.ts';
+import { safeError } from '../../lib/safe-error.ts';
 
 export interface ShadowOptions {
   timeoutMs: number;
@@ -110,7 +111,7 @@ export class Shadow {
     };
     const run = (call: Promise<Pending>) =>
       call.then(shadowDone, (error: unknown) => {
-        this.#options.logger.debug({ route, reqId: requestId, err: { message: (error as Error).message } }, 'shadow request failed');
+        this.#options.logger.debug({ route, reqId: requestId, err: safeError(error) }, 'shadow request failed');
         shadowDone('failed');
       });
 

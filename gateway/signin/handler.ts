@@ -11,6 +11,7 @@ import { legacySessionCookie } from './legacy-cookie.ts';
 import { relyingPartyAction } from './paths.ts';
 import { safeReturnTo } from './return-to.ts';
 import { createTransactionCookies, TRANSACTION_COOKIE, TRANSACTION_TTL_SECONDS } from './transaction-cookie.ts';
+import { safeError } from '../../lib/safe-error.ts';
 
 export interface RelyingPartyOptions {
   /** The site's public origin: redirect URI, post-logout target, the origin return_to must stay on. */
@@ -71,10 +72,7 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
   const clearTransaction = (secure: boolean) => setCookie(TRANSACTION_COOKIE, '', { path: TRANSACTION_PATH, secure, maxAge: 0 });
 
   function unavailable(res: ServerResponse, error: unknown, step: string) {
-    currentLogger(options.logger).error(
-      { step, err: { name: (error as Error).name, message: (error as Error).message } },
-      'session bridge: a service is unavailable',
-    );
+    currentLogger(options.logger).error({ step, err: safeError(error) }, 'session bridge: a service is unavailable');
     sendPage(res, 503, 'Try again in a moment', 'Signing in is unavailable right now. Please try again in a moment.', { headers: [['retry-after', '5']] });
   }
 
@@ -228,7 +226,7 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
 
   function settle(run: Promise<void>, res: ServerResponse) {
     run.catch((error: unknown) => {
-      currentLogger(options.logger).error({ err: { name: (error as Error).name, message: (error as Error).message } }, 'session bridge failed');
+      currentLogger(options.logger).error({ err: safeError(error) }, 'session bridge failed');
       if (!res.headersSent) sendPage(res, 500, 'Something went wrong', 'Please try again.');
       else res.destroy();
     });

@@ -21,6 +21,7 @@ import { findSessionRow, type SessionRow } from './session-user.ts';
 import { isPhpSessionId, newPhpSessionId } from './session-id.ts';
 import type { SessionSettings } from './settings.ts';
 import type { LegacySessionStore } from './legacy-session-store.ts';
+import { safeError } from '../../lib/safe-error.ts';
 
 const route = (path: string) => pathUnder(SESSION_BRIDGE_BASE, path);
 const fail = (res: Response, status: number, body: InternalErrorBody) => void res.status(status).json(body);
@@ -98,7 +99,7 @@ export function sessionBridgeRouter(deps: SessionBridgeDeps): express.Router {
       if (!(error instanceof SessionValueError)) throw error;
       // The mapping gives a key a type this row's value cannot have: a mapping to fix, not an outage.
       counter.inc({ action: 'create', result: 'invalid' });
-      currentLogger(deps.logger).error({ legacyId: found.row.legacyId, err: { message: error.message } }, 'the session mapping does not fit this user');
+      currentLogger(deps.logger).error({ legacyId: found.row.legacyId, err: safeError(error) }, 'the session mapping does not fit this user');
       return fail(res, 500, {
         error: ERRORS.sessionMappingMismatch,
         error_description: "the mapping's session keys do not fit this user: see the adapter's log",

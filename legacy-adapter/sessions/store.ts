@@ -6,6 +6,7 @@ import type { SessionStoreSettings } from '../mapping-format/session-schema.ts';
 import { filesStore } from './files-store.ts';
 import type { LegacySessionStore } from './legacy-session-store.ts';
 import type { SessionSettings } from './settings.ts';
+import { safeError } from '../../lib/safe-error.ts';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 /** A DATETIME as `YYYY-MM-DD HH:MM:SS` in UTC: compared as text by SQLite, as a DATETIME by MySQL. */
@@ -82,7 +83,7 @@ export function createLegacySessionStore(settings: SessionSettings, legacyDb: Kn
   if (store.type === 'phpredis') {
     const redis = createRedis(phpredisUrl(settings.redis), { name: 'legacy-session-bridge', commandTimeoutMs: timeoutMs });
     // ioredis reconnects by itself; without a listener each failure would be an unhandled 'error' event.
-    redis.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'legacy session Redis unavailable'));
+    redis.on('error', (error: Error) => logger.warn({ err: safeError(error) }, 'legacy session Redis unavailable'));
     return redisStore(redis, store.prefix, store.ttl ?? settings.lifetime);
   }
   if (store.type === 'files') return filesStore(store.save_path, settings.lifetime);
