@@ -1,7 +1,8 @@
 // Sessions end everywhere: OpenID Connect Back-Channel Logout from the idp to the gateway, real
 // processes (PHP monolith, legacy-adapter, idp, gateway). A user signed in to the PHP pages through
 // the bridge is logged out of them when the idp session ends elsewhere: another application's
-// sign-out, a password change in another browser, an admin's "end every session". A logout token
+// sign-out, a password change in another browser, a password reset by e-mail (a real SMTP server
+// receives the link), an admin's "end every session". A logout token
 // that is forged, tampered with, for another client or replayed is refused and deletes nothing.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -16,6 +17,7 @@ import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyPhpUnavailableReason } from
 import { repoRoot } from '../../scripts/support/processes.ts';
 import { authorize, OFFLINE_CLIENT, passwordLogin, signInAtIdp } from './flows.ts';
 import { startStack, type Stack, type StackOptions } from '../../scripts/support/stack.ts';
+import { startSmtpServer, type TestSmtpServer } from '../support/smtp-server.ts';
 
 const ADMIN_TOKEN = 'test-idp-admin-token-0123456789abcdef0123';
 const NEW_PASSWORD = 'a brand new passphrase 42';
@@ -109,15 +111,17 @@ function suite(variant: Variant): void {
   const prefix = `bcl-test-${process.pid}-${Date.now()}:`;
   const shared: Record<string, string> = variant.redis ? { REDIS_URL: variant.redis, REDIS_KEY_PREFIX: prefix } : {};
   let redis: Redis | undefined;
+  let smtp: TestSmtpServer | undefined;
 
   before(async () => {
     const tapUrl = await tap.listen();
+    smtp = await startSmtpServer();
     stack = await startStack({
       ...variant.stack,
       idpDb: true,
       tmpPrefix: 'backchannel-logout-',
       backchannel: { gateway: `${tapUrl}/gateway`, offline: `${tapUrl}/offline` },
-      env: { idp: { IDP_ADMIN_TOKEN: ADMIN_TOKEN, ...shared }, gateway: shared },
+      env: { idp: { IDP_ADMIN_TOKEN: ADMIN_TOKEN, SMTP_URL: smtp.url, IDP_MAIL_POLL_MS: '50', ...shared }, gateway: shared },
     });
     tap.gateway = stack.gateway;
     if (variant.redis) redis = new Redis(variant.redis, { maxRetriesPerRequest: 1 });
@@ -129,6 +133,7 @@ function suite(variant: Variant): void {
       redis.disconnect();
     }
     await stack?.stop();
+    await smtp?.stop();
     tap.server.close();
   });
 
@@ -230,6 +235,26 @@ function suite(variant: Variant): void {
 
     await eventually(async () => !(await phpSessionLive(sessionId)), 'the PHP session of the other browser ended');
     assert.ok(!stack.outputs().includes(NEW_PASSWORD), 'no password in any log');
+  });
+
+  test('a password reset by e-mail, from another browser, ends the PHP session of this one', async () => {
+    const { sessionId } = await bridgeSignIn('ivan');
+    // Somewhere else, "Forgot password?" and the mailed link, through the gateway as users reach the idp.
+    const elsewhere = new FormClient(stack.gateway);
+    const before = smtp!.received.length;
+    const asked = await elsewhere.request('/interaction/password-reset', { form: { identifier: 'ivan' } });
+    assert.equal(asked.status, 200);
+    const mail = await smtp!.waitFor('ivan@example.com', /Reset your password/, before);
+    const link = /https?:\/\/\S+\/interaction\/password-reset\/new\?token=([\w-]+)/.exec(mail.text);
+    assert.ok(link, mail.text);
+    const done = await elsewhere.request(new URL(link[0]).pathname + new URL(link[0]).search, {
+      form: { token: link[1]!, 'new-password': NEW_PASSWORD, 'confirm-password': NEW_PASSWORD },
+    });
+    assert.equal(done.status, 200, await done.clone().text());
+    assert.match(await done.text(), /Your password was changed/);
+
+    await eventually(async () => !(await phpSessionLive(sessionId)), 'the PHP session made before the reset ended');
+    assert.ok(!stack.outputs().includes(link[1]!), 'no reset link in any log');
   });
 
   test('the admin command ends every session of the account, and the PHP sessions with them', async () => {
