@@ -165,13 +165,14 @@ test('development mail: an .eml file from replaceable templates, the link in the
   }
 });
 
-test('with SMTP_URL the reset link goes only to the mailbox, never to the log', async () => {
+test('with SMTP_URL the reset link goes only to the mailbox (from MAIL_FROM), never to the log', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'idm-reset-smtp-'));
   const smtp = await startSmtpServer();
-  const { idp, knex } = await startIdpWithEve(dir, { SMTP_URL: smtp.url, IDP_MAIL_DIR: join(dir, 'mail') });
+  const { idp, knex } = await startIdpWithEve(dir, { SMTP_URL: smtp.url, MAIL_FROM: 'Sign-in <sign-in@example.test>', IDP_MAIL_DIR: join(dir, 'mail') });
   try {
     assert.equal((await ask(idp.url, 'eve')).status, 200);
     const mail = await smtp.waitFor('eve@example.test', /Reset your password/);
+    assert.equal(mail.from, 'sign-in@example.test', 'from MAIL_FROM');
     const token = /token=([\w-]+)/.exec(mail.text)?.[1];
     assert.ok(token, mail.text);
     await eventually('the request is logged', () => idp.output().includes('password reset link mailed'));
