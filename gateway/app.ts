@@ -34,6 +34,7 @@ import { createRelyingParty } from './signin/handler.ts';
 import { fallbackLegacyCookie } from './signin/legacy-cookie.ts';
 import { createProviderConfiguration } from './signin/provider.ts';
 import { Shadow } from './shadow/shadow.ts';
+import { compileHostCheck } from './proxy/allowed-hosts.ts';
 
 export async function startGateway(config: GatewayConfig): Promise<RunningService> {
   // Checked before anything opens: a bad route file stops the start with its message (TRUST_PROXY was checked with the configuration).
@@ -173,6 +174,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
       });
       const dispatcher = createDispatcher({
         routes,
+        hostAllowed: compileHostCheck(config.GATEWAY_ALLOWED_HOSTS),
         scriptSuffixes: table.scriptSuffixes,
         timeoutMs: config.UPSTREAM_TIMEOUT_MS,
         trusted,

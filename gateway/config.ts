@@ -16,6 +16,20 @@ export const gatewayEnv = {
   ),
   IDP_UPSTREAM_URL: variable(httpUrl.default('http://127.0.0.1:3001'), 'The idp, where flipped routes go.', { production: "the idp's address" }),
   UPSTREAM_TIMEOUT_MS: variable(milliseconds(30_000), 'How long an upstream may take to answer; past it the gateway answers 504.'),
+  GATEWAY_ALLOWED_HOSTS: variable(
+    z
+      .string()
+      .default('')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((h) => h.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().regex(/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/, 'a host name or address, with an optional :port'))),
+    "Comma-separated `Host` values the gateway serves (`site.example`, `site.example:8443`; no port: any port); any other `Host` is answered 421 and reaches no upstream, so a monolith that builds links from `Host` never builds them for a client's choice. Empty: every `Host`.",
+    { production: 'the public host names of the site' },
+  ),
   GATEWAY_ADMIN_TOKEN: variable(secret('dev-only-gateway-admin-token-change-me'), 'Bearer token of the admin API, the routes CLI and the admin page.'),
   DATABASE_URL: variable(
     databaseUrl.default('sqlite:./data/gateway.sqlite'),

@@ -11,6 +11,7 @@ import { checkBearer, checkBearerNow, type GuardResult } from './api-auth/bearer
 import { bucketOf, goesToNewSide, subjectKey, type BucketCookies } from './canary.ts';
 import type { FlaggedRoute } from './flags/table.ts';
 import type { GatewayMetrics, Side } from './metrics.ts';
+import type { HostCheck } from './proxy/allowed-hosts.ts';
 import { forward } from './proxy/forward.ts';
 import type { ForwardOutcome } from './proxy/forward-outcome.ts';
 import { refuseRequest, sendGatewayError } from './proxy/gateway-error.ts';
@@ -40,6 +41,8 @@ export interface LiveRoute extends FlaggedRoute {
 
 export interface DispatchOptions {
   routes: LiveRoute[];
+  /** GATEWAY_ALLOWED_HOSTS: a request for any other Host is refused (421) before routing. */
+  hostAllowed: HostCheck;
   /** The route file's `scriptSuffixes` (canonical.ts). */
   scriptSuffixes: readonly string[];
   timeoutMs: number;
@@ -161,6 +164,11 @@ export function createDispatcher(options: DispatchOptions) {
 
   const handler: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
     const requestId = currentRequest()?.requestId ?? requestIdOf(req);
+    if (!options.hostAllowed(req.headers.host)) {
+      setRouteLabel(res, 'misdirected');
+      sendGatewayError(res, 421, 'misdirected_request', requestId);
+      return;
+    }
     const target = canonical(req);
     if (!target.ok) {
       setRouteLabel(res, 'bad_path');
@@ -312,8 +320,8 @@ export function createDispatcher(options: DispatchOptions) {
     // head's cookie: a canary between a pinned and an unpinned side goes the ordinary way.
     if (mode === 'canary' && route.legacy.publicOrigin !== route.next.publicOrigin) return false;
     const upstream = upstreamRequestHead(req, trusted, (mode === 'legacy' ? route.legacy : route.next).publicOrigin);
-    // Not to be forwarded: the ordinary path refuses it, with its bookkeeping.
-    if (!upstream) return false;
+    // Not to be forwarded (or for a host not served): the ordinary path refuses it, with its bookkeeping.
+    if (!upstream || !options.hostAllowed(upstream.host)) return false;
     // A token on a split canary picks the bucket: it needs a verification first.
     if (upstream.bearer && splits(route)) return false;
     // An API route stays here only when its check needs no waiting and lets the request through
@@ -344,6 +352,7 @@ export function createDispatcher(options: DispatchOptions) {
   const upgrades = new Set<Duplex>();
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
     const requestId = requestIdOf(req);
+    if (!options.hostAllowed(req.headers.host)) return rejectUpgrade(socket, 421, 'misdirected_request', requestId);
     const target = canonical(req);
     if (!target.ok) return rejectUpgrade(socket, 400, 'bad_path', requestId);
     const found = match(req.method ?? 'GET', target.routePath);

@@ -273,6 +273,8 @@ export interface UpstreamHead {
   bearer: boolean;
   /** The first Authorization header's value (an API route's bearer check). */
   authorization: string | undefined;
+  /** The Host header (GATEWAY_ALLOWED_HOSTS). */
+  host: string | undefined;
   /** The body is chunked (it is re-chunked upstream); false with Content-Length or no body. */
   chunked: boolean;
   bodyless: boolean;
@@ -373,6 +375,7 @@ export function upstreamRequestHead(
     cookie,
     bearer,
     authorization,
+    host,
     chunked,
     bodyless: !chunked && (length === undefined || length === '0'),
   };

@@ -22,6 +22,7 @@ export function rejectUpgrade(socket: Duplex, status: number, error: string, req
       403: 'Forbidden',
       404: 'Not Found',
       405: 'Method Not Allowed',
+      421: 'Misdirected Request',
       502: 'Bad Gateway',
       503: 'Service Unavailable',
       504: 'Gateway Timeout',
