@@ -9,6 +9,7 @@ import type { AccessTokenVerifier } from './api-auth/access-token.ts';
 import type { ActionRunner } from './actions.ts';
 import { checkBearer, checkBearerNow, type GuardResult } from './api-auth/bearer-guard.ts';
 import { bucketOf, goesToNewSide, subjectKey, type BucketCookies } from './canary.ts';
+import { isHttps } from './cookies.ts';
 import type { FlaggedRoute } from './flags/table.ts';
 import type { GatewayMetrics, Side } from './metrics.ts';
 import type { HostCheck } from './proxy/allowed-hosts.ts';
@@ -68,10 +69,6 @@ export interface DispatchOptions {
 interface SideChoice {
   side: Side;
   setCookie?: string;
-}
-
-function isSecure(req: IncomingMessage): boolean {
-  return (req.socket as { encrypted?: boolean }).encrypted === true;
 }
 
 /** `path`: canonical, without the query. */
@@ -257,7 +254,7 @@ export function createDispatcher(options: DispatchOptions) {
     subject: string | undefined,
     identity?: readonly [string, string][],
   ) {
-    const choice = chooseSide(route, req.headers.cookie, isSecure(req), subject);
+    const choice = chooseSide(route, req.headers.cookie, isHttps(req, trusted), subject);
     const action = route.definition.action;
     if (choice.side === 'new' && action) return act(route, action, req, res, choice.setCookie);
     const target = choice.side === 'legacy' ? route.legacy : route.next;
@@ -335,7 +332,7 @@ export function createDispatcher(options: DispatchOptions) {
       // The identity lines go before the head's blank line (values are printable ASCII: bearer-guard.ts).
       if (allowed.lines) head = `${head.slice(0, -2)}${allowed.lines}\r\n`;
     }
-    const choice = chooseSide(route, upstream.cookie, isSecure(req), undefined);
+    const choice = chooseSide(route, upstream.cookie, upstream.https, undefined);
     const target = choice.side === 'legacy' ? route.legacy : route.next;
     if (!target.pool) return false;
     const started = performance.now();

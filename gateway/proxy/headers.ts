@@ -275,6 +275,8 @@ export interface UpstreamHead {
   authorization: string | undefined;
   /** The Host header (GATEWAY_ALLOWED_HOSTS). */
   host: string | undefined;
+  /** The client's scheme is https (TLS here, or a trusted proxy's X-Forwarded-Proto): cookies set on the answer are Secure. */
+  https: boolean;
   /** The body is chunked (it is re-chunked upstream); false with Content-Length or no body. */
   chunked: boolean;
   bodyless: boolean;
@@ -376,6 +378,8 @@ export function upstreamRequestHead(
     bearer,
     authorization,
     host,
+    https:
+      (req.socket as { encrypted?: boolean }).encrypted === true || (trustedPeer(req.socket, peerAddress(req), trust) && firstValue(priorProto) === 'https'),
     chunked,
     bodyless: !chunked && (length === undefined || length === '0'),
   };

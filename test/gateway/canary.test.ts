@@ -117,3 +117,19 @@ test('canary: the client cannot choose its side: an unsigned, forged or re-signe
     assert.equal(res.headers.getSetCookie().length, 0);
   }
 });
+
+test('canary: behind a TLS load balancer (its X-Forwarded-Proto: https, trusted) the bucket cookie is Secure, on the hot and the ordinary path', async () => {
+  await gateway.flip('app', { mode: 'canary', percent: 50 });
+  const bucketCookie = async (headers: Record<string, string>) => {
+    const res = await fetch(`${gateway.url}/page`, { headers });
+    await res.text();
+    return res.headers.getSetCookie().find((c) => c.startsWith(`${BUCKET_COOKIE}=`)) ?? '';
+  };
+  // A bearer token on a split canary takes the ordinary path (it is verified first; this one
+  // fails, and the cookie decides).
+  for (const extra of [{}, { authorization: 'Bearer not-a-token' }] as Record<string, string>[]) {
+    assert.match(await bucketCookie({ 'x-forwarded-proto': 'https', ...extra }), /; Secure$/, JSON.stringify(extra));
+    assert.doesNotMatch(await bucketCookie({ 'x-forwarded-proto': 'http', ...extra }), /Secure/, JSON.stringify(extra));
+    assert.doesNotMatch(await bucketCookie(extra), /Secure/, JSON.stringify(extra));
+  }
+});
