@@ -153,17 +153,18 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
     // Before the interaction routes: their /interaction/:uid would take /interaction/password-reset.
     const resetPolicy = { ...throttlePolicyFromConfig(config), accountFreeAttempts: config.IDP_PASSWORD_RESET_ACCOUNT_FREE_REQUESTS };
     const pendingRevocations = createPendingRevocations(knex);
+    // A key of its own, or one derived from the interaction secret for this use alone.
+    const resetTokens = createResetTokens(knex, {
+      key: config.IDP_PASSWORD_RESET_SECRET ?? createHmac('sha256', config.IDP_INTERACTION_SECRET).update('password-reset-token-key').digest('base64url'),
+      ttlMs: config.IDP_PASSWORD_RESET_TTL * 1000,
+    });
     const reset = mountReset(app, {
       users,
       legacy,
-      // A key of its own, or one derived from the interaction secret for this use alone.
-      tokens: createResetTokens(knex, {
-        key: config.IDP_PASSWORD_RESET_SECRET ?? createHmac('sha256', config.IDP_INTERACTION_SECRET).update('password-reset-token-key').digest('base64url'),
-        ttlMs: config.IDP_PASSWORD_RESET_TTL * 1000,
-      }),
+      tokens: resetTokens,
       mailer,
       throttle: redis ? createRedisThrottle(redis, resetPolicy, { prefix: 'reset-throttle:' }) : createMemoryThrottle(resetPolicy),
-      metrics: createResetMetrics(metrics.registry),
+      metrics: createResetMetrics(metrics.registry, { links: () => resetTokens.stats(), logger }),
       policy: passwordPolicy,
       revokeUserGrants: oidc.revokeUserGrants,
       pendingRevocations,

@@ -1,5 +1,7 @@
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import type { Logger } from '../../lib/logger.ts';
 import { counter } from '../../lib/metrics.ts';
+import type { ResetLinkStats } from './tokens.ts';
 
 /** What became of a "Forgot password?" form submission (the page the user sees is the same for all). */
 export type ResetRequestResult = 'issued' | 'no_account' | 'throttled' | 'unavailable' | 'failed';
@@ -13,7 +15,13 @@ export interface ResetMetrics {
   revoked(grants: number, sessions: number): void;
 }
 
-export function createResetMetrics(registry?: Registry): ResetMetrics {
+export interface ResetLinkGaugeOptions {
+  /** The links table's counts, read at scrape time. */
+  links(): Promise<ResetLinkStats>;
+  logger?: Logger;
+}
+
+export function createResetMetrics(registry?: Registry, options?: ResetLinkGaugeOptions): ResetMetrics {
   if (!registry) return { requested: () => undefined, imported: () => undefined, completed: () => undefined, revoked: () => undefined };
   const requests = counter(
     registry,
@@ -39,6 +47,25 @@ export function createResetMetrics(registry?: Registry): ResetMetrics {
   for (const result of ['issued', 'no_account', 'throttled', 'unavailable', 'failed'] satisfies ResetRequestResult[]) requests.inc({ result }, 0);
   for (const result of ['success', 'expired', 'invalid', 'invalid_form', 'revoke_deferred'] satisfies ResetCompletionResult[]) completions.inc({ result }, 0);
   imports.inc(0);
+  if (options && !registry.getSingleMetric('idp_password_reset_links')) {
+    const { links, logger } = options;
+    new Gauge({
+      name: 'idp_password_reset_links',
+      help: 'Reset links not used, by state (open: still valid; expired_unused: expired without being used, within the last day). The table is shared by every replica.',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      async collect() {
+        try {
+          const stats = await links();
+          this.set({ state: 'open' }, stats.open);
+          this.set({ state: 'expired_unused' }, stats.expiredUnused);
+        } catch (error) {
+          // A scrape must not fail because the database hiccupped: the gauge keeps its last value.
+          logger?.warn({ err: error }, 'cannot read the reset links for metrics');
+        }
+      },
+    });
+  }
   return {
     requested: (result) => requests.inc({ result }),
     imported: () => imports.inc(),

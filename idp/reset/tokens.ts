@@ -12,6 +12,12 @@ const KEEP_AFTER_EXPIRY_MS = 86_400_000;
 
 export type TokenCheck = { ok: true; userId: string } | { ok: false; reason: 'expired' | 'invalid' };
 
+/** Links not used: still open, and expired unused within the last day (rows older than that are pruned). */
+export interface ResetLinkStats {
+  open: number;
+  expiredUnused: number;
+}
+
 export interface ResetTokens {
   /** A new link token for `userId`; the caller puts it in the mail and forgets it. */
   issue(userId: string): Promise<string>;
@@ -19,6 +25,8 @@ export interface ResetTokens {
   check(token: string): Promise<TokenCheck>;
   /** Spends the link inside `trx` if it is still valid for `userId`, and every other open link of that user; false if not. */
   claim(trx: Knex.Transaction, token: string, userId: string): Promise<boolean>;
+  /** For the metrics, read at scrape time. */
+  stats(): Promise<ResetLinkStats>;
 }
 
 export function createResetTokens(knex: Knex, options: { key: string; ttlMs: number }): ResetTokens {
@@ -55,6 +63,18 @@ export function createResetTokens(knex: Knex, options: { key: string; ttlMs: num
       if (spent !== 1) return false;
       await trx(TABLE).where({ user_id: userId }).whereNull('used_at').update({ used_at: now });
       return true;
+    },
+    async stats() {
+      const now = Date.now();
+      // Through the expires_at index: only the last day's links, one pass for both counts.
+      const row = (await knex(TABLE)
+        .whereNull('used_at')
+        .where('expires_at', '>', now - KEEP_AFTER_EXPIRY_MS)
+        .first(
+          knex.raw('sum(case when expires_at > ? then 1 else 0 end) as open_links', [now]),
+          knex.raw('sum(case when expires_at <= ? then 1 else 0 end) as expired_links', [now]),
+        )) as { open_links: unknown; expired_links: unknown } | undefined;
+      return { open: Number(row?.open_links ?? 0), expiredUnused: Number(row?.expired_links ?? 0) };
     },
   };
 }

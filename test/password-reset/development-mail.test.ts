@@ -149,7 +149,10 @@ test('development mail: an .eml file from replaceable templates, the link in the
     assert.equal((await knex('users').where({ username: 'eve' }).first('password_hash')).password_hash, LEGACY_PHPASS, 'the password is unchanged');
     assert.equal((await fetch(link)).status, 200, 'the link still works');
 
+    const links = async (state: string) => sample(await metrics(), 'idp_password_reset_links', { state });
+    assert.deepEqual([await links('open'), await links('expired_unused')], [2, 0], 'two links open');
     await knex('password_resets').update({ expires_at: Date.now() - 1000 });
+    assert.deepEqual([await links('open'), await links('expired_unused')], [0, 2], 'both expired unused');
     const expired = await fetch(link);
     assert.equal(expired.status, 410);
     assert.match(await expired.text(), /This link has expired/);

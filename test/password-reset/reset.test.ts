@@ -241,6 +241,9 @@ clients:
         assert.ok(tokens.every((r) => !late.text.includes(r.token_hash)) && tokens.length >= 3, 'only keyed hashes of the tokens are stored');
         metrics = await metricsOf(idp);
         assert.ok(sample(metrics, 'idp_mail_sent_total', { template: 'password-reset' }) >= 4);
+        // Every link was used but the one erin asked for beside the unknown address: open, none expired yet.
+        assert.equal(sample(metrics, 'idp_password_reset_links', { state: 'open' }), 1);
+        assert.equal(sample(metrics, 'idp_password_reset_links', { state: 'expired_unused' }), 0);
         await context.close();
       },
       { env, clients, realPages: true },
