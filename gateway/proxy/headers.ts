@@ -33,6 +33,14 @@ export function isIdentityHeader(name: string): boolean {
   );
 }
 
+/**
+ * Headers some frameworks read as the path or the method to run instead of the request's own
+ * (IIS and Zend's X-Original-URL and X-Rewrite-URL, the method overrides of many PHP and Rails
+ * stacks): routes match the request's path and method, so these would let a request matched
+ * to one route run another's page (a flipped login, through the catch-all). Never forwarded.
+ */
+const ROUTING_OVERRIDES = new Set(['x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override']);
+
 /** Headers only the gateway itself may set, stripped from what clients send. */
 export const GATEWAY_HEADER_PREFIX = 'x-gateway-';
 
@@ -131,6 +139,7 @@ function requestHeaderDropped(lower: string, listed: Set<string> | undefined): b
     name.startsWith('x-forwarded-') ||
     name.startsWith(GATEWAY_HEADER_PREFIX) ||
     isIdentityHeader(name) ||
+    ROUTING_OVERRIDES.has(name) ||
     listed?.has(lower) === true
   );
 }

@@ -164,6 +164,27 @@ test('a method the login route does not list is refused, never handed to the leg
   assert.equal((await send('/other.php', 'PUT')).servedBy, 'legacy');
 });
 
+test('headers that would have the upstream run another path or method never reach it', async () => {
+  const overrides = {
+    'X-Original-URL': '/login.php',
+    'X-Rewrite-URL': '/login.php',
+    'X-HTTP-Method-Override': 'PUT',
+    'X-HTTP-Method': 'PUT',
+    'X-Method-Override': 'PUT',
+    X_Original_URL: '/login.php',
+  };
+  const { hostname, port } = new URL(gateway.url);
+  const before = legacy.seen.length;
+  await new Promise<void>((resolve, reject) => {
+    const req = request({ hostname, port, path: '/index.php', headers: overrides, agent: false }, (res) => res.resume().on('end', resolve));
+    req.on('error', reject);
+    req.end();
+  });
+  const seen = legacy.seen.slice(before).find((r) => r.url === '/index.php');
+  assert.ok(seen, 'the request went to the catch-all');
+  for (const name of Object.keys(overrides)) assert.equal(seen.headers[name.toLowerCase()], undefined, name);
+});
+
 test('the ordinary path (shadow mode) forwards the canonical target too', async () => {
   await gateway.flip('login', { mode: 'shadow' });
   try {
