@@ -33,6 +33,10 @@ export const idpEnv = {
     secret: true,
     production: 'a shared database when there is more than one replica',
   }),
+  IDP_DATABASE_TIMEOUT_MS: variable(
+    milliseconds(5_000),
+    "MySQL: the longest one statement, a new connection or a free pool slot may take (migrations excepted); past it the request is answered 503 with `Retry-After` (temporarily unavailable) and a statement's connection is closed, never reused. Keep it well under the gateway's `UPSTREAM_TIMEOUT_MS`.",
+  ),
   DB_MIGRATE_ON_START: variable(boolFlag(true), 'Apply the database migrations at start (else run `idm migrate db`).'),
   REDIS_URL: variable(
     redisUrl,

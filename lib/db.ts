@@ -25,9 +25,18 @@ export interface DatabaseOptions {
    * The longest a caller waits before a statement runs: for a MySQL connection to be made and
    * for a free one from the pool; on SQLite, for another process's write lock (busy_timeout,
    * during which better-sqlite3 blocks the thread). Default 5 s to connect, 10 s for the pool,
-   * 5 s for SQLite's lock. Bound statements themselves with withDeadline and boundQuery.
+   * 5 s for SQLite's lock. Bound statements themselves with withDeadline and boundQuery, or all
+   * of them with statementMs.
    */
   waitMs?: number;
+  /**
+   * MySQL: the longest any statement waits for its answer. Past it the statement fails with
+   * DatabaseDeadlineError and its connection is closed, so the pool never hands out a connection
+   * still waiting on a database that stopped answering (the next caller would queue behind it).
+   * For a request path's database, not for migrations (a schema change may take longer).
+   * SQLite runs statements synchronously, bounded by its lock wait (waitMs).
+   */
+  statementMs?: number;
 }
 
 /**
@@ -62,6 +71,7 @@ export function createDatabase(url: string, options: DatabaseOptions = {}): Knex
     });
   }
   const parsed = new URL(url.replace(/^mariadb:/, 'mysql:'));
+  const { statementMs } = options;
   return knexFactory({
     client: 'mysql2',
     connection: {
@@ -75,7 +85,7 @@ export function createDatabase(url: string, options: DatabaseOptions = {}): Knex
       supportBigNumbers: true,
       connectTimeout: waitMs ?? 5_000,
     },
-    pool: options.pool ?? { min: 0, max: 10 },
+    pool: { ...(options.pool ?? { min: 0, max: 10 }), ...(statementMs === undefined ? {} : { afterCreate: statementDeadline(statementMs) }) },
     acquireConnectionTimeout: waitMs ?? 10_000,
     compileSqlOnError,
   });
@@ -91,6 +101,53 @@ export class DatabaseDeadlineError extends Error {
     this.name = 'DatabaseDeadlineError';
     this.ms = ms;
   }
+}
+
+type QueryCallback = (error: unknown, ...results: unknown[]) => void;
+interface RawMysqlConnection {
+  query(options: unknown, values: unknown, callback: QueryCallback): unknown;
+  destroy(): void;
+  stream?: { destroy(): void };
+}
+
+/**
+ * The pool's afterCreate for statementMs: every statement knex sends on this connection
+ * (transactions included: they run on the same connection) gets `ms` for its answer; at `ms` the
+ * caller gets a DatabaseDeadlineError and the connection is closed, which also fails it for the
+ * pool's validation, so knex drops it instead of reusing it.
+ */
+function statementDeadline(ms: number) {
+  return (connection: RawMysqlConnection, done: (error: Error | null, connection: unknown) => void) => {
+    const query = connection.query;
+    connection.query = function (this: RawMysqlConnection, options: unknown, values: unknown, callback: QueryCallback) {
+      if (typeof callback !== 'function') return query.call(this, options, values, callback);
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        connection.destroy();
+        connection.stream?.destroy();
+        callback(new DatabaseDeadlineError(ms));
+      }, ms);
+      return query.call(this, options, values, (error: unknown, ...results: unknown[]) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        callback(error, ...results);
+      });
+    };
+    done(null, connection);
+  };
+}
+
+/** The database could not be reached or did not answer in time: an outage ("try again"), not a bug. */
+export function isDatabaseUnavailableError(error: unknown): boolean {
+  const e = error as { name?: unknown; code?: unknown } | null;
+  if (typeof e !== 'object' || e === null) return false;
+  return (
+    error instanceof DatabaseDeadlineError ||
+    e.name === 'KnexTimeoutError' ||
+    (typeof e.code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'PROTOCOL_CONNECTION_LOST'].includes(e.code))
+  );
 }
 
 /**

@@ -5,7 +5,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type Provider from 'oidc-provider';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
-import { isRedisUnavailableError } from '../../lib/redis.ts';
+import { isStoreUnavailableError } from '../../lib/outage.ts';
 import { hashPassword, hashPhpBcrypt, PasswordWorkersBusyError, pbkdf2Scheme, verifyPassword, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
 import { pageHeaders } from '../../lib/page-headers.ts';
 import { createCsrfTokens, messagePage, sendUnavailablePage, unreadableFormStatus } from '../interactions/index.ts';
@@ -233,7 +233,7 @@ export function mountAccount(app: Express, deps: AccountDeps): void {
   // Errors of these routes only: a page without internals.
   app.use('/account', (error: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
-    if (isRedisUnavailableError(error)) return sendUnavailablePage(res);
+    if (isStoreUnavailableError(error)) return sendUnavailablePage(res);
     const unreadable = unreadableFormStatus(error);
     if (unreadable) {
       return send(res, unreadable, messagePage({ title: 'Your password was not changed', message: 'The form could not be read. Go back and try again.' }));

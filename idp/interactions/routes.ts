@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type Express, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger.ts';
-import { isRedisUnavailableError } from '../../lib/redis.ts';
+import { isStoreUnavailableError } from '../../lib/outage.ts';
 import type { LoginService, UserDirectory } from '../login/types.ts';
 import type { LoginThrottle } from '../throttle/index.ts';
 import { createCsrfTokens, type CsrfTokens } from './csrf.ts';
@@ -296,7 +296,7 @@ export function mountInteractions(app: Express, provider: InteractionProvider, d
       return send(res, unreadable, messagePage({ title: 'Sign-in could not continue', message: 'The form could not be read. Go back and try again.' }));
     }
     // Redis (interactions, sessions, throttle counts) failed while this request used it.
-    if (isRedisUnavailableError(error)) return sendUnavailablePage(res);
+    if (isStoreUnavailableError(error)) return sendUnavailablePage(res);
     log.error({ err: error, path: req.path }, 'interaction failed');
     send(res, 500, messagePage({ title: 'Sign-in could not continue', message: 'Something went wrong on our side. Please try again later.' }));
   });

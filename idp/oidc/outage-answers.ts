@@ -3,14 +3,15 @@
 // server_error (its error handlers), or koa's bare "Internal Server Error" when the failure
 // escapes them (a session saved after the route ran, an error page that itself fails). Neither
 // tells a client or a person to come back, and neither is a bug worth an error log: it is an
-// outage, answered here as the gate answers it, 503 with Retry-After.
+// outage, answered here as the gate answers it, 503 with Retry-After. The same holds for the
+// idp's database when it stops answering within IDP_DATABASE_TIMEOUT_MS.
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Logger } from '../../lib/logger.ts';
-import { isRedisUnavailableError } from '../../lib/redis.ts';
+import { isStoreUnavailableError } from '../../lib/outage.ts';
 import { RETRY_AFTER_SECONDS } from '../interactions/unavailable.ts';
 
-const OUTAGE = Symbol('redis outage during this request');
+const OUTAGE = Symbol('Redis or database outage during this request');
 
 export interface OutageAnswerOptions {
   logger: Logger;
@@ -35,11 +36,11 @@ async function answerOutage(ctx: KoaContextWithOIDC, page: OutageAnswerOptions['
 
 /**
  * Installs the outage answer as oidc-provider's outermost route middleware, and the one
- * `server_error` listener: a Redis outage is logged as a warning, anything else as the error it is.
+ * `server_error` listener: a Redis or database outage is logged as a warning, anything else as the error it is.
  */
 export function installOutageAnswers(provider: Provider, options: OutageAnswerOptions): void {
   provider.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => {
-    if (isRedisUnavailableError(error)) {
+    if (isStoreUnavailableError(error)) {
       ctx.state[OUTAGE] = true;
       return;
     }
@@ -49,11 +50,11 @@ export function installOutageAnswers(provider: Provider, options: OutageAnswerOp
     try {
       await next();
     } catch (error) {
-      if (ctx.headerSent || !isRedisUnavailableError(error)) throw error;
+      if (ctx.headerSent || !isStoreUnavailableError(error)) throw error;
       ctx.state[OUTAGE] = true;
     }
     if (!ctx.state[OUTAGE] || ctx.headerSent) return;
-    options.logger.warn({ route: ctx.oidc?.route, method: ctx.method }, 'redis unavailable during an oidc-provider request: answered 503');
+    options.logger.warn({ route: ctx.oidc?.route, method: ctx.method }, 'Redis or the database unavailable during an oidc-provider request: answered 503');
     await answerOutage(ctx, options.page);
   });
 }

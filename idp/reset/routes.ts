@@ -2,7 +2,7 @@
 // link's new-password form. Under /interaction/ because the gateway already sends that prefix to
 // the idp; mounted before the interaction routes, whose /interaction/:uid would match it too.
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { isRedisUnavailableError } from '../../lib/redis.ts';
+import { isStoreUnavailableError } from '../../lib/outage.ts';
 import { hashPassword, hashPhpBcrypt, pbkdf2Scheme, type Pbkdf2Policy } from '../../lib/passwords/index.ts';
 import { MAX_PASSWORD_LENGTH, newPasswordProblem } from '../account/password-rules.ts';
 import { pageHeaders } from '../../lib/page-headers.ts';
@@ -154,7 +154,7 @@ export function mountReset(app: Express, deps: ResetDeps): MountedReset {
 
   app.use(RESET_PATH, (error: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
-    if (isRedisUnavailableError(error)) return sendUnavailablePage(res);
+    if (isStoreUnavailableError(error)) return sendUnavailablePage(res);
     const unreadable = unreadableFormStatus(error);
     if (unreadable)
       return send(res, unreadable, messagePage({ title: 'Your password was not changed', message: 'The form could not be read. Go back and try again.' }));

@@ -178,5 +178,5 @@ test('Redis silent mid-request: oidc-provider routes answer 503 with Retry-After
   }
   const output = idp.output();
   assert.doesNotMatch(output, /oidc-provider server_error/, 'an outage is not logged as a server error');
-  assert.match(output, /redis unavailable during an oidc-provider request/);
+  assert.match(output, /Redis or the database unavailable during an oidc-provider request/);
 });
