@@ -44,6 +44,8 @@ const env: Record<string, string> = {
   LEGACY_ADAPTER_URL: `http://127.0.0.1:${ports.adapter}`,
   IDP_ISSUER: process.env.IDP_ISSUER ?? `http://localhost:${ports.gateway}`,
   LEGACY_DB_DSN: `sqlite:${legacySqlite}`,
+  // Without SMTP_URL the idp's mail (password reset) goes to .eml files, beside the rest of the data.
+  IDP_MAIL_DIR: process.env.IDP_MAIL_DIR ?? resolve(data, 'mail'),
 };
 
 // The shipped clients file registers the gateway's sign-in (the session bridge) for https, as web
@@ -163,7 +165,12 @@ ${
 }    register one     registration access token: ${registrationToken}
       curl -s ${env.IDP_ISSUER}/reg -H 'authorization: Bearer ${registrationToken}' -H 'content-type: application/json' \\
         -d '{"application_type":"native","token_endpoint_auth_method":"none","redirect_uris":["http://127.0.0.1:8765/callback"]}'
-
+${
+  env.SMTP_URL
+    ? ''
+    : `    forgot password  no SMTP_URL: each mail is an .eml file in ${env.IDP_MAIL_DIR}, and each reset link is printed here
+`
+}
   health: /healthz on each service's port
   ops (readiness /readyz, metrics /metrics): gateway http://127.0.0.1:${ports.gatewayOps}  idp http://127.0.0.1:${ports.idpOps}  legacy-adapter http://127.0.0.1:${ports.adapterOps}
   data: ${data}

@@ -76,7 +76,8 @@ export function createResetRequests(deps: ResetRequestDeps) {
     if (deps.mailer.development) {
       // Development only (no SMTP_URL, not production): the link is a credential, and the log is
       // where a newcomer without a mail server finds it. Never logged when mail really goes out.
-      log.info({ sub: user.id, link }, 'password reset link (development mail: also in the .eml file)');
+      // A warning, so it shows at npm start's LOG_LEVEL (warn): nobody receives this mail.
+      log.warn({ sub: user.id, link }, 'password reset link (development mail, nobody receives it: also in the .eml file)');
     } else {
       log.info({ sub: user.id }, 'password reset link mailed');
     }

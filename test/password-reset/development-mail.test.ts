@@ -95,6 +95,8 @@ test('development mail: an .eml file from replaceable templates, the link in the
   writeFileSync(join(templates, 'password-reset.txt'), 'Subject: Custom reset for {{name}}\n\nHi {{name}}, open {{link}} within {{minutes}} minutes.\n');
   writeFileSync(join(templates, 'password-reset.html'), '<p>Hi {{name}}, <a href="{{link}}">reset</a></p>\n');
   const { idp, knex } = await startIdpWithEve(dir, {
+    // npm start's level: the link must show there.
+    LOG_LEVEL: 'warn',
     IDP_MAIL_DIR: mailDir,
     IDP_MAIL_TEMPLATES_DIR: templates,
     IDP_PASSWORD_RESET_ACCOUNT_FREE_REQUESTS: '1',
