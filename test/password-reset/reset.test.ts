@@ -200,23 +200,26 @@ clients:
         assert.equal(sample(metrics, 'idp_password_reset_completions_total', { result: 'invalid' }), 2, 'each link tried a second time');
         assert.equal(sample(metrics, 'idp_mail_sent_total', { template: 'password-reset' }), 2);
 
-        // An unknown address: the same page, and no mail.
+        // An unknown address, and a legacy account the monolith disabled: the same page, and no mail.
         const context = await browser.newContext();
         const page = await context.newPage();
         const sentBefore = smtp.received.length;
         const known = await askForReset(stack, page, 'erin@example.com');
         const unknown = await askForReset(stack, page, 'nobody@example.com');
         assert.equal(unknown, known, 'the same answer whether the account exists or not');
-        await eventually('both requests handled', async () => {
+        assert.equal(await askForReset(stack, page, 'judy'), known, 'the same answer for a disabled account');
+        await eventually('the requests handled', async () => {
           const m = await metricsOf(idp);
           return (
-            sample(m, 'idp_password_reset_requests_total', { result: 'no_account' }) === 1 &&
+            sample(m, 'idp_password_reset_requests_total', { result: 'no_account' }) === 2 &&
             sample(m, 'idp_password_reset_requests_total', { result: 'issued' }) === 3
           );
         });
         await smtp.waitFor('erin@example.com', /Reset your password/, sentBefore);
         await eventually('every queued mail sent', async () => sample(await metricsOf(idp), 'idp_mail_backlog', {}) === 0);
         assert.ok(!smtp.received.some((m) => m.to.includes('nobody')), 'no mail to an unknown address');
+        assert.ok(!smtp.received.some((m) => m.to.includes('judy')), 'no mail to a disabled account');
+        assert.equal(await idp.db.knex('users').where({ username: 'judy' }).first('id'), undefined, 'a disabled account is not imported');
 
         // The SMTP server goes away: the request is answered at once, the mail waits and is retried.
         await smtp.stop();
