@@ -73,7 +73,7 @@ export const gatewayEnv = {
   ),
   GATEWAY_SHADOW_LOGIN_CHECKS_PER_CLIENT_PER_MINUTE: variable(
     z.coerce.number().int().min(1).max(10_000).default(6),
-    'Shadow login checks one client address (`X-Forwarded-For` as `TRUST_PROXY` allows) may cause per minute, per gateway process; past it they count as `result="throttled"`.',
+    'Shadow login checks one client address (`X-Forwarded-For` as `TRUST_PROXY` allows; IPv6 per /64) may cause per minute, per gateway process; past it they count as `result="throttled"`.',
   ),
   IDP_INTERNAL_SECRET: variable(
     idpInternalSecret,

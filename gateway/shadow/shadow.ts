@@ -9,6 +9,7 @@ import type { ForwardOutcome } from '../proxy/forward-outcome.ts';
 import type { Upstream } from '../proxy/upstream.ts';
 import type { LoginDecisionConfig } from '../routes/file.ts';
 import { KeyedBudget, TokenBucket } from './budget.ts';
+import { addressKey } from '../../lib/client-network.ts';
 import { clientAddressOf } from '../proxy/headers.ts';
 import { legacyLoginDecision, postedCredentials } from './login-decision.ts';
 import { safeError } from '../../lib/safe-error.ts';
@@ -126,7 +127,7 @@ export class Shadow {
       const credentials = legacyDecision === undefined ? undefined : postedCredentials(body, decisionConfig.fields);
       if (!credentials) return shadowDone('skipped');
       const now = performance.now();
-      if (!this.#clientChecks.take(clientAddressOf(req, this.#options.trusted), now)) return settle('throttled');
+      if (!this.#clientChecks.take(addressKey(clientAddressOf(req, this.#options.trusted)), now)) return settle('throttled');
       if (!this.#loginChecks.take(now)) return settle('shed');
       run(this.#loginCheck(target, credentials, requestId));
     };

@@ -280,4 +280,18 @@ describeOrSkip('shadow login checks against the real monolith and idp: only deci
       await gateway.stop();
     }
   });
+
+  test('an IPv6 client is counted per /64: addresses of one /64 share its budget, another /64 has its own', async () => {
+    const gateway = await gatewayWith({ GATEWAY_SHADOW_LOGIN_CHECKS_PER_SECOND: '1000', GATEWAY_SHADOW_LOGIN_CHECKS_PER_CLIENT_PER_MINUTE: '1' });
+    try {
+      const before = await idpChecks();
+      for (const [i, client] of ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:ffff::9', '2001:db8:1:3::1'].entries())
+        assert.equal((await postLogin(gateway, { login: 'alice', password: `wrong ${i}` }, client)).status, 200);
+      assert.ok(await eventually(async () => (await shadowed(gateway, 'agreed')) + (await shadowed(gateway, 'throttled')) === 4, 20_000), 'all four settled');
+      assert.deepEqual({ agreed: await shadowed(gateway, 'agreed'), throttled: await shadowed(gateway, 'throttled') }, { agreed: 2, throttled: 2 });
+      assert.equal(await idpChecks(), before + 2);
+    } finally {
+      await gateway.stop();
+    }
+  });
 });
