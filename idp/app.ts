@@ -239,7 +239,7 @@ export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise
         await mailer.stop();
         await relay?.stop();
         await revocationRetrier.stop();
-        oidc.close();
+        await oidc.close();
         await knex.destroy();
         redis?.disconnect();
       },

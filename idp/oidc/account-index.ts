@@ -106,9 +106,14 @@ export interface RevokeUserGrantsResult {
  * `exceptGrantId`, and ends every session of the account except the one holding that grant and
  * `exceptSessionId`. For password changes and resets: the device the user is on stays signed
  * in, no other does.
- * `sessionEnded` hears of each ended session (the back-channel logouts of its clients).
+ * `sessionEnded` hears of each session before it is ended (the back-channel logouts its clients
+ * are owed, stored first: a failure there leaves the session, and the revocation is retried).
  */
-export function createGrantRevoker(factory: OidcAdapterFactory, index: AccountIndex, sessionEnded: (session: AdapterPayload) => void = () => undefined) {
+export function createGrantRevoker(
+  factory: OidcAdapterFactory,
+  index: AccountIndex,
+  sessionEnded: (session: AdapterPayload) => Promise<void> | void = () => undefined,
+) {
   const grants = factory('Grant');
   const sessions = factory('Session');
   // revokeByGrantId is model-independent in our adapters: it removes every grantable artefact.
@@ -132,9 +137,9 @@ export function createGrantRevoker(factory: OidcAdapterFactory, index: AccountIn
       }
       const authorizations = Object.values((session.authorizations ?? {}) as Record<string, { grantId?: string }>);
       if (exceptGrantId && authorizations.some((a) => a.grantId === exceptGrantId)) continue;
+      await sessionEnded(session);
       await sessions.destroy(sessionId);
       await index.remove('session', accountId, sessionId);
-      sessionEnded(session);
       ended += 1;
     }
     return { grants: revokedGrants, sessions: ended };

@@ -1,13 +1,19 @@
 // OpenID Connect Back-Channel Logout 1.0, sent off the request path. oidc-provider sends logout
 // tokens from its end-session endpoint and awaits them, so a slow or dead client would hold the
 // user's sign-out; and it knows nothing of sessions we end ourselves (password change, reset,
-// admin). Here every logout goes into one queue: sent in the background, retried with backoff,
-// counted; RP-initiated logout and our own session endings use it alike.
+// admin). Here every logout owed to a client is written to the backchannel_outbox first (before
+// the session it ends is destroyed) and sent by a worker on every replica, retried with backoff
+// and counted: a restart or a client away for a while loses none. RP-initiated logout and our own
+// session endings use it alike.
+import { randomUUID } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { Client } from 'oidc-provider';
 import type { Registry } from 'prom-client';
+import type { Knex } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { counter } from '../../lib/metrics.ts';
+import { createPollingLoop } from '../../lib/polling-loop.ts';
+import { createBackchannelOutbox, type OwedLogout, type QueuedLogout } from './backchannel-outbox.ts';
 
 /** What an ended session says about the clients signed in through it (oidc-provider's Session payload). */
 export interface EndedSession {
@@ -17,22 +23,32 @@ export interface EndedSession {
 }
 
 export interface BackchannelLogouts {
-  /** Queues a logout token for every client of `session` that registered a back-channel logout URI. */
-  sessionEnded(session: EndedSession): void;
-  /** Stops the retries still waiting (at shutdown). */
-  close(): void;
+  /** Stores a logout for every client of `session` (those without a back-channel URI are skipped when sent); resolves once stored. */
+  sessionEnded(session: EndedSession): Promise<void>;
+  start(): void;
+  /** Stops the worker and waits for the pass in flight (at shutdown); what is left is sent after the restart. */
+  close(): Promise<void>;
 }
 
 export interface BackchannelOptions {
+  knex: Knex;
   logger: Logger;
   registry?: Registry;
-  /** Waits before each retry, in ms; one attempt more than there are waits. */
+  /** Waits before each retry, in ms; one attempt more than there are waits, then the logout is given up. */
   retryDelaysMs?: readonly number[];
+  /** How often the worker looks for due logouts (a new one is sent at once). */
+  pollMs?: number;
 }
 
 type Send = (this: Client, sub: string, sid: string | undefined) => Promise<void>;
 
 const DEFAULT_RETRY_DELAYS_MS = [1_000, 5_000, 30_000, 120_000];
+/** Longer than oidc-provider's request timeout: a lease never runs out under a live attempt. */
+const LEASE_MS = 30_000;
+const BATCH = 50;
+/** Settled rows are kept a day (what was sent when), then deleted, at most hourly. */
+const KEEP_SETTLED_MS = 86_400_000;
+const PRUNE_EVERY_MS = 3_600_000;
 
 function metricsOf(registry: Registry | undefined) {
   if (!registry) return { count: (_result: string) => undefined };
@@ -46,9 +62,22 @@ function metricsOf(registry: Registry | undefined) {
   return { count: (result: string) => logouts.inc({ result }) };
 }
 
+/** The logouts an ended session owes: one per client signed in through it. */
+export function owedBy(session: EndedSession): OwedLogout[] {
+  if (typeof session.accountId !== 'string' || !session.accountId) return [];
+  const sub = session.accountId;
+  const authorizations = (session.authorizations ?? {}) as Record<string, { sid?: unknown }>;
+  return Object.entries(authorizations).map(([clientId, authorization]) => ({
+    clientId,
+    sub,
+    sid: typeof authorization?.sid === 'string' ? authorization.sid : undefined,
+  }));
+}
+
 /**
- * Replaces oidc-provider's own sending (Client#backchannelLogout) with the queue, so its
- * end-session endpoint answers at once, and returns the queue for the sessions we end ourselves.
+ * Replaces oidc-provider's own sending (Client#backchannelLogout) with the outbox, so its
+ * end-session endpoint answers once the logouts are stored, and returns the outbox's writer for
+ * the sessions we end ourselves.
  */
 export function installBackchannelLogouts(provider: Provider, options: BackchannelOptions): BackchannelLogouts {
   const prototype = provider.Client.prototype as unknown as { backchannelLogout: Send };
@@ -56,56 +85,74 @@ export function installBackchannelLogouts(provider: Provider, options: Backchann
   const delays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
   const metrics = metricsOf(options.registry);
   const log = options.logger.child({ component: 'backchannel-logout' });
-  const timers = new Set<NodeJS.Timeout>();
-  let closed = false;
+  const outbox = createBackchannelOutbox(options.knex);
+  const holder = `backchannel-${randomUUID()}`;
 
-  async function attempt(clientId: string, sub: string, sid: string | undefined, tries: number): Promise<void> {
+  async function attempt(logout: QueuedLogout): Promise<void> {
+    const { clientId, sub } = logout;
     try {
       const client = await provider.Client.find(clientId);
-      // A client deleted or changed since the sign-in: nobody left to tell.
-      if (!client?.backchannelLogoutUri) return;
-      await send.call(client, sub, sid);
-      metrics.count('sent');
+      // A client deleted or changed since the sign-in, or one without a back-channel URI: nobody to tell.
+      if (client?.backchannelLogoutUri) {
+        await send.call(client, sub, logout.sid);
+        metrics.count('sent');
+      }
+      await outbox.settle(logout, holder, 'sent');
     } catch (error) {
-      const delay = delays[tries];
+      const delay = delays[logout.attempts];
       // The error names the client's URI and its status, never the token.
       const err = { name: (error as Error).name, message: (error as Error).message };
-      if (delay === undefined || closed) {
+      const reason = `${err.name}: ${err.message}`;
+      if (delay === undefined) {
+        await outbox.settle(logout, holder, 'failed', reason);
         metrics.count('failed');
-        log.error({ err, clientId, sub, attempts: tries + 1 }, 'back-channel logout failed; the client was not told');
+        log.error({ err, clientId, sub, attempts: logout.attempts + 1 }, 'back-channel logout failed; the client was not told');
         return;
       }
+      await outbox.reschedule(logout, holder, reason, delay);
       metrics.count('retried');
-      log.warn({ err, clientId, sub, attempt: tries + 1, retryInMs: delay }, 'back-channel logout attempt failed; retrying');
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        void attempt(clientId, sub, sid, tries + 1);
-      }, delay);
-      timer.unref();
-      timers.add(timer);
+      log.warn({ err, clientId, sub, attempt: logout.attempts + 1, retryInMs: delay }, 'back-channel logout attempt failed; retrying');
     }
   }
 
-  const enqueue = (clientId: string, sub: string, sid: string | undefined) => void attempt(clientId, sub, sid, 0);
+  let lastPruneAt = 0;
+  async function pass(): Promise<void> {
+    if (Date.now() - lastPruneAt >= PRUNE_EVERY_MS) {
+      lastPruneAt = Date.now();
+      await outbox.prune(lastPruneAt - KEEP_SETTLED_MS, 500).catch((error: unknown) => log.warn({ err: error }, 'pruning the back-channel outbox failed'));
+    }
+    for (;;) {
+      const batch = await outbox.claim(holder, BATCH, LEASE_MS);
+      // Clients are told at once, each attempt on its own: one slow client holds up no other.
+      await Promise.all(
+        batch.map((logout) =>
+          attempt(logout).catch((error: unknown) => log.error({ err: error, clientId: logout.clientId }, 'a back-channel logout could not be settled')),
+        ),
+      );
+      if (batch.length < BATCH || loop.stopped()) return;
+    }
+  }
 
-  // oidc-provider awaits this for each client at the end-session endpoint: queued, it resolves at once.
-  prototype.backchannelLogout = function queued(this: Client, sub: string, sid: string | undefined) {
-    enqueue(this.clientId, sub, sid);
-    return Promise.resolve();
+  const loop = createPollingLoop(pass, { pollMs: options.pollMs ?? 1_000, onError: (error) => log.error({ err: error }, 'back-channel logout pass failed') });
+
+  // oidc-provider awaits this for each client at the end-session endpoint: stored, it resolves.
+  prototype.backchannelLogout = async function queued(this: Client, sub: string, sid: string | undefined) {
+    await outbox.add([{ clientId: this.clientId, sub, sid }]);
+    loop.wake();
   };
 
   return {
-    sessionEnded(session) {
-      if (typeof session.accountId !== 'string' || !session.accountId) return;
-      const authorizations = (session.authorizations ?? {}) as Record<string, { sid?: unknown }>;
-      for (const [clientId, authorization] of Object.entries(authorizations)) {
-        enqueue(clientId, session.accountId, typeof authorization?.sid === 'string' ? authorization.sid : undefined);
+    async sessionEnded(session) {
+      const owed: OwedLogout[] = [];
+      for (const logout of owedBy(session)) {
+        // Only clients with a back-channel URI are owed one; a client that cannot be looked up now is kept, and decided when sent.
+        const client = await provider.Client.find(logout.clientId).catch(() => 'unknown' as const);
+        if (client === 'unknown' || client?.backchannelLogoutUri) owed.push(logout);
       }
+      await outbox.add(owed);
+      if (owed.length) loop.wake();
     },
-    close() {
-      closed = true;
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-    },
+    start: () => loop.start(),
+    close: () => loop.stop(),
   };
 }

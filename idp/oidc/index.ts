@@ -54,7 +54,8 @@ export interface Oidc {
    * the admin's "sign out everywhere".
    */
   endEverySession(accountId: string): Promise<RevokeUserGrantsResult>;
-  close(): void;
+  /** Stops the key reload and the back-channel logout worker (what is owed stays stored). */
+  close(): Promise<void>;
 }
 
 export async function createOidc(deps: OidcDeps): Promise<Oidc> {
@@ -127,7 +128,8 @@ export async function createOidc(deps: OidcDeps): Promise<Oidc> {
   if (refused.length) throw new DeclarationFileError(config.IDP_CLIENTS_FILE, refused);
 
   keyRing.attach(provider);
-  const backchannel = installBackchannelLogouts(provider, { logger, ...(deps.registry ? { registry: deps.registry } : {}) });
+  const backchannel = installBackchannelLogouts(provider, { knex: deps.knex, logger, ...(deps.registry ? { registry: deps.registry } : {}) });
+  backchannel.start();
   const revokeUserGrants = createGrantRevoker(adapter, index, (session) => backchannel.sessionEnded(session));
   if (deps.registry) {
     instrumentProvider(provider, { registry: deps.registry, activeSessions: () => index.count('session', ALL_ACCOUNTS) });
@@ -138,9 +140,9 @@ export async function createOidc(deps: OidcDeps): Promise<Oidc> {
     resources,
     revokeUserGrants,
     endEverySession: (accountId) => revokeUserGrants(accountId),
-    close() {
+    async close() {
       keyRing.stop();
-      backchannel.close();
+      await backchannel.close();
     },
   };
 }

@@ -8,13 +8,14 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import type { Knex } from 'knex';
 import { FormClient, hiddenValue } from '../../scripts/support/form-client.ts';
 import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyPhpUnavailableReason } from '../../scripts/support/legacy-php.ts';
-import { repoRoot } from '../../scripts/support/processes.ts';
+import { repoRoot, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { authorize, OFFLINE_CLIENT, passwordLogin, signInAtIdp } from './flows.ts';
 import { startStack, type Stack, type StackOptions } from '../../scripts/support/stack.ts';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp-server.ts';
@@ -33,6 +34,8 @@ class LogoutTokenTap {
   gateway = '';
   hold = false;
   stall = false;
+  /** The gateway is away: its logout tokens are recorded and answered 503. */
+  refuse = false;
   readonly #stalled: Array<() => void> = [];
   readonly server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -43,6 +46,7 @@ class LogoutTokenTap {
       const client = req.url === '/gateway' ? 'gateway' : 'offline-app';
       this.tokens.push({ client, token });
       if (client !== 'gateway' || this.hold) return void res.writeHead(200).end();
+      if (this.refuse) return void res.writeHead(503).end();
       const pass = () =>
         deliver(this.gateway, body).then(
           (r) => res.writeHead(r.status).end(),
@@ -112,6 +116,8 @@ function suite(variant: Variant): void {
   const shared: Record<string, string> = variant.redis ? { REDIS_URL: variant.redis, REDIS_KEY_PREFIX: prefix } : {};
   let redis: Redis | undefined;
   let smtp: TestSmtpServer | undefined;
+  /** The idp started again by the last test, on the first one's port. */
+  let restarted: SpawnedService | undefined;
 
   before(async () => {
     const tapUrl = await tap.listen();
@@ -132,6 +138,7 @@ function suite(variant: Variant): void {
       if (keys.length) await redis.del(...keys);
       redis.disconnect();
     }
+    await restarted?.stop();
     await stack?.stop();
     await smtp?.stop();
     tap.server.close();
@@ -352,4 +359,28 @@ function suite(variant: Variant): void {
       assert.equal(await redis!.scard(key), 1);
     });
   }
+
+  // Last: it restarts the idp (whose counters the test above reads).
+  test('a logout owed while the gateway is away survives an idp restart, and arrives once the gateway is back', async () => {
+    const { sessionId } = await bridgeSignIn('mia');
+    const before = tap.of('gateway').length;
+    tap.refuse = true;
+    try {
+      await endEverySession(await subOf('mia'));
+      await eventually(async () => tap.of('gateway').length > before, 'a first attempt, refused by the gateway');
+      assert.equal(await phpSessionLive(sessionId), true, 'not delivered yet');
+      // A deploy: the idp stops and starts again (same database, same port) while the gateway is still away.
+      await stack.idp.stop();
+      restarted = await startServiceProcess(
+        'idp/main.ts',
+        'IDP_PORT',
+        { ...stack.idpEnv, DATABASE_URL: `sqlite:${join(stack.dir, 'idp.sqlite')}` },
+        Number(new URL(stack.idp.url).port),
+      );
+      assert.equal(await phpSessionLive(sessionId), true, 'still not delivered');
+    } finally {
+      tap.refuse = false;
+    }
+    await eventually(async () => !(await phpSessionLive(sessionId)), 'the PHP session ended once the gateway was back, by the restarted idp');
+  });
 }

@@ -10,6 +10,7 @@ import { pendingRevocations } from './040-pending-revocations.ts';
 import { passwordResetAndMail } from './041-password-reset-and-mail.ts';
 import { importReceipts } from './060-import-receipts.ts';
 import { legacyOutboxFingerprint } from './061-legacy-outbox-fingerprint.ts';
+import { backchannelOutbox } from './062-backchannel-outbox.ts';
 
 /**
  * Every schema change of the idp's store, in order. Each must be backward compatible
@@ -27,4 +28,5 @@ export const idpMigrations: Migration[] = [
   passwordResetAndMail,
   importReceipts,
   legacyOutboxFingerprint,
+  backchannelOutbox,
 ];
