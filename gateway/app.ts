@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { clusterMetricsSource, isClusterWorker } from './cluster.ts';
-import { createDatabase, databaseCheck, migrate } from '../lib/db.ts';
+import { databaseCheck, openServiceDatabase } from '../lib/db.ts';
 import { isWebSocketUpgrade } from '../lib/http-server.ts';
 import { requestIdOf } from '../lib/request-context.ts';
 import { startService, type RunningService } from '../lib/service.ts';
@@ -49,8 +49,11 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServic
     { port: config.GATEWAY_PORT, opsPort: config.GATEWAY_OPS_PORT },
     async ({ logger, metrics: http, finished }) => {
       const metrics = createGatewayMetrics(http.registry);
-      const knex = createDatabase(config.DATABASE_URL);
-      const applied = await migrate(knex, gatewayMigrations, GATEWAY_MIGRATIONS_TABLE);
+      // A flip and its audit row wait at most GATEWAY_DATABASE_TIMEOUT_MS for the database.
+      const { knex, applied } = await openServiceDatabase(config.DATABASE_URL, config.GATEWAY_DATABASE_TIMEOUT_MS, {
+        list: gatewayMigrations,
+        tableName: GATEWAY_MIGRATIONS_TABLE,
+      });
       if (applied.length) logger.info({ applied }, 'gateway database migrated');
       // The audit log is the record of intent: the embedded store starts from it, and a Redis that
       // lost or changed flags is restored from it (flags/restore.ts).

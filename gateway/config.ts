@@ -36,6 +36,10 @@ export const gatewayEnv = {
     "The gateway's database (route flags' audit log): `sqlite:<file>`, `sqlite::memory:` or `mysql://user:pass@host:3306/db`.",
     { secret: true, production: 'a shared database when there is more than one replica' },
   ),
+  GATEWAY_DATABASE_TIMEOUT_MS: variable(
+    milliseconds(5_000),
+    "MySQL: the longest one statement, a new connection or a free pool slot of the gateway's database may take (migrations excepted); past it a flip is refused with 503 `audit_log_unavailable` and undone, and the connection is closed, never reused.",
+  ),
   REDIS_URL: variable(
     redisUrl,
     '`redis://host:6379/0`: route flags shared by every replica and process (pub/sub pushes a flip); unset: flags in-process (one process only).',

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import express from 'express';
-import { createDatabase, databaseCheck, databaseKind, migrate } from '../lib/db.ts';
+import { databaseCheck, openServiceDatabase } from '../lib/db.ts';
 import { configurePasswordWorkers } from '../lib/passwords/index.ts';
 import { createRedis, redisCheck } from '../lib/redis.ts';
 import { startService, type RunningService } from '../lib/service.ts';
@@ -40,18 +40,12 @@ export interface IdpHooks {
 export async function startIdp(config: IdpConfig, hooks: IdpHooks = {}): Promise<RunningService> {
   return startService('idp', config, { port: config.IDP_PORT, opsPort: config.IDP_OPS_PORT }, async ({ logger, metrics }) => {
     // Every statement on a request path has a deadline shorter than the gateway's (the caller's).
-    const knex = createDatabase(config.DATABASE_URL, { waitMs: config.IDP_DATABASE_TIMEOUT_MS, statementMs: config.IDP_DATABASE_TIMEOUT_MS });
-    if (config.DB_MIGRATE_ON_START) {
-      // On MySQL through a connection without that deadline: a schema change may take longer than
-      // a request may wait. (SQLite has none, and sqlite::memory: is only this one connection.)
-      const migrator = databaseKind(config.DATABASE_URL) === 'mysql' ? createDatabase(config.DATABASE_URL, { pool: { min: 0, max: 1 } }) : knex;
-      try {
-        const applied = await migrate(migrator, idpMigrations);
-        if (applied.length) logger.info({ applied }, 'database migrated');
-      } finally {
-        if (migrator !== knex) await migrator.destroy();
-      }
-    }
+    const { knex, applied } = await openServiceDatabase(
+      config.DATABASE_URL,
+      config.IDP_DATABASE_TIMEOUT_MS,
+      config.DB_MIGRATE_ON_START ? { list: idpMigrations } : undefined,
+    );
+    if (applied.length) logger.info({ applied }, 'database migrated');
     // Just-in-time login: the login pages and the internal login-check share this one service.
     const users = createUserStore(knex, { logger });
     configurePasswordWorkers({ maxQueue: config.PASSWORD_WORKER_QUEUE_MAX });

@@ -183,6 +183,31 @@ export function queryWithin<T>(knex: Knex, ms: number, build: () => Knex.QueryBu
   return withDeadline(ms, () => boundQuery(knex, build(), ms) as PromiseLike<T>);
 }
 
+/**
+ * A service's database for its request path: every statement, new connection and pool slot
+ * within `timeoutMs` (statementMs and waitMs), so a database that stops answering costs a request
+ * `timeoutMs`, never its caller's whole timeout. `migrations`, when given, are applied first, on
+ * MySQL through a connection without that limit: a schema change may take longer than a request
+ * may wait. (SQLite has no such limit, and sqlite::memory: is only the one connection.)
+ */
+export async function openServiceDatabase(
+  url: string,
+  timeoutMs: number,
+  migrations?: { list: Migration[]; tableName?: string },
+): Promise<{ knex: Knex; applied: string[] }> {
+  const knex = createDatabase(url, { waitMs: timeoutMs, statementMs: timeoutMs });
+  if (!migrations) return { knex, applied: [] };
+  const migrator = databaseKind(url) === 'mysql' ? createDatabase(url, { pool: { min: 0, max: 1 } }) : knex;
+  try {
+    return { knex, applied: await migrate(migrator, migrations.list, migrations.tableName) };
+  } catch (error) {
+    if (migrator !== knex) await knex.destroy();
+    throw error;
+  } finally {
+    if (migrator !== knex) await migrator.destroy();
+  }
+}
+
 /** Errors that mean another replica is creating knex's bookkeeping tables or holds its lock right now. */
 function isConcurrentMigration(error: unknown): boolean {
   const e = error as { name?: string; code?: string; message?: string };

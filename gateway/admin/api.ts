@@ -1,6 +1,7 @@
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { bearerToken, hasBearerSecret } from '../../lib/bearer-auth.ts';
+import { isDatabaseUnavailableError } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { currentRequest } from '../../lib/request-context.ts';
 import type { AuditLog } from '../audit/store.ts';
@@ -97,6 +98,7 @@ export function adminApi(deps: {
       res.json({ route: result.route, from: result.from, to: result.to });
     } catch (error) {
       if (error instanceof FlagStoreUnavailable) return fail(res, 503, 'flag_store_unavailable');
+      if (isDatabaseUnavailableError(error)) return fail(res, 503, 'audit_log_unavailable');
       return fail(res, 500, 'flip_failed');
     }
   };

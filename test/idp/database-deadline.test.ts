@@ -5,28 +5,16 @@
 // answers again sign-ins work at once.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { createMariaDbDatabase, mariadbProblem, MARIADB_ADMIN_URL, skipLoudly } from '../../scripts/support/databases.ts';
 import { authorizeUrl, FormClient, hiddenValue } from '../../scripts/support/form-client.ts';
 import { PASSWORD } from '../../scripts/support/legacy-hashes.ts';
-import { startTcpProxy } from '../../scripts/support/tcp-proxy.ts';
 import { closeSharedResources, NATIVE_REDIRECT, seedLegacyUser, withIdp } from '../support/idp.ts';
+import { withSilenceableDatabase } from '../support/silent-database.ts';
 import { signInOnPage } from './sign-in-support.ts';
 
 after(closeSharedResources);
 
-// Far above the deadline the idp runs with here: reaching it means the idp never answered by itself.
-const CLIENT_PATIENCE_MS = 60_000;
-
 test("the idp's database silent: a sign-in is answered 503 by the idp's deadline, and works again once the database is back", async (t) => {
-  const problem = await mariadbProblem();
-  if (problem) return skipLoudly(t, `MariaDB at ${MARIADB_ADMIN_URL}`, problem);
-  const db = await createMariaDbDatabase('idm_idp_deadline');
-  const target = new URL(db.url);
-  const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 3306) });
-  const viaProxy = new URL(db.url);
-  viaProxy.port = String(proxy.port);
-  try {
+  await withSilenceableDatabase(t, 'idm_idp_deadline', async ({ db, viaProxy, whileSilent }) => {
     await withIdp(
       t,
       { db: 'mysql', redis: false },
@@ -38,22 +26,9 @@ test("the idp's database silent: a sign-in is answered 503 by the idp's deadline
         const browser = new FormClient(idp.url, { 'x-forwarded-for': '198.51.100.77' });
         const page = await browser.follow(authorizeUrl('native-app', NATIVE_REDIRECT, 'openid').url);
         const uid = page.url.split('/').pop()!;
-        proxy.setMode('blackhole');
-        let answer: Awaited<ReturnType<FormClient['follow']>>;
-        const patience = new AbortController();
-        try {
-          answer = await Promise.race([
-            browser.follow(`/interaction/${uid}/login`, { form: { csrf: hiddenValue(page.body, 'csrf'), identifier: 'erin', password: PASSWORD } }),
-            sleep(CLIENT_PATIENCE_MS, undefined, { signal: patience.signal }).then(
-              () => assert.fail(`no answer within ${CLIENT_PATIENCE_MS} ms: a database call without a deadline`),
-              () => assert.fail('unreachable'),
-            ),
-          ]);
-        } finally {
-          patience.abort();
-          // Also when the idp never answered: its stop would otherwise wait on the silent connection.
-          proxy.setMode('open');
-        }
+        const answer = await whileSilent(() =>
+          browser.follow(`/interaction/${uid}/login`, { form: { csrf: hiddenValue(page.body, 'csrf'), identifier: 'erin', password: PASSWORD } }),
+        );
         assert.equal(answer.res.status, 503, answer.body.slice(0, 300));
         assert.ok(Number(answer.res.headers.get('retry-after')) > 0, 'says when to retry');
         assert.match(answer.body, /unavailable/i);
@@ -61,10 +36,7 @@ test("the idp's database silent: a sign-in is answered 503 by the idp's deadline
 
         assert.equal((await signInOnPage(idp.url, 'erin', PASSWORD)).signedIn, true, 'signs in once the database answers again');
       },
-      { realPages: true, database: db, env: { DATABASE_URL: viaProxy.href, IDP_DATABASE_TIMEOUT_MS: '2000' } },
+      { realPages: true, database: db, env: { DATABASE_URL: viaProxy, IDP_DATABASE_TIMEOUT_MS: '2000' } },
     );
-  } finally {
-    await proxy.close();
-    await db.drop();
-  }
+  });
 });
