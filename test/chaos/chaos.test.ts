@@ -101,6 +101,13 @@ test('chaos: the stack stays honest through a Redis restart, an idp crash and a 
       assert.deepEqual(audited.get('api'), CANARY, 'the canary flip was audited, the refused roll-back was not');
     });
     await t.test('no dual-write event is lost', (st) => checkDualWrite(st, stack, passwordUsers));
+    await t.test('every Redis connection has an error listener: no "Unhandled error event" in any log', () => {
+      const unhandled = stack
+        .outputs()
+        .split('\n')
+        .filter((line) => line.includes('Unhandled error event'));
+      assert.equal(unhandled.length, 0, unhandled.slice(0, 3).join('\n'));
+    });
     await t.test('no password in any log', () => {
       const passwords = [stack.php.seedPassword, ...passwordUsers.flatMap((u) => u.candidates)];
       const output = stack.outputs();
