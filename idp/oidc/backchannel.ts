@@ -13,7 +13,8 @@ import type { Knex } from '../../lib/db.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { counter } from '../../lib/metrics.ts';
 import { createPollingLoop } from '../../lib/polling-loop.ts';
-import { createBackchannelOutbox, type OwedLogout, type QueuedLogout } from './backchannel-outbox.ts';
+import { registerBacklogGauges } from '../outbox/metrics.ts';
+import { createBackchannelOutbox, type BackchannelOutbox, type OwedLogout, type QueuedLogout } from './backchannel-outbox.ts';
 
 /** What an ended session says about the clients signed in through it (oidc-provider's Session payload). */
 export interface EndedSession {
@@ -50,8 +51,15 @@ const BATCH = 50;
 const KEEP_SETTLED_MS = 86_400_000;
 const PRUNE_EVERY_MS = 3_600_000;
 
-function metricsOf(registry: Registry | undefined) {
+function metricsOf(registry: Registry | undefined, outbox: BackchannelOutbox, logger: Logger) {
   if (!registry) return { count: (_result: string) => undefined };
+  registerBacklogGauges(registry, {
+    what: 'the back-channel outbox',
+    backlog: { name: 'idp_backchannel_backlog', help: 'Back-channel logouts owed to clients and not yet delivered (retried with backoff)' },
+    oldest: { name: 'idp_backchannel_oldest_pending_seconds', help: 'Age of the oldest back-channel logout not yet delivered (0 when none is pending)' },
+    stats: () => outbox.stats(),
+    logger,
+  });
   const logouts = counter(
     registry,
     'idp_backchannel_logouts_total',
@@ -83,9 +91,9 @@ export function installBackchannelLogouts(provider: Provider, options: Backchann
   const prototype = provider.Client.prototype as unknown as { backchannelLogout: Send };
   const send = prototype.backchannelLogout;
   const delays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
-  const metrics = metricsOf(options.registry);
   const log = options.logger.child({ component: 'backchannel-logout' });
   const outbox = createBackchannelOutbox(options.knex);
+  const metrics = metricsOf(options.registry, outbox, log);
   const holder = `backchannel-${randomUUID()}`;
 
   async function attempt(logout: QueuedLogout): Promise<void> {

@@ -18,6 +18,7 @@ import { describeOrSkip, LEGACY_DEMO_PASSWORD, legacyPhpUnavailableReason } from
 import { repoRoot, startServiceProcess, type SpawnedService } from '../../scripts/support/processes.ts';
 import { authorize, OFFLINE_CLIENT, passwordLogin, signInAtIdp } from './flows.ts';
 import { startStack, type Stack, type StackOptions } from '../../scripts/support/stack.ts';
+import { sample } from '../support/prometheus-text.ts';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp-server.ts';
 
 const ADMIN_TOKEN = 'test-idp-admin-token-0123456789abcdef0123';
@@ -168,6 +169,11 @@ function suite(variant: Variant): void {
     const row = (await stack.idpDb('users').where({ username: login }).first('id')) as { id: string } | undefined;
     assert.ok(row, `${login} is an idp user`);
     return row.id;
+  }
+
+  /** The back-channel logouts `idp` still owes (its gauge). */
+  async function backlog(idp: SpawnedService): Promise<number> {
+    return sample(await (await fetch(`${idp.opsUrl}/metrics`)).text(), 'idp_backchannel_backlog', {});
   }
 
   function endEverySession(sub: string, token = ADMIN_TOKEN) {
@@ -378,9 +384,12 @@ function suite(variant: Variant): void {
         Number(new URL(stack.idp.url).port),
       );
       assert.equal(await phpSessionLive(sessionId), true, 'still not delivered');
+      // The restarted idp knows what it owes.
+      await eventually(async () => (await backlog(restarted!)) === 1, 'one logout owed, on the restarted idp');
     } finally {
       tap.refuse = false;
     }
     await eventually(async () => !(await phpSessionLive(sessionId)), 'the PHP session ended once the gateway was back, by the restarted idp');
+    await eventually(async () => (await backlog(restarted!)) === 0, 'nothing owed any more');
   });
 }
