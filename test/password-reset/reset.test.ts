@@ -17,6 +17,7 @@ import { ADAPTER_SECRET, startAdapter } from '../../scripts/support/legacy-adapt
 import { LEGACY_DEMO_PASSWORD, LegacyBrowser, legacyPhpUnavailableReason, startLegacyPhp } from '../../scripts/support/legacy-php.ts';
 import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp-server.ts';
 import { sample } from '../support/prometheus-text.ts';
+import { pbkdf2Scheme } from '../../lib/passwords/index.ts';
 
 after(closeSharedResources);
 
@@ -185,13 +186,21 @@ clients:
         await openLoginPage(stack, again);
         assert.ok(await again.locator('#password').count(), 'the session from before the reset was ended');
         await erinContext.close();
-        assert.ok(sample(await metricsOf(idp), 'idp_password_reset_revocations_total', { kind: 'session' }) >= 1);
+        const revoked = await metricsOf(idp);
+        assert.ok(sample(revoked, 'idp_password_reset_revocations_total', { kind: 'session' }) >= 1, 'her session ended');
+        assert.ok(sample(revoked, 'idp_password_reset_revocations_total', { kind: 'grant' }) >= 1, 'her grant revoked');
 
         // nina never signed in since the cutover: the reset, asked by e-mail address, imports her first.
         assert.equal(await idp.db.knex('users').where({ username: 'nina' }).first('id'), undefined, 'nina is unknown to the idp');
         await resetAndSignIn(stack, { login: 'nina', email: 'nina@example.com', askWith: 'NINA@example.com' }, LEGACY_DEMO_PASSWORD);
         const nina = (await idp.db.knex('users').where({ username: 'nina' }).first('legacy_id')) as { legacy_id: string | null };
         assert.ok(nina.legacy_id, 'imported with her legacy id');
+        const schemes = (await idp.db.knex('users').whereIn('username', ['erin', 'nina']).select('password_scheme')) as { password_scheme: string }[];
+        assert.deepEqual(
+          schemes.map((r) => r.password_scheme),
+          [pbkdf2Scheme.name, pbkdf2Scheme.name],
+          'the new password is stored as PBKDF2',
+        );
 
         let metrics = await metricsOf(idp);
         assert.equal(sample(metrics, 'idp_password_reset_requests_total', { result: 'issued' }), 2);
