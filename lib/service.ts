@@ -166,13 +166,20 @@ export async function startService(
     notFound(res);
   });
 
-  const server = await serve(publicHandler, {
-    host: config.HOST,
-    port: ports.port,
-    logger,
-    graceMs: config.SHUTDOWN_GRACE_MS,
-    delayMs: config.SHUTDOWN_DELAY_MS,
-  });
+  let server: RunningServer;
+  try {
+    server = await serve(publicHandler, {
+      host: config.HOST,
+      port: ports.port,
+      logger,
+      graceMs: config.SHUTDOWN_GRACE_MS,
+      delayMs: config.SHUTDOWN_DELAY_MS,
+    });
+  } catch (error) {
+    // The port is taken (or refused): what build() opened must not keep the process alive.
+    await parts.close?.();
+    throw error;
+  }
   lifecycle.server = server;
   let ops: RunningServer;
   try {

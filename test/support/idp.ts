@@ -174,14 +174,14 @@ export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
 
   writeFileSync(join(dir, 'clients.yaml'), options.clients ?? clientsYaml(backchannelUrl));
   writeFileSync(join(dir, 'resources.yaml'), options.resources ?? RESOURCES_YAML);
-  const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
-  const env: Record<string, string> = {
+  // The issuer names the port, so it is chosen before the listen: another process may take it
+  // in between (seen in CI), and then the start is tried again on another.
+  const environment = (port: number): Record<string, string> => ({
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     IDP_PORT: String(port),
     IDP_OPS_PORT: '0',
-    IDP_ISSUER: issuer,
+    IDP_ISSUER: `http://127.0.0.1:${port}`,
     DATABASE_URL: db.url,
     ...(redis ? { REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: redis.prefix } : {}),
     IDP_CLIENTS_FILE: join(dir, 'clients.yaml'),
@@ -196,14 +196,34 @@ export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
     // took over half a second, and a login "not decided" failed tests that were about something else.
     LEGACY_ADAPTER_TIMEOUT_MS: '5000',
     ...options.env,
-  };
-  const config = loadIdpConfig(env);
+  });
   // startIdp reads TEST_SERVICE_CLIENT_SECRET from process.env (client_secret_env).
   process.env.TEST_SERVICE_CLIENT_SECRET = SERVICE_SECRET;
   let oidc: Oidc | undefined;
   const hooks: IdpHooks = { onOidc: (o) => (oidc = o), ...(options.onApp ? { onApp: options.onApp } : {}) };
   if (!options.realPages) hooks.mountInteractions = (app, provider, { login }) => testInteractions((u, p) => login.login(u, p))(app, provider);
-  const service = await startIdp(config, hooks);
+  const cleanup = async () => {
+    await new Promise((resolve) => rpServer.close(resolve));
+    if (!primary) {
+      if (!options.database) await db.drop();
+      await redis?.cleanup();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let env: Record<string, string>;
+  let service: RunningService;
+  for (let attempt = 1; ; attempt++) {
+    env = environment(await freePort());
+    try {
+      service = await startIdp(loadIdpConfig(env), hooks);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 5) continue;
+      await cleanup();
+      throw error;
+    }
+  }
+  const issuer = env.IDP_ISSUER!;
   if (!oidc) throw new Error('startIdp did not expose the provider');
   const ready = oidc;
   return {
@@ -220,12 +240,7 @@ export async function startTestIdp(options: StartOptions): Promise<TestIdp> {
     backchannelUrl,
     async stop() {
       await service.stop();
-      await new Promise((resolve) => rpServer.close(resolve));
-      if (!primary) {
-        if (!options.database) await db.drop();
-        await redis?.cleanup();
-      }
-      rmSync(dir, { recursive: true, force: true });
+      await cleanup();
     },
   };
 }
