@@ -4,25 +4,15 @@
 // A hand-made `err: { message: error.message }` is a plain object, which the serializer passes
 // as it is: this test finds any, in every service and in lib/.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '../../scripts/support/processes.ts';
+import { sourceFiles } from '../support/source-files.ts';
 
 const ROOTS = ['gateway', 'idp', 'legacy-adapter', 'lib', 'contracts', 'cli'];
 /** `err:` or `error:` (the serializer's keys) given an object literal that carries a `message`. */
 const HAND_MADE = /\berr(?:or)?: \{[^{}]*\bmessage\b[^{}]*\}/g;
-
-function sourceFiles(dir: string, out: string[] = []): string[] {
-  if (!existsSync(dir)) return out;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) sourceFiles(path, out);
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) out.push(path);
-  }
-  return out;
-}
 
 test("no log hands over an error's own message: errors go through lib/safe-error", () => {
   const found: string[] = [];

@@ -4,11 +4,12 @@
 // legacy-adapter is, at the end of the migration) without breaking the others. Every import
 // counts, type-only ones and re-exports included: TypeScript's own scanner finds them.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { test } from 'node:test';
 import ts from 'typescript';
 import { repoRoot } from '../../scripts/support/processes.ts';
+import { sourceFiles } from '../support/source-files.ts';
 
 const ROOTS = ['gateway', 'idp', 'legacy-adapter', 'lib', 'contracts', 'cli', 'scripts', 'test', 'bench'];
 const SERVICES = ['gateway', 'idp', 'legacy-adapter'] as const;
@@ -21,17 +22,6 @@ const SHARED = ['lib', 'contracts'] as const;
  * imported, repository-relative); an edge not listed fails the test.
  */
 const ALLOWED_CROSSINGS = new Set<string>([]);
-
-function sourceFiles(dir: string, out: string[] = []): string[] {
-  if (!existsSync(dir)) return out;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) sourceFiles(path, out);
-    else if (/\.(ts|mts)$/.test(entry.name) && !entry.name.endsWith('.d.ts')) out.push(path);
-  }
-  return out;
-}
 
 const repo = (path: string) => relative(repoRoot, path).split(sep).join('/');
 const topOf = (path: string) => repo(path).split('/')[0]!;
