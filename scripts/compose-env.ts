@@ -111,6 +111,8 @@ export function composeEnv(options: { publicUrl: string; trustProxy: string }): 
     '# Written by npm run compose:env. Secrets: never commit, never share; rotate per SECURITY.md "Secrets and how to rotate them".',
     '# The https URL users reach the gateway at (a TLS terminator or load balancer in front of port 3000).',
     `PUBLIC_URL=${options.publicUrl}`,
+    '# Every Host the site is served at, comma-separated; any other is refused (421) before it reaches the monolith.',
+    `GATEWAY_ALLOWED_HOSTS=${new URL(options.publicUrl).hostname}`,
     '# The address or CIDR of that load balancer, exactly (docs/operations.md "Proxy trust"); false: clients connect directly.',
     `TRUST_PROXY=${options.trustProxy}`,
     ...COMPOSE_SECRETS.map((name) => `${name}=${randomBytes(32).toString('base64url')}`),

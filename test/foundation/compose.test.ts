@@ -54,6 +54,7 @@ test('compose:env writes fresh secrets once and never overwrites them without --
     assert.equal(new Set(COMPOSE_SECRETS.map((n) => env[n])).size, COMPOSE_SECRETS.length, 'every secret is its own random value');
     for (const name of COMPOSE_SECRETS) assert.ok(!first.stdout.includes(env[name]!) && !first.stderr.includes(env[name]!), `${name} was printed`);
     assert.equal(env.PUBLIC_URL, 'https://login.example.test');
+    assert.equal(env.GATEWAY_ALLOWED_HOSTS, 'login.example.test', 'the gateway serves the public host, no other');
 
     const clients = parse(readFileSync(join(dir, 'clients.yaml'), 'utf8')) as { clients: Record<string, unknown>[] };
     const gateway = clients.clients.find((c) => c.client_id === 'gateway')!;
@@ -123,6 +124,7 @@ test('docker-compose config: valid, started in order of health, every service co
     assert.equal(service.environment?.NODE_ENV, 'production');
     assert.deepEqual(service.healthcheck?.test, ['CMD', 'node', 'dist/lib/healthcheck.js']);
   }
+  assert.equal(services.gateway!.environment!.GATEWAY_ALLOWED_HOSTS, new URL(services.gateway!.environment!.GATEWAY_PUBLIC_URL!).hostname);
   // The idp's one-off steps: migrations, then a key of its own, before the idp starts.
   assert.equal(services.idp?.depends_on?.setup?.condition, 'service_completed_successfully');
   assert.match(services.setup?.command?.join(' ') ?? '', /migrate-cli\.js && node dist\/idp\/cli\/keys\.js ensure/);

@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import { kustomize, strategicMerge, type K8sObject } from '../support/kustomize.ts';
 import { repoRoot } from '../../scripts/support/processes.ts';
 import { configProblem, serviceOfCommand, type ServiceName } from '../support/service-config.ts';
+import { compileHostCheck } from '../../gateway/proxy/allowed-hosts.ts';
 
 interface EnvVar {
   name: string;
@@ -190,9 +191,27 @@ test("every container's environment satisfies its service's configuration in pro
   const job = ofKind<Workload>('Job').find((j) => j.metadata.name === 'idp-migrate')!;
   assert.match(job.spec.template.spec.containers[0]!.args!.join(' '), /migrate-cli\.js && node dist\/idp\/cli\/keys\.js ensure/);
 
-  const clients = parse(configMaps.get('idp-clients')!['clients.yaml']!) as { clients: { redirect_uris?: string[] }[] };
-  const issuer = configMaps.get('identity-migration')!.IDP_ISSUER!;
-  for (const uri of clients.clients.flatMap((c) => c.redirect_uris ?? [])) assert.ok(uri.startsWith(`${issuer}/`), `${uri} is on the public origin`);
+  const clients = parse(configMaps.get('idp-clients')!['clients.yaml']!) as {
+    clients: { client_id: string; redirect_uris?: string[]; backchannel_logout_uri?: string }[];
+  };
+  const config = configMaps.get('identity-migration')!;
+  const issuer = config.IDP_ISSUER!;
+  for (const uri of clients.clients.flatMap((c) => [...(c.redirect_uris ?? []), ...(c.backchannel_logout_uri ? [c.backchannel_logout_uri] : [])]))
+    assert.ok(uri.startsWith(`${issuer}/`), `${uri} is on the public origin`);
+  // An overlay that replaces the clients file must keep the gateway's back-channel logout, or an idp
+  // session ended elsewhere (a password reset, another application's sign-out) leaves PHP sessions alive.
+  const gatewayClient = clients.clients.find((c) => c.client_id === (config.GATEWAY_OIDC_CLIENT_ID ?? 'gateway'));
+  assert.equal(gatewayClient?.backchannel_logout_uri, `${config.GATEWAY_PUBLIC_URL}/auth/backchannel-logout`);
+});
+
+test('GATEWAY_ALLOWED_HOSTS: the public URL and every Ingress host are served, nothing else', () => {
+  const config = configMaps.get('identity-migration')!;
+  const allowed = (config.GATEWAY_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  assert.ok(allowed.length > 0, 'production names the hosts it serves');
+  const served = compileHostCheck(allowed);
+  const [ingress] = ofKind('Ingress') as (K8sObject & { spec: { rules: { host: string }[] } })[];
+  for (const host of [new URL(config.GATEWAY_PUBLIC_URL!).host, ...ingress!.spec.rules.map((r) => r.host)]) assert.ok(served(host), `${host} is served`);
+  assert.equal(served('attacker.example'), false);
 });
 
 test('each Deployment: ports and probes on the ops port, a preStop pause of SHUTDOWN_DELAY_MS, drained in time, bounded, non-root, a PDB and an HPA', () => {
