@@ -206,7 +206,10 @@ test("every container's environment satisfies its service's configuration in pro
 
 test('GATEWAY_ALLOWED_HOSTS: the public URL and every Ingress host are served, nothing else', () => {
   const config = configMaps.get('identity-migration')!;
-  const allowed = (config.GATEWAY_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  const allowed = (config.GATEWAY_ALLOWED_HOSTS ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
   assert.ok(allowed.length > 0, 'production names the hosts it serves');
   const served = compileHostCheck(allowed);
   const [ingress] = ofKind('Ingress') as (K8sObject & { spec: { rules: { host: string }[] } })[];
