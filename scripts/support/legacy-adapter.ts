@@ -35,6 +35,7 @@ export function startAdapterProcess(php: LegacyPhp, env: Record<string, string> 
     LEGACY_ADAPTER_SECRET: ADAPTER_SECRET,
     LEGACY_SESSION_BRIDGE_SECRET: BRIDGE_SECRET,
     LEGACY_SESSION_STORE: php.env.LEGACY_SESSION_STORE!,
+    LEGACY_SESSION_SAVE_PATH: php.sessionSavePath,
     LEGACY_REDIS_HOST: php.env.LEGACY_REDIS_HOST!,
     LEGACY_REDIS_PORT: php.env.LEGACY_REDIS_PORT!,
     LEGACY_SESSION_NAME: php.sessionName,

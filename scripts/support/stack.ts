@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import { hashClientSecret } from '../../idp/oidc/client-secrets.ts';
 import { createDatabase } from '../../lib/db.ts';
 import { FormClient, hiddenValue } from './form-client.ts';
-import { LEGACY_DEMO_PASSWORD, startLegacyPhp, type LegacyPhp } from './legacy-php.ts';
+import { LEGACY_DEMO_PASSWORD, startLegacyPhp, type LegacyPhp, type LegacySessionStore } from './legacy-php.ts';
 import { ADAPTER_SECRET, BRIDGE_SECRET, startAdapterProcess } from './legacy-adapter.ts';
 import { freePort, spawnScript, startServiceProcess, waitForHttp, type SpawnedService } from './processes.ts';
 
@@ -19,7 +19,7 @@ export const COOKIE_SECRET = 'test-gateway-auth-cookie-secret-0123456789abc';
 
 export interface StackOptions {
   db: 'sqlite' | 'mysql';
-  sessionStore: 'db' | 'redis';
+  sessionStore: LegacySessionStore;
   /** The monolith's session cookie name, also given to the gateway (default PHPSESSID). */
   sessionName?: string;
   /** Prefix of the temporary folder for the clients file and the sqlite databases. */

@@ -97,6 +97,7 @@ interface Variant {
 const REDIS = process.env.TEST_REDIS_URL || 'redis://127.0.0.1:6379';
 const variants: Variant[] = [
   { name: 'embedded: sessions table, in-process stores', stack: { db: 'sqlite', sessionStore: 'db' } },
+  { name: "PHP's own session files", stack: { db: 'sqlite', sessionStore: 'files' } },
   {
     name: 'Redis: phpredis sessions, the gateway and the idp on Redis',
     stack: { db: 'mysql', sessionStore: 'redis', sessionName: 'LEGACYSESS' },
